@@ -1,0 +1,411 @@
+"""PCM audio helpers for the Realtime API, in numpy.
+
+The Realtime API moves audio as base64 text inside JSON events, in one of three
+wire formats (:data:`AUDIO_FORMATS`):
+
+* ``"pcm16"``: signed 16-bit little-endian samples, 24 kHz, mono;
+* ``"g711_ulaw"`` and ``"g711_alaw"``: one G.711 byte per sample, 8 kHz, mono.
+
+Inside the library, audio is always a 1-D ``numpy.int16`` array of mono
+samples (native byte order). This module converts between that and everything
+else: base64 text, floats in ``[-1, 1]``, G.711 bytes, other sample rates and
+WAV files.
+
+Conventions:
+
+* float <-> int16 scaling uses 32768 both ways: ``int16 = clip(rint(x * 32768),
+  -32768, 32767)`` and ``x = int16 / 32768``. So ``-1.0`` maps to ``-32768``,
+  ``+1.0`` clips to ``32767``, and int16 -> float -> int16 is exact.
+* Byte strings of pcm16 are little-endian whatever the host; an odd trailing
+  byte (half a sample) is dropped.
+* G.711 is bit-exact with the classic Sun reference code that CPython's
+  ``audioop`` used (``lin2ulaw``/``ulaw2lin``/``lin2alaw``/``alaw2lin`` with
+  width 2), so this module replaces ``audioop`` on Python 3.13+.
+
+Every function here is pure (no shared state) and safe to call from any
+thread, including the socket thread; none blocks.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from typing import Any, List, Tuple, Union
+
+import numpy as np
+
+from .errors import ConfigurationError
+
+__all__ = [
+    "AUDIO_FORMATS",
+    "sample_rate",
+    "to_pcm16",
+    "float_to_pcm16",
+    "pcm16_to_float",
+    "pcm16_to_base64",
+    "base64_to_pcm16",
+    "encode_audio",
+    "decode_audio",
+    "ulaw_encode",
+    "ulaw_decode",
+    "alaw_encode",
+    "alaw_decode",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The audio formats of the Realtime API, as named in ``session.update``.
+AUDIO_FORMATS = ("pcm16", "g711_ulaw", "g711_alaw")
+
+_SAMPLE_RATES = {"pcm16": 24000, "g711_ulaw": 8000, "g711_alaw": 8000}
+
+_PCM16_LE = np.dtype("<i2")
+_INT16_MIN = -32768
+_INT16_MAX = 32767
+
+#: What :func:`to_pcm16` accepts (an alias for type hints).
+AudioLike = Union[np.ndarray, bytes, bytearray, memoryview, List[Any], Tuple[Any, ...]]
+
+
+def sample_rate(audio_format: str) -> int:
+    """Return the sample rate in Hz of a Realtime API audio format.
+
+    ``"pcm16"`` is 24000 Hz; ``"g711_ulaw"`` and ``"g711_alaw"`` are 8000 Hz.
+
+    Raises:
+        ConfigurationError: ``audio_format`` is not one of :data:`AUDIO_FORMATS`.
+    """
+    try:
+        return _SAMPLE_RATES[audio_format]
+    except (KeyError, TypeError):
+        raise ConfigurationError(
+            f"unknown audio format {audio_format!r}; expected one of {', '.join(AUDIO_FORMATS)}"
+        ) from None
+
+
+def _check_format(audio_format: str) -> str:
+    sample_rate(audio_format)
+    return audio_format
+
+
+def _bytes_to_pcm16(data: Union[bytes, bytearray, memoryview]) -> np.ndarray:
+    """Little-endian pcm16 bytes to a new native int16 array (odd last byte dropped)."""
+    view = memoryview(data)
+    if not view.c_contiguous:
+        view = memoryview(view.tobytes())
+    view = view.cast("B")
+    count = len(view) // 2
+    return np.frombuffer(view, dtype=_PCM16_LE, count=count).astype(np.int16)
+
+
+def _int_array_to_int16(arr: np.ndarray) -> np.ndarray:
+    """Cast an integer array to native int16, refusing values out of range."""
+    if arr.dtype.kind == "i" and arr.dtype.itemsize == 2:
+        return arr.astype(np.int16)  # a copy, also fixes a big-endian byte order
+    if arr.size:
+        low, high = int(arr.min()), int(arr.max())
+        if low < _INT16_MIN or high > _INT16_MAX:
+            raise ValueError(
+                f"integer samples must lie in [-32768, 32767] to be pcm16; got values "
+                f"from {low} to {high} (dtype {arr.dtype}). Scale them first, or pass "
+                f"floats in [-1, 1]."
+            )
+    return arr.astype(np.int16)
+
+
+def to_pcm16(samples: AudioLike) -> np.ndarray:
+    """Convert audio in any common shape to a new 1-D native ``int16`` array.
+
+    Accepted inputs:
+
+    * a 1-D numpy integer array: int16 of either byte order is copied as is;
+      other integer dtypes are cast when every value fits in int16;
+    * a 1-D numpy float array: samples in ``[-1, 1]``, converted by
+      :func:`float_to_pcm16` (values outside are clipped);
+    * ``bytes`` / ``bytearray`` / ``memoryview``: pcm16 little-endian bytes (an
+      odd trailing byte is dropped);
+    * a list or tuple of ints (taken as int16 values) or of floats (taken as
+      ``[-1, 1]`` samples).
+
+    The result never shares memory with the input.
+
+    Raises:
+        TypeError: the input is of another type (for example ``str``: base64
+            text goes through :func:`base64_to_pcm16`), or has a bool, complex
+            or object dtype.
+        ValueError: the array is not 1-D, or integer values do not fit in int16.
+    """
+    if isinstance(samples, (bytes, bytearray, memoryview)):
+        return _bytes_to_pcm16(samples)
+    if isinstance(samples, str):
+        raise TypeError(
+            "to_pcm16() got a str; decode base64 audio with base64_to_pcm16() or decode_audio()"
+        )
+    if isinstance(samples, (list, tuple)):
+        arr = np.asarray(samples)
+        if arr.size == 0:
+            return np.zeros(0, dtype=np.int16)
+    elif isinstance(samples, np.ndarray):
+        arr = samples
+    else:
+        raise TypeError(
+            "expected a numpy array, bytes-like pcm16 or a list of samples, got "
+            f"{type(samples).__name__}"
+        )
+    if arr.ndim != 1:
+        raise ValueError(
+            f"expected mono audio as a 1-D array, got an array of shape {arr.shape}; "
+            "mix channels down first (for example arr.mean(axis=1))"
+        )
+    kind = arr.dtype.kind
+    if kind in "iu":
+        return _int_array_to_int16(arr)
+    if kind == "f":
+        return float_to_pcm16(arr)
+    raise TypeError(f"cannot convert samples of dtype {arr.dtype} to pcm16")
+
+
+def float_to_pcm16(samples: Any) -> np.ndarray:
+    """Convert float samples in ``[-1, 1]`` to int16 (any shape, new array).
+
+    ``int16 = clip(rint(x * 32768), -32768, 32767)``: values outside
+    ``[-1, 1]`` are clipped (``1.0`` itself becomes ``32767``), infinities
+    clip to the limits and NaN becomes 0.
+
+    Raises:
+        TypeError: the input is not real numbers.
+    """
+    arr = np.asarray(samples)
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"float_to_pcm16() needs real numbers, got dtype {arr.dtype}")
+    work = arr.astype(np.float32 if arr.dtype == np.float32 else np.float64)
+    work *= 32768.0
+    np.rint(work, out=work)
+    np.clip(work, _INT16_MIN, _INT16_MAX, out=work)
+    if not np.isfinite(work).all():  # only NaN is left after the clip
+        np.nan_to_num(work, copy=False, nan=0.0)
+    return work.astype(np.int16)
+
+
+def pcm16_to_float(samples: AudioLike) -> np.ndarray:
+    """Convert pcm16 samples to float32 in ``[-1, 1)``: ``x = int16 / 32768``.
+
+    Accepts what :func:`to_pcm16` accepts except floats (converting float
+    audio "from pcm16" is almost always a mistake, so it is refused).
+
+    Raises:
+        TypeError: float input, or a type :func:`to_pcm16` refuses.
+        ValueError: as :func:`to_pcm16`.
+    """
+    if isinstance(samples, (list, tuple, np.ndarray)) and np.asarray(samples).dtype.kind == "f":
+        raise TypeError("pcm16_to_float() expects int16 samples or pcm16 bytes, got floats")
+    out = _pcm16_view(samples).astype(np.float32)
+    out *= np.float32(1.0 / 32768.0)
+    return out
+
+
+def _pcm16_view(samples: AudioLike) -> np.ndarray:
+    """Like :func:`to_pcm16`, but returns a native 1-D int16 array unchanged (no copy)."""
+    if (
+        isinstance(samples, np.ndarray)
+        and samples.ndim == 1
+        and samples.dtype == np.int16
+        and samples.dtype.isnative
+    ):
+        return samples
+    return to_pcm16(samples)
+
+
+def pcm16_to_base64(samples: AudioLike) -> str:
+    """Encode samples as base64 text of pcm16 little-endian bytes.
+
+    ``samples`` is anything :func:`to_pcm16` accepts (normally an int16 array).
+    """
+    pcm = _pcm16_view(samples)
+    return base64.b64encode(pcm.astype(_PCM16_LE, copy=False).tobytes()).decode("ascii")
+
+
+def _b64decode(text: Union[str, bytes, bytearray]) -> bytes:
+    if not isinstance(text, (str, bytes, bytearray, memoryview)):
+        raise TypeError(f"expected base64 text (str or bytes), got {type(text).__name__}")
+    try:
+        return base64.b64decode(text)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"invalid base64 audio: {exc}") from None
+
+
+def base64_to_pcm16(text: Union[str, bytes, bytearray]) -> np.ndarray:
+    """Decode base64 text of pcm16 little-endian bytes to a new int16 array.
+
+    An odd trailing byte (half a sample) is dropped.
+
+    Raises:
+        TypeError: ``text`` is not str or bytes.
+        ValueError: ``text`` is not valid base64.
+    """
+    return _bytes_to_pcm16(_b64decode(text))
+
+
+def encode_audio(samples: AudioLike, audio_format: str = "pcm16") -> str:
+    """Encode samples as base64 text of the wire bytes of ``audio_format``.
+
+    ``samples`` (anything :func:`to_pcm16` accepts) must already be at the
+    format's sample rate (:func:`sample_rate`); use :func:`resample` first if
+    not. For G.711 each sample becomes one byte.
+
+    Raises:
+        ConfigurationError: unknown ``audio_format``.
+        TypeError, ValueError: as :func:`to_pcm16`.
+    """
+    _check_format(audio_format)
+    if audio_format == "pcm16":
+        return pcm16_to_base64(samples)
+    pcm = _pcm16_view(samples)
+    data = ulaw_encode(pcm) if audio_format == "g711_ulaw" else alaw_encode(pcm)
+    return base64.b64encode(data).decode("ascii")
+
+
+def decode_audio(text: Union[str, bytes, bytearray], audio_format: str = "pcm16") -> np.ndarray:
+    """Decode base64 wire audio of ``audio_format`` to a new int16 array.
+
+    The samples stay at the format's rate (24 kHz pcm16, 8 kHz G.711).
+
+    Raises:
+        ConfigurationError: unknown ``audio_format``.
+        ValueError: ``text`` is not valid base64.
+    """
+    _check_format(audio_format)
+    if audio_format == "pcm16":
+        return base64_to_pcm16(text)
+    data = _b64decode(text)
+    return ulaw_decode(data) if audio_format == "g711_ulaw" else alaw_decode(data)
+
+
+# --------------------------------------------------------------------------
+# G.711 (mu-law and A-law)
+#
+# The classic Sun Microsystems reference code (g711.c), as CPython's audioop
+# used it at width 2: mu-law encodes the top 14 bits of a sample, A-law the
+# top 13. Both directions are table lookups: the encoders index a 65536-entry
+# table with the sample's bit pattern, the decoders a 256-entry one. The
+# tables are computed once at import, vectorised, from the reference formulas.
+
+_ULAW_SEG_END = np.array([0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF], dtype=np.int32)
+_ALAW_SEG_END = np.array([0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF], dtype=np.int32)
+_ULAW_BIAS = 0x84
+
+
+def _build_ulaw_encode_table() -> np.ndarray:
+    value = np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.int16).astype(np.int32)
+    value >>= 2  # 14-bit
+    negative = value < 0
+    mask = np.where(negative, 0x7F, 0xFF)
+    magnitude = np.abs(value) + (_ULAW_BIAS >> 2)
+    seg = np.searchsorted(_ULAW_SEG_END, magnitude, side="left")
+    in_range = seg < 8
+    seg_c = np.minimum(seg, 7)
+    code = (seg_c << 4) | ((magnitude >> (seg_c + 1)) & 0x0F)
+    code = np.where(in_range, code, 0x7F)
+    return (code ^ mask).astype(np.uint8)
+
+
+def _build_ulaw_decode_table() -> np.ndarray:
+    u = (~np.arange(256, dtype=np.int32)) & 0xFF
+    t = (((u & 0x0F) << 3) + _ULAW_BIAS) << ((u & 0x70) >> 4)
+    return np.where(u & 0x80, _ULAW_BIAS - t, t - _ULAW_BIAS).astype(np.int16)
+
+
+def _build_alaw_encode_table() -> np.ndarray:
+    value = np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.int16).astype(np.int32)
+    value >>= 3  # 13-bit
+    negative = value < 0
+    mask = np.where(negative, 0x55, 0xD5)
+    magnitude = np.where(negative, -value - 1, value)
+    seg = np.searchsorted(_ALAW_SEG_END, magnitude, side="left")
+    in_range = seg < 8
+    seg_c = np.minimum(seg, 7)
+    shift = np.where(seg_c < 2, 1, seg_c)
+    code = (seg_c << 4) | ((magnitude >> shift) & 0x0F)
+    code = np.where(in_range, code, 0x7F)
+    return (code ^ mask).astype(np.uint8)
+
+
+def _build_alaw_decode_table() -> np.ndarray:
+    a = np.arange(256, dtype=np.int32) ^ 0x55
+    seg = (a & 0x70) >> 4
+    t = (a & 0x0F) << 4
+    t = np.where(seg == 0, t + 8, (t + 0x108) << np.maximum(seg - 1, 0))
+    return np.where(a & 0x80, t, -t).astype(np.int16)
+
+
+_ULAW_ENCODE = _build_ulaw_encode_table()
+_ULAW_DECODE = _build_ulaw_decode_table()
+_ALAW_ENCODE = _build_alaw_encode_table()
+_ALAW_DECODE = _build_alaw_decode_table()
+for _table in (_ULAW_ENCODE, _ULAW_DECODE, _ALAW_ENCODE, _ALAW_DECODE):
+    _table.flags.writeable = False
+del _table
+
+
+def _g711_codes(data: Union[bytes, bytearray, memoryview, np.ndarray]) -> np.ndarray:
+    if isinstance(data, np.ndarray):
+        if data.ndim != 1 or data.dtype != np.uint8:
+            raise TypeError(
+                f"G.711 codes must be bytes or a 1-D uint8 array, got {data.dtype} "
+                f"array of shape {data.shape}"
+            )
+        return data
+    if isinstance(data, str) or not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            f"G.711 codes must be bytes-like, got {type(data).__name__} "
+            "(decode base64 text with decode_audio())"
+        )
+    view = memoryview(data)
+    if not view.c_contiguous:
+        view = memoryview(view.tobytes())
+    return np.frombuffer(view.cast("B"), dtype=np.uint8)
+
+
+def ulaw_encode(samples: AudioLike) -> bytes:
+    """Encode int16 samples as G.711 mu-law bytes, one byte per sample.
+
+    Bit-exact with ``audioop.lin2ulaw(pcm_bytes, 2)``. ``samples`` is anything
+    :func:`to_pcm16` accepts.
+    """
+    pcm = _pcm16_view(samples)
+    return _ULAW_ENCODE[pcm.view(np.uint16)].tobytes()
+
+
+def ulaw_decode(data: Union[bytes, bytearray, memoryview, np.ndarray]) -> np.ndarray:
+    """Decode G.711 mu-law bytes to a new int16 array.
+
+    Bit-exact with ``audioop.ulaw2lin(data, 2)``. ``data`` is bytes-like or a
+    1-D uint8 array.
+
+    Raises:
+        TypeError: ``data`` is not bytes-like (for example base64 ``str``).
+    """
+    return _ULAW_DECODE[_g711_codes(data)]
+
+
+def alaw_encode(samples: AudioLike) -> bytes:
+    """Encode int16 samples as G.711 A-law bytes, one byte per sample.
+
+    Bit-exact with ``audioop.lin2alaw(pcm_bytes, 2)``. ``samples`` is anything
+    :func:`to_pcm16` accepts.
+    """
+    pcm = _pcm16_view(samples)
+    return _ALAW_ENCODE[pcm.view(np.uint16)].tobytes()
+
+
+def alaw_decode(data: Union[bytes, bytearray, memoryview, np.ndarray]) -> np.ndarray:
+    """Decode G.711 A-law bytes to a new int16 array.
+
+    Bit-exact with ``audioop.alaw2lin(data, 2)``. ``data`` is bytes-like or a
+    1-D uint8 array.
+
+    Raises:
+        TypeError: ``data`` is not bytes-like (for example base64 ``str``).
+    """
+    return _ALAW_DECODE[_g711_codes(data)]
