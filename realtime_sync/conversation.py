@@ -1,0 +1,770 @@
+"""Client-side cache of a Realtime conversation: items, responses and their audio.
+
+:class:`Conversation` folds the server's events into a list of *items* (plain
+dicts shaped like the server's JSON) and a list of *responses*, the way the
+JavaScript reference client's ``RealtimeConversation`` does, and adds what a
+long-running Python program needs on top.
+
+Every item carries ``item["formatted"]``, a plain dict with:
+
+* ``"audio"``: a 1-D ``numpy.int16`` array, mono, at the rate of the audio
+  format it came in (``pcm16``: 24 kHz; ``g711_ulaw`` / ``g711_alaw``: 8 kHz,
+  decoded to int16). Input audio sliced by speech detection uses the input
+  format's rate, assistant audio the output format's rate.
+* ``"text"``: the text of the ``text`` / ``input_text`` content parts.
+* ``"transcript"``: the transcript of the audio (a single space stands for an
+  empty input transcription, so "empty" and "not transcribed yet" differ).
+* ``"tool"`` (function calls): ``{"type": "function", "name", "call_id",
+  "arguments"}``; ``"output"`` (function call outputs): the output string.
+* ``"transcript_error"`` (only after
+  ``conversation.item.input_audio_transcription.failed``): the server's
+  ``error`` object for that input transcription.
+
+How audio is stored
+-------------------
+Concatenating arrays on every ``response.audio.delta`` copies the whole item
+each time, which is quadratic over a long reply. Each item that is receiving
+audio owns a private int16 buffer that grows geometrically (by half its
+capacity, so an append costs amortized O(delta)), and after each append
+``formatted["audio"]`` is reassigned to a view of the filled part. A user who
+reads ``item["formatted"]["audio"]`` therefore always gets a plain
+``numpy.ndarray`` of int16 holding exactly the samples received so far, and an
+array read earlier keeps its contents: later appends only write past its end,
+and growing allocates a new buffer. When the audio is done
+(``response.audio.done`` or ``response.output_item.done``) the spare capacity
+is released. If a user replaces ``formatted["audio"]`` with an array of their
+own, the next delta is appended to that array.
+
+Threads
+-------
+:meth:`Conversation.process_event` normally runs on the socket thread, while
+user threads call :meth:`~Conversation.get_items` / :meth:`~Conversation.get_item`.
+All state changes happen under one lock, and the ``items`` and ``responses``
+lists are replaced, never mutated in place, so a list obtained from any of
+them never changes under the reader's feet. The item dicts themselves are
+updated in place as deltas arrive (that is the point of the cache).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import threading
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Type, Union
+
+import numpy as np
+
+from . import audio as _audio
+from .errors import ProtocolError, UnknownItemError
+
+__all__ = ["Conversation"]
+
+logger = logging.getLogger(__name__)
+
+Item = Dict[str, Any]
+Delta = Dict[str, Any]
+ProcessResult = Tuple[Optional[Item], Optional[Delta]]
+
+_NONE: ProcessResult = (None, None)
+
+# Events whose item was not created yet are parked under the item id; cap how
+# many ids may wait so a server that never creates them cannot grow memory.
+_MAX_QUEUED_IDS = 64
+
+# The smallest buffer an item's audio grows into: one second at 24 kHz.
+_MIN_AUDIO_CAPACITY = 24_000
+
+_TEXT_PART_TYPES = ("text", "input_text")
+
+
+class _AudioBuffer:
+    """A growable int16 buffer whose filled part is exposed as a numpy view."""
+
+    __slots__ = ("data", "size", "view")
+
+    def __init__(self, initial: Optional[np.ndarray]) -> None:
+        seed = np.zeros(0, dtype=np.int16) if initial is None else initial
+        self.size = int(seed.shape[0])
+        self.data = np.empty(max(self.size, _MIN_AUDIO_CAPACITY), dtype=np.int16)
+        self.data[: self.size] = seed
+        self.view: np.ndarray = self.data[: self.size]
+
+    def append(self, chunk: np.ndarray) -> np.ndarray:
+        """Append ``chunk`` and return a view of all samples so far."""
+        needed = self.size + int(chunk.shape[0])
+        if needed > self.data.shape[0]:
+            capacity = max(needed, self.data.shape[0] + self.data.shape[0] // 2)
+            grown = np.empty(capacity, dtype=np.int16)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : needed] = chunk
+        self.size = needed
+        self.view = self.data[:needed]
+        return self.view
+
+
+def _describe(kind: Union[Type[Any], Tuple[Type[Any], ...]]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {str: "string", int: "integer", float: "number", dict: "object", list: "array"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _field(
+    event: Mapping[str, Any],
+    source: Mapping[str, Any],
+    key: str,
+    kind: Union[Type[Any], Tuple[Type[Any], ...]],
+    *,
+    required: bool = True,
+) -> Any:
+    """Return ``source[key]`` checked against ``kind``, or raise ProtocolError.
+
+    ``event`` is the whole event, named in the message and attached to the
+    error. A missing or ``None`` value is allowed only when ``required`` is
+    false (then ``None`` is returned). Booleans never pass as numbers.
+    """
+    value = source.get(key)
+    event_type = event.get("type")
+    if value is None:
+        if not required:
+            return None
+        raise ProtocolError(f'{event_type}: missing "{key}"', event=dict(event))
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ProtocolError(
+            f'{event_type}: "{key}" must be a {_describe(kind)}, got {type(value).__name__}',
+            event=dict(event),
+        )
+    return value
+
+
+def _park(queue: Dict[str, Dict[str, Any]], item_id: str) -> Dict[str, Any]:
+    """Return the parked entry for ``item_id``, creating it; evict the oldest if full."""
+    entry = queue.get(item_id)
+    if entry is None:
+        if len(queue) >= _MAX_QUEUED_IDS:
+            oldest = next(iter(queue))
+            logger.debug("dropping data queued for item %s that was never created", oldest)
+            del queue[oldest]
+        entry = queue[item_id] = {}
+    return entry
+
+
+class Conversation:
+    """Client-side cache of a Realtime conversation, fed by server events.
+
+    Args:
+        input_audio_format: the session's ``input_audio_format`` (``"pcm16"``,
+            ``"g711_ulaw"`` or ``"g711_alaw"``); it sets the sample rate used
+            to slice input audio at speech boundaries.
+        output_audio_format: the session's ``output_audio_format``; it sets how
+            ``response.audio.delta`` payloads are decoded and the sample rate
+            used to truncate assistant audio.
+
+    Both are writable attributes: the client sets them from the session
+    configuration. Setting an unknown format raises
+    :class:`~realtime_sync.errors.ConfigurationError`.
+
+    Attributes:
+        items: the conversation's items in creation order (a list that is
+            replaced, never mutated, when items are added or deleted).
+        responses: the responses in creation order; each is the server's
+            response dict with ``"output"`` as a list of item ids, and the final
+            ``status``, ``status_details`` and ``usage`` once ``response.done``
+            arrived.
+    """
+
+    def __init__(
+        self, *, input_audio_format: str = "pcm16", output_audio_format: str = "pcm16"
+    ) -> None:
+        self._lock = threading.RLock()
+        self._input_audio_format = "pcm16"
+        self._output_audio_format = "pcm16"
+        self.input_audio_format = input_audio_format
+        self.output_audio_format = output_audio_format
+        self.items: List[Item] = []
+        self.responses: List[Dict[str, Any]] = []
+        self._item_lookup: Dict[str, Item] = {}
+        self._response_lookup: Dict[str, Dict[str, Any]] = {}
+        self._queued_speech: Dict[str, Dict[str, Any]] = {}
+        self._queued_transcripts: Dict[str, Dict[str, Any]] = {}
+        self._queued_input_audio: Optional[np.ndarray] = None
+        self._audio_buffers: Dict[str, _AudioBuffer] = {}
+        self._audio_formats: Dict[str, str] = {}
+        self._truncated: Set[str] = set()
+
+    # -- configuration -------------------------------------------------------------
+
+    @property
+    def input_audio_format(self) -> str:
+        """The session's input audio format; sets the rate for speech slicing."""
+        return self._input_audio_format
+
+    @input_audio_format.setter
+    def input_audio_format(self, value: str) -> None:
+        _audio.sample_rate(value)  # raises ConfigurationError for an unknown format
+        self._input_audio_format = value
+
+    @property
+    def output_audio_format(self) -> str:
+        """The session's output audio format; sets audio decoding and truncation rate."""
+        return self._output_audio_format
+
+    @output_audio_format.setter
+    def output_audio_format(self, value: str) -> None:
+        _audio.sample_rate(value)
+        self._output_audio_format = value
+
+    # -- public API ----------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Forget every item, response and queued piece of audio or transcript."""
+        with self._lock:
+            self.items = []
+            self.responses = []
+            self._item_lookup = {}
+            self._response_lookup = {}
+            self._queued_speech = {}
+            self._queued_transcripts = {}
+            self._queued_input_audio = None
+            self._audio_buffers = {}
+            self._audio_formats = {}
+            self._truncated = set()
+
+    def queue_input_audio(self, samples: Any) -> np.ndarray:
+        """Hold input audio for the next user message item that gets created.
+
+        The client calls this when it commits the input buffer itself (turn
+        detection off): the user item the server then creates takes this audio
+        as ``formatted["audio"]``. ``samples`` is anything
+        :func:`realtime_sync.audio.to_pcm16` accepts; a copy is kept.
+
+        Returns:
+            The int16 array that was queued.
+        """
+        queued = _audio.to_pcm16(samples)  # always a new array
+        with self._lock:
+            self._queued_input_audio = queued
+        return queued
+
+    def get_item(self, item_id: str) -> Optional[Item]:
+        """Return the item with this id, or ``None``. Safe from any thread."""
+        with self._lock:
+            return self._item_lookup.get(item_id)
+
+    def get_items(self) -> List[Item]:
+        """Return a new list of all items, in order. Safe from any thread."""
+        with self._lock:
+            return list(self.items)
+
+    def get_response(self, response_id: str) -> Optional[Dict[str, Any]]:
+        """Return the response with this id, or ``None``. Safe from any thread."""
+        with self._lock:
+            return self._response_lookup.get(response_id)
+
+    def process_event(
+        self,
+        event: Mapping[str, Any],
+        input_audio_buffer: Optional[np.ndarray] = None,
+        *,
+        input_audio_offset: int = 0,
+    ) -> ProcessResult:
+        """Fold one server event into the conversation.
+
+        Runs on the thread that receives events (the socket thread, in the
+        client); it only does bookkeeping and never blocks on user code.
+
+        Args:
+            event: the server event (a dict with ``event_id`` and ``type``). It
+                is not modified, and nothing in the cache aliases it.
+            input_audio_buffer: the input audio the client kept (int16 at the
+                input format's rate); used by ``input_audio_buffer.speech_stopped``
+                to cut the user's speech out of it.
+            input_audio_offset: the index, in the session's whole input stream,
+                of ``input_audio_buffer[0]`` (the client keeps only a window).
+
+        Returns:
+            ``(item, delta)``: the item the event changed (or ``None``), and what
+            changed (``{"text": str}``, ``{"transcript": str}``,
+            ``{"arguments": str}`` or ``{"audio": int16 array}``) or ``None``.
+            Events the conversation does not track return ``(None, None)``.
+
+        Raises:
+            ProtocolError: the event is not a dict, lacks ``event_id`` or
+                ``type``, lacks a field it needs, or names a content part that
+                does not exist.
+            UnknownItemError: the event names an item or response that the
+                conversation does not hold.
+        """
+        if not isinstance(event, Mapping):
+            raise ProtocolError(
+                f"a server event must be a JSON object, got {type(event).__name__}"
+            )
+        event_id = event.get("event_id")
+        if not isinstance(event_id, str) or not event_id:
+            raise ProtocolError('server event is missing "event_id"', event=dict(event))
+        event_type = event.get("type")
+        if not isinstance(event_type, str) or not event_type:
+            raise ProtocolError('server event is missing "type"', event=dict(event))
+        if event_type == "input_audio_buffer.speech_stopped":
+            with self._lock:
+                return self._on_speech_stopped(event, input_audio_buffer, input_audio_offset)
+        name = _PROCESSORS.get(event_type)
+        if name is None:
+            return _NONE
+        with self._lock:
+            result: ProcessResult = getattr(self, name)(event)
+            return result
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _item(self, event: Mapping[str, Any], item_id: str) -> Item:
+        item = self._item_lookup.get(item_id)
+        if item is None:
+            raise UnknownItemError(
+                f'{event.get("type")}: item "{item_id}" not found', event=dict(event)
+            )
+        return item
+
+    def _event_item(self, event: Mapping[str, Any]) -> Item:
+        return self._item(event, _field(event, event, "item_id", str))
+
+    def _part(self, event: Mapping[str, Any], item: Item) -> Dict[str, Any]:
+        index = _field(event, event, "content_index", int)
+        content = item.get("content")
+        count = len(content) if isinstance(content, list) else 0
+        if not 0 <= index < count or not isinstance(content[index], dict):
+            raise ProtocolError(
+                f'{event.get("type")}: content_index {index} is out of range for item '
+                f'"{item.get("id")}", which has {count} content part(s)',
+                event=dict(event),
+            )
+        part: Dict[str, Any] = content[index]
+        return part
+
+    def _refresh_text(self, item: Item) -> None:
+        content = item.get("content") or []
+        item["formatted"]["text"] = "".join(
+            part.get("text") or ""
+            for part in content
+            if isinstance(part, dict) and part.get("type") in _TEXT_PART_TYPES
+        )
+
+    def _refresh_transcript(self, item: Item) -> None:
+        # A truncated item keeps an empty transcript: the user never heard the rest.
+        if item.get("id") in self._truncated:
+            return
+        content = item.get("content") or []
+        item["formatted"]["transcript"] = "".join(
+            part.get("transcript") or ""
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "audio"
+        )
+
+    def _append_audio(self, item: Item, chunk: np.ndarray) -> None:
+        item_id = item["id"]
+        formatted = item["formatted"]
+        buffer = self._audio_buffers.get(item_id)
+        if buffer is None or buffer.view is not formatted.get("audio"):
+            current = formatted.get("audio")
+            seed = None if current is None else np.asarray(current, dtype=np.int16)
+            buffer = self._audio_buffers[item_id] = _AudioBuffer(seed)
+        formatted["audio"] = buffer.append(chunk)
+
+    def _finish_audio(self, item: Item) -> None:
+        """Release the spare capacity of an item's audio buffer."""
+        buffer = self._audio_buffers.pop(item["id"], None)
+        formatted = item["formatted"]
+        if buffer is not None and formatted.get("audio") is buffer.view:
+            if buffer.data.shape[0] > buffer.size:
+                formatted["audio"] = buffer.view.copy()
+
+    def _reconcile(self, item: Item, final: Mapping[str, Any]) -> None:
+        """Take an item's final state from the server where it is complete.
+
+        The server's final item omits audio, and may carry ``None`` for a
+        transcript it does not have: only strings replace what the deltas built.
+        """
+        if isinstance(final.get("status"), str):
+            item["status"] = final["status"]
+        final_content = final.get("content")
+        if isinstance(final_content, list):
+            content = item.setdefault("content", [])
+            for index, final_part in enumerate(final_content):
+                if not isinstance(final_part, dict):
+                    continue
+                if index < len(content) and isinstance(content[index], dict):
+                    for key in ("text", "transcript"):
+                        if isinstance(final_part.get(key), str):
+                            content[index][key] = final_part[key]
+                elif index == len(content):
+                    part = {k: copy.deepcopy(v) for k, v in final_part.items() if k != "audio"}
+                    content.append(part)
+            self._refresh_text(item)
+            self._refresh_transcript(item)
+        tool = item["formatted"].get("tool")
+        if isinstance(final.get("arguments"), str):
+            item["arguments"] = final["arguments"]
+            if tool is not None:
+                tool["arguments"] = final["arguments"]
+
+    # -- processors ----------------------------------------------------------------
+
+    def _on_item_created(self, event: Mapping[str, Any]) -> ProcessResult:
+        source = _field(event, event, "item", dict)
+        item_id = _field(event, source, "id", str)
+        existing = self._item_lookup.get(item_id)
+        if existing is not None:
+            logger.debug("conversation.item.created repeated for item %s", item_id)
+            return existing, None
+        item: Item = copy.deepcopy(dict(source))
+        formatted: Dict[str, Any] = {
+            "audio": np.zeros(0, dtype=np.int16),
+            "text": "",
+            "transcript": "",
+        }
+        item["formatted"] = formatted
+        speech = self._queued_speech.pop(item_id, None)
+        if speech is not None and speech.get("audio") is not None:
+            formatted["audio"] = speech["audio"]
+        content = item.get("content")
+        if isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and part.get("type") in _TEXT_PART_TYPES:
+                    formatted["text"] += part.get("text") or ""
+        parked = self._queued_transcripts.pop(item_id, None)
+        if parked is not None:
+            self._apply_parked_transcription(item, parked)
+        item_type = item.get("type")
+        if item_type == "message":
+            if item.get("role") == "user":
+                item["status"] = "completed"
+                if self._queued_input_audio is not None:
+                    formatted["audio"] = self._queued_input_audio
+                    self._queued_input_audio = None
+            else:
+                item["status"] = "in_progress"
+        elif item_type == "function_call":
+            if not isinstance(item.get("arguments"), str):
+                item["arguments"] = ""
+            formatted["tool"] = {
+                "type": "function",
+                "name": item.get("name"),
+                "call_id": item.get("call_id"),
+                "arguments": item["arguments"],
+            }
+            item["status"] = "in_progress"
+        elif item_type == "function_call_output":
+            item["status"] = "completed"
+            formatted["output"] = item.get("output")
+        self._item_lookup[item_id] = item
+        self.items = self.items + [item]
+        return item, None
+
+    def _apply_parked_transcription(self, item: Item, parked: Mapping[str, Any]) -> None:
+        formatted = item["formatted"]
+        if "error" in parked:
+            formatted["transcript_error"] = parked["error"]
+        if "transcript" not in parked:
+            return
+        formatted["transcript"] = parked["formatted"]
+        content = item.get("content")
+        index = parked["content_index"]
+        if isinstance(content, list) and 0 <= index < len(content) and isinstance(
+            content[index], dict
+        ):
+            content[index]["transcript"] = parked["transcript"]
+        else:
+            logger.warning(
+                "item %s has no content part %d for its early transcript",
+                item.get("id"),
+                index,
+            )
+
+    def _on_item_truncated(self, event: Mapping[str, Any]) -> ProcessResult:
+        item = self._event_item(event)
+        audio_end_ms = _field(event, event, "audio_end_ms", (int, float))
+        if audio_end_ms < 0 or not math.isfinite(audio_end_ms):
+            raise ProtocolError(
+                f"conversation.item.truncated: audio_end_ms must be >= 0, got {audio_end_ms}",
+                event=dict(event),
+            )
+        audio_format = self._audio_formats.get(item["id"], self._output_audio_format)
+        end = math.floor(audio_end_ms * _audio.sample_rate(audio_format) / 1000)
+        formatted = item["formatted"]
+        self._audio_buffers.pop(item["id"], None)
+        formatted["audio"] = np.array(formatted["audio"][:end], dtype=np.int16, copy=True)
+        formatted["transcript"] = ""
+        self._truncated.add(item["id"])
+        return item, None
+
+    def _on_item_deleted(self, event: Mapping[str, Any]) -> ProcessResult:
+        item = self._event_item(event)
+        item_id = item["id"]
+        del self._item_lookup[item_id]
+        self.items = [other for other in self.items if other is not item]
+        self._audio_buffers.pop(item_id, None)
+        self._audio_formats.pop(item_id, None)
+        self._truncated.discard(item_id)
+        return item, None
+
+    def _on_transcription_completed(self, event: Mapping[str, Any]) -> ProcessResult:
+        item_id = _field(event, event, "item_id", str)
+        index = _field(event, event, "content_index", int)
+        transcript = _field(event, event, "transcript", str, required=False) or ""
+        # One space marks an empty transcription, so it differs from "none yet".
+        shown = transcript or " "
+        item = self._item_lookup.get(item_id)
+        if item is None:
+            # In server-VAD mode the transcription can beat conversation.item.created.
+            parked = _park(self._queued_transcripts, item_id)
+            parked.update(transcript=transcript, formatted=shown, content_index=index)
+            return _NONE
+        part = self._part(event, item)
+        part["transcript"] = transcript
+        item["formatted"]["transcript"] = shown
+        return item, {"transcript": transcript}
+
+    def _on_transcription_failed(self, event: Mapping[str, Any]) -> ProcessResult:
+        item_id = _field(event, event, "item_id", str)
+        error = copy.deepcopy(_field(event, event, "error", dict, required=False) or {})
+        item = self._item_lookup.get(item_id)
+        if item is None:
+            _park(self._queued_transcripts, item_id)["error"] = error
+            return _NONE
+        if event.get("content_index") is not None:
+            self._part(event, item)
+        item["formatted"]["transcript_error"] = error
+        return item, None
+
+    def _on_speech_started(self, event: Mapping[str, Any]) -> ProcessResult:
+        item_id = _field(event, event, "item_id", str)
+        start_ms = _field(event, event, "audio_start_ms", (int, float))
+        self._queued_speech.pop(item_id, None)
+        _park(self._queued_speech, item_id)["audio_start_ms"] = start_ms
+        return _NONE
+
+    def _on_speech_stopped(
+        self,
+        event: Mapping[str, Any],
+        input_audio_buffer: Optional[np.ndarray],
+        input_audio_offset: int,
+    ) -> ProcessResult:
+        item_id = _field(event, event, "item_id", str)
+        end_ms = _field(event, event, "audio_end_ms", (int, float))
+        speech = _park(self._queued_speech, item_id)
+        speech.setdefault("audio_start_ms", end_ms)
+        speech["audio_end_ms"] = end_ms
+        if input_audio_buffer is not None:
+            samples = input_audio_buffer
+            if not (
+                isinstance(samples, np.ndarray) and samples.dtype == np.int16 and samples.ndim == 1
+            ):
+                samples = _audio.to_pcm16(samples)
+            rate = _audio.sample_rate(self._input_audio_format)
+            start = math.floor(speech["audio_start_ms"] * rate / 1000) - input_audio_offset
+            stop = math.floor(end_ms * rate / 1000) - input_audio_offset
+            if start < 0:
+                logger.debug(
+                    "speech for item %s starts %d samples before the kept input audio",
+                    item_id,
+                    -start,
+                )
+            size = int(samples.shape[0])
+            start = min(max(start, 0), size)
+            stop = min(max(stop, start), size)
+            speech["audio"] = np.array(samples[start:stop], dtype=np.int16, copy=True)
+        return _NONE
+
+    def _on_response_created(self, event: Mapping[str, Any]) -> ProcessResult:
+        source = _field(event, event, "response", dict)
+        response_id = _field(event, source, "id", str)
+        if response_id in self._response_lookup:
+            return _NONE
+        response: Dict[str, Any] = copy.deepcopy(dict(source))
+        output = response.get("output")
+        response["output"] = [
+            entry["id"] if isinstance(entry, dict) else entry
+            for entry in (output if isinstance(output, list) else [])
+        ]
+        self._response_lookup[response_id] = response
+        self.responses = self.responses + [response]
+        return _NONE
+
+    def _response(self, event: Mapping[str, Any], response_id: str) -> Dict[str, Any]:
+        response = self._response_lookup.get(response_id)
+        if response is None:
+            raise UnknownItemError(
+                f'{event.get("type")}: response "{response_id}" not found', event=dict(event)
+            )
+        return response
+
+    def _on_output_item_added(self, event: Mapping[str, Any]) -> ProcessResult:
+        response = self._response(event, _field(event, event, "response_id", str))
+        item_id = _field(event, _field(event, event, "item", dict), "id", str)
+        if item_id not in response["output"]:
+            response["output"] = response["output"] + [item_id]
+        return _NONE
+
+    def _on_output_item_done(self, event: Mapping[str, Any]) -> ProcessResult:
+        final = _field(event, event, "item", dict)
+        item = self._item(event, _field(event, final, "id", str))
+        self._reconcile(item, final)
+        self._finish_audio(item)
+        return item, None
+
+    def _on_response_done(self, event: Mapping[str, Any]) -> ProcessResult:
+        final = _field(event, event, "response", dict)
+        response = self._response(event, _field(event, final, "id", str))
+        for key in ("status", "status_details", "usage"):
+            if key in final:
+                response[key] = copy.deepcopy(final[key])
+        output = final.get("output")
+        if isinstance(output, list):
+            ids: List[str] = []
+            for entry in output:
+                entry_id = entry.get("id") if isinstance(entry, dict) else entry
+                if isinstance(entry_id, str):
+                    ids.append(entry_id)
+                item = self._item_lookup.get(entry_id) if isinstance(entry_id, str) else None
+                if item is not None and isinstance(entry, dict):
+                    self._reconcile(item, entry)
+            response["output"] = ids
+        return _NONE
+
+    def _on_content_part_added(self, event: Mapping[str, Any]) -> ProcessResult:
+        item = self._event_item(event)
+        part = _field(event, event, "part", dict)
+        content = item.get("content")
+        if content is None:
+            content = item["content"] = []
+        if not isinstance(content, list):
+            raise ProtocolError(
+                f'response.content_part.added: item "{item["id"]}" has no content list',
+                event=dict(event),
+            )
+        index = _field(event, event, "content_index", int, required=False)
+        if index is None or index == len(content):
+            content.append(copy.deepcopy(dict(part)))
+        elif index > len(content) or index < 0:
+            raise ProtocolError(
+                f"response.content_part.added: content_index {index} is out of range for "
+                f'item "{item["id"]}", which has {len(content)} content part(s)',
+                event=dict(event),
+            )
+        # index < len(content): the part arrived with the item already.
+        return item, None
+
+    def _on_content_part_done(self, event: Mapping[str, Any]) -> ProcessResult:
+        item = self._event_item(event)
+        part = self._part(event, item)
+        final = _field(event, event, "part", dict)
+        for key in ("text", "transcript"):
+            if isinstance(final.get(key), str):
+                part[key] = final[key]
+        self._refresh_text(item)
+        self._refresh_transcript(item)
+        return item, None
+
+    def _on_text_delta(self, event: Mapping[str, Any]) -> ProcessResult:
+        item = self._event_item(event)
+        part = self._part(event, item)
+        delta = _field(event, event, "delta", str)
+        part["text"] = (part.get("text") or "") + delta
+        item["formatted"]["text"] += delta
+        return item, {"text": delta}
+
+    def _on_text_done(self, event: Mapping[str, Any]) -> ProcessResult:
+        item = self._event_item(event)
+        part = self._part(event, item)
+        part["text"] = _field(event, event, "text", str)
+        self._refresh_text(item)
+        return item, None
+
+    def _on_transcript_delta(self, event: Mapping[str, Any]) -> ProcessResult:
+        item = self._event_item(event)
+        part = self._part(event, item)
+        delta = _field(event, event, "delta", str)
+        part["transcript"] = (part.get("transcript") or "") + delta
+        item["formatted"]["transcript"] += delta
+        return item, {"transcript": delta}
+
+    def _on_transcript_done(self, event: Mapping[str, Any]) -> ProcessResult:
+        item = self._event_item(event)
+        part = self._part(event, item)
+        part["transcript"] = _field(event, event, "transcript", str)
+        self._refresh_transcript(item)
+        return item, None
+
+    def _on_audio_delta(self, event: Mapping[str, Any]) -> ProcessResult:
+        item = self._event_item(event)
+        if event.get("content_index") is not None:
+            self._part(event, item)
+        payload = _field(event, event, "delta", str)
+        audio_format = self._audio_formats.setdefault(item["id"], self._output_audio_format)
+        try:
+            samples = _audio.decode_audio(payload, audio_format)
+        except ValueError as exc:  # binascii.Error is a ValueError
+            raise ProtocolError(
+                f"response.audio.delta: audio payload is not valid base64 {audio_format}: {exc}",
+                event=dict(event),
+            ) from exc
+        self._append_audio(item, samples)
+        return item, {"audio": samples}
+
+    def _on_audio_done(self, event: Mapping[str, Any]) -> ProcessResult:
+        item = self._event_item(event)
+        self._finish_audio(item)
+        return item, None
+
+    def _on_arguments_delta(self, event: Mapping[str, Any]) -> ProcessResult:
+        item = self._event_item(event)
+        delta = _field(event, event, "delta", str)
+        tool = self._tool(event, item)
+        item["arguments"] = (item.get("arguments") or "") + delta
+        tool["arguments"] += delta
+        return item, {"arguments": delta}
+
+    def _on_arguments_done(self, event: Mapping[str, Any]) -> ProcessResult:
+        item = self._event_item(event)
+        arguments = _field(event, event, "arguments", str)
+        tool = self._tool(event, item)
+        item["arguments"] = arguments
+        tool["arguments"] = arguments
+        return item, None
+
+    def _tool(self, event: Mapping[str, Any], item: Item) -> Dict[str, Any]:
+        tool = item["formatted"].get("tool")
+        if not isinstance(tool, dict):
+            raise ProtocolError(
+                f'{event.get("type")}: item "{item["id"]}" is a {item.get("type")}, '
+                "not a function_call",
+                event=dict(event),
+            )
+        return tool
+
+
+# Event type -> Conversation method. input_audio_buffer.speech_stopped is routed
+# in process_event because it also takes the input audio buffer.
+_PROCESSORS: Dict[str, str] = {
+    "conversation.item.created": "_on_item_created",
+    "conversation.item.truncated": "_on_item_truncated",
+    "conversation.item.deleted": "_on_item_deleted",
+    "conversation.item.input_audio_transcription.completed": "_on_transcription_completed",
+    "conversation.item.input_audio_transcription.failed": "_on_transcription_failed",
+    "input_audio_buffer.speech_started": "_on_speech_started",
+    "response.created": "_on_response_created",
+    "response.done": "_on_response_done",
+    "response.output_item.added": "_on_output_item_added",
+    "response.output_item.done": "_on_output_item_done",
+    "response.content_part.added": "_on_content_part_added",
+    "response.content_part.done": "_on_content_part_done",
+    "response.text.delta": "_on_text_delta",
+    "response.text.done": "_on_text_done",
+    "response.audio_transcript.delta": "_on_transcript_delta",
+    "response.audio_transcript.done": "_on_transcript_done",
+    "response.audio.delta": "_on_audio_delta",
+    "response.audio.done": "_on_audio_done",
+    "response.function_call_arguments.delta": "_on_arguments_delta",
+    "response.function_call_arguments.done": "_on_arguments_done",
+}
