@@ -1,0 +1,184 @@
+"""A Tkinter chat window: type messages, or hold the button and talk.
+
+    python samples/desktop_app.py
+
+The rule for GUI toolkits: only the GUI thread touches widgets. The client's
+callbacks run on its socket thread, so here they do nothing but put the event
+on a ``queue.Queue``; the Tk thread drains that queue every few milliseconds
+with ``after()`` and updates the widgets. Sending (``send_text``,
+``begin_turn``/``end_turn``) is safe from the Tk thread: sends never block on
+the network.
+
+Push-to-talk needs the ``audio`` extra (pyaudio) and a microphone; without
+them the button is disabled and text chat still works.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import tkinter as tk
+from typing import Any, Dict, Optional, Tuple
+
+from _common import server_options
+
+from realtime_sync import RealtimeClient
+
+POLL_MS = 30  # how often the Tk thread drains the event queue
+
+
+class App:
+    """The chat window for a connected ``RealtimeClient``.
+
+    Args:
+        root: the Tk root (or any container widget).
+        client: a connected client.
+        voice_chat: a push-to-talk ``realtime_sync.devices.VoiceChat``, already
+            started, or ``None`` for text only.
+
+    Attributes (for tests and extensions): ``transcript`` (the Text widget),
+    ``entry``, ``send_button``, ``talk_button``, ``status``.
+    """
+
+    def __init__(self, root: tk.Misc, client: RealtimeClient, voice_chat: Any = None) -> None:
+        self.root = root
+        self.client = client
+        self.voice_chat = voice_chat
+        self._events: "queue.Queue[Tuple[str, Dict[str, Any]]]" = queue.Queue()
+        self._open_item: Optional[str] = None
+        self._talking = False
+
+        if isinstance(root, tk.Tk):
+            root.title("realtime_sync chat")
+        self.transcript = tk.Text(root, width=70, height=20, wrap="word", state="disabled")
+        self.transcript.tag_configure("user", foreground="#1a5fb4")
+        self.transcript.tag_configure("assistant", foreground="#26a269")
+        self.transcript.tag_configure("note", foreground="#777777")
+        self.transcript.pack(fill="both", expand=True, padx=6, pady=6)
+
+        row = tk.Frame(root)
+        row.pack(fill="x", padx=6, pady=(0, 6))
+        self.entry = tk.Entry(row)
+        self.entry.pack(side="left", fill="x", expand=True)
+        self.entry.bind("<Return>", lambda _event: self.send())
+        self.send_button = tk.Button(row, text="Send", command=self.send)
+        self.send_button.pack(side="left", padx=(6, 0))
+        self.talk_button = tk.Button(row, text="Hold to talk")
+        self.talk_button.pack(side="left", padx=(6, 0))
+        if voice_chat is None:
+            self.talk_button.configure(state="disabled", text="Hold to talk (no microphone)")
+        else:
+            self.talk_button.bind("<ButtonPress-1>", lambda _event: self.begin_talking())
+            self.talk_button.bind("<ButtonRelease-1>", lambda _event: self.end_talking())
+        self.status = tk.Label(root, text="connected", anchor="w")
+        self.status.pack(fill="x", padx=6, pady=(0, 6))
+        self.entry.focus_set()
+
+        # Socket-thread callbacks: only enqueue.
+        client.on("conversation.updated", lambda event: self._events.put(("updated", event)))
+        client.on("conversation.item.completed", lambda event: self._events.put(("completed", event)))
+        client.on("error", lambda event: self._events.put(("error", event)))
+        client.on("close", lambda event: self._events.put(("close", event)))
+        self.root.after(POLL_MS, self._drain)
+
+    # -- Tk thread ---------------------------------------------------------
+    def send(self) -> None:
+        """Send the entry's text as a user message (Tk thread)."""
+        text = self.entry.get().strip()
+        if not text:
+            return
+        self.entry.delete(0, "end")
+        self._write("you: %s\n" % text, "user")
+        self.status.configure(text="waiting for the reply...")
+        self.client.send_text(text)
+
+    def begin_talking(self) -> None:
+        """Start recording a push-to-talk turn (button pressed)."""
+        if self.voice_chat is not None and not self._talking:
+            self._talking = True
+            self.status.configure(text="recording: release to send")
+            self.voice_chat.begin_turn()
+
+    def end_talking(self) -> None:
+        """End the turn and ask for a reply (button released)."""
+        if self.voice_chat is not None and self._talking:
+            self._talking = False
+            self.status.configure(text="waiting for the reply...")
+            self.voice_chat.end_turn()
+
+    def _drain(self) -> None:
+        """Apply every queued event to the widgets, then check again in POLL_MS."""
+        try:
+            while True:
+                kind, event = self._events.get_nowait()
+                self._apply(kind, event)
+        except queue.Empty:
+            pass
+        self.root.after(POLL_MS, self._drain)
+
+    def _apply(self, kind: str, event: Dict[str, Any]) -> None:
+        if kind == "updated":
+            item, delta = event.get("item") or {}, event.get("delta") or {}
+            piece = delta.get("text") or delta.get("transcript")
+            if item.get("role") == "assistant" and piece:
+                if self._open_item != item.get("id"):
+                    self._open_item = item.get("id")
+                    self._write("assistant: ", "assistant")
+                self._write(piece, "assistant")
+            elif item.get("role") == "user" and delta.get("transcript"):
+                self._write("you (voice): %s\n" % delta["transcript"].strip(), "user")
+        elif kind == "completed":
+            item = event.get("item") or {}
+            if item.get("role") == "assistant":
+                if self._open_item == item.get("id"):
+                    self._write("\n", "assistant")
+                    self._open_item = None
+                self.status.configure(text="ready")
+            elif item.get("type") == "function_call":
+                self._write("[tool] %s(%s)\n" % (item.get("name"), item.get("arguments")), "note")
+        elif kind == "error":
+            self.status.configure(text="error: %s" % event.get("error"))
+        elif kind == "close":
+            self.status.configure(text="disconnected")
+            self.send_button.configure(state="disabled")
+
+    def _write(self, text: str, tag: str) -> None:
+        self.transcript.configure(state="normal")
+        self.transcript.insert("end", text, tag)
+        self.transcript.configure(state="disabled")
+        self.transcript.see("end")
+
+    def text(self) -> str:
+        """The whole transcript as plain text."""
+        return self.transcript.get("1.0", "end-1c")
+
+
+def open_voice_chat(client: RealtimeClient) -> Any:
+    """A started push-to-talk VoiceChat, or ``None`` when audio is unavailable here."""
+    try:
+        from realtime_sync.devices import VoiceChat
+
+        voice_chat = VoiceChat(client, push_to_talk=True)
+        voice_chat.start()
+        return voice_chat
+    except Exception as exc:  # no pyaudio, no PortAudio, or no microphone
+        print("push-to-talk disabled: %s" % exc, file=sys.stderr)
+        return None
+
+
+def main() -> None:
+    with server_options(realtime=True) as options:
+        with RealtimeClient(**options) as client:
+            voice_chat = open_voice_chat(client)
+            client.update_session(modalities=["text", "audio"] if voice_chat else ["text"])
+            root = tk.Tk()
+            App(root, client, voice_chat)
+            try:
+                root.mainloop()
+            finally:
+                if voice_chat is not None:
+                    voice_chat.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""The shortest realtime_sync script: connect, ask one question, print the reply.
+
+Run it with ``python samples/hello.py``. With ``OPENAI_API_KEY`` set it talks
+to OpenAI; without, to the built-in simulator.
+"""
+
+from __future__ import annotations
+
+from _common import server_options
+
+from realtime_sync import RealtimeClient
+
+
+def main() -> None:
+    with server_options() as options:
+        with RealtimeClient(**options) as client:  # connects, and disconnects at the end
+            client.update_session(modalities=["text"])  # text replies only
+            reply = client.ask("Hello! What can you do?", timeout=30)
+            print("assistant:", reply["formatted"]["text"])
+
+
+if __name__ == "__main__":
+    main()
