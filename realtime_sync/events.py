@@ -1,0 +1,253 @@
+"""A thread-safe registry of event callbacks with blocking waits.
+
+:class:`EventHandler` is the base of :class:`~realtime_sync.api.RealtimeAPI`
+and :class:`~realtime_sync.client.RealtimeClient`. Callbacks take one
+argument, the event payload (a dict), and run on the thread that calls
+:meth:`EventHandler.dispatch` -- for the socket layer that is the receive
+thread, so callbacks should be short and hand slow work to a worker.
+
+Names are plain strings. Wildcards such as ``"server.*"`` are not patterns:
+the dispatcher sends each event under its own name and then again under the
+wildcard name, as the JavaScript reference client does.
+
+Example::
+
+    handler = EventHandler()
+
+    @handler.on("greeting")
+    def show(event):
+        print(event["text"])
+
+    handler.dispatch("greeting", {"text": "hello"})
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+__all__ = ["EventHandler", "EventCallback"]
+
+logger = logging.getLogger(__name__)
+
+#: The one callback signature: the event payload in, nothing out.
+EventCallback = Callable[[Dict[str, Any]], Any]
+
+
+class _Waiter:
+    """One blocked :meth:`EventHandler.wait_for_next` call."""
+
+    __slots__ = ("event", "payload")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.payload: Optional[Dict[str, Any]] = None
+
+
+class EventHandler:
+    """Register callbacks by event name and dispatch events to them.
+
+    Every method is safe to call from any thread. Handler lists are replaced,
+    never mutated, under a lock, and callbacks run outside that lock, so a
+    callback may itself register, remove or dispatch.
+    """
+
+    def __init__(self) -> None:
+        self._handlers_lock = threading.Lock()
+        # name -> tuple of callbacks; tuples are replaced on change, so a
+        # dispatch can iterate the tuple it read without holding the lock.
+        self._handlers: Dict[str, Tuple[EventCallback, ...]] = {}
+        self._next_handlers: Dict[str, Tuple[EventCallback, ...]] = {}
+        # Waiters are kept apart from on_next callbacks, so that
+        # clear_event_handlers() and off_next() never strand a blocked thread.
+        self._waiters: Dict[str, List[_Waiter]] = {}
+        self._dispatch_local = threading.local()
+
+    # -- registration -------------------------------------------------------
+
+    def on(self, name: str, callback: Optional[EventCallback] = None) -> Any:
+        """Call ``callback(event)`` for every event dispatched under ``name``.
+
+        Without ``callback``, return a decorator that registers the function it
+        decorates (and returns it unchanged). The callback runs on the
+        dispatching thread (the receive thread for socket events).
+
+        Returns:
+            The callback, or the decorator.
+
+        Raises:
+            TypeError: ``name`` is not a string or ``callback`` not callable.
+        """
+        _check_name(name)
+        if callback is None:
+
+            def decorator(function: EventCallback) -> EventCallback:
+                self.on(name, function)
+                return function
+
+            return decorator
+        _check_callback(callback)
+        with self._handlers_lock:
+            self._handlers[name] = self._handlers.get(name, ()) + (callback,)
+        return callback
+
+    def on_next(self, name: str, callback: EventCallback) -> EventCallback:
+        """Call ``callback(event)`` once, for the next event named ``name``.
+
+        The callback runs on the dispatching thread, after the :meth:`on`
+        callbacks for that event.
+        """
+        _check_name(name)
+        _check_callback(callback)
+        with self._handlers_lock:
+            self._next_handlers[name] = self._next_handlers.get(name, ()) + (callback,)
+        return callback
+
+    def off(self, name: str, callback: Optional[EventCallback] = None) -> None:
+        """Remove one callback registered with :meth:`on`, or all of them for ``name``.
+
+        Raises:
+            ValueError: ``callback`` is not registered for ``name``.
+        """
+        with self._handlers_lock:
+            _remove(self._handlers, name, callback, "on")
+
+    def off_next(self, name: str, callback: Optional[EventCallback] = None) -> None:
+        """Remove one pending :meth:`on_next` callback, or all of them for ``name``.
+
+        Threads blocked in :meth:`wait_for_next` are not affected.
+
+        Raises:
+            ValueError: ``callback`` is not pending for ``name``.
+        """
+        with self._handlers_lock:
+            _remove(self._next_handlers, name, callback, "on_next")
+
+    def clear_event_handlers(self) -> None:
+        """Remove every :meth:`on` and :meth:`on_next` callback.
+
+        Threads blocked in :meth:`wait_for_next` keep waiting for their event.
+        """
+        with self._handlers_lock:
+            self._handlers = {}
+            self._next_handlers = {}
+
+    # -- waiting ------------------------------------------------------------
+
+    def wait_for_next(self, name: str, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
+        """Block until the next event named ``name`` and return its payload.
+
+        The calling thread sleeps until the event is dispatched (no polling).
+
+        Args:
+            name: the event name to wait for.
+            timeout: seconds to wait; ``None`` waits for ever.
+
+        Returns:
+            The event payload, or ``None`` if ``timeout`` ran out. A wait that
+            times out leaves nothing registered behind.
+
+        Raises:
+            RuntimeError: called from a thread that dispatches this handler's
+                events (for example inside a callback): it would wait for ever.
+        """
+        _check_name(name)
+        if self._is_dispatching_thread():
+            raise RuntimeError(
+                f"wait_for_next({name!r}) called from a thread that dispatches this "
+                "object's events (for example from inside a callback); it would wait "
+                "for ever. Use on_next() with a callback instead."
+            )
+        waiter = _Waiter()
+        with self._handlers_lock:
+            self._waiters.setdefault(name, []).append(waiter)
+        if waiter.event.wait(timeout):
+            return waiter.payload
+        with self._handlers_lock:
+            waiters = self._waiters.get(name)
+            if waiters is not None and waiter in waiters:
+                waiters.remove(waiter)
+                if not waiters:
+                    del self._waiters[name]
+        # A dispatch may have taken the waiter between the timeout and the
+        # removal above; then the payload is (or is about to be) set.
+        return waiter.payload
+
+    def _is_dispatching_thread(self) -> bool:
+        """Whether the current thread is inside :meth:`dispatch` of this object.
+
+        Subclasses extend this (the socket layer adds its receive thread).
+        """
+        return getattr(self._dispatch_local, "depth", 0) > 0
+
+    # -- dispatching --------------------------------------------------------
+
+    def dispatch(self, name: str, event: Dict[str, Any]) -> None:
+        """Run the callbacks for ``name`` with ``event``, on the calling thread.
+
+        :meth:`on` callbacks run first, in registration order, then the
+        :meth:`on_next` callbacks (which are removed), then blocked
+        :meth:`wait_for_next` callers are woken. A callback that raises is
+        logged with its traceback and the others still run; ``KeyboardInterrupt``
+        and ``SystemExit`` propagate.
+        """
+        handlers = self._handlers.get(name, ())
+        if self._next_handlers or self._waiters:
+            with self._handlers_lock:
+                next_handlers = self._next_handlers.pop(name, ())
+                waiters = self._waiters.pop(name, None)
+        else:
+            next_handlers, waiters = (), None
+        if handlers or next_handlers:
+            local = self._dispatch_local
+            local.depth = getattr(local, "depth", 0) + 1
+            try:
+                for callback in handlers:
+                    try:
+                        callback(event)
+                    except Exception:
+                        logger.exception("callback %r for event %r raised", callback, name)
+                for callback in next_handlers:
+                    try:
+                        callback(event)
+                    except Exception:
+                        logger.exception("callback %r for event %r raised", callback, name)
+            finally:
+                local.depth -= 1
+        if waiters:
+            for waiter in waiters:
+                waiter.payload = event
+                waiter.event.set()
+
+
+def _check_name(name: object) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"event name must be a str, not {type(name).__name__}")
+
+
+def _check_callback(callback: object) -> None:
+    if not callable(callback):
+        raise TypeError(f"callback must be callable, not {type(callback).__name__}")
+
+
+def _remove(
+    table: Dict[str, Tuple[EventCallback, ...]],
+    name: str,
+    callback: Optional[EventCallback],
+    kind: str,
+) -> None:
+    """Remove ``callback`` (first match) or every callback for ``name``; lock held."""
+    if callback is None:
+        table.pop(name, None)
+        return
+    current = table.get(name, ())
+    for index, registered in enumerate(current):
+        if registered == callback:
+            remaining = current[:index] + current[index + 1 :]
+            if remaining:
+                table[name] = remaining
+            else:
+                del table[name]
+            return
+    raise ValueError(f"{callback!r} is not registered with {kind}() for event {name!r}")
