@@ -1,0 +1,1004 @@
+"""Tests for realtime_sync.conversation: the client-side conversation cache.
+
+Event payloads follow the examples of OpenAI's published Realtime beta
+OpenAPI spec (ids such as ``msg_007`` / ``resp_001`` come from there), in the
+order real servers send them.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+import time
+from typing import Any, Dict, List
+
+import numpy as np
+import pytest
+
+from realtime_sync import audio
+from realtime_sync.conversation import Conversation
+from realtime_sync.errors import ConfigurationError, ProtocolError, UnknownItemError
+
+_ids = itertools.count(1)
+
+
+def ev(event_type: str, **fields: Any) -> Dict[str, Any]:
+    """A server event with a fresh event_id."""
+    return {"event_id": f"event_{next(_ids)}", "type": event_type, **fields}
+
+
+def tone(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(-20000, 20000, size=n, dtype=np.int16)
+
+
+@pytest.fixture
+def conv() -> Conversation:
+    return Conversation()
+
+
+def create(conv: Conversation, item: Dict[str, Any]) -> Dict[str, Any]:
+    result, delta = conv.process_event(ev("conversation.item.created", previous_item_id=None, item=item))
+    assert delta is None
+    assert result is not None
+    return result
+
+
+def assistant(conv: Conversation, item_id: str = "msg_007", parts: Any = ("audio",)) -> Dict[str, Any]:
+    """Create an assistant message with content parts of the given types."""
+    item = create(
+        conv,
+        {"id": item_id, "object": "realtime.item", "type": "message", "status": "in_progress",
+         "role": "assistant", "content": []},
+    )
+    for index, part_type in enumerate(parts):
+        part = {"type": "text", "text": ""} if part_type == "text" else {"type": "audio", "transcript": ""}
+        conv.process_event(
+            ev("response.content_part.added", response_id="resp_001", item_id=item_id,
+               output_index=0, content_index=index, part=part)
+        )
+    return item
+
+
+def audio_delta(item_id: str, samples: np.ndarray, fmt: str = "pcm16", content_index: int = 0) -> Dict[str, Any]:
+    return ev("response.audio.delta", response_id="resp_001", item_id=item_id, output_index=0,
+              content_index=content_index, delta=audio.encode_audio(samples, fmt))
+
+
+def function_call(conv: Conversation, item_id: str = "fc_001") -> Dict[str, Any]:
+    return create(
+        conv,
+        {"id": item_id, "object": "realtime.item", "type": "function_call", "status": "in_progress",
+         "name": "get_weather", "call_id": "call_001", "arguments": ""},
+    )
+
+
+# -- construction and validation -----------------------------------------------------
+
+
+def test_defaults_and_format_attributes() -> None:
+    conv = Conversation(input_audio_format="g711_ulaw", output_audio_format="g711_alaw")
+    assert (conv.input_audio_format, conv.output_audio_format) == ("g711_ulaw", "g711_alaw")
+    assert conv.items == [] and conv.responses == []
+    conv.output_audio_format = "pcm16"
+    assert conv.output_audio_format == "pcm16"
+    with pytest.raises(ConfigurationError):
+        conv.input_audio_format = "mp3"
+    with pytest.raises(ConfigurationError):
+        Conversation(output_audio_format="opus")
+    assert conv.input_audio_format == "g711_ulaw"
+
+
+@pytest.mark.parametrize(
+    "event, message",
+    [
+        ({"type": "response.text.delta"}, "event_id"),
+        ({"event_id": "", "type": "response.text.delta"}, "event_id"),
+        ({"event_id": "event_1"}, "type"),
+        ({"event_id": "event_1", "type": None}, "type"),
+    ],
+)
+def test_missing_event_id_or_type_is_a_protocol_error(conv: Conversation, event: Dict[str, Any], message: str) -> None:
+    with pytest.raises(ProtocolError, match=message) as info:
+        conv.process_event(event)
+    assert info.value.event == event
+
+
+@pytest.mark.parametrize("event", [None, "conversation.item.created", ["event"], 42])
+def test_non_dict_event_is_a_protocol_error(conv: Conversation, event: Any) -> None:
+    with pytest.raises(ProtocolError, match="JSON object"):
+        conv.process_event(event)
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "error", "session.created", "session.updated", "conversation.created",
+        "input_audio_buffer.committed", "input_audio_buffer.cleared", "rate_limits.updated",
+        "output_audio_buffer.started", "conversation.item.input_audio_transcription.delta",
+        "something.new.from.the.future",
+    ],
+)
+def test_other_events_are_accepted_and_ignored(conv: Conversation, event_type: str) -> None:
+    assert conv.process_event(ev(event_type, item_id="msg_404")) == (None, None)
+    assert conv.items == [] and conv.responses == []
+
+
+def test_missing_fields_are_protocol_errors_not_key_errors(conv: Conversation) -> None:
+    assistant(conv)
+    bad = [
+        ev("conversation.item.created"),
+        ev("conversation.item.created", item={"type": "message"}),
+        ev("response.created"),
+        ev("response.output_item.done"),
+        ev("response.text.delta", item_id="msg_007", content_index=0),
+        ev("response.text.delta", item_id="msg_007", delta="x"),
+        ev("response.text.delta", item_id="msg_007", content_index="0", delta="x"),
+        ev("response.text.delta", item_id="msg_007", content_index=True, delta="x"),
+        ev("conversation.item.truncated", item_id="msg_007"),
+        ev("input_audio_buffer.speech_started", item_id="msg_003"),
+    ]
+    for event in bad:
+        with pytest.raises(ProtocolError) as info:
+            conv.process_event(event)
+        assert not isinstance(info.value, UnknownItemError), event
+        assert info.value.event == event
+
+
+# -- conversation.item.created ---------------------------------------------------------
+
+
+def test_item_created_user_message(conv: Conversation) -> None:
+    event = ev(
+        "conversation.item.created",
+        previous_item_id="msg_002",
+        item={"id": "msg_003", "object": "realtime.item", "type": "message", "status": "in_progress",
+              "role": "user", "content": [{"type": "input_text", "text": "Hello, "},
+                                          {"type": "input_text", "text": "world"}]},
+    )
+    original = copy.deepcopy(event)
+    item, delta = conv.process_event(event)
+    assert delta is None
+    assert item["status"] == "completed"
+    assert item["formatted"]["text"] == "Hello, world"
+    assert item["formatted"]["transcript"] == ""
+    audio_out = item["formatted"]["audio"]
+    assert isinstance(audio_out, np.ndarray) and audio_out.dtype == np.int16 and audio_out.size == 0
+    assert conv.items == [item] and conv.get_item("msg_003") is item
+    # The caller's event is neither modified nor aliased.
+    assert event == original
+    event["item"]["content"][0]["text"] = "changed"
+    assert item["content"][0]["text"] == "Hello, "
+
+
+def test_item_created_assistant_message_is_in_progress(conv: Conversation) -> None:
+    item = create(conv, {"id": "msg_001", "type": "message", "role": "assistant", "status": "completed",
+                         "content": [{"type": "text", "text": "Hi"}]})
+    assert item["status"] == "in_progress"
+    assert item["formatted"]["text"] == "Hi"
+    assert "tool" not in item["formatted"] and "output" not in item["formatted"]
+
+
+def test_item_created_function_call_and_output(conv: Conversation) -> None:
+    call = function_call(conv)
+    assert call["status"] == "in_progress"
+    assert call["formatted"]["tool"] == {"type": "function", "name": "get_weather",
+                                         "call_id": "call_001", "arguments": ""}
+    output = create(conv, {"id": "fco_001", "type": "function_call_output", "call_id": "call_001",
+                           "output": '{"temperature": 21}'})
+    assert output["status"] == "completed"
+    assert output["formatted"]["output"] == '{"temperature": 21}'
+    assert [i["id"] for i in conv.get_items()] == ["fc_001", "fco_001"]
+
+
+def test_duplicate_item_created_returns_the_stored_item(conv: Conversation) -> None:
+    first = assistant(conv, parts=("text",))
+    conv.process_event(ev("response.text.delta", response_id="resp_001", item_id="msg_007",
+                          output_index=0, content_index=0, delta="abc"))
+    again = create(conv, {"id": "msg_007", "type": "message", "role": "assistant", "content": []})
+    assert again is first
+    assert again["formatted"]["text"] == "abc"
+    assert len(conv.items) == 1
+
+
+def test_queued_input_audio_goes_to_the_next_user_item_only(conv: Conversation) -> None:
+    samples = tone(4800)
+    queued = conv.queue_input_audio(samples)
+    assert np.array_equal(queued, samples) and queued is not samples
+    samples[:] = 0  # the caller reuses its buffer: the queued copy is unaffected
+    create(conv, {"id": "msg_a", "type": "message", "role": "assistant", "content": []})
+    user = create(conv, {"id": "msg_u1", "type": "message", "role": "user",
+                         "content": [{"type": "input_audio", "transcript": None}]})
+    assert np.array_equal(user["formatted"]["audio"], queued)
+    later = create(conv, {"id": "msg_u2", "type": "message", "role": "user", "content": []})
+    assert later["formatted"]["audio"].size == 0
+
+
+# -- conversation.item.truncated / deleted --------------------------------------------
+
+
+@pytest.mark.parametrize("fmt, rate", [("pcm16", 24000), ("g711_ulaw", 8000), ("g711_alaw", 8000)])
+def test_item_truncated_cuts_audio_at_the_output_rate(fmt: str, rate: int) -> None:
+    conv = Conversation(output_audio_format=fmt)
+    item = assistant(conv, "msg_004")
+    conv.process_event(ev("response.audio_transcript.delta", response_id="resp_001", item_id="msg_004",
+                          output_index=0, content_index=0, delta="Hello there"))
+    for _ in range(3):
+        conv.process_event(audio_delta("msg_004", tone(rate), fmt))
+    assert item["formatted"]["audio"].size == 3 * rate
+    before = item["formatted"]["audio"]
+    result, delta = conv.process_event(
+        ev("conversation.item.truncated", item_id="msg_004", content_index=0, audio_end_ms=1500)
+    )
+    assert result is item and delta is None
+    assert item["formatted"]["audio"].size == rate * 3 // 2
+    assert np.array_equal(item["formatted"]["audio"], before[: rate * 3 // 2])
+    assert item["formatted"]["transcript"] == ""
+    assert before.size == 3 * rate  # an array read earlier is left alone
+
+
+def test_truncation_keeps_the_rate_the_audio_arrived_in() -> None:
+    conv = Conversation(output_audio_format="g711_ulaw")
+    item = assistant(conv)
+    conv.process_event(audio_delta("msg_007", tone(8000), "g711_ulaw"))
+    conv.output_audio_format = "pcm16"  # a later session.update does not reinterpret old audio
+    conv.process_event(ev("conversation.item.truncated", item_id="msg_007", content_index=0, audio_end_ms=500))
+    assert item["formatted"]["audio"].size == 4000
+
+
+def test_item_truncated_floor_and_errors(conv: Conversation) -> None:
+    item = assistant(conv)
+    conv.process_event(audio_delta("msg_007", tone(2400)))
+    conv.process_event(ev("conversation.item.truncated", item_id="msg_007", content_index=0, audio_end_ms=33))
+    assert item["formatted"]["audio"].size == 792  # floor(33 * 24000 / 1000)
+    with pytest.raises(UnknownItemError, match="msg_404"):
+        conv.process_event(ev("conversation.item.truncated", item_id="msg_404", content_index=0, audio_end_ms=1))
+    with pytest.raises(ProtocolError, match="audio_end_ms"):
+        conv.process_event(ev("conversation.item.truncated", item_id="msg_007", content_index=0, audio_end_ms=-5))
+
+
+def test_appending_after_truncation_does_not_overwrite_earlier_reads(conv: Conversation) -> None:
+    item = assistant(conv)
+    first = tone(4800, seed=1)
+    conv.process_event(audio_delta("msg_007", first))
+    held = item["formatted"]["audio"]
+    conv.process_event(ev("conversation.item.truncated", item_id="msg_007", content_index=0, audio_end_ms=100))
+    conv.process_event(audio_delta("msg_007", tone(4800, seed=2)))
+    assert np.array_equal(held, first)
+    assert item["formatted"]["audio"].size == 2400 + 4800
+
+
+def test_item_deleted(conv: Conversation) -> None:
+    keep = create(conv, {"id": "msg_004", "type": "message", "role": "user", "content": []})
+    gone = create(conv, {"id": "msg_005", "type": "message", "role": "user", "content": []})
+    snapshot = conv.get_items()
+    item, delta = conv.process_event(ev("conversation.item.deleted", item_id="msg_005"))
+    assert item is gone and delta is None
+    assert conv.get_items() == [keep] and conv.get_item("msg_005") is None
+    assert snapshot == [keep, gone]  # a list handed out earlier does not change
+    with pytest.raises(UnknownItemError, match="msg_005") as info:
+        conv.process_event(ev("conversation.item.deleted", item_id="msg_005"))
+    assert isinstance(info.value, KeyError) and isinstance(info.value, ProtocolError)
+
+
+# -- input audio transcription -----------------------------------------------------------
+
+
+def user_audio_item(conv: Conversation, item_id: str = "msg_003") -> Dict[str, Any]:
+    return create(conv, {"id": item_id, "object": "realtime.item", "type": "message", "status": "completed",
+                         "role": "user", "content": [{"type": "input_audio", "transcript": None}]})
+
+
+def test_transcription_completed(conv: Conversation) -> None:
+    item = user_audio_item(conv)
+    result, delta = conv.process_event(ev("conversation.item.input_audio_transcription.completed",
+                                          item_id="msg_003", content_index=0,
+                                          transcript="Hello, how are you?"))
+    assert result is item and delta == {"transcript": "Hello, how are you?"}
+    assert item["formatted"]["transcript"] == "Hello, how are you?"
+    assert item["content"][0]["transcript"] == "Hello, how are you?"
+
+
+def test_empty_transcription_shows_as_a_space(conv: Conversation) -> None:
+    item = user_audio_item(conv)
+    _, delta = conv.process_event(ev("conversation.item.input_audio_transcription.completed",
+                                     item_id="msg_003", content_index=0, transcript=""))
+    assert delta == {"transcript": ""}
+    assert item["formatted"]["transcript"] == " " and item["content"][0]["transcript"] == ""
+
+
+def test_transcription_before_item_is_applied_on_creation(conv: Conversation) -> None:
+    early = conv.process_event(ev("conversation.item.input_audio_transcription.completed",
+                                  item_id="msg_003", content_index=0, transcript="Hi there"))
+    assert early == (None, None)
+    item = user_audio_item(conv)
+    assert item["formatted"]["transcript"] == "Hi there"
+    assert item["content"][0]["transcript"] == "Hi there"
+    # An empty early transcript is kept as the single-space marker too.
+    conv.process_event(ev("conversation.item.input_audio_transcription.completed",
+                          item_id="msg_009", content_index=0, transcript=""))
+    empty = user_audio_item(conv, "msg_009")
+    assert empty["formatted"]["transcript"] == " " and empty["content"][0]["transcript"] == ""
+
+
+def test_transcription_content_index_out_of_range(conv: Conversation) -> None:
+    user_audio_item(conv)
+    with pytest.raises(ProtocolError, match="content_index 3 is out of range") as info:
+        conv.process_event(ev("conversation.item.input_audio_transcription.completed",
+                              item_id="msg_003", content_index=3, transcript="x"))
+    assert not isinstance(info.value, IndexError)
+
+
+def test_transcription_failed_is_recorded_on_the_item(conv: Conversation) -> None:
+    error = {"type": "transcription_error", "code": "audio_unintelligible",
+             "message": "The audio could not be transcribed.", "param": None}
+    item = user_audio_item(conv)
+    result, delta = conv.process_event(ev("conversation.item.input_audio_transcription.failed",
+                                          item_id="msg_003", content_index=0, error=error))
+    assert result is item and delta is None
+    assert item["formatted"]["transcript_error"] == error
+    assert item["formatted"]["transcript"] == ""
+    # Before the item exists: parked and applied on creation.
+    assert conv.process_event(ev("conversation.item.input_audio_transcription.failed",
+                                 item_id="msg_010", content_index=0, error=error)) == (None, None)
+    later = user_audio_item(conv, "msg_010")
+    assert later["formatted"]["transcript_error"] == error
+
+
+# -- speech detection ----------------------------------------------------------------------
+
+
+def test_speech_slice_from_the_input_buffer(conv: Conversation) -> None:
+    buffer = tone(24000 * 3)
+    assert conv.process_event(ev("input_audio_buffer.speech_started", audio_start_ms=1000, item_id="msg_003")) == (None, None)
+    assert conv.process_event(ev("input_audio_buffer.speech_stopped", audio_end_ms=2000, item_id="msg_003"),
+                              buffer) == (None, None)
+    item = user_audio_item(conv)
+    assert np.array_equal(item["formatted"]["audio"], buffer[24000:48000])
+    buffer[24000:48000] = 0  # the slice is a copy, not a view of the client's buffer
+    assert item["formatted"]["audio"].any()
+
+
+def test_speech_slice_with_an_offset_window(conv: Conversation) -> None:
+    # The client kept only the audio from 10 s on: buffer[0] is sample 240000.
+    whole = tone(24000 * 13)
+    window = whole[240000:]
+    conv.process_event(ev("input_audio_buffer.speech_started", audio_start_ms=11000, item_id="msg_003"))
+    conv.process_event(ev("input_audio_buffer.speech_stopped", audio_end_ms=12500, item_id="msg_003"),
+                       window, input_audio_offset=240000)
+    item = user_audio_item(conv)
+    assert np.array_equal(item["formatted"]["audio"], whole[264000:300000])
+    # Speech that began before the window keeps what is left of it.
+    conv.process_event(ev("input_audio_buffer.speech_started", audio_start_ms=9000, item_id="msg_004"))
+    conv.process_event(ev("input_audio_buffer.speech_stopped", audio_end_ms=10500, item_id="msg_004"),
+                       window, input_audio_offset=240000)
+    clipped = user_audio_item(conv, "msg_004")
+    assert np.array_equal(clipped["formatted"]["audio"], whole[240000:252000])
+
+
+def test_speech_slice_uses_the_input_format_rate() -> None:
+    conv = Conversation(input_audio_format="g711_alaw")
+    buffer = tone(8000 * 3)
+    conv.process_event(ev("input_audio_buffer.speech_started", audio_start_ms=500, item_id="msg_003"))
+    conv.process_event(ev("input_audio_buffer.speech_stopped", audio_end_ms=1500, item_id="msg_003"), buffer)
+    item = user_audio_item(conv)
+    assert np.array_equal(item["formatted"]["audio"], buffer[4000:12000])
+
+
+def test_speech_without_buffer_leaves_empty_audio_not_none(conv: Conversation) -> None:
+    conv.process_event(ev("input_audio_buffer.speech_started", audio_start_ms=1000, item_id="msg_003"))
+    conv.process_event(ev("input_audio_buffer.speech_stopped", audio_end_ms=2000, item_id="msg_003"))
+    item = user_audio_item(conv)
+    assert isinstance(item["formatted"]["audio"], np.ndarray)
+    assert item["formatted"]["audio"].dtype == np.int16 and item["formatted"]["audio"].size == 0
+
+
+def test_speech_stopped_without_start_gives_an_empty_slice(conv: Conversation) -> None:
+    conv.process_event(ev("input_audio_buffer.speech_stopped", audio_end_ms=2000, item_id="msg_003"), tone(72000))
+    item = user_audio_item(conv)
+    assert item["formatted"]["audio"].size == 0
+
+
+# -- responses -------------------------------------------------------------------------------
+
+
+def response_created(conv: Conversation, response_id: str = "resp_001") -> None:
+    conv.process_event(ev("response.created", response={
+        "id": response_id, "object": "realtime.response", "status": "in_progress",
+        "status_details": None, "output": [], "usage": None}))
+
+
+def test_response_created_and_output_item_added(conv: Conversation) -> None:
+    response_created(conv)
+    response_created(conv)  # a repeat is ignored
+    assert len(conv.responses) == 1
+    response = conv.responses[0]
+    assert response["status"] == "in_progress" and response["output"] == []
+    added = ev("response.output_item.added", response_id="resp_001", output_index=0,
+               item={"id": "msg_007", "object": "realtime.item", "type": "message",
+                     "status": "in_progress", "role": "assistant", "content": []})
+    assert conv.process_event(added) == (None, None)
+    assert response["output"] == ["msg_007"]
+    assert conv.get_response("resp_001") is response
+    with pytest.raises(UnknownItemError, match="resp_404"):
+        conv.process_event(ev("response.output_item.added", response_id="resp_404", output_index=0,
+                              item={"id": "msg_008"}))
+    with pytest.raises(ProtocolError, match="item"):
+        conv.process_event(ev("response.output_item.added", response_id="resp_001", output_index=0))
+
+
+def test_output_item_done(conv: Conversation) -> None:
+    item = assistant(conv, parts=("text",))
+    conv.process_event(ev("response.text.delta", response_id="resp_001", item_id="msg_007",
+                          output_index=0, content_index=0, delta="Sure, I can h"))
+    # the delta "elp with that." was lost; the final item repairs it
+    done = ev("response.output_item.done", response_id="resp_001", output_index=0,
+              item={"id": "msg_007", "object": "realtime.item", "type": "message", "status": "completed",
+                    "role": "assistant", "content": [{"type": "text", "text": "Sure, I can help with that."}]})
+    result, delta = conv.process_event(done)
+    assert result is item and delta is None
+    assert item["status"] == "completed"
+    assert item["formatted"]["text"] == "Sure, I can help with that."
+    assert item["content"][0]["text"] == "Sure, I can help with that."
+    with pytest.raises(ProtocolError, match="item"):
+        conv.process_event(ev("response.output_item.done", response_id="resp_001", output_index=0))
+    with pytest.raises(UnknownItemError, match="msg_404"):
+        conv.process_event(ev("response.output_item.done", response_id="resp_001", output_index=0,
+                              item={"id": "msg_404", "status": "completed"}))
+
+
+def test_output_item_done_keeps_a_transcript_the_server_does_not_send(conv: Conversation) -> None:
+    item = assistant(conv)
+    conv.process_event(ev("response.audio_transcript.delta", response_id="resp_001", item_id="msg_007",
+                          output_index=0, content_index=0, delta="Hello"))
+    conv.process_event(ev("response.output_item.done", response_id="resp_001", output_index=0,
+                          item={"id": "msg_007", "type": "message", "status": "incomplete", "role": "assistant",
+                                "content": [{"type": "audio", "transcript": None}]}))
+    assert item["status"] == "incomplete"
+    assert item["formatted"]["transcript"] == "Hello" and item["content"][0]["transcript"] == "Hello"
+
+
+def test_response_done(conv: Conversation) -> None:
+    response_created(conv)
+    item = assistant(conv, "msg_006", parts=("text",))
+    conv.process_event(ev("response.output_item.added", response_id="resp_001", output_index=0,
+                          item={"id": "msg_006"}))
+    usage = {"total_tokens": 275, "input_tokens": 127, "output_tokens": 148,
+             "input_token_details": {"cached_tokens": 384, "text_tokens": 119, "audio_tokens": 8},
+             "output_token_details": {"text_tokens": 36, "audio_tokens": 112}}
+    final = {"id": "resp_001", "object": "realtime.response", "status": "completed", "status_details": None,
+             "output": [{"id": "msg_006", "object": "realtime.item", "type": "message", "status": "completed",
+                         "role": "assistant",
+                         "content": [{"type": "text", "text": "Sure, how can I assist you today?"}]}],
+             "usage": usage}
+    event = ev("response.done", response=final)
+    assert conv.process_event(event) == (None, None)
+    response = conv.responses[0]
+    assert response["status"] == "completed" and response["status_details"] is None
+    assert response["usage"] == usage and response["usage"] is not usage
+    assert response["output"] == ["msg_006"]
+    assert item["status"] == "completed"
+    assert item["formatted"]["text"] == "Sure, how can I assist you today?"
+    with pytest.raises(UnknownItemError, match="resp_404"):
+        conv.process_event(ev("response.done", response={"id": "resp_404", "status": "completed"}))
+
+
+def test_content_part_added(conv: Conversation) -> None:
+    item = create(conv, {"id": "msg_007", "type": "message", "role": "assistant", "content": []})
+    part = {"type": "text", "text": ""}
+    event = ev("response.content_part.added", response_id="resp_001", item_id="msg_007",
+               output_index=0, content_index=0, part=part)
+    result, delta = conv.process_event(event)
+    assert result is item and delta is None
+    assert item["content"] == [part] and item["content"][0] is not part
+    with pytest.raises(UnknownItemError, match="msg_404"):
+        conv.process_event(ev("response.content_part.added", response_id="resp_001", item_id="msg_404",
+                              output_index=0, content_index=0, part=part))
+    with pytest.raises(ProtocolError, match="content_index 5"):
+        conv.process_event(ev("response.content_part.added", response_id="resp_001", item_id="msg_007",
+                              output_index=0, content_index=5, part=part))
+
+
+# -- deltas ------------------------------------------------------------------------------------
+
+
+def test_text_delta(conv: Conversation) -> None:
+    item = assistant(conv, parts=("text",))
+    for piece in ("Sure, I can h", "elp with that."):
+        result, delta = conv.process_event(ev("response.text.delta", response_id="resp_001", item_id="msg_007",
+                                              output_index=0, content_index=0, delta=piece))
+        assert result is item and delta == {"text": piece}
+    assert item["formatted"]["text"] == "Sure, I can help with that."
+    assert item["content"][0]["text"] == "Sure, I can help with that."
+
+
+def test_audio_transcript_delta(conv: Conversation) -> None:
+    item = assistant(conv)
+    result, delta = conv.process_event(ev("response.audio_transcript.delta", response_id="resp_001",
+                                          item_id="msg_007", output_index=0, content_index=0,
+                                          delta="Hello, how can I a"))
+    assert result is item and delta == {"transcript": "Hello, how can I a"}
+    assert item["formatted"]["transcript"] == "Hello, how can I a"
+    assert item["content"][0]["transcript"] == "Hello, how can I a"
+
+
+def test_function_call_arguments_delta(conv: Conversation) -> None:
+    item = function_call(conv)
+    for piece in ('{"location": "San', ' Francisco"}'):
+        result, delta = conv.process_event(ev("response.function_call_arguments.delta", response_id="resp_002",
+                                              item_id="fc_001", output_index=0, call_id="call_001",
+                                              delta=piece))
+        assert result is item and delta == {"arguments": piece}
+    assert item["arguments"] == '{"location": "San Francisco"}'
+    assert item["formatted"]["tool"]["arguments"] == '{"location": "San Francisco"}'
+
+
+def test_function_call_arguments_on_a_message_is_a_protocol_error(conv: Conversation) -> None:
+    assistant(conv)
+    with pytest.raises(ProtocolError, match="not a function_call"):
+        conv.process_event(ev("response.function_call_arguments.delta", response_id="resp_002",
+                              item_id="msg_007", output_index=0, call_id="call_001", delta="{"))
+
+
+def test_audio_delta_pcm16(conv: Conversation) -> None:
+    item = assistant(conv)
+    chunks = [tone(1200, seed=s) for s in range(5)]
+    for chunk in chunks:
+        result, delta = conv.process_event(audio_delta("msg_007", chunk))
+        assert result is item
+        assert set(delta) == {"audio"} and np.array_equal(delta["audio"], chunk)
+        assert delta["audio"].dtype == np.int16
+    whole = item["formatted"]["audio"]
+    assert type(whole) is np.ndarray and whole.dtype == np.int16 and whole.ndim == 1
+    assert np.array_equal(whole, np.concatenate(chunks))
+
+
+def test_audio_read_early_keeps_its_samples_while_the_buffer_grows(conv: Conversation) -> None:
+    item = assistant(conv)
+    chunks = [tone(24000, seed=s) for s in range(8)]
+    reads: List[np.ndarray] = []
+    for chunk in chunks:
+        conv.process_event(audio_delta("msg_007", chunk))
+        reads.append(item["formatted"]["audio"])
+    for count, read in enumerate(reads, start=1):
+        assert np.array_equal(read, np.concatenate(chunks[:count]))
+
+
+def test_audio_delta_appends_to_an_array_the_user_put_there(conv: Conversation) -> None:
+    item = assistant(conv)
+    conv.process_event(audio_delta("msg_007", tone(100, seed=1)))
+    mine = tone(50, seed=2)
+    item["formatted"]["audio"] = mine
+    conv.process_event(audio_delta("msg_007", tone(100, seed=3)))
+    assert np.array_equal(item["formatted"]["audio"], np.concatenate([mine, tone(100, seed=3)]))
+    assert mine.size == 50
+
+
+@pytest.mark.parametrize("fmt", ["g711_ulaw", "g711_alaw"])
+def test_audio_delta_g711_is_decoded(fmt: str) -> None:
+    conv = Conversation(output_audio_format=fmt)
+    item = assistant(conv)
+    samples = tone(800)
+    payload = audio.encode_audio(samples, fmt)
+    assert len(audio.base64_to_pcm16(payload)) == 400  # one byte per sample on the wire
+    _, delta = conv.process_event(ev("response.audio.delta", response_id="resp_001", item_id="msg_007",
+                                     output_index=0, content_index=0, delta=payload))
+    expected = audio.decode_audio(payload, fmt)
+    assert expected.size == 800
+    assert np.array_equal(delta["audio"], expected)
+    assert np.array_equal(item["formatted"]["audio"], expected)
+
+
+def test_audio_delta_errors(conv: Conversation) -> None:
+    assistant(conv)
+    with pytest.raises(UnknownItemError, match="msg_404"):
+        conv.process_event(audio_delta("msg_404", tone(10)))
+    with pytest.raises(ProtocolError, match="base64"):
+        conv.process_event(ev("response.audio.delta", response_id="resp_001", item_id="msg_007",
+                              output_index=0, content_index=0, delta="not*base64!"))
+    with pytest.raises(ProtocolError, match="content_index 1 is out of range"):
+        conv.process_event(audio_delta("msg_007", tone(10), content_index=1))
+
+
+@pytest.mark.parametrize(
+    "event_type, field",
+    [("response.text.delta", "delta"), ("response.audio_transcript.delta", "delta"),
+     ("response.text.done", "text"), ("response.audio_transcript.done", "transcript"),
+     ("response.content_part.done", "part"), ("response.audio.done", None)],
+)
+def test_item_events_reject_unknown_items_and_bad_content_index(conv: Conversation, event_type: str, field: Any) -> None:
+    assistant(conv)
+    value: Any = {"type": "audio", "transcript": "x"} if field == "part" else "x"
+    extra = {field: value} if field else {}
+    with pytest.raises(UnknownItemError, match="msg_404"):
+        conv.process_event(ev(event_type, response_id="resp_001", item_id="msg_404", output_index=0,
+                              content_index=0, **extra))
+    if field is not None:
+        with pytest.raises(ProtocolError, match="content_index 2 is out of range") as info:
+            conv.process_event(ev(event_type, response_id="resp_001", item_id="msg_007", output_index=0,
+                                  content_index=2, **extra))
+        assert not isinstance(info.value, (IndexError, UnknownItemError))
+
+
+@pytest.mark.parametrize("event_type", ["response.function_call_arguments.delta",
+                                        "response.function_call_arguments.done"])
+def test_arguments_events_reject_unknown_items(conv: Conversation, event_type: str) -> None:
+    with pytest.raises(UnknownItemError, match="fc_404"):
+        conv.process_event(ev(event_type, response_id="resp_002", item_id="fc_404", output_index=0,
+                              call_id="call_001", delta="{", arguments="{}"))
+
+
+# -- *.done reconciliation ----------------------------------------------------------------------
+
+
+def test_text_done_repairs_a_dropped_delta(conv: Conversation) -> None:
+    item = assistant(conv, parts=("text",))
+    conv.process_event(ev("response.text.delta", response_id="resp_001", item_id="msg_007",
+                          output_index=0, content_index=0, delta="Sure, "))
+    result, delta = conv.process_event(ev("response.text.done", response_id="resp_001", item_id="msg_007",
+                                          output_index=0, content_index=0, text="Sure, I can help with that."))
+    assert result is item and delta is None
+    assert item["formatted"]["text"] == "Sure, I can help with that."
+    assert item["content"][0]["text"] == "Sure, I can help with that."
+
+
+def test_audio_transcript_done_repairs_a_dropped_delta(conv: Conversation) -> None:
+    item = assistant(conv)
+    conv.process_event(ev("response.audio_transcript.delta", response_id="resp_001", item_id="msg_007",
+                          output_index=0, content_index=0, delta="Hello, "))
+    conv.process_event(ev("response.audio_transcript.done", response_id="resp_001", item_id="msg_007",
+                          output_index=0, content_index=0, transcript="Hello, how can I assist you today?"))
+    assert item["formatted"]["transcript"] == "Hello, how can I assist you today?"
+    assert item["content"][0]["transcript"] == "Hello, how can I assist you today?"
+
+
+def test_content_part_done_reconciles_each_part(conv: Conversation) -> None:
+    item = assistant(conv, parts=("text", "text"))
+    conv.process_event(ev("response.text.delta", response_id="resp_001", item_id="msg_007",
+                          output_index=0, content_index=0, delta="One. "))
+    conv.process_event(ev("response.text.delta", response_id="resp_001", item_id="msg_007",
+                          output_index=0, content_index=1, delta="Tw"))
+    result, delta = conv.process_event(ev("response.content_part.done", response_id="resp_001",
+                                          item_id="msg_007", output_index=0, content_index=1,
+                                          part={"type": "text", "text": "Two."}))
+    assert result is item and delta is None
+    assert [p["text"] for p in item["content"]] == ["One. ", "Two."]
+    assert item["formatted"]["text"] == "One. Two."
+
+
+def test_function_call_arguments_done_repairs(conv: Conversation) -> None:
+    item = function_call(conv)
+    conv.process_event(ev("response.function_call_arguments.delta", response_id="resp_002", item_id="fc_001",
+                          output_index=0, call_id="call_001", delta='{"location": '))
+    result, delta = conv.process_event(ev("response.function_call_arguments.done", response_id="resp_002",
+                                          item_id="fc_001", output_index=0, call_id="call_001",
+                                          arguments='{"location": "San Francisco"}'))
+    assert result is item and delta is None
+    assert item["arguments"] == item["formatted"]["tool"]["arguments"] == '{"location": "San Francisco"}'
+
+
+def test_audio_done_releases_spare_capacity(conv: Conversation) -> None:
+    item = assistant(conv)
+    chunks = [tone(1200, seed=s) for s in range(30)]
+    for chunk in chunks:
+        conv.process_event(audio_delta("msg_007", chunk))
+    growing = item["formatted"]["audio"]
+    assert growing.base is not None  # a view of the item's growable buffer
+    result, delta = conv.process_event(ev("response.audio.done", response_id="resp_001", item_id="msg_007",
+                                          output_index=0, content_index=0))
+    assert result is item and delta is None
+    final = item["formatted"]["audio"]
+    owner = final if final.base is None else final.base
+    assert final.nbytes == owner.nbytes == 2 * 36000  # no spare capacity kept alive
+    assert np.array_equal(final, np.concatenate(chunks))
+
+
+# -- real-order streams -------------------------------------------------------------------------
+
+
+def test_stream_text_reply(conv: Conversation) -> None:
+    updates: List[Any] = []
+    events = [
+        ev("response.created", response={"id": "resp_001", "object": "realtime.response", "status": "in_progress",
+                                          "status_details": None, "output": [], "usage": None}),
+        ev("rate_limits.updated", rate_limits=[{"name": "requests", "limit": 1000, "remaining": 999,
+                                                "reset_seconds": 60}]),
+        ev("response.output_item.added", response_id="resp_001", output_index=0,
+           item={"id": "msg_007", "object": "realtime.item", "type": "message", "status": "in_progress",
+                 "role": "assistant", "content": []}),
+        ev("conversation.item.created", previous_item_id=None,
+           item={"id": "msg_007", "object": "realtime.item", "type": "message", "status": "in_progress",
+                 "role": "assistant", "content": []}),
+        ev("response.content_part.added", response_id="resp_001", item_id="msg_007", output_index=0,
+           content_index=0, part={"type": "text", "text": ""}),
+        ev("response.text.delta", response_id="resp_001", item_id="msg_007", output_index=0,
+           content_index=0, delta="Sure, I can h"),
+        ev("response.text.delta", response_id="resp_001", item_id="msg_007", output_index=0,
+           content_index=0, delta="elp with that."),
+        ev("response.text.done", response_id="resp_001", item_id="msg_007", output_index=0,
+           content_index=0, text="Sure, I can help with that."),
+        ev("response.content_part.done", response_id="resp_001", item_id="msg_007", output_index=0,
+           content_index=0, part={"type": "text", "text": "Sure, I can help with that."}),
+        ev("response.output_item.done", response_id="resp_001", output_index=0,
+           item={"id": "msg_007", "object": "realtime.item", "type": "message", "status": "completed",
+                 "role": "assistant", "content": [{"type": "text", "text": "Sure, I can help with that."}]}),
+        ev("response.done", response={"id": "resp_001", "object": "realtime.response", "status": "completed",
+                                      "status_details": None,
+                                      "output": [{"id": "msg_007", "type": "message", "status": "completed",
+                                                  "role": "assistant",
+                                                  "content": [{"type": "text",
+                                                               "text": "Sure, I can help with that."}]}],
+                                      "usage": {"total_tokens": 20, "input_tokens": 10, "output_tokens": 10}}),
+    ]
+    for event in events:
+        item, delta = conv.process_event(event)
+        if delta is not None:
+            updates.append(delta)
+    assert updates == [{"text": "Sure, I can h"}, {"text": "elp with that."}]
+    (item,) = conv.get_items()
+    assert item["status"] == "completed"
+    assert item["formatted"]["text"] == "Sure, I can help with that."
+    assert item["content"] == [{"type": "text", "text": "Sure, I can help with that."}]
+    (response,) = conv.responses
+    assert response["status"] == "completed" and response["output"] == ["msg_007"]
+    assert response["usage"]["total_tokens"] == 20
+
+
+def audio_reply_events(item_id: str, response_id: str, chunks: List[np.ndarray], words: List[str],
+                       *, status: str = "completed") -> List[Dict[str, Any]]:
+    base = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
+    skeleton = {"id": item_id, "object": "realtime.item", "type": "message", "status": "in_progress",
+                "role": "assistant", "content": []}
+    events = [
+        ev("response.created", response={"id": response_id, "object": "realtime.response",
+                                         "status": "in_progress", "status_details": None, "output": [],
+                                         "usage": None}),
+        ev("response.output_item.added", response_id=response_id, output_index=0, item=skeleton),
+        ev("conversation.item.created", previous_item_id=None, item=skeleton),
+        ev("response.content_part.added", part={"type": "audio", "transcript": ""}, **base),
+    ]
+    for chunk, word in itertools.zip_longest(chunks, words):
+        if word is not None:
+            events.append(ev("response.audio_transcript.delta", delta=word, **base))
+        if chunk is not None:
+            events.append(ev("response.audio.delta", delta=audio.pcm16_to_base64(chunk), **base))
+    return events
+
+
+def test_stream_audio_reply_with_transcript(conv: Conversation) -> None:
+    chunks = [tone(1200, seed=s) for s in range(10)]
+    words = ["Hello, ", "how ", "can ", "I ", "help?"]
+    transcript = "".join(words)
+    final_item = {"id": "msg_008", "object": "realtime.item", "type": "message", "status": "completed",
+                  "role": "assistant", "content": [{"type": "audio", "transcript": transcript}]}
+    base = {"response_id": "resp_001", "item_id": "msg_008", "output_index": 0, "content_index": 0}
+    events = audio_reply_events("msg_008", "resp_001", chunks, words) + [
+        ev("response.audio.done", **base),
+        ev("response.audio_transcript.done", transcript=transcript, **base),
+        ev("response.content_part.done", part={"type": "audio", "transcript": transcript}, **base),
+        ev("response.output_item.done", response_id="resp_001", output_index=0, item=final_item),
+        ev("response.done", response={"id": "resp_001", "object": "realtime.response", "status": "completed",
+                                      "status_details": None, "output": [final_item], "usage": None}),
+    ]
+    audio_deltas: List[np.ndarray] = []
+    transcript_deltas: List[str] = []
+    for event in events:
+        _, delta = conv.process_event(event)
+        if delta and "audio" in delta:
+            audio_deltas.append(delta["audio"])
+        if delta and "transcript" in delta:
+            transcript_deltas.append(delta["transcript"])
+    item = conv.get_item("msg_008")
+    assert item is not None and item["status"] == "completed"
+    assert item["formatted"]["transcript"] == transcript and "".join(transcript_deltas) == transcript
+    assert np.array_equal(item["formatted"]["audio"], np.concatenate(chunks))
+    assert len(audio_deltas) == 10
+    assert item["content"] == [{"type": "audio", "transcript": transcript}]
+    assert conv.responses[0]["status"] == "completed"
+
+
+def test_stream_function_call_and_its_output(conv: Conversation) -> None:
+    call = {"id": "fc_001", "object": "realtime.item", "type": "function_call", "status": "in_progress",
+            "name": "get_weather", "call_id": "call_001", "arguments": ""}
+    base = {"response_id": "resp_002", "item_id": "fc_001", "output_index": 0, "call_id": "call_001"}
+    done_call = dict(call, status="completed", arguments='{"location": "San Francisco"}')
+    events = [
+        ev("response.created", response={"id": "resp_002", "object": "realtime.response", "status": "in_progress",
+                                         "status_details": None, "output": [], "usage": None}),
+        ev("response.output_item.added", response_id="resp_002", output_index=0, item=call),
+        ev("conversation.item.created", previous_item_id="msg_001", item=call),
+        ev("response.function_call_arguments.delta", delta='{"location": "San', **base),
+        ev("response.function_call_arguments.delta", delta=' Francisco"}', **base),
+        ev("response.function_call_arguments.done", arguments='{"location": "San Francisco"}', **base),
+        ev("response.output_item.done", response_id="resp_002", output_index=0, item=done_call),
+        ev("response.done", response={"id": "resp_002", "object": "realtime.response", "status": "completed",
+                                      "status_details": None, "output": [done_call], "usage": None}),
+        # the client runs the tool and sends its output back as a new item
+        ev("conversation.item.created", previous_item_id="fc_001",
+           item={"id": "item_fco", "object": "realtime.item", "type": "function_call_output",
+                 "call_id": "call_001", "output": '{"temperature_c": 18}'}),
+    ]
+    results = [conv.process_event(event) for event in events]
+    assert [delta for _, delta in results if delta] == [{"arguments": '{"location": "San'},
+                                                        {"arguments": ' Francisco"}'}]
+    fc, out = conv.get_items()
+    assert fc["status"] == "completed"
+    assert fc["formatted"]["tool"] == {"type": "function", "name": "get_weather", "call_id": "call_001",
+                                       "arguments": '{"location": "San Francisco"}'}
+    assert out["status"] == "completed" and out["formatted"]["output"] == '{"temperature_c": 18}'
+    assert conv.responses[0]["output"] == ["fc_001"]
+
+
+@pytest.mark.parametrize("offset_seconds", [0, 4])
+def test_stream_server_vad_turn_with_input_slicing(offset_seconds: int) -> None:
+    conv = Conversation()
+    session_audio = tone(24000 * 6)
+    offset = 24000 * offset_seconds
+    window = session_audio[offset:]  # the client keeps only the tail
+    user = {"id": "msg_003", "object": "realtime.item", "type": "message", "status": "completed",
+            "role": "user", "content": [{"type": "input_audio", "transcript": None}]}
+    events = [
+        ev("input_audio_buffer.speech_started", audio_start_ms=4300, item_id="msg_003"),
+        ev("input_audio_buffer.speech_stopped", audio_end_ms=5800, item_id="msg_003"),
+        ev("input_audio_buffer.committed", previous_item_id=None, item_id="msg_003"),
+        # real servers may send the transcription before the item
+        ev("conversation.item.input_audio_transcription.completed", item_id="msg_003", content_index=0,
+           transcript="What's the weather?"),
+        ev("conversation.item.created", previous_item_id=None, item=user),
+    ]
+    for event in events:
+        conv.process_event(event, window, input_audio_offset=offset)
+    (item,) = conv.get_items()
+    assert item["status"] == "completed"
+    assert np.array_equal(item["formatted"]["audio"], session_audio[int(4.3 * 24000):int(5.8 * 24000)])
+    assert item["formatted"]["transcript"] == "What's the weather?"
+    assert item["content"][0]["transcript"] == "What's the weather?"
+
+
+def test_stream_interruption_with_truncation(conv: Conversation) -> None:
+    chunks = [tone(1200, seed=s) for s in range(20)]  # one second of audio
+    for event in audio_reply_events("msg_008", "resp_001", chunks, ["Let ", "me ", "tell ", "you ", "a story"]):
+        conv.process_event(event)
+    item = conv.get_item("msg_008")
+    assert item is not None and item["formatted"]["audio"].size == 24000
+    base = {"response_id": "resp_001", "item_id": "msg_008", "output_index": 0, "content_index": 0}
+    final_item = {"id": "msg_008", "type": "message", "status": "incomplete", "role": "assistant",
+                  "content": [{"type": "audio", "transcript": "Let me tell you a story"}]}
+    tail = [
+        # the user starts speaking: the client cancels and truncates at what was played
+        ev("input_audio_buffer.speech_started", audio_start_ms=9000, item_id="msg_009"),
+        ev("response.audio.done", **base),
+        ev("response.audio_transcript.done", transcript="Let me tell you a story", **base),
+        ev("response.content_part.done", part={"type": "audio", "transcript": "Let me tell you a story"}, **base),
+        ev("response.output_item.done", response_id="resp_001", output_index=0, item=final_item),
+        ev("response.done", response={"id": "resp_001", "status": "cancelled",
+                                      "status_details": {"type": "cancelled", "reason": "turn_detected"},
+                                      "output": [final_item], "usage": None}),
+        ev("conversation.item.truncated", item_id="msg_008", content_index=0, audio_end_ms=400),
+    ]
+    for event in tail:
+        conv.process_event(event)
+    assert item["status"] == "incomplete"
+    assert np.array_equal(item["formatted"]["audio"], np.concatenate(chunks)[:9600])
+    assert item["formatted"]["transcript"] == ""
+    response = conv.responses[0]
+    assert response["status"] == "cancelled"
+    assert response["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
+    # a late done event does not bring back the transcript the user never heard
+    conv.process_event(ev("response.audio_transcript.done", transcript="Let me tell you a story", **base))
+    assert item["formatted"]["transcript"] == ""
+
+
+def test_stream_deletion(conv: Conversation) -> None:
+    for event in audio_reply_events("msg_005", "resp_001", [tone(1200)], ["Hi"]):
+        conv.process_event(event)
+    user = create(conv, {"id": "msg_006", "type": "message", "role": "user",
+                         "content": [{"type": "input_text", "text": "Hello"}]})
+    item, delta = conv.process_event(ev("conversation.item.deleted", item_id="msg_005"))
+    assert item is not None and item["id"] == "msg_005" and delta is None
+    assert conv.get_items() == [user]
+    with pytest.raises(UnknownItemError):
+        conv.process_event(audio_delta("msg_005", tone(10)))
+
+
+# -- housekeeping ---------------------------------------------------------------------------
+
+
+def test_get_items_returns_a_new_list(conv: Conversation) -> None:
+    create(conv, {"id": "a", "type": "message", "role": "user", "content": []})
+    items = conv.get_items()
+    items.clear()
+    assert len(conv.get_items()) == 1
+    assert conv.get_items() is not conv.get_items()
+
+
+def test_clear_forgets_everything(conv: Conversation) -> None:
+    response_created(conv)
+    assistant(conv)
+    conv.process_event(ev("input_audio_buffer.speech_started", audio_start_ms=0, item_id="msg_u"))
+    conv.process_event(ev("conversation.item.input_audio_transcription.completed", item_id="msg_u",
+                          content_index=0, transcript="parked"))
+    conv.queue_input_audio(tone(100))
+    conv.clear()
+    assert conv.items == [] and conv.responses == [] and conv.get_item("msg_007") is None
+    user = user_audio_item(conv, "msg_u")
+    assert user["formatted"]["transcript"] == "" and user["formatted"]["audio"].size == 0
+
+
+def test_reader_thread_sees_consistent_lists_while_the_socket_thread_writes() -> None:
+    conv = Conversation()
+    reader_started = threading.Event()
+    writer_done = threading.Event()
+    errors: List[BaseException] = []
+    snapshots = [0]
+    count = 400
+
+    def writer() -> None:
+        try:
+            reader_started.wait(10.0)
+            for n in range(count):
+                item_id = f"msg_{n:04d}"
+                conv.process_event(ev("conversation.item.created",
+                                      item={"id": item_id, "type": "message", "role": "assistant",
+                                            "content": [{"type": "text", "text": ""}]}))
+                conv.process_event(ev("response.text.delta", response_id="r", item_id=item_id,
+                                      output_index=0, content_index=0, delta="x"))
+                conv.process_event(audio_delta(item_id, tone(240)))
+                if n % 3 == 0:
+                    conv.process_event(ev("conversation.item.deleted", item_id=item_id))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            writer_done.set()
+
+    def reader() -> None:
+        try:
+            reader_started.set()
+            while True:
+                finished = writer_done.is_set()
+                for items in (conv.get_items(), conv.items):
+                    ids = [item["id"] for item in items]
+                    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+                    assert all(int(i[4:]) % 3 != 0 for i in ids[:-1])
+                    for item in items:
+                        assert item["formatted"]["audio"].dtype == np.int16
+                snapshots[0] += 1
+                if finished:
+                    break
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60.0)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    assert snapshots[0] >= 2
+    final = conv.get_items()
+    assert len(final) == count - len(range(0, count, 3))
+    assert all(item["formatted"]["text"] == "x" and item["formatted"]["audio"].size == 240 for item in final)
+
+
+def test_audio_append_cost_is_not_quadratic() -> None:
+    """4x the deltas must cost about 4x the time, far from the 16x of a copy per delta."""
+    payload = audio.pcm16_to_base64(tone(2400))  # 100 ms deltas
+
+    def run(n: int) -> float:
+        best = float("inf")
+        for _ in range(3):
+            conv = Conversation()
+            assistant(conv)
+            events = [ev("response.audio.delta", response_id="resp_001", item_id="msg_007",
+                         output_index=0, content_index=0, delta=payload) for _ in range(n)]
+            start = time.perf_counter()
+            for event in events:
+                conv.process_event(event)
+            best = min(best, time.perf_counter() - start)
+            assert conv.items[0]["formatted"]["audio"].size == 2400 * n
+        return best
+
+    small, large = run(500), run(2000)
+    assert large / small < 8, (small, large)
