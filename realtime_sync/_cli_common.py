@@ -53,6 +53,10 @@ class Backend:
         kwargs: Dict[str, Any] = {"debug": debug}
         if self.url is not None:
             kwargs["url"] = self.url
+            if not self.simulated and os.environ.get(API_KEY_ENV):
+                # A server named by --url gets the key too (a relay, Azure...);
+                # the socket layer refuses to send it over plain ws:// to a remote host.
+                kwargs["api_key"] = os.environ[API_KEY_ENV]
         if model:
             kwargs["model"] = model
         return kwargs

@@ -1,0 +1,171 @@
+"""The ``python -m realtime_sync`` command line, run as a real program against simulators."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support_docs import ROOT, clean_env, run_python
+
+pytest.importorskip("websockets", reason="the simulator needs the server extra (websockets)")
+
+
+def cli(*args: str, timeout: float = 60.0, stdin: str = "", **env: str) -> "subprocess.CompletedProcess[str]":
+    return run_python(["-m", "realtime_sync", *args], timeout=timeout, env=clean_env(**env), stdin=stdin)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_help_lists_the_commands_and_exit_codes() -> None:
+    result = cli("--help")
+    assert result.returncode == 0
+    for command in ("demo", "chat", "voice", "events", "simulate"):
+        assert command in result.stdout
+    assert "Exit codes" in result.stdout
+
+
+def test_a_missing_command_is_a_usage_error() -> None:
+    result = cli()
+    assert result.returncode == 2
+    assert "usage:" in result.stderr
+
+
+def test_demo_talks_to_the_embedded_simulator_calls_the_tool_and_ends() -> None:
+    result = cli("demo", timeout=90)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "using the built-in simulator" in result.stderr
+    out = result.stdout
+    assert "you> Hello!" in out
+    assert "assistant> Hello! How can I help you today?" in out
+    assert re.search(r'\[tool call\] get_local_time\(\{"city": "Tokyo"\}\)', out), out
+    assert re.search(r'\[tool result\] \{"city": "Tokyo", "local_time": "\d\d:\d\d", "utc_offset": "\+0900"\}', out), out
+    assert re.search(r"assistant> Here is what get_local_time returned: city Tokyo, local time \d\d:\d\d", out), out
+    assert re.search(r"Demo finished: 3 messages, 1 tool call, \d+ conversation items, [\d.]+ s\.", out), out
+
+
+def test_replies_stream_in_many_text_deltas(simulator) -> None:
+    events = cli("events", "--text-only", "--say", "Hello!", "--url", simulator.url)
+    assert events.returncode == 0, events.stderr
+    deltas = [line for line in events.stdout.splitlines() if "response.text.delta" in line]
+    assert len(deltas) > 3
+
+
+def test_chat_reads_messages_streams_replies_and_quits(simulator) -> None:
+    result = cli("chat", "--url", simulator.url, stdin="Hello there\n/nonsense\nWhat is a delta?\n/quit\nnever sent\n")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "Connected to %s" % simulator.url in out
+    assert "assistant> Hello! How can I help you today?" in out
+    assert "unknown command /nonsense" in out
+    assert 'You asked: "What is a delta?"' in out
+    assert "never sent" not in out
+    assert "using the built-in simulator" not in result.stderr
+
+
+def test_chat_ends_at_end_of_input_with_the_embedded_simulator() -> None:
+    result = cli("chat", stdin="Hi\n")
+    assert result.returncode == 0, result.stderr
+    assert "using the built-in simulator" in result.stderr
+    assert "assistant> Hello!" in result.stdout
+
+
+def test_events_prints_one_line_per_event(simulator) -> None:
+    result = cli("events", "--url", simulator.url, "--say", "Hello!")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    pattern = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} (->|<-) (client|server) +[a-z_.]+")
+    assert lines and all(pattern.match(line) for line in lines), lines[:5]
+    types = [line.split()[3] for line in lines]
+    assert types[0] == "session.update" or "session.update" in types[:3]
+    assert "session.created" in types
+    for expected in ("conversation.item.create", "response.create", "response.created",
+                     "response.audio.delta", "response.audio_transcript.delta", "response.done"):
+        assert expected in types, expected
+    audio = next(line for line in lines if " response.audio.delta" in line)
+    assert re.search(r"\d+ ms audio$", audio), audio
+    assert types.index("response.done") > types.index("response.created")
+
+
+def test_events_json_prints_parsable_events_without_audio(simulator) -> None:
+    result = cli("events", "--json", "--url", simulator.url, "--say", "Hi")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {e["source"] for e in events} == {"client", "server"}
+    deltas = [e["event"] for e in events if e["event"]["type"] == "response.audio.delta"]
+    assert deltas and all(d["delta"].endswith("base64 chars>") for d in deltas if len(d["delta"]) > 30)
+
+
+def test_simulate_serves_until_interrupted() -> None:
+    from realtime_sync import RealtimeClient
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "realtime_sync", "simulate", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+        cwd=str(ROOT),
+    )
+    try:
+        first = process.stdout.readline()
+        match = re.search(r"listening on (ws://127\.0\.0\.1:\d+)", first)
+        assert match, first
+        with RealtimeClient(url=match.group(1)) as client:
+            client.update_session(modalities=["text"])
+            reply = client.ask("Hello!", timeout=30)
+            assert reply["formatted"]["text"].startswith("Hello!")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def test_connection_errors_are_one_line_without_debug() -> None:
+    result = cli("demo", "--url", "ws://127.0.0.1:%d" % closed_port(), "--timeout", "5")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("realtime-sync: error: ")
+    assert lines[1:] == ["(run again with --debug for details)"]
+
+
+def test_debug_shows_the_traceback() -> None:
+    result = cli("chat", "--debug", "--url", "ws://127.0.0.1:%d" % closed_port(), "--timeout", "5")
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("realtime-sync: error: ")
+
+
+def test_a_refused_api_key_is_reported_and_never_printed() -> None:
+    from realtime_sync.simulator import RealtimeSimulator
+
+    with RealtimeSimulator(require_api_key="sk-right-key") as sim:
+        result = cli("chat", "--url", sim.url, "--timeout", "10", OPENAI_API_KEY="sk-wrong-key-123")
+    assert result.returncode == 1
+    assert "401" in result.stderr
+    assert "sk-wrong-key-123" not in result.stderr + result.stdout
+
+
+def test_the_console_script_is_installed() -> None:
+    script = Path(sys.executable).with_name("realtime-sync")
+    if not script.exists():
+        pytest.skip("the realtime-sync console script is not installed next to %s" % sys.executable)
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=30, env=clean_env())
+    assert result.returncode == 0
+    assert result.stdout.startswith("realtime-sync ")

@@ -1,0 +1,118 @@
+"""Drive samples/desktop_app.py's real Tk window under Xvfb: type, click Send, see the reply."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import subprocess
+from typing import Iterator
+
+import pytest
+
+from support_docs import SAMPLES, clean_env, run_python
+
+pytest.importorskip("websockets", reason="the simulator needs the server extra (websockets)")
+try:
+    import tkinter  # noqa: F401
+except ImportError:  # pragma: no cover - depends on the Python build
+    pytest.skip("tkinter is not available in this Python (install python3-tk / tk8.6-dev)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    """Start Xvfb on a free display (it picks the number and reports it on a pipe)."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
+    read_fd, write_fd = os.pipe()
+    process = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    try:
+        ready, _, _ = select.select([read_fd], [], [], 30)
+        number = os.read(read_fd, 64).decode().strip() if ready else ""
+        if not number:
+            pytest.skip("Xvfb did not start (no display number reported within 30 s)")
+        yield ":" + number
+    finally:
+        os.close(read_fd)
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+DRIVER = r"""
+import json, sys, threading, time
+import tkinter as tk
+
+sys.path.insert(0, sys.argv[1])
+import desktop_app
+from realtime_sync import RealtimeClient
+from realtime_sync.simulator import RealtimeSimulator
+
+widget_threads = set()
+original_insert = tk.Text.insert
+
+def recording_insert(self, *args, **kwargs):
+    widget_threads.add(threading.current_thread().name)
+    return original_insert(self, *args, **kwargs)
+
+tk.Text.insert = recording_insert
+
+with RealtimeSimulator() as simulator, RealtimeClient(url=simulator.url) as client:
+    client.update_session(modalities=["text"])
+    root = tk.Tk()
+    app = desktop_app.App(root, client)
+    root.update()
+    app.entry.focus_force()
+    root.update()
+    for char in "Hello from Tk":
+        app.entry.event_generate("<KeyPress>", keysym="space" if char == " " else char)
+    root.update()
+    typed = app.entry.get()
+    app.send_button.invoke()
+    after_send = app.entry.get()
+    deadline = time.monotonic() + 30
+
+    def check():
+        done = "assistant: " in app.text() and app.status.cget("text") == "ready"
+        if done or time.monotonic() > deadline:
+            root.quit()
+        else:
+            root.after(20, check)
+
+    root.after(20, check)
+    root.mainloop()
+    print(json.dumps({
+        "typed": typed,
+        "after_send": after_send,
+        "text": app.text(),
+        "status": app.status.cget("text"),
+        "talk_button": app.talk_button.cget("state"),
+        "widget_threads": sorted(widget_threads),
+    }))
+    root.destroy()
+"""
+
+
+def test_type_send_and_see_the_reply_in_the_window(display: str) -> None:
+    env = clean_env(DISPLAY=display)
+    result = run_python(["-c", DRIVER, str(SAMPLES)], timeout=90, env=env, cwd=SAMPLES)
+    assert result.returncode == 0, result.stdout + result.stderr
+    state = json.loads(result.stdout.strip().splitlines()[-1])
+    assert state["typed"] == "Hello from Tk"  # the key presses reached the entry
+    assert state["after_send"] == ""  # Send cleared it
+    lines = state["text"].splitlines()
+    assert lines[0] == "you: Hello from Tk"
+    assert lines[1] == "assistant: Hello! How can I help you today?"
+    assert state["status"] == "ready"
+    assert state["talk_button"] == "disabled"  # no VoiceChat given: text only
+    assert state["widget_threads"] == ["MainThread"]  # Tk touched only from the Tk thread

@@ -1,0 +1,88 @@
+"""Run every sample in samples/ as a program, against the simulator, and check what it prints."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import pytest
+
+from support_docs import SAMPLES, clean_env, run_python
+
+pytest.importorskip("websockets", reason="the simulator needs the server extra (websockets)")
+
+
+def run_sample(name: str, *args: str, timeout: float = 60.0, **env: str) -> str:
+    result = run_python([str(SAMPLES / name), *args], timeout=timeout, env=clean_env(**env))
+    assert result.returncode == 0, "%s failed (%s):\n%s\n%s" % (name, result.returncode, result.stdout, result.stderr)
+    return result.stdout
+
+
+def test_hello_prints_the_reply_from_the_embedded_simulator() -> None:
+    result = run_python([str(SAMPLES / "hello.py")], timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "using the built-in simulator" in result.stderr
+    reply = result.stdout.strip()
+    assert reply.startswith("assistant: ")
+    assert "How can I help you" in reply
+
+
+def test_hello_uses_the_server_named_by_realtime_sync_url(simulator) -> None:
+    out = run_sample("hello.py", REALTIME_SYNC_URL=simulator.url)
+    assert out.startswith("assistant: Hello!")
+
+
+def test_streaming_prints_deltas_as_they_arrive() -> None:
+    out = run_sample("streaming.py", "Where do deltas come from?")
+    lines = out.splitlines()
+    assert lines[0] == "you: Where do deltas come from?"
+    assert lines[1].startswith("assistant: ") and "Where do deltas come from?" in lines[1]
+    assert lines[2].startswith("[completed] ") and " completed: " in lines[2]
+    count = int(lines[-1].strip("[]").split()[0])
+    assert count > 1, "the reply should arrive in several text deltas"
+
+
+def test_tools_runs_the_python_function_and_answers_with_its_result() -> None:
+    out = run_sample("tools.py", "word stats for: one fish two fish red fish blue fish")
+    assert '[tool call] word_stats({"text": ' in out
+    assert '[tool output] {"words": ' in out
+    assert "fish (4)" in out
+    answer = [line for line in out.splitlines() if line.startswith("assistant: ")]
+    assert answer and "fish (4)" in answer[0], out
+
+
+def test_audio_file_generates_input_and_saves_a_spoken_reply(tmp_path: Path) -> None:
+    output = tmp_path / "reply.wav"
+    out = run_sample("audio_file.py", "--output", str(output))
+    assert "generated input: " in out
+    assert (tmp_path / "question.wav").exists()
+    assert "heard: " in out and "assistant said: " in out
+    with wave.open(str(output), "rb") as wav:
+        assert wav.getframerate() == 24000 and wav.getnchannels() == 1 and wav.getsampwidth() == 2
+        frames = wav.getnframes()
+    assert frames > 24000 * 0.5, "the reply should hold at least half a second of audio"
+    assert "saved %.2f s of reply audio" % (frames / 24000) in out
+
+
+def test_audio_file_accepts_a_given_wav_at_another_rate(tmp_path: Path) -> None:
+    import numpy as np
+
+    from realtime_sync.audio import write_wav
+
+    source = tmp_path / "mine.wav"
+    t = np.arange(16000) / 16000.0
+    write_wav(str(source), np.round(np.sin(2 * np.pi * 220 * t) * 8000).astype(np.int16), 16000)
+    out = run_sample("audio_file.py", str(source), "--output", str(tmp_path / "out.wav"))
+    assert "generated input" not in out
+    assert "input: 1.00 s of audio (16000 Hz in the file)" in out
+    assert (tmp_path / "out.wav").stat().st_size > 44
+
+
+def test_history_seeds_earlier_turns_and_continues() -> None:
+    out = run_sample("history.py")
+    assert out.startswith("assistant: ")
+    listing = out.split("conversation:")[1].strip().splitlines()
+    roles = [line.split()[0] for line in listing]
+    assert roles == ["user", "assistant", "user", "assistant", "user", "assistant"]
+    assert "My name is Ada" in listing[0]
+    assert "Which way should I travel, then?" in listing[4]
