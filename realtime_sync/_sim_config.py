@@ -1,0 +1,462 @@
+"""Session configuration for the simulator: defaults, ids, and validation.
+
+Validation follows the real server's error shapes: an ``error`` event with
+``type: "invalid_request_error"``, a ``code`` (``invalid_value``,
+``invalid_type``, ``unknown_parameter``, ``missing_required_parameter``,
+``decimal_below_min_value``...), a ``param`` naming the field
+(``session.temperature``) and the client's ``event_id``. A rejected update
+changes nothing: values are checked on a copy that replaces the session only
+when everything is valid.
+
+Pure functions, no threads.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import re
+import string
+from typing import Any, Dict, List, Mapping, Optional
+
+__all__ = [
+    "ClientError",
+    "new_id",
+    "default_session",
+    "apply_session_update",
+    "response_config",
+    "VOICES",
+    "AUDIO_FORMATS",
+    "DEFAULT_MODEL",
+    "DEFAULT_TURN_DETECTION",
+    "validate_item",
+]
+
+DEFAULT_MODEL = "gpt-4o-realtime-preview-2024-10-01"
+VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse")
+AUDIO_FORMATS = ("pcm16", "g711_ulaw", "g711_alaw")
+DEFAULT_TURN_DETECTION: Dict[str, Any] = {
+    "type": "server_vad",
+    "threshold": 0.5,
+    "prefix_padding_ms": 300,
+    "silence_duration_ms": 200,
+    "create_response": True,
+    "interrupt_response": True,
+}
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful, friendly assistant. This session is served by the "
+    "realtime_sync simulator, which answers with canned, deterministic replies."
+)
+_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_ALNUM = string.ascii_letters + string.digits
+_rng = random.Random()
+
+
+def new_id(prefix: str, length: int = 21) -> str:
+    """An id like the real server's: ``prefix`` + ``_`` + random letters and digits."""
+    return prefix + "_" + "".join(_rng.choices(_ALNUM, k=length))
+
+
+class ClientError(Exception):
+    """A client event the simulator rejects; becomes an ``error`` event.
+
+    Attributes mirror the wire ``error`` object: ``code``, ``message``,
+    ``param`` and ``error_type``.
+    """
+
+    def __init__(
+        self,
+        code: Optional[str],
+        message: str,
+        param: Optional[str] = None,
+        error_type: str = "invalid_request_error",
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.param = param
+        self.error_type = error_type
+
+    def to_error(self, event_id: Optional[str]) -> Dict[str, Any]:
+        """The wire ``error`` object, naming the client event that caused it."""
+        return {
+            "type": self.error_type,
+            "code": self.code,
+            "message": self.message,
+            "param": self.param,
+            "event_id": event_id,
+        }
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _invalid_type(param: str, expected: str, value: Any) -> ClientError:
+    return ClientError(
+        "invalid_type",
+        f"Invalid type for '{param}': expected {expected}, but got {_type_name(value)} instead.",
+        param,
+    )
+
+
+def _invalid_value(param: str, value: Any, allowed: Any) -> ClientError:
+    options = ", ".join(f"'{v}'" for v in allowed)
+    return ClientError(
+        "invalid_value",
+        f"Invalid value: '{value}'. Supported values are: {options}.",
+        param,
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_range(param: str, value: Any, low: float, high: float, integer: bool = False) -> None:
+    if integer:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _invalid_type(param, "an integer", value)
+        kind = "integer"
+    else:
+        if not _is_number(value):
+            raise _invalid_type(param, "a decimal", value)
+        kind = "decimal"
+    if value < low:
+        raise ClientError(
+            f"{kind}_below_min_value",
+            f"Invalid '{param}': {kind} below minimum value. Expected a value >= {low}, but got {value} instead.",
+            param,
+        )
+    if value > high:
+        raise ClientError(
+            f"{kind}_above_max_value",
+            f"Invalid '{param}': {kind} above maximum value. Expected a value <= {high}, but got {value} instead.",
+            param,
+        )
+
+
+def default_session(model: str) -> Dict[str, Any]:
+    """The session a new connection starts with (``session.created``)."""
+    return {
+        "id": new_id("sess"),
+        "object": "realtime.session",
+        "model": model,
+        "modalities": ["text", "audio"],
+        "instructions": DEFAULT_INSTRUCTIONS,
+        "voice": "alloy",
+        "input_audio_format": "pcm16",
+        "output_audio_format": "pcm16",
+        "input_audio_transcription": None,
+        "turn_detection": dict(DEFAULT_TURN_DETECTION),
+        "tools": [],
+        "tool_choice": "auto",
+        "temperature": 0.8,
+        "max_response_output_tokens": "inf",
+    }
+
+
+def _check_modalities(param: str, value: Any) -> List[str]:
+    if not isinstance(value, list):
+        raise _invalid_type(param, "an array", value)
+    for index, entry in enumerate(value):
+        if entry not in ("text", "audio"):
+            raise _invalid_value(f"{param}[{index}]", entry, ("text", "audio"))
+    if set(value) not in ({"text"}, {"text", "audio"}):
+        raise ClientError(
+            "invalid_value",
+            f"Invalid modalities: {value!r}. Supported combinations are: ['text'] and ['audio', 'text'].",
+            param,
+        )
+    return list(value)
+
+
+def _check_tools(param: str, value: Any) -> List[Dict[str, Any]]:
+    if not isinstance(value, list):
+        raise _invalid_type(param, "an array", value)
+    tools = []
+    names = set()
+    for index, tool in enumerate(value):
+        where = f"{param}[{index}]"
+        if not isinstance(tool, dict):
+            raise _invalid_type(where, "an object", tool)
+        for key in tool:
+            if key not in ("type", "name", "description", "parameters"):
+                raise ClientError("unknown_parameter", f"Unknown parameter: '{where}.{key}'.", f"{where}.{key}")
+        if tool.get("type", "function") != "function":
+            raise _invalid_value(f"{where}.type", tool.get("type"), ("function",))
+        if "name" not in tool:
+            raise ClientError(
+                "missing_required_parameter", f"Missing required parameter: '{where}.name'.", f"{where}.name"
+            )
+        name = tool["name"]
+        if not isinstance(name, str):
+            raise _invalid_type(f"{where}.name", "a string", name)
+        if not _TOOL_NAME.match(name):
+            raise ClientError(
+                "invalid_value",
+                f"Invalid '{where}.name': string does not match pattern. Expected a string that matches "
+                f"the pattern '^[a-zA-Z0-9_-]+$'.",
+                f"{where}.name",
+            )
+        if name in names:
+            raise ClientError("invalid_value", f"Duplicate tool name: '{name}'.", f"{where}.name")
+        names.add(name)
+        if "description" in tool and not isinstance(tool["description"], str):
+            raise _invalid_type(f"{where}.description", "a string", tool["description"])
+        if "parameters" in tool and not isinstance(tool["parameters"], dict):
+            raise _invalid_type(f"{where}.parameters", "an object", tool["parameters"])
+        normalised = {"type": "function", "name": name}
+        if "description" in tool:
+            normalised["description"] = tool["description"]
+        normalised["parameters"] = copy.deepcopy(tool.get("parameters", {"type": "object", "properties": {}}))
+        tools.append(normalised)
+    return tools
+
+
+def _check_tool_choice(param: str, value: Any) -> Any:
+    if isinstance(value, str):
+        if value not in ("auto", "none", "required"):
+            raise _invalid_value(param, value, ("auto", "none", "required"))
+        return value
+    if isinstance(value, dict):
+        name = value.get("name") or (value.get("function") or {}).get("name")
+        if value.get("type") != "function" or not isinstance(name, str):
+            raise ClientError(
+                "invalid_value",
+                f"Invalid '{param}': expected 'auto', 'none', 'required' or "
+                "{'type': 'function', 'name': <name>}.",
+                param,
+            )
+        return {"type": "function", "name": name}
+    raise _invalid_type(param, "a string or an object", value)
+
+
+def _check_turn_detection(param: str, value: Any, current: Any) -> Optional[Dict[str, Any]]:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _invalid_type(param, "an object", value)
+    merged = dict(current) if isinstance(current, dict) else dict(DEFAULT_TURN_DETECTION)
+    for key, entry in value.items():
+        where = f"{param}.{key}"
+        if key == "type":
+            if entry not in ("server_vad", "semantic_vad"):
+                raise _invalid_value(where, entry, ("server_vad", "semantic_vad"))
+        elif key == "threshold":
+            _check_range(where, entry, 0.0, 1.0)
+        elif key in ("prefix_padding_ms", "silence_duration_ms"):
+            _check_range(where, entry, 0, 10000, integer=True)
+        elif key in ("create_response", "interrupt_response"):
+            if not isinstance(entry, bool):
+                raise _invalid_type(where, "a boolean", entry)
+        elif key == "eagerness":
+            if entry not in ("low", "medium", "high", "auto"):
+                raise _invalid_value(where, entry, ("low", "medium", "high", "auto"))
+        else:
+            raise ClientError("unknown_parameter", f"Unknown parameter: '{where}'.", where)
+        merged[key] = entry
+    return merged
+
+
+def _check_max_tokens(param: str, value: Any) -> Any:
+    if value == "inf":
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        _check_range(param, value, 1, 4096, integer=True)
+        return value
+    raise ClientError(
+        "invalid_value", f"Invalid '{param}': expected an integer between 1 and 4096, or 'inf'.", param
+    )
+
+
+def _apply_common(target: Dict[str, Any], key: str, value: Any, prefix: str) -> bool:
+    """Validate and store one field shared by sessions and responses; False if unknown."""
+    param = f"{prefix}.{key}"
+    if key == "modalities":
+        target[key] = _check_modalities(param, value)
+    elif key == "instructions":
+        if not isinstance(value, str):
+            raise _invalid_type(param, "a string", value)
+        target[key] = value
+    elif key == "voice":
+        if not isinstance(value, str):
+            raise _invalid_type(param, "a string", value)
+        if value not in VOICES:
+            raise _invalid_value(param, value, VOICES)
+        target[key] = value
+    elif key == "output_audio_format":
+        if value not in AUDIO_FORMATS:
+            raise _invalid_value(param, value, AUDIO_FORMATS)
+        target[key] = value
+    elif key == "tools":
+        target[key] = _check_tools(param, value)
+    elif key == "tool_choice":
+        target[key] = _check_tool_choice(param, value)
+    elif key == "temperature":
+        _check_range(param, value, 0.6, 1.2)
+        target[key] = value
+    elif key in ("max_response_output_tokens", "max_output_tokens"):
+        target["max_response_output_tokens"] = _check_max_tokens(param, value)
+    else:
+        return False
+    return True
+
+
+def apply_session_update(
+    session: Mapping[str, Any], update: Any, *, audio_sent: bool = False
+) -> Dict[str, Any]:
+    """Return a new session: ``session`` with a ``session.update`` payload merged in.
+
+    Raises:
+        ClientError: any invalid value; ``session`` is left untouched.
+    """
+    if not isinstance(update, dict):
+        raise _invalid_type("session", "an object", update)
+    new = copy.deepcopy(dict(session))
+    for key, value in update.items():
+        param = f"session.{key}"
+        if key == "voice" and audio_sent and value != session.get("voice"):
+            raise ClientError(
+                "cannot_update_voice",
+                "Cannot update a conversation's voice if assistant audio is present.",
+                param,
+            )
+        if _apply_common(new, key, value, "session"):
+            continue
+        if key == "input_audio_format":
+            if value not in AUDIO_FORMATS:
+                raise _invalid_value(param, value, AUDIO_FORMATS)
+            new[key] = value
+        elif key == "input_audio_transcription":
+            if value is not None:
+                if not isinstance(value, dict):
+                    raise _invalid_type(param, "an object", value)
+                model = value.get("model", "whisper-1")
+                if not isinstance(model, str):
+                    raise _invalid_type(f"{param}.model", "a string", model)
+                value = dict(value, model=model)
+            new[key] = value
+        elif key == "turn_detection":
+            new[key] = _check_turn_detection(param, value, session.get("turn_detection"))
+        elif key == "model":
+            if not isinstance(value, str):
+                raise _invalid_type(param, "a string", value)
+        elif key in ("id", "object", "input_audio_noise_reduction", "speed", "tracing"):
+            continue  # accepted and ignored, as newer servers do
+        else:
+            raise ClientError("unknown_parameter", f"Unknown parameter: '{param}'.", param)
+    return new
+
+
+def response_config(session: Mapping[str, Any], overrides: Any) -> Dict[str, Any]:
+    """The effective configuration of one response: session plus ``response.create`` overrides.
+
+    Adds ``conversation`` (``"auto"``/``"none"``), ``metadata`` and ``input``
+    (a list of items, or ``None`` to use the conversation).
+
+    Raises:
+        ClientError: any invalid override.
+    """
+    config = copy.deepcopy(dict(session))
+    config.update(conversation="auto", metadata=None, input=None)
+    if overrides is None:
+        return config
+    if not isinstance(overrides, dict):
+        raise _invalid_type("response", "an object", overrides)
+    for key, value in overrides.items():
+        param = f"response.{key}"
+        if _apply_common(config, key, value, "response"):
+            continue
+        if key == "conversation":
+            if value not in ("auto", "none"):
+                raise _invalid_value(param, value, ("auto", "none"))
+            config[key] = value
+        elif key == "metadata":
+            if value is not None and not isinstance(value, dict):
+                raise _invalid_type(param, "an object", value)
+            config[key] = value
+        elif key == "input":
+            if not isinstance(value, list):
+                raise _invalid_type(param, "an array", value)
+            config[key] = [copy.deepcopy(v) for v in value]
+        else:
+            raise ClientError("unknown_parameter", f"Unknown parameter: '{param}'.", param)
+    return config
+
+
+_CONTENT_TYPES = {
+    "user": ("input_text", "input_audio"),
+    "system": ("input_text",),
+    "assistant": ("text", "audio"),
+}
+
+
+def validate_item(item: Any) -> None:
+    """Check the shape of a ``conversation.item.create`` item.
+
+    Raises:
+        ClientError: missing or invalid fields, with ``param`` like ``item.role``.
+    """
+    if item is None:
+        raise ClientError("missing_required_parameter", "Missing required parameter: 'item'.", "item")
+    if not isinstance(item, dict):
+        raise _invalid_type("item", "an object", item)
+    item_type = item.get("type")
+    if item_type is None:
+        raise ClientError("missing_required_parameter", "Missing required parameter: 'item.type'.", "item.type")
+    if item_type not in ("message", "function_call", "function_call_output"):
+        raise _invalid_value("item.type", item_type, ("message", "function_call", "function_call_output"))
+    if "id" in item and item["id"] is not None and not isinstance(item["id"], str):
+        raise _invalid_type("item.id", "a string", item["id"])
+    if item_type == "message":
+        role = item.get("role")
+        if role not in _CONTENT_TYPES:
+            if role is None:
+                raise ClientError(
+                    "missing_required_parameter", "Missing required parameter: 'item.role'.", "item.role"
+                )
+            raise _invalid_value("item.role", role, tuple(_CONTENT_TYPES))
+        content = item.get("content")
+        if not isinstance(content, list):
+            raise _invalid_type("item.content", "an array", content)
+        for index, part in enumerate(content):
+            where = f"item.content[{index}]"
+            if not isinstance(part, dict):
+                raise _invalid_type(where, "an object", part)
+            if part.get("type") not in _CONTENT_TYPES[role]:
+                raise _invalid_value(f"{where}.type", part.get("type"), _CONTENT_TYPES[role])
+            if part["type"] in ("input_text", "text") and not isinstance(part.get("text"), str):
+                raise _invalid_type(f"{where}.text", "a string", part.get("text"))
+            if part["type"] == "input_audio" and not isinstance(part.get("audio", ""), str):
+                raise _invalid_type(f"{where}.audio", "a string", part.get("audio"))
+    elif item_type == "function_call":
+        for key in ("name", "call_id"):
+            if not isinstance(item.get(key), str):
+                raise ClientError(
+                    "missing_required_parameter", f"Missing required parameter: 'item.{key}'.", f"item.{key}"
+                )
+        if not isinstance(item.get("arguments", ""), str):
+            raise _invalid_type("item.arguments", "a string", item.get("arguments"))
+    else:
+        for key in ("call_id", "output"):
+            if key not in item:
+                raise ClientError(
+                    "missing_required_parameter", f"Missing required parameter: 'item.{key}'.", f"item.{key}"
+                )
+            if not isinstance(item[key], str):
+                raise _invalid_type(f"item.{key}", "a string", item[key])

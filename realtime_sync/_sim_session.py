@@ -1,0 +1,988 @@
+"""One simulated Realtime session: the protocol state machine of a connection.
+
+Threads: :meth:`SimSession.run` runs on the connection's handler thread (the
+``websockets`` server starts one per connection) and reads client events; a
+per-session streaming thread (``realtime-sync-sim-stream``) calls the responder
+and streams responses, so ``response.cancel`` and new input are handled while a
+response streams. ``_lock`` guards the session state; ``_send_lock`` serialises
+frames on the socket. Paced waits sleep on the response's cancel event, so a
+cancel or :meth:`SimSession.close` interrupts them at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+import logging
+import math
+import queue
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from . import audio as _audio
+from ._sim_config import (
+    ClientError,
+    apply_session_update,
+    default_session,
+    new_id,
+    response_config,
+    validate_item,
+)
+from ._sim_responder import (
+    CHARS_PER_SECOND,
+    Responder,
+    Reply,
+    coerce_reply,
+    default_responder,
+    describe_audio,
+    synthesize_speech,
+)
+from ._sim_vad import EnergyVAD
+
+__all__ = ["SimOptions", "SimSession", "Transcriber"]
+
+logger = logging.getLogger("realtime_sync.simulator")
+
+#: A transcriber gets the committed int16 samples and their rate, returns text.
+Transcriber = Callable[[np.ndarray, int], str]
+
+_CLIENT_EVENTS = (
+    "session.update",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "conversation.item.create",
+    "conversation.item.truncate",
+    "conversation.item.delete",
+    "response.create",
+    "response.cancel",
+)
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+_WORD = re.compile(r"\S+\s*|\s+")
+_MIN_COMMIT_MS = 100.0
+
+
+class _Closed(Exception):
+    """The connection is gone; stop what you are doing."""
+
+
+@dataclass
+class SimOptions:
+    """Behaviour shared by every session of a simulator (see RealtimeSimulator)."""
+
+    responder: Responder = default_responder
+    speed: Optional[float] = 50.0
+    audio_chunk_ms: int = 100
+    transcriber: Union[Transcriber, Sequence[str], None] = None
+    drop_after: Optional[int] = None
+    malformed_frame_after: Optional[int] = None
+    error_after: Optional[int] = None
+    error: Optional[Dict[str, Any]] = None
+    event_delay: float = 0.0
+    rate_limit_requests: int = 5000
+    rate_limit_tokens: int = 200000
+
+
+@dataclass
+class _Response:
+    id: str
+    config: Dict[str, Any]
+    client_event_id: Optional[str]
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    cancel_reason: Optional[str] = None
+    output: List[Dict[str, Any]] = field(default_factory=list)
+    started: float = 0.0
+
+    @property
+    def in_conversation(self) -> bool:
+        return self.config.get("conversation", "auto") != "none"
+
+    def cancel(self, reason: str) -> None:
+        if self.cancel_reason is None:
+            self.cancel_reason = reason
+        self.cancel_event.set()
+
+
+class _InputBuffer:
+    """The input audio buffer: int16 chunks with absolute sample positions.
+
+    Appends cost O(chunk); ``take`` concatenates once.
+    """
+
+    def __init__(self) -> None:
+        self.chunks: List[np.ndarray] = []
+        self.start = 0  # absolute sample index of the first buffered sample
+        self.length = 0
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+    def append(self, samples: np.ndarray) -> None:
+        if len(samples):
+            self.chunks.append(samples)
+            self.length += len(samples)
+
+    def _joined(self) -> np.ndarray:
+        if not self.chunks:
+            return np.zeros(0, dtype=np.int16)
+        if len(self.chunks) > 1:
+            self.chunks = [np.concatenate(self.chunks)]
+        return self.chunks[0]
+
+    def drop_before(self, position: int) -> None:
+        """Forget samples before absolute index ``position``."""
+        cut = min(max(0, position - self.start), self.length)
+        if cut <= 0:
+            return
+        data = self._joined()[cut:]
+        self.chunks = [data] if len(data) else []
+        self.start += cut
+        self.length -= cut
+
+    def take(self, upto: Optional[int] = None) -> np.ndarray:
+        """Remove and return samples up to absolute index ``upto`` (all if None)."""
+        upto = self.end if upto is None else min(max(upto, self.start), self.end)
+        data = self._joined()
+        count = upto - self.start
+        taken, rest = data[:count], data[count:]
+        self.chunks = [rest] if len(rest) else []
+        self.start = upto
+        self.length = len(rest)
+        return taken.copy()
+
+    def clear(self) -> None:
+        self.start = self.end
+        self.chunks = []
+        self.length = 0
+
+
+class SimSession:
+    """The state and behaviour of one simulated session (one WebSocket connection).
+
+    Args:
+        connection: a ``websockets.sync.server.ServerConnection``.
+        model: the model named in the URL, echoed in the session.
+        options: the simulator's options.
+    """
+
+    def __init__(self, connection: Any, model: str, options: SimOptions) -> None:
+        self.connection = connection
+        self.options = options
+        self.session = default_session(model)
+        self.conversation_id = new_id("conv")
+        self.closed = threading.Event()
+        self._lock = threading.RLock()
+        self._send_lock = threading.Lock()
+        self._sent = 0
+        self._faults_done: set = set()
+        self._items: List[Dict[str, Any]] = []
+        self._audio: Dict[str, List[Any]] = {}  # assistant item id -> [int16 chunks, rate]
+        self._heard: Dict[str, str] = {}  # user audio item id -> simulated transcript
+        self._buffer = _InputBuffer()
+        self._ms_base = 0.0  # ms of input audio before the current format segment
+        self._vad: Optional[EnergyVAD] = None
+        self._vad_item_id: Optional[str] = None
+        self._active: Optional[_Response] = None
+        self._audio_sent = False
+        self._scripted = 0
+        self._requests_left = options.rate_limit_requests
+        self._tokens_left = options.rate_limit_tokens
+        self._jobs: "queue.Queue[Optional[_Response]]" = queue.Queue()
+        self._streamer = threading.Thread(
+            target=self._stream_loop, name=f"realtime-sync-sim-stream-{self.session['id']}", daemon=True
+        )
+        self._configure_vad()
+
+    # -- lifecycle (handler thread) -------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The session id (``sess_...``)."""
+        return str(self.session["id"])
+
+    def run(self) -> None:
+        """Serve the connection until it closes. Runs on the handler thread."""
+        from websockets.exceptions import ConnectionClosed
+
+        self._streamer.start()
+        try:
+            with self._lock:
+                self._send({"type": "session.created", "session": copy.deepcopy(self.session)})
+                self._send(
+                    {
+                        "type": "conversation.created",
+                        "conversation": {"id": self.conversation_id, "object": "realtime.conversation"},
+                    }
+                )
+            for message in self.connection:
+                if self.closed.is_set():
+                    break
+                self.handle(message)
+        except (_Closed, ConnectionClosed, OSError):
+            pass
+        finally:
+            self._stop_streamer()
+
+    def _stop_streamer(self) -> None:
+        self.closed.set()
+        with self._lock:
+            if self._active is not None:
+                self._active.cancel("client_cancelled")
+            # responses queued but not started are dropped
+            while True:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    job.cancel("client_cancelled")
+        self._jobs.put(None)
+        if self._streamer.is_alive() and self._streamer is not threading.current_thread():
+            self._streamer.join(timeout=5.0)
+            if self._streamer.is_alive():
+                logger.warning("simulator streaming thread %s did not stop", self._streamer.name)
+
+    def close(self) -> None:
+        """Stop streaming and close the connection (any thread)."""
+        self.closed.set()
+        with self._lock:
+            if self._active is not None:
+                self._active.cancel_event.set()
+        try:
+            self.connection.close(1001, "simulator stopping")
+        except Exception:  # noqa: BLE001 - closing a broken socket
+            logger.debug("closing a simulator connection failed", exc_info=True)
+
+    def join(self, timeout: Optional[float] = None) -> None:
+        """Wait for the streaming thread to end (seconds, None = forever)."""
+        if self._streamer.is_alive() and self._streamer is not threading.current_thread():
+            self._streamer.join(timeout)
+
+    # -- sending ----------------------------------------------------------------
+
+    def _send(self, event: Dict[str, Any]) -> Dict[str, Any]:
+        """Add an event_id, apply faults, and write one server event. Any thread."""
+        from websockets.exceptions import ConnectionClosed
+
+        event = {"event_id": new_id("event"), **event}
+        opts = self.options
+        if opts.event_delay > 0 and self.closed.wait(opts.event_delay):
+            raise _Closed()
+        frame = json.dumps(event)
+        with self._send_lock:
+            if self.closed.is_set() and "drop" in self._faults_done:
+                raise _Closed()
+            try:
+                if opts.drop_after is not None and self._sent >= opts.drop_after:
+                    self._drop()
+                    raise _Closed()
+                self.connection.send(frame)
+                self._sent += 1
+                if opts.malformed_frame_after is not None and self._sent == opts.malformed_frame_after:
+                    self.connection.send('{"type": "response.text.delta", "delta": ')
+                if opts.error_after is not None and self._sent == opts.error_after:
+                    error = opts.error or {
+                        "type": "server_error",
+                        "code": None,
+                        "message": "The server had an error while processing your request (injected by the simulator).",
+                        "param": None,
+                        "event_id": None,
+                    }
+                    self.connection.send(json.dumps({"event_id": new_id("event"), "type": "error", "error": error}))
+            except (ConnectionClosed, OSError) as exc:
+                raise _Closed() from exc
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("simulator %s sent %s %s", self.id, event["type"], event["event_id"])
+        return event
+
+    def _drop(self) -> None:
+        """Fault: end the TCP connection abruptly, without a close frame."""
+        self._faults_done.add("drop")
+        self.closed.set()
+        try:
+            self.connection.socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _error(self, exc: ClientError, client_event_id: Optional[str]) -> None:
+        self._send({"type": "error", "error": exc.to_error(client_event_id)})
+
+    # -- receiving (handler thread) -------------------------------------------
+
+    def handle(self, message: Union[str, bytes]) -> None:
+        """Parse and act on one client frame."""
+        try:
+            event = json.loads(message)
+        except (TypeError, ValueError) as exc:
+            self._error(ClientError("invalid_json", f"Invalid JSON: {exc}", None), None)
+            return
+        if not isinstance(event, dict):
+            self._error(
+                ClientError("invalid_type", "Invalid client event: expected a JSON object.", None), None
+            )
+            return
+        event_id = event.get("event_id")
+        if not isinstance(event_id, str):
+            event_id = None
+        event_type = event.get("type")
+        if event_type is None:
+            self._error(ClientError("invalid_event", "The 'type' field is missing.", None), event_id)
+            return
+        if event_type not in _CLIENT_EVENTS:
+            self._error(
+                ClientError(
+                    "invalid_value",
+                    f"Invalid value: '{event_type}'. Supported values are: "
+                    + ", ".join(f"'{t}'" for t in _CLIENT_EVENTS)
+                    + ".",
+                    "type",
+                ),
+                event_id,
+            )
+            return
+        handler = getattr(self, "_on_" + event_type.replace(".", "_"))
+        try:
+            with self._lock:
+                handler(event)
+        except ClientError as exc:
+            self._error(exc, event_id)
+
+    def _configure_vad(self) -> None:
+        detection = self.session.get("turn_detection")
+        if not detection:
+            self._vad = None
+            self._vad_item_id = None
+            return
+        rate = _audio.sample_rate(self.session["input_audio_format"])
+        old = self._vad
+        vad = EnergyVAD(
+            rate,
+            threshold=detection.get("threshold", 0.5),
+            prefix_padding_ms=detection.get("prefix_padding_ms", 300),
+            silence_duration_ms=detection.get("silence_duration_ms", 500),
+        )
+        if old is not None and old.rate == rate:
+            # keep position and speech state across a threshold change
+            vad.speaking = old.speaking
+            vad._position = old._position  # noqa: SLF001 - same module family
+            vad._pending = old._pending  # noqa: SLF001
+            vad._floor_sample = old._floor_sample  # noqa: SLF001
+        else:
+            vad._position = self._buffer.end  # noqa: SLF001
+            vad._floor_sample = self._buffer.start  # noqa: SLF001
+            self._vad_item_id = None
+        self._vad = vad
+
+    def _ms(self, sample: int) -> int:
+        rate = _audio.sample_rate(self.session["input_audio_format"])
+        return int(self._ms_base + sample * 1000 // rate)
+
+    def _on_session_update(self, event: Dict[str, Any]) -> None:
+        old_format = self.session["input_audio_format"]
+        new = apply_session_update(self.session, event.get("session"), audio_sent=self._audio_sent)
+        if new["input_audio_format"] != old_format:
+            # a new format restarts the buffer; session time keeps counting
+            old_rate = _audio.sample_rate(old_format)
+            self._ms_base += self._buffer.end * 1000.0 / old_rate
+            self._buffer = _InputBuffer()
+            self._vad = None
+        self.session = new
+        self._configure_vad()
+        self._send({"type": "session.updated", "session": copy.deepcopy(self.session)})
+
+    def _on_input_audio_buffer_append(self, event: Dict[str, Any]) -> None:
+        data = event.get("audio")
+        if data is None:
+            raise ClientError("missing_required_parameter", "Missing required parameter: 'audio'.", "audio")
+        audio_format = self.session["input_audio_format"]
+        if not isinstance(data, str) or len(data) % 4 or not _BASE64.match(data):
+            raise ClientError(
+                "invalid_value",
+                "Invalid 'audio'. Expected base64-encoded audio bytes "
+                + ("(mono PCM16 at 24kHz)" if audio_format == "pcm16" else "(mono G.711 at 8kHz)")
+                + " but got an invalid value.",
+                "audio",
+            )
+        try:
+            samples = _audio.decode_audio(data, audio_format)
+        except (ValueError, binascii.Error) as exc:
+            raise ClientError("invalid_value", f"Invalid 'audio': {exc}.", "audio") from None
+        self._buffer.append(samples)
+        if self._vad is not None:
+            self._run_vad(samples)
+
+    def _run_vad(self, samples: np.ndarray) -> None:
+        assert self._vad is not None
+        detection = self.session.get("turn_detection") or {}
+        for vad_event in self._vad.feed(samples):
+            if vad_event.kind == "started":
+                self._vad_item_id = new_id("item")
+                self._buffer.drop_before(vad_event.sample)
+                active = self._active
+                if active is not None and detection.get("interrupt_response", True):
+                    active.cancel("turn_detected")
+                self._send(
+                    {
+                        "type": "input_audio_buffer.speech_started",
+                        "audio_start_ms": self._ms(vad_event.sample),
+                        "item_id": self._vad_item_id,
+                    }
+                )
+            else:
+                item_id = self._vad_item_id or new_id("item")
+                self._vad_item_id = None
+                self._send(
+                    {
+                        "type": "input_audio_buffer.speech_stopped",
+                        "audio_end_ms": self._ms(vad_event.sample),
+                        "item_id": item_id,
+                    }
+                )
+                self._commit(self._buffer.take(vad_event.sample), item_id)
+                if detection.get("create_response", True):
+                    self._start_response(response_config(self.session, None), None)
+        if not self._vad.speaking:
+            # while nobody speaks, keep only the audio a future prefix padding may need
+            pad = self._vad.prefix_padding_ms * self._vad.rate // 1000
+            self._buffer.drop_before(self._buffer.end - pad - self._vad.frame_len)
+
+    def _on_input_audio_buffer_commit(self, event: Dict[str, Any]) -> None:
+        rate = _audio.sample_rate(self.session["input_audio_format"])
+        buffered_ms = self._buffer.length * 1000.0 / rate
+        if buffered_ms < _MIN_COMMIT_MS:
+            raise ClientError(
+                "input_audio_buffer_commit_empty",
+                "Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, "
+                f"but buffer only has {buffered_ms:.2f}ms of audio.",
+                None,
+            )
+        item_id = self._vad_item_id or new_id("item")
+        self._vad_item_id = None
+        end = self._buffer.end
+        self._commit(self._buffer.take(), item_id)
+        if self._vad is not None:
+            self._vad.reset(floor_sample=end)
+
+    def _commit(self, samples: np.ndarray, item_id: str) -> None:
+        """Turn committed audio into a user item (lock held)."""
+        rate = _audio.sample_rate(self.session["input_audio_format"])
+        transcript = self._transcribe(samples, rate)
+        self._heard[item_id] = transcript
+        previous = self._items[-1]["id"] if self._items else None
+        self._send({"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item_id})
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "status": "completed",
+            "role": "user",
+            "content": [{"type": "input_audio", "transcript": None}],
+        }
+        self._items.append(item)
+        self._send({"type": "conversation.item.created", "previous_item_id": previous, "item": copy.deepcopy(item)})
+        if self.session.get("input_audio_transcription"):
+            item["content"][0]["transcript"] = transcript
+            self._send(
+                {
+                    "type": "conversation.item.input_audio_transcription.completed",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "transcript": transcript,
+                }
+            )
+
+    def _transcribe(self, samples: np.ndarray, rate: int) -> str:
+        source = self.options.transcriber
+        if source is None:
+            return describe_audio(samples, rate)
+        if callable(source):
+            try:
+                return str(source(samples, rate))
+            except Exception:  # noqa: BLE001 - user code
+                logger.exception("simulator transcriber raised; using a description instead")
+                return describe_audio(samples, rate)
+        scripted = list(source)
+        if not scripted:
+            return ""
+        text = scripted[self._scripted % len(scripted)]
+        self._scripted += 1
+        return str(text)
+
+    def _on_input_audio_buffer_clear(self, event: Dict[str, Any]) -> None:
+        end = self._buffer.end
+        self._buffer.clear()
+        self._vad_item_id = None
+        if self._vad is not None:
+            self._vad.reset(floor_sample=end)
+        self._send({"type": "input_audio_buffer.cleared"})
+
+    def _find(self, item_id: Any) -> int:
+        for index, item in enumerate(self._items):
+            if item["id"] == item_id:
+                return index
+        return -1
+
+    def _on_conversation_item_create(self, event: Dict[str, Any]) -> None:
+        raw = event.get("item")
+        validate_item(raw)
+        item = copy.deepcopy(raw)
+        item_id = item.get("id") or new_id("item")
+        if self._find(item_id) >= 0:
+            raise ClientError("invalid_value", f"Item with id '{item_id}' already exists.", "item.id")
+        previous_id = event.get("previous_item_id")
+        if previous_id is not None:
+            position = self._find(previous_id)
+            if position < 0:
+                raise ClientError(
+                    "invalid_value",
+                    f"Previous item with item_id not found: {previous_id}",
+                    "previous_item_id",
+                )
+            position += 1
+        else:
+            position = len(self._items)
+        if item["type"] == "function_call_output" and not any(
+            i.get("type") == "function_call" and i.get("call_id") == item["call_id"] for i in self._items
+        ):
+            raise ClientError(
+                "invalid_value",
+                f"Tool call ID '{item['call_id']}' not found in conversation.",
+                "item.call_id",
+            )
+        item = {"id": item_id, "object": "realtime.item", "type": item["type"], "status": "completed", **{
+            k: v for k, v in item.items() if k not in ("id", "object", "type", "status")
+        }}
+        if item["type"] == "message":
+            content = []
+            for part in item["content"]:
+                part = dict(part)
+                if part["type"] == "input_audio":
+                    data = part.pop("audio", "") or ""
+                    try:
+                        samples = _audio.decode_audio(data, self.session["input_audio_format"])
+                    except (ValueError, binascii.Error):
+                        raise ClientError(
+                            "invalid_value",
+                            "Invalid 'audio'. Expected base64-encoded audio bytes but got an invalid value.",
+                            "item.content.audio",
+                        ) from None
+                    rate = _audio.sample_rate(self.session["input_audio_format"])
+                    self._heard[item_id] = part.get("transcript") or self._transcribe(samples, rate)
+                    part.setdefault("transcript", None)
+                content.append(part)
+            item["content"] = content
+        elif item["type"] == "function_call":
+            item.setdefault("arguments", "")
+        previous = self._items[position - 1]["id"] if position > 0 else None
+        self._items.insert(position, item)
+        self._send({"type": "conversation.item.created", "previous_item_id": previous, "item": copy.deepcopy(item)})
+
+    def _on_conversation_item_truncate(self, event: Dict[str, Any]) -> None:
+        item_id = event.get("item_id")
+        for key in ("item_id", "content_index", "audio_end_ms"):
+            if key not in event:
+                raise ClientError("missing_required_parameter", f"Missing required parameter: '{key}'.", key)
+        position = self._find(item_id)
+        if position < 0:
+            raise ClientError("item_not_found", f"Item with item_id not found: {item_id}", "item_id")
+        item = self._items[position]
+        if item.get("type") != "message" or item.get("role") != "assistant":
+            raise ClientError("invalid_value", "Only assistant messages can be truncated.", "item_id")
+        content_index = event["content_index"]
+        end_ms = event["audio_end_ms"]
+        if not isinstance(end_ms, int) or isinstance(end_ms, bool):
+            raise ClientError(
+                "invalid_type",
+                "Invalid type for 'audio_end_ms': expected an integer.",
+                "audio_end_ms",
+            )
+        if end_ms < 0:
+            raise ClientError(
+                "integer_below_min_value",
+                f"Invalid 'audio_end_ms': integer below minimum value. Expected a value >= 0, but got {end_ms} instead.",
+                "audio_end_ms",
+            )
+        content = item.get("content") or []
+        if (
+            not isinstance(content_index, int)
+            or not 0 <= content_index < len(content)
+            or content[content_index].get("type") != "audio"
+            or item_id not in self._audio
+        ):
+            raise ClientError(
+                "invalid_value",
+                f"Content index {content_index} of item {item_id} is not an audio content part.",
+                "content_index",
+            )
+        chunks, rate = self._audio[item_id]
+        samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+        duration_ms = len(samples) * 1000 // rate
+        if end_ms > duration_ms:
+            raise ClientError(
+                "invalid_value",
+                f"Audio content of {duration_ms}ms is already shorter than {end_ms}ms",
+                "audio_end_ms",
+            )
+        self._audio[item_id] = [[samples[: end_ms * rate // 1000]], rate]
+        content[content_index]["transcript"] = ""
+        self._send(
+            {
+                "type": "conversation.item.truncated",
+                "item_id": item_id,
+                "content_index": content_index,
+                "audio_end_ms": end_ms,
+            }
+        )
+
+    def _on_conversation_item_delete(self, event: Dict[str, Any]) -> None:
+        item_id = event.get("item_id")
+        if item_id is None:
+            raise ClientError("missing_required_parameter", "Missing required parameter: 'item_id'.", "item_id")
+        position = self._find(item_id)
+        if position < 0:
+            raise ClientError("item_not_found", f"Item with item_id not found: {item_id}", "item_id")
+        del self._items[position]
+        self._audio.pop(item_id, None)
+        self._heard.pop(item_id, None)
+        self._send({"type": "conversation.item.deleted", "item_id": item_id})
+
+    def _on_response_create(self, event: Dict[str, Any]) -> None:
+        config = response_config(self.session, event.get("response"))
+        if config["input"] is not None:
+            for index, entry in enumerate(config["input"]):
+                if isinstance(entry, dict) and entry.get("type") == "item_reference":
+                    continue
+                try:
+                    validate_item(entry)
+                except ClientError as exc:
+                    exc.param = (exc.param or "").replace("item", f"response.input[{index}]", 1)
+                    raise
+        event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+        self._start_response(config, event_id)
+
+    def _start_response(self, config: Dict[str, Any], client_event_id: Optional[str]) -> None:
+        in_conversation = config.get("conversation", "auto") != "none"
+        if in_conversation and self._active is not None:
+            raise ClientError(
+                "conversation_already_has_active_response",
+                "Conversation already has an active response",
+                None,
+            )
+        response = _Response(new_id("resp"), config, client_event_id)
+        if in_conversation:
+            self._active = response
+        self._jobs.put(response)
+
+    def _on_response_cancel(self, event: Dict[str, Any]) -> None:
+        wanted = event.get("response_id")
+        active = self._active
+        if active is None or (wanted is not None and wanted != active.id) or active.cancel_reason is not None:
+            raise ClientError("response_cancel_not_active", "Cancellation failed: no active response found", None)
+        active.cancel("client_cancelled")
+
+    # -- streaming (streaming thread) -----------------------------------------
+
+    def _stream_loop(self) -> None:
+        while True:
+            response = self._jobs.get()
+            if response is None or self.closed.is_set():
+                return
+            try:
+                self._stream(response)
+            except _Closed:
+                return
+            except Exception:  # noqa: BLE001 - keep the session alive
+                logger.exception("simulator failed while streaming response %s", response.id)
+                with self._lock:
+                    if self._active is response:
+                        self._active = None
+
+    def _response_object(self, response: _Response, status: str) -> Dict[str, Any]:
+        config = response.config
+        return {
+            "id": response.id,
+            "object": "realtime.response",
+            "status": status,
+            "status_details": None,
+            "output": [],
+            "conversation_id": self.conversation_id if response.in_conversation else None,
+            "modalities": list(config.get("modalities") or []),
+            "voice": config.get("voice"),
+            "output_audio_format": config.get("output_audio_format"),
+            "temperature": config.get("temperature"),
+            "max_output_tokens": config.get("max_response_output_tokens"),
+            "metadata": config.get("metadata"),
+            "usage": None,
+        }
+
+    def _pace(self, response: _Response, at_seconds: float) -> bool:
+        """Wait until ``at_seconds`` of output is due; False when cancelled."""
+        speed = self.options.speed
+        if speed:
+            delay = response.started + at_seconds / speed - time.monotonic()
+            if delay > 0:
+                response.cancel_event.wait(delay)
+        if self.closed.is_set():
+            raise _Closed()
+        return not response.cancel_event.is_set()
+
+    def _model_input(self, response: _Response) -> List[Dict[str, Any]]:
+        """The items the responder sees, with simulated transcripts of user audio (lock held)."""
+        if response.config.get("input") is not None:
+            source = []
+            for entry in response.config["input"]:
+                if isinstance(entry, dict) and entry.get("type") == "item_reference":
+                    position = self._find(entry.get("id"))
+                    if position >= 0:
+                        source.append(self._items[position])
+                else:
+                    source.append(entry)
+        else:
+            source = self._items
+        items = copy.deepcopy(source)
+        for item in items:
+            heard = self._heard.get(item.get("id"))
+            for part in item.get("content") or []:
+                if isinstance(part, dict) and part.get("type") == "input_audio":
+                    part.pop("audio", None)
+                    if not part.get("transcript") and heard is not None:
+                        part["transcript"] = heard
+        return items
+
+    def _stream(self, response: _Response) -> None:
+        response.started = time.monotonic()
+        with self._lock:
+            self._send({"type": "response.created", "response": self._response_object(response, "in_progress")})
+            items = self._model_input(response)
+        reply: Optional[Reply] = None
+        failure: Optional[Dict[str, Any]] = None
+        if not response.cancel_event.is_set():
+            try:
+                reply = coerce_reply(self.options.responder(items, copy.deepcopy(response.config)))
+            except Exception as exc:  # noqa: BLE001 - user code
+                logger.exception("simulator responder raised")
+                failure = {"type": "server_error", "code": "responder_error", "message": str(exc)}
+        incomplete = False
+        text_tokens = audio_tokens = 0
+        if reply is not None:
+            text, incomplete = self._apply_token_limit(response, reply)
+            if text and not response.cancel_event.is_set():
+                text_tokens, audio_tokens = self._stream_message(response, text)
+            if reply.tool_name and not incomplete and not response.cancel_event.is_set():
+                text_tokens += self._stream_function_call(response, reply)
+        self._finish(response, items, failure, incomplete, text_tokens, audio_tokens)
+
+    def _apply_token_limit(self, response: _Response, reply: Reply) -> "tuple[str, bool]":
+        limit = response.config.get("max_response_output_tokens", "inf")
+        text = reply.text
+        if isinstance(limit, int) and math.ceil(len(text) / 4) > limit:
+            return text[: limit * 4], True
+        return text, False
+
+    def _add_output_item(self, response: _Response, item: Dict[str, Any]) -> int:
+        """Send output_item.added and conversation.item.created (in that order, as the real server)."""
+        with self._lock:
+            output_index = len(response.output)
+            response.output.append(item)
+            self._send(
+                {
+                    "type": "response.output_item.added",
+                    "response_id": response.id,
+                    "output_index": output_index,
+                    "item": copy.deepcopy(item),
+                }
+            )
+            if response.in_conversation:
+                previous = self._items[-1]["id"] if self._items else None
+                self._items.append(item)
+                self._send(
+                    {"type": "conversation.item.created", "previous_item_id": previous, "item": copy.deepcopy(item)}
+                )
+        return output_index
+
+    def _stream_message(self, response: _Response, text: str) -> "tuple[int, int]":
+        config = response.config
+        with_audio = "audio" in (config.get("modalities") or [])
+        item_id = new_id("item")
+        item: Dict[str, Any] = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "status": "in_progress",
+            "role": "assistant",
+            "content": [],
+        }
+        output_index = self._add_output_item(response, item)
+        where = {"response_id": response.id, "item_id": item_id, "output_index": output_index, "content_index": 0}
+        part: Dict[str, Any] = {"type": "audio", "transcript": ""} if with_audio else {"type": "text", "text": ""}
+        with self._lock:
+            item["content"].append(part)
+            self._send({"type": "response.content_part.added", **where, "part": dict(part)})
+        audio_format = config.get("output_audio_format") or "pcm16"
+        rate = _audio.sample_rate(audio_format)
+        samples = synthesize_speech(text, rate, voice=str(config.get("voice") or "alloy")) if with_audio else None
+        per_char = max(1, int(round(rate / CHARS_PER_SECOND)))
+        chunk = max(1, rate * self.options.audio_chunk_ms // 1000)
+        if with_audio:
+            with self._lock:
+                self._audio[item_id] = [[], rate]
+        sent_text = ""
+        sent_samples = 0
+        for match in _WORD.finditer(text):
+            piece = match.group()
+            if not self._pace(response, match.start() / CHARS_PER_SECOND):
+                break
+            with self._lock:
+                if with_audio:
+                    part["transcript"] += piece
+                    self._send({"type": "response.audio_transcript.delta", **where, "delta": piece})
+                else:
+                    part["text"] += piece
+                    self._send({"type": "response.text.delta", **where, "delta": piece})
+            sent_text += piece
+            if samples is None:
+                continue
+            target = len(samples) if match.end() >= len(text) else match.end() * per_char
+            while sent_samples < target:
+                if not self._pace(response, sent_samples / rate):
+                    break
+                piece_samples = samples[sent_samples : min(target, sent_samples + chunk)]
+                with self._lock:
+                    self._audio_sent = True
+                    self._audio[item_id][0].append(piece_samples)
+                    self._send(
+                        {"type": "response.audio.delta", **where, "delta": _audio.encode_audio(piece_samples, audio_format)}
+                    )
+                sent_samples += len(piece_samples)
+            if response.cancel_event.is_set():
+                break
+        cancelled = response.cancel_event.is_set()
+        with self._lock:
+            if with_audio:
+                self._send({"type": "response.audio.done", **where})
+                self._send({"type": "response.audio_transcript.done", **where, "transcript": sent_text})
+            else:
+                self._send({"type": "response.text.done", **where, "text": sent_text})
+            self._send({"type": "response.content_part.done", **where, "part": dict(part)})
+            item["status"] = "incomplete" if cancelled else "completed"
+            self._send(
+                {
+                    "type": "response.output_item.done",
+                    "response_id": response.id,
+                    "output_index": output_index,
+                    "item": copy.deepcopy(item),
+                }
+            )
+        tokens = math.ceil(len(sent_text) / 4)
+        audio_tokens = math.ceil(sent_samples * 1000 / rate / 50) if with_audio else 0
+        return tokens, audio_tokens
+
+    def _stream_function_call(self, response: _Response, reply: Reply) -> int:
+        arguments = reply.arguments_json()
+        item_id = new_id("item")
+        call_id = new_id("call", 16)
+        item: Dict[str, Any] = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "function_call",
+            "status": "in_progress",
+            "name": reply.tool_name,
+            "call_id": call_id,
+            "arguments": "",
+        }
+        output_index = self._add_output_item(response, item)
+        where = {"response_id": response.id, "item_id": item_id, "output_index": output_index, "call_id": call_id}
+        step = 12
+        for offset in range(0, len(arguments), step):
+            if not self._pace(response, offset / (CHARS_PER_SECOND * 4)):
+                break
+            delta = arguments[offset : offset + step]
+            with self._lock:
+                item["arguments"] += delta
+                self._send({"type": "response.function_call_arguments.delta", **where, "delta": delta})
+        cancelled = response.cancel_event.is_set()
+        with self._lock:
+            self._send({"type": "response.function_call_arguments.done", **where, "arguments": item["arguments"]})
+            item["status"] = "incomplete" if cancelled else "completed"
+            self._send(
+                {
+                    "type": "response.output_item.done",
+                    "response_id": response.id,
+                    "output_index": output_index,
+                    "item": copy.deepcopy(item),
+                }
+            )
+        return math.ceil(len(item["arguments"]) / 4)
+
+    def _finish(
+        self,
+        response: _Response,
+        items: List[Dict[str, Any]],
+        failure: Optional[Dict[str, Any]],
+        incomplete: bool,
+        text_tokens: int,
+        audio_tokens: int,
+    ) -> None:
+        input_text = sum(
+            math.ceil(len(json.dumps(i.get("content") or i.get("output") or i.get("arguments") or "")) / 4)
+            for i in items
+        )
+        input_audio = sum(
+            1 for i in items for p in (i.get("content") or []) if isinstance(p, dict) and p.get("type") == "input_audio"
+        ) * 25
+        output_tokens = text_tokens + audio_tokens
+        usage = {
+            "total_tokens": input_text + input_audio + output_tokens,
+            "input_tokens": input_text + input_audio,
+            "output_tokens": output_tokens,
+            "input_token_details": {"cached_tokens": 0, "text_tokens": input_text, "audio_tokens": input_audio},
+            "output_token_details": {"text_tokens": text_tokens, "audio_tokens": audio_tokens},
+        }
+        body = self._response_object(response, "completed")
+        if failure is not None:
+            body["status"] = "failed"
+            body["status_details"] = {"type": "failed", "error": failure}
+        elif response.cancel_event.is_set():
+            body["status"] = "cancelled"
+            body["status_details"] = {"type": "cancelled", "reason": response.cancel_reason or "client_cancelled"}
+        elif incomplete:
+            body["status"] = "incomplete"
+            body["status_details"] = {"type": "incomplete", "reason": "max_output_tokens"}
+        body["output"] = copy.deepcopy(response.output)
+        body["usage"] = usage
+        with self._lock:
+            # free the conversation before response.done so an immediate
+            # response.create from the client is accepted
+            if self._active is response:
+                self._active = None
+            self._requests_left = max(0, self._requests_left - 1)
+            self._tokens_left = max(0, self._tokens_left - usage["total_tokens"])
+            self._send({"type": "response.done", "response": body})
+            self._send(
+                {
+                    "type": "rate_limits.updated",
+                    "rate_limits": [
+                        {
+                            "name": "requests",
+                            "limit": self.options.rate_limit_requests,
+                            "remaining": self._requests_left,
+                            "reset_seconds": 0.012,
+                        },
+                        {
+                            "name": "tokens",
+                            "limit": self.options.rate_limit_tokens,
+                            "remaining": self._tokens_left,
+                            "reset_seconds": round(usage["total_tokens"] * 60.0 / self.options.rate_limit_tokens, 3),
+                        },
+                    ],
+                }
+            )

@@ -1,0 +1,399 @@
+"""RealtimeSimulator: a local, protocol-faithful OpenAI Realtime (beta) server.
+
+It serves the beta WebSocket protocol on 127.0.0.1 for tests, samples and
+offline development: sessions, the input audio buffer with an energy-based
+server VAD, conversation items, responses streaming text, synthesised audio and
+function calls in the real server's event order, cancellation, truncation,
+deletion, and ``error`` events shaped like the real ones. ::
+
+    from realtime_sync.simulator import RealtimeSimulator
+
+    with RealtimeSimulator() as sim:
+        client = RealtimeClient(url=sim.url)
+        ...
+
+The "model" is a replaceable responder (see :class:`Reply`); faults (dropped
+connections, malformed frames, delays, injected errors) can be switched on to
+test clients' failure handling.
+
+Threads: ``start()`` runs the accept loop on a ``realtime-sync-sim-server``
+thread; each connection gets a handler thread (reading client events) and a
+``realtime-sync-sim-stream-*`` thread (streaming responses). ``stop()`` closes
+everything and joins them all.
+
+Needs the ``websockets`` package: ``pip install "realtime_sync[server]"``.
+Run standalone with ``python -m realtime_sync.simulator --port 8765``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import json
+import logging
+import threading
+import urllib.parse
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+try:
+    from websockets.datastructures import Headers
+    from websockets.http11 import Response as _HTTPResponse
+    from websockets.sync.server import serve as _serve
+except ImportError as _exc:  # pragma: no cover - exercised without the extra
+    raise ImportError(
+        "realtime_sync.simulator needs the 'websockets' package (version 13 or newer): "
+        'pip install "realtime_sync[server]"'
+    ) from _exc
+
+from ._sim_config import DEFAULT_MODEL
+from ._sim_responder import Reply, Responder, default_responder, synthesize_speech
+from ._sim_session import SimOptions, SimSession, Transcriber
+from ._sim_vad import threshold_to_dbfs
+
+__all__ = [
+    "RealtimeSimulator",
+    "Reply",
+    "Responder",
+    "Transcriber",
+    "default_responder",
+    "synthesize_speech",
+    "threshold_to_dbfs",
+    "main",
+]
+
+logger = logging.getLogger(__name__)
+
+_MAX_FRAME = 16 * 1024 * 1024  # the real server takes appends of up to 15 MiB
+
+
+def _json_response(status: int, reason: str, body: Dict[str, Any]) -> Any:
+    data = json.dumps(body).encode("utf-8")
+    headers = Headers(
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Connection", "close")]
+    )
+    return _HTTPResponse(status, reason, headers, data)
+
+
+class RealtimeSimulator:
+    """A local Realtime API server speaking the beta protocol.
+
+    Args:
+        host: interface to bind (loopback by default).
+        port: TCP port; 0 picks a free one (read it back from :attr:`port`).
+        responder: the simulated model, ``responder(items, session) -> Reply |
+            dict | str`` (see :mod:`realtime_sync._sim_responder`); defaults to
+            :func:`default_responder`. Runs on the session's streaming thread.
+        require_api_key: when set, the handshake needs ``Authorization: Bearer
+            <key>`` (or the browser subprotocol ``openai-insecure-api-key.<key>``);
+            otherwise HTTP 401 with an OpenAI-style JSON error body.
+        require_beta_header: when true (default), a handshake without
+            ``OpenAI-Beta: realtime=v1`` (or subprotocol ``openai-beta.realtime-v1``)
+            gets HTTP 400 with a JSON error body.
+        speed: pacing of streamed output as a multiple of real time (50 means a
+            two-second reply streams in 40 ms); ``None`` or 0 sends as fast as
+            possible.
+        realtime: shortcut for ``speed=1.0`` (demos, playback through speakers).
+        audio_chunk_ms: longest audio per ``response.audio.delta``.
+        transcriber: how user audio becomes text: a callable ``(int16 samples,
+            rate) -> str``, or a sequence of scripted transcripts used in turn;
+            default: a description like "(inaudible: 1.2 seconds of speech)".
+        drop_after: fault: after sending this many events on a connection,
+            end it abruptly (no close frame).
+        malformed_frame_after: fault: after this many events, send one frame
+            that is not valid JSON.
+        error_after: fault: after this many events, send one ``error`` event
+            (``error`` gives its payload; default a ``server_error``).
+        error: the ``error`` object used by ``error_after``.
+        event_delay: fault: wait this many seconds before every event.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        responder: Optional[Responder] = None,
+        require_api_key: Optional[str] = None,
+        require_beta_header: bool = True,
+        speed: Optional[float] = 50.0,
+        realtime: bool = False,
+        audio_chunk_ms: int = 100,
+        transcriber: Union[Transcriber, Sequence[str], None] = None,
+        drop_after: Optional[int] = None,
+        malformed_frame_after: Optional[int] = None,
+        error_after: Optional[int] = None,
+        error: Optional[Dict[str, Any]] = None,
+        event_delay: float = 0.0,
+    ) -> None:
+        if speed is not None and speed < 0:
+            raise ValueError("speed must be positive, 0 or None")
+        if audio_chunk_ms <= 0:
+            raise ValueError("audio_chunk_ms must be positive")
+        self.host = host
+        self._requested_port = int(port)
+        self._api_key = require_api_key
+        self.require_beta_header = require_beta_header
+        self.options = SimOptions(
+            responder=responder or default_responder,
+            speed=1.0 if realtime else speed,
+            audio_chunk_ms=int(audio_chunk_ms),
+            transcriber=transcriber,
+            drop_after=drop_after,
+            malformed_frame_after=malformed_frame_after,
+            error_after=error_after,
+            error=error,
+            event_delay=float(event_delay),
+        )
+        self._server: Any = None
+        self._thread: Optional[threading.Thread] = None
+        self._lock = threading.Lock()
+        self._sessions: List[SimSession] = []
+        self._handler_threads: List[threading.Thread] = []
+        self._port: Optional[int] = None
+        self._stopping = False
+        self.sessions_started = 0
+
+    def __repr__(self) -> str:
+        state = "running" if self._server is not None else "stopped"
+        auth = ", api key required" if self._api_key else ""
+        return f"<RealtimeSimulator {self.url if self._port else self.host} {state}{auth}>"
+
+    # -- lifecycle -----------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on (after :meth:`start`)."""
+        if self._port is None:
+            raise RuntimeError("the simulator is not started; call start() first")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The ``ws://host:port`` URL to give RealtimeClient / RealtimeAPI."""
+        return f"ws://{self.host}:{self.port}"
+
+    def start(self) -> "RealtimeSimulator":
+        """Bind the socket and start serving on a background thread; returns self.
+
+        Raises:
+            RuntimeError: already started.
+            OSError: the address cannot be bound.
+        """
+        with self._lock:
+            if self._server is not None:
+                raise RuntimeError("the simulator is already running")
+            self._stopping = False
+            server = _serve(
+                self._handle,
+                self.host,
+                self._requested_port,
+                process_request=self._process_request,
+                select_subprotocol=self._select_subprotocol,
+                compression=None,
+                max_size=_MAX_FRAME,
+                open_timeout=10,
+                close_timeout=2,
+            )
+            self._server = server
+            self._port = int(server.socket.getsockname()[1])
+            self._thread = threading.Thread(
+                target=server.serve_forever, name="realtime-sync-sim-server", daemon=True
+            )
+            self._thread.start()
+        logger.info("realtime simulator listening on %s", self.url)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close the server and every connection, and join all threads.
+
+        Idempotent; safe from any thread except a simulator thread.
+
+        Args:
+            timeout: seconds to wait for each thread (None = forever).
+        """
+        with self._lock:
+            server, self._server = self._server, None
+            thread, self._thread = self._thread, None
+            self._stopping = True
+            sessions = list(self._sessions)
+        if server is None:
+            return
+        for session in sessions:
+            session.close()
+        server.shutdown()  # websockets >= 14 also closes connections and waits for handlers
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        with self._lock:
+            handlers = list(self._handler_threads)
+            self._handler_threads.clear()
+        for handler in handlers:
+            if handler is not threading.current_thread():
+                handler.join(timeout)
+                if handler.is_alive():
+                    logger.warning("simulator connection thread %s did not stop", handler.name)
+        for session in sessions:
+            session.join(timeout)
+        with self._lock:
+            self._sessions.clear()
+        logger.info("realtime simulator on port %s stopped", self._port)
+
+    def __enter__(self) -> "RealtimeSimulator":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    # -- inspection and runtime faults ----------------------------------------
+
+    @property
+    def session_count(self) -> int:
+        """Number of sessions currently connected."""
+        with self._lock:
+            return sum(1 for s in self._sessions if not s.closed.is_set())
+
+    def session_ids(self) -> List[str]:
+        """Ids (``sess_...``) of the sessions currently connected."""
+        with self._lock:
+            return [s.id for s in self._sessions if not s.closed.is_set()]
+
+    def broadcast(self, event: Dict[str, Any]) -> int:
+        """Send a server event (an ``event_id`` is added) to every open session.
+
+        Useful to inject events the simulator would never send by itself.
+        Returns the number of sessions it reached.
+        """
+        with self._lock:
+            sessions = [s for s in self._sessions if not s.closed.is_set()]
+        reached = 0
+        for session in sessions:
+            try:
+                session._send(dict(event))  # noqa: SLF001 - package-internal
+                reached += 1
+            except Exception:  # noqa: BLE001 - a closing session
+                logger.debug("broadcast to %s failed", session.id, exc_info=True)
+        return reached
+
+    # -- websockets callbacks (connection handler threads) ---------------------
+
+    def _select_subprotocol(self, connection: Any, subprotocols: Sequence[str]) -> Optional[str]:
+        return "realtime" if "realtime" in subprotocols else None
+
+    def _process_request(self, connection: Any, request: Any) -> Any:
+        """Check the handshake headers; return an HTTP error response or None."""
+        with self._lock:
+            self._handler_threads.append(threading.current_thread())
+        headers = request.headers
+        offered = [p.strip() for p in ",".join(headers.get_all("Sec-WebSocket-Protocol")).split(",") if p.strip()]
+        if self._api_key is not None:
+            given: Optional[str] = None
+            auth = headers.get("Authorization", "")
+            if auth.lower().startswith("bearer "):
+                given = auth[7:].strip()
+            for protocol in offered:
+                if protocol.startswith("openai-insecure-api-key."):
+                    given = protocol[len("openai-insecure-api-key.") :]
+            if not given:
+                return _json_response(
+                    401,
+                    "Unauthorized",
+                    {
+                        "error": {
+                            "message": "You didn't provide an API key. You need to provide your API key in an "
+                            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                            "type": "invalid_request_error",
+                            "param": None,
+                            "code": None,
+                        }
+                    },
+                )
+            if not hmac.compare_digest(given.encode("utf-8"), self._api_key.encode("utf-8")):
+                return _json_response(
+                    401,
+                    "Unauthorized",
+                    {
+                        "error": {
+                            "message": "Incorrect API key provided. You can find your API key at "
+                            "https://platform.openai.com/account/api-keys.",
+                            "type": "invalid_request_error",
+                            "param": None,
+                            "code": "invalid_api_key",
+                        }
+                    },
+                )
+        if self.require_beta_header:
+            beta = headers.get("OpenAI-Beta", "")
+            if "realtime=v1" not in beta and "openai-beta.realtime-v1" not in offered:
+                return _json_response(
+                    400,
+                    "Bad Request",
+                    {
+                        "error": {
+                            "message": "Missing required header: 'OpenAI-Beta: realtime=v1'. This server speaks "
+                            "the beta Realtime API.",
+                            "type": "invalid_request_error",
+                            "param": None,
+                            "code": "missing_beta_header",
+                        }
+                    },
+                )
+        return None
+
+    def _handle(self, connection: Any) -> None:
+        thread = threading.current_thread()
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(connection.request.path).query)
+        model = (query.get("model") or [DEFAULT_MODEL])[0]
+        session = SimSession(connection, model, self.options)
+        thread.name = f"realtime-sync-sim-conn-{session.id}"
+        with self._lock:
+            if self._stopping:
+                return
+            self._sessions.append(session)
+            if thread not in self._handler_threads:
+                self._handler_threads.append(thread)
+            self.sessions_started += 1
+        logger.debug("simulator session %s opened (model %s)", session.id, model)
+        try:
+            session.run()
+        finally:
+            with self._lock:
+                if session in self._sessions:
+                    self._sessions.remove(session)
+                if thread in self._handler_threads and not self._stopping:
+                    self._handler_threads.remove(thread)
+            logger.debug("simulator session %s closed", session.id)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the simulator from the command line until Ctrl-C. Returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m realtime_sync.simulator",
+        description="Serve a local, simulated OpenAI Realtime (beta) API over WebSocket.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="TCP port (0 = any free port; default 8765)")
+    parser.add_argument("--api-key", default=None, help="require this bearer token (default: none)")
+    pacing = parser.add_mutually_exclusive_group()
+    pacing.add_argument("--realtime", action="store_true", help="stream audio at real-time speed (default)")
+    pacing.add_argument("--speed", type=float, default=None, help="stream at this multiple of real time (0 = unpaced)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log every event")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
+    speed = 1.0 if args.speed is None else args.speed
+    simulator = RealtimeSimulator(host=args.host, port=args.port, require_api_key=args.api_key, speed=speed or None)
+    stopped = threading.Event()
+    simulator.start()
+    print(f"Realtime simulator listening on {simulator.url}  (Ctrl-C to stop)", flush=True)
+    try:
+        while not stopped.wait(3600):
+            pass
+    except KeyboardInterrupt:
+        print("stopping...", flush=True)
+    finally:
+        simulator.stop()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
