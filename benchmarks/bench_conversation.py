@@ -44,7 +44,7 @@ def run(minutes: float, audio_format: str = "pcm16") -> Dict[str, Any]:
     """Process ``minutes`` of audio deltas; return timings in seconds."""
     conv = Conversation(output_audio_format=audio_format)
     base = {"response_id": "resp_bench", "item_id": "msg_bench", "output_index": 0, "content_index": 0}
-    setup = [
+    setup: List[Dict[str, Any]] = [
         {"event_id": "event_1", "type": "response.created",
          "response": {"id": "resp_bench", "object": "realtime.response", "status": "in_progress",
                       "status_details": None, "output": [], "usage": None}},

@@ -332,11 +332,12 @@ class Conversation:
     def _part(self, event: Mapping[str, Any], item: Item) -> Dict[str, Any]:
         index = _field(event, event, "content_index", int)
         content = item.get("content")
-        count = len(content) if isinstance(content, list) else 0
-        if not 0 <= index < count or not isinstance(content[index], dict):
+        if not isinstance(content, list):
+            content = []
+        if not 0 <= index < len(content) or not isinstance(content[index], dict):
             raise ProtocolError(
                 f'{event.get("type")}: content_index {index} is out of range for item '
-                f'"{item.get("id")}", which has {count} content part(s)',
+                f'"{item.get("id")}", which has {len(content)} content part(s)',
                 event=dict(event),
             )
         part: Dict[str, Any] = content[index]

@@ -351,7 +351,8 @@ def test_transcription_failed_is_recorded_on_the_item(conv: Conversation) -> Non
 
 def test_speech_slice_from_the_input_buffer(conv: Conversation) -> None:
     buffer = tone(24000 * 3)
-    assert conv.process_event(ev("input_audio_buffer.speech_started", audio_start_ms=1000, item_id="msg_003")) == (None, None)
+    started = ev("input_audio_buffer.speech_started", audio_start_ms=1000, item_id="msg_003")
+    assert conv.process_event(started) == (None, None)
     assert conv.process_event(ev("input_audio_buffer.speech_stopped", audio_end_ms=2000, item_id="msg_003"),
                               buffer) == (None, None)
     item = user_audio_item(conv)
@@ -607,7 +608,9 @@ def test_audio_delta_errors(conv: Conversation) -> None:
      ("response.text.done", "text"), ("response.audio_transcript.done", "transcript"),
      ("response.content_part.done", "part"), ("response.audio.done", None)],
 )
-def test_item_events_reject_unknown_items_and_bad_content_index(conv: Conversation, event_type: str, field: Any) -> None:
+def test_item_events_reject_unknown_items_and_bad_content_index(
+    conv: Conversation, event_type: str, field: Any
+) -> None:
     assistant(conv)
     value: Any = {"type": "audio", "transcript": "x"} if field == "part" else "x"
     extra = {field: value} if field else {}
