@@ -531,14 +531,14 @@ def _span(
         return out
     block = 8192
     for lo in range(0, n_out, block):
-        j = np.arange(j_start + lo, j_start + min(lo + block, n_out), dtype=np.int64)
-        base, rem = np.divmod(j * M, L)
-        position = rem * (_TABLE_PHASES / L)
+        outputs = np.arange(j_start + lo, j_start + min(lo + block, n_out), dtype=np.int64)
+        bases, remainders = np.divmod(outputs * M, L)
+        position = remainders * (_TABLE_PHASES / L)
         index = np.minimum(position.astype(np.int64), _TABLE_PHASES - 1)
         weight = (position - index)[:, None]
         coefs = taps[index] * (1.0 - weight) + taps[index + 1] * weight
-        rows = windows[base + first]
-        out[lo : lo + len(j)] = np.einsum("ij,ij->i", rows, coefs)
+        rows = windows[bases + first]
+        out[lo : lo + len(outputs)] = np.einsum("ij,ij->i", rows, coefs)
     return out
 
 

@@ -8,6 +8,7 @@ import struct
 import sys
 import warnings
 import wave
+from types import ModuleType
 from typing import Any, Callable, List, Optional
 
 import numpy as np
@@ -35,6 +36,7 @@ from realtime_sync.audio import (
 )
 from realtime_sync.errors import ConfigurationError
 
+audioop: Optional[ModuleType]
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     try:
@@ -250,14 +252,15 @@ def test_to_pcm16_bytes_like() -> None:
         np.testing.assert_array_equal(to_pcm16(data), [1, -1, 1000])
     # a memoryview with another item format is taken as its raw bytes
     arr = np.array([7, -7], dtype="<i2")
-    np.testing.assert_array_equal(to_pcm16(memoryview(arr)), [7, -7])
+    np.testing.assert_array_equal(to_pcm16(memoryview(arr)), [7, -7])  # type: ignore[arg-type]
     # a non-contiguous memoryview
     np.testing.assert_array_equal(to_pcm16(memoryview(raw * 2)[::2]), to_pcm16((raw * 2)[::2]))
     assert to_pcm16(b"").shape == (0,)
 
 
 def test_to_pcm16_empty_inputs() -> None:
-    for empty in ([], (), np.zeros(0, np.int16), np.zeros(0, np.float32), b""):
+    empties: List[Any] = [[], (), np.zeros(0, np.int16), np.zeros(0, np.float32), b""]
+    for empty in empties:
         out = to_pcm16(empty)
         assert out.dtype == np.int16 and out.shape == (0,)
 
@@ -587,7 +590,7 @@ def test_resample_same_rate_returns_a_copy() -> None:
     assert not np.shares_memory(out, x)
     f = np.linspace(-1, 1, 5)
     np.testing.assert_allclose(resample(f, 8000, 8000), f.astype(np.float32))
-    np.testing.assert_array_equal(resample(x, 16000, 16000.0), x)  # a whole float rate is fine
+    np.testing.assert_array_equal(resample(x, 16000, 16000.0), x)  # type: ignore[arg-type]
 
 
 def test_resample_does_not_modify_input() -> None:
@@ -749,7 +752,7 @@ def test_write_wav_to_unseekable_stream() -> None:
             return len(b)
 
     sink = Sink()
-    write_wav(sink, np.arange(100, dtype=np.int16), 16000)
+    write_wav(sink, np.arange(100, dtype=np.int16), 16000)  # type: ignore[arg-type]
     out, rate = read_wav(io.BytesIO(bytes(sink.data)))
     assert rate == 16000
     np.testing.assert_array_equal(out, np.arange(100))
