@@ -1005,3 +1005,116 @@ def test_audio_append_cost_is_not_quadratic() -> None:
 
     small, large = run(500), run(2000)
     assert large / small < 8, (small, large)
+
+
+# -- against the simulator: every event a real-order server sends folds cleanly ---------------
+
+
+class _RawSession:
+    """A bare websocket-client connection to the simulator, folding events into a Conversation."""
+
+    def __init__(self, url: str, conv: Conversation) -> None:
+        import websocket  # websocket-client, a core dependency
+
+        self.conv = conv
+        self.input_audio = np.zeros(0, dtype=np.int16)
+        self.events: List[Dict[str, Any]] = []
+        self.deltas: List[Dict[str, Any]] = []
+        self.ws = websocket.create_connection(
+            url + "/v1/realtime?model=gpt-4o-realtime-preview-2024-10-01",
+            header=["OpenAI-Beta: realtime=v1"], timeout=10.0,
+        )
+
+    def send(self, event_type: str, **fields: Any) -> None:
+        import json
+
+        self.ws.send(json.dumps({"type": event_type, **fields}))
+
+    def append_audio(self, samples: np.ndarray) -> None:
+        self.input_audio = np.concatenate([self.input_audio, samples])
+        self.send("input_audio_buffer.append", audio=audio.encode_audio(samples, self.conv.input_audio_format))
+
+    def fold_until(self, event_type: str) -> Dict[str, Any]:
+        import json
+
+        while True:
+            event = json.loads(self.ws.recv())
+            self.events.append(event)
+            assert event["type"] != "error", event
+            if event["type"] in ("session.created", "session.updated"):
+                session = event["session"]
+                self.conv.input_audio_format = session["input_audio_format"]
+                self.conv.output_audio_format = session["output_audio_format"]
+            _, delta = self.conv.process_event(event, self.input_audio)
+            if delta is not None:
+                self.deltas.append(delta)
+            if event["type"] == event_type:
+                return event
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+@pytest.mark.parametrize("fmt", ["pcm16", "g711_ulaw"])
+def test_simulator_audio_reply_folds_into_one_item(simulator: Any, fmt: str) -> None:
+    conv = Conversation()
+    session = _RawSession(simulator.url, conv)
+    try:
+        session.fold_until("session.created")
+        session.send("session.update", session={"modalities": ["text", "audio"], "output_audio_format": fmt,
+                                                "turn_detection": None})
+        session.fold_until("session.updated")
+        session.send("conversation.item.create", item={
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hello there"}]})
+        session.send("response.create")
+        done = session.fold_until("response.done")
+    finally:
+        session.close()
+    user, reply = conv.get_items()
+    assert user["formatted"]["text"] == "Hello there" and user["status"] == "completed"
+    assert reply["status"] == "completed" and reply["role"] == "assistant"
+    pieces = [d["audio"] for d in session.deltas if "audio" in d]
+    assert pieces and np.array_equal(reply["formatted"]["audio"], np.concatenate(pieces))
+    transcript = "".join(d["transcript"] for d in session.deltas if "transcript" in d)
+    assert transcript and reply["formatted"]["transcript"] == transcript
+    assert reply["content"][0]["transcript"] == transcript
+    final_part = done["response"]["output"][0]["content"][0]
+    assert final_part.get("transcript") in (None, transcript)
+    seconds = reply["formatted"]["audio"].size / audio.sample_rate(fmt)
+    assert 0.5 < seconds < 30  # decoded at the format's own rate
+    (response,) = conv.responses
+    assert response["status"] == "completed" and response["output"] == [reply["id"]]
+
+
+def test_simulator_server_vad_turn_slices_the_input_audio(simulator: Any) -> None:
+    from realtime_sync.simulator import synthesize_speech
+
+    conv = Conversation()
+    session = _RawSession(simulator.url, conv)
+    try:
+        session.fold_until("session.created")
+        session.send("session.update", session={
+            "modalities": ["text"], "input_audio_transcription": {"model": "whisper-1"},
+            "turn_detection": {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300,
+                               "silence_duration_ms": 200}})
+        session.fold_until("session.updated")
+        silence = np.zeros(24000, dtype=np.int16)
+        speech = synthesize_speech("hello simulator, how are you", 24000)
+        for chunk in (silence, speech, silence):
+            session.append_audio(chunk)
+        stopped = session.fold_until("input_audio_buffer.speech_stopped")
+        session.fold_until("response.done")
+    finally:
+        session.close()
+    started = next(e for e in session.events if e["type"] == "input_audio_buffer.speech_started")
+    user = conv.get_item(stopped["item_id"])
+    assert user is not None and user["role"] == "user"
+    expected = session.input_audio[started["audio_start_ms"] * 24:stopped["audio_end_ms"] * 24]
+    assert expected.size > 0
+    assert np.array_equal(user["formatted"]["audio"], expected)
+    assert conv.get_items()[-1]["role"] == "assistant"
+    transcribed = [e for e in session.events
+                   if e["type"] == "conversation.item.input_audio_transcription.completed"]
+    for event in transcribed:  # whether it came before or after the item
+        assert user["formatted"]["transcript"] == (event["transcript"] or " ")
+        assert user["content"][0]["transcript"] == event["transcript"]
