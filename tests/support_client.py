@@ -1,0 +1,346 @@
+"""A scripted Realtime server on 127.0.0.1 for the RealtimeClient tests.
+
+:class:`ScriptedServer` runs the ``websockets`` threaded server on port 0. It
+greets each connection with ``session.created`` (unless told not to), records
+every client frame as a parsed dict, and lets the test push any server event,
+or install a ``responder`` that answers client events as they arrive. Waits
+sleep on a ``threading.Condition`` and take a timeout in seconds.
+
+It also holds :func:`validate_client_event`, which checks a frame against the
+``openai`` SDK's beta client-event models, and a few event builders.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import Server, ServerConnection, serve
+
+__all__ = [
+    "ScriptedServer",
+    "validate_client_event",
+    "session_object",
+    "EventRecorder",
+]
+
+Event = Dict[str, Any]
+_ids = itertools.count(1)
+
+
+def _next_id(prefix: str) -> str:
+    return f"{prefix}{next(_ids):06d}"
+
+
+def session_object(**overrides: Any) -> Event:
+    """A beta ``session`` object as the server sends it."""
+    session: Event = {
+        "id": "sess_test",
+        "object": "realtime.session",
+        "model": "gpt-4o-realtime-preview-2024-10-01",
+        "modalities": ["text", "audio"],
+        "instructions": "",
+        "voice": "alloy",
+        "input_audio_format": "pcm16",
+        "output_audio_format": "pcm16",
+        "input_audio_transcription": None,
+        "turn_detection": None,
+        "tools": [],
+        "tool_choice": "auto",
+        "temperature": 0.8,
+        "max_response_output_tokens": "inf",
+    }
+    session.update(overrides)
+    return session
+
+
+_ADAPTER: Any = None
+
+
+def validate_client_event(frame: Event) -> Any:
+    """Validate a client frame against ``openai.types.beta.realtime.RealtimeClientEvent``.
+
+    Returns the parsed model; raises ``pydantic.ValidationError`` when the
+    frame does not match (wrong type, missing or mistyped field).
+    """
+    global _ADAPTER
+    if _ADAPTER is None:
+        from openai.types.beta.realtime import RealtimeClientEvent
+        from pydantic import TypeAdapter
+
+        _ADAPTER = TypeAdapter(RealtimeClientEvent)
+    return _ADAPTER.validate_python(frame)
+
+
+class ScriptedServer:
+    """A WebSocket server whose every event the test scripts.
+
+    Args:
+        greet: send ``session.created`` as soon as a client connects.
+        session: the ``session`` object to greet with (default
+            :func:`session_object`).
+        responder: ``responder(server, frame)``, called on the connection
+            thread for each client frame after it is recorded; it may call
+            :meth:`send`. Exceptions are recorded in :attr:`errors`.
+    """
+
+    def __init__(
+        self,
+        *,
+        greet: bool = True,
+        session: Optional[Event] = None,
+        responder: Optional[Callable[["ScriptedServer", Event], None]] = None,
+    ) -> None:
+        self.greet = greet
+        self.session = session if session is not None else session_object()
+        self.responder = responder
+        self.received: List[Event] = []
+        self.errors: List[BaseException] = []
+        self.connections: List[ServerConnection] = []
+        self._cond = threading.Condition()
+        self._server: Optional[Server] = None
+        self._thread: Optional[threading.Thread] = None
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> "ScriptedServer":
+        self._server = serve(self._handle, "127.0.0.1", 0, compression=None, max_size=None)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="scripted-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join(10)
+        self._server = None
+
+    def __enter__(self) -> "ScriptedServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.socket.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    # -- connection -------------------------------------------------------------
+
+    def _handle(self, connection: ServerConnection) -> None:
+        with self._cond:
+            self.connections.append(connection)
+            self._cond.notify_all()
+        if self.greet:
+            self.send({"type": "session.created", "session": self.session}, connection)
+        try:
+            for message in connection:
+                frame = json.loads(message)
+                with self._cond:
+                    self.received.append(frame)
+                    self._cond.notify_all()
+                if self.responder is not None:
+                    try:
+                        self.responder(self, frame)
+                    except Exception as exc:  # surfaced by the test through .errors
+                        self.errors.append(exc)
+        except ConnectionClosed:
+            pass
+
+    def send(self, event: Event, connection: Optional[ServerConnection] = None) -> Event:
+        """Send a server event (an ``event_id`` is added) on the latest connection."""
+        event = dict(event)
+        event.setdefault("event_id", _next_id("event_"))
+        target = connection or self.connections[-1]
+        target.send(json.dumps(event))
+        return event
+
+    def send_raw(self, text: str) -> None:
+        """Send a frame as is (for malformed input)."""
+        self.connections[-1].send(text)
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the latest connection from the server side."""
+        self.connections[-1].close(code, reason)
+
+    # -- reading what the client sent --------------------------------------------
+
+    def frames(self, event_type: Optional[str] = None) -> List[Event]:
+        """The frames received so far (of one type, if given)."""
+        with self._cond:
+            return [f for f in self.received if event_type is None or f.get("type") == event_type]
+
+    def wait_for(self, event_type: str, count: int = 1, timeout: float = 5.0) -> List[Event]:
+        """Wait until ``count`` frames of ``event_type`` arrived; return them all.
+
+        Raises:
+            AssertionError: they did not arrive within ``timeout`` seconds.
+        """
+
+        def matching() -> List[Event]:
+            return [f for f in self.received if f.get("type") == event_type]
+
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(matching()) >= count, timeout):
+                raise AssertionError(
+                    f"expected {count} {event_type!r} frame(s), got "
+                    f"{[f.get('type') for f in self.received]}"
+                )
+            return matching()
+
+    def wait_for_connection(self, count: int = 1, timeout: float = 5.0) -> ServerConnection:
+        with self._cond:
+            assert self._cond.wait_for(lambda: len(self.connections) >= count, timeout)
+            return self.connections[count - 1]
+
+    def mark(self) -> int:
+        """The number of frames received so far (to look at later frames only)."""
+        with self._cond:
+            return len(self.received)
+
+    def since(self, mark: int) -> List[Event]:
+        with self._cond:
+            return list(self.received[mark:])
+
+    def wait_frames(self, mark: int, count: int, timeout: float = 5.0) -> List[Event]:
+        """Wait for ``count`` frames after ``mark`` and return exactly those received."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self.received) - mark >= count, timeout):
+                raise AssertionError(
+                    f"expected {count} frame(s), got {[f.get('type') for f in self.received[mark:]]}"
+                )
+            return list(self.received[mark:])
+
+    # -- building server events ---------------------------------------------------
+
+    def response_created(self, response_id: str = "resp_1") -> Event:
+        return self.send(
+            {
+                "type": "response.created",
+                "response": {
+                    "id": response_id,
+                    "object": "realtime.response",
+                    "status": "in_progress",
+                    "status_details": None,
+                    "output": [],
+                    "usage": None,
+                },
+            }
+        )
+
+    def response_done(
+        self, response_id: str = "resp_1", output: Optional[List[Event]] = None, status: str = "completed"
+    ) -> Event:
+        return self.send(
+            {
+                "type": "response.done",
+                "response": {
+                    "id": response_id,
+                    "object": "realtime.response",
+                    "status": status,
+                    "status_details": None,
+                    "output": output or [],
+                    "usage": None,
+                },
+            }
+        )
+
+    def assistant_item(self, item_id: str, response_id: str = "resp_1", audio: bool = True) -> Event:
+        """Send output_item.added, conversation.item.created and content_part.added."""
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "status": "in_progress",
+            "role": "assistant",
+            "content": [],
+        }
+        self.send(
+            {"type": "response.output_item.added", "response_id": response_id, "output_index": 0, "item": item}
+        )
+        self.send({"type": "conversation.item.created", "previous_item_id": None, "item": item})
+        part = {"type": "audio", "transcript": ""} if audio else {"type": "text", "text": ""}
+        return self.send(
+            {
+                "type": "response.content_part.added",
+                "response_id": response_id,
+                "item_id": item_id,
+                "output_index": 0,
+                "content_index": 0,
+                "part": part,
+            }
+        )
+
+    def function_call(
+        self, item_id: str, call_id: str, name: str, arguments: str, response_id: str = "resp_1", index: int = 0
+    ) -> Event:
+        """Send a whole function call item (added, created, done)."""
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "function_call",
+            "status": "in_progress",
+            "call_id": call_id,
+            "name": name,
+            "arguments": "",
+        }
+        self.send(
+            {"type": "response.output_item.added", "response_id": response_id, "output_index": index, "item": item}
+        )
+        self.send({"type": "conversation.item.created", "previous_item_id": None, "item": item})
+        self.send(
+            {
+                "type": "response.function_call_arguments.done",
+                "response_id": response_id,
+                "item_id": item_id,
+                "output_index": index,
+                "call_id": call_id,
+                "arguments": arguments,
+            }
+        )
+        done = dict(item, status="completed", arguments=arguments)
+        self.send(
+            {"type": "response.output_item.done", "response_id": response_id, "output_index": index, "item": done}
+        )
+        return done
+
+
+class EventRecorder:
+    """Collects ``(name, payload)`` from client callbacks; waits on a Condition."""
+
+    def __init__(self) -> None:
+        self.events: List[Any] = []
+        self._cond = threading.Condition()
+
+    def callback(self, name: str) -> Callable[[Any], None]:
+        def record(payload: Any) -> None:
+            with self._cond:
+                self.events.append((name, payload))
+                self._cond.notify_all()
+
+        return record
+
+    def of(self, name: str) -> List[Any]:
+        with self._cond:
+            return [p for n, p in self.events if n == name]
+
+    def wait(self, name: str, count: int = 1, timeout: float = 5.0) -> List[Any]:
+        with self._cond:
+            if not self._cond.wait_for(lambda: len([1 for n, _ in self.events if n == name]) >= count, timeout):
+                raise AssertionError(f"expected {count} {name!r}, got {[n for n, _ in self.events]}")
+            return [p for n, p in self.events if n == name]
+
+    def __iter__(self) -> Iterator[Any]:
+        with self._cond:
+            return iter(list(self.events))
