@@ -553,9 +553,9 @@ class Conversation:
     ) -> ProcessResult:
         item_id = _field(event, event, "item_id", str)
         end_ms = _field(event, event, "audio_end_ms", (int, float))
-        speech = _park(self._queued_speech, item_id)
-        speech.setdefault("audio_start_ms", end_ms)
-        speech["audio_end_ms"] = end_ms
+        known = self._queued_speech.get(item_id)
+        start_ms = known.get("audio_start_ms", end_ms) if known is not None else end_ms
+        sliced: Optional[np.ndarray] = None
         if input_audio_buffer is not None:
             samples = input_audio_buffer
             if not (
@@ -563,8 +563,9 @@ class Conversation:
             ):
                 samples = _audio.to_pcm16(samples)
             rate = _audio.sample_rate(self._input_audio_format)
-            start = math.floor(speech["audio_start_ms"] * rate / 1000) - input_audio_offset
-            stop = math.floor(end_ms * rate / 1000) - input_audio_offset
+            offset = int(input_audio_offset)
+            start = math.floor(start_ms * rate / 1000) - offset
+            stop = math.floor(end_ms * rate / 1000) - offset
             if start < 0:
                 logger.debug(
                     "speech for item %s starts %d samples before the kept input audio",
@@ -574,7 +575,12 @@ class Conversation:
             size = int(samples.shape[0])
             start = min(max(start, 0), size)
             stop = min(max(stop, start), size)
-            speech["audio"] = np.array(samples[start:stop], dtype=np.int16, copy=True)
+            sliced = np.array(samples[start:stop], dtype=np.int16, copy=True)
+        speech = _park(self._queued_speech, item_id)
+        speech["audio_start_ms"] = start_ms
+        speech["audio_end_ms"] = end_ms
+        if sliced is not None:
+            speech["audio"] = sliced
         return _NONE
 
     def _on_response_created(self, event: Mapping[str, Any]) -> ProcessResult:

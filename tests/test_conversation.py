@@ -146,6 +146,46 @@ def test_missing_fields_are_protocol_errors_not_key_errors(conv: Conversation) -
         assert info.value.event == event
 
 
+def test_rejected_events_change_nothing(conv: Conversation) -> None:
+    item = assistant(conv, parts=("audio",))
+    function_call(conv)
+    conv.process_event(audio_delta("msg_007", tone(1200)))
+    conv.process_event(ev("response.audio_transcript.delta", response_id="resp_001", item_id="msg_007",
+                          output_index=0, content_index=0, delta="Hi"))
+    audio_before = item["formatted"]["audio"].copy()
+    state_before = copy.deepcopy({k: v for k, v in item.items() if k != "formatted"})
+    formatted_before = {k: v for k, v in item["formatted"].items() if k != "audio"}
+    bad = [
+        ev("response.audio_transcript.delta", response_id="resp_001", item_id="msg_007", output_index=0,
+           content_index=0, delta=7),
+        ev("response.audio_transcript.delta", response_id="resp_001", item_id="msg_007", output_index=0,
+           content_index=4, delta="x"),
+        ev("response.audio.delta", response_id="resp_001", item_id="msg_007", output_index=0,
+           content_index=0, delta="abc"),
+        ev("response.function_call_arguments.delta", response_id="resp_001", item_id="msg_007",
+           output_index=0, call_id="call_001", delta="{"),
+        ev("conversation.item.truncated", item_id="msg_007", content_index=0, audio_end_ms="10"),
+        ev("response.output_item.done", response_id="resp_001", output_index=0, item={"status": "completed"}),
+    ]
+    for event in bad:
+        with pytest.raises(ProtocolError):
+            conv.process_event(event)
+    assert {k: v for k, v in item.items() if k != "formatted"} == state_before
+    assert {k: v for k, v in item["formatted"].items() if k != "audio"} == formatted_before
+    assert np.array_equal(item["formatted"]["audio"], audio_before)
+    assert [i["id"] for i in conv.get_items()] == ["msg_007", "fc_001"]
+
+
+def test_bad_input_audio_buffer_is_a_clear_error_and_queues_nothing(conv: Conversation) -> None:
+    stopped = ev("input_audio_buffer.speech_stopped", audio_end_ms=2000, item_id="msg_003")
+    with pytest.raises(ValueError, match="1-D"):
+        conv.process_event(stopped, np.zeros((10, 2), dtype=np.int16))
+    conv.process_event(ev("input_audio_buffer.speech_started", audio_start_ms=1000, item_id="msg_003"))
+    conv.process_event(stopped, tone(72000, seed=4))
+    item = user_audio_item(conv)
+    assert np.array_equal(item["formatted"]["audio"], tone(72000, seed=4)[24000:48000])
+
+
 # -- conversation.item.created ---------------------------------------------------------
 
 
