@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -85,12 +85,16 @@ def main() -> None:
     parser.add_argument("--format", default="pcm16", choices=audio.AUDIO_FORMATS)
     args = parser.parse_args()
     print(f"Conversation.process_event, {DELTA_MS} ms {args.format} response.audio.delta events, one item")
-    print(f"{'audio':>8} {'deltas':>8} {'total s':>9} {'us/delta':>9} {'audio.done s':>13} {'MB':>8}")
+    print("(per-delta cost vs the first row: about 1x when appends are linear; a copy per delta")
+    print(" would make it grow with the reply's length, e.g. 60x from 1 to 60 minutes)")
+    print(f"{'audio':>8} {'deltas':>8} {'total s':>9} {'us/delta':>9} {'vs first':>9} {'audio.done s':>13} {'MB':>8}")
+    first: Optional[float] = None
     for minutes in args.minutes:
         result = run(minutes, args.format)
         per_delta = result["seconds"] / max(result["deltas"], 1) * 1e6
+        first = per_delta if first is None else first
         print(f"{minutes:>6g} m {result['deltas']:>8d} {result['seconds']:>9.3f} {per_delta:>9.1f} "
-              f"{result['done_seconds']:>13.4f} {result['megabytes']:>8.1f}")
+              f"{per_delta / first:>8.2f}x {result['done_seconds']:>13.4f} {result['megabytes']:>8.1f}")
 
 
 if __name__ == "__main__":
