@@ -3,9 +3,10 @@
     python samples/desktop_app.py
 
 The rule for GUI toolkits: only the GUI thread touches widgets. The client's
-callbacks run on its socket thread, so here they do nothing but put the event
-on a ``queue.Queue``; the Tk thread drains that queue every few milliseconds
-with ``after()`` and updates the widgets. Sending (``send_text``,
+callbacks run on its socket thread, so this app registers none: it takes
+``client.events()``, a queue the client fills with ``(name, payload)`` pairs,
+and the Tk thread drains that queue every few milliseconds with ``after()``
+and updates the widgets. Sending (``send_text``,
 ``begin_turn``/``end_turn``) is safe from the Tk thread: sends never block on
 the network.
 
@@ -44,7 +45,7 @@ class App:
         self.root = root
         self.client = client
         self.voice_chat = voice_chat
-        self._events: "queue.Queue[Tuple[str, Dict[str, Any]]]" = queue.Queue()
+        self._events: "queue.Queue[Tuple[str, Any]]" = client.events()  # filled by the socket thread
         self._open_item: Optional[str] = None
         self._talking = False
 
@@ -74,11 +75,6 @@ class App:
         self.status.pack(fill="x", padx=6, pady=(0, 6))
         self.entry.focus_set()
 
-        # Socket-thread callbacks: only enqueue.
-        client.on("conversation.updated", lambda event: self._events.put(("updated", event)))
-        client.on("conversation.item.completed", lambda event: self._events.put(("completed", event)))
-        client.on("error", lambda event: self._events.put(("error", event)))
-        client.on("close", lambda event: self._events.put(("close", event)))
         self.root.after(POLL_MS, self._drain)
 
     # -- Tk thread ---------------------------------------------------------
@@ -116,8 +112,8 @@ class App:
             pass
         self.root.after(POLL_MS, self._drain)
 
-    def _apply(self, kind: str, event: Dict[str, Any]) -> None:
-        if kind == "updated":
+    def _apply(self, kind: str, event: Any) -> None:
+        if kind == "conversation.updated":
             item, delta = event.get("item") or {}, event.get("delta") or {}
             piece = delta.get("text") or delta.get("transcript")
             if item.get("role") == "assistant" and piece:
@@ -127,7 +123,7 @@ class App:
                 self._write(piece, "assistant")
             elif item.get("role") == "user" and delta.get("transcript"):
                 self._write("you (voice): %s\n" % delta["transcript"].strip(), "user")
-        elif kind == "completed":
+        elif kind == "conversation.item.completed":
             item = event.get("item") or {}
             if item.get("role") == "assistant":
                 if self._open_item == item.get("id"):

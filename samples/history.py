@@ -44,6 +44,8 @@ def main() -> None:
                     raise SystemExit("the server did not confirm the seeded items")
 
             reply = client.ask("Which way should I travel, then?", timeout=30)
+            if reply is None:
+                raise SystemExit("no reply within 30 seconds")
             print("assistant: %s" % reply["formatted"]["text"])
 
             print()

@@ -6,13 +6,16 @@ tests), without an OpenAI key, so each one talks to a simulator.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
+import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Dict, Iterator, Optional, Sequence
 
-__all__ = ["ROOT", "SAMPLES", "clean_env", "run_python"]
+__all__ = ["ROOT", "SAMPLES", "clean_env", "run_python", "xvfb_display", "NoDisplay"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -49,3 +52,40 @@ def run_python(
         env=env if env is not None else clean_env(),
         cwd=str(cwd or ROOT),
     )
+
+
+class NoDisplay(Exception):
+    """Xvfb is missing or did not start; the message says why."""
+
+
+@contextlib.contextmanager
+def xvfb_display(timeout: float = 30.0) -> Iterator[str]:
+    """Run Xvfb on a free display number (it picks one, ``-displayfd``) and yield ``":N"``.
+
+    Raises:
+        NoDisplay: Xvfb is not installed or reported no display within ``timeout`` seconds.
+    """
+    if shutil.which("Xvfb") is None:
+        raise NoDisplay("Xvfb is not installed (apt-get install xvfb)")
+    read_fd, write_fd = os.pipe()
+    process = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    try:
+        ready, _, _ = select.select([read_fd], [], [], timeout)
+        number = os.read(read_fd, 64).decode().strip() if ready else ""
+        if not number:
+            raise NoDisplay("Xvfb reported no display number within %g s" % timeout)
+        yield ":" + number
+    finally:
+        os.close(read_fd)
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import select
-import shutil
-import subprocess
 from typing import Iterator
 
 import pytest
 
-from support_docs import SAMPLES, clean_env, run_python
+from support_docs import SAMPLES, NoDisplay, clean_env, run_python, xvfb_display
 
 pytest.importorskip("websockets", reason="the simulator needs the server extra (websockets)")
 try:
@@ -22,31 +18,12 @@ except ImportError:  # pragma: no cover - depends on the Python build
 
 @pytest.fixture(scope="module")
 def display() -> Iterator[str]:
-    """Start Xvfb on a free display (it picks the number and reports it on a pipe)."""
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
-    read_fd, write_fd = os.pipe()
-    process = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
+    """An Xvfb display for this module's tests."""
     try:
-        ready, _, _ = select.select([read_fd], [], [], 30)
-        number = os.read(read_fd, 64).decode().strip() if ready else ""
-        if not number:
-            pytest.skip("Xvfb did not start (no display number reported within 30 s)")
-        yield ":" + number
-    finally:
-        os.close(read_fd)
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with xvfb_display() as name:
+            yield name
+    except NoDisplay as exc:
+        pytest.skip(str(exc))
 
 
 DRIVER = r"""
