@@ -71,24 +71,28 @@ class _Voice:
         return self._chat is not None
 
     def start(self) -> None:
-        """Open the devices and start listening; a missing device is reported, not raised."""
+        """Open the default devices and start listening; a missing device is reported, not raised."""
         try:
             from . import devices
-
-            microphone = devices.Microphone(_device(getattr(self._args, "input_device", None)))
-            speaker = devices.Speaker(_device(getattr(self._args, "output_device", None)))
-        except (ImportError, RealtimeError, OSError) as exc:
-            self._out.write("voice is not available here: %s\n" % exc)
-            self._out.flush()
+        except ImportError as exc:
+            self._say("voice is not available here: %s" % exc)
             return
         self._client.update_session(
             modalities=["text", "audio"],
-            turn_detection={"type": "server_vad"},
             input_audio_transcription={"model": "whisper-1"},
         )
-        self._chat = devices.VoiceChat(self._client, microphone, speaker)
-        self._chat.start()
-        self._out.write("voice on: speak, or type /voice to switch it off\n")
+        chat = devices.VoiceChat(self._client)  # default microphone and speaker, server VAD
+        try:
+            chat.start()
+        except (ImportError, RealtimeError, OSError) as exc:
+            self._client.update_session(modalities=["text"], turn_detection=None)
+            self._say("voice is not available here: %s" % exc)
+            return
+        self._chat = chat
+        self._say("voice on: speak, or type /voice to switch it off")
+
+    def _say(self, text: str) -> None:
+        self._out.write(text + "\n")
         self._out.flush()
 
     def stop(self) -> None:
@@ -167,7 +171,10 @@ def run_voice(args: argparse.Namespace, connect: Connect, *, stdin: TextIO, out:
             "(PortAudio first: apt-get install portaudio19-dev, or brew install portaudio): %s" % exc
         ) from exc
     if args.list_devices:
-        for device in devices.list_devices():
+        found = devices.list_devices()
+        if not found:
+            out.write("PortAudio sees no audio devices here.\n")
+        for device in found:
             roles = []
             if device.get("max_input_channels"):
                 roles.append("input")
