@@ -519,6 +519,10 @@ def _span(
     R = taps.shape[1] // 2
     windows = np.lib.stride_tricks.sliding_window_view(ext, 2 * R)
     first = 1 - R - ext_start  # window start in ext = base + first
+    if L <= _MAX_EXACT_PHASES and n_out < 32 * L:
+        # short buffers (stream chunks): one gather beats a loop over the phases
+        bases, phases = np.divmod(np.arange(j_start, j_end, dtype=np.int64) * M, L)
+        return np.einsum("ij,ij->i", windows[bases + first], taps[phases])
     if L <= _MAX_EXACT_PHASES:
         for k in range(min(L, n_out)):
             j = j_start + k
@@ -828,6 +832,14 @@ def read_wav(path: WavTarget) -> "tuple[np.ndarray, int]":
                 "float are read"
             ) from None
         is_float = tag == _WAVE_FORMAT_IEEE_FLOAT
+    logger.debug(
+        "read_wav: %d channel(s), %d-bit %s, %d Hz, %d bytes of samples",
+        channels,
+        width * 8,
+        "float" if is_float else "PCM",
+        rate,
+        len(raw),
+    )
     if channels < 1:
         raise ConfigurationError(f"malformed WAV file: {channels} channels")
     if rate <= 0:
