@@ -497,6 +497,7 @@ class SimSession:
                     "item_id": item_id,
                     "content_index": 0,
                     "transcript": transcript,
+                    "usage": {"type": "duration", "seconds": round(len(samples) / float(rate), 3)},
                 }
             )
 

@@ -64,6 +64,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _MAX_FRAME = 16 * 1024 * 1024  # the real server takes appends of up to 15 MiB
+_CLOSE_TIMEOUT = 1.0  # seconds stop() waits for a client to answer the close frame
 
 
 def _json_response(status: int, reason: str, body: Dict[str, Any]) -> Any:
@@ -194,7 +195,7 @@ class RealtimeSimulator:
                 compression=None,
                 max_size=_MAX_FRAME,
                 open_timeout=10,
-                close_timeout=2,
+                close_timeout=_CLOSE_TIMEOUT,
             )
             self._server = server
             self._port = int(server.socket.getsockname()[1])
@@ -220,8 +221,15 @@ class RealtimeSimulator:
             sessions = list(self._sessions)
         if server is None:
             return
-        for session in sessions:
-            session.close()
+        # close in parallel: each close waits up to close_timeout for the client's reply
+        closers = [
+            threading.Thread(target=session.close, name="realtime-sync-sim-close", daemon=True)
+            for session in sessions
+        ]
+        for closer in closers:
+            closer.start()
+        for closer in closers:
+            closer.join(timeout)
         server.shutdown()  # websockets >= 14 also closes connections and waits for handlers
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
