@@ -1,0 +1,1218 @@
+"""Microphone, speaker and a voice-chat helper over pyaudio (the ``audio`` extra).
+
+Install with ``pip install 'realtime_sync[audio]'``; pyaudio needs the PortAudio
+library (``apt-get install portaudio19-dev`` on Debian/Ubuntu, ``brew install
+portaudio`` on macOS). Importing this module does not import pyaudio: the
+first object that needs a sound device does, and a missing pyaudio or
+PortAudio raises :class:`AudioUnavailableError` saying what to install.
+
+Threads:
+
+- :class:`Microphone` opens a pyaudio input stream in callback mode. PortAudio
+  calls our callback on its own audio thread; the callback only puts the raw
+  bytes on a queue. A worker thread of ours (``realtime-sync-mic``) converts
+  them to mono int16, resamples them from the device rate to the rate of the
+  session's input format (24 kHz for ``pcm16``, 8 kHz for G.711), cuts them
+  into chunks of ``chunk_ms`` and hands each chunk to ``callback`` and/or
+  ``client.append_input_audio``.
+- :class:`Speaker` opens a blocking pyaudio output stream that only its own
+  thread (``realtime-sync-speaker``) writes to. :meth:`Speaker.play` just puts
+  the samples on a queue, so it is safe to call from the socket thread.
+- :class:`VoiceChat` wires both to a :class:`~realtime_sync.client.RealtimeClient`:
+  server VAD (or push-to-talk), assistant audio to the speaker, and barge-in
+  that truncates the interrupted item where the listener stopped hearing it.
+
+What "played" means. The speaker counts, per item, the samples it has handed
+to the device (in the item's own units: 24 kHz samples for ``pcm16``, 8 kHz
+samples for G.711, i.e. the server's units, never the device rate). pyaudio
+offers no way to discard what the device already holds, so audio handed to
+the device is heard even after :meth:`Speaker.interrupt`; at most the output
+latency (:attr:`Speaker.output_latency`, typically 10-50 ms) is still in the
+device's buffer at any moment, and it plays out right after the interruption.
+Counting handed-over samples therefore names the point where the listener
+stops hearing the item, within one output latency plus one chunk.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import ctypes.util
+import logging
+import os
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+
+from . import audio as _audio
+from .errors import ConfigurationError, RealtimeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import RealtimeClient
+
+__all__ = [
+    "AudioUnavailableError",
+    "AudioDeviceError",
+    "list_devices",
+    "Microphone",
+    "Speaker",
+    "VoiceChat",
+]
+
+logger = logging.getLogger(__name__)
+
+#: A microphone chunk callback: receives one mono int16 numpy array at the
+#: input format's rate (24 kHz for pcm16, 8 kHz for G.711).
+ChunkCallback = Callable[[np.ndarray], Any]
+#: Called with the exception when a device fails while streaming.
+ErrorCallback = Callable[[BaseException], Any]
+#: A device: its index, a (case-insensitive) substring of its name, or None for the default.
+DeviceSpec = Optional[Union[int, str]]
+
+_INSTALL_HINT = (
+    "install the audio extra with `pip install 'realtime_sync[audio]'`; pyaudio needs "
+    "the PortAudio library (Debian/Ubuntu: `sudo apt-get install portaudio19-dev`, "
+    "then reinstall pyaudio; macOS: `brew install portaudio`)"
+)
+
+
+class AudioUnavailableError(RealtimeError, ImportError):
+    """pyaudio (or the PortAudio library under it) cannot be imported."""
+
+
+class AudioDeviceError(RealtimeError, OSError):
+    """A sound device is missing, rejects the requested format, or failed while streaming."""
+
+
+# ---------------------------------------------------------------------------
+# pyaudio loading and PortAudio start-up
+
+
+_pyaudio_module: Any = None
+_alsa_handler: Any = None  # keeps the ctypes callback alive
+
+
+def _import_pyaudio() -> Any:
+    """Import pyaudio once, or raise :class:`AudioUnavailableError` saying what to install."""
+    global _pyaudio_module
+    if _pyaudio_module is None:
+        try:
+            import pyaudio  # noqa: PLC0415  (optional dependency)
+        except ImportError as exc:
+            raise AudioUnavailableError(
+                f"pyaudio is not importable ({exc}); {_INSTALL_HINT}"
+            ) from exc
+        _pyaudio_module = pyaudio
+    return _pyaudio_module
+
+
+def _silence_alsa_errors() -> None:
+    """Route ALSA's library error printout away from stderr (once per process).
+
+    Without this, ALSA prints a dozen "Unknown PCM cards.pcm.rear" lines every
+    time PortAudio enumerates devices. The handler only drops the text.
+    """
+    global _alsa_handler
+    if _alsa_handler is not None:
+        return
+    name = ctypes.util.find_library("asound")
+    if not name:
+        _alsa_handler = False
+        return
+    try:
+        lib = ctypes.CDLL(name)
+        handler_type = ctypes.CFUNCTYPE(
+            None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p
+        )
+
+        def _drop(filename: Any, line: int, function: Any, err: int, fmt: Any) -> None:
+            return None
+
+        handler = handler_type(_drop)
+        lib.snd_lib_error_set_handler(handler)
+        _alsa_handler = handler
+    except (OSError, AttributeError):  # no ALSA (macOS, Windows) or an odd build
+        _alsa_handler = False
+
+
+class _StderrMuted:
+    """Point file descriptor 2 at /dev/null while PortAudio starts (JACK probing noise).
+
+    Skipped when this module's logger is enabled for DEBUG, so the native
+    messages stay visible to someone debugging a device problem.
+    """
+
+    def __init__(self) -> None:
+        self._saved: Optional[int] = None
+
+    def __enter__(self) -> "_StderrMuted":
+        if logger.isEnabledFor(logging.DEBUG):
+            return self
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                self._saved = os.dup(2)
+                os.dup2(devnull, 2)
+            finally:
+                os.close(devnull)
+        except OSError:
+            self._saved = None
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._saved is not None:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+            self._saved = None
+
+
+def _open_portaudio() -> Any:
+    """Return a new ``pyaudio.PyAudio`` (PortAudio initialised), quietly.
+
+    Raises:
+        AudioUnavailableError: pyaudio is missing or PortAudio failed to start.
+    """
+    pyaudio = _import_pyaudio()
+    _silence_alsa_errors()
+    os.environ.setdefault("JACK_NO_START_SERVER", "1")
+    try:
+        with _StderrMuted():
+            return pyaudio.PyAudio()
+    except Exception as exc:  # PortAudio reports start-up failures as OSError or SystemError
+        raise AudioUnavailableError(f"PortAudio could not start: {exc}; {_INSTALL_HINT}") from exc
+
+
+def _device_dict(info: Dict[str, Any], host_apis: Dict[int, str]) -> Dict[str, Any]:
+    return {
+        "index": int(info["index"]),
+        "name": str(info["name"]),
+        "max_input_channels": int(info["maxInputChannels"]),
+        "max_output_channels": int(info["maxOutputChannels"]),
+        "default_sample_rate": float(info["defaultSampleRate"]),
+        "host_api": host_apis.get(int(info.get("hostApi", -1)), ""),
+    }
+
+
+def _devices(pa: Any) -> List[Dict[str, Any]]:
+    host_apis: Dict[int, str] = {}
+    for i in range(pa.get_host_api_count()):
+        host_apis[i] = str(pa.get_host_api_info_by_index(i)["name"])
+    return [
+        _device_dict(pa.get_device_info_by_index(i), host_apis) for i in range(pa.get_device_count())
+    ]
+
+
+def _default_index(pa: Any, kind: str) -> Optional[int]:
+    try:
+        if kind == "input":
+            return int(pa.get_default_input_device_info()["index"])
+        return int(pa.get_default_output_device_info()["index"])
+    except (IOError, OSError):
+        return None
+
+
+def list_devices() -> List[Dict[str, Any]]:
+    """List the sound devices PortAudio sees.
+
+    Returns:
+        One dict per device: ``index``, ``name``, ``max_input_channels``,
+        ``max_output_channels``, ``default_sample_rate`` (Hz, float),
+        ``host_api`` (for example ``"ALSA"``), and ``default_input`` /
+        ``default_output`` (bool: the system default for that direction).
+
+    Raises:
+        AudioUnavailableError: pyaudio or PortAudio is missing.
+    """
+    pa = _open_portaudio()
+    try:
+        devices = _devices(pa)
+        default_in = _default_index(pa, "input")
+        default_out = _default_index(pa, "output")
+    finally:
+        pa.terminate()
+    for device in devices:
+        device["default_input"] = device["index"] == default_in
+        device["default_output"] = device["index"] == default_out
+    return devices
+
+
+def _resolve_device(pa: Any, device: DeviceSpec, kind: str) -> Dict[str, Any]:
+    """Find the device for ``kind`` ("input" or "output") from an index, a name part or None.
+
+    Raises:
+        AudioDeviceError: no such device, or it has no channels in that direction.
+    """
+    channels_key = "max_input_channels" if kind == "input" else "max_output_channels"
+    devices = _devices(pa)
+    usable = [d for d in devices if d[channels_key] > 0]
+    if device is None:
+        index = _default_index(pa, kind)
+        if index is None:
+            if not usable:
+                raise AudioDeviceError(
+                    f"no {kind} sound device found (PortAudio sees {len(devices)} device(s), "
+                    f"none with {kind} channels); connect one or check list_devices()"
+                )
+            return usable[0]
+        return next(d for d in devices if d["index"] == index)
+    if isinstance(device, bool) or not isinstance(device, (int, str)):
+        raise ConfigurationError(
+            f"device must be an index, a name or None, not {type(device).__name__}"
+        )
+    if isinstance(device, int):
+        match = [d for d in devices if d["index"] == device]
+        if not match:
+            raise AudioDeviceError(
+                f"no sound device with index {device} (there are {len(devices)}; see list_devices())"
+            )
+        if match[0][channels_key] <= 0:
+            raise AudioDeviceError(f"sound device {device} ({match[0]['name']!r}) has no {kind} channels")
+        return match[0]
+    wanted = device.lower()
+    exact = [d for d in usable if d["name"].lower() == wanted]
+    if exact:
+        return exact[0]
+    partial = [d for d in usable if wanted in d["name"].lower()]
+    if len(partial) == 1:
+        return partial[0]
+    names = ", ".join(repr(d["name"]) for d in (partial or usable))
+    if not partial:
+        raise AudioDeviceError(f"no {kind} sound device whose name contains {device!r}; {kind} devices: {names}")
+    raise AudioDeviceError(f"{device!r} matches several {kind} devices ({names}); give more of the name or the index")
+
+
+def _pick_rate(pa: Any, info: Dict[str, Any], kind: str, wanted: Optional[int], preferred: int) -> int:
+    """Choose a sample rate the device accepts for mono int16.
+
+    ``wanted`` (the caller's explicit rate) must work or we raise; otherwise try
+    the format's own rate first (no resampling), then the device default and
+    the usual rates.
+    """
+    pyaudio = _import_pyaudio()
+
+    def supported(rate: int) -> bool:
+        kwargs: Dict[str, Any] = {"rate": rate}
+        if kind == "input":
+            kwargs.update(input_device=info["index"], input_channels=1, input_format=pyaudio.paInt16)
+        else:
+            kwargs.update(output_device=info["index"], output_channels=1, output_format=pyaudio.paInt16)
+        try:
+            with _StderrMuted():
+                return bool(pa.is_format_supported(**kwargs))
+        except ValueError:
+            return False
+
+    if wanted is not None:
+        if supported(int(wanted)):
+            return int(wanted)
+        raise AudioDeviceError(
+            f"{kind} device {info['name']!r} does not accept {wanted} Hz mono 16-bit audio; "
+            f"its default rate is {info['default_sample_rate']:.0f} Hz"
+        )
+    candidates = [preferred, int(info["default_sample_rate"]), 48000, 44100, 16000, 32000, 8000]
+    for rate in dict.fromkeys(candidates):
+        if rate > 0 and supported(rate):
+            return rate
+    raise AudioDeviceError(
+        f"{kind} device {info['name']!r} accepts none of the rates {sorted(set(candidates))} Hz "
+        "for mono 16-bit audio"
+    )
+
+
+def _format_rate(audio_format: str) -> int:
+    if audio_format not in _audio.AUDIO_FORMATS:
+        raise ConfigurationError(
+            f"unknown audio format {audio_format!r}; expected one of {', '.join(_audio.AUDIO_FORMATS)}"
+        )
+    return _audio.sample_rate(audio_format)
+
+
+def _run_with_timeout(func: Callable[[], Any], timeout: float, what: str) -> bool:
+    """Run ``func`` on a helper thread and wait at most ``timeout`` seconds.
+
+    PortAudio calls on a device that vanished can block; this keeps stop() and
+    close() from hanging the caller. Returns False (and logs) on timeout.
+    """
+    errors: List[BaseException] = []
+
+    def target() -> None:
+        try:
+            func()
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name=f"realtime-sync-{what}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        logger.warning("%s did not finish within %.1f s; the sound device may be gone", what, timeout)
+        return False
+    if errors:
+        logger.warning("%s failed: %s", what, errors[0])
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Microphone
+
+
+_STOP = object()
+_FLUSH = object()
+
+
+class Microphone:
+    """Capture mono audio from an input device in chunks at the session's input rate.
+
+    Args:
+        device: device index, a case-insensitive part of its name, or None for
+            the system default input.
+        audio_format: the session's ``input_audio_format`` (``"pcm16"`` gives
+            24 kHz chunks, ``"g711_ulaw"``/``"g711_alaw"`` 8 kHz chunks; chunks
+            are always int16 samples, the client encodes them for the wire).
+        chunk_ms: chunk length in milliseconds (10-1000; the default 40 ms is a
+            good trade between latency and message count).
+        callback: called with each chunk (a mono int16 numpy array) on the
+            microphone's worker thread. Exceptions are logged, not raised.
+        client: a ``RealtimeClient``; each chunk goes to
+            ``client.append_input_audio`` (on the worker thread).
+        sample_rate: capture at this device rate (Hz); default: the format's
+            rate if the device accepts it, else the device's default rate.
+        on_error: called with an :class:`AudioDeviceError` (on the worker
+            thread) if the device stops delivering audio while started.
+        stall_timeout: seconds without audio from a started device before it
+            is declared lost.
+
+    Nothing is opened until :meth:`start`. ``with Microphone(...) as mic:``
+    starts it and closes it on exit.
+    """
+
+    def __init__(
+        self,
+        device: DeviceSpec = None,
+        *,
+        audio_format: str = "pcm16",
+        chunk_ms: int = 40,
+        callback: Optional[ChunkCallback] = None,
+        client: Optional["RealtimeClient"] = None,
+        sample_rate: Optional[int] = None,
+        on_error: Optional[ErrorCallback] = None,
+        stall_timeout: float = 2.0,
+    ) -> None:
+        self.rate = _format_rate(audio_format)
+        if not isinstance(chunk_ms, (int, float)) or not 10 <= chunk_ms <= 1000:
+            raise ConfigurationError(f"chunk_ms must be between 10 and 1000, not {chunk_ms!r}")
+        self.device = device
+        self.audio_format = audio_format
+        self.chunk_ms = chunk_ms
+        self.chunk_samples = max(1, int(round(self.rate * chunk_ms / 1000.0)))
+        self.callback = callback
+        self.client = client
+        self.on_error = on_error
+        self.stall_timeout = float(stall_timeout)
+        self._wanted_rate = sample_rate
+        #: The device actually used (a :func:`list_devices` dict), once started.
+        self.device_info: Optional[Dict[str, Any]] = None
+        #: The rate the device captures at (Hz), once started.
+        self.device_rate: Optional[int] = None
+        #: The error that stopped capture, if the device failed.
+        self.error: Optional[BaseException] = None
+        #: Number of PortAudio callbacks that reported an input overflow.
+        self.overflows = 0
+        self._lock = threading.Lock()
+        self._pa: Any = None
+        self._stream: Any = None
+        self._queue: "collections.deque[Any]" = collections.deque()
+        self._cond = threading.Condition()
+        self._worker: Optional[threading.Thread] = None
+        self._resampler = _audio.Resampler(self.rate, self.rate)
+        self._buffer: List[np.ndarray] = []
+        self._buffered = 0
+        self._last_audio = 0.0
+        self._flushed = threading.Event()
+        self._running = False
+        self._closed = False
+
+    # -- lifecycle -----------------------------------------------------
+
+    def start(self) -> None:
+        """Open the device (first time) and start capturing; no-op when already running.
+
+        Raises:
+            AudioUnavailableError: pyaudio/PortAudio missing.
+            AudioDeviceError: no input device, device rejects the rate, or it cannot be opened.
+        """
+        with self._lock:
+            if self._closed:
+                raise ConfigurationError("this Microphone is closed; create a new one")
+            if self._running:
+                return
+            pyaudio = _import_pyaudio()
+            if self._pa is None:
+                self._pa = _open_portaudio()
+            try:
+                if self._stream is None:
+                    info = _resolve_device(self._pa, self.device, "input")
+                    rate = _pick_rate(self._pa, info, "input", self._wanted_rate, self.rate)
+                    frames = max(1, rate // 50)  # 20 ms per PortAudio callback
+                    try:
+                        with _StderrMuted():
+                            self._stream = self._pa.open(
+                                format=pyaudio.paInt16,
+                                channels=1,
+                                rate=rate,
+                                input=True,
+                                input_device_index=info["index"],
+                                frames_per_buffer=frames,
+                                stream_callback=self._on_portaudio,
+                                start=False,
+                            )
+                    except (IOError, OSError, ValueError) as exc:
+                        raise AudioDeviceError(
+                            f"cannot open input device {info['name']!r} at {rate} Hz: {exc}"
+                        ) from exc
+                    self.device_info, self.device_rate = info, rate
+                    logger.info(
+                        "microphone %r at %d Hz -> %s (%d Hz), %s ms chunks",
+                        info["name"], rate, self.audio_format, self.rate, self.chunk_ms,
+                    )
+                assert self.device_rate is not None
+                self.error = None
+                self._resampler = _audio.Resampler(self.device_rate, self.rate)
+                self._buffer = []
+                self._buffered = 0
+                self._last_audio = time.monotonic()
+                with self._cond:
+                    self._queue.clear()
+                self._worker = threading.Thread(target=self._work, name="realtime-sync-mic", daemon=True)
+                self._worker.start()
+                try:
+                    self._stream.start_stream()
+                except (IOError, OSError) as exc:
+                    self._post(_STOP)
+                    self._worker.join(2.0)
+                    raise AudioDeviceError(f"cannot start input device: {exc}") from exc
+                self._running = True
+            except BaseException:
+                if not self._running:
+                    self._release()
+                raise
+
+    def stop(self, timeout: Optional[float] = 5.0) -> None:
+        """Stop capturing; the last partial chunk is still delivered. Idempotent.
+
+        Args:
+            timeout: seconds to wait for the device and the worker (None = forever).
+        """
+        with self._lock:
+            if not self._running:
+                return
+            self._running = False
+            stream = self._stream
+            if stream is not None:
+                _run_with_timeout(stream.stop_stream, 2.0 if timeout is None else timeout, "mic-stop")
+            self._post(_STOP)
+            worker, self._worker = self._worker, None
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout)
+            if worker.is_alive():
+                logger.warning("microphone worker still running after %s s", timeout)
+
+    def close(self, timeout: Optional[float] = 5.0) -> None:
+        """Stop and release the device and PortAudio. Idempotent."""
+        self.stop(timeout)
+        with self._lock:
+            self._closed = True
+            self._release()
+
+    def _release(self) -> None:
+        stream, self._stream = self._stream, None
+        pa, self._pa = self._pa, None
+        if stream is not None:
+            _run_with_timeout(stream.close, 2.0, "mic-close")
+        if pa is not None:
+            _run_with_timeout(pa.terminate, 2.0, "portaudio-terminate")
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._running
+
+    def flush(self, timeout: Optional[float] = 1.0) -> bool:
+        """Deliver the audio captured so far now, even if it is shorter than a chunk.
+
+        Blocks the calling thread until the worker has delivered it (not to be
+        called from the microphone's own callback). Returns False on timeout or
+        when not running.
+        """
+        if not self._running or threading.current_thread() is self._worker:
+            return False
+        self._flushed.clear()
+        self._post(_FLUSH)
+        return self._flushed.wait(timeout)
+
+    def __enter__(self) -> "Microphone":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "running" if self._running else ("closed" if self._closed else "stopped")
+        name = self.device_info["name"] if self.device_info else self.device
+        return f"<Microphone {name!r} {self.audio_format} {self.chunk_ms} ms {state}>"
+
+    # -- PortAudio thread ----------------------------------------------
+
+    def _on_portaudio(self, in_data: Optional[bytes], frame_count: int, time_info: Any, status: int) -> Tuple[None, int]:
+        # Runs on PortAudio's audio thread: hand the bytes over and return at once.
+        if status & 0x2:  # paInputOverflow
+            self.overflows += 1
+        if in_data:
+            self._post(in_data)
+        return (None, 0)  # paContinue
+
+    def _post(self, item: Any) -> None:
+        with self._cond:
+            self._queue.append(item)
+            self._cond.notify()
+
+    # -- worker thread -------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                if not self._queue:
+                    self._cond.wait(self.stall_timeout)
+                if not self._queue:
+                    if self._running and self._device_lost():
+                        return
+                    continue
+                item = self._queue.popleft()
+            if item is _STOP:
+                self._emit_partial()
+                return
+            if item is _FLUSH:
+                self._emit_partial()
+                self._flushed.set()
+                continue
+            self._last_audio = time.monotonic()
+            samples = np.frombuffer(item, dtype="<i2").astype(np.int16, copy=False)
+            self._add(self._resampler.process(samples))
+
+    def _device_lost(self) -> bool:
+        stream = self._stream
+        try:
+            active = stream is not None and stream.is_active()
+        except (IOError, OSError):
+            active = False
+        idle = time.monotonic() - self._last_audio
+        if active and idle < 5 * self.stall_timeout:
+            return False
+        error = AudioDeviceError(
+            f"the input device stopped delivering audio ({idle:.1f} s without data); "
+            "was it unplugged? Capture has stopped."
+        )
+        self.error = error
+        self._running = False
+        logger.error("%s", error)
+        self._emit_partial()
+        if self.on_error is not None:
+            try:
+                self.on_error(error)
+            except Exception:
+                logger.exception("microphone on_error callback raised")
+        return True
+
+    def _add(self, samples: np.ndarray) -> None:
+        if len(samples) == 0:
+            return
+        self._buffer.append(samples)
+        self._buffered += len(samples)
+        if self._buffered < self.chunk_samples:
+            return
+        data = np.concatenate(self._buffer)
+        n = self.chunk_samples
+        whole = (len(data) // n) * n
+        for start in range(0, whole, n):
+            self._deliver(data[start:start + n])
+        rest = data[whole:]
+        self._buffer = [rest] if len(rest) else []
+        self._buffered = len(rest)
+
+    def _emit_partial(self) -> None:
+        tail = self._resampler.flush()
+        parts = self._buffer + ([tail] if len(tail) else [])
+        self._buffer, self._buffered = [], 0
+        if parts:
+            data = np.concatenate(parts)
+            if len(data):
+                self._deliver(data)
+
+    def _deliver(self, chunk: np.ndarray) -> None:
+        chunk = np.ascontiguousarray(chunk, dtype=np.int16)
+        callback, client = self.callback, self.client
+        if callback is not None:
+            try:
+                callback(chunk)
+            except Exception:
+                logger.exception("microphone callback raised")
+        if client is not None:
+            try:
+                client.append_input_audio(chunk)
+            except Exception as exc:
+                logger.warning("microphone chunk not sent: %s", exc)
+
+
+# ---------------------------------------------------------------------------
+# Speaker
+
+
+class _Block:
+    __slots__ = ("item_id", "samples", "generation")
+
+    def __init__(self, item_id: str, samples: np.ndarray, generation: int) -> None:
+        self.item_id = item_id
+        self.samples = samples
+        self.generation = generation
+
+
+class Speaker:
+    """Play assistant audio on an output device, counting per item what was played.
+
+    Args:
+        device: device index, a case-insensitive part of its name, or None for
+            the system default output.
+        audio_format: the session's ``output_audio_format``; :meth:`play`
+            takes int16 samples at its rate (24 kHz for ``pcm16``, 8 kHz for G.711).
+        sample_rate: device rate in Hz; default: the format's rate if the
+            device accepts it, else its default rate.
+        chunk_ms: how much audio the speaker thread writes per call; it bounds
+            how late :meth:`interrupt` takes effect (default 20 ms).
+
+    The device opens on :meth:`start` or on the first :meth:`play`. See the
+    module docstring for what "played" means.
+    """
+
+    def __init__(
+        self,
+        device: DeviceSpec = None,
+        *,
+        audio_format: str = "pcm16",
+        sample_rate: Optional[int] = None,
+        chunk_ms: int = 20,
+    ) -> None:
+        self.rate = _format_rate(audio_format)
+        if not isinstance(chunk_ms, (int, float)) or not 5 <= chunk_ms <= 500:
+            raise ConfigurationError(f"chunk_ms must be between 5 and 500, not {chunk_ms!r}")
+        self.device = device
+        self.audio_format = audio_format
+        self.chunk_ms = chunk_ms
+        self._wanted_rate = sample_rate
+        #: The device used (a :func:`list_devices` dict), once open.
+        self.device_info: Optional[Dict[str, Any]] = None
+        #: The device rate (Hz), once open.
+        self.device_rate: Optional[int] = None
+        #: The device's reported output latency in seconds, once open.
+        self.output_latency: float = 0.0
+        #: The error that stopped playback, if the device failed.
+        self.error: Optional[BaseException] = None
+        self._lock = threading.Lock()  # open/close
+        self._cond = threading.Condition()  # queue and counters
+        self._queue: Deque[_Block] = collections.deque()
+        self._generation = 0
+        self._played: "collections.OrderedDict[str, int]" = collections.OrderedDict()
+        self._queued: Dict[str, int] = {}
+        self._sounding: Optional[str] = None  # item of the last piece handed to the device
+        self._cut: "collections.OrderedDict[str, None]" = collections.OrderedDict()
+        self._inflight: Optional[Tuple[str, int]] = None
+        self._chunk_frames = 1
+        self._writing = False
+        self._last_write = 0.0
+        self._pa: Any = None
+        self._stream: Any = None
+        self._thread: Optional[threading.Thread] = None
+        self._stopping = False
+        self._closed = False
+
+    # -- lifecycle -----------------------------------------------------
+
+    def start(self) -> None:
+        """Open the output device and start the speaker thread; no-op when open.
+
+        Raises:
+            AudioUnavailableError: pyaudio/PortAudio missing.
+            AudioDeviceError: no output device, the rate is rejected, or it cannot be opened.
+        """
+        with self._lock:
+            if self._closed:
+                raise ConfigurationError("this Speaker is closed; create a new one")
+            if self._thread is not None:
+                return
+            pyaudio = _import_pyaudio()
+            try:
+                if self._pa is None:
+                    self._pa = _open_portaudio()
+                info = _resolve_device(self._pa, self.device, "output")
+                rate = _pick_rate(self._pa, info, "output", self._wanted_rate, self.rate)
+                frames = max(1, int(rate * self.chunk_ms / 1000))
+                try:
+                    with _StderrMuted():
+                        self._stream = self._pa.open(
+                            format=pyaudio.paInt16,
+                            channels=1,
+                            rate=rate,
+                            output=True,
+                            output_device_index=info["index"],
+                            frames_per_buffer=frames,
+                        )
+                except (IOError, OSError, ValueError) as exc:
+                    raise AudioDeviceError(
+                        f"cannot open output device {info['name']!r} at {rate} Hz: {exc}"
+                    ) from exc
+                try:
+                    self.output_latency = float(self._stream.get_output_latency())
+                except (IOError, OSError):
+                    self.output_latency = 0.0
+            except BaseException:
+                self._release()
+                raise
+            self.device_info, self.device_rate = info, rate
+            self._chunk_frames = frames
+            self.error = None
+            self._stopping = False
+            logger.info(
+                "speaker %r at %d Hz <- %s (%d Hz), output latency %.1f ms",
+                info["name"], rate, self.audio_format, self.rate, self.output_latency * 1000,
+            )
+            self._thread = threading.Thread(target=self._run, name="realtime-sync-speaker", daemon=True)
+            self._thread.start()
+
+    def close(self, timeout: Optional[float] = 5.0) -> None:
+        """Drop queued audio, stop the speaker thread and release the device. Idempotent."""
+        with self._lock:
+            self._closed = True
+            thread, self._thread = self._thread, None
+            with self._cond:
+                self._stopping = True
+                self._generation += 1
+                self._queue.clear()
+                self._cond.notify_all()
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout)
+                if thread.is_alive():
+                    logger.warning("speaker thread still writing after %s s; leaving the device open", timeout)
+                    return
+            self._release()
+
+    def _release(self) -> None:
+        stream, self._stream = self._stream, None
+        pa, self._pa = self._pa, None
+        if stream is not None:
+            _run_with_timeout(stream.close, 2.0, "speaker-close")
+        if pa is not None:
+            _run_with_timeout(pa.terminate, 2.0, "portaudio-terminate")
+
+    def __enter__(self) -> "Speaker":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        name = self.device_info["name"] if self.device_info else self.device
+        return f"<Speaker {name!r} {self.audio_format} {'closed' if self._closed else 'open'}>"
+
+    # -- any thread ----------------------------------------------------
+
+    def play(self, item_id: str, samples: Any) -> None:
+        """Queue audio of ``item_id`` for playback and return at once (safe on the socket thread).
+
+        Args:
+            item_id: the conversation item the audio belongs to.
+            samples: mono int16 at the output format's rate (or anything
+                :func:`realtime_sync.audio.to_pcm16` accepts).
+
+        Raises:
+            AudioDeviceError: the device failed earlier (see :attr:`error`).
+        """
+        if self.error is not None:
+            raise AudioDeviceError(f"the output device failed: {self.error}")
+        if self._thread is None:
+            self.start()
+        data = _audio.to_pcm16(samples)
+        if len(data) == 0:
+            return
+        with self._cond:
+            if item_id in self._cut:
+                return  # the rest of an interrupted item, still streaming in
+            self._queued[item_id] = self._queued.get(item_id, 0) + len(data)
+            self._played.setdefault(item_id, 0)
+            while len(self._played) > 256:
+                old, _ = self._played.popitem(last=False)
+                self._queued.pop(old, None)
+            self._queue.append(_Block(item_id, data, self._generation))
+            self._cond.notify_all()
+
+    def samples_played(self, item_id: str) -> int:
+        """Samples of ``item_id`` handed to the device so far, in the item's units (0 if unknown)."""
+        with self._cond:
+            return self._played.get(item_id, 0)
+
+    def is_playing(self) -> bool:
+        """True while audio is queued, being written, or still sounding in the device buffer."""
+        with self._cond:
+            return self._busy()
+
+    def _busy(self) -> bool:
+        return bool(self._queue) or self._writing or self._recently_written()
+
+    def _recently_written(self) -> bool:
+        # what was handed to the device sounds for up to one output latency
+        return time.monotonic() - self._last_write < self.output_latency
+
+    def resume(self, item_id: str) -> None:
+        """Accept audio for ``item_id`` again after :meth:`interrupt` cut it off."""
+        with self._cond:
+            self._cut.pop(item_id, None)
+
+    def interrupt(self) -> Optional[Tuple[str, int]]:
+        """Stop playback now: drop everything queued and report where it stopped.
+
+        Safe from any thread, including the socket thread: it does not wait for
+        the device. The chunk being written when it is called (at most
+        ``chunk_ms``) and the device buffer (at most :attr:`output_latency`)
+        still sound, and are counted as played.
+
+        Audio that arrives later for the interrupted item (the server keeps
+        streaming until the cancel reaches it) is ignored; see :meth:`resume`.
+
+        Returns:
+            ``(item_id, samples_played)`` for the item that was playing
+            (samples in the item's units), or None if nothing was playing.
+        """
+        with self._cond:
+            busy = self._busy()
+            if self._inflight is not None:
+                current: Optional[str] = self._inflight[0]
+            elif self._sounding is not None and (self._writing or self._recently_written()):
+                current = self._sounding
+            elif self._queue:
+                current = self._queue[0].item_id
+            else:
+                current = None
+            self._generation += 1
+            self._queue.clear()
+            self._cond.notify_all()
+            if not busy or current is None:
+                return None
+            self._cut[current] = None
+            while len(self._cut) > 64:
+                self._cut.popitem(last=False)
+            played = self._played.get(current, 0)
+            if self._inflight is not None and self._inflight[0] == current:
+                played += self._inflight[1]
+            self._played[current] = played
+            return (current, played)
+
+    def wait_until_done(self, timeout: Optional[float] = None) -> bool:
+        """Block until everything queued has been handed to the device.
+
+        Args:
+            timeout: seconds (None = forever).
+
+        Returns:
+            True when drained, False on timeout.
+
+        Raises:
+            AudioDeviceError: the device failed while playing.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._queue or self._writing:
+                if self.error is not None:
+                    break
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            if self.error is not None:
+                raise AudioDeviceError(f"the output device failed: {self.error}")
+            return True
+
+    # -- speaker thread ------------------------------------------------
+
+    def _run(self) -> None:
+        assert self.device_rate is not None
+        resamplers: Dict[str, _audio.Resampler] = {}
+        device_frames: Dict[str, int] = {}
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                block = self._queue.popleft()
+                self._writing = True
+            try:
+                resampler = resamplers.get(block.item_id)
+                if resampler is None:
+                    resamplers.clear()  # one item plays at a time
+                    resampler = resamplers[block.item_id] = _audio.Resampler(self.rate, self.device_rate)
+                    device_frames.clear()
+                    device_frames[block.item_id] = 0
+                frames = resampler.process(block.samples)
+                with self._cond:
+                    last = not any(b.item_id == block.item_id for b in self._queue)
+                if last:  # nothing more of this item queued: play the resampler's tail too
+                    tail = resampler.flush()
+                    if len(tail):
+                        frames = np.concatenate([frames, tail])
+                if not self._write(block, frames, device_frames):
+                    return
+            finally:
+                with self._cond:
+                    self._writing = False
+                    self._inflight = None
+                    self._cond.notify_all()
+
+    def _write(self, block: _Block, frames: np.ndarray, device_frames: Dict[str, int]) -> bool:
+        """Write one block's frames in chunks; returns False when the thread must end."""
+        assert self.device_rate is not None
+        step = self._chunk_frames
+        item = block.item_id
+        for start in range(0, len(frames), step):
+            piece = frames[start:start + step]
+            with self._cond:
+                if self._stopping or block.generation != self._generation:
+                    return not self._stopping
+                before = device_frames[item]
+                after = before + len(piece)
+                # item samples this piece completes, from cumulative counts (no drift)
+                done_before = self._to_item(before)
+                done_after = min(self._to_item(after), self._queued.get(item, 0))
+                self._inflight = (item, max(0, done_after - done_before))
+            try:
+                self._stream.write(piece.tobytes())
+            except Exception as exc:  # pyaudio raises OSError/IOError when the device goes away
+                error = AudioDeviceError(f"writing to the output device failed: {exc}")
+                logger.error("%s; playback stopped", error)
+                with self._cond:
+                    self.error = error
+                    self._queue.clear()
+                    self._inflight = None
+                    self._cond.notify_all()
+                return False
+            with self._cond:
+                device_frames[item] = after
+                self._last_write = time.monotonic()
+                self._sounding = item
+                if block.generation == self._generation:
+                    self._played[item] = max(self._played.get(item, 0), done_after)
+                self._inflight = None
+        return True
+
+    def _to_item(self, device_frames: int) -> int:
+        assert self.device_rate is not None
+        return int(round(device_frames * self.rate / self.device_rate))
+
+
+# ---------------------------------------------------------------------------
+# VoiceChat
+
+
+class VoiceChat:
+    """A spoken conversation: microphone to the model, the model's audio to the speaker.
+
+    Args:
+        client: a connected (or about to be connected) ``RealtimeClient``.
+        microphone: a :class:`Microphone`; default: the default input device
+            in the session's input format. VoiceChat takes over its delivery
+            (its ``callback`` and ``client`` are set while the chat runs).
+        speaker: a :class:`Speaker`; default: the default output device.
+        push_to_talk: turn detection off; audio is sent only between
+            :meth:`begin_turn` and :meth:`end_turn`, which asks for a response.
+
+    With server VAD (the default) the server detects when the user speaks;
+    when the user starts speaking over the assistant, the client dispatches
+    ``conversation.interrupted`` and VoiceChat stops the speaker and truncates
+    the assistant item to what was actually played.
+
+    Nothing starts in the constructor; :meth:`start` (or ``with``) does.
+    Devices that VoiceChat created are closed by :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        client: "RealtimeClient",
+        microphone: Optional[Microphone] = None,
+        speaker: Optional[Speaker] = None,
+        *,
+        push_to_talk: bool = False,
+    ) -> None:
+        self.client = client
+        self.microphone = microphone
+        self.speaker = speaker
+        self.push_to_talk = bool(push_to_talk)
+        self._own_mic = microphone is None
+        self._own_speaker = speaker is None
+        self._sending = threading.Event()
+        self._started = False
+        self._lock = threading.Lock()
+        self._saved_mic: Optional[Tuple[Any, Any]] = None
+
+    def _session_formats(self) -> Tuple[str, str]:
+        config = getattr(self.client, "session_config", None) or {}
+        return (
+            str(config.get("input_audio_format") or "pcm16"),
+            str(config.get("output_audio_format") or "pcm16"),
+        )
+
+    def start(self) -> None:
+        """Configure turn detection, hook the client's events and start the devices.
+
+        Raises:
+            AudioUnavailableError, AudioDeviceError: as the devices do.
+        """
+        with self._lock:
+            if self._started:
+                return
+            in_format, out_format = self._session_formats()
+            if self.speaker is None:
+                self.speaker = Speaker(audio_format=out_format)
+            if self.microphone is None:
+                self.microphone = Microphone(audio_format=in_format)
+            self._check_formats(in_format, out_format)
+            turn_detection: Optional[Dict[str, Any]] = None if self.push_to_talk else {"type": "server_vad"}
+            self.client.update_session(turn_detection=turn_detection)
+            self._saved_mic = (self.microphone.callback, self.microphone.client)
+            self.microphone.callback = self._on_chunk
+            self.microphone.client = None
+            self.client.on("conversation.updated", self._on_updated)
+            self.client.on("conversation.interrupted", self._on_interrupted)
+            try:
+                self.speaker.start()
+                if self.push_to_talk:
+                    self._sending.clear()
+                else:
+                    self._sending.set()
+                self.microphone.start()
+            except BaseException:
+                self._unhook()
+                raise
+            self._started = True
+
+    def _check_formats(self, in_format: str, out_format: str) -> None:
+        assert self.microphone is not None and self.speaker is not None
+        if self.microphone.audio_format != in_format:
+            raise ConfigurationError(
+                f"the microphone produces {self.microphone.audio_format} but the session's "
+                f"input_audio_format is {in_format}"
+            )
+        if self.speaker.audio_format != out_format:
+            raise ConfigurationError(
+                f"the speaker plays {self.speaker.audio_format} but the session's "
+                f"output_audio_format is {out_format}"
+            )
+
+    def stop(self) -> None:
+        """Stop the microphone, silence the speaker and unhook from the client. Idempotent."""
+        with self._lock:
+            if not self._started:
+                return
+            self._started = False
+            self._sending.clear()
+            self._unhook()
+            if self.microphone is not None:
+                if self._own_mic:
+                    self.microphone.close()
+                else:
+                    self.microphone.stop()
+            if self.speaker is not None:
+                self.speaker.interrupt()
+                if self._own_speaker:
+                    self.speaker.close()
+
+    def _unhook(self) -> None:
+        for name, handler in (
+            ("conversation.updated", self._on_updated),
+            ("conversation.interrupted", self._on_interrupted),
+        ):
+            try:
+                self.client.off(name, handler)
+            except (ValueError, KeyError):
+                pass
+        if self.microphone is not None and self._saved_mic is not None:
+            self.microphone.callback, self.microphone.client = self._saved_mic
+            self._saved_mic = None
+
+    def __enter__(self) -> "VoiceChat":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    # -- push-to-talk ----------------------------------------------------
+
+    def begin_turn(self) -> None:
+        """Push-to-talk: the user starts talking (interrupts the assistant if it is speaking)."""
+        if not self.push_to_talk:
+            raise ConfigurationError("begin_turn() is for push_to_talk=True; server VAD detects turns itself")
+        self._barge_in()
+        self._sending.set()
+
+    def end_turn(self, timeout: Optional[float] = 1.0) -> None:
+        """Push-to-talk: the user stopped talking; send what was captured and ask for a response.
+
+        Args:
+            timeout: seconds to wait for the microphone to deliver its last partial chunk.
+        """
+        if not self.push_to_talk:
+            raise ConfigurationError("end_turn() is for push_to_talk=True; server VAD detects turns itself")
+        if self.microphone is not None and self._sending.is_set():
+            self.microphone.flush(timeout)
+        self._sending.clear()
+        self.client.create_response()
+
+    # -- callbacks -----------------------------------------------------
+
+    def _on_chunk(self, chunk: np.ndarray) -> None:
+        # microphone worker thread
+        if self._sending.is_set():
+            try:
+                self.client.append_input_audio(chunk)
+            except Exception as exc:
+                logger.warning("microphone audio not sent: %s", exc)
+
+    def _on_updated(self, event: Dict[str, Any]) -> None:
+        # socket thread: only queue the audio
+        delta = event.get("delta") or {}
+        item = event.get("item") or {}
+        audio = delta.get("audio") if isinstance(delta, dict) else None
+        if audio is None or len(audio) == 0 or self.speaker is None:
+            return
+        if item.get("role") not in (None, "assistant"):
+            return
+        self.speaker.play(item["id"], audio)
+
+    def _on_interrupted(self, event: Dict[str, Any]) -> None:
+        # socket thread
+        self._barge_in()
+
+    def _barge_in(self) -> None:
+        if self.speaker is None:
+            return
+        stopped = self.speaker.interrupt()
+        if stopped is None:
+            return
+        item_id, played = stopped
+        # samples in the output format's units, as cancel_response expects them
+        logger.info("interrupted %s after %d samples (%.0f ms)", item_id, played, played * 1000 / self.speaker.rate)
+        try:
+            self.client.cancel_response(item_id, played)
+        except Exception as exc:
+            logger.warning("could not truncate interrupted item %s: %s", item_id, exc)

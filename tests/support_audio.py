@@ -1,0 +1,676 @@
+"""A sound card made of files, for testing the devices through real PortAudio.
+
+The card is an ALSA configuration (``~/.asoundrc`` in a temporary HOME)
+whose default PCM is an ``asym`` device:
+
+- playback: ``plug`` -> ``file`` plugin writing raw S16_LE mono at
+  :data:`CARD_RATE` into a FIFO, ``null`` slave;
+- capture: ``plug`` -> ``file`` plugin reading raw S16_LE mono from a FIFO
+  (``infile``), ``null`` slave.
+
+The ``null`` PCM keeps no time: it accepts and produces audio as fast as it
+is asked. FIFOs give the card a clock: a feeder thread writes the capture
+stream at the card's rate (silence unless :meth:`FakeSoundCard.say` queued
+audio), and a drain thread reads the playback stream at the card's rate,
+keeping everything it read.
+
+One trap: the ``file`` plugin fills each capture read with a single
+``read()`` of the FIFO and leaves the rest of the buffer stale when the read
+comes back short. The feeder therefore writes blocks of exactly one period
+(20 ms at the card rate, what :class:`Microphone`'s 20 ms PortAudio buffers
+become after ``plug``), so every read returns one whole block. ``plug`` converts any rate the application
+opens to the card's rate, so PortAudio sees a device that takes any rate.
+
+ALSA reads its configuration once per process and PortAudio probes every
+device when it starts, so each scenario runs in its own Python process:
+:func:`run_scenario` starts ``python support_audio.py <scenario> <dir> <json>``
+with HOME pointing at the card, and returns the JSON the scenario printed.
+The scenario functions at the end of this file are that child side; the
+assertions live in ``test_devices.py``.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable, Deque, Dict, List, Optional
+
+import numpy as np
+
+__all__ = [
+    "CARD_RATE",
+    "FakeSoundCard",
+    "run_scenario",
+    "tone",
+    "silence",
+    "align",
+    "dominant_frequency",
+    "active_span",
+]
+
+#: The fake card's own sample rate (Hz).
+CARD_RATE = 48000
+#: Feeder/drain block: 20 ms of card audio (see FakeSoundCard: must match the reads).
+_BLOCK = CARD_RATE // 50
+_F_SETPIPE_SZ = 1031  # Linux fcntl: shrink the FIFO buffer so the card's clock is tight
+
+_ASOUNDRC = """\
+# realtime_sync test sound card: files instead of hardware
+pcm.!default {{
+    type asym
+    playback.pcm {{
+        type plug
+        slave {{
+            pcm {{ type file file "{playback}" format raw slave.pcm "null" }}
+            format S16_LE
+            rate {rate}
+            channels 1
+        }}
+    }}
+    capture.pcm {{
+        type plug
+        slave {{
+            pcm {{ type file file "/dev/null" infile "{capture}" format raw slave.pcm "null" }}
+            format S16_LE
+            rate {rate}
+            channels 1
+        }}
+    }}
+}}
+"""
+
+
+def tone(freq: float, seconds: float, rate: int = CARD_RATE, amplitude: float = 0.5) -> np.ndarray:
+    """A sine tone as int16 (5 ms fade in/out so its edges do not click)."""
+    n = int(round(seconds * rate))
+    t = np.arange(n) / rate
+    signal = amplitude * np.sin(2 * np.pi * freq * t)
+    ramp = min(n // 2, rate // 200)
+    if ramp:
+        signal[:ramp] *= np.linspace(0, 1, ramp)
+        signal[-ramp:] *= np.linspace(1, 0, ramp)
+    return np.round(signal * 32767).astype(np.int16)
+
+
+def silence(seconds: float, rate: int = CARD_RATE) -> np.ndarray:
+    """Zeros as int16."""
+    return np.zeros(int(round(seconds * rate)), dtype=np.int16)
+
+
+def active_span(samples: np.ndarray, rate: int, threshold: float = 0.05, frame_ms: int = 5) -> Optional[tuple]:
+    """(start, end) sample indices of the region whose frame RMS exceeds ``threshold`` of full scale."""
+    frame = max(1, rate * frame_ms // 1000)
+    n = len(samples) // frame
+    if n == 0:
+        return None
+    x = samples[: n * frame].astype(np.float64).reshape(n, frame) / 32768.0
+    loud = np.nonzero(np.sqrt((x ** 2).mean(axis=1)) > threshold)[0]
+    if len(loud) == 0:
+        return None
+    return int(loud[0] * frame), int((loud[-1] + 1) * frame)
+
+
+def dominant_frequency(samples: np.ndarray, rate: int) -> float:
+    """The strongest frequency (Hz) of ``samples``, interpolated between FFT bins."""
+    x = samples.astype(np.float64) * np.hanning(len(samples))
+    spectrum = np.abs(np.fft.rfft(x))
+    k = int(np.argmax(spectrum[1:])) + 1
+    if 1 <= k < len(spectrum) - 1:
+        a, b, c = np.log(spectrum[k - 1: k + 2] + 1e-12)
+        k = k + 0.5 * (a - c) / (a - 2 * b + c)
+    return float(k * rate / len(samples))
+
+
+def align(recording: np.ndarray, reference: np.ndarray) -> tuple:
+    """Find where ``reference`` starts in ``recording`` (same rate).
+
+    Returns ``(offset, score)``: the lag with the highest normalised
+    cross-correlation over the overlap of at least 100 samples, and that correlation.
+    """
+    rec = recording.astype(np.float64)
+    ref = reference.astype(np.float64)
+    n = len(rec) + len(ref)
+    size = 1 << (n - 1).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(rec, size) * np.conj(np.fft.rfft(ref, size)), size)
+    lags = np.arange(0, max(1, len(rec) - 100))
+    c = corr[lags]
+    # normalise by the energy of the overlapping parts
+    rec_energy = np.concatenate([[0.0], np.cumsum(rec ** 2)])
+    ref_energy = np.concatenate([[0.0], np.cumsum(ref ** 2)])
+    overlap = np.minimum(len(ref), len(rec) - lags)
+    norm = np.sqrt((rec_energy[lags + overlap] - rec_energy[lags]) * ref_energy[overlap]) + 1e-9
+    score = c / norm
+    best = int(np.argmax(score))
+    return int(lags[best]), float(score[best])
+
+
+class FakeSoundCard:
+    """The file-backed ALSA card, with its feeder and drain threads.
+
+    Create it before PortAudio starts in this process: the constructor writes
+    the configuration and points HOME at it.
+
+    Args:
+        directory: where the HOME, FIFOs and recordings go.
+        speed: the card's clock relative to real time (1.0 = real time).
+    """
+
+    def __init__(self, directory: Path, *, speed: float = 1.0) -> None:
+        self.directory = Path(directory)
+        self.home = self.directory / "home"
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.capture_fifo = self.directory / "capture.fifo"
+        self.playback_fifo = self.directory / "playback.fifo"
+        for fifo in (self.capture_fifo, self.playback_fifo):
+            if not fifo.exists():
+                os.mkfifo(fifo)
+        (self.home / ".asoundrc").write_text(
+            _ASOUNDRC.format(playback=self.playback_fifo, capture=self.capture_fifo, rate=CARD_RATE)
+        )
+        os.environ["HOME"] = str(self.home)
+        self.speed = float(speed)
+        self._cond = threading.Condition()
+        self._script: Deque[np.ndarray] = deque()
+        self._said_pending = 0
+        self._played: List[bytes] = []
+        self._played_bytes = 0
+        self._last_read = time.monotonic()
+        self._stopping = False
+        self._threads: List[threading.Thread] = []
+
+    # -- control (test side) --------------------------------------------
+
+    def start(self) -> None:
+        for target, name in ((self._feed, "fake-card-capture"), (self._drain, "fake-card-playback")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        # release threads blocked opening a FIFO that nobody opened from the other end
+        for path, flags in ((self.capture_fifo, os.O_RDONLY | os.O_NONBLOCK), (self.playback_fifo, os.O_WRONLY | os.O_NONBLOCK)):
+            try:
+                os.close(os.open(path, flags))
+            except OSError:
+                pass
+        for thread in self._threads:
+            thread.join(2.0)
+
+    def say(self, samples: np.ndarray) -> None:
+        """Queue int16 audio at :data:`CARD_RATE` into the capture stream (after what is queued)."""
+        data = np.asarray(samples, dtype=np.int16)
+        with self._cond:
+            self._script.append(data)
+            self._said_pending += len(data)
+
+    def wait_said(self, timeout: float = 10.0) -> bool:
+        """Block until everything queued with :meth:`say` went into the capture FIFO."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._said_pending == 0, timeout)
+
+    def played(self) -> np.ndarray:
+        """Everything the playback device has consumed so far, int16 at :data:`CARD_RATE`."""
+        with self._cond:
+            data = b"".join(self._played)
+        return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16)
+
+    def played_frames(self) -> int:
+        with self._cond:
+            return self._played_bytes // 2
+
+    def wait_played(self, predicate: Callable[[np.ndarray], bool], timeout: float = 10.0) -> bool:
+        """Block until ``predicate(played())`` holds (re-checked whenever the drain reads)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                data = b"".join(self._played)
+                if predicate(np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2")):
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+
+    def wait_playback_quiet(self, quiet: float = 0.3, timeout: float = 10.0) -> bool:
+        """Block until the playback device has read nothing for ``quiet`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                idle = time.monotonic() - self._last_read
+                if idle >= quiet:
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining, quiet - idle))
+
+    # -- the card's clock (its own threads) ---------------------------------
+
+    def _next_block(self) -> np.ndarray:
+        with self._cond:
+            out = []
+            need = _BLOCK
+            while need and self._script:
+                head = self._script[0]
+                take = head[:need]
+                out.append(take)
+                need -= len(take)
+                if len(take) == len(head):
+                    self._script.popleft()
+                else:
+                    self._script[0] = head[len(take):]
+                self._said_pending -= len(take)
+            if need:
+                out.append(np.zeros(need, dtype=np.int16))
+            if self._said_pending == 0:
+                self._cond.notify_all()
+        return np.concatenate(out)
+
+    def _feed(self) -> None:
+        period = _BLOCK / CARD_RATE / self.speed
+        while not self._stopping:
+            try:
+                fd = os.open(self.capture_fifo, os.O_WRONLY)
+            except OSError:
+                return
+            try:
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, 4096)
+            except OSError:
+                pass
+            opened = next_time = time.monotonic()
+            try:
+                while not self._stopping:
+                    # PortAudio probes open and close the device: until a reader stays,
+                    # write silence only, so queued speech is not lost with a probe
+                    block = self._next_block() if time.monotonic() - opened > 0.05 else np.zeros(_BLOCK, np.int16)
+                    os.write(fd, block.astype("<i2").tobytes())
+                    next_time += period
+                    delay = next_time - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)  # the fake hardware clock
+            except BrokenPipeError:
+                pass
+            except OSError as exc:
+                if exc.errno != errno.EPIPE:
+                    raise
+            finally:
+                os.close(fd)
+
+    def _drain(self) -> None:
+        block_bytes = _BLOCK * 2
+        while not self._stopping:
+            try:
+                fd = os.open(self.playback_fifo, os.O_RDONLY)
+            except OSError:
+                return
+            try:
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, 4096)
+            except OSError:
+                pass
+            start = time.monotonic()
+            consumed = 0
+            try:
+                while not self._stopping:
+                    data = os.read(fd, block_bytes)
+                    if not data:
+                        break
+                    with self._cond:
+                        self._played.append(data)
+                        self._played_bytes += len(data)
+                        self._last_read = time.monotonic()
+                        self._cond.notify_all()
+                    consumed += len(data) // 2
+                    delay = start + consumed / CARD_RATE / self.speed - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)  # the fake hardware clock
+            finally:
+                os.close(fd)
+
+
+# ---------------------------------------------------------------------------
+# running scenarios in a child process
+
+
+def run_scenario(name: str, directory: Path, timeout: float = 60.0, **params: Any) -> Dict[str, Any]:
+    """Run ``scenario_<name>`` in a child Python with the fake card; return its JSON result.
+
+    Raises:
+        AssertionError: the child failed (its stderr tail is in the message).
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["HOME"] = str(directory / "home")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), name, str(directory), json.dumps(params)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=timeout,
+        text=True,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise AssertionError(
+            f"scenario {name} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}\n{proc.stdout[-2000:]}"
+        )
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def _save(directory: Path, name: str, samples: np.ndarray) -> None:
+    np.asarray(samples, dtype="<i2").tofile(str(directory / name))
+
+
+def load(directory: Path, name: str) -> np.ndarray:
+    """Read back int16 audio a scenario saved."""
+    return np.fromfile(str(Path(directory) / name), dtype="<i2").astype(np.int16)
+
+
+# -- child side -----------------------------------------------------------------
+
+
+def scenario_devices(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) -> Dict[str, Any]:
+    """What list_devices() shows and how bad device requests fail."""
+    from realtime_sync import devices
+
+    result: Dict[str, Any] = {"devices": devices.list_devices(), "errors": {}}
+
+    def failure(make: Callable[[], Any]) -> Optional[List[str]]:
+        started = time.monotonic()
+        try:
+            obj = make()
+            obj.start()
+        except Exception as exc:  # what we are checking
+            return [type(exc).__name__, str(exc), [c.__name__ for c in type(exc).__mro__], time.monotonic() - started]
+        obj.close()
+        return None
+
+    result["errors"]["mic_name"] = failure(lambda: devices.Microphone("no-such-microphone"))
+    result["errors"]["mic_rate"] = failure(lambda: devices.Microphone(sample_rate=1_000_000))
+    result["errors"]["speaker_index"] = failure(lambda: devices.Speaker(999))
+    result["errors"]["mic_by_name"] = failure(lambda: devices.Microphone("DEFAULT"))
+    return result
+
+
+def scenario_capture(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) -> Dict[str, Any]:
+    """Capture a tone through a Microphone and save what its callback received."""
+    from realtime_sync import devices
+
+    chunks: List[np.ndarray] = []
+    threads = set()
+
+    def on_chunk(chunk: np.ndarray) -> None:
+        threads.add(threading.current_thread().name)
+        chunks.append(chunk.copy())
+
+    mic = devices.Microphone(
+        audio_format=params["audio_format"],
+        chunk_ms=params["chunk_ms"],
+        callback=on_chunk,
+        sample_rate=params.get("device_rate"),
+    )
+    mic.start()
+    card.say(np.concatenate([silence(0.1), tone(params["freq"], params["seconds"]), silence(params.get("tail", 0.3))]))
+    said = card.wait_said(20)
+    mic.stop()
+    mic.close()
+    _save(directory, "captured.raw", np.concatenate(chunks) if chunks else np.zeros(0, np.int16))
+    return {
+        "said": said,
+        "rate": mic.rate,
+        "chunk_samples": mic.chunk_samples,
+        "device_rate": mic.device_rate,
+        "device_name": mic.device_info["name"] if mic.device_info else None,
+        "chunk_lengths": [len(c) for c in chunks],
+        "dtypes": sorted({str(c.dtype) for c in chunks}),
+        "threads": sorted(threads),
+        "overflows": mic.overflows,
+    }
+
+
+def _voice_session(card: FakeSoundCard, params: Dict[str, Any], reply: str):  # type: ignore[no-untyped-def]
+    from realtime_sync.client import RealtimeClient
+    from realtime_sync.simulator import RealtimeSimulator
+
+    sim = RealtimeSimulator(speed=None, responder=lambda items, session: reply)
+    sim.start()
+    client = RealtimeClient(url=sim.url)
+    fmt = params.get("audio_format", "pcm16")
+    client.update_session(input_audio_format=fmt, output_audio_format=fmt, modalities=["text", "audio"])
+    client.connect(timeout=10)
+    client.wait_for_session_created(10)
+    return sim, client
+
+
+class _Recorder:
+    """Collects what the client sends and the assistant's audio, with events to wait on."""
+
+    def __init__(self, client: Any) -> None:
+        self.sent: List[Dict[str, Any]] = []
+        self.received: List[str] = []
+        self.audio: Dict[str, List[np.ndarray]] = {}
+        self.completed: List[Dict[str, Any]] = []
+        self.assistant_done = threading.Event()
+        self.truncated = threading.Event()
+        self.speech_started = threading.Event()
+        self.lock = threading.Lock()
+        client.on("client.*", self._on_client)
+        client.on("server.*", self._on_server)
+        client.on("conversation.updated", self._on_updated)
+        client.on("conversation.item.completed", self._on_completed)
+
+    def _on_client(self, event: Dict[str, Any]) -> None:
+        with self.lock:
+            self.sent.append(event)
+        if event.get("type") == "conversation.item.truncate":
+            self.truncated.set()
+
+    def _on_server(self, event: Dict[str, Any]) -> None:
+        with self.lock:
+            self.received.append(event.get("type", ""))
+        if event.get("type") == "input_audio_buffer.speech_started":
+            self.speech_started.set()
+
+    def _on_updated(self, event: Dict[str, Any]) -> None:
+        delta = event.get("delta") or {}
+        if delta.get("audio") is not None:
+            with self.lock:
+                self.audio.setdefault(event["item"]["id"], []).append(np.array(delta["audio"], dtype=np.int16))
+
+    def _on_completed(self, event: Dict[str, Any]) -> None:
+        item = event["item"]
+        with self.lock:
+            self.completed.append({"id": item["id"], "role": item.get("role"), "type": item.get("type")})
+        if item.get("role") == "assistant":
+            self.assistant_done.set()
+
+    def item_audio(self, item_id: str) -> np.ndarray:
+        with self.lock:
+            parts = list(self.audio.get(item_id, []))
+        return np.concatenate(parts) if parts else np.zeros(0, np.int16)
+
+    def sent_types(self) -> List[str]:
+        with self.lock:
+            return [e.get("type", "") for e in self.sent]
+
+
+def _wait(event: threading.Event, timeout: float, what: str) -> None:
+    if not event.wait(timeout):
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _assistant_items(rec: _Recorder) -> List[str]:
+    with rec.lock:
+        return [c["id"] for c in rec.completed if c["role"] == "assistant"]
+
+
+def scenario_turn(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) -> Dict[str, Any]:
+    """A spoken turn through server VAD; the reply comes out of the playback device."""
+    from realtime_sync import devices
+
+    sim, client = _voice_session(card, params, params["reply"])
+    rec = _Recorder(client)
+    chat = devices.VoiceChat(client)
+    try:
+        chat.start()
+        assert chat.microphone is not None and chat.speaker is not None
+        card.say(np.concatenate([silence(0.2), tone(440, params["speech_seconds"], amplitude=0.3), silence(0.8)]))
+        _wait(rec.assistant_done, 20, "the assistant's reply")
+        assert chat.speaker.wait_until_done(20)
+        card.wait_playback_quiet(0.3, 10)
+        item_id = _assistant_items(rec)[0]
+        played = card.played()
+        speaker = chat.speaker
+        result = {
+            "item_id": item_id,
+            "speaker_rate": speaker.rate,
+            "device_rate": speaker.device_rate,
+            "output_latency": speaker.output_latency,
+            "samples_played": speaker.samples_played(item_id),
+            "sent": sorted(set(rec.sent_types())),
+            "received": rec.received,
+            "turn_detection": client.get_turn_detection_type(),
+            "completed": rec.completed,
+        }
+    finally:
+        chat.stop()
+        client.disconnect()
+        sim.stop()
+    _save(directory, "item.raw", rec.item_audio(item_id))
+    _save(directory, "played.raw", played)
+    return result
+
+
+def scenario_barge_in(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) -> Dict[str, Any]:
+    """Speak over a long reply: playback stops and the truncate names what was played."""
+    from realtime_sync import devices
+
+    sim, client = _voice_session(card, params, params["reply"])
+    rec = _Recorder(client)
+    chat = devices.VoiceChat(client)
+    try:
+        chat.start()
+        assert chat.speaker is not None
+        card.say(np.concatenate([silence(0.2), tone(440, 0.5, amplitude=0.3), silence(0.8)]))
+        # wait until the listener has heard `after` seconds of the reply, then talk over it
+        after = params["interrupt_after"]
+        threshold = 0.02 * 32768
+
+        def heard_enough(played: np.ndarray) -> bool:
+            loud = np.nonzero(np.abs(played) > threshold)[0]
+            return len(loud) > 0 and (len(played) - loud[0]) >= after * CARD_RATE
+
+        if not card.wait_played(heard_enough, 20):
+            raise AssertionError("the reply never started playing")
+        before_barge = card.played_frames()
+        card.say(np.concatenate([tone(660, 0.6, amplitude=0.3), silence(0.5)]))
+        _wait(rec.truncated, 10, "conversation.item.truncate")
+        with rec.lock:
+            truncate = next(e for e in rec.sent if e.get("type") == "conversation.item.truncate")
+            cancels = sum(1 for e in rec.sent if e.get("type") == "response.cancel")
+        card.wait_playback_quiet(0.3, 10)
+        played = card.played()
+        item_id = truncate["item_id"]
+        speaker = chat.speaker
+        result = {
+            "item_id": item_id,
+            "truncate": truncate,
+            "cancels": cancels,
+            "speaker_rate": speaker.rate,
+            "device_rate": speaker.device_rate,
+            "chunk_ms": speaker.chunk_ms,
+            "output_latency": speaker.output_latency,
+            "samples_played": speaker.samples_played(item_id),
+            "played_frames_before_barge_in": before_barge,
+            "is_playing_after": speaker.is_playing(),
+        }
+        # audio of the item that still streams in after the cut is not played
+        card.wait_playback_quiet(0.3, 10)
+        result["played_frames_at_end"] = card.played_frames()
+    finally:
+        chat.stop()
+        client.disconnect()
+        sim.stop()
+    _save(directory, "item.raw", rec.item_audio(item_id))
+    _save(directory, "played.raw", played)
+    return result
+
+
+def scenario_push_to_talk(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) -> Dict[str, Any]:
+    """Turn detection off; audio is sent only between begin_turn() and end_turn()."""
+    from realtime_sync import devices
+
+    sim, client = _voice_session(card, params, params["reply"])
+    rec = _Recorder(client)
+    chat = devices.VoiceChat(client, push_to_talk=True)
+    try:
+        chat.start()
+        assert chat.speaker is not None
+        # speech before the button is pressed is not sent
+        card.say(np.concatenate([tone(440, 0.3, amplitude=0.3), silence(0.1)]))
+        card.wait_said(10)
+        appended_before = rec.sent_types().count("input_audio_buffer.append")
+        chat.begin_turn()
+        card.say(np.concatenate([silence(0.05), tone(550, params["speech_seconds"], amplitude=0.3), silence(0.05)]))
+        card.wait_said(10)
+        chat.end_turn()
+        _wait(rec.assistant_done, 20, "the assistant's reply")
+        assert chat.speaker.wait_until_done(20)
+        card.wait_playback_quiet(0.3, 10)
+        item_id = _assistant_items(rec)[0]
+        with rec.lock:
+            sent = list(rec.sent)
+        appended = [e for e in sent if e.get("type") == "input_audio_buffer.append"]
+        user_items = [i for i in client.conversation.get_items() if i.get("role") == "user"]
+        user_audio = user_items[0]["formatted"]["audio"] if user_items else np.zeros(0, np.int16)
+        session_updates = [e for e in sent if e.get("type") == "session.update"]
+        result = {
+            "item_id": item_id,
+            "appended_before": appended_before,
+            "appended": len(appended),
+            "sent": [e.get("type") for e in sent],
+            "turn_detection": session_updates[-1]["session"].get("turn_detection", "missing") if session_updates else "missing",
+            "speaker_rate": chat.speaker.rate,
+            "user_audio_samples": int(len(user_audio)),
+            "mic_rate": chat.microphone.rate if chat.microphone else None,
+        }
+        _save(directory, "user.raw", np.asarray(user_audio, dtype=np.int16))
+    finally:
+        chat.stop()
+        client.disconnect()
+        sim.stop()
+    _save(directory, "item.raw", rec.item_audio(item_id))
+    _save(directory, "played.raw", card.played())
+    return result
+
+
+def _main(argv: List[str]) -> int:
+    name, directory, params = argv[1], Path(argv[2]), json.loads(argv[3])
+    card = FakeSoundCard(directory, speed=float(params.pop("speed", 1.0)))
+    card.start()
+    try:
+        result = globals()[f"scenario_{name}"](card, directory, params)
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    finally:
+        card.stop()
+    print("RESULT " + json.dumps(result, default=str), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv))
