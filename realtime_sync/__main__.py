@@ -20,13 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 import traceback
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from ._version import __version__
-from .errors import RealtimeError
+from .errors import ConnectionClosedError, RealtimeError, RealtimeTimeoutError
 
 __all__ = ["main", "build_parser"]
 
@@ -221,11 +222,17 @@ def connect_client(
     client.update_session(**_session_config(args, **session))
     client.connect(timeout=args.timeout)
     try:
-        client.wait_for_session_created(timeout=args.timeout)
+        _wait_for_session(client, args.timeout)
     except BaseException:
         client.disconnect()
         raise
     return client
+
+
+def _wait_for_session(client: Any, timeout: Optional[float]) -> None:
+    """Wait for ``session.created``; raise RealtimeTimeoutError when it does not come."""
+    if client.wait_for_session_created(timeout=timeout) is None:
+        raise RealtimeTimeoutError("the server sent no session.created within %s seconds" % timeout)
 
 
 # -- commands --------------------------------------------------------------
@@ -273,11 +280,12 @@ def _cmd_events(args: argparse.Namespace) -> int:
         client = RealtimeClient(**backend.client_kwargs(model=args.model, debug=args.debug))
         client.on("realtime.event", print_event)
         client.update_session(**_session_config(args, **session))
-        waiter = ReplyPrinter(_NullWriter())
+        discard = open(os.devnull, "w")
+        waiter = ReplyPrinter(discard)  # only for its end-of-turn signal
         waiter.attach(client)
-        client.connect(timeout=args.timeout)
         try:
-            client.wait_for_session_created(timeout=args.timeout)
+            client.connect(timeout=args.timeout)
+            _wait_for_session(client, args.timeout)
             messages: Any = args.say if args.say else _stdin_lines(sys.stdin)
             for text in messages:
                 if not text.strip():
@@ -285,11 +293,12 @@ def _cmd_events(args: argparse.Namespace) -> int:
                 waiter.expect_reply()
                 client.send_text(text)
                 if not waiter.wait_for_turn(args.timeout):
-                    raise RealtimeError("no reply within %g seconds" % args.timeout)
+                    raise RealtimeTimeoutError("no reply within %g seconds" % args.timeout)
                 if not client.is_connected():
-                    raise RealtimeError("the server closed the connection")
+                    raise ConnectionClosedError("the server closed the connection")
         finally:
             client.disconnect()
+            discard.close()
     return EXIT_OK
 
 
@@ -334,14 +343,6 @@ def _without_audio(value: Any, key: str = "") -> Any:
     if hasattr(value, "dtype") and hasattr(value, "shape"):
         return "<%d samples>" % len(value)
     return value
-
-
-class _NullWriter:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
 
 
 if __name__ == "__main__":

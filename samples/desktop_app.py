@@ -19,7 +19,7 @@ from __future__ import annotations
 import queue
 import sys
 import tkinter as tk
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 from _common import server_options
 

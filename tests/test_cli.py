@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
@@ -12,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from support_docs import ROOT, clean_env, run_python
 
 pytest.importorskip("websockets", reason="the simulator needs the server extra (websockets)")

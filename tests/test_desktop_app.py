@@ -6,7 +6,6 @@ import json
 from typing import Iterator
 
 import pytest
-
 from support_docs import SAMPLES, NoDisplay, clean_env, run_python, xvfb_display
 
 pytest.importorskip("websockets", reason="the simulator needs the server extra (websockets)")

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-
 from support_docs import SAMPLES
 
 nbformat = pytest.importorskip("nbformat", reason="the notebook test needs nbformat (test extra)")

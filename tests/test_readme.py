@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import List, NamedTuple, Optional
 
 import pytest
-
 from support_docs import ROOT, NoDisplay, clean_env, run_python, xvfb_display
 
 README = ROOT / "README.md"

@@ -6,7 +6,6 @@ import wave
 from pathlib import Path
 
 import pytest
-
 from support_docs import SAMPLES, clean_env, run_python
 
 pytest.importorskip("websockets", reason="the simulator needs the server extra (websockets)")
