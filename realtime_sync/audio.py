@@ -22,12 +22,33 @@ Conventions:
   ``audioop`` used (``lin2ulaw``/``ulaw2lin``/``lin2alaw``/``alaw2lin`` with
   width 2), so this module replaces ``audioop`` on Python 3.13+.
 
+The functions, by job:
+
+* wire format: :data:`AUDIO_FORMATS`, :func:`sample_rate`,
+  :func:`encode_audio`, :func:`decode_audio`;
+* pcm16: :func:`to_pcm16`, :func:`pcm16_to_base64`, :func:`base64_to_pcm16`,
+  :func:`float_to_pcm16`, :func:`pcm16_to_float`;
+* G.711: :func:`ulaw_encode`, :func:`ulaw_decode`, :func:`alaw_encode`,
+  :func:`alaw_decode`;
+* sample rates: :func:`resample` (one buffer) and :class:`Resampler` (a
+  stream of chunks);
+* files: :func:`read_wav`, :func:`write_wav`.
+
 Every function here is pure (no shared state) and safe to call from any
-thread, including the socket thread; none blocks.
+thread, including the socket thread; none blocks (only the WAV functions do
+I/O). A :class:`Resampler` holds the state of one stream and is used from one
+thread at a time.
+
+Example::
+
+    samples, rate = read_wav("question.wav")          # int16, any rate, mono
+    samples = resample(samples, rate, sample_rate("pcm16"))
+    event = {"type": "input_audio_buffer.append", "audio": encode_audio(samples)}
 """
 
 from __future__ import annotations
 
+import array
 import base64
 import binascii
 import io
@@ -73,7 +94,9 @@ _INT16_MIN = -32768
 _INT16_MAX = 32767
 
 #: What :func:`to_pcm16` accepts (an alias for type hints).
-AudioLike = Union[np.ndarray, bytes, bytearray, memoryview, List[Any], Tuple[Any, ...]]
+AudioLike = Union[
+    np.ndarray, bytes, bytearray, memoryview, "array.array[Any]", List[Any], Tuple[Any, ...]
+]
 
 
 def sample_rate(audio_format: str) -> int:
@@ -133,8 +156,8 @@ def to_pcm16(samples: AudioLike) -> np.ndarray:
       :func:`float_to_pcm16` (values outside are clipped);
     * ``bytes`` / ``bytearray`` / ``memoryview``: pcm16 little-endian bytes (an
       odd trailing byte is dropped);
-    * a list or tuple of ints (taken as int16 values) or of floats (taken as
-      ``[-1, 1]`` samples).
+    * a list, tuple or ``array.array`` of ints (taken as int16 values) or of
+      floats (taken as ``[-1, 1]`` samples).
 
     The result never shares memory with the input.
 
@@ -154,6 +177,8 @@ def to_pcm16(samples: AudioLike) -> np.ndarray:
         arr = np.asarray(samples)
         if arr.size == 0:
             return np.zeros(0, dtype=np.int16)
+    elif isinstance(samples, array.array):
+        arr = np.asarray(samples)  # its values, like a list ("h" is int16, "f" float)
     elif isinstance(samples, np.ndarray):
         arr = samples
     else:
@@ -206,7 +231,9 @@ def pcm16_to_float(samples: AudioLike) -> np.ndarray:
         TypeError: float input, or a type :func:`to_pcm16` refuses.
         ValueError: as :func:`to_pcm16`.
     """
-    if isinstance(samples, (list, tuple, np.ndarray)) and np.asarray(samples).dtype.kind == "f":
+    if isinstance(samples, (list, tuple, array.array, np.ndarray)) and (
+        np.asarray(samples).dtype.kind == "f"
+    ):
         raise TypeError("pcm16_to_float() expects int16 samples or pcm16 bytes, got floats")
     out = _pcm16_view(samples).astype(np.float32)
     out *= np.float32(1.0 / 32768.0)
@@ -552,7 +579,7 @@ def _prepare_resample_input(samples: Any) -> "tuple[np.ndarray, bool]":
         if samples.ndim != 1:
             raise ValueError(f"expected mono audio as a 1-D array, got shape {samples.shape}")
         return samples.astype(np.float64), False
-    if isinstance(samples, (list, tuple)):
+    if isinstance(samples, (list, tuple, array.array)):
         arr = np.asarray(samples)
         if arr.dtype.kind == "f":
             if arr.ndim != 1:
@@ -573,8 +600,10 @@ def resample(samples: AudioLike, from_rate: int, to_rate: int) -> np.ndarray:
     """Resample mono audio from ``from_rate`` Hz to ``to_rate`` Hz.
 
     Band-limited interpolation with a Kaiser-windowed sinc filter (polyphase,
-    about 85 dB stop-band; when downsampling the cutoff is at 92% of the new
-    Nyquist frequency, which is the anti-aliasing filter). Any pair of
+    about 85 dB stop-band; the cutoff is at 92% of the lower Nyquist
+    frequency, so when downsampling it is the anti-aliasing filter and when
+    upsampling it removes the images). A NaN in float input spreads to the
+    outputs within the filter's reach (about 24 samples at the lower rate). Any pair of
     positive whole-number rates works; 8, 16, 24, 44.1 and 48 kHz are the
     usual ones. The output has ``round(len(samples) * to_rate / from_rate)``
     samples and output sample ``j`` is aligned with input time

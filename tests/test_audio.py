@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import base64
 import io
 import struct
@@ -258,9 +259,22 @@ def test_to_pcm16_bytes_like() -> None:
     assert to_pcm16(b"").shape == (0,)
 
 
+def test_array_module_arrays() -> None:
+    np.testing.assert_array_equal(to_pcm16(array.array("h", [1, -2, 3])), [1, -2, 3])
+    np.testing.assert_array_equal(to_pcm16(array.array("f", [0.5, -1.0])), [16384, -32768])
+    np.testing.assert_array_equal(to_pcm16(array.array("i", [70])), [70])
+    with pytest.raises(ValueError):
+        to_pcm16(array.array("i", [70000]))
+    np.testing.assert_array_equal(pcm16_to_float(array.array("h", [16384])), [0.5])
+    with pytest.raises(TypeError):
+        pcm16_to_float(array.array("d", [0.5]))
+    assert resample(array.array("h", [100] * 10), 8000, 16000).dtype == np.int16
+    assert resample(array.array("f", [0.1] * 10), 8000, 16000).dtype == np.float32
+
+
 def test_to_pcm16_empty_inputs() -> None:
     empties: List[Any] = [[], (), np.zeros(0, np.int16), np.zeros(0, np.float32), b""]
-    for empty in empties:
+    for empty in empties + [array.array("h")]:
         out = to_pcm16(empty)
         assert out.dtype == np.int16 and out.shape == (0,)
 
