@@ -1,0 +1,665 @@
+"""Tests for realtime_sync.api.RealtimeAPI against a real WebSocket server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from realtime_sync.api import RECEIVE_THREAD_NAME, RealtimeAPI, generate_id
+from realtime_sync.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    HandshakeError,
+    InsecureTransportError,
+    NotConnectedError,
+    ProtocolError,
+    RealtimeConnectionError,
+    RealtimeError,
+    RealtimeTimeoutError,
+)
+
+from support_ws import FixtureServer, closed_port, mute_server, silent_listener
+
+SECRET = "sk-test-Zq81SecretValueThatMustNeverLeak"
+EVENT_ID = re.compile(r"^evt_[1-9A-HJ-NP-Za-km-z]{17}$")
+
+
+@pytest.fixture
+def server() -> Iterator[FixtureServer]:
+    with FixtureServer() as fixture:
+        yield fixture
+
+
+@pytest.fixture
+def make_api() -> Iterator[Callable[..., RealtimeAPI]]:
+    created: List[RealtimeAPI] = []
+
+    def factory(url: str, **kwargs: Any) -> RealtimeAPI:
+        api = RealtimeAPI(url, **kwargs)
+        created.append(api)
+        return api
+
+    yield factory
+    for api in created:
+        api.disconnect()
+
+
+class Collector:
+    """Records events of one name; wait() blocks until `count` arrived."""
+
+    def __init__(self) -> None:
+        self.events: List[Dict[str, Any]] = []
+        self.threads: List[str] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, event: Dict[str, Any]) -> None:
+        with self._cond:
+            self.events.append(event)
+            self.threads.append(threading.current_thread().name)
+            self._cond.notify_all()
+
+    def wait(self, count: int = 1, timeout: float = 5.0) -> List[Dict[str, Any]]:
+        with self._cond:
+            assert self._cond.wait_for(lambda: len(self.events) >= count, timeout), (
+                f"got {len(self.events)} of {count} events"
+            )
+            return list(self.events)
+
+
+class _SignalingWaiters(dict):  # type: ignore[type-arg]
+    """Stands in for EventHandler._waiters: releases `registered` as a waiter registers.
+
+    Registration happens under the handler's lock, so a dispatch after the
+    release cannot miss the waiter; no polling needed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.registered = threading.Semaphore(0)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        value = super().setdefault(key, default)
+        self.registered.release()
+        return value
+
+
+def client_log(caplog: pytest.LogCaptureFixture) -> str:
+    """Every captured log line except the fixture server's own (logger ``websockets.*``).
+
+    websocket-client (logger ``websocket``) is included.
+    """
+    return "\n".join(
+        caplog.handler.format(r) for r in caplog.records if not r.name.startswith("websockets")
+    )
+
+
+def recv_threads() -> List[threading.Thread]:
+    return [
+        t for t in threading.enumerate() if t.name == RECEIVE_THREAD_NAME or "_send_ping" in t.name
+    ]
+
+
+# -- handshake -----------------------------------------------------------------
+
+
+def test_headers_and_query_string(server: FixtureServer, make_api: Callable[..., RealtimeAPI]) -> None:
+    api = make_api(
+        server.url + "/v1/realtime?deployment=my%20dep&model=old",
+        api_key=SECRET,
+        headers={"X-Extra": "yes"},
+        query={"api-version": "2024-10-01-preview"},
+    )
+    assert api.connect(model="gpt-4o-realtime-preview-2024-12-17", timeout=5.0) is True
+    handshake = server.handshakes[0]
+    parts = urlsplit(handshake.path)
+    assert parts.path == "/v1/realtime"
+    assert parse_qs(parts.query) == {
+        "deployment": ["my dep"],
+        "api-version": ["2024-10-01-preview"],
+        "model": ["gpt-4o-realtime-preview-2024-12-17"],
+    }
+    assert handshake.headers["authorization"] == f"Bearer {SECRET}"
+    assert handshake.headers["openai-beta"] == "realtime=v1"
+    assert handshake.headers["x-extra"] == "yes"
+
+
+def test_model_none_keeps_url_query_and_header_none_removes_default(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    api = make_api(server.url + "/rt?model=from-url", headers={"OpenAI-Beta": None, "api-key": "azure"})
+    api.connect(model=None, timeout=5.0)
+    handshake = server.handshakes[0]
+    assert parse_qs(urlsplit(handshake.path).query) == {"model": ["from-url"]}
+    assert "openai-beta" not in handshake.headers
+    assert "authorization" not in handshake.headers  # no key for a non-OpenAI host
+    assert handshake.headers["api-key"] == "azure"
+
+
+def test_key_defaults_to_environment_only_for_openai(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    openai = RealtimeAPI()
+    assert openai._header_lines()[0] == f"Authorization: Bearer {SECRET}"
+    other = RealtimeAPI("ws://127.0.0.1:1/")
+    assert not any(line.startswith("Authorization") for line in other._header_lines())
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
+        RealtimeAPI().connect()
+
+
+def test_key_over_plain_ws_to_remote_host_is_refused() -> None:
+    with pytest.raises(InsecureTransportError) as info:
+        RealtimeAPI("ws://example.com/v1/realtime", api_key=SECRET)
+    assert SECRET not in str(info.value)
+    with pytest.raises(InsecureTransportError):
+        RealtimeAPI("ws://example.com/", headers={"api-key": SECRET})
+    # loopback and TLS are fine; so is plain ws:// without a key
+    RealtimeAPI("ws://127.0.0.1:9/", api_key=SECRET)
+    RealtimeAPI("ws://localhost:9/", api_key=SECRET)
+    RealtimeAPI("ws://[::1]:9/", api_key=SECRET)
+    RealtimeAPI("wss://example.com/", api_key=SECRET)
+    RealtimeAPI("ws://example.com/")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"url": "http://example.com/"},
+        {"url": "wss:///nohost"},
+        {"url": "ws://127.0.0.1:1/", "api_key": "sk-bad\r\nX-Injected: 1"},
+        {"url": "ws://127.0.0.1:1/", "headers": {"X-A": "b\nc"}},
+        {"url": "ws://127.0.0.1:1/", "ping_interval": 5, "ping_timeout": 5},
+        {"url": "ws://127.0.0.1:1/", "max_frame_size": 0},
+    ],
+)
+def test_bad_configuration_is_rejected(kwargs: Dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        RealtimeAPI(**kwargs)
+
+
+def test_url_property_and_repr_hide_credentials() -> None:
+    api = RealtimeAPI("wss://user:pw@example.com/rt?api-key=" + SECRET + "&deployment=d", api_key=SECRET)
+    assert SECRET not in api.url and "pw" not in api.url
+    assert "deployment=d" in api.url
+    assert SECRET not in repr(api)
+    assert SECRET not in repr(vars(api))
+
+
+# -- connection failures -------------------------------------------------------
+
+
+def test_http_401_gives_authentication_error_fast() -> None:
+    body = {"error": {"message": "Incorrect API key provided.", "code": "invalid_api_key"}}
+    with FixtureServer(reject_status=401, reject_body=body) as server:
+        api = RealtimeAPI(server.url, api_key=SECRET)
+        started = time.monotonic()
+        with pytest.raises(AuthenticationError) as info:
+            api.connect(timeout=5.0)
+        assert time.monotonic() - started < 2.0
+    error = info.value
+    assert error.status_code == 401
+    assert "Incorrect API key provided." in str(error) and "API key" in str(error)
+    assert "invalid_api_key" in error.body
+    assert SECRET not in str(error) and SECRET not in error.body
+    assert not api.is_connected()
+    assert not recv_threads()
+
+
+def test_http_500_gives_handshake_error_with_server_message() -> None:
+    with FixtureServer(reject_status=503, reject_body={"error": {"message": "overloaded"}}) as server:
+        with pytest.raises(HandshakeError) as info:
+            RealtimeAPI(server.url).connect(timeout=5.0)
+    assert not isinstance(info.value, AuthenticationError)
+    assert info.value.status_code == 503 and "overloaded" in str(info.value)
+
+
+def test_refused_port_fails_fast_and_clearly() -> None:
+    api = RealtimeAPI(f"ws://127.0.0.1:{closed_port()}/")
+    started = time.monotonic()
+    with pytest.raises(RealtimeConnectionError, match="refused") as info:
+        api.connect(timeout=5.0)
+    assert time.monotonic() - started < 2.0
+    assert type(info.value) is RealtimeConnectionError
+    assert isinstance(info.value, ConnectionError)
+    assert not recv_threads()
+
+
+def test_dns_failure_names_the_host() -> None:
+    with pytest.raises(RealtimeConnectionError, match="resolve host 'nonexistent.invalid'"):
+        RealtimeAPI("ws://nonexistent.invalid/v1/realtime").connect(timeout=10.0)
+    assert not recv_threads()
+
+
+def test_handshake_timeout_raises_realtime_timeout_error() -> None:
+    with silent_listener() as url:
+        api = RealtimeAPI(url)
+        started = time.monotonic()
+        with pytest.raises(RealtimeTimeoutError, match="timed out") as info:
+            api.connect(timeout=0.3)
+        assert 0.25 <= time.monotonic() - started < 3.0
+        assert isinstance(info.value, TimeoutError)
+        assert not api.is_connected()
+        for thread in recv_threads():
+            thread.join(5.0)
+        assert not recv_threads()
+
+
+def test_tls_failure_is_named(server: FixtureServer) -> None:
+    url = server.url.replace("ws://", "wss://")
+    with pytest.raises(RealtimeConnectionError, match="TLS"):
+        RealtimeAPI(url).connect(timeout=5.0)
+
+
+def test_connect_twice_raises_and_reconnect_after_disconnect_works(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    api = make_api(server.url)
+    api.connect(timeout=5.0)
+    with pytest.raises(RealtimeConnectionError, match="already connected"):
+        api.connect(timeout=5.0)
+    api.disconnect()
+    assert not api.is_connected()
+    api.connect(timeout=5.0)
+    assert api.is_connected()
+    server.wait_for_connection(count=2)
+    api.send("response.create")
+    assert json.loads(server.wait_for_messages(1)[0])["type"] == "response.create"
+
+
+# -- send and receive ----------------------------------------------------------
+
+
+def test_send_adds_id_and_type_dispatches_client_events_and_writes_one_frame(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    api = make_api(server.url)
+    order: List[str] = []
+    api.on("client.response.create", lambda e: order.append("client.response.create"))
+    api.on("client.*", lambda e: order.append("client.*"))
+    api.connect(timeout=5.0)
+    event = api.send("response.create", {"response": {"modalities": ["text"]}})
+    assert EVENT_ID.match(event["event_id"])
+    assert event["type"] == "response.create"
+    assert order == ["client.response.create", "client.*"]
+    assert server.wait_for_messages(1) and server.received_json() == [event]
+    # a caller-chosen event_id is kept
+    mine = api.send("input_audio_buffer.clear", {"event_id": "evt_mine"})
+    assert mine["event_id"] == "evt_mine"
+    assert server.wait_for_messages(2)[1] == '{"event_id":"evt_mine","type":"input_audio_buffer.clear"}'
+
+
+def test_send_rejects_bad_data(server: FixtureServer, make_api: Callable[..., RealtimeAPI]) -> None:
+    api = make_api(server.url)
+    api.connect(timeout=5.0)
+    sent = Collector()
+    api.on("client.*", sent)
+    with pytest.raises(ConfigurationError):
+        api.send("session.update", ["not", "a", "dict"])  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="JSON"):
+        api.send("session.update", {"session": {"bad": object()}})
+    with pytest.raises(ConfigurationError, match="type"):
+        api.send("session.update", {"type": "response.create"})
+    assert sent.events == []  # nothing dispatched for rejected events
+    api.send("response.create")
+    assert len(server.wait_for_messages(1)) == 1
+
+
+def test_send_when_not_connected_raises(server: FixtureServer) -> None:
+    api = RealtimeAPI(server.url)
+    with pytest.raises(NotConnectedError):
+        api.send("response.create")
+    api.connect(timeout=5.0)
+    api.disconnect()
+    with pytest.raises(NotConnectedError):
+        api.send("response.create")
+
+
+def test_server_events_dispatched_as_type_then_wildcard_on_receive_thread(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    api = make_api(server.url)
+    order: List[str] = []
+    api.on("server.session.created", lambda e: order.append("server.session.created"))
+    api.on("server.*", lambda e: order.append("server.*:" + e["type"]))
+    everything = Collector()
+    api.on("server.*", everything)
+    api.connect(timeout=5.0)
+    server.send_json({"type": "session.created", "event_id": "event_1", "session": {}})
+    server.send_json({"type": "output_audio_buffer.started", "event_id": "event_2"})  # not in the beta spec
+    events = everything.wait(2)
+    assert order == ["server.session.created", "server.*:session.created", "server.*:output_audio_buffer.started"]
+    assert [e["event_id"] for e in events] == ["event_1", "event_2"]
+    assert everything.threads == [RECEIVE_THREAD_NAME] * 2
+
+
+def test_eight_threads_sending_concurrently_lose_and_interleave_nothing(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    api = make_api(server.url)
+    api.connect(timeout=5.0)
+    threads_count, per_thread = 8, 200
+    audio = base64.b64encode(bytes(range(256)) * 8).decode("ascii")  # frames of ~2.8 kB
+    start = threading.Barrier(threads_count)
+    failures: List[BaseException] = []
+
+    def sender(index: int) -> None:
+        try:
+            start.wait(5.0)
+            for seq in range(per_thread):
+                api.send("input_audio_buffer.append", {"audio": audio, "thread": index, "seq": seq})
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=sender, args=(i,)) for i in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30.0)
+    assert not failures
+    server.wait_for_messages(threads_count * per_thread, timeout=30.0)
+    events = server.received_json()  # every frame parses: nothing interleaved
+    assert len(events) == threads_count * per_thread
+    assert len({e["event_id"] for e in events}) == len(events)
+    assert all(e["audio"] == audio for e in events)
+    for index in range(threads_count):
+        assert [e["seq"] for e in events if e["thread"] == index] == list(range(per_thread))
+
+
+def test_garbage_frames_are_reported_and_the_loop_goes_on(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI], caplog: pytest.LogCaptureFixture
+) -> None:
+    api = make_api(server.url)
+    errors = Collector()
+    api.on("error", errors)
+    good = Collector()
+    api.on("server.*", good)
+    api.connect(timeout=5.0)
+    with caplog.at_level(logging.WARNING, logger="realtime_sync.api"):
+        server.send("this is not json")
+        server.send(b"\xff\xfe{not utf-8", text=True)
+        server.send("[1, 2, 3]")
+        server.send('{"no_type": true}')
+        server.send("x" * 5000)
+        server.send_json({"type": "session.created", "event_id": "event_ok"})
+        assert good.wait(1)[0]["event_id"] == "event_ok"
+    reported = errors.wait(5)
+    assert len(reported) == 5
+    for payload in reported:
+        assert set(payload) == {"error", "event", "client_event", "raw"}
+        assert isinstance(payload["error"], ProtocolError)
+        assert payload["client_event"] is None
+        assert isinstance(payload["raw"], str) and len(payload["raw"]) <= 200
+    assert reported[0]["raw"] == "this is not json"
+    assert reported[3]["event"] == {"no_type": True}
+    assert reported[4]["raw"] == "x" * 200
+    assert api.is_connected()
+    assert len([r for r in caplog.records if r.name == "realtime_sync.api"]) == 5
+
+
+def test_raising_callback_is_logged_and_the_loop_goes_on(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI], caplog: pytest.LogCaptureFixture
+) -> None:
+    api = make_api(server.url)
+
+    def broken(event: Dict[str, Any]) -> None:
+        raise ValueError("callback bug")
+
+    api.on("server.*", broken)
+    after = Collector()
+    api.on("server.*", after)
+    api.connect(timeout=5.0)
+    with caplog.at_level(logging.ERROR):
+        server.send_json({"type": "a", "event_id": "1"})
+        server.send_json({"type": "b", "event_id": "2"})
+        assert [e["type"] for e in after.wait(2)] == ["a", "b"]
+    assert sum("callback bug" in r.getMessage() or (r.exc_info and "callback bug" in str(r.exc_info[1])) for r in caplog.records) == 2
+    assert api.is_connected()
+
+
+def test_ten_megabyte_frame_is_accepted(server: FixtureServer, make_api: Callable[..., RealtimeAPI]) -> None:
+    api = make_api(server.url)
+    got = Collector()
+    api.on("server.response.audio.delta", got)
+    api.connect(timeout=5.0)
+    delta = "A" * (10 * 1024 * 1024)
+    server.send_json({"type": "response.audio.delta", "event_id": "big", "delta": delta})
+    event = got.wait(1, timeout=30.0)[0]
+    assert len(event["delta"]) == len(delta)
+
+
+def test_frame_over_max_frame_size_is_reported_and_closes_1009(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    api = make_api(server.url, max_frame_size=1000)
+    errors, closes = Collector(), Collector()
+    api.on("error", errors)
+    api.on("close", closes)
+    api.connect(timeout=5.0)
+    server.send_json({"type": "x", "event_id": "e", "delta": "B" * 2000})
+    assert isinstance(errors.wait(1)[0]["error"], ProtocolError)
+    assert closes.wait(1)[0] == {"error": True, "code": 1009, "reason": "message too big"}
+    assert server.wait_for_client_close()[0] == 1009
+
+
+# -- closing ---------------------------------------------------------------------
+
+
+def test_server_close_dispatches_close_once_with_code_and_reason(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    api = make_api(server.url)
+    closes = Collector()
+    api.on("close", closes)
+    api.connect(timeout=5.0)
+    server.close(4000, "The Realtime Beta API is no longer supported.")
+    assert closes.wait(1) == [
+        {"error": True, "code": 4000, "reason": "The Realtime Beta API is no longer supported."}
+    ]
+    assert not api.is_connected()
+    with pytest.raises(NotConnectedError):
+        api.send("response.create")
+    api.disconnect()
+    api.disconnect()
+    assert len(closes.events) == 1
+    assert not recv_threads()
+
+
+def test_server_normal_close_is_not_an_error(server: FixtureServer, make_api: Callable[..., RealtimeAPI]) -> None:
+    api = make_api(server.url)
+    closes = Collector()
+    api.on("close", closes)
+    api.connect(timeout=5.0)
+    server.close(1000, "bye")
+    assert closes.wait(1) == [{"error": False, "code": 1000, "reason": "bye"}]
+
+
+def test_disconnect_is_idempotent_and_leaves_no_thread(server: FixtureServer) -> None:
+    api = RealtimeAPI(server.url, ping_interval=5.0, ping_timeout=2.0)
+    closes = Collector()
+    api.on("close", closes)
+    api.disconnect()  # never connected: nothing to do
+    api.connect(timeout=5.0)
+    assert api.is_connected()
+    names = [t.name for t in recv_threads()]
+    assert RECEIVE_THREAD_NAME in names and any("_send_ping" in n for n in names)
+    started = time.monotonic()
+    api.disconnect()
+    assert time.monotonic() - started < 3.0
+    api.disconnect()
+    assert not api.is_connected()
+    assert not recv_threads()
+    assert closes.events == [{"error": False, "code": 1000, "reason": None}]
+    assert server.wait_for_client_close()[0] == 1000
+
+
+def test_disconnect_from_another_thread(server: FixtureServer) -> None:
+    api = RealtimeAPI(server.url)
+    closes = Collector()
+    api.on("close", closes)
+    api.connect(timeout=5.0)
+    threads = [threading.Thread(target=api.disconnect) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10.0)
+    assert closes.wait(1) and len(closes.events) == 1
+    assert not recv_threads()
+
+
+def test_disconnect_from_inside_a_callback(server: FixtureServer) -> None:
+    api = RealtimeAPI(server.url)
+    closes = Collector()
+    api.on("close", closes)
+    returned = threading.Event()
+
+    def on_event(event: Dict[str, Any]) -> None:
+        api.disconnect()  # must not join its own thread
+        returned.set()
+
+    api.on("server.session.created", on_event)
+    api.connect(timeout=5.0)
+    server.send_json({"type": "session.created", "event_id": "e"})
+    assert returned.wait(5.0)
+    assert closes.wait(1) == [{"error": False, "code": 1000, "reason": None}]
+    assert server.wait_for_client_close()[0] == 1000
+    for thread in recv_threads():
+        thread.join(5.0)
+    assert not recv_threads()
+
+
+def test_disconnect_when_server_never_answers_the_close() -> None:
+    """A server that ignores our close frame: disconnect() still ends the thread soon."""
+    with mute_server() as url:
+        api = RealtimeAPI(url)
+        closes = Collector()
+        api.on("close", closes)
+        hello = Collector()
+        api.on("server.session.created", hello)
+        api.connect(timeout=5.0)
+        hello.wait(1)  # the loop is reading
+        started = time.monotonic()
+        api.disconnect(timeout=5.0)
+        # it waits briefly for an answer, then shuts the socket down
+        assert time.monotonic() - started < 4.0
+        assert not recv_threads()
+        assert closes.wait(1) == [{"error": False, "code": 1000, "reason": None}]
+
+
+# -- waits, threads, logging -----------------------------------------------------
+
+
+def test_wait_for_next_woken_by_server_event_and_refused_on_receive_thread(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    api = make_api(server.url)
+    inside: List[Any] = []
+
+    def on_created(event: Dict[str, Any]) -> None:
+        inside.append(api.is_receive_thread())
+        try:
+            api.wait_for_next("server.session.updated", timeout=1.0)
+        except RuntimeError as exc:
+            inside.append(exc)
+
+    api.on("server.session.created", on_created)
+    api.connect(timeout=5.0)
+    assert not api.is_receive_thread()
+    waiters = _SignalingWaiters()
+    api._waiters = waiters
+    registered = waiters.registered
+    result: List[Optional[Dict[str, Any]]] = []
+    waiter = threading.Thread(target=lambda: result.append(api.wait_for_next("server.session.created", 10.0)))
+    waiter.start()
+    assert registered.acquire(timeout=5.0)  # the waiter is in place (see _SignalingWaiters)
+    server.send_json({"type": "session.created", "event_id": "e1"})
+    waiter.join(5.0)
+    assert result == [{"type": "session.created", "event_id": "e1"}]
+    assert inside[0] is True and isinstance(inside[1], RuntimeError)
+
+
+def test_debug_logs_type_and_id_audio_as_length_and_never_the_key(
+    server: FixtureServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    audio = base64.b64encode(b"\x01\x02" * 1200).decode("ascii")
+    with caplog.at_level(logging.DEBUG):
+        api = RealtimeAPI(server.url, api_key=SECRET, debug=True, headers={"api-key": SECRET + "-azure"})
+        got = Collector()
+        api.on("server.*", got)
+        api.connect(timeout=5.0)
+        api.send("input_audio_buffer.append", {"audio": audio})
+        server.send_json({"type": "response.audio.delta", "event_id": "event_77", "delta": audio})
+        got.wait(1)
+        errors = Collector()
+        api.on("error", errors)
+        server.send("garbage echoing " + SECRET)  # a server echoing the key: masked too
+        assert SECRET not in errors.wait(1)[0]["raw"]
+        api.disconnect()
+    text = client_log(caplog)
+    assert "response.audio.delta event_id=event_77" in text
+    assert f"<{len(audio)} base64 chars>" in text
+    assert audio not in text
+    assert "input_audio_buffer.append event_id=evt_" in text
+    assert "garbage echoing [secure]" in text
+    assert SECRET not in text
+    assert SECRET not in repr(api)
+
+
+def test_key_never_in_logs_repr_or_exceptions(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        with FixtureServer(reject_status=401, reject_body={"error": {"message": "bad key"}}) as server:
+            api = RealtimeAPI(server.url, api_key=SECRET, debug=True)
+            with pytest.raises(AuthenticationError) as info:
+                api.connect(timeout=5.0)
+        with FixtureServer() as server:
+            api = RealtimeAPI(server.url, api_key=SECRET, debug=True)
+            api.connect(timeout=5.0)
+            api.send("response.create")
+            server.wait_for_messages(1)
+            server.close(4001, "closing")
+            for thread in recv_threads():
+                thread.join(5.0)
+            api.disconnect()
+    assert server.handshakes[0].headers["authorization"] == f"Bearer {SECRET}"  # it was sent...
+    text = client_log(caplog)
+    assert "realtime_sync.api" in text and "websocket:" in text
+    assert SECRET not in text  # ...and never logged, by us or by websocket-client
+    error = info.value
+    assert SECRET not in str(error) and SECRET not in repr(error) and SECRET not in error.body
+    assert SECRET not in repr(api) and SECRET not in str(vars(api))
+
+
+def test_key_echoed_by_server_is_masked_in_our_exception_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    body = {"error": {"message": f"bad key {SECRET}"}}
+    with caplog.at_level(logging.DEBUG):
+        with FixtureServer(reject_status=401, reject_body=body) as server:
+            with pytest.raises(AuthenticationError) as info:
+                RealtimeAPI(server.url, api_key=SECRET, debug=True).connect(timeout=5.0)
+    error = info.value
+    assert "bad key [secure]" in str(error)
+    assert SECRET not in str(error) and SECRET not in error.body
+    assert error.__cause__ is None  # the raw cause held the key: not chained
+    # websocket-client itself logs the response body ("... - goodbye"): out of our
+    # hands, so only our own logger is checked here.
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("realtime_sync")]
+    assert ours and not any(SECRET in line for line in ours)
+
+
+def test_generate_id_format() -> None:
+    ids = {generate_id("evt_") for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(EVENT_ID.match(i) for i in ids)
+    assert len(generate_id("item_", 21)) == 21
+    with pytest.raises(ValueError):
+        generate_id("toolong_", 4)
+
+
+def test_errors_are_realtime_errors() -> None:
+    assert issubclass(AuthenticationError, RealtimeError)
+    assert issubclass(RealtimeTimeoutError, TimeoutError)
