@@ -56,6 +56,7 @@ import logging
 import os
 import struct
 import wave
+from math import gcd
 from typing import IO, Any, List, Tuple, Union
 
 import numpy as np
@@ -643,8 +644,7 @@ def resample(samples: AudioLike, from_rate: int, to_rate: int) -> np.ndarray:
 
 
 def _ratio(from_rate: Any, to_rate: Any) -> "tuple[int, int]":
-    from math import gcd
-
+    """``(L, M)``: ``to_rate / from_rate`` in lowest terms."""
     f = _check_rate(from_rate, "from_rate")
     t = _check_rate(to_rate, "to_rate")
     g = gcd(f, t)
