@@ -120,10 +120,10 @@ def describe_audio(samples: np.ndarray, rate: int) -> str:
     return f"(inaudible: {seconds:.1f} seconds of speech)"
 
 
-_GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening))\b", re.I)
+_GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening))\b", re.IGNORECASE)
 _QUESTION_START = re.compile(
     r"^\s*(who|what|when|where|why|how|which|is|are|can|could|do|does|did|will|would|should)\b",
-    re.I,
+    re.IGNORECASE,
 )
 _STOP_WORDS = {"get", "set", "the", "and", "for", "with", "from", "list", "tool", "function"}
 _PLACE = re.compile(r"\b(?:in|at|for|near|to)\s+((?:[A-Z][\w'-]*)(?:\s+[A-Z][\w'-]*)*)")
@@ -149,7 +149,7 @@ def _argument_for(name: str, schema: Mapping[str, Any], text: str) -> Any:
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "string")
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         options = list(schema["enum"])
         for option in options:
             if str(option).lower() in text.lower():
@@ -161,16 +161,16 @@ def _argument_for(name: str, schema: Mapping[str, Any], text: str) -> Any:
             return int(float(match.group())) if kind == "integer" else float(match.group())
         return schema.get("default", 0)
     if kind == "boolean":
-        return bool(re.search(r"\b(yes|true|on|enable)\b", text, re.I))
+        return bool(re.search(r"\b(yes|true|on|enable)\b", text, re.IGNORECASE))
     if kind == "array":
         return []
     if kind == "object":
         return {}
     # strings: places for place-like names, otherwise the user's words
     place = _PLACE.search(text)
-    if place and re.search(r"loc|city|place|country|address|where|region|town", name, re.I):
+    if place and re.search(r"loc|city|place|country|address|where|region|town", name, re.IGNORECASE):
         return place.group(1).rstrip("?.!,")
-    if place and re.search(r"loc|city|place", str(schema.get("description", "")), re.I):
+    if place and re.search(r"loc|city|place", str(schema.get("description", "")), re.IGNORECASE):
         return place.group(1).rstrip("?.!,")
     if "default" in schema:
         return schema["default"]

@@ -11,7 +11,6 @@ cancel or :meth:`SimSession.close` interrupts them at once.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import copy
 import json
@@ -38,8 +37,8 @@ from ._sim_config import (
 )
 from ._sim_responder import (
     CHARS_PER_SECOND,
-    Responder,
     Reply,
+    Responder,
     coerce_reply,
     default_responder,
     describe_audio,
@@ -196,7 +195,7 @@ class SimSession:
         self._scripted = 0
         self._requests_left = options.rate_limit_requests
         self._tokens_left = options.rate_limit_tokens
-        self._jobs: "queue.Queue[Optional[_Response]]" = queue.Queue()
+        self._jobs: queue.Queue[Optional[_Response]] = queue.Queue()
         self._streamer = threading.Thread(
             target=self._stream_loop, name=f"realtime-sync-sim-stream-{self.session['id']}", daemon=True
         )
@@ -259,7 +258,7 @@ class SimSession:
                 self._active.cancel_event.set()
         try:
             self.connection.close(1001, "simulator stopping")
-        except Exception:  # noqa: BLE001 - closing a broken socket
+        except Exception:
             logger.debug("closing a simulator connection failed", exc_info=True)
 
     def join(self, timeout: Optional[float] = None) -> None:
@@ -363,24 +362,21 @@ class SimSession:
             self._vad_item_id = None
             return
         rate = _audio.sample_rate(self.session["input_audio_format"])
-        old = self._vad
-        vad = EnergyVAD(
-            rate,
-            threshold=detection.get("threshold", 0.5),
-            prefix_padding_ms=detection.get("prefix_padding_ms", 300),
-            silence_duration_ms=detection.get("silence_duration_ms", 500),
-        )
-        if old is not None and old.rate == rate:
-            # keep position and speech state across a threshold change
-            vad.speaking = old.speaking
-            vad._position = old._position  # noqa: SLF001 - same module family
-            vad._pending = old._pending  # noqa: SLF001
-            vad._floor_sample = old._floor_sample  # noqa: SLF001
+        threshold = float(detection.get("threshold", 0.5))
+        padding = int(detection.get("prefix_padding_ms", 300))
+        silence = int(detection.get("silence_duration_ms", 500))
+        if self._vad is not None and self._vad.rate == rate:
+            self._vad.configure(threshold, padding, silence)  # keeps position and speech state
         else:
-            vad._position = self._buffer.end  # noqa: SLF001
-            vad._floor_sample = self._buffer.start  # noqa: SLF001
+            self._vad = EnergyVAD(
+                rate,
+                threshold=threshold,
+                prefix_padding_ms=padding,
+                silence_duration_ms=silence,
+                position=self._buffer.end,
+            )
+            self._vad.reset(floor_sample=self._buffer.start)
             self._vad_item_id = None
-        self._vad = vad
 
     def _ms(self, sample: int) -> int:
         rate = _audio.sample_rate(self.session["input_audio_format"])
@@ -479,18 +475,19 @@ class SimSession:
         self._heard[item_id] = transcript
         previous = self._items[-1]["id"] if self._items else None
         self._send({"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item_id})
-        item = {
+        part: Dict[str, Any] = {"type": "input_audio", "transcript": None}
+        item: Dict[str, Any] = {
             "id": item_id,
             "object": "realtime.item",
             "type": "message",
             "status": "completed",
             "role": "user",
-            "content": [{"type": "input_audio", "transcript": None}],
+            "content": [part],
         }
         self._items.append(item)
         self._send({"type": "conversation.item.created", "previous_item_id": previous, "item": copy.deepcopy(item)})
         if self.session.get("input_audio_transcription"):
-            item["content"][0]["transcript"] = transcript
+            part["transcript"] = transcript
             self._send(
                 {
                     "type": "conversation.item.input_audio_transcription.completed",
@@ -508,7 +505,7 @@ class SimSession:
         if callable(source):
             try:
                 return str(source(samples, rate))
-            except Exception:  # noqa: BLE001 - user code
+            except Exception:
                 logger.exception("simulator transcriber raised; using a description instead")
                 return describe_audio(samples, rate)
         scripted = list(source)
@@ -535,7 +532,8 @@ class SimSession:
     def _on_conversation_item_create(self, event: Dict[str, Any]) -> None:
         raw = event.get("item")
         validate_item(raw)
-        item = copy.deepcopy(raw)
+        assert isinstance(raw, dict)  # validate_item checked it
+        item: Dict[str, Any] = copy.deepcopy(raw)
         item_id = item.get("id") or new_id("item")
         if self._find(item_id) >= 0:
             raise ClientError("invalid_value", f"Item with id '{item_id}' already exists.", "item.id")
@@ -559,9 +557,9 @@ class SimSession:
                 f"Tool call ID '{item['call_id']}' not found in conversation.",
                 "item.call_id",
             )
-        item = {"id": item_id, "object": "realtime.item", "type": item["type"], "status": "completed", **{
-            k: v for k, v in item.items() if k not in ("id", "object", "type", "status")
-        }}
+        # the server's field order: id, object, type, status, then the rest
+        rest = {k: v for k, v in item.items() if k not in ("id", "object", "type", "status")}
+        item = {"id": item_id, "object": "realtime.item", "type": item["type"], "status": "completed", **rest}
         if item["type"] == "message":
             content = []
             for part in item["content"]:
@@ -701,7 +699,7 @@ class SimSession:
                 self._stream(response)
             except _Closed:
                 return
-            except Exception:  # noqa: BLE001 - keep the session alive
+            except Exception:
                 logger.exception("simulator failed while streaming response %s", response.id)
                 with self._lock:
                     if self._active is response:
@@ -751,7 +749,7 @@ class SimSession:
             source = self._items
         items = copy.deepcopy(source)
         for item in items:
-            heard = self._heard.get(item.get("id"))
+            heard = self._heard.get(str(item.get("id")))
             for part in item.get("content") or []:
                 if isinstance(part, dict) and part.get("type") == "input_audio":
                     part.pop("audio", None)
@@ -769,7 +767,7 @@ class SimSession:
         if not response.cancel_event.is_set():
             try:
                 reply = coerce_reply(self.options.responder(items, copy.deepcopy(response.config)))
-            except Exception as exc:  # noqa: BLE001 - user code
+            except Exception as exc:
                 logger.exception("simulator responder raised")
                 failure = {"type": "server_error", "code": "responder_error", "message": str(exc)}
         incomplete = False
@@ -782,7 +780,7 @@ class SimSession:
                 text_tokens += self._stream_function_call(response, reply)
         self._finish(response, items, failure, incomplete, text_tokens, audio_tokens)
 
-    def _apply_token_limit(self, response: _Response, reply: Reply) -> "tuple[str, bool]":
+    def _apply_token_limit(self, response: _Response, reply: Reply) -> tuple[str, bool]:
         limit = response.config.get("max_response_output_tokens", "inf")
         text = reply.text
         if isinstance(limit, int) and math.ceil(len(text) / 4) > limit:
@@ -810,7 +808,7 @@ class SimSession:
                 )
         return output_index
 
-    def _stream_message(self, response: _Response, text: str) -> "tuple[int, int]":
+    def _stream_message(self, response: _Response, text: str) -> tuple[int, int]:
         config = response.config
         with_audio = "audio" in (config.get("modalities") or [])
         item_id = new_id("item")
@@ -941,7 +939,7 @@ class SimSession:
             1 for i in items for p in (i.get("content") or []) if isinstance(p, dict) and p.get("type") == "input_audio"
         ) * 25
         output_tokens = text_tokens + audio_tokens
-        usage = {
+        usage: Dict[str, Any] = {
             "total_tokens": input_text + input_audio + output_tokens,
             "input_tokens": input_text + input_audio,
             "output_tokens": output_tokens,

@@ -89,17 +89,22 @@ class EnergyVAD:
         threshold: float = 0.5,
         prefix_padding_ms: int = 300,
         silence_duration_ms: int = 500,
+        position: int = 0,
     ) -> None:
         self.rate = int(rate)
         self.frame_len = max(1, self.rate * FRAME_MS // 1000)
+        self.configure(threshold, prefix_padding_ms, silence_duration_ms)
+        self.speaking = False
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._position = int(position)  # stream sample index of _pending[0]
+        self._silent_frames = 0
+        self._floor_sample = int(position)  # speech may not be padded back before this sample
+
+    def configure(self, threshold: float, prefix_padding_ms: int, silence_duration_ms: int) -> None:
+        """Change the settings in place, keeping the stream position and speech state."""
         self.level_dbfs = threshold_to_dbfs(threshold)
         self.prefix_padding_ms = max(0, int(prefix_padding_ms))
         self.silence_duration_ms = max(0, int(silence_duration_ms))
-        self.speaking = False
-        self._pending = np.zeros(0, dtype=np.int16)
-        self._position = 0  # sample index of _pending[0] in the whole stream
-        self._silent_frames = 0
-        self._floor_sample = 0  # speech may not be padded back before this sample
 
     def reset(self, floor_sample: Optional[int] = None) -> None:
         """Forget any speech in progress (after a manual commit or clear)."""

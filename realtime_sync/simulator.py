@@ -175,7 +175,7 @@ class RealtimeSimulator:
         """The ``ws://host:port`` URL to give RealtimeClient / RealtimeAPI."""
         return f"ws://{self.host}:{self.port}"
 
-    def start(self) -> "RealtimeSimulator":
+    def start(self) -> RealtimeSimulator:
         """Bind the socket and start serving on a background thread; returns self.
 
         Raises:
@@ -247,10 +247,10 @@ class RealtimeSimulator:
             self._sessions.clear()
         logger.info("realtime simulator on port %s stopped", self._port)
 
-    def __enter__(self) -> "RealtimeSimulator":
+    def __enter__(self) -> RealtimeSimulator:
         return self.start()
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     # -- inspection and runtime faults ----------------------------------------
@@ -277,9 +277,9 @@ class RealtimeSimulator:
         reached = 0
         for session in sessions:
             try:
-                session._send(dict(event))  # noqa: SLF001 - package-internal
+                session._send(dict(event))
                 reached += 1
-            except Exception:  # noqa: BLE001 - a closing session
+            except Exception:
                 logger.debug("broadcast to %s failed", session.id, exc_info=True)
         return reached
 

@@ -22,7 +22,12 @@ import websocket
 
 from realtime_sync import audio
 from realtime_sync._sim_vad import EnergyVAD, threshold_to_dbfs
-from realtime_sync.simulator import RealtimeSimulator, Reply, default_responder, synthesize_speech
+from realtime_sync.simulator import (
+    RealtimeSimulator,
+    Reply,
+    default_responder,
+    synthesize_speech,
+)
 
 pydantic = pytest.importorskip("pydantic")
 realtime_types = pytest.importorskip("openai.types.beta.realtime")
@@ -695,7 +700,7 @@ def test_ten_concurrent_sessions_are_independent(simulator: RealtimeSimulator) -
             done = conn.until("response.done")[-1]["response"]
             results[index] = (conn.session["id"], done["output"][0]["content"][0]["transcript"])
             conn.close()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(10)]
@@ -770,7 +775,7 @@ def test_stop_leaves_no_threads_and_closes_clients() -> None:
         conn.close()
     sim.stop()  # idempotent
     with pytest.raises(RuntimeError):
-        RealtimeSimulator().port  # noqa: B018 - not started
+        RealtimeSimulator().port
 
 
 def test_context_manager_and_restart() -> None:
