@@ -162,17 +162,17 @@ class ScriptedServer:
         """Send a server event (an ``event_id`` is added) on the latest connection."""
         event = dict(event)
         event.setdefault("event_id", _next_id("event_"))
-        target = connection or self.connections[-1]
+        target = connection or self.wait_for_connection(len(self.connections) or 1)
         target.send(json.dumps(event))
         return event
 
     def send_raw(self, text: str) -> None:
         """Send a frame as is (for malformed input)."""
-        self.connections[-1].send(text)
+        self.wait_for_connection(len(self.connections) or 1).send(text)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the latest connection from the server side."""
-        self.connections[-1].close(code, reason)
+        self.wait_for_connection(len(self.connections) or 1).close(code, reason)
 
     # -- reading what the client sent --------------------------------------------
 

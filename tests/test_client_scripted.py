@@ -1,0 +1,772 @@
+"""RealtimeClient against a scripted server: the exact frames each method sends,
+event routing, errors, tools and blocking helpers, event by event.
+
+Every frame the client sends in these tests is validated at teardown against
+the ``openai`` SDK's beta ``RealtimeClientEvent`` models.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from typing import Any, Dict, Iterator, List
+
+import numpy as np
+import pytest
+
+from realtime_sync import audio
+from realtime_sync.client import DEFAULT_SERVER_VAD_CONFIG, RealtimeClient
+from realtime_sync.errors import (
+    ConfigurationError,
+    ConnectionClosedError,
+    NotConnectedError,
+    ProtocolError,
+    ServerError,
+    UnknownItemError,
+)
+
+from support_client import EventRecorder, ScriptedServer, session_object, validate_client_event
+
+pytest.importorskip("openai")
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as scripted:
+        yield scripted
+        assert not scripted.errors
+
+
+def _validate_all(server: ScriptedServer) -> None:
+    for frame in server.frames():
+        validate_client_event(frame)
+
+
+@pytest.fixture
+def client(server: ScriptedServer) -> Iterator[RealtimeClient]:
+    rt = RealtimeClient(url=server.url, tool_timeout=5.0)
+    rt.connect(timeout=5)
+    assert rt.wait_for_session_created(timeout=5) is True
+    server.wait_for("session.update")
+    yield rt
+    rt.disconnect()
+    _validate_all(server)
+
+
+def _record(client: RealtimeClient, *names: str) -> EventRecorder:
+    recorder = EventRecorder()
+    for name in names:
+        client.on(name, recorder.callback(name))
+    return recorder
+
+
+def _start_response(server: ScriptedServer, client: RealtimeClient, response_id: str = "resp_1") -> None:
+    """Make the client see an active response, and wait until it does."""
+    created = threading.Event()
+    client.realtime.on_next("server.response.created", lambda event: created.set())
+    server.response_created(response_id)
+    assert created.wait(5)
+
+
+def _sync(server: ScriptedServer, client: RealtimeClient) -> None:
+    """Wait until the client processed everything the server sent so far."""
+    seen = threading.Event()
+    client.realtime.on_next("server.rate_limits.updated", lambda event: seen.set())
+    server.send({"type": "rate_limits.updated", "rate_limits": []})
+    assert seen.wait(5)
+
+
+# -- connection and session ------------------------------------------------------------
+
+
+def test_connect_sends_default_session_update(server: ScriptedServer, client: RealtimeClient) -> None:
+    (update,) = server.frames("session.update")
+    session = update["session"]
+    assert session == {
+        "modalities": ["text", "audio"],
+        "instructions": "",
+        "voice": "alloy",
+        "input_audio_format": "pcm16",
+        "output_audio_format": "pcm16",
+        "input_audio_transcription": None,
+        "turn_detection": None,
+        "tools": [],
+        "tool_choice": "auto",
+        "temperature": 0.8,
+        "max_response_output_tokens": 4096,
+    }
+    assert update["event_id"].startswith("evt_")
+    assert client.session == server.session
+    assert client.is_connected()
+
+
+def test_update_session_merges_tools_and_sets_formats(server: ScriptedServer, client: RealtimeClient) -> None:
+    client.add_tool({"name": "lookup", "description": "d", "parameters": {"type": "object"}}, lambda a: 1)
+    server.wait_for("session.update", 2)
+    mark = server.mark()
+    client.update_session(
+        instructions="be brief",
+        tools=[{"name": "plain", "description": "no handler"}],
+        output_audio_format="g711_ulaw",
+        input_audio_format="g711_alaw",
+    )
+    (update,) = server.wait_frames(mark, 1)
+    session = update["session"]
+    assert session["instructions"] == "be brief"
+    assert [(t["type"], t["name"]) for t in session["tools"]] == [("function", "plain"), ("function", "lookup")]
+    assert client.session_config["tools"] == [{"name": "plain", "description": "no handler"}]
+    assert client.conversation.output_audio_format == "g711_ulaw"
+    assert client.conversation.input_audio_format == "g711_alaw"
+
+
+def test_update_session_rejects_bad_config_without_changing_anything(
+    server: ScriptedServer, client: RealtimeClient
+) -> None:
+    client.add_tool({"name": "lookup"}, lambda a: 1)
+    server.wait_for("session.update", 2)
+    before = json.dumps(client.session_config)
+    mark = server.mark()
+    with pytest.raises(ConfigurationError, match="lookup"):
+        client.update_session(instructions="x", tools=[{"name": "lookup"}])
+    with pytest.raises(ConfigurationError, match="twice"):
+        client.update_session(tools=[{"name": "a"}, {"name": "a"}])
+    with pytest.raises(ConfigurationError, match="input_audio_format"):
+        client.update_session(input_audio_format="mp3")
+    with pytest.raises(ConfigurationError, match="turn_detection"):
+        client.update_session(turn_detection="server_vad")
+    assert json.dumps(client.session_config) == before
+    _sync(server, client)
+    assert server.since(mark) == []
+
+
+def test_server_session_formats_win(server: ScriptedServer, client: RealtimeClient) -> None:
+    server.send({"type": "session.updated", "session": session_object(output_audio_format="g711_alaw")})
+    _sync(server, client)
+    assert client.conversation.output_audio_format == "g711_alaw"
+    assert client.session["output_audio_format"] == "g711_alaw"
+
+
+def test_add_and_remove_tool_validate_and_update_session(server: ScriptedServer, client: RealtimeClient) -> None:
+    with pytest.raises(ConfigurationError):
+        client.add_tool({"description": "no name"}, lambda a: 1)
+    with pytest.raises(ConfigurationError):
+        client.add_tool({"name": "x"}, "not callable")  # type: ignore[arg-type]
+    definition = {"name": "x", "parameters": {"type": "object"}}
+    added = client.add_tool(definition, lambda a: 1)
+    assert added["definition"] == definition and definition == {"name": "x", "parameters": {"type": "object"}}
+    with pytest.raises(ConfigurationError, match="already"):
+        client.add_tool({"name": "x"}, lambda a: 2)
+    updates = server.wait_for("session.update", 2)
+    assert updates[-1]["session"]["tools"] == [{"type": "function", "name": "x", "parameters": {"type": "object"}}]
+    client.remove_tool("x")
+    updates = server.wait_for("session.update", 3)
+    assert updates[-1]["session"]["tools"] == []
+    with pytest.raises(ConfigurationError):
+        client.remove_tool("x")
+
+
+def test_realtime_event_for_client_and_server_events(server: ScriptedServer) -> None:
+    rt = RealtimeClient(url=server.url)
+    recorder = _record(rt, "realtime.event")
+    rt.connect(timeout=5)
+    try:
+        events = recorder.wait("realtime.event", 2)
+        sources = {(e["source"], e["event"]["type"]) for e in events}
+        assert ("client", "session.update") in sources
+        assert ("server", "session.created") in sources
+        assert all(e["time"].startswith("20") and "T" in e["time"] for e in events)
+    finally:
+        rt.disconnect()
+
+
+def test_context_manager_connects_and_disconnects(server: ScriptedServer) -> None:
+    closes: List[Dict[str, Any]] = []
+    with RealtimeClient(url=server.url) as rt:
+        rt.on("close", closes.append)
+        assert rt.is_connected()
+        assert rt.wait_for_session_created(5)
+    assert not rt.is_connected()
+    assert len(closes) == 1 and closes[0]["error"] is False
+
+
+def test_reset_restores_defaults_and_clears_handlers(server: ScriptedServer, client: RealtimeClient) -> None:
+    client.update_session(instructions="custom")
+    client.add_tool({"name": "t"}, lambda a: 1)
+    client.on("conversation.updated", lambda e: None)
+    client.reset()
+    assert not client.is_connected()
+    assert client.session_config["instructions"] == ""
+    assert client.tools == {}
+    client.connect(timeout=5)
+    assert client.wait_for_session_created(5)
+    updates = server.wait_for("session.update", 4)
+    assert updates[-1]["session"]["instructions"] == ""
+
+
+# -- the exact frames of each method ---------------------------------------------------
+
+
+def test_send_user_message_content_encodes_audio_without_mutating(
+    server: ScriptedServer, client: RealtimeClient
+) -> None:
+    samples = np.arange(-50, 50, dtype=np.int16)
+    content = [{"type": "input_text", "text": "hi"}, {"type": "input_audio", "audio": samples}]
+    mark = server.mark()
+    client.send_user_message_content(content)
+    create, response = server.wait_frames(mark, 2)
+    assert content[1]["audio"] is samples
+    assert create["type"] == "conversation.item.create"
+    item = create["item"]
+    assert item["type"] == "message" and item["role"] == "user"
+    assert item["content"][0] == {"type": "input_text", "text": "hi"}
+    decoded = np.frombuffer(base64.b64decode(item["content"][1]["audio"]), dtype="<i2")
+    assert np.array_equal(decoded, samples)
+    assert response["type"] == "response.create"
+    with pytest.raises(ConfigurationError):
+        client.send_user_message_content([{"text": "no type"}])
+
+
+def test_send_text_and_delete_item(server: ScriptedServer, client: RealtimeClient) -> None:
+    mark = server.mark()
+    client.send_text("hello")
+    frames = server.wait_frames(mark, 2)
+    assert frames[0]["item"]["content"] == [{"type": "input_text", "text": "hello"}]
+    mark = server.mark()
+    client.delete_item("item_9")
+    (delete,) = server.wait_frames(mark, 1)
+    assert delete["type"] == "conversation.item.delete" and delete["item_id"] == "item_9"
+    with pytest.raises(ConfigurationError):
+        client.delete_item("")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda s: s,
+        lambda s: s.astype(np.float32) / 32768.0,
+        lambda s: s.astype("<i2").tobytes(),
+    ],
+    ids=["int16", "float", "bytes"],
+)
+def test_manual_turn_commits_before_response_create(server: ScriptedServer, client: RealtimeClient, make: Any) -> None:
+    chunk = (np.arange(2400) % 200 - 100).astype(np.int16)
+    mark = server.mark()
+    client.append_input_audio(make(chunk))
+    client.append_input_audio(make(chunk))
+    client.append_input_audio(make(chunk[:0]))  # empty: nothing sent
+    client.create_response()
+    frames = server.wait_frames(mark, 4)
+    assert [f["type"] for f in frames] == [
+        "input_audio_buffer.append",
+        "input_audio_buffer.append",
+        "input_audio_buffer.commit",
+        "response.create",
+    ]
+    assert np.array_equal(audio.base64_to_pcm16(frames[0]["audio"]), chunk)
+    # The committed audio becomes the next user item's formatted audio.
+    recorder = _record(client, "conversation.item.appended")
+    server.send(
+        {
+            "type": "conversation.item.created",
+            "previous_item_id": None,
+            "item": {
+                "id": "item_user",
+                "object": "realtime.item",
+                "type": "message",
+                "status": "completed",
+                "role": "user",
+                "content": [{"type": "input_audio", "transcript": None}],
+            },
+        }
+    )
+    item = recorder.wait("conversation.item.appended")[0]["item"]
+    assert item["id"] == "item_user"
+    assert np.array_equal(item["formatted"]["audio"], np.concatenate([chunk, chunk]))
+
+
+def test_g711_input_is_encoded_for_the_format(server: ScriptedServer, client: RealtimeClient) -> None:
+    client.update_session(input_audio_format="g711_ulaw")
+    server.wait_for("session.update", 2)
+    chunk = (np.arange(800) * 37 % 4000 - 2000).astype(np.int16)
+    mark = server.mark()
+    client.append_input_audio(chunk)
+    (append,) = server.wait_frames(mark, 1)
+    assert base64.b64decode(append["audio"]) == audio.ulaw_encode(chunk)
+
+
+def test_vad_mode_does_not_commit(server: ScriptedServer, client: RealtimeClient) -> None:
+    client.update_session(turn_detection=DEFAULT_SERVER_VAD_CONFIG)
+    assert client.get_turn_detection_type() == "server_vad"
+    server.wait_for("session.update", 2)
+    mark = server.mark()
+    client.append_input_audio(np.ones(480, dtype=np.int16))
+    client.create_response()
+    assert [f["type"] for f in server.wait_frames(mark, 2)] == ["input_audio_buffer.append", "response.create"]
+
+
+def test_cancel_without_active_response_sends_nothing(server: ScriptedServer, client: RealtimeClient) -> None:
+    mark = server.mark()
+    assert client.cancel_response() is None
+    _sync(server, client)
+    assert server.since(mark) == []
+    _start_response(server, client)
+    client.cancel_response()
+    (cancel,) = server.wait_frames(mark, 1)
+    assert cancel["type"] == "response.cancel"
+
+
+def _assistant_with_audio(server: ScriptedServer, client: RealtimeClient, samples: int, rate_format: str = "pcm16") -> None:
+    server.assistant_item("item_a")
+    chunk = np.full(samples, 100, dtype=np.int16)
+    server.send(
+        {
+            "type": "response.audio.delta",
+            "response_id": "resp_1",
+            "item_id": "item_a",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": audio.encode_audio(chunk, rate_format),
+        }
+    )
+    _sync(server, client)
+
+
+def test_cancel_and_truncate_caps_at_received_audio(server: ScriptedServer, client: RealtimeClient) -> None:
+    _start_response(server, client)
+    _assistant_with_audio(server, client, 12000)  # 500 ms at 24 kHz
+    mark = server.mark()
+    item = client.cancel_response("item_a", 48000)  # the listener cannot have heard 2 s
+    assert item is not None and item["id"] == "item_a"
+    cancel, truncate = server.wait_frames(mark, 2)
+    assert cancel["type"] == "response.cancel"
+    assert truncate == {
+        "event_id": truncate["event_id"],
+        "type": "conversation.item.truncate",
+        "item_id": "item_a",
+        "content_index": 0,
+        "audio_end_ms": 500,
+    }
+
+
+def test_truncate_after_response_done_and_rate_of_output_format(server: ScriptedServer, client: RealtimeClient) -> None:
+    client.update_session(output_audio_format="g711_ulaw")
+    _start_response(server, client)
+    _assistant_with_audio(server, client, 8000, "g711_ulaw")  # 1 s at 8 kHz
+    server.response_done()
+    _sync(server, client)
+    mark = server.mark()
+    client.cancel_response("item_a", 4000)
+    (truncate,) = server.wait_frames(mark, 1)
+    assert truncate["type"] == "conversation.item.truncate" and truncate["audio_end_ms"] == 500
+    # Nothing heard: no truncate, and no cancel as nothing is active.
+    mark = server.mark()
+    client.cancel_response("item_a", 0)
+    _sync(server, client)
+    assert server.since(mark) == []
+
+
+def test_cancel_response_validates_before_sending(server: ScriptedServer, client: RealtimeClient) -> None:
+    _start_response(server, client)
+    server.send(
+        {
+            "type": "conversation.item.created",
+            "item": {"id": "item_u", "type": "message", "role": "user", "status": "completed", "content": []},
+        }
+    )
+    _sync(server, client)
+    mark = server.mark()
+    with pytest.raises(UnknownItemError):
+        client.cancel_response("nope", 10)
+    with pytest.raises(ConfigurationError, match="assistant"):
+        client.cancel_response("item_u", 10)
+    with pytest.raises(ConfigurationError):
+        client.cancel_response("item_u", -1)
+    _sync(server, client)
+    assert server.since(mark) == []
+
+
+def test_create_response_while_active_is_sent_after_done(server: ScriptedServer, client: RealtimeClient) -> None:
+    _start_response(server, client)
+    mark = server.mark()
+    assert client.create_response() is False
+    _sync(server, client)
+    assert server.since(mark) == []
+    server.response_done()
+    (create,) = server.wait_frames(mark, 1)
+    assert create["type"] == "response.create"
+    # In flight (no response.created yet): a second one waits too.
+    assert client.create_response() is False
+    _sync(server, client)
+    assert len(server.since(mark)) == 1
+
+
+def test_create_response_from_a_callback_does_not_block(server: ScriptedServer, client: RealtimeClient) -> None:
+    results: List[bool] = []
+    client.on("conversation.item.completed", lambda e: results.append(client.create_response()))
+    _start_response(server, client)
+    server.send(
+        {
+            "type": "conversation.item.created",
+            "item": {"id": "item_u", "type": "message", "role": "user", "status": "completed", "content": []},
+        }
+    )
+    _sync(server, client)
+    assert results == [False]
+    server.response_done()
+    server.wait_for("response.create")
+
+
+def test_active_response_error_is_retried_after_done(server: ScriptedServer, client: RealtimeClient) -> None:
+    errors = _record(client, "error")
+    mark = server.mark()
+    client.create_response()
+    (create,) = server.wait_frames(mark, 1)
+    # The server had started a response of its own (server VAD) and refuses ours.
+    server.response_created("resp_vad")
+    server.send(
+        {
+            "type": "error",
+            "error": {
+                "type": "invalid_request_error",
+                "code": "conversation_already_has_active_response",
+                "message": "Conversation already has an active response",
+                "event_id": create["event_id"],
+            },
+        }
+    )
+    (payload,) = errors.wait("error")
+    assert payload["client_event"]["event_id"] == create["event_id"]
+    server.response_done("resp_vad")
+    frames = server.wait_frames(mark, 2)
+    assert [f["type"] for f in frames] == ["response.create", "response.create"]
+
+
+# -- routing server events ---------------------------------------------------------------
+
+
+def test_item_events_and_deltas(server: ScriptedServer, client: RealtimeClient) -> None:
+    recorder = _record(
+        client, "conversation.updated", "conversation.item.appended", "conversation.item.completed"
+    )
+    _start_response(server, client)
+    server.assistant_item("item_t", audio=False)
+    for word in ("Hel", "lo"):
+        server.send(
+            {
+                "type": "response.text.delta",
+                "response_id": "resp_1",
+                "item_id": "item_t",
+                "output_index": 0,
+                "content_index": 0,
+                "delta": word,
+            }
+        )
+    final = {
+        "id": "item_t",
+        "object": "realtime.item",
+        "type": "message",
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "text", "text": "Hello"}],
+    }
+    server.send({"type": "response.output_item.done", "response_id": "resp_1", "output_index": 0, "item": final})
+    (completed,) = recorder.wait("conversation.item.completed")
+    assert completed["item"]["formatted"]["text"] == "Hello"
+    (appended,) = recorder.of("conversation.item.appended")
+    assert appended["item"]["id"] == "item_t"
+    deltas = [p["delta"] for p in recorder.of("conversation.updated") if p["delta"]]
+    assert deltas == [{"text": "Hel"}, {"text": "lo"}]
+
+
+def test_out_of_order_unknown_and_bad_events_become_errors(server: ScriptedServer, client: RealtimeClient) -> None:
+    recorder = _record(client, "error", "conversation.updated", "realtime.event")
+    # A transcript before its item: parked, then attached.
+    server.send(
+        {
+            "type": "conversation.item.input_audio_transcription.completed",
+            "item_id": "item_v",
+            "content_index": 0,
+            "transcript": "hi there",
+        }
+    )
+    server.send(
+        {
+            "type": "conversation.item.created",
+            "item": {
+                "id": "item_v",
+                "type": "message",
+                "role": "user",
+                "status": "completed",
+                "content": [{"type": "input_audio", "transcript": None}],
+            },
+        }
+    )
+    # Events the client does not know pass through.
+    server.send({"type": "output_audio_buffer.started", "response_id": "resp_x"})
+    # A delta for an unknown item: an error dispatch, and the loop goes on.
+    server.send(
+        {
+            "type": "response.text.delta",
+            "response_id": "r",
+            "item_id": "ghost",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": "x",
+        }
+    )
+    server.send_raw("this is not json")
+    _sync(server, client)
+    item = client.conversation.get_item("item_v")
+    assert item is not None and item["formatted"]["transcript"] == "hi there"
+    errors = recorder.of("error")
+    assert isinstance(errors[0]["error"], UnknownItemError)
+    assert errors[0]["event"]["item_id"] == "ghost"
+    assert isinstance(errors[1]["error"], ProtocolError) and errors[1]["raw"] == "this is not json"
+    types = [e["event"]["type"] for e in recorder.of("realtime.event") if e["source"] == "server"]
+    assert "output_audio_buffer.started" in types
+    assert client.is_connected()
+
+
+def test_server_error_mid_response_names_the_client_event(server: ScriptedServer, client: RealtimeClient) -> None:
+    recorder = _record(client, "error", "conversation.item.completed")
+    _start_response(server, client)
+    server.assistant_item("item_a")
+    mark = server.mark()
+    client.delete_item("missing_item")
+    (delete,) = server.wait_frames(mark, 1)
+    server.send(
+        {
+            "type": "error",
+            "error": {
+                "type": "invalid_request_error",
+                "code": "item_not_found",
+                "message": "Item missing_item does not exist",
+                "param": None,
+                "event_id": delete["event_id"],
+            },
+        }
+    )
+    (payload,) = recorder.wait("error")
+    error = payload["error"]
+    assert isinstance(error, ServerError) and error.code == "item_not_found"
+    assert payload["client_event"] == delete
+    assert payload["event"]["type"] == "error"
+    # The response carries on.
+    server.send(
+        {
+            "type": "response.output_item.done",
+            "response_id": "resp_1",
+            "output_index": 0,
+            "item": {"id": "item_a", "type": "message", "role": "assistant", "status": "completed", "content": []},
+        }
+    )
+    recorder.wait("conversation.item.completed")
+
+
+def test_speech_events_interrupt_and_slice_the_window(server: ScriptedServer) -> None:
+    with RealtimeClient(url=server.url, input_audio_window=1.0) as rt:
+        rt.update_session(turn_detection=DEFAULT_SERVER_VAD_CONFIG)
+        recorder = _record(rt, "conversation.interrupted", "conversation.item.appended")
+        ramp = (np.arange(24000 * 3) % 30000).astype(np.int16)  # 3 s at 24 kHz
+        for start in range(0, ramp.shape[0], 2400):
+            rt.append_input_audio(ramp[start : start + 2400])
+        # Only about a second is kept, whatever the session length.
+        assert rt._window_samples <= 24000 + 2400
+        server.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": 2500, "item_id": "item_s"})
+        server.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 2900, "item_id": "item_s"})
+        server.send(
+            {
+                "type": "conversation.item.created",
+                "item": {
+                    "id": "item_s",
+                    "type": "message",
+                    "role": "user",
+                    "status": "completed",
+                    "content": [{"type": "input_audio", "transcript": None}],
+                },
+            }
+        )
+        item = recorder.wait("conversation.item.appended")[0]["item"]
+        assert recorder.of("conversation.interrupted") == [{}]
+        assert np.array_equal(item["formatted"]["audio"], ramp[60000:69600])
+        _validate_all(server)
+
+
+# -- tools ---------------------------------------------------------------------------------
+
+
+def _tool_outputs(server: ScriptedServer, count: int) -> Dict[str, Any]:
+    frames = server.wait_for("conversation.item.create", count)
+    return {
+        f["item"]["call_id"]: json.loads(f["item"]["output"])
+        for f in frames
+        if f["item"]["type"] == "function_call_output"
+    }
+
+
+def test_tool_calls_run_on_a_worker_and_one_response_follows(server: ScriptedServer, client: RealtimeClient) -> None:
+    threads: List[str] = []
+    release = threading.Event()
+
+    def add(args: Dict[str, Any]) -> Dict[str, Any]:
+        threads.append(threading.current_thread().name)
+        release.wait(5)
+        return {"sum": args["a"] + args["b"]}
+
+    client.add_tool({"name": "add"}, add)
+    client.add_tool({"name": "boom"}, lambda args: 1 / 0)
+    _start_response(server, client)
+    server.function_call("item_f1", "call_1", "add", '{"a": 1, "b": 2}')
+    server.function_call("item_f2", "call_2", "boom", "{}", index=1)
+    server.function_call("item_f3", "call_3", "unregistered", "{}", index=2)
+    server.function_call("item_f4", "call_4", "add", "{not json", index=3)
+    server.response_done()
+    _sync(server, client)
+    assert server.frames("response.create") == []  # the calls are not done yet
+    release.set()
+    outputs = _tool_outputs(server, 3)
+    assert outputs["call_1"] == {"sum": 3}
+    assert "division by zero" in outputs["call_2"]["error"]
+    assert "invalid JSON" in outputs["call_4"]["error"]
+    assert "call_3" not in outputs
+    server.wait_for("response.create")
+    _sync(server, client)
+    assert len(server.frames("response.create")) == 1
+    types = [f["type"] for f in server.frames()]
+    assert types.index("response.create") > max(i for i, t in enumerate(types) if t == "conversation.item.create")
+    assert threads and all(name.startswith("realtime-sync-tool") for name in threads)
+
+
+def test_slow_tool_times_out_with_an_error_output(server: ScriptedServer) -> None:
+    release = threading.Event()
+    with RealtimeClient(url=server.url, tool_timeout=0.2) as rt:
+        rt.add_tool({"name": "slow"}, lambda args: release.wait(5))
+        server.response_created()
+        server.function_call("item_f", "call_s", "slow", "{}")
+        server.response_done()
+        outputs = _tool_outputs(server, 1)
+        assert "did not finish" in outputs["call_s"]["error"]
+        server.wait_for("response.create")
+        release.set()
+        _validate_all(server)
+
+
+def test_tool_only_follows_up_completed_responses(server: ScriptedServer, client: RealtimeClient) -> None:
+    client.add_tool({"name": "t"}, lambda args: "ok")
+    _start_response(server, client)
+    server.function_call("item_f", "call_c", "t", "{}")
+    server.response_done(status="cancelled")
+    assert _tool_outputs(server, 1) == {"call_c": "ok"}
+    _sync(server, client)
+    assert server.frames("response.create") == []
+
+
+# -- blocking helpers ------------------------------------------------------------------------
+
+
+def test_waits_time_out_with_none(client: RealtimeClient) -> None:
+    assert client.wait_for_next_item(timeout=0.05) is None
+    assert client.wait_for_next_completed_item(timeout=0.05) is None
+
+
+def _signal_when_waiting(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """An Event set once a blocking helper is registered and about to sleep."""
+    import realtime_sync.client as client_module
+
+    waiting = threading.Event()
+    original = client_module._Waiter.wait
+
+    def wait(self: Any, timeout: Any) -> bool:
+        waiting.set()
+        return original(self, timeout)
+
+    monkeypatch.setattr(client_module._Waiter, "wait", wait)
+    return waiting
+
+
+@pytest.mark.parametrize("helper", ["wait_for_next_item", "wait_for_next_completed_item", "ask"])
+def test_disconnect_wakes_waiters(
+    server: ScriptedServer, client: RealtimeClient, monkeypatch: pytest.MonkeyPatch, helper: str
+) -> None:
+    waiting = _signal_when_waiting(monkeypatch)
+    outcome: List[BaseException] = []
+
+    def wait() -> None:
+        try:
+            if helper == "ask":
+                client.ask("hi", timeout=None)
+            else:
+                getattr(client, helper)(timeout=None)
+        except ConnectionClosedError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    assert waiting.wait(5)
+    client.disconnect()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert len(outcome) == 1
+    with pytest.raises(NotConnectedError):
+        client.wait_for_next_item(timeout=1)
+
+
+def test_server_close_wakes_ask(server: ScriptedServer, client: RealtimeClient) -> None:
+    server.responder = lambda srv, frame: srv.close(4000, "session expired") if frame["type"] == "response.create" else None
+    with pytest.raises(ConnectionClosedError) as info:
+        client.ask("hello", timeout=None)
+    assert info.value.code == 4000 and info.value.reason == "session expired"
+    assert not client.is_connected()
+
+
+def test_waiting_inside_a_callback_raises(server: ScriptedServer, client: RealtimeClient) -> None:
+    seen: List[BaseException] = []
+
+    def callback(payload: Dict[str, Any]) -> None:
+        try:
+            client.wait_for_next_item(timeout=1)
+        except RuntimeError as exc:
+            seen.append(exc)
+
+    client.on("conversation.item.appended", callback)
+    server.send(
+        {
+            "type": "conversation.item.created",
+            "item": {"id": "item_x", "type": "message", "role": "user", "status": "completed", "content": []},
+        }
+    )
+    _sync(server, client)
+    assert len(seen) == 1 and "callback" in str(seen[0])
+
+
+def test_ask_raises_the_server_error_for_its_request(server: ScriptedServer, client: RealtimeClient) -> None:
+    def refuse(srv: ScriptedServer, frame: Dict[str, Any]) -> None:
+        if frame["type"] == "conversation.item.create":
+            srv.send(
+                {
+                    "type": "error",
+                    "error": {"type": "invalid_request_error", "code": "bad", "message": "no", "event_id": frame["event_id"]},
+                }
+            )
+
+    server.responder = refuse
+    with pytest.raises(ServerError, match="no"):
+        client.ask("hello", timeout=5)
+
+
+def test_events_queue_is_bounded_and_drops_oldest(server: ScriptedServer, client: RealtimeClient) -> None:
+    events = client.events(maxsize=3)
+    assert client.events() is events
+    for index in range(5):
+        server.send(
+            {
+                "type": "conversation.item.created",
+                "item": {"id": f"item_{index}", "type": "message", "role": "user", "status": "completed", "content": []},
+            }
+        )
+    _sync(server, client)
+    got = [events.get_nowait() for _ in range(events.qsize())]
+    assert len(got) == 3
+    assert got[-1][0] == "conversation.item.completed" and got[-1][1]["item"]["id"] == "item_4"
+    assert client.events_dropped == 5 * 3 - 3
