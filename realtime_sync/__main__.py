@@ -27,7 +27,13 @@ import traceback
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from ._version import __version__
-from .errors import ConnectionClosedError, RealtimeError, RealtimeTimeoutError
+from .errors import (
+    ConnectionClosedError,
+    RealtimeConnectionError,
+    RealtimeError,
+    RealtimeTimeoutError,
+    ServerError,
+)
 
 __all__ = ["main", "build_parser"]
 
@@ -157,6 +163,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             level=logging.DEBUG,
             format="%(asctime)s %(threadName)s %(name)s %(levelname)s: %(message)s",
         )
+    else:
+        # The commands report problems themselves, in one line; the library's
+        # warnings (a server error, a closed socket) would only repeat them.
+        logging.basicConfig(level=logging.ERROR, format="%(name)s: %(levelname)s: %(message)s")
+        logging.getLogger("websocket").setLevel(logging.CRITICAL)  # it logs every close as an error
+    args.server_errors = []  # ServerErrors seen during the run, to explain a closed connection
     try:
         return int(args.handler(args) or EXIT_OK)
     except KeyboardInterrupt:
@@ -165,23 +177,42 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Exception as exc:  # one line for the user, the traceback with --debug
         if debug:
             traceback.print_exc()
-        print("realtime-sync: error: %s" % _describe_error(exc), file=sys.stderr)
+        print("realtime-sync: error: %s" % _describe_error(exc, args.server_errors), file=sys.stderr)
         if not debug:
             print("(run again with --debug for details)", file=sys.stderr)
         return EXIT_ERROR
 
 
-def _describe_error(exc: BaseException) -> str:
+def _describe_error(exc: BaseException, server_errors: Sequence[ServerError] = ()) -> str:
+    """One line for ``exc``; a closed connection is explained by the server's last error."""
     message = str(exc) or exc.__class__.__name__
-    if isinstance(exc, RealtimeError):
-        code = getattr(exc, "code", None)
-        if code == "beta_api_shape_disabled":
-            message += (
-                " (OpenAI retired the beta Realtime protocol on its own servers; use a "
-                "GA model such as gpt-realtime, or a beta-compatible server via --url)"
-            )
-        return message
-    return "%s: %s" % (exc.__class__.__name__, message)
+    if not isinstance(exc, RealtimeError):
+        return "%s: %s" % (exc.__class__.__name__, message)
+    cause = exc if isinstance(exc, ServerError) else None
+    if cause is None and server_errors and isinstance(exc, (RealtimeConnectionError, RealtimeTimeoutError)):
+        cause = server_errors[-1]
+        message = "%s, after the server reported: %s" % (message, cause)
+    if cause is not None and cause.code == "beta_api_shape_disabled":
+        message += (
+            " -- OpenAI has retired the beta Realtime protocol on its own servers; "
+            "use --url with a beta-compatible server (a relay, an Azure deployment, "
+            "or `python -m realtime_sync simulate`)"
+        )
+    return message
+
+
+def _remember_server_errors(client: Any, args: argparse.Namespace) -> None:
+    """Keep the server's ``error`` events on ``args.server_errors`` (socket thread appends)."""
+    errors = getattr(args, "server_errors", None)
+    if errors is None:
+        return
+
+    def remember(payload: Dict[str, Any]) -> None:
+        error = payload.get("error")
+        if isinstance(error, ServerError):
+            errors.append(error)
+
+    client.on("error", remember)
 
 
 # -- helpers ---------------------------------------------------------------
@@ -217,6 +248,7 @@ def connect_client(
     from .client import RealtimeClient
 
     client = RealtimeClient(**backend.client_kwargs(model=args.model, debug=args.debug))
+    _remember_server_errors(client, args)
     for definition, handler in tools:
         client.add_tool(definition, handler)
     client.update_session(**_session_config(args, **session))
@@ -279,9 +311,10 @@ def _cmd_events(args: argparse.Namespace) -> int:
 
         client = RealtimeClient(**backend.client_kwargs(model=args.model, debug=args.debug))
         client.on("realtime.event", print_event)
+        _remember_server_errors(client, args)
         client.update_session(**_session_config(args, **session))
         discard = open(os.devnull, "w")
-        waiter = ReplyPrinter(discard)  # only for its end-of-turn signal
+        waiter = ReplyPrinter(discard, err=discard)  # only for its end-of-turn signal
         waiter.attach(client)
         try:
             client.connect(timeout=args.timeout)

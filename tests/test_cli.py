@@ -185,3 +185,38 @@ def test_the_console_script_is_installed() -> None:
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=30, env=clean_env())
     assert result.returncode == 0
     assert result.stdout.startswith("realtime-sync ")
+
+
+RETIRED = {
+    "type": "invalid_request_error",
+    "code": "beta_api_shape_disabled",
+    "message": "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.",
+    "param": None,
+    "event_id": None,
+}
+
+
+def test_the_beta_retirement_error_is_explained() -> None:
+    """OpenAI's servers answer a beta connection with this error, then close with code 4000."""
+    import threading
+
+    from websockets.sync.server import serve
+
+    def handler(connection) -> None:  # type: ignore[no-untyped-def]
+        connection.send(json.dumps({"type": "error", "event_id": "event_1", "error": RETIRED}))
+        connection.close(4000, "")
+
+    with serve(handler, "127.0.0.1", 0) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            port = server.socket.getsockname()[1]
+            result = cli("demo", "--url", "ws://127.0.0.1:%d" % port, "--timeout", "10")
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+    assert result.returncode == 1, result.stdout + result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("realtime-sync: error: ")
+    assert "beta_api_shape_disabled" in first, result.stderr
+    assert "retired the beta Realtime protocol" in first
