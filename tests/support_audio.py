@@ -133,24 +133,20 @@ def dominant_frequency(samples: np.ndarray, rate: int) -> float:
 def align(recording: np.ndarray, reference: np.ndarray) -> tuple:
     """Find where ``reference`` starts in ``recording`` (same rate).
 
-    Returns ``(offset, score)``: the lag with the highest normalised
-    cross-correlation over the overlap of at least 100 samples, and that correlation.
+    Returns ``(offset, score)``: the lag of the largest cross-correlation, and
+    the normalised correlation (1.0 = identical) of ``reference`` with the
+    recording from that lag on, over their overlap.
     """
     rec = recording.astype(np.float64)
     ref = reference.astype(np.float64)
     n = len(rec) + len(ref)
     size = 1 << (n - 1).bit_length()
     corr = np.fft.irfft(np.fft.rfft(rec, size) * np.conj(np.fft.rfft(ref, size)), size)
-    lags = np.arange(0, max(1, len(rec) - 100))
-    c = corr[lags]
-    # normalise by the energy of the overlapping parts
-    rec_energy = np.concatenate([[0.0], np.cumsum(rec ** 2)])
-    ref_energy = np.concatenate([[0.0], np.cumsum(ref ** 2)])
-    overlap = np.minimum(len(ref), len(rec) - lags)
-    norm = np.sqrt((rec_energy[lags + overlap] - rec_energy[lags]) * ref_energy[overlap]) + 1e-9
-    score = c / norm
-    best = int(np.argmax(score))
-    return int(lags[best]), float(score[best])
+    offset = int(np.argmax(corr[: max(1, len(rec))]))
+    overlap = min(len(ref), len(rec) - offset)
+    a, b = rec[offset: offset + overlap], ref[:overlap]
+    norm = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    return offset, (float(np.dot(a, b)) / norm if norm > 0 else 0.0)
 
 
 class FakeSoundCard:
@@ -467,8 +463,8 @@ class _Recorder:
         self.truncated = threading.Event()
         self.speech_started = threading.Event()
         self.lock = threading.Lock()
-        client.on("client.*", self._on_client)
-        client.on("server.*", self._on_server)
+        client.realtime.on("client.*", self._on_client)
+        client.realtime.on("server.*", self._on_server)
         client.on("conversation.updated", self._on_updated)
         client.on("conversation.item.completed", self._on_completed)
 
@@ -532,7 +528,6 @@ def scenario_turn(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) 
         assert chat.speaker.wait_until_done(20)
         card.wait_playback_quiet(0.3, 10)
         item_id = _assistant_items(rec)[0]
-        played = card.played()
         speaker = chat.speaker
         result = {
             "item_id": item_id,
@@ -549,8 +544,9 @@ def scenario_turn(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) 
         chat.stop()
         client.disconnect()
         sim.stop()
+    card.wait_playback_quiet(0.2, 5)  # closing the stream flushes the file plugin's buffer
     _save(directory, "item.raw", rec.item_audio(item_id))
-    _save(directory, "played.raw", played)
+    _save(directory, "played.raw", card.played())
     return result
 
 
@@ -560,10 +556,10 @@ def scenario_barge_in(card: FakeSoundCard, directory: Path, params: Dict[str, An
 
     sim, client = _voice_session(card, params, params["reply"])
     rec = _Recorder(client)
-    chat = devices.VoiceChat(client)
+    speaker = devices.Speaker(audio_format=params.get("audio_format", "pcm16"), sample_rate=params.get("speaker_device_rate"))
+    chat = devices.VoiceChat(client, speaker=speaker)
     try:
         chat.start()
-        assert chat.speaker is not None
         card.say(np.concatenate([silence(0.2), tone(440, 0.5, amplitude=0.3), silence(0.8)]))
         # wait until the listener has heard `after` seconds of the reply, then talk over it
         after = params["interrupt_after"]
@@ -584,7 +580,6 @@ def scenario_barge_in(card: FakeSoundCard, directory: Path, params: Dict[str, An
         card.wait_playback_quiet(0.3, 10)
         played = card.played()
         item_id = truncate["item_id"]
-        speaker = chat.speaker
         result = {
             "item_id": item_id,
             "truncate": truncate,
@@ -602,10 +597,13 @@ def scenario_barge_in(card: FakeSoundCard, directory: Path, params: Dict[str, An
         result["played_frames_at_end"] = card.played_frames()
     finally:
         chat.stop()
+        speaker.close()
         client.disconnect()
         sim.stop()
+    card.wait_playback_quiet(0.2, 5)  # closing the stream flushes the file plugin's buffer
     _save(directory, "item.raw", rec.item_audio(item_id))
     _save(directory, "played.raw", played)
+    _save(directory, "played_final.raw", card.played())
     return result
 
 

@@ -1,0 +1,225 @@
+"""realtime_sync.devices through real PortAudio, on a sound card made of files.
+
+Each scenario runs in a child Python (ALSA reads its configuration once per
+process) against the fake card of ``support_audio.py``; these tests check
+what came out: the audio the microphone delivered, the events the client
+sent, and the audio the playback device consumed.
+
+Where pyaudio cannot be imported the device tests skip, saying why, unless
+``REALTIME_SYNC_REQUIRE_AUDIO=1`` (CI), which makes that a failure.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict
+
+import numpy as np
+import pytest
+
+from realtime_sync import audio, devices
+from realtime_sync.errors import ConfigurationError, RealtimeError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import support_audio as card  # noqa: E402
+
+
+def _audio_stack_problem() -> str:
+    if not sys.platform.startswith("linux"):
+        return "the fake sound card is an ALSA configuration: Linux only"
+    try:
+        import pyaudio  # noqa: F401
+    except ImportError as exc:
+        return (
+            f"pyaudio is not importable ({exc}): install PortAudio (apt-get install "
+            "portaudio19-dev) and `pip install -e '.[audio]'`"
+        )
+    if not ctypes.util.find_library("asound"):
+        return "libasound (ALSA) is not installed"
+    return ""
+
+
+@pytest.fixture(scope="module")
+def audio_stack() -> None:
+    problem = _audio_stack_problem()
+    if problem:
+        if os.environ.get("REALTIME_SYNC_REQUIRE_AUDIO") == "1":
+            pytest.fail(f"REALTIME_SYNC_REQUIRE_AUDIO=1 but {problem}")
+        pytest.skip(problem)
+
+
+def _scenario(name: str, tmp_path: Path, **params: Any) -> Dict[str, Any]:
+    return card.run_scenario(name, tmp_path / name, timeout=90, **params)
+
+
+# -- without a sound card ---------------------------------------------------------
+
+
+def test_missing_pyaudio_names_the_extra_and_portaudio(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyaudio", None)  # import pyaudio -> ImportError
+    monkeypatch.setattr(devices, "_pyaudio_module", None)
+    for make in (devices.Microphone, devices.Speaker, devices.list_devices):
+        with pytest.raises(devices.AudioUnavailableError) as info:
+            obj = make()
+            obj.start()  # type: ignore[union-attr]
+        message = str(info.value)
+        assert "realtime_sync[audio]" in message
+        assert "portaudio19-dev" in message and "brew install portaudio" in message
+        assert isinstance(info.value, ImportError) and isinstance(info.value, RealtimeError)
+
+
+def test_bad_arguments_are_configuration_errors() -> None:
+    with pytest.raises(ConfigurationError):
+        devices.Microphone(audio_format="mp3")
+    with pytest.raises(ConfigurationError):
+        devices.Microphone(chunk_ms=5)
+    with pytest.raises(ConfigurationError):
+        devices.Speaker(audio_format="opus")
+
+
+def test_constructors_open_nothing() -> None:
+    mic = devices.Microphone(chunk_ms=20)
+    speaker = devices.Speaker()
+    assert mic.device_info is None and speaker.device_info is None
+    assert mic.chunk_samples == 480
+    assert speaker.interrupt() is None
+    assert speaker.samples_played("nope") == 0
+    assert speaker.wait_until_done(0.01) is True
+    mic.close()
+    speaker.close()
+
+
+# -- through PortAudio ----------------------------------------------------------------
+
+
+def test_list_devices_and_device_errors(audio_stack: None, tmp_path: Path) -> None:
+    result = _scenario("devices", tmp_path)
+    default = [d for d in result["devices"] if d["name"] == "default"]
+    assert default, result["devices"]
+    assert default[0]["max_input_channels"] > 0 and default[0]["max_output_channels"] > 0
+    assert default[0]["default_input"] and default[0]["default_output"]
+    assert default[0]["host_api"] == "ALSA"
+    errors = result["errors"]
+    for key in ("mic_name", "mic_rate", "speaker_index"):
+        name, message, mro, seconds = errors[key]
+        assert name == "AudioDeviceError" and "OSError" in mro and "RealtimeError" in mro
+        assert seconds < 5
+    assert "no-such-microphone" in errors["mic_name"][1] and "'default'" in errors["mic_name"][1]
+    assert "1000000 Hz" in errors["mic_rate"][1]
+    assert "999" in errors["speaker_index"][1]
+    assert errors["mic_by_name"] is None  # "DEFAULT" matches "default", case-insensitively
+
+
+@pytest.mark.parametrize(
+    "audio_format, device_rate",
+    [("pcm16", 48000), ("pcm16", 44100), ("g711_ulaw", 48000)],
+)
+def test_captured_tone_arrives_intact(audio_stack: None, tmp_path: Path, audio_format: str, device_rate: int) -> None:
+    result = _scenario(
+        "capture", tmp_path, audio_format=audio_format, chunk_ms=40, freq=440, seconds=1.0, device_rate=device_rate
+    )
+    rate = audio.sample_rate(audio_format)
+    assert result["said"] and result["rate"] == rate and result["device_rate"] == device_rate
+    assert result["dtypes"] == ["int16"] and result["threads"] == ["realtime-sync-mic"]
+    lengths = result["chunk_lengths"]
+    assert result["chunk_samples"] == rate * 40 // 1000
+    assert all(n == result["chunk_samples"] for n in lengths[:-1])
+    assert 0 < lengths[-1] <= result["chunk_samples"]
+    captured = card.load(tmp_path / "capture", "captured.raw")
+    span = card.active_span(captured, rate)
+    assert span is not None
+    start, end = span
+    assert abs((end - start) / rate - 1.0) <= 0.01  # length within 10 ms (one 5 ms frame each side)
+    assert abs(card.dominant_frequency(captured[start:end], rate) - 440) < 1.0
+    # and the tone's shape: a clean sine at the expected level, nothing doubled or dropped
+    reference = card.tone(440, 1.0, rate=rate)
+    offset, score = card.align(captured, reference)
+    assert score > 0.99, score
+
+
+def test_stop_delivers_the_last_partial_chunk(audio_stack: None, tmp_path: Path) -> None:
+    result = _scenario("capture", tmp_path, audio_format="pcm16", chunk_ms=1000, freq=300, seconds=0.3, tail=0.1)
+    lengths = result["chunk_lengths"]
+    assert lengths and lengths[-1] < result["chunk_samples"]  # never a full second: only stop() sent it
+    captured = card.load(tmp_path / "capture", "captured.raw")
+    start, end = card.active_span(captured, 24000)
+    assert abs((end - start) / 24000 - 0.3) <= 0.01
+    assert abs(card.dominant_frequency(captured[start:end], 24000) - 300) < 1.0
+
+
+def _played_item(played: np.ndarray, item: np.ndarray, item_rate: int) -> tuple:
+    """Where the item's audio sits in the card's recording: (samples of it heard, correlation)."""
+    reference = audio.resample(item, item_rate, card.CARD_RATE)
+    offset, score = card.align(played, reference)
+    heard = (len(played) - offset) * item_rate / card.CARD_RATE
+    return heard, score
+
+
+@pytest.mark.parametrize("audio_format", ["pcm16", "g711_ulaw"])
+def test_spoken_turn_is_answered_through_the_speaker(audio_stack: None, tmp_path: Path, audio_format: str) -> None:
+    result = _scenario("turn", tmp_path, reply="Hello there, friend.", speech_seconds=0.6, audio_format=audio_format)
+    assert result["turn_detection"] == "server_vad"
+    received = result["received"]
+    for name in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped", "response.done"):
+        assert name in received
+    assert [c["role"] for c in result["completed"]] == ["user", "assistant"]
+    rate = audio.sample_rate(audio_format)
+    item = card.load(tmp_path / "turn", "item.raw")
+    played = card.load(tmp_path / "turn", "played.raw")
+    assert len(item) > rate  # "Hello there, friend." is about 1.3 s of speech
+    assert result["samples_played"] == len(item)
+    heard, score = _played_item(played, item, rate)
+    assert score > 0.99, score
+    assert abs(heard - len(item)) <= rate * 0.03, (heard, len(item))
+
+
+@pytest.mark.parametrize(
+    "audio_format, speaker_device_rate", [("pcm16", None), ("g711_ulaw", 44100)]
+)
+def test_barge_in_stops_playback_and_truncates_where_it_stopped(
+    audio_stack: None, tmp_path: Path, audio_format: str, speaker_device_rate: Any
+) -> None:
+    result = _scenario(
+        "barge_in",
+        tmp_path,
+        reply="This is a rather long answer that you will not hear to the end.",
+        interrupt_after=0.8,
+        audio_format=audio_format,
+        speaker_device_rate=speaker_device_rate,
+    )
+    rate = audio.sample_rate(audio_format)
+    chunk = rate * result["chunk_ms"] // 1000
+    item = card.load(tmp_path / "barge_in", "item.raw")
+    played = card.load(tmp_path / "barge_in", "played_final.raw")
+    truncate = result["truncate"]
+    assert truncate["item_id"] == result["item_id"] and truncate["content_index"] == 0
+    assert truncate["audio_end_ms"] == result["samples_played"] * 1000 // rate
+    truncated_samples = truncate["audio_end_ms"] * rate // 1000
+    heard, score = _played_item(played, item, rate)
+    assert score > 0.99, score
+    # the truncate names what the device actually played, within one chunk
+    assert abs(heard - truncated_samples) <= chunk, (heard, truncated_samples, chunk)
+    # playback stopped: the 4 s reply was cut after about a second and a half
+    assert 0.8 * rate < heard < len(item) - rate
+    assert result["is_playing_after"] is False
+
+
+def test_push_to_talk_sends_only_between_begin_and_end(audio_stack: None, tmp_path: Path) -> None:
+    result = _scenario("push_to_talk", tmp_path, reply="Okay.", speech_seconds=0.5)
+    assert result["turn_detection"] is None
+    assert result["appended_before"] == 0
+    sent = result["sent"]
+    assert sent.count("input_audio_buffer.commit") == 1 and sent.count("response.create") == 1
+    assert sent.index("input_audio_buffer.commit") > max(i for i, t in enumerate(sent) if t == "input_audio_buffer.append")
+    user = card.load(tmp_path / "push_to_talk", "user.raw")
+    start, end = card.active_span(user, 24000)
+    assert abs((end - start) / 24000 - 0.5) <= 0.01
+    assert abs(card.dominant_frequency(user[start:end], 24000) - 550) < 1.0
+    assert len(user) < 24000 * 0.8  # the 0.3 s spoken before begin_turn() is not in the turn
+    item = card.load(tmp_path / "push_to_talk", "item.raw")
+    played = card.load(tmp_path / "push_to_talk", "played.raw")
+    heard, score = _played_item(played, item, 24000)
+    assert score > 0.99 and abs(heard - len(item)) <= 24000 * 0.03
