@@ -21,6 +21,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -344,6 +345,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         ) from exc
     simulator = RealtimeSimulator(host=args.host, port=args.port, realtime=args.realtime)
     simulator.start()
+    # A service manager stops us with SIGTERM: treat it like Ctrl-C (clean stop, exit 0).
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         print(
             "Realtime simulator listening on %s (Ctrl-C to stop)" % simulator.url,
@@ -355,7 +358,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         print("stopping the simulator", file=sys.stderr, flush=True)
     finally:
         simulator.stop()
+        signal.signal(signal.SIGTERM, previous)
     return EXIT_OK
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _stdin_lines(stdin: Any) -> Any:

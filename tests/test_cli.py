@@ -123,7 +123,8 @@ def test_events_json_prints_parsable_events_without_audio(simulator) -> None:
     assert deltas and all(d["delta"].endswith("base64 chars>") for d in deltas if len(d["delta"]) > 30)
 
 
-def test_simulate_serves_until_interrupted() -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_simulate_serves_until_interrupted(stop_signal: int) -> None:
     from realtime_sync import RealtimeClient
 
     process = subprocess.Popen(
@@ -142,8 +143,9 @@ def test_simulate_serves_until_interrupted() -> None:
             client.update_session(modalities=["text"])
             reply = client.ask("Hello!", timeout=30)
             assert reply["formatted"]["text"].startswith("Hello!")
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         assert process.wait(timeout=30) == 0
+        assert "stopping the simulator" in process.stderr.read()
     finally:
         if process.poll() is None:
             process.kill()
