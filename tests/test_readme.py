@@ -1,7 +1,7 @@
 """Every ```python block of README.md runs, as its own program, against the simulator.
 
 Convention (documented at the end of the README): a block runs as written,
-in a fresh interpreter, in an empty temporary directory, without
+as a script in a fresh interpreter, in an empty temporary directory, without
 OPENAI_API_KEY. A block that imports tkinter gets an Xvfb display. A block
 preceded by ``<!-- readme-test: skip REASON -->`` (a microphone, a real API
 key) is reported as skipped with that reason.
@@ -53,15 +53,17 @@ def test_python_block_runs(block: Block, tmp_path: Path) -> None:
     if block.skip is not None:
         pytest.skip(block.skip)
     pytest.importorskip("websockets", reason="the README examples use the simulator (server extra)")
+    script = tmp_path / ("test_readme_line%d.py" % block.line)  # a file, so __file__ works
+    script.write_text(block.code, encoding="utf-8")
     if "tkinter" in block.code:
         pytest.importorskip("tkinter", reason="this Python has no tkinter")
         try:
             with xvfb_display() as display:
-                result = run_python(["-c", block.code], timeout=90, env=clean_env(DISPLAY=display), cwd=tmp_path)
+                result = run_python([str(script)], timeout=90, env=clean_env(DISPLAY=display), cwd=tmp_path)
         except NoDisplay as exc:
             pytest.skip(str(exc))
     else:
-        result = run_python(["-c", block.code], timeout=90, env=clean_env(), cwd=tmp_path)
+        result = run_python([str(script)], timeout=90, env=clean_env(), cwd=tmp_path)
     assert result.returncode == 0, "README.md line %d failed:\n%s\n%s" % (block.line, result.stdout, result.stderr)
 
 
