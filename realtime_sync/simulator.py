@@ -277,9 +277,9 @@ class RealtimeSimulator:
         reached = 0
         for session in sessions:
             try:
-                session._send(dict(event))
+                session.send_event(dict(event))
                 reached += 1
-            except Exception:
+            except ConnectionError:
                 logger.debug("broadcast to %s failed", session.id, exc_info=True)
         return reached
 

@@ -358,7 +358,7 @@ def test_responder_failure_gives_failed_response(make_simulator: Callable[..., R
     conn.update(turn_detection=None)
     conn.send("response.create")
     done = conn.until("response.done")[-1]["response"]
-    assert done["status"] == "failed" and done["status_details"]["error"]["message"] == "boom"
+    assert done["status"] == "failed" and done["status_details"]["error"] == {"type": "server_error", "code": "responder_error"}
     assert "responder raised" in caplog.text
     conn.send("response.create")  # the session goes on
     assert conn.until("response.done")[-1]["response"]["status"] == "failed"
@@ -530,6 +530,27 @@ def test_speech_during_response_cancels_it_turn_detected(make_simulator: Callabl
     assert types.index("input_audio_buffer.speech_started") < types.index("response.done")
     done = events[-1]["response"]
     assert done["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
+    conn.close()
+
+
+def test_full_turn_during_response_cancels_it_and_answers_the_new_turn(make_simulator: Callable[..., RealtimeSimulator]) -> None:
+    conn = Conn(make_simulator(speed=1.0, transcriber=["stop talking please"]).url)
+    conn.update(modalities=["text"], turn_detection={"silence_duration_ms": 200})
+    conn.user_text("Please say something long enough to be interrupted by the user speaking")
+    conn.send("response.create")
+    first = conn.until("response.text.delta")[0]["response"]["id"]
+    append(conn, np.concatenate([tone(300), silence(300)]), chunk_ms=600)  # one append: start and stop at once
+    events = conn.until("response.created")
+    done = next(e for e in events if e["type"] == "response.done")["response"]
+    assert (done["id"], done["status_details"]["reason"]) == (first, "turn_detected")
+    assert [e["type"] for e in events if e["type"].startswith("input_audio_buffer")] == [
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+    ]
+    assert not [e for e in events if e["type"] == "error"]
+    reply = conn.until("response.done")[-1]["response"]
+    assert reply["status"] == "completed" and "stop talking please" in reply["output"][0]["content"][0]["text"]
     conn.close()
 
 
