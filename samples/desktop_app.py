@@ -149,24 +149,30 @@ class App:
         return self.transcript.get("1.0", "end-1c")
 
 
-def open_voice_chat(client: RealtimeClient) -> Any:
-    """A started push-to-talk VoiceChat, or ``None`` when audio is unavailable here."""
+def start_voice(client: RealtimeClient) -> Any:
+    """Start push-to-talk with the default microphone and speaker, or return ``None``.
+
+    On success the session is switched to spoken replies (with their
+    transcript) and transcription of what the user says; without pyaudio,
+    PortAudio or a device, it stays text only and the reason is printed.
+    """
     try:
         from realtime_sync.devices import VoiceChat
 
-        voice_chat = VoiceChat(client, push_to_talk=True)
+        voice_chat = VoiceChat(client, push_to_talk=True)  # turn detection off: the button decides
         voice_chat.start()
-        return voice_chat
-    except Exception as exc:  # no pyaudio, no PortAudio, or no microphone
+    except Exception as exc:  # no pyaudio, no PortAudio, or no device
         print("push-to-talk disabled: %s" % exc, file=sys.stderr)
+        client.update_session(modalities=["text"])
         return None
+    client.update_session(modalities=["text", "audio"], input_audio_transcription={"model": "whisper-1"})
+    return voice_chat
 
 
 def main() -> None:
     with server_options(realtime=True) as options:
         with RealtimeClient(**options) as client:
-            voice_chat = open_voice_chat(client)
-            client.update_session(modalities=["text", "audio"] if voice_chat else ["text"])
+            voice_chat = start_voice(client)
             root = tk.Tk()
             App(root, client, voice_chat)
             try:

@@ -92,3 +92,86 @@ def test_type_send_and_see_the_reply_in_the_window(display: str) -> None:
     assert state["status"] == "ready"
     assert state["talk_button"] == "disabled"  # no VoiceChat given: text only
     assert state["widget_threads"] == ["MainThread"]  # Tk touched only from the Tk thread
+
+
+PUSH_TO_TALK_DRIVER = r"""
+import json, sys, time
+from pathlib import Path
+
+sys.path.insert(0, sys.argv[1])  # samples/
+sys.path.insert(0, sys.argv[2])  # tests/
+from support_audio import CARD_RATE, FakeSoundCard, silence, tone  # a sound card made of FIFOs
+
+card = FakeSoundCard(Path(sys.argv[3]))  # before PortAudio starts: it points HOME at the card
+card.start()
+
+import numpy as np
+import tkinter as tk
+
+import desktop_app
+from realtime_sync import RealtimeClient
+from realtime_sync.simulator import RealtimeSimulator
+
+try:
+    with RealtimeSimulator() as simulator, RealtimeClient(url=simulator.url) as client:
+        voice_chat = desktop_app.start_voice(client)
+        assert voice_chat is not None, "push-to-talk did not start on the fake card"
+        root = tk.Tk()
+        app = desktop_app.App(root, client, voice_chat)
+        root.update()
+        button = app.talk_button
+        button.event_generate("<ButtonPress-1>", x=5, y=5)
+        root.update()
+        status_while_talking = app.status.cget("text")
+        card.say(np.concatenate([tone(300, 0.8, amplitude=0.3), silence(0.1)]))
+        card.wait_said(10)
+        button.event_generate("<ButtonRelease-1>", x=5, y=5)
+        deadline = time.monotonic() + 30
+
+        def check():
+            if app.status.cget("text") == "ready" or time.monotonic() > deadline:
+                root.quit()
+            else:
+                root.after(20, check)
+
+        root.after(20, check)
+        root.mainloop()
+        heard = card.wait_played(lambda played: len(played) and int(np.abs(played).max()) > 1000, timeout=10)
+        voice_chat.stop()
+        user = [i for i in client.conversation.get_items() if i.get("role") == "user"]
+        print(json.dumps({
+            "status_while_talking": status_while_talking,
+            "text": app.text(),
+            "status": app.status.cget("text"),
+            "user_audio_seconds": len(user[0]["formatted"]["audio"]) / 24000 if user else 0,
+            "heard_reply": bool(heard),
+        }))
+        root.destroy()
+finally:
+    card.stop()
+"""
+
+
+def test_push_to_talk_button_sends_speech_and_shows_the_reply(display: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    try:
+        import pyaudio  # noqa: F401
+    except ImportError:
+        if os.environ.get("REALTIME_SYNC_REQUIRE_AUDIO") == "1":
+            pytest.fail("pyaudio is required (REALTIME_SYNC_REQUIRE_AUDIO=1) but cannot be imported")
+        pytest.skip("pyaudio is not installed (the audio extra; needs PortAudio)")
+    tests_dir = str(SAMPLES.parent / "tests")
+    env = clean_env(DISPLAY=display)
+    result = run_python(
+        ["-c", PUSH_TO_TALK_DRIVER, str(SAMPLES), tests_dir, str(tmp_path)], timeout=90, env=env, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    state = json.loads(result.stdout.strip().splitlines()[-1])
+    assert state["status_while_talking"] == "recording: release to send"
+    lines = state["text"].splitlines()
+    assert any(line.startswith("you (voice): (inaudible: ") for line in lines), lines  # the simulator's transcript
+    assert any(line.startswith("assistant: I heard you") for line in lines), lines
+    assert state["status"] == "ready"
+    assert 0.5 < state["user_audio_seconds"] < 2.0
+    assert state["heard_reply"], "the reply's audio never reached the (fake) speaker"
