@@ -1,0 +1,170 @@
+"""Benchmark: the receive path, bare websocket-client loop vs RealtimeAPI.
+
+A local server (``_stream_server.py``) streams a long spoken reply -- by
+default 10 minutes of 50 ms pcm16 ``response.audio.delta`` frames, 12000
+frames of about 3.4 kB -- as fast as the client reads. Side by side, in one
+run, alternating so both see the same machine load:
+
+* ``bare``: websocket-client's blocking ``recv()`` + ``json.loads`` + base64
+  decode in a plain loop: the least a client can do per frame.
+* ``RealtimeAPI``: the library with its defaults, a ``server.*`` callback that
+  base64-decodes each delta; frames travel through ``WebSocketApp``'s loop on
+  the receive thread, are parsed once and dispatched twice
+  (``server.response.audio.delta``, ``server.*``).
+
+The target is ``bare / RealtimeAPI <= 1.2`` (RealtimeAPI within 1.2x).
+
+What was configured, and why (found with ``--profile``, cProfile):
+websocket-client validates the UTF-8 of every text frame in pure Python by
+default (``_utils._validate_utf8``, a per-byte loop unless the unmaintained
+``wsaccel`` is installed). On 3.4 kB frames that check costs more than the
+rest of the path together. Both loops here pass ``skip_utf8_validation=True``
+-- RealtimeAPI always does -- because decoding the frame with
+``bytes.decode("utf-8")`` (RealtimeAPI) or ``str`` (``recv()``) before
+``json.loads`` validates UTF-8 in C and rejects the same bad frames. The bare
+loop is otherwise websocket-client's ordinary ``create_connection``
+configuration. ``--default-bare`` adds a third column: the bare loop with
+websocket-client's out-of-the-box UTF-8 check, for comparison. Frame
+unmasking is not a cost on this path (servers do not mask); masking matters
+only for what the client sends.
+
+Usage::
+
+    python benchmarks/bench_receive.py [--minutes 10] [--rounds 5] [--default-bare] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import cProfile
+import io
+import pstats
+import statistics
+import sys
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from _stream_server import bare_loop, start_stream_server
+
+from realtime_sync.api import RealtimeAPI
+
+__all__ = ["main", "realtime_api_loop"]
+
+
+def realtime_api_loop(url: str, n_frames: int, *, profile: Optional[cProfile.Profile] = None) -> Dict[str, float]:
+    """Receive ``n_frames`` deltas through RealtimeAPI's ``server.*`` dispatch.
+
+    ``profile`` is enabled on the receive thread from the first event to the last.
+    """
+    api = RealtimeAPI(url)
+    done = threading.Event()
+    count = samples = 0
+    b64decode = base64.b64decode
+
+    def on_event(event: Dict[str, Any]) -> None:
+        nonlocal count, samples
+        if event["type"] == "response.audio.delta":
+            if count == 0 and profile is not None:
+                profile.enable()
+            samples += len(b64decode(event["delta"])) // 2
+            count += 1
+            if count == n_frames:
+                if profile is not None:
+                    profile.disable()
+                done.set()
+
+    api.on("server.*", on_event)
+    api.connect(model=None, timeout=10.0)
+    try:
+        started = time.perf_counter()
+        api.send("response.create")
+        if not done.wait(600.0):
+            raise RuntimeError(f"only {count} of {n_frames} deltas arrived")
+        elapsed = time.perf_counter() - started
+    finally:
+        api.disconnect()
+    return {
+        "events": float(count),
+        "seconds": elapsed,
+        "events_per_s": count / elapsed,
+        "audio_s": samples / 24000,
+    }
+
+
+def _print_profile(title: str, profile: cProfile.Profile, limit: int = 14) -> None:
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(limit)
+    print(f"\n--- cProfile: {title} (sorted by own time) ---")
+    lines = out.getvalue().splitlines()
+    start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+    print("\n".join(lines[start : start + limit + 1]))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the reply (default 10)")
+    parser.add_argument("--chunk-ms", type=int, default=50, help="audio per delta in ms (default 50)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating runs of each (default 5)")
+    parser.add_argument(
+        "--default-bare",
+        action="store_true",
+        help="also time the bare loop with websocket-client's pure-Python UTF-8 check",
+    )
+    parser.add_argument("--profile", action="store_true", help="print cProfile tables after the runs")
+    args = parser.parse_args(argv)
+
+    n_frames = int(round(args.minutes * 60_000 / args.chunk_ms))
+    print(f"streaming {n_frames} response.audio.delta frames ({args.minutes:g} min of {args.chunk_ms} ms pcm16)")
+    url, stop = start_stream_server(n_frames, chunk_ms=args.chunk_ms)
+    runs: Dict[str, List[float]] = {"bare": [], "RealtimeAPI": [], "bare, default utf-8 check": []}
+    loops: Dict[str, Callable[[], Dict[str, float]]] = {
+        "bare": lambda: bare_loop(url, n_frames),
+        "RealtimeAPI": lambda: realtime_api_loop(url, n_frames),
+    }
+    if args.default_bare:
+        loops["bare, default utf-8 check"] = lambda: bare_loop(url, n_frames, skip_utf8_validation=False)
+    try:
+        # one untimed warm-up of each, then alternate
+        for loop in loops.values():
+            loop()
+        for round_index in range(args.rounds):
+            for name, loop in loops.items():
+                result = loop()
+                assert result["events"] == n_frames
+                runs[name].append(result["events_per_s"])
+            print(
+                f"round {round_index + 1}: "
+                + ", ".join(f"{name} {runs[name][-1]:,.0f}/s" for name in loops),
+                flush=True,
+            )
+        if args.profile:
+            profile = cProfile.Profile()
+            bare_loop(url, n_frames, profile=profile)
+            _print_profile("bare loop (main thread)", profile)
+            profile = cProfile.Profile()
+            realtime_api_loop(url, n_frames, profile=profile)
+            _print_profile("RealtimeAPI (receive thread)", profile)
+            if args.default_bare:
+                profile = cProfile.Profile()
+                bare_loop(url, n_frames, skip_utf8_validation=False, profile=profile)
+                _print_profile("bare loop, default UTF-8 check", profile)
+    finally:
+        stop()
+
+    print()
+    print(f"{'loop':<28}{'median events/s':>17}{'best events/s':>15}{'x real time':>13}")
+    for name in loops:
+        median, best = statistics.median(runs[name]), max(runs[name])
+        realtime = median * args.chunk_ms / 1000
+        print(f"{name:<28}{median:>17,.0f}{best:>15,.0f}{realtime:>13,.0f}")
+    ratio = statistics.median(runs["bare"]) / statistics.median(runs["RealtimeAPI"])
+    verdict = "within" if ratio <= 1.2 else "NOT within"
+    print(f"\nbare / RealtimeAPI (medians) = {ratio:.2f}x: {verdict} the 1.2x target")
+    print(f"python {sys.version.split()[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
