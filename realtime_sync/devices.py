@@ -431,6 +431,7 @@ class Microphone:
         self._buffered = 0
         self._last_audio = 0.0
         self._flushed = threading.Event()
+        self._wedged = False
         self._running = False
         self._closed = False
 
@@ -510,8 +511,10 @@ class Microphone:
                 return
             self._running = False
             stream = self._stream
-            if stream is not None:
-                _run_with_timeout(stream.stop_stream, 2.0 if timeout is None else timeout, "mic-stop")
+            if stream is not None and not _run_with_timeout(
+                stream.stop_stream, 2.0 if timeout is None else timeout, "mic-stop"
+            ):
+                self._wedged = True
             self._post(_STOP)
             worker, self._worker = self._worker, None
         if worker is not None and worker is not threading.current_thread():
@@ -529,15 +532,19 @@ class Microphone:
     def _release(self) -> None:
         stream, self._stream = self._stream, None
         pa, self._pa = self._pa, None
-        if stream is not None:
-            _run_with_timeout(stream.close, 2.0, "mic-close")
+        if self._wedged:
+            # PortAudio is stuck inside the dead device; closing would block as well
+            logger.warning("input device did not stop; leaving its stream to the process exit")
+            return
+        if stream is not None and not _run_with_timeout(stream.close, 2.0, "mic-close"):
+            return
         if pa is not None:
             _run_with_timeout(pa.terminate, 2.0, "portaudio-terminate")
 
     @property
     def running(self) -> bool:
-        """True between :meth:`start` and :meth:`stop`."""
-        return self._running
+        """True between :meth:`start` and :meth:`stop`, unless the device failed (see :attr:`error`)."""
+        return self._running and self.error is None
 
     def flush(self, timeout: Optional[float] = 1.0) -> bool:
         """Deliver the audio captured so far now, even if it is shorter than a chunk.
@@ -586,11 +593,11 @@ class Microphone:
             with self._cond:
                 if not self._queue:
                     self._cond.wait(self.stall_timeout)
-                if not self._queue:
-                    if self._running and self._device_lost():
-                        return
-                    continue
-                item = self._queue.popleft()
+                item = self._queue.popleft() if self._queue else None
+            if item is None:
+                if self._running and self._device_lost():
+                    return
+                continue
             if item is _STOP:
                 self._emit_partial()
                 return
@@ -603,20 +610,15 @@ class Microphone:
             self._add(self._resampler.process(samples))
 
     def _device_lost(self) -> bool:
-        stream = self._stream
-        try:
-            active = stream is not None and stream.is_active()
-        except (IOError, OSError):
-            active = False
+        """Called when no audio came for ``stall_timeout`` seconds: report the device as lost."""
         idle = time.monotonic() - self._last_audio
-        if active and idle < 5 * self.stall_timeout:
+        if idle < self.stall_timeout:
             return False
         error = AudioDeviceError(
             f"the input device stopped delivering audio ({idle:.1f} s without data); "
             "was it unplugged? Capture has stopped."
         )
         self.error = error
-        self._running = False
         logger.error("%s", error)
         self._emit_partial()
         if self.on_error is not None:
@@ -1035,6 +1037,9 @@ class VoiceChat:
         speaker: a :class:`Speaker`; default: the default output device.
         push_to_talk: turn detection off; audio is sent only between
             :meth:`begin_turn` and :meth:`end_turn`, which asks for a response.
+        on_error: called once with an :class:`AudioDeviceError` when the
+            microphone or the speaker fails while the chat runs (on the thread
+            that noticed: the microphone worker or the socket thread).
 
     With server VAD (the default) the server detects when the user speaks;
     when the user starts speaking over the assistant, the client dispatches
@@ -1052,8 +1057,10 @@ class VoiceChat:
         speaker: Optional[Speaker] = None,
         *,
         push_to_talk: bool = False,
+        on_error: Optional[ErrorCallback] = None,
     ) -> None:
         self.client = client
+        self.on_error = on_error
         self.microphone = microphone
         self.speaker = speaker
         self.push_to_talk = bool(push_to_talk)
@@ -1062,7 +1069,8 @@ class VoiceChat:
         self._sending = threading.Event()
         self._started = False
         self._lock = threading.Lock()
-        self._saved_mic: Optional[Tuple[Any, Any]] = None
+        self._saved_mic: Optional[Tuple[Any, Any, Any]] = None
+        self._error_reported = False
 
     def _session_formats(self) -> Tuple[str, str]:
         config = getattr(self.client, "session_config", None) or {}
@@ -1085,12 +1093,15 @@ class VoiceChat:
                 self.speaker = Speaker(audio_format=out_format)
             if self.microphone is None:
                 self.microphone = Microphone(audio_format=in_format)
+
             self._check_formats(in_format, out_format)
             turn_detection: Optional[Dict[str, Any]] = None if self.push_to_talk else {"type": "server_vad"}
             self.client.update_session(turn_detection=turn_detection)
-            self._saved_mic = (self.microphone.callback, self.microphone.client)
+            self._saved_mic = (self.microphone.callback, self.microphone.client, self.microphone.on_error)
             self.microphone.callback = self._on_chunk
             self.microphone.client = None
+            if self.microphone.on_error is None:
+                self.microphone.on_error = self._report
             self.client.on("conversation.updated", self._on_updated)
             self.client.on("conversation.interrupted", self._on_interrupted)
             try:
@@ -1146,7 +1157,7 @@ class VoiceChat:
             except (ValueError, KeyError):
                 pass
         if self.microphone is not None and self._saved_mic is not None:
-            self.microphone.callback, self.microphone.client = self._saved_mic
+            self.microphone.callback, self.microphone.client, self.microphone.on_error = self._saved_mic
             self._saved_mic = None
 
     def __enter__(self) -> "VoiceChat":
@@ -1197,7 +1208,21 @@ class VoiceChat:
             return
         if item.get("role") not in (None, "assistant"):
             return
-        self.speaker.play(item["id"], audio)
+        try:
+            self.speaker.play(item["id"], audio)
+        except AudioDeviceError as exc:
+            self._report(exc)
+
+    def _report(self, error: BaseException) -> None:
+        if self._error_reported:
+            return
+        self._error_reported = True
+        logger.error("voice chat device failure: %s", error)
+        if self.on_error is not None:
+            try:
+                self.on_error(error)
+            except Exception:
+                logger.exception("VoiceChat on_error callback raised")
 
     def _on_interrupted(self, event: Dict[str, Any]) -> None:
         # socket thread

@@ -181,6 +181,8 @@ class FakeSoundCard:
         self._played_bytes = 0
         self._last_read = time.monotonic()
         self._stopping = False
+        self._capture_frozen = False
+        self._playback_unplugged = False
         self._threads: List[threading.Thread] = []
 
     # -- control (test side) --------------------------------------------
@@ -203,6 +205,17 @@ class FakeSoundCard:
                 pass
         for thread in self._threads:
             thread.join(2.0)
+
+    def freeze_capture(self) -> None:
+        """Stop the capture clock with the FIFO still open: reads block, as on a dead device."""
+        with self._cond:
+            self._capture_frozen = True
+
+    def unplug_playback(self) -> None:
+        """Close the playback FIFO for good: the device's writes fail from now on."""
+        with self._cond:
+            self._playback_unplugged = True
+            self._cond.notify_all()
 
     def say(self, samples: np.ndarray) -> None:
         """Queue int16 audio at :data:`CARD_RATE` into the capture stream (after what is queued)."""
@@ -288,6 +301,10 @@ class FakeSoundCard:
             opened = next_time = time.monotonic()
             try:
                 while not self._stopping:
+                    if self._capture_frozen:
+                        with self._cond:
+                            self._cond.wait_for(lambda: self._stopping)
+                        break
                     # PortAudio probes open and close the device: until a reader stays,
                     # write silence only, so queued speech is not lost with a probe
                     block = self._next_block() if time.monotonic() - opened > 0.05 else np.zeros(_BLOCK, np.int16)
@@ -306,7 +323,7 @@ class FakeSoundCard:
 
     def _drain(self) -> None:
         block_bytes = _BLOCK * 2
-        while not self._stopping:
+        while not self._stopping and not self._playback_unplugged:
             try:
                 fd = os.open(self.playback_fifo, os.O_RDONLY)
             except OSError:
@@ -318,7 +335,7 @@ class FakeSoundCard:
             start = time.monotonic()
             consumed = 0
             try:
-                while not self._stopping:
+                while not self._stopping and not self._playback_unplugged:
                     data = os.read(fd, block_bytes)
                     if not data:
                         break
@@ -357,6 +374,7 @@ def run_scenario(name: str, directory: Path, timeout: float = 60.0, **params: An
         stderr=subprocess.PIPE,
         timeout=timeout,
         text=True,
+        check=False,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
@@ -435,6 +453,58 @@ def scenario_capture(card: FakeSoundCard, directory: Path, params: Dict[str, Any
         "threads": sorted(threads),
         "overflows": mic.overflows,
     }
+
+
+def scenario_unplug(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) -> Dict[str, Any]:
+    """Devices that die mid-stream are reported, and stop()/close() still return."""
+    from realtime_sync import devices
+
+    result: Dict[str, Any] = {}
+    errors: List[BaseException] = []
+    got_error = threading.Event()
+    chunks: List[int] = []
+
+    def on_error(exc: BaseException) -> None:
+        errors.append(exc)
+        got_error.set()
+
+    mic = devices.Microphone(callback=lambda c: chunks.append(len(c)), on_error=on_error, stall_timeout=0.5)
+    mic.start()
+    card.say(tone(440, 0.2))
+    card.wait_said(5)
+    card.freeze_capture()
+    frozen_at = time.monotonic()
+    result["mic_error_reported"] = got_error.wait(10)
+    result["mic_error_after"] = time.monotonic() - frozen_at
+    result["mic_error"] = [type(errors[0]).__name__, str(errors[0])] if errors else None
+    result["mic_running_after_error"] = mic.running
+    started = time.monotonic()
+    mic.close(timeout=1.0)
+    result["mic_close_seconds"] = time.monotonic() - started
+    result["mic_chunks"] = len(chunks)
+
+    speaker = devices.Speaker()
+    speaker.start()
+    speaker.play("item_a", tone(300, 3.0, rate=24000))
+    card.wait_played(lambda played: len(played) >= CARD_RATE // 2, 10)
+    card.unplug_playback()
+    started = time.monotonic()
+    try:
+        done = speaker.wait_until_done(10)
+        result["speaker_wait"] = ["returned", done]
+    except Exception as exc:  # what we are checking
+        result["speaker_wait"] = [type(exc).__name__, str(exc)]
+    result["speaker_wait_seconds"] = time.monotonic() - started
+    result["speaker_error"] = repr(speaker.error)
+    try:
+        speaker.play("item_a", tone(300, 0.1, rate=24000))
+        result["play_after_error"] = "accepted"
+    except Exception as exc:  # what we are checking
+        result["play_after_error"] = type(exc).__name__
+    started = time.monotonic()
+    speaker.close(timeout=1.0)
+    result["speaker_close_seconds"] = time.monotonic() - started
+    return result
 
 
 def _voice_session(card: FakeSoundCard, params: Dict[str, Any], reply: str):  # type: ignore[no-untyped-def]

@@ -104,7 +104,7 @@ def test_list_devices_and_device_errors(audio_stack: None, tmp_path: Path) -> No
     assert default[0]["host_api"] == "ALSA"
     errors = result["errors"]
     for key in ("mic_name", "mic_rate", "speaker_index"):
-        name, message, mro, seconds = errors[key]
+        name, _message, mro, seconds = errors[key]
         assert name == "AudioDeviceError" and "OSError" in mro and "RealtimeError" in mro
         assert seconds < 5
     assert "no-such-microphone" in errors["mic_name"][1] and "'default'" in errors["mic_name"][1]
@@ -136,7 +136,7 @@ def test_captured_tone_arrives_intact(audio_stack: None, tmp_path: Path, audio_f
     assert abs(card.dominant_frequency(captured[start:end], rate) - 440) < 1.0
     # and the tone's shape: a clean sine at the expected level, nothing doubled or dropped
     reference = card.tone(440, 1.0, rate=rate)
-    offset, score = card.align(captured, reference)
+    _offset, score = card.align(captured, reference)
     assert score > 0.99, score
 
 
@@ -223,3 +223,19 @@ def test_push_to_talk_sends_only_between_begin_and_end(audio_stack: None, tmp_pa
     played = card.load(tmp_path / "push_to_talk", "played.raw")
     heard, score = _played_item(played, item, 24000)
     assert score > 0.99 and abs(heard - len(item)) <= 24000 * 0.03
+
+
+def test_devices_that_die_mid_stream_are_reported_without_hanging(audio_stack: None, tmp_path: Path) -> None:
+    result = _scenario("unplug", tmp_path)
+    # microphone: the capture clock stops with the device still open (reads block)
+    assert result["mic_error_reported"], result
+    assert result["mic_error"][0] == "AudioDeviceError" and "unplugged" in result["mic_error"][1]
+    assert 0.4 <= result["mic_error_after"] < 3.0
+    assert result["mic_running_after_error"] is False
+    assert result["mic_chunks"] >= 5  # the 0.2 s before the failure was delivered
+    assert result["mic_close_seconds"] < 2.5  # close(timeout=1.0) returns although PortAudio is stuck
+    # speaker: the playback device goes away while writing
+    assert result["speaker_wait"][0] == "AudioDeviceError", result["speaker_wait"]
+    assert result["speaker_wait_seconds"] < 2.0
+    assert result["play_after_error"] == "AudioDeviceError"
+    assert result["speaker_close_seconds"] < 2.0
