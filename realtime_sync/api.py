@@ -229,12 +229,13 @@ class RealtimeAPI(EventHandler):
         for name, value in (headers or {}).items():
             if not isinstance(name, str) or not name or _has_line_break(name) or ":" in name:
                 raise ConfigurationError(f"invalid header name {name!r}")
+            stored: Any = value
             if value is not None:
                 if not isinstance(value, str) or _has_line_break(value):
                     raise ConfigurationError(f"header {name!r} must be a str without line breaks")
                 if name.lower() in _SECRET_HEADERS:
-                    value = _Secret(value)
-            self._extra_headers[name] = value
+                    stored = _Secret(value)
+            self._extra_headers[name] = stored
 
         self._query: List[Tuple[str, str]] = []
         for name, value in (query or {}).items():
@@ -361,7 +362,12 @@ class RealtimeAPI(EventHandler):
              for name, value in (line.split(": ", 1) for line in headers)},
         )
         conn.thread.start()
-        if not conn.opened.wait(timeout):
+        try:
+            opened = conn.opened.wait(timeout)
+        except BaseException:  # KeyboardInterrupt while waiting: do not leave a socket behind
+            self._abandon(conn)
+            raise
+        if not opened:
             self._abandon(conn)
             raise RealtimeTimeoutError(
                 f"timed out after {timeout:g} s connecting to {self.url}; check the URL, "
@@ -581,7 +587,7 @@ class RealtimeAPI(EventHandler):
         def receive(app: websocket.WebSocketApp, message: Any) -> None:
             try:
                 if max_size is not None and len(message) > max_size:
-                    self._frame_too_big(conn, app, len(message))
+                    self._frame_too_big(conn, app, message)
                     return
                 try:
                     if isinstance(message, (bytes, bytearray)):
@@ -618,11 +624,15 @@ class RealtimeAPI(EventHandler):
         logger.warning("ignored a frame from %s that is %s: %r", self.url, why, raw)
         self.dispatch("error", {"error": error, "event": event, "client_event": None, "raw": raw})
 
-    def _frame_too_big(self, conn: _Connection, app: websocket.WebSocketApp, size: int) -> None:
-        reason = f"frame of {size} bytes exceeds max_frame_size ({self._max_frame_size})"
+    def _frame_too_big(self, conn: _Connection, app: websocket.WebSocketApp, message: Any) -> None:
+        reason = f"frame of {len(message)} bytes exceeds max_frame_size ({self._max_frame_size})"
         logger.error("closing %s: the server sent a %s", conn.url, reason)
         error = ProtocolError(f"the server sent a {reason}")
-        self.dispatch("error", {"error": error, "event": None, "client_event": None, "raw": None})
+        raw = self._redact(bytes(message[: _RAW_PREVIEW * 2]).decode("utf-8", errors="replace")
+                           if isinstance(message, (bytes, bytearray)) else str(message[: _RAW_PREVIEW * 2]))
+        self.dispatch(
+            "error", {"error": error, "event": None, "client_event": None, "raw": raw[:_RAW_PREVIEW]}
+        )
         conn.local_close = (1009, "message too big")
         self._send_close_frame(conn, 1009, "message too big")
         app.keep_running = False
@@ -669,8 +679,8 @@ class RealtimeAPI(EventHandler):
 
     def _close_payload(self, conn: _Connection) -> Dict[str, Any]:
         if conn.local_close is not None:
-            code, reason = conn.local_close
-            return {"error": True, "code": code, "reason": reason}
+            local_code, local_reason = conn.local_close
+            return {"error": True, "code": local_code, "reason": local_reason}
         code, reason = conn.close_code, conn.close_reason
         if conn.closing and code is None:
             code = 1000  # we closed it, with 1000, and stopped reading before the echo

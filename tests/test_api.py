@@ -74,7 +74,7 @@ class Collector:
             return list(self.events)
 
 
-class _SignalingWaiters(dict):  # type: ignore[type-arg]
+class _SignalingWaiters(Dict[str, Any]):
     """Stands in for EventHandler._waiters: releases `registered` as a waiter registers.
 
     Registration happens under the handler's lock, so a dispatch after the
@@ -419,7 +419,10 @@ def test_raising_callback_is_logged_and_the_loop_goes_on(
         server.send_json({"type": "a", "event_id": "1"})
         server.send_json({"type": "b", "event_id": "2"})
         assert [e["type"] for e in after.wait(2)] == ["a", "b"]
-    assert sum("callback bug" in r.getMessage() or (r.exc_info and "callback bug" in str(r.exc_info[1])) for r in caplog.records) == 2
+    logged = [
+        r for r in caplog.records if r.exc_info is not None and "callback bug" in str(r.exc_info[1])
+    ]
+    assert len(logged) == 2 and all(r.name == "realtime_sync.events" for r in logged)
     assert api.is_connected()
 
 
@@ -443,7 +446,9 @@ def test_frame_over_max_frame_size_is_reported_and_closes_1009(
     api.on("close", closes)
     api.connect(timeout=5.0)
     server.send_json({"type": "x", "event_id": "e", "delta": "B" * 2000})
-    assert isinstance(errors.wait(1)[0]["error"], ProtocolError)
+    reported = errors.wait(1)[0]
+    assert isinstance(reported["error"], ProtocolError) and "max_frame_size" in str(reported["error"])
+    assert reported["raw"].startswith('{"type": "x"') and len(reported["raw"]) == 200
     assert closes.wait(1)[0] == {"error": True, "code": 1009, "reason": "message too big"}
     assert server.wait_for_client_close()[0] == 1009
 
@@ -609,6 +614,21 @@ def test_debug_logs_type_and_id_audio_as_length_and_never_the_key(
     assert "garbage echoing [secure]" in text
     assert SECRET not in text
     assert SECRET not in repr(api)
+
+
+def test_without_debug_events_are_not_logged(server: FixtureServer, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="realtime_sync.api"):
+        api = RealtimeAPI(server.url)
+        got = Collector()
+        api.on("server.*", got)
+        api.connect(timeout=5.0)
+        api.send("response.create")
+        server.send_json({"type": "session.created", "event_id": "event_quiet"})
+        got.wait(1)
+        api.disconnect()
+    lines = [r.getMessage() for r in caplog.records if r.name == "realtime_sync.api"]
+    assert any("connected to" in line for line in lines)
+    assert not any("event_quiet" in line or "response.create" in line for line in lines)
 
 
 def test_key_never_in_logs_repr_or_exceptions(caplog: pytest.LogCaptureFixture) -> None:

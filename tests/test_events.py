@@ -12,7 +12,7 @@ import pytest
 from realtime_sync.events import EventHandler
 
 
-class _SignalingWaiters(dict):  # type: ignore[type-arg]
+class _SignalingWaiters(Dict[str, Any]):
     """A stand-in for EventHandler._waiters that tells the test when a waiter registers.
 
     wait_for_next() registers under the handler's lock, so once `registered` is
