@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -222,3 +223,68 @@ def test_the_beta_retirement_error_is_explained() -> None:
     assert first.startswith("realtime-sync: error: ")
     assert "beta_api_shape_disabled" in first, result.stderr
     assert "retired the beta Realtime protocol" in first
+
+
+def _require_pyaudio() -> None:
+    try:
+        import pyaudio  # noqa: F401
+    except ImportError:
+        if os.environ.get("REALTIME_SYNC_REQUIRE_AUDIO") == "1":
+            pytest.fail("pyaudio is required (REALTIME_SYNC_REQUIRE_AUDIO=1) but cannot be imported")
+        pytest.skip("pyaudio is not installed (the audio extra; needs PortAudio)")
+
+
+def test_voice_hears_a_spoken_turn_and_answers_through_the_speaker(simulator, tmp_path: Path) -> None:
+    """`realtime-sync voice` on a sound card made of files (tests/support_audio.py)."""
+    import queue
+    import threading
+
+    import numpy as np
+
+    _require_pyaudio()
+    from support_audio import FakeSoundCard, silence, tone
+
+    home = os.environ.get("HOME")
+    card = FakeSoundCard(tmp_path / "card")  # it points HOME at the card: only the child should see that
+    if home is None:
+        os.environ.pop("HOME", None)
+    else:
+        os.environ["HOME"] = home
+    card.start()
+    lines: "queue.Queue[str]" = queue.Queue()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "realtime_sync", "voice", "--url", simulator.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(HOME=str(card.home)),
+        cwd=str(ROOT),
+    )
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)
+    reader.start()
+
+    def next_line(prefix: str, timeout: float = 30.0) -> str:
+        while True:
+            line = lines.get(timeout=timeout)
+            if line.startswith(prefix):
+                return line
+
+    try:
+        assert next_line("Listening").startswith("Listening: speak")
+        card.say(np.concatenate([silence(0.3), tone(300, 1.0, amplitude=0.3), silence(1.2)]))
+        assert "(inaudible: " in next_line("you (voice)> ")
+        assert next_line("assistant> ").startswith("assistant> I heard you")
+        heard = card.wait_played(lambda played: len(played) > 0 and int(np.abs(played).max()) > 1000, timeout=20)
+        process.stdin.write("\n")
+        process.stdin.flush()
+        assert process.wait(timeout=30) == 0, process.stderr.read()
+        assert heard, "the reply's audio never reached the (fake) speaker"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        reader.join(timeout=10)
+        for stream in (process.stdin, process.stdout, process.stderr):
+            stream.close()
+        card.stop()
