@@ -863,6 +863,9 @@ class SimSession:
             if not self._pace(response, match.start() / CHARS_PER_SECOND):
                 break
             with self._lock:
+                # checked under the lock: nothing streams after a cancel has been handled
+                if response.cancel_event.is_set():
+                    break
                 if with_audio:
                     part["transcript"] += piece
                     self._send({"type": "response.audio_transcript.delta", **where, "delta": piece})
@@ -878,6 +881,8 @@ class SimSession:
                     break
                 piece_samples = samples[sent_samples : min(target, sent_samples + chunk)]
                 with self._lock:
+                    if response.cancel_event.is_set():
+                        break
                     self._audio_sent = True
                     self._audio[item_id][0].append(piece_samples)
                     self._send(
@@ -928,6 +933,8 @@ class SimSession:
                 break
             delta = arguments[offset : offset + step]
             with self._lock:
+                if response.cancel_event.is_set():
+                    break
                 item["arguments"] += delta
                 self._send({"type": "response.function_call_arguments.delta", **where, "delta": delta})
         cancelled = response.cancel_event.is_set()
