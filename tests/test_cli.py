@@ -288,3 +288,11 @@ def test_voice_hears_a_spoken_turn_and_answers_through_the_speaker(simulator, tm
         for stream in (process.stdin, process.stdout, process.stderr):
             stream.close()
         card.stop()
+
+
+def test_events_takes_messages_from_standard_input(simulator) -> None:
+    result = cli("events", "--text-only", "--url", simulator.url, stdin="Hello!\n\nWhat is new?\n")
+    assert result.returncode == 0, result.stderr
+    sent = [line for line in result.stdout.splitlines() if " conversation.item.create " in line]
+    assert len(sent) == 2 and sent[0].endswith('user "Hello!"') and sent[1].endswith('user "What is new?"')
+    assert sum(" response.done " in line for line in result.stdout.splitlines()) == 2
