@@ -318,6 +318,7 @@ class RealtimeClient(EventHandler):
         )
         self.conversation = Conversation()
         self._lock = threading.Lock()
+        self._audio_lock = threading.Lock()  # orders input-audio bookkeeping with its frames
         self._tls = threading.local()
         self._event_queue: Optional[_EventQueue] = None
         self._generation = 0
@@ -1070,23 +1071,27 @@ class RealtimeClient(EventHandler):
             NotConnectedError: not connected.
         """
         pcm = _audio.to_pcm16(samples)  # always a new array: later changes by the caller are harmless
-        if pcm.shape[0] == 0:
+        count = int(pcm.shape[0])
+        if count == 0:
             return True
-        self._send(
-            "input_audio_buffer.append",
-            {"audio": _audio.encode_audio(pcm, self.conversation.input_audio_format)},
-        )
+        input_format = self.conversation.input_audio_format
+        payload = {"audio": _audio.encode_audio(pcm, input_format)}
         manual = self.get_turn_detection_type() is None
-        with self._lock:
-            self._input_samples += pcm.shape[0]
-            if manual:
-                self._pending_audio.append(pcm)
-            else:
-                self._window.append(pcm)
-                self._window_samples += pcm.shape[0]
-                limit = int(self.input_audio_window * _audio.sample_rate(self.conversation.input_audio_format))
-                while self._window and self._window_samples - self._window[0].shape[0] >= limit:
-                    self._window_samples -= self._window.popleft().shape[0]
+        # Book-keep before sending (a speech event may follow the frame at once), and
+        # keep the bookkeeping in wire order when several threads append.
+        with self._audio_lock:
+            self._require_connected()
+            with self._lock:
+                self._input_samples += count
+                if manual:
+                    self._pending_audio.append(pcm)
+                else:
+                    self._window.append(pcm)
+                    self._window_samples += count
+                    limit = int(self.input_audio_window * _audio.sample_rate(input_format))
+                    while self._window and self._window_samples - self._window[0].shape[0] >= limit:
+                        self._window_samples -= self._window.popleft().shape[0]
+            self._send("input_audio_buffer.append", payload)
         return True
 
     def clear_input_audio(self) -> bool:

@@ -25,6 +25,7 @@ __all__ = [
     "validate_client_event",
     "session_object",
     "EventRecorder",
+    "signal_when_waiting",
 ]
 
 Event = Dict[str, Any]
@@ -344,3 +345,22 @@ class EventRecorder:
     def __iter__(self) -> Iterator[Any]:
         with self._cond:
             return iter(list(self.events))
+
+
+def signal_when_waiting(monkeypatch: Any) -> threading.Event:
+    """An Event set once a client blocking helper is registered and about to sleep.
+
+    Patches the client's private waiter class for the test (``monkeypatch``),
+    so a test can disconnect exactly while a helper waits, without sleeping.
+    """
+    import realtime_sync.client as client_module
+
+    waiting = threading.Event()
+    original = client_module._Waiter.wait
+
+    def wait(self: Any, timeout: Any) -> bool:
+        waiting.set()
+        return bool(original(self, timeout))
+
+    monkeypatch.setattr(client_module._Waiter, "wait", wait)
+    return waiting

@@ -26,7 +26,7 @@ from realtime_sync.errors import (
     UnknownItemError,
 )
 
-from support_client import EventRecorder, ScriptedServer, session_object, validate_client_event
+from support_client import EventRecorder, ScriptedServer, signal_when_waiting, session_object, validate_client_event
 
 pytest.importorskip("openai")
 
@@ -351,6 +351,7 @@ def test_cancel_and_truncate_caps_at_received_audio(server: ScriptedServer, clie
 
 def test_truncate_after_response_done_and_rate_of_output_format(server: ScriptedServer, client: RealtimeClient) -> None:
     client.update_session(output_audio_format="g711_ulaw")
+    server.wait_for("session.update", 2)
     _start_response(server, client)
     _assistant_with_audio(server, client, 8000, "g711_ulaw")  # 1 s at 8 kHz
     server.response_done()
@@ -670,26 +671,11 @@ def test_waits_time_out_with_none(client: RealtimeClient) -> None:
     assert client.wait_for_next_completed_item(timeout=0.05) is None
 
 
-def _signal_when_waiting(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """An Event set once a blocking helper is registered and about to sleep."""
-    import realtime_sync.client as client_module
-
-    waiting = threading.Event()
-    original = client_module._Waiter.wait
-
-    def wait(self: Any, timeout: Any) -> bool:
-        waiting.set()
-        return original(self, timeout)
-
-    monkeypatch.setattr(client_module._Waiter, "wait", wait)
-    return waiting
-
-
 @pytest.mark.parametrize("helper", ["wait_for_next_item", "wait_for_next_completed_item", "ask"])
 def test_disconnect_wakes_waiters(
     server: ScriptedServer, client: RealtimeClient, monkeypatch: pytest.MonkeyPatch, helper: str
 ) -> None:
-    waiting = _signal_when_waiting(monkeypatch)
+    waiting = signal_when_waiting(monkeypatch)
     outcome: List[BaseException] = []
 
     def wait() -> None:

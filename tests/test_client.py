@@ -1,0 +1,336 @@
+"""RealtimeClient end to end against RealtimeSimulator (a real WebSocket server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Callable, Dict, Iterator, List
+
+import numpy as np
+import pytest
+
+pytest.importorskip("websockets")
+
+from realtime_sync import RealtimeClient  # noqa: E402
+from realtime_sync.client import DEFAULT_SERVER_VAD_CONFIG  # noqa: E402
+from realtime_sync.errors import ConnectionClosedError, ProtocolError, ServerError  # noqa: E402
+from realtime_sync.simulator import RealtimeSimulator, Reply  # noqa: E402
+
+from support_client import EventRecorder, signal_when_waiting  # noqa: E402
+
+Simulator = Callable[..., RealtimeSimulator]
+
+
+def tone(ms: int, rate: int = 24000, amplitude: float = 0.3) -> np.ndarray:
+    t = np.arange(rate * ms // 1000) / rate
+    return np.round(np.sin(2 * np.pi * 220 * t) * amplitude * 32767).astype(np.int16)
+
+
+def silence(ms: int, rate: int = 24000) -> np.ndarray:
+    return np.zeros(rate * ms // 1000, dtype=np.int16)
+
+
+@pytest.fixture
+def client(simulator: RealtimeSimulator) -> Iterator[RealtimeClient]:
+    with RealtimeClient(url=simulator.url, tool_timeout=5.0) as rt:
+        assert rt.wait_for_session_created(timeout=5)
+        yield rt
+
+
+def _record(client: RealtimeClient, *names: str) -> EventRecorder:
+    recorder = EventRecorder()
+    for name in names:
+        client.on(name, recorder.callback(name))
+    return recorder
+
+
+def _tool_script(tool: str, arguments: Any) -> Callable[[List[Dict[str, Any]], Dict[str, Any]], Reply]:
+    """A responder that calls ``tool`` once, then reports the output it got."""
+
+    def respond(items: List[Dict[str, Any]], session: Dict[str, Any]) -> Reply:
+        last = items[-1]
+        if last.get("type") == "function_call_output":
+            return Reply(text=f"The tool said {last['output']}")
+        return Reply(tool_name=tool, tool_arguments=arguments)
+
+    return respond
+
+
+# -- turns ------------------------------------------------------------------------------
+
+
+def test_text_turn(client: RealtimeClient) -> None:
+    client.update_session(modalities=["text"])
+    recorder = _record(client, "conversation.updated")
+    reply = client.ask("Hello there", timeout=10)
+    assert reply is not None
+    assert reply["role"] == "assistant" and reply["status"] == "completed"
+    assert reply["formatted"]["text"] == "Hello! How can I help you today?"
+    assert len(reply["formatted"]["audio"]) == 0
+    text_deltas = "".join(
+        p["delta"]["text"] for p in recorder.of("conversation.updated") if p["delta"] and "text" in p["delta"]
+    )
+    assert text_deltas == reply["formatted"]["text"]
+    user, assistant = client.conversation.get_items()
+    assert user["formatted"]["text"] == "Hello there" and assistant is reply
+
+
+def test_audio_turn(client: RealtimeClient) -> None:
+    recorder = _record(client, "conversation.updated")
+    reply = client.ask("Hello there", timeout=10)
+    assert reply is not None
+    formatted = reply["formatted"]
+    assert formatted["transcript"] == "Hello! How can I help you today?"
+    assert formatted["audio"].dtype == np.int16 and len(formatted["audio"]) > 24000
+    chunks = [p["delta"]["audio"] for p in recorder.of("conversation.updated") if p["delta"] and "audio" in p["delta"]]
+    assert np.array_equal(np.concatenate(chunks), formatted["audio"])
+
+
+def test_send_text_and_wait_for_completed_items(client: RealtimeClient) -> None:
+    completed: List[Dict[str, Any]] = []
+    done = threading.Event()
+
+    def on_completed(payload: Dict[str, Any]) -> None:
+        completed.append(payload["item"])
+        if payload["item"].get("role") == "assistant":
+            done.set()
+
+    client.on("conversation.item.completed", on_completed)
+    client.send_text("What is the time?")
+    assert done.wait(10)
+    assert [(i["role"], i["status"]) for i in completed] == [("user", "completed"), ("assistant", "completed")]
+
+
+def test_manual_audio_turn(client: RealtimeClient) -> None:
+    client.update_session(modalities=["text"], input_audio_transcription={"model": "whisper-1"})
+    speech = tone(600)
+    for start in range(0, len(speech), 2400):
+        client.append_input_audio(speech[start : start + 2400])
+    recorder = _record(client, "conversation.item.completed")
+    client.create_response()
+    items = [p["item"] for p in recorder.wait("conversation.item.completed", 2, timeout=10)]
+    user, assistant = items
+    assert user["role"] == "user"
+    assert np.array_equal(user["formatted"]["audio"], speech)
+    assert assistant["role"] == "assistant" and assistant["formatted"]["text"]
+
+
+def test_server_vad_turn(make_simulator: Simulator) -> None:
+    simulator = make_simulator()
+    with RealtimeClient(url=simulator.url, input_audio_window=5.0) as client:
+        client.update_session(
+            modalities=["text"],
+            turn_detection=dict(DEFAULT_SERVER_VAD_CONFIG, silence_duration_ms=500),
+        )
+        recorder = _record(client, "conversation.interrupted", "conversation.item.completed")
+        audio = np.concatenate([silence(1000), tone(800), silence(700)])
+        for start in range(0, len(audio), 960):  # 40 ms chunks, as a microphone sends them
+            client.append_input_audio(audio[start : start + 960])
+        items = [p["item"] for p in recorder.wait("conversation.item.completed", 2, timeout=10)]
+        user, assistant = items
+        assert recorder.of("conversation.interrupted") == [{}]
+        # 300 ms prefix padding + 800 ms speech + 500 ms of silence, cut from the client's window.
+        expected = audio[24000 * 700 // 1000 : 24000 * 2300 // 1000]
+        assert np.array_equal(user["formatted"]["audio"], expected)
+        assert assistant["role"] == "assistant" and assistant["formatted"]["text"]
+
+
+# -- tools --------------------------------------------------------------------------------
+
+
+def test_tool_call_runs_automatically_and_the_reply_follows(make_simulator: Simulator) -> None:
+    simulator = make_simulator(responder=_tool_script("add", {"a": 2, "b": 3}))
+    calls: List[Dict[str, Any]] = []
+    with RealtimeClient(url=simulator.url) as client:
+        client.update_session(modalities=["text"])
+        client.add_tool(
+            {"name": "add", "description": "Add numbers", "parameters": {"type": "object"}},
+            lambda args: calls.append(args) or {"sum": args["a"] + args["b"]},
+        )
+        reply = client.ask("add 2 and 3", timeout=10)
+        assert reply is not None
+        assert reply["formatted"]["text"] == 'The tool said {"sum": 5}'
+        assert calls == [{"a": 2, "b": 3}]
+        kinds = [i["type"] for i in client.conversation.get_items()]
+        assert kinds == ["message", "function_call", "function_call_output", "message"]
+        statuses = [r.get("status") for r in client.conversation.responses]
+        assert statuses == ["completed", "completed"]
+
+
+def test_raising_tool_sends_an_error_output(make_simulator: Simulator) -> None:
+    simulator = make_simulator(responder=_tool_script("explode", {}))
+    with RealtimeClient(url=simulator.url) as client:
+        client.update_session(modalities=["text"])
+
+        def explode(args: Dict[str, Any]) -> None:
+            raise ValueError("the tool broke")
+
+        client.add_tool({"name": "explode"}, explode)
+        reply = client.ask("go", timeout=10)
+        assert reply is not None and "the tool broke" in reply["formatted"]["text"]
+        output = next(i for i in client.conversation.get_items() if i["type"] == "function_call_output")
+        assert json.loads(output["output"]) == {"error": "the tool broke"}
+
+
+def test_unknown_tool_is_left_to_the_user(make_simulator: Simulator) -> None:
+    simulator = make_simulator(responder=_tool_script("mystery", {"x": 1}))
+    with RealtimeClient(url=simulator.url) as client:
+        client.update_session(modalities=["text"], tools=[{"name": "mystery", "description": "user-handled"}])
+        reply = client.ask("call it", timeout=10)
+        assert reply is not None and reply["type"] == "function_call" and reply["name"] == "mystery"
+        assert reply["status"] == "completed"
+        # Nothing answered it and no second response was requested.
+        assert [i["type"] for i in client.conversation.get_items()] == ["message", "function_call"]
+        assert len(client.conversation.responses) == 1
+        # The user answers it themselves.
+        recorder = _record(client, "conversation.item.completed")
+        client.realtime.send(
+            "conversation.item.create",
+            {"item": {"type": "function_call_output", "call_id": reply["call_id"], "output": '"42"'}},
+        )
+        client.create_response()
+        items = [p["item"] for p in recorder.wait("conversation.item.completed", 2, timeout=10)]
+        assert items[0]["type"] == "function_call_output"
+        assert items[1]["formatted"]["text"] == 'The tool said "42"'
+
+
+# -- interruption, deletion ------------------------------------------------------------------
+
+
+def test_interrupt_cancels_and_truncates_to_what_was_heard(make_simulator: Simulator) -> None:
+    long_text = "This reply is long enough to be interrupted while it is still being spoken aloud. " * 3
+    simulator = make_simulator(speed=4.0, responder=lambda items, session: Reply(text=long_text))
+    with RealtimeClient(url=simulator.url) as client:
+        first_audio = threading.Event()
+        item_ids: List[str] = []
+
+        def on_updated(payload: Dict[str, Any]) -> None:
+            delta = payload["delta"]
+            if delta and "audio" in delta and not first_audio.is_set():
+                item_ids.append(payload["item"]["id"])
+                first_audio.set()
+
+        client.on("conversation.updated", on_updated)
+        events = EventRecorder()
+        heard_at_truncation: List[int] = []
+        client.realtime.on("server.response.done", events.callback("done"))
+
+        def on_truncated(event: Dict[str, Any]) -> None:
+            # The client's own handler ran first: the item is already cut.
+            heard_at_truncation.append(len(client.conversation.get_item(event["item_id"])["formatted"]["audio"]))
+            events.callback("truncated")(event)
+
+        client.realtime.on("server.conversation.item.truncated", on_truncated)
+        client.send_text("talk to me")
+        assert first_audio.wait(10)
+        item = client.cancel_response(item_ids[0], 2400)  # the listener heard 100 ms
+        assert item is not None
+        (done,) = events.wait("done", timeout=10)
+        assert done["response"]["status"] == "cancelled"
+        (truncated,) = events.wait("truncated", timeout=10)
+        assert truncated["audio_end_ms"] == 100
+        assert heard_at_truncation == [2400]
+        assert item["formatted"]["transcript"] == ""
+        assert client.active_response_id() is None
+
+
+def test_delete_item(client: RealtimeClient) -> None:
+    client.update_session(modalities=["text"])
+    reply = client.ask("Hello", timeout=10)
+    assert reply is not None
+    user = client.conversation.get_items()[0]
+    deleted = threading.Event()
+    client.on("conversation.updated", lambda p: deleted.set() if p["item"]["id"] == user["id"] else None)
+    client.delete_item(user["id"])
+    assert deleted.wait(10)
+    assert client.conversation.get_item(user["id"]) is None
+    assert client.conversation.get_items() == [reply]
+
+
+# -- waits, errors, disconnects ----------------------------------------------------------------
+
+
+def test_waits_time_out(client: RealtimeClient) -> None:
+    assert client.wait_for_next_item(timeout=0.05) is None
+    assert client.wait_for_next_completed_item(timeout=0.05) is None
+    assert client.wait_for_session_created(timeout=0.05) is True  # already there
+
+
+def test_ask_times_out_with_none(make_simulator: Simulator) -> None:
+    simulator = make_simulator(speed=1.0)  # a real-time reply takes seconds
+    with RealtimeClient(url=simulator.url) as client:
+        assert client.ask("Hello", timeout=0.2) is None
+
+
+def test_session_error_names_the_session_update(client: RealtimeClient) -> None:
+    recorder = _record(client, "error")
+    client.update_session(temperature=9.0)  # the server accepts 0.6 .. 1.2
+    (payload,) = recorder.wait("error", timeout=10)
+    assert isinstance(payload["error"], ServerError)
+    assert payload["error"].error.get("param") == "session.temperature"
+    assert payload["client_event"]["type"] == "session.update"
+    assert payload["client_event"]["session"]["temperature"] == 9.0
+    assert client.is_connected()
+
+
+def test_injected_errors_and_malformed_frames_are_dispatched(make_simulator: Simulator) -> None:
+    simulator = make_simulator(error_after=2, malformed_frame_after=3)
+    recorder = EventRecorder()
+    client = RealtimeClient(url=simulator.url)
+    client.on("error", recorder.callback("error"))
+    with client:
+        client.wait_for_session_created(timeout=5)
+        client.update_session(instructions="x")
+        errors = recorder.wait("error", 2, timeout=10)
+        server_error, protocol_error = errors
+        assert isinstance(server_error["error"], ServerError) and server_error["client_event"] is None
+        assert isinstance(protocol_error["error"], ProtocolError) and protocol_error["raw"]
+        assert client.is_connected()
+
+
+def test_dropped_connection_wakes_waiters(make_simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    simulator = make_simulator(drop_after=3)  # session.created, session.updated, then one more
+    closes = EventRecorder()
+    client = RealtimeClient(url=simulator.url)
+    client.on("close", closes.callback("close"))
+    waiting = signal_when_waiting(monkeypatch)
+    outcome: List[BaseException] = []
+
+    def wait() -> None:
+        try:
+            client.wait_for_next_item(timeout=None)
+        except ConnectionClosedError as exc:
+            outcome.append(exc)
+
+    client.connect(timeout=5)
+    try:
+        assert client.wait_for_session_created(timeout=5)
+        thread = threading.Thread(target=wait)
+        thread.start()
+        assert waiting.wait(5)
+        client.update_session(instructions="a")  # its session.updated is the third event
+        thread.join(10)
+        assert not thread.is_alive() and len(outcome) == 1
+        (payload,) = closes.wait("close", timeout=5)
+        assert payload["error"] is True
+        assert not client.is_connected()
+    finally:
+        client.disconnect()
+    leftovers = [
+        t.name for t in threading.enumerate() if t.name.startswith("realtime-sync") and "-sim" not in t.name
+    ]
+    assert leftovers == []
+
+
+def test_events_queue_for_another_thread(client: RealtimeClient) -> None:
+    client.update_session(modalities=["text"])
+    events = client.events()
+    client.send_text("Hello")
+    names: List[str] = []
+    while True:
+        name, payload = events.get(timeout=10)
+        names.append(name)
+        if name == "conversation.item.completed" and payload["item"]["role"] == "assistant":
+            break
+    assert names.count("conversation.item.appended") == 2
+    assert "conversation.updated" in names
