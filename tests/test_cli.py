@@ -296,3 +296,17 @@ def test_events_takes_messages_from_standard_input(simulator) -> None:
     sent = [line for line in result.stdout.splitlines() if " conversation.item.create " in line]
     assert len(sent) == 2 and sent[0].endswith('user "Hello!"') and sent[1].endswith('user "What is new?"')
     assert sum(" response.done " in line for line in result.stdout.splitlines()) == 2
+
+
+def test_model_voice_and_instructions_reach_the_session(simulator) -> None:
+    result = cli(
+        "events", "--json", "--text-only", "--url", simulator.url, "--say", "Hi",
+        "--model", "gpt-4o-realtime-preview-2024-12-17", "--voice", "coral", "--instructions", "Be terse.",
+    )
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line)["event"] for line in result.stdout.splitlines()]
+    created = next(e for e in events if e["type"] == "session.created")
+    assert created["session"]["model"] == "gpt-4o-realtime-preview-2024-12-17"
+    updated = [e for e in events if e["type"] == "session.updated"][-1]["session"]
+    assert updated["voice"] == "coral" and updated["instructions"] == "Be terse."
+    assert updated["modalities"] == ["text"]
