@@ -310,3 +310,15 @@ def test_model_voice_and_instructions_reach_the_session(simulator) -> None:
     updated = [e for e in events if e["type"] == "session.updated"][-1]["session"]
     assert updated["voice"] == "coral" and updated["instructions"] == "Be terse."
     assert updated["modalities"] == ["text"]
+
+
+def test_without_the_server_extra_the_simulator_notice_says_what_to_install(tmp_path: Path) -> None:
+    blocked = tmp_path / "websockets"
+    blocked.mkdir()
+    (blocked / "__init__.py").write_text('raise ImportError("websockets is blocked for this test")\n')
+    result = run_python(["-m", "realtime_sync", "demo"], env=clean_env(PYTHONPATH=str(tmp_path)), timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("realtime-sync: error: no OPENAI_API_KEY is set")
+    assert "pip install 'realtime_sync[server]'" in first
