@@ -385,9 +385,12 @@ class RealtimeAPI(EventHandler):
     def disconnect(self, timeout: Optional[float] = 5.0) -> None:
         """Close the connection and wait for the receive thread to end.
 
-        Idempotent, and safe from any thread, including from a callback on the
-        receive thread (it then returns at once and the thread ends after the
-        callback returns). ``close`` is dispatched once, on the receive thread.
+        Sends a close frame (code 1000), gives the server a moment to answer,
+        then shuts the socket down. Idempotent, and safe from any thread,
+        including from a callback on the receive thread (it then returns at
+        once and the thread ends after the callback returns). ``close`` is
+        dispatched once, on the receive thread; when this returns on another
+        thread, the ``close`` callbacks have run.
 
         Args:
             timeout: seconds to wait for the receive thread; ``None`` waits for
@@ -418,7 +421,7 @@ class RealtimeAPI(EventHandler):
             thread.join(remaining)
             if thread.is_alive():
                 logger.warning(
-                    "the receive thread of %s is still running %.1f s after disconnect()",
+                    "the receive thread of %s is still running %s s after disconnect()",
                     self.url,
                     timeout,
                 )
@@ -545,6 +548,7 @@ class RealtimeAPI(EventHandler):
                 # pure Python and costs more than everything else on this path.
                 skip_utf8_validation=True,
                 sslopt=sslopt,
+                reconnect=0,  # never follow websocket.setreconnect(): one socket per connect()
             )
         except Exception as exc:  # run_forever handles its errors; this is a safety net
             if conn.cause is None:
