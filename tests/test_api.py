@@ -492,14 +492,16 @@ def test_disconnect_is_idempotent_and_leaves_no_thread(server: FixtureServer) ->
     api.disconnect()  # never connected: nothing to do
     api.connect(timeout=5.0)
     assert api.is_connected()
-    names = [t.name for t in recv_threads()]
-    assert RECEIVE_THREAD_NAME in names and any("_send_ping" in n for n in names)
+    assert [t.name for t in recv_threads()].count(RECEIVE_THREAD_NAME) == 1
+    assert api._conn is not None and api._conn.app is not None
+    ping_thread = api._conn.app.ping_thread  # websocket-client's keep-alive thread
+    assert ping_thread is not None and ping_thread.is_alive()
     started = time.monotonic()
     api.disconnect()
     assert time.monotonic() - started < 3.0
     api.disconnect()
     assert not api.is_connected()
-    assert not recv_threads()
+    assert not recv_threads() and not ping_thread.is_alive()
     assert closes.events == [{"error": False, "code": 1000, "reason": None}]
     assert server.wait_for_client_close()[0] == 1000
 
