@@ -199,26 +199,30 @@ class EventHandler:
                 waiters = self._waiters.pop(name, None)
         else:
             next_handlers, waiters = (), None
-        if handlers or next_handlers:
-            local = self._dispatch_local
-            local.depth = getattr(local, "depth", 0) + 1
-            try:
-                for callback in handlers:
-                    try:
-                        callback(event)
-                    except Exception:
-                        logger.exception("callback %r for event %r raised", callback, name)
-                for callback in next_handlers:
-                    try:
-                        callback(event)
-                    except Exception:
-                        logger.exception("callback %r for event %r raised", callback, name)
-            finally:
-                local.depth -= 1
-        if waiters:
-            for waiter in waiters:
-                waiter.payload = event
-                waiter.event.set()
+        try:
+            if handlers or next_handlers:
+                local = self._dispatch_local
+                local.depth = getattr(local, "depth", 0) + 1
+                try:
+                    for callback in handlers:
+                        try:
+                            callback(event)
+                        except Exception:
+                            logger.exception("callback %r for event %r raised", callback, name)
+                    for callback in next_handlers:
+                        try:
+                            callback(event)
+                        except Exception:
+                            logger.exception("callback %r for event %r raised", callback, name)
+                finally:
+                    local.depth -= 1
+        finally:
+            # Waiters were taken off the table above: wake them even if a
+            # callback let KeyboardInterrupt through, or they would wait for ever.
+            if waiters:
+                for waiter in waiters:
+                    waiter.payload = event
+                    waiter.event.set()
 
 
 def _check_name(name: object) -> None:

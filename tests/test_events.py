@@ -201,6 +201,24 @@ def test_keyboard_interrupt_propagates() -> None:
     assert handler.wait_for_next("y", timeout=0.01) is None
 
 
+def test_waiters_are_woken_even_when_a_callback_interrupts() -> None:
+    handler = EventHandler()
+    waiters = _instrument(handler)
+    result: List[Optional[Dict[str, Any]]] = []
+    thread = threading.Thread(target=lambda: result.append(handler.wait_for_next("x", 10.0)))
+    thread.start()
+    assert waiters.registered.acquire(timeout=5.0)
+
+    def interrupt(event: Dict[str, Any]) -> None:
+        raise KeyboardInterrupt
+
+    handler.on("x", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        handler.dispatch("x", {"v": 1})
+    thread.join(5.0)
+    assert result == [{"v": 1}]
+
+
 def test_callback_may_register_and_remove_during_dispatch() -> None:
     handler = EventHandler()
     calls: List[str] = []
