@@ -17,9 +17,12 @@ Use from another script in this folder::
     stop()
 
 Each accepted connection gets the whole stream: ``preamble`` events right
-after the handshake, then (by default once the client has sent its first
-frame, so the client's own set-up is not timed) the deltas, then the
-``epilogue`` events; after that it reads until the client closes.
+after the handshake; then, once the client sends a ``trigger_type`` event
+(``response.create`` by default, so the client's own set-up is not timed),
+the ``prologue`` events, the deltas and the ``epilogue`` events; after that
+it reads until the client closes. The deltas name :data:`RESPONSE_ID` and
+:data:`ITEM_ID`, so a prologue that creates that response and item (for a
+client that keeps a conversation) matches them.
 """
 
 from __future__ import annotations
@@ -43,12 +46,17 @@ __all__ = [
     "start_stream_server",
     "bare_loop",
     "TRIGGER_EVENT",
+    "RESPONSE_ID",
+    "ITEM_ID",
 ]
 
 #: Output sample rate of pcm16 in the Realtime API.
 SAMPLE_RATE = 24000
 #: What the benchmark clients send to start the stream.
 TRIGGER_EVENT = {"type": "response.create"}
+#: The response and item ids every delta carries.
+RESPONSE_ID = "resp_bench0001"
+ITEM_ID = "item_bench0001"
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _BATCH_FRAMES = 256
 
@@ -86,8 +94,8 @@ def build_delta_frames(n_frames: int, chunk_ms: int = 50) -> List[bytes]:
         event = {
             "event_id": f"event_{index:08d}",
             "type": "response.audio.delta",
-            "response_id": "resp_bench0001",
-            "item_id": "item_bench0001",
+            "response_id": RESPONSE_ID,
+            "item_id": ITEM_ID,
             "output_index": 0,
             "content_index": 0,
             "delta": chunks[index % len(chunks)],
@@ -121,6 +129,14 @@ def _read_client_frame(conn: socket.socket, buffer: bytearray) -> Tuple[int, byt
     return b1 & 0x0F, payload
 
 
+def _event_type(payload: bytes) -> Optional[str]:
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        return None
+    return event.get("type") if isinstance(event, dict) else None
+
+
 def _handshake(conn: socket.socket, buffer: bytearray) -> None:
     while b"\r\n\r\n" not in buffer:
         chunk = conn.recv(65536)
@@ -147,8 +163,9 @@ def start_stream_server(
     n_frames: int = 12000,
     *,
     chunk_ms: int = 50,
-    wait_for_trigger: bool = True,
+    trigger_type: Optional[str] = "response.create",
     preamble: Sequence[Dict[str, Any]] = (),
+    prologue: Sequence[Dict[str, Any]] = (),
     epilogue: Sequence[Dict[str, Any]] = (),
 ) -> Tuple[str, Callable[[], None]]:
     """Start the server on 127.0.0.1 (port 0) in a daemon thread.
@@ -156,10 +173,12 @@ def start_stream_server(
     Args:
         n_frames: ``response.audio.delta`` frames per connection.
         chunk_ms: audio per frame, in milliseconds.
-        wait_for_trigger: stream only after the client's first frame (any
-            text frame, e.g. :data:`TRIGGER_EVENT`); otherwise right after the
-            handshake and preamble.
+        trigger_type: stream once the client sends an event of this type
+            (other client frames are read and ignored); ``None`` streams right
+            after the handshake and preamble.
         preamble: events sent right after the handshake (``session.created``...).
+        prologue: events sent after the trigger, before the deltas
+            (``response.created``, ``conversation.item.created``...).
         epilogue: events sent after the deltas (``response.audio.done``...).
 
     Returns:
@@ -169,6 +188,7 @@ def start_stream_server(
     frames = build_delta_frames(n_frames, chunk_ms)
     batches = [b"".join(frames[i : i + _BATCH_FRAMES]) for i in range(0, len(frames), _BATCH_FRAMES)]
     head = b"".join(encode_frame(json.dumps(e).encode("utf-8")) for e in preamble)
+    batches.insert(0, b"".join(encode_frame(json.dumps(e).encode("utf-8")) for e in prologue))
     tail = b"".join(encode_frame(json.dumps(e).encode("utf-8")) for e in epilogue)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -184,15 +204,15 @@ def start_stream_server(
                 _handshake(conn, buffer)
                 if head:
                     conn.sendall(head)
-                if wait_for_trigger:
-                    while True:
-                        opcode, _ = _read_client_frame(conn, buffer)
-                        if opcode == 0x8:
-                            return
-                        if opcode == 0x1:
-                            break
+                while trigger_type is not None:
+                    opcode, payload = _read_client_frame(conn, buffer)
+                    if opcode == 0x8:
+                        return
+                    if opcode == 0x1 and _event_type(payload) == trigger_type:
+                        break
                 for batch in batches:
-                    conn.sendall(batch)
+                    if batch:
+                        conn.sendall(batch)
                 if tail:
                     conn.sendall(tail)
                 while not stopping.is_set():
