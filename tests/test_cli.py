@@ -322,3 +322,26 @@ def test_without_the_server_extra_the_simulator_notice_says_what_to_install(tmp_
     first = result.stderr.splitlines()[0]
     assert first.startswith("realtime-sync: error: no OPENAI_API_KEY is set")
     assert "pip install 'realtime_sync[server]'" in first
+
+
+def test_ctrl_c_in_chat_exits_130_cleanly(simulator) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "realtime_sync", "chat", "--url", simulator.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+        cwd=str(ROOT),
+    )
+    try:
+        assert process.stdout.readline().startswith("Connected to ")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 130
+        assert "Traceback" not in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            stream.close()
