@@ -238,7 +238,7 @@ _AUDIO_RATE = 24000
 
 
 def _short(text: str, limit: int = 60) -> str:
-    text = text.replace("\n", "\\n")
+    """``text`` quoted as JSON (newlines escaped), cut to about ``limit`` characters."""
     return json.dumps(text if len(text) <= limit else text[: limit - 3] + "...", ensure_ascii=False)
 
 
@@ -311,6 +311,9 @@ def describe_event(event: Dict[str, Any]) -> str:
         for key in ("item_id", "audio_start_ms", "audio_end_ms", "response_id"):
             if key in event:
                 parts.append("%s=%s" % (key, event[key]))
+        part = event.get("part")
+        if isinstance(part, dict) and part.get("type"):
+            parts.append("part=%s" % part["type"])
     return " ".join(p for p in parts if p)
 
 

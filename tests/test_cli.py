@@ -345,3 +345,32 @@ def test_ctrl_c_in_chat_exits_130_cleanly(simulator) -> None:
             process.wait()
         for stream in (process.stdin, process.stdout, process.stderr):
             stream.close()
+
+
+def test_event_lines_summarise_each_kind_of_event() -> None:
+    import base64
+
+    from realtime_sync._cli_common import describe_event, format_event_line
+
+    audio = base64.b64encode(b"\0\0" * 2400).decode()  # 100 ms of pcm16 at 24 kHz
+    assert describe_event({"type": "response.audio.delta", "delta": audio}) == "100 ms audio"
+    assert describe_event({"type": "input_audio_buffer.append", "audio": audio}) == "100 ms audio"
+    assert describe_event({"type": "response.text.delta", "delta": "Hi\nthere"}) == '"Hi\\nthere"'
+    long_text = describe_event({"type": "response.text.done", "text": "x" * 200})
+    assert long_text.endswith('..."') and len(long_text) < 70
+    assert describe_event(
+        {"type": "response.function_call_arguments.done", "name": "f", "arguments": '{"a": 1}'}
+    ) == 'f({"a": 1})'
+    assert describe_event(
+        {"type": "error", "error": {"type": "invalid_request_error", "code": "bad", "message": "nope"}}
+    ) == "bad: nope"
+    assert describe_event(
+        {"type": "input_audio_buffer.speech_started", "item_id": "item_1", "audio_start_ms": 320}
+    ) == "item_id=item_1 audio_start_ms=320"
+    # events this program does not know pass through with their type
+    line = format_event_line(
+        {"time": "2024-10-01T12:00:00.250000+00:00", "source": "server",
+         "event": {"type": "output_audio_buffer.started", "response_id": "resp_1"}}
+    )
+    assert re.match(r"^\d\d:\d\d:\d\d\.250 <- server output_audio_buffer\.started  response_id=resp_1$", line), line
+    assert format_event_line({"time": "garbage", "source": "client", "event": {}}).endswith("-> client ?")
