@@ -515,6 +515,14 @@ def _response_from_ga(response: Mapping[str, Any]) -> Dict[str, Any]:
     return result
 
 
+def _response_options_from_ga(options: Mapping[str, Any]) -> Dict[str, Any]:
+    """``response.create``'s GA ``response`` options in beta form."""
+    result = _response_from_ga(options)
+    if "max_output_tokens" in result:
+        result["max_response_output_tokens"] = result.pop("max_output_tokens")
+    return result
+
+
 # -- events -------------------------------------------------------------------------
 
 def _with(event: Mapping[str, Any], key: str, value: Any) -> Event:
@@ -594,7 +602,7 @@ _CLIENT_TO_GA: Dict[str, Callable[[Event], Event]] = {
 _CLIENT_FROM_GA: Dict[str, Callable[[Event], Event]] = {
     "session.update": _client_session_update_from_ga,
     "conversation.item.create": _convert_field("item", _item_from_ga),
-    "response.create": _dict_field("response", _response_from_ga),
+    "response.create": _dict_field("response", _response_options_from_ga),
 }
 
 _item_field_from_ga = _convert_field("item", _item_from_ga)
