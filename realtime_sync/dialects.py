@@ -136,7 +136,7 @@ def check_protocol(protocol: object) -> str:
         ConfigurationError: anything else.
     """
     if protocol == "ga" or protocol == "beta":
-        return protocol  # type: ignore[return-value]
+        return protocol
     raise ConfigurationError(
         f"unknown Realtime protocol {protocol!r}: use 'ga' (the live OpenAI service, "
         f"model gpt-realtime) or 'beta' (older servers, relays and the simulator)"
@@ -672,7 +672,7 @@ def client_to_wire(event: Event, protocol: str) -> Event:
             naming an unknown audio format.
     """
     if protocol == "ga":
-        return _translate(_CLIENT_TO_GA, event)  # type: ignore[no-any-return]
+        return _translate(_CLIENT_TO_GA, event)
     check_protocol(protocol)
     return event
 
@@ -687,7 +687,7 @@ def client_from_wire(event: Event, protocol: str) -> Event:
         ConfigurationError: an unknown protocol.
     """
     if protocol == "ga":
-        return _translate(_CLIENT_FROM_GA, event)  # type: ignore[no-any-return]
+        return _translate(_CLIENT_FROM_GA, event)
     check_protocol(protocol)
     return event
 
@@ -725,6 +725,6 @@ def server_to_wire(event: Event, protocol: str) -> Event:
         ConfigurationError: an unknown protocol.
     """
     if protocol == "ga":
-        return _translate(_SERVER_TO_GA, event)  # type: ignore[no-any-return]
+        return _translate(_SERVER_TO_GA, event)
     check_protocol(protocol)
     return event
