@@ -253,6 +253,7 @@ def bare_loop(
     n_frames: int = 12000,
     *,
     skip_utf8_validation: bool = True,
+    timeout: Optional[float] = 60.0,
     profile: Optional[Any] = None,
 ) -> Dict[str, float]:
     """The baseline: websocket-client's blocking ``recv`` + ``json.loads`` + base64 decode.
@@ -261,26 +262,29 @@ def bare_loop(
     each frame. ``skip_utf8_validation=True`` skips websocket-client's
     pure-Python UTF-8 check (``json``/``str`` decoding validates UTF-8 in C
     anyway); pass ``False`` for websocket-client's out-of-the-box setting.
+    ``timeout`` is the socket timeout in seconds (``None``: blocking, which
+    saves a ``poll()`` before each ``recv()`` but lets a stalled read hang).
     ``profile`` is an optional ``cProfile.Profile`` enabled around the loop.
 
     Returns:
-        ``events``, ``seconds`` (first request to last delta), ``events_per_s``
-        and ``audio_s`` (seconds of audio decoded).
+        ``events``, ``seconds`` (first request to last delta), ``events_per_s``,
+        ``cpu_us_per_event`` (CPU time of the receiving thread, which other
+        processes' load barely moves) and ``audio_s`` (seconds of audio decoded).
     """
-    ws = websocket.create_connection(url, timeout=60.0, skip_utf8_validation=skip_utf8_validation)
+    ws = websocket.create_connection(url, timeout=timeout, skip_utf8_validation=skip_utf8_validation)
     try:
         loads, b64decode = json.loads, base64.b64decode
         count = samples = 0
         if profile is not None:
             profile.enable()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         ws.send(json.dumps(TRIGGER_EVENT))
         while count < n_frames:
             event = loads(ws.recv())
             if event["type"] == "response.audio.delta":
                 samples += len(b64decode(event["delta"])) // 2
                 count += 1
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
         if profile is not None:
             profile.disable()
     finally:
@@ -289,5 +293,6 @@ def bare_loop(
         "events": float(count),
         "seconds": elapsed,
         "events_per_s": count / elapsed,
+        "cpu_us_per_event": cpu / count * 1e6,
         "audio_s": samples / SAMPLE_RATE,
     }
