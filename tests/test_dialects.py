@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import threading
 import typing
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
@@ -911,3 +912,70 @@ def test_g711_session_from_ga_configures_the_conversation() -> None:
     conversation = Conversation(input_audio_format=session["input_audio_format"],
                                 output_audio_format=session["output_audio_format"])
     assert (conversation.input_audio_format, conversation.output_audio_format) == ("g711_ulaw", "g711_alaw")
+
+
+# -- the seam at a real socket --------------------------------------------------------
+
+def test_ga_over_a_real_socket_through_the_proposed_hooks() -> None:
+    """RealtimeAPI against a GA-speaking server on 127.0.0.1, wired the way api.py should be.
+
+    ``server.*`` listeners see the raw GA events; the conversation is fed the
+    events translated by server_from_wire; the client builds beta events and
+    client_to_wire turns them into the GA frames the server receives.
+    """
+    pytest.importorskip("websockets", reason="the fixture server needs websockets (server extra)")
+    from realtime_sync.api import RealtimeAPI
+    from support_ws import FixtureServer
+
+    ga_events = _ga_text_stream() + _ga_audio_stream() + _ga_tool_stream()
+    raw_types: List[str] = []
+    failures: List[BaseException] = []
+    conversation = Conversation()
+    all_done = threading.Event()
+    responses_done = []
+
+    def on_raw(event: Event) -> None:
+        raw_types.append(event["type"])
+
+    def on_model(event: Event) -> None:
+        model_event = server_from_wire(event, "ga")
+        try:
+            conversation.process_event(model_event)
+        except Exception as exc:  # reported by the assertion below
+            failures.append(exc)
+        if model_event["type"] == "response.done":
+            responses_done.append(model_event)
+            if len(responses_done) == 3:
+                all_done.set()
+
+    with FixtureServer() as server:
+        # api.py adds OpenAI-Beta itself today; with protocol="ga" it will send
+        # dialects.handshake_headers("ga") (none) instead.
+        api = RealtimeAPI(server.url + "/v1/realtime", headers={"OpenAI-Beta": None})
+        api.on("server.*", on_raw)
+        api.on("server.*", on_model)
+        try:
+            assert api.connect(model=dialects.default_model("ga"), timeout=5.0) is True
+            handshake = server.handshakes[0]
+            assert "openai-beta" not in handshake.headers
+            assert "model=gpt-realtime" in handshake.path
+
+            beta_event = {"type": "session.update", "session": dict(DEFAULT_SESSION_CONFIG)}
+            wire = client_to_wire(beta_event, "ga")
+            sent = api.send(wire["type"], wire)
+            (frame,) = server.wait_for_messages(1, timeout=5.0)
+            received = json.loads(frame)
+            assert received == sent and received["session"]["type"] == "realtime"
+            validate(GA_CLIENT, received)
+
+            for event in ga_events:
+                server.send_json(event)
+            assert all_done.wait(10.0), f"only {len(responses_done)} response.done arrived"
+        finally:
+            api.disconnect()
+
+    assert failures == []
+    assert raw_types == [event["type"] for event in ga_events]  # raw wire names
+    beta_conversation, _ = _fold(_beta_text_stream() + _beta_audio_stream() + _beta_tool_stream())
+    assert _comparable(conversation.get_items()) == _comparable(beta_conversation.get_items())
+    assert np.array_equal(conversation.get_items()[2]["formatted"]["audio"], _AUDIO)
