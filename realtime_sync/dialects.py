@@ -356,7 +356,7 @@ def _items(items: Any, convert: Callable[[Any], Any]) -> Any:
 
 # -- sessions and responses -----------------------------------------------------
 
-def _pop_audio_section(config: Dict[str, Any], direction: str) -> Dict[str, Any]:
+def _audio_section(config: Dict[str, Any], direction: str) -> Dict[str, Any]:
     """A private copy of ``config["audio"][direction]`` to fill in (``config`` is a copy)."""
     audio = config.get("audio")
     audio = dict(audio) if isinstance(audio, dict) else {}
@@ -417,7 +417,7 @@ def session_to_ga(session: Mapping[str, Any], *, where: str = "session") -> Dict
         if beta_key in result:
             section = sections.get(direction)
             if section is None:
-                section = sections[direction] = _pop_audio_section(result, direction)
+                section = sections[direction] = _audio_section(result, direction)
             section[ga_key] = convert(result.pop(beta_key))
     result.setdefault("type", "realtime")
     return result
@@ -477,7 +477,7 @@ def _response_options_to_ga(options: Mapping[str, Any]) -> Dict[str, Any]:
     if "tool_choice" in result:
         result["tool_choice"] = _tool_choice_to_ga(result["tool_choice"])
     if "voice" in result or "output_audio_format" in result:
-        output = _pop_audio_section(result, "output")
+        output = _audio_section(result, "output")
         if "voice" in result:
             output["voice"] = result.pop("voice")
         if "output_audio_format" in result:
