@@ -67,6 +67,7 @@ _CLIENT_EVENTS = (
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 _WORD = re.compile(r"\S+\s*|\s+")
 _MIN_COMMIT_MS = 100.0
+_SEND_STUCK_AFTER = 0.5  # seconds close() lets a send in progress finish
 
 
 class _Closed(Exception):
@@ -257,10 +258,19 @@ class SimSession:
 
     def close(self) -> None:
         """Stop streaming and close the connection (any thread)."""
-        self.closed.set()
-        with self._lock:
-            if self._active is not None:
-                self._active.cancel_event.set()
+        self.closed.set()  # from now on _send refuses to write
+        active = self._active  # no lock: the streamer may hold it while blocked in a send
+        if active is not None:
+            active.cancel_event.set()
+        if self._send_lock.acquire(timeout=_SEND_STUCK_AFTER):
+            self._send_lock.release()
+        else:
+            # a client that stopped reading leaves a send blocked on a full socket
+            # buffer (holding the connection's lock): cut the socket to unblock it
+            try:
+                self.connection.socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         try:
             self.connection.close(1001, "simulator stopping")
         except Exception:
@@ -294,7 +304,7 @@ class SimSession:
             raise _Closed()
         frame = json.dumps(event)
         with self._send_lock:
-            if self.closed.is_set() and "drop" in self._faults_done:
+            if self.closed.is_set():
                 raise _Closed()
             try:
                 if opts.drop_after is not None and self._sent >= opts.drop_after:
@@ -789,7 +799,7 @@ class SimSession:
         if not response.cancel_event.is_set():
             try:
                 reply = coerce_reply(self.options.responder(items, copy.deepcopy(response.config)))
-            except Exception as exc:
+            except Exception:  # user code: the response fails, the session goes on
                 logger.exception("simulator responder raised")
                 failure = {"type": "server_error", "code": "responder_error"}  # the spec has no message here
         incomplete = False
@@ -850,8 +860,7 @@ class SimSession:
             self._send({"type": "response.content_part.added", **where, "part": dict(part)})
         audio_format = config.get("output_audio_format") or "pcm16"
         rate = _audio.sample_rate(audio_format)
-        samples = synthesize_speech(text, rate, voice=str(config.get("voice") or "alloy")) if with_audio else None
-        per_char = max(1, int(round(rate / CHARS_PER_SECOND)))
+        voice = str(config.get("voice") or "alloy")
         chunk = max(1, rate * self.options.audio_chunk_ms // 1000)
         if with_audio:
             with self._lock:
@@ -873,13 +882,14 @@ class SimSession:
                     part["text"] += piece
                     self._send({"type": "response.text.delta", **where, "delta": piece})
             sent_text += piece
-            if samples is None:
+            if not with_audio:
                 continue
-            target = len(samples) if match.end() >= len(text) else match.end() * per_char
-            while sent_samples < target:
+            # synthesised word by word, so a long reply costs nothing once cancelled
+            word_audio = synthesize_speech(piece, rate, voice=voice)
+            for offset in range(0, len(word_audio), chunk):
                 if not self._pace(response, sent_samples / rate):
                     break
-                piece_samples = samples[sent_samples : min(target, sent_samples + chunk)]
+                piece_samples = word_audio[offset : offset + chunk]
                 with self._lock:
                     if response.cancel_event.is_set():
                         break

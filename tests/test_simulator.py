@@ -406,6 +406,23 @@ def test_response_cancel_stops_stream(make_simulator: Callable[..., RealtimeSimu
     conn.close()
 
 
+def test_nothing_streams_after_a_handled_cancel(make_simulator: Callable[..., RealtimeSimulator]) -> None:
+    conn = Conn(make_simulator(speed=20.0).url)
+    conn.update(turn_detection=None)
+    conn.user_text("Please repeat a rather long sentence so that the reply takes several seconds")
+    conn.send("response.create")
+    item_id = conn.until("response.audio.delta")[-1]["item_id"]
+    conn.send("response.cancel")
+    conn.send("conversation.item.truncate", item_id=item_id, content_index=0, audio_end_ms=0)
+    events = conn.until("conversation.item.truncated")
+    if "response.done" not in [e["type"] for e in events]:
+        events += conn.until("response.done")
+    types = [e["type"] for e in events]
+    after = types[types.index("conversation.item.truncated") :]
+    assert not [t for t in after if t.endswith(".delta")], after
+    conn.close()
+
+
 def test_cancel_before_streaming_starts(make_simulator: Callable[..., RealtimeSimulator]) -> None:
     gate = threading.Event()
 
@@ -799,6 +816,21 @@ def test_stop_leaves_no_threads_and_closes_clients() -> None:
         RealtimeSimulator().port
 
 
+def test_stop_is_prompt_when_a_client_stopped_reading() -> None:
+    import time
+
+    sim = RealtimeSimulator(speed=None, responder=lambda items, session: Reply(text="word " * 3000)).start()
+    conn = Conn(sim.url)
+    conn.update(turn_detection=None)
+    conn.send("response.create")
+    conn.expect("response.created")  # then never read again: the server's sends fill the socket
+    started = time.monotonic()
+    sim.stop()
+    assert time.monotonic() - started < 5.0
+    assert _sim_threads() == []
+    conn.close()
+
+
 def test_context_manager_and_restart() -> None:
     with RealtimeSimulator() as sim:
         assert sim.url == f"ws://127.0.0.1:{sim.port}"
@@ -812,7 +844,7 @@ def test_package_imports_without_websockets() -> None:
         "import realtime_sync\n"
         "try:\n    import realtime_sync.simulator\nexcept ImportError as exc:\n    print(exc)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     assert 'pip install "realtime_sync[server]"' in out.stdout
 
