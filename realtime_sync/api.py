@@ -646,6 +646,9 @@ class RealtimeAPI(EventHandler):
             conn.cause = exc
         if conn.open:
             logger.debug("connection to %s: %s", conn.url, self._redact(str(exc)))
+            # The loop is ending. Shut the socket now: otherwise websocket-client's
+            # teardown sends a close frame and waits 3 s for a peer that may be dead.
+            self._abort_socket(conn)
 
     def _on_close(self, conn: _Connection, code: Optional[int], reason: Optional[str]) -> None:
         if code is not None:

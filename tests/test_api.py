@@ -485,6 +485,33 @@ def test_server_normal_close_is_not_an_error(server: FixtureServer, make_api: Ca
     assert closes.wait(1) == [{"error": False, "code": 1000, "reason": "bye"}]
 
 
+def test_connection_lost_is_an_error_close(server: FixtureServer, make_api: Callable[..., RealtimeAPI]) -> None:
+    api = make_api(server.url)
+    closes = Collector()
+    api.on("close", closes)
+    api.connect(timeout=5.0)
+    server.wait_for_connection().close_socket()  # TCP closed, no closing handshake
+    payload = closes.wait(1)[0]
+    assert payload["error"] is True and payload["code"] is None
+    assert isinstance(payload["reason"], str) and payload["reason"]
+    assert not api.is_connected()
+
+
+def test_missing_pong_ends_the_connection() -> None:
+    """ping_interval/ping_timeout are honoured: a peer that never answers pings is dropped."""
+    with mute_server() as url:
+        api = RealtimeAPI(url, ping_interval=0.2, ping_timeout=0.1)
+        closes = Collector()
+        api.on("close", closes)
+        started = time.monotonic()
+        api.connect(timeout=5.0)
+        payload = closes.wait(1, timeout=10.0)[0]
+        assert payload["error"] is True and "ping/pong" in payload["reason"]
+        assert time.monotonic() - started < 2.5  # no wait for a close answer from a dead peer
+        api.disconnect()
+        assert not recv_threads()
+
+
 def test_disconnect_is_idempotent_and_leaves_no_thread(server: FixtureServer) -> None:
     api = RealtimeAPI(server.url, ping_interval=5.0, ping_timeout=2.0)
     closes = Collector()
