@@ -87,6 +87,7 @@ class SimOptions:
     error_after: Optional[int] = None
     error: Optional[Dict[str, Any]] = None
     event_delay: float = 0.0
+    max_session_seconds: Optional[float] = None
     rate_limit_requests: int = 5000
     rate_limit_tokens: int = 200000
 
@@ -223,9 +224,17 @@ class SimSession:
                         "conversation": {"id": self.conversation_id, "object": "realtime.conversation"},
                     }
                 )
-            for message in self.connection:
-                if self.closed.is_set():
+            limit = self.options.max_session_seconds
+            deadline = None if limit is None else time.monotonic() + limit
+            while not self.closed.is_set():
+                timeout = None if deadline is None else deadline - time.monotonic()
+                if timeout is not None and timeout <= 0:
+                    self._expire()
                     break
+                try:
+                    message = self.connection.recv(timeout=timeout)
+                except TimeoutError:
+                    continue
                 self.handle(message)
         except (_Closed, ConnectionClosed, OSError):
             pass
@@ -236,6 +245,29 @@ class SimSession:
             logger.debug("simulator %s: error while closing", self.id, exc_info=True)
         finally:
             self._stop_streamer()
+
+    def _expire(self) -> None:
+        """End the session as the real server does when it hits its maximum duration."""
+        limit = float(self.options.max_session_seconds or 0)
+        minutes = limit / 60.0
+        duration = f"{minutes:g} minutes" if limit >= 60 else f"{limit:g} seconds"
+        with self._lock:
+            if self._active is not None:
+                self._active.cancel("client_cancelled")
+            self._send(
+                {
+                    "type": "error",
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "session_expired",
+                        "message": f"Your session hit the maximum duration of {duration}.",
+                        "param": None,
+                        "event_id": None,
+                    },
+                }
+            )
+        self.closed.set()
+        self.connection.close(1000, "session expired")
 
     def _stop_streamer(self) -> None:
         self.closed.set()

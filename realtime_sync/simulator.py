@@ -106,6 +106,9 @@ class RealtimeSimulator:
             (``error`` gives its payload; default a ``server_error``).
         error: the ``error`` object used by ``error_after``.
         event_delay: fault: wait this many seconds before every event.
+        max_session_seconds: end each session after this long, as the real
+            server does after 30 minutes: an ``error`` with code
+            ``session_expired``, then a normal close. ``None``: no limit.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """
@@ -127,6 +130,7 @@ class RealtimeSimulator:
         error_after: Optional[int] = None,
         error: Optional[Dict[str, Any]] = None,
         event_delay: float = 0.0,
+        max_session_seconds: Optional[float] = None,
     ) -> None:
         if speed is not None and speed < 0:
             raise ValueError("speed must be positive, 0 or None")
@@ -146,6 +150,7 @@ class RealtimeSimulator:
             error_after=error_after,
             error=error,
             event_delay=float(event_delay),
+            max_session_seconds=max_session_seconds,
         )
         self._server: Any = None
         self._thread: Optional[threading.Thread] = None

@@ -790,6 +790,16 @@ def test_fault_event_delay_and_broadcast(make_simulator: Callable[..., RealtimeS
     conn.close()
 
 
+def test_session_expires_after_max_duration(make_simulator: Callable[..., RealtimeSimulator]) -> None:
+    conn = Conn(make_simulator(max_session_seconds=0.3).url)
+    error = conn.expect("error")["error"]
+    assert error["code"] == "session_expired"
+    assert error["message"] == "Your session hit the maximum duration of 0.3 seconds."
+    opcode, data = conn.ws.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE and int.from_bytes(data[:2], "big") == 1000
+    conn.close()
+
+
 def _sim_threads() -> List[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("realtime-sync-sim")]
 
