@@ -1,0 +1,393 @@
+"""Response streaming for the simulator: the part of a session that talks.
+
+:class:`StreamingMixin` is mixed into :class:`realtime_sync._sim_session.SimSession`.
+Its methods run on the session's streaming thread (``realtime-sync-sim-stream``):
+it calls the responder and streams each response in the real server's event
+order, taking the session lock for every state change plus the events that
+report it, and checking for cancellation under that lock before every delta,
+so nothing streams after a ``response.cancel`` has been handled. Paced waits
+sleep on the response's cancel event, so cancellation interrupts them at once.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import queue
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+from . import audio as _audio
+from ._sim_config import new_id
+from ._sim_responder import CHARS_PER_SECOND, Reply, coerce_reply, synthesize_speech
+
+if TYPE_CHECKING:
+    from ._sim_session import SimOptions
+
+__all__ = ["Closed", "SimResponse", "StreamingMixin"]
+
+logger = logging.getLogger("realtime_sync.simulator")
+
+_WORD = re.compile(r"\S+\s*|\s+")
+
+
+class Closed(Exception):
+    """The connection is gone; stop what you are doing."""
+
+
+@dataclass
+class SimResponse:
+    """One response: its effective configuration and cancellation state."""
+
+    id: str
+    config: Dict[str, Any]
+    client_event_id: Optional[str]
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    cancel_reason: Optional[str] = None
+    output: List[Dict[str, Any]] = field(default_factory=list)
+    started: float = 0.0
+
+    @property
+    def in_conversation(self) -> bool:
+        """False for an out-of-band response (``conversation: "none"``)."""
+        return self.config.get("conversation", "auto") != "none"
+
+    def cancel(self, reason: str) -> None:
+        """Ask the streamer to stop; the first reason given is the one reported."""
+        if self.cancel_reason is None:
+            self.cancel_reason = reason
+        self.cancel_event.set()
+
+
+class StreamingMixin:
+    """Streams responses for a session (see the module docstring).
+
+    The session provides the attributes declared here and ``_send``/``_find``.
+    """
+
+    options: "SimOptions"
+    conversation_id: str
+    closed: threading.Event
+    _lock: threading.RLock
+    _items: List[Dict[str, Any]]
+    _audio: Dict[str, List[Any]]
+    _heard: Dict[str, str]
+    _active: Optional[SimResponse]
+    _audio_sent: bool
+    _requests_left: int
+    _tokens_left: int
+    _jobs: "queue.Queue[Optional[SimResponse]]"
+
+    def _send(self, event: Dict[str, Any]) -> Dict[str, Any]:  # pragma: no cover - provided by the session
+        raise NotImplementedError
+
+    def _find(self, item_id: Any) -> int:  # pragma: no cover - provided by the session
+        raise NotImplementedError
+
+    def _stream_loop(self) -> None:
+        while True:
+            response = self._jobs.get()
+            if response is None or self.closed.is_set():
+                return
+            try:
+                self._stream(response)
+            except Closed:
+                return
+            except Exception:
+                logger.exception("simulator failed while streaming response %s", response.id)
+                with self._lock:
+                    if self._active is response:
+                        self._active = None
+
+    def _response_object(self, response: SimResponse, status: str) -> Dict[str, Any]:
+        config = response.config
+        return {
+            "id": response.id,
+            "object": "realtime.response",
+            "status": status,
+            "status_details": None,
+            "output": [],
+            "conversation_id": self.conversation_id if response.in_conversation else None,
+            "modalities": list(config.get("modalities") or []),
+            "voice": config.get("voice"),
+            "output_audio_format": config.get("output_audio_format"),
+            "temperature": config.get("temperature"),
+            "max_output_tokens": config.get("max_response_output_tokens"),
+            "metadata": config.get("metadata"),
+            "usage": None,
+        }
+
+    def _pace(self, response: SimResponse, at_seconds: float) -> bool:
+        """Wait until ``at_seconds`` of output is due; False when cancelled."""
+        speed = self.options.speed
+        if speed:
+            delay = response.started + at_seconds / speed - time.monotonic()
+            if delay > 0:
+                response.cancel_event.wait(delay)
+        if self.closed.is_set():
+            raise Closed()
+        return not response.cancel_event.is_set()
+
+    def _model_input(self, response: SimResponse) -> List[Dict[str, Any]]:
+        """The items the responder sees, with simulated transcripts of user audio (lock held)."""
+        if response.config.get("input") is not None:
+            source = []
+            for entry in response.config["input"]:
+                if isinstance(entry, dict) and entry.get("type") == "item_reference":
+                    position = self._find(entry.get("id"))
+                    if position >= 0:
+                        source.append(self._items[position])
+                else:
+                    source.append(entry)
+        else:
+            source = self._items
+        items = copy.deepcopy(source)
+        for item in items:
+            heard = self._heard.get(str(item.get("id")))
+            for part in item.get("content") or []:
+                if isinstance(part, dict) and part.get("type") == "input_audio":
+                    part.pop("audio", None)
+                    if not part.get("transcript") and heard is not None:
+                        part["transcript"] = heard
+        return items
+
+    def _stream(self, response: SimResponse) -> None:
+        response.started = time.monotonic()
+        with self._lock:
+            self._send({"type": "response.created", "response": self._response_object(response, "in_progress")})
+            items = self._model_input(response)
+        reply: Optional[Reply] = None
+        failure: Optional[Dict[str, Any]] = None
+        if not response.cancel_event.is_set():
+            try:
+                reply = coerce_reply(self.options.responder(items, copy.deepcopy(response.config)))
+            except Exception:  # user code: the response fails, the session goes on
+                logger.exception("simulator responder raised")
+                failure = {"type": "server_error", "code": "responder_error"}  # the spec has no message here
+        incomplete = False
+        text_tokens = audio_tokens = 0
+        if reply is not None:
+            text, incomplete = self._apply_token_limit(response, reply)
+            if text and not response.cancel_event.is_set():
+                text_tokens, audio_tokens = self._stream_message(response, text)
+            if reply.tool_name and not incomplete and not response.cancel_event.is_set():
+                text_tokens += self._stream_function_call(response, reply)
+        self._finish(response, items, failure, incomplete, text_tokens, audio_tokens)
+
+    def _apply_token_limit(self, response: SimResponse, reply: Reply) -> tuple[str, bool]:
+        limit = response.config.get("max_response_output_tokens", "inf")
+        text = reply.text
+        if isinstance(limit, int) and math.ceil(len(text) / 4) > limit:
+            return text[: limit * 4], True
+        return text, False
+
+    def _add_output_item(self, response: SimResponse, item: Dict[str, Any]) -> int:
+        """Send output_item.added and conversation.item.created (in that order, as the real server)."""
+        with self._lock:
+            output_index = len(response.output)
+            response.output.append(item)
+            self._send(
+                {
+                    "type": "response.output_item.added",
+                    "response_id": response.id,
+                    "output_index": output_index,
+                    "item": copy.deepcopy(item),
+                }
+            )
+            if response.in_conversation:
+                previous = self._items[-1]["id"] if self._items else None
+                self._items.append(item)
+                self._send(
+                    {"type": "conversation.item.created", "previous_item_id": previous, "item": copy.deepcopy(item)}
+                )
+        return output_index
+
+    def _stream_message(self, response: SimResponse, text: str) -> tuple[int, int]:
+        config = response.config
+        with_audio = "audio" in (config.get("modalities") or [])
+        item_id = new_id("item")
+        item: Dict[str, Any] = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "status": "in_progress",
+            "role": "assistant",
+            "content": [],
+        }
+        output_index = self._add_output_item(response, item)
+        where = {"response_id": response.id, "item_id": item_id, "output_index": output_index, "content_index": 0}
+        part: Dict[str, Any] = {"type": "audio", "transcript": ""} if with_audio else {"type": "text", "text": ""}
+        with self._lock:
+            item["content"].append(part)
+            self._send({"type": "response.content_part.added", **where, "part": dict(part)})
+        audio_format = config.get("output_audio_format") or "pcm16"
+        rate = _audio.sample_rate(audio_format)
+        voice = str(config.get("voice") or "alloy")
+        chunk = max(1, rate * self.options.audio_chunk_ms // 1000)
+        if with_audio:
+            with self._lock:
+                self._audio[item_id] = [[], rate]
+        sent_text = ""
+        sent_samples = 0
+        for match in _WORD.finditer(text):
+            piece = match.group()
+            if not self._pace(response, match.start() / CHARS_PER_SECOND):
+                break
+            with self._lock:
+                # checked under the lock: nothing streams after a cancel has been handled
+                if response.cancel_event.is_set():
+                    break
+                if with_audio:
+                    part["transcript"] += piece
+                    self._send({"type": "response.audio_transcript.delta", **where, "delta": piece})
+                else:
+                    part["text"] += piece
+                    self._send({"type": "response.text.delta", **where, "delta": piece})
+            sent_text += piece
+            if not with_audio:
+                continue
+            # synthesised word by word, so a long reply costs nothing once cancelled
+            word_audio = synthesize_speech(piece, rate, voice=voice)
+            for offset in range(0, len(word_audio), chunk):
+                if not self._pace(response, sent_samples / rate):
+                    break
+                piece_samples = word_audio[offset : offset + chunk]
+                with self._lock:
+                    if response.cancel_event.is_set():
+                        break
+                    self._audio_sent = True
+                    self._audio[item_id][0].append(piece_samples)
+                    self._send(
+                        {"type": "response.audio.delta", **where, "delta": _audio.encode_audio(piece_samples, audio_format)}
+                    )
+                sent_samples += len(piece_samples)
+            if response.cancel_event.is_set():
+                break
+        cancelled = response.cancel_event.is_set()
+        with self._lock:
+            if with_audio:
+                self._send({"type": "response.audio.done", **where})
+                self._send({"type": "response.audio_transcript.done", **where, "transcript": sent_text})
+            else:
+                self._send({"type": "response.text.done", **where, "text": sent_text})
+            self._send({"type": "response.content_part.done", **where, "part": dict(part)})
+            item["status"] = "incomplete" if cancelled else "completed"
+            self._send(
+                {
+                    "type": "response.output_item.done",
+                    "response_id": response.id,
+                    "output_index": output_index,
+                    "item": copy.deepcopy(item),
+                }
+            )
+        tokens = math.ceil(len(sent_text) / 4)
+        audio_tokens = math.ceil(sent_samples * 1000 / rate / 50) if with_audio else 0
+        return tokens, audio_tokens
+
+    def _stream_function_call(self, response: SimResponse, reply: Reply) -> int:
+        arguments = reply.arguments_json()
+        item_id = new_id("item")
+        call_id = new_id("call", 16)
+        item: Dict[str, Any] = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "function_call",
+            "status": "in_progress",
+            "name": reply.tool_name,
+            "call_id": call_id,
+            "arguments": "",
+        }
+        output_index = self._add_output_item(response, item)
+        where = {"response_id": response.id, "item_id": item_id, "output_index": output_index, "call_id": call_id}
+        step = 12
+        for offset in range(0, len(arguments), step):
+            if not self._pace(response, offset / (CHARS_PER_SECOND * 4)):
+                break
+            delta = arguments[offset : offset + step]
+            with self._lock:
+                if response.cancel_event.is_set():
+                    break
+                item["arguments"] += delta
+                self._send({"type": "response.function_call_arguments.delta", **where, "delta": delta})
+        cancelled = response.cancel_event.is_set()
+        with self._lock:
+            self._send({"type": "response.function_call_arguments.done", **where, "arguments": item["arguments"]})
+            item["status"] = "incomplete" if cancelled else "completed"
+            self._send(
+                {
+                    "type": "response.output_item.done",
+                    "response_id": response.id,
+                    "output_index": output_index,
+                    "item": copy.deepcopy(item),
+                }
+            )
+        return math.ceil(len(item["arguments"]) / 4)
+
+    def _finish(
+        self,
+        response: SimResponse,
+        items: List[Dict[str, Any]],
+        failure: Optional[Dict[str, Any]],
+        incomplete: bool,
+        text_tokens: int,
+        audio_tokens: int,
+    ) -> None:
+        input_text = sum(
+            math.ceil(len(json.dumps(i.get("content") or i.get("output") or i.get("arguments") or "")) / 4)
+            for i in items
+        )
+        input_audio = sum(
+            1 for i in items for p in (i.get("content") or []) if isinstance(p, dict) and p.get("type") == "input_audio"
+        ) * 25
+        output_tokens = text_tokens + audio_tokens
+        usage: Dict[str, Any] = {
+            "total_tokens": input_text + input_audio + output_tokens,
+            "input_tokens": input_text + input_audio,
+            "output_tokens": output_tokens,
+            "input_token_details": {"cached_tokens": 0, "text_tokens": input_text, "audio_tokens": input_audio},
+            "output_token_details": {"text_tokens": text_tokens, "audio_tokens": audio_tokens},
+        }
+        body = self._response_object(response, "completed")
+        if failure is not None:
+            body["status"] = "failed"
+            body["status_details"] = {"type": "failed", "error": failure}
+        elif response.cancel_event.is_set():
+            body["status"] = "cancelled"
+            body["status_details"] = {"type": "cancelled", "reason": response.cancel_reason or "client_cancelled"}
+        elif incomplete:
+            body["status"] = "incomplete"
+            body["status_details"] = {"type": "incomplete", "reason": "max_output_tokens"}
+        body["output"] = copy.deepcopy(response.output)
+        body["usage"] = usage
+        with self._lock:
+            # free the conversation before response.done so an immediate
+            # response.create from the client is accepted
+            if self._active is response:
+                self._active = None
+            self._requests_left = max(0, self._requests_left - 1)
+            self._tokens_left = max(0, self._tokens_left - usage["total_tokens"])
+            self._send({"type": "response.done", "response": body})
+            self._send(
+                {
+                    "type": "rate_limits.updated",
+                    "rate_limits": [
+                        {
+                            "name": "requests",
+                            "limit": self.options.rate_limit_requests,
+                            "remaining": self._requests_left,
+                            "reset_seconds": 0.012,
+                        },
+                        {
+                            "name": "tokens",
+                            "limit": self.options.rate_limit_tokens,
+                            "remaining": self._tokens_left,
+                            "reset_seconds": round(usage["total_tokens"] * 60.0 / self.options.rate_limit_tokens, 3),
+                        },
+                    ],
+                }
+            )
