@@ -131,6 +131,12 @@ def test_headers_and_query_string(server: FixtureServer, make_api: Callable[...,
     assert handshake.headers["x-extra"] == "yes"
 
 
+def test_model_is_url_encoded(server: FixtureServer, make_api: Callable[..., RealtimeAPI]) -> None:
+    api = make_api(server.url + "/v1/realtime")
+    api.connect(model="odd model&x=1", timeout=5.0)
+    assert parse_qs(urlsplit(server.handshakes[0].path).query) == {"model": ["odd model&x=1"]}
+
+
 def test_model_none_keeps_url_query_and_header_none_removes_default(
     server: FixtureServer, make_api: Callable[..., RealtimeAPI]
 ) -> None:
@@ -160,6 +166,8 @@ def test_key_over_plain_ws_to_remote_host_is_refused() -> None:
     assert SECRET not in str(info.value)
     with pytest.raises(InsecureTransportError):
         RealtimeAPI("ws://example.com/", headers={"api-key": SECRET})
+    with pytest.raises(InsecureTransportError):
+        RealtimeAPI("ws://example.com/?api-key=" + SECRET)
     # loopback and TLS are fine; so is plain ws:// without a key
     RealtimeAPI("ws://127.0.0.1:9/", api_key=SECRET)
     RealtimeAPI("ws://localhost:9/", api_key=SECRET)
