@@ -598,7 +598,7 @@ class RealtimeAPI(EventHandler):
                         message = message.decode("utf-8")
                     event = loads(message)
                 except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError
-                    self._report_malformed(message, f"not valid JSON ({exc})", None)
+                    self._report_malformed(message, f"not valid UTF-8 JSON ({exc})", None)
                     return
                 if type(event) is not dict:
                     self._report_malformed(
@@ -618,12 +618,16 @@ class RealtimeAPI(EventHandler):
 
         return receive
 
-    def _report_malformed(self, message: Any, why: str, event: Optional[Dict[str, Any]]) -> None:
+    def _preview(self, message: Any) -> str:
+        """The start of a frame as text, credentials masked, at most 200 characters."""
         if isinstance(message, (bytes, bytearray)):
-            raw = bytes(message[: _RAW_PREVIEW * 4]).decode("utf-8", errors="replace")
+            text = bytes(message[: _RAW_PREVIEW * 4]).decode("utf-8", errors="replace")
         else:
-            raw = str(message)
-        raw = self._redact(raw[: _RAW_PREVIEW + 200])[:_RAW_PREVIEW]
+            text = str(message[: _RAW_PREVIEW * 4])
+        return self._redact(text)[:_RAW_PREVIEW]
+
+    def _report_malformed(self, message: Any, why: str, event: Optional[Dict[str, Any]]) -> None:
+        raw = self._preview(message)
         error = ProtocolError(f"the server sent a frame that is {why}: {raw[:60]!r}", event=event)
         logger.warning("ignored a frame from %s that is %s: %r", self.url, why, raw)
         self.dispatch("error", {"error": error, "event": event, "client_event": None, "raw": raw})
@@ -632,11 +636,8 @@ class RealtimeAPI(EventHandler):
         reason = f"frame of {len(message)} bytes exceeds max_frame_size ({self._max_frame_size})"
         logger.error("closing %s: the server sent a %s", conn.url, reason)
         error = ProtocolError(f"the server sent a {reason}")
-        raw = self._redact(bytes(message[: _RAW_PREVIEW * 2]).decode("utf-8", errors="replace")
-                           if isinstance(message, (bytes, bytearray)) else str(message[: _RAW_PREVIEW * 2]))
-        self.dispatch(
-            "error", {"error": error, "event": None, "client_event": None, "raw": raw[:_RAW_PREVIEW]}
-        )
+        raw = self._preview(message)
+        self.dispatch("error", {"error": error, "event": None, "client_event": None, "raw": raw})
         conn.local_close = (1009, "message too big")
         self._send_close_frame(conn, 1009, "message too big")
         app.keep_running = False
