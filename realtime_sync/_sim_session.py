@@ -47,7 +47,7 @@ __all__ = ["SimOptions", "SimSession", "Transcriber"]
 logger = logging.getLogger("realtime_sync.simulator")
 
 #: A transcriber gets the committed int16 samples and their rate, returns text.
-Transcriber = Callable[[np.ndarray, int], str]
+Transcriber = Callable[[np.ndarray, int], Optional[str]]
 
 _CLIENT_EVENTS = (
     "session.update",
@@ -72,13 +72,14 @@ class SimOptions:
     responder: Responder = default_responder
     speed: Optional[float] = 50.0
     audio_chunk_ms: int = 100
-    transcriber: Union[Transcriber, Sequence[str], None] = None
+    transcriber: Union[Transcriber, Sequence[Optional[str]], None] = None
     drop_after: Optional[int] = None
     malformed_frame_after: Optional[int] = None
     error_after: Optional[int] = None
     error: Optional[Dict[str, Any]] = None
     event_delay: float = 0.0
     max_session_seconds: Optional[float] = None
+    transcript_before_item: bool = False
     rate_limit_requests: int = 5000
     rate_limit_tokens: int = 200000
 
@@ -505,7 +506,7 @@ class SimSession(StreamingMixin):
         """Turn committed audio into a user item (lock held)."""
         rate = _audio.sample_rate(self.session["input_audio_format"])
         transcript = self._transcribe(samples, rate)
-        self._heard[item_id] = transcript
+        self._heard[item_id] = transcript or ""
         previous = self._items[-1]["id"] if self._items else None
         self._send({"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item_id})
         part: Dict[str, Any] = {"type": "input_audio", "transcript": None}
@@ -518,35 +519,58 @@ class SimSession(StreamingMixin):
             "content": [part],
         }
         self._items.append(item)
+        transcribing = bool(self.session.get("input_audio_transcription"))
+        if transcribing and self.options.transcript_before_item:
+            self._send_transcription(item_id, part, transcript, len(samples) / float(rate))
         self._send({"type": "conversation.item.created", "previous_item_id": previous, "item": copy.deepcopy(item)})
-        if self.session.get("input_audio_transcription"):
-            part["transcript"] = transcript
+        if transcribing and not self.options.transcript_before_item:
+            self._send_transcription(item_id, part, transcript, len(samples) / float(rate))
+
+    def _send_transcription(self, item_id: str, part: Dict[str, Any], transcript: Optional[str], seconds: float) -> None:
+        if transcript is None:
             self._send(
                 {
-                    "type": "conversation.item.input_audio_transcription.completed",
+                    "type": "conversation.item.input_audio_transcription.failed",
                     "item_id": item_id,
                     "content_index": 0,
-                    "transcript": transcript,
-                    "usage": {"type": "duration", "seconds": round(len(samples) / float(rate), 3)},
+                    "error": {
+                        "type": "transcription_error",
+                        "code": "audio_unintelligible",
+                        "message": "The audio could not be transcribed.",
+                        "param": None,
+                    },
                 }
             )
+            return
+        part["transcript"] = transcript
+        self._send(
+            {
+                "type": "conversation.item.input_audio_transcription.completed",
+                "item_id": item_id,
+                "content_index": 0,
+                "transcript": transcript,
+                "usage": {"type": "duration", "seconds": round(seconds, 3)},
+            }
+        )
 
-    def _transcribe(self, samples: np.ndarray, rate: int) -> str:
+    def _transcribe(self, samples: np.ndarray, rate: int) -> Optional[str]:
+        """The simulated transcript of committed audio; None means transcription fails."""
         source = self.options.transcriber
         if source is None:
             return describe_audio(samples, rate)
         if callable(source):
             try:
-                return str(source(samples, rate))
+                text = source(samples, rate)
             except Exception:
                 logger.exception("simulator transcriber raised; using a description instead")
                 return describe_audio(samples, rate)
+            return None if text is None else str(text)
         scripted = list(source)
         if not scripted:
             return ""
         text = scripted[self._scripted % len(scripted)]
         self._scripted += 1
-        return str(text)
+        return None if text is None else str(text)
 
     def _on_input_audio_buffer_clear(self, event: Dict[str, Any]) -> None:
         end = self._buffer.end
@@ -608,7 +632,7 @@ class SimSession(StreamingMixin):
                             "item.content.audio",
                         ) from None
                     rate = _audio.sample_rate(self.session["input_audio_format"])
-                    self._heard[item_id] = part.get("transcript") or self._transcribe(samples, rate)
+                    self._heard[item_id] = part.get("transcript") or self._transcribe(samples, rate) or ""
                     part.setdefault("transcript", None)
                 content.append(part)
             item["content"] = content

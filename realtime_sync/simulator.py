@@ -98,6 +98,11 @@ class RealtimeSimulator:
         transcriber: how user audio becomes text: a callable ``(int16 samples,
             rate) -> str``, or a sequence of scripted transcripts used in turn;
             default: a description like "(inaudible: 1.2 seconds of speech)".
+            ``None`` from the callable (or in the sequence) makes that
+            transcription fail (``...input_audio_transcription.failed``).
+        transcript_before_item: send ``...input_audio_transcription.completed``
+            before the item's ``conversation.item.created``, as real servers
+            sometimes do in server-VAD mode (default: after).
         drop_after: fault: after sending this many events on a connection,
             end it abruptly (no close frame).
         malformed_frame_after: fault: after this many events, send one frame
@@ -124,13 +129,14 @@ class RealtimeSimulator:
         speed: Optional[float] = 50.0,
         realtime: bool = False,
         audio_chunk_ms: int = 100,
-        transcriber: Union[Transcriber, Sequence[str], None] = None,
+        transcriber: Union[Transcriber, Sequence[Optional[str]], None] = None,
         drop_after: Optional[int] = None,
         malformed_frame_after: Optional[int] = None,
         error_after: Optional[int] = None,
         error: Optional[Dict[str, Any]] = None,
         event_delay: float = 0.0,
         max_session_seconds: Optional[float] = None,
+        transcript_before_item: bool = False,
     ) -> None:
         if speed is not None and speed < 0:
             raise ValueError("speed must be positive, 0 or None")
@@ -151,6 +157,7 @@ class RealtimeSimulator:
             error=error,
             event_delay=float(event_delay),
             max_session_seconds=max_session_seconds,
+            transcript_before_item=transcript_before_item,
         )
         self._server: Any = None
         self._thread: Optional[threading.Thread] = None

@@ -286,6 +286,16 @@ def test_audio_response_interleaves_audio_and_transcript(conn: Conn) -> None:
     assert done["usage"]["output_token_details"]["audio_tokens"] > 0
 
 
+def test_voice_cannot_change_once_audio_was_sent(conn: Conn) -> None:
+    conn.update(turn_detection=None, voice="echo")  # allowed before any audio
+    conn.send("response.create")
+    conn.until("rate_limits.updated")
+    event_id = conn.send("session.update", session={"voice": "alloy"})
+    error = conn.expect("error")["error"]
+    assert (error["code"], error["param"], error["event_id"]) == ("cannot_update_voice", "session.voice", event_id)
+    assert conn.update(voice="echo")["voice"] == "echo"  # the same voice is fine
+
+
 def test_audio_output_in_g711_format(conn: Conn) -> None:
     conn.update(turn_detection=None, output_audio_format="g711_ulaw")
     conn.user_text("Hi")
@@ -484,6 +494,23 @@ def test_manual_commit_creates_user_audio_item_with_transcription(make_simulator
     conn.send("response.create")
     done = conn.until("response.done")[-1]["response"]
     assert "what is the weather" in done["output"][0]["content"][0]["text"]
+    conn.close()
+
+
+def test_transcription_failure_and_transcript_before_item(make_simulator: Callable[..., RealtimeSimulator]) -> None:
+    conn = Conn(make_simulator(transcriber=[None, "second"], transcript_before_item=True).url)
+    conn.update(turn_detection=None, input_audio_transcription={"model": "whisper-1"})
+    append(conn, tone(200))
+    conn.send("input_audio_buffer.commit")
+    item_id = conn.expect("input_audio_buffer.committed")["item_id"]
+    failed = conn.expect("conversation.item.input_audio_transcription.failed")
+    assert failed["item_id"] == item_id and failed["error"]["code"] == "audio_unintelligible"
+    assert conn.expect("conversation.item.created")["item"]["content"][0]["transcript"] is None
+    append(conn, tone(200))
+    conn.send("input_audio_buffer.commit")
+    conn.expect("input_audio_buffer.committed")
+    assert conn.expect("conversation.item.input_audio_transcription.completed")["transcript"] == "second"
+    conn.expect("conversation.item.created")
     conn.close()
 
 
