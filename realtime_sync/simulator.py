@@ -12,9 +12,27 @@ deletion, and ``error`` events shaped like the real ones. ::
         client = RealtimeClient(url=sim.url)
         ...
 
-The "model" is a replaceable responder (see :class:`Reply`); faults (dropped
-connections, malformed frames, delays, injected errors) can be switched on to
-test clients' failure handling.
+The "model" is a replaceable responder: a callable ``responder(items, session)``
+that gets copies of the conversation items the response is based on (user
+audio carries the simulated transcript) and the effective session config of
+the response (session merged with ``response.create`` overrides), and returns
+a :class:`Reply` (``text``, and optionally ``tool_name`` / ``tool_arguments``),
+a dict with those keys, or a plain string. It runs on the session's streaming
+thread. The default, :func:`default_responder`, greets, answers questions,
+echoes, calls a configured tool the user's words name, and summarises tool
+output. ::
+
+    def responder(items, session):
+        return Reply(text="It is sunny.")
+
+    with RealtimeSimulator(responder=responder, speed=None) as sim: ...
+
+Server VAD is energy-based: ``turn_detection.threshold`` (0..1) maps to an RMS
+level of ``-70 + 60 * threshold`` dBFS per 10 ms frame (0.5 -> -40 dBFS);
+``prefix_padding_ms`` and ``silence_duration_ms`` work as on the real server.
+
+Faults (dropped connections, malformed frames, delays, injected errors, session
+expiry) can be switched on to test clients' failure handling.
 
 Threads: ``start()`` runs the accept loop on a ``realtime-sync-sim-server``
 thread; each connection gets a handler thread (reading client events) and a
