@@ -158,9 +158,11 @@ class FakeSoundCard:
     Args:
         directory: where the HOME, FIFOs and recordings go.
         speed: the card's clock relative to real time (1.0 = real time).
+        set_home: point this process's HOME at the card; pass False when
+            another process (started with ``HOME=card.home``) uses it.
     """
 
-    def __init__(self, directory: Path, *, speed: float = 1.0) -> None:
+    def __init__(self, directory: Path, *, speed: float = 1.0, set_home: bool = True) -> None:
         self.directory = Path(directory)
         self.home = self.directory / "home"
         self.home.mkdir(parents=True, exist_ok=True)
@@ -172,7 +174,8 @@ class FakeSoundCard:
         (self.home / ".asoundrc").write_text(
             _ASOUNDRC.format(playback=self.playback_fifo, capture=self.capture_fifo, rate=CARD_RATE)
         )
-        os.environ["HOME"] = str(self.home)
+        if set_home:  # this process will use the card (a child gets HOME=card.home instead)
+            os.environ["HOME"] = str(self.home)
         self.speed = float(speed)
         self._cond = threading.Condition()
         self._script: Deque[np.ndarray] = deque()

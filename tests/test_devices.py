@@ -239,3 +239,43 @@ def test_devices_that_die_mid_stream_are_reported_without_hanging(audio_stack: N
     assert result["speaker_wait_seconds"] < 2.0
     assert result["play_after_error"] == "AudioDeviceError"
     assert result["speaker_close_seconds"] < 2.0
+
+
+def test_voice_chat_sample_answers_a_spoken_turn(audio_stack: None, tmp_path: Path, simulator: Any) -> None:
+    import subprocess
+
+    sample = Path(__file__).resolve().parent.parent / "samples" / "voice_chat.py"
+    sound = card.FakeSoundCard(tmp_path / "card", speed=4.0, set_home=False)
+    sound.start()
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "REALTIME_SYNC_URL")}
+    env.update(HOME=str(sound.home), REALTIME_SYNC_URL=simulator.url, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, str(sample), "--turns", "1"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )
+    try:
+        lines = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Listening"):
+                break
+        sound.say(np.concatenate([card.silence(0.2), card.tone(440, 0.6, amplitude=0.3), card.silence(1.0)]))
+        out, err = proc.communicate(timeout=60)
+        sound.wait_playback_quiet(0.2, 10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        sound.stop()
+    out = "".join(lines) + out
+    assert proc.returncode == 0, (out, err)
+    assert "Microphone: default. Speaker: default." in out
+    assert "\nyou: " in out
+    answer = [line for line in out.splitlines() if line.startswith("assistant: ")]
+    assert answer and "simulator" in answer[0], out
+    played = sound.played()
+    span = card.active_span(played, card.CARD_RATE, threshold=0.01)
+    assert span is not None
+    # the spoken answer (about 5.6 s of synthetic speech) came out of the speaker
+    assert (span[1] - span[0]) / card.CARD_RATE > 4.0
