@@ -85,6 +85,27 @@ _MAX_FRAME = 16 * 1024 * 1024  # the real server takes appends of up to 15 MiB
 _CLOSE_TIMEOUT = 1.0  # seconds stop() waits for a client to answer the close frame
 
 
+class _RedactingLogger(logging.LoggerAdapter):
+    """The ``websockets`` server logger, with credentials in logged headers masked.
+
+    At DEBUG level websockets logs every request header, ``Authorization``
+    included; the simulator's API key must not reach a log.
+    """
+
+    _SECRET_HEADERS = ("authorization", "sec-websocket-protocol")
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if (
+            len(args) == 2
+            and isinstance(args[0], str)
+            and args[0].lower() in self._SECRET_HEADERS
+            and isinstance(msg, str)
+            and msg.endswith("%s: %s")
+        ):
+            args = (args[0], "[secure]")
+        super().log(level, msg, *args, **kwargs)
+
+
 def _json_response(status: int, reason: str, body: Dict[str, Any]) -> Any:
     data = json.dumps(body).encode("utf-8")
     headers = Headers(
@@ -226,6 +247,7 @@ class RealtimeSimulator:
                 max_size=_MAX_FRAME,
                 open_timeout=10,
                 close_timeout=_CLOSE_TIMEOUT,
+                logger=_RedactingLogger(logging.getLogger("websockets.server"), {}),
             )
             self._server = server
             self._port = int(server.socket.getsockname()[1])

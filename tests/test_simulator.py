@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -725,7 +726,8 @@ def test_synthesized_speech_length_follows_text() -> None:
 # -- handshake ------------------------------------------------------------------------------
 
 
-def test_api_key_required_401(make_simulator: Callable[..., RealtimeSimulator]) -> None:
+def test_api_key_required_401(make_simulator: Callable[..., RealtimeSimulator], caplog: Any) -> None:
+    caplog.set_level(logging.DEBUG)
     sim = make_simulator(require_api_key="sk-test-secret")
     for header in (BETA, BETA + ["Authorization: Bearer sk-wrong"]):
         with pytest.raises(websocket.WebSocketBadStatusException) as info:
@@ -738,6 +740,8 @@ def test_api_key_required_401(make_simulator: Callable[..., RealtimeSimulator]) 
     conn = Conn(sim.url, header=BETA + ["Authorization: Bearer sk-test-secret"])
     assert conn.session["id"].startswith("sess_")
     conn.close()
+    assert "Authorization" in caplog.text  # websockets logged the handshake...
+    assert "sk-test-secret" not in caplog.text and "sk-wrong" not in caplog.text  # ...without the key
 
 
 def test_beta_header_required_and_default_model(simulator: RealtimeSimulator) -> None:
