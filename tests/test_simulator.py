@@ -701,6 +701,22 @@ def test_function_calling_round_trip(conn: Conn) -> None:
     assert done["output"][0]["content"][0]["text"] == "Here is what get_weather returned: temperature c 21, sky clear."
 
 
+def test_reply_with_text_and_tool_call_has_two_outputs(make_simulator: Callable[..., RealtimeSimulator]) -> None:
+    reply = Reply(text="Let me check.", tool_name="lookup", tool_arguments='{"q": "x"}')
+    conn = Conn(make_simulator(responder=lambda items, session: reply).url)
+    conn.update(turn_detection=None, modalities=["text"])
+    conn.send("response.create")
+    events = conn.until("response.done")
+    added = [e for e in events if e["type"] == "response.output_item.added"]
+    assert [(e["output_index"], e["item"]["type"]) for e in added] == [(0, "message"), (1, "function_call")]
+    types = [e["type"] for e in events]
+    assert types.index("response.output_item.done") < types.index("response.function_call_arguments.delta")
+    done = events[-1]["response"]
+    assert [o["type"] for o in done["output"]] == ["message", "function_call"]
+    assert done["output"][1]["arguments"] == '{"q": "x"}' and done["output"][1]["name"] == "lookup"
+    conn.close()
+
+
 def test_default_responder_choices() -> None:
     def user(text: str) -> Dict[str, Any]:
         return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
