@@ -171,6 +171,13 @@ class _StderrMuted:
 def _open_portaudio() -> Any:
     """Return a new ``pyaudio.PyAudio`` (PortAudio initialised), quietly.
 
+    PortAudio probes every host API when it starts. To keep that quiet, the
+    first call installs a no-op ALSA error handler for the process, sets
+    ``JACK_NO_START_SERVER=1`` unless the environment already sets it (so
+    probing JACK never launches a server), and points file descriptor 2 at
+    /dev/null for the duration of ``PyAudio()`` (not when this module's
+    logger is enabled for DEBUG).
+
     Raises:
         AudioUnavailableError: pyaudio is missing or PortAudio failed to start.
     """
@@ -299,8 +306,7 @@ def _pick_rate(pa: Any, info: Dict[str, Any], kind: str, wanted: Optional[int], 
         else:
             kwargs.update(output_device=info["index"], output_channels=1, output_format=pyaudio.paInt16)
         try:
-            with _StderrMuted():
-                return bool(pa.is_format_supported(**kwargs))
+            return bool(pa.is_format_supported(**kwargs))
         except ValueError:
             return False
 
@@ -458,17 +464,16 @@ class Microphone:
                     rate = _pick_rate(self._pa, info, "input", self._wanted_rate, self.rate)
                     frames = max(1, rate // 50)  # 20 ms per PortAudio callback
                     try:
-                        with _StderrMuted():
-                            self._stream = self._pa.open(
-                                format=pyaudio.paInt16,
-                                channels=1,
-                                rate=rate,
-                                input=True,
-                                input_device_index=info["index"],
-                                frames_per_buffer=frames,
-                                stream_callback=self._on_portaudio,
-                                start=False,
-                            )
+                        self._stream = self._pa.open(
+                            format=pyaudio.paInt16,
+                            channels=1,
+                            rate=rate,
+                            input=True,
+                            input_device_index=info["index"],
+                            frames_per_buffer=frames,
+                            stream_callback=self._on_portaudio,
+                            start=False,
+                        )
                     except (IOError, OSError, ValueError) as exc:
                         raise AudioDeviceError(
                             f"cannot open input device {info['name']!r} at {rate} Hz: {exc}"
@@ -573,7 +578,9 @@ class Microphone:
 
     # -- PortAudio thread ----------------------------------------------
 
-    def _on_portaudio(self, in_data: Optional[bytes], frame_count: int, time_info: Any, status: int) -> Tuple[None, int]:
+    def _on_portaudio(
+        self, in_data: Optional[bytes], frame_count: int, time_info: Any, status: int
+    ) -> Tuple[None, int]:
         # Runs on PortAudio's audio thread: hand the bytes over and return at once.
         if status & 0x2:  # paInputOverflow
             self.overflows += 1
@@ -761,15 +768,14 @@ class Speaker:
                 rate = _pick_rate(self._pa, info, "output", self._wanted_rate, self.rate)
                 frames = max(1, int(rate * self.chunk_ms / 1000))
                 try:
-                    with _StderrMuted():
-                        self._stream = self._pa.open(
-                            format=pyaudio.paInt16,
-                            channels=1,
-                            rate=rate,
-                            output=True,
-                            output_device_index=info["index"],
-                            frames_per_buffer=frames,
-                        )
+                    self._stream = self._pa.open(
+                        format=pyaudio.paInt16,
+                        channels=1,
+                        rate=rate,
+                        output=True,
+                        output_device_index=info["index"],
+                        frames_per_buffer=frames,
+                    )
                 except (IOError, OSError, ValueError) as exc:
                     raise AudioDeviceError(
                         f"cannot open output device {info['name']!r} at {rate} Hz: {exc}"
@@ -1095,8 +1101,11 @@ class VoiceChat:
                 self.microphone = Microphone(audio_format=in_format)
 
             self._check_formats(in_format, out_format)
-            turn_detection: Optional[Dict[str, Any]] = None if self.push_to_talk else {"type": "server_vad"}
-            self.client.update_session(turn_detection=turn_detection)
+            if self.push_to_talk:
+                self.client.update_session(turn_detection=None)
+            elif self.client.get_turn_detection_type() != "server_vad":
+                self.client.update_session(turn_detection={"type": "server_vad"})
+            # else: keep the caller's server VAD settings (threshold, silence_duration_ms...)
             self._saved_mic = (self.microphone.callback, self.microphone.client, self.microphone.on_error)
             self.microphone.callback = self._on_chunk
             self.microphone.client = None

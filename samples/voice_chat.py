@@ -47,7 +47,11 @@ def _print_devices() -> None:
             for role, key in (("input", "max_input_channels"), ("output", "max_output_channels"))
             if device[key] > 0
         ]
-        marks = [m for m, key in (("default input", "default_input"), ("default output", "default_output")) if device[key]]
+        marks = [
+            mark
+            for mark, key in (("default input", "default_input"), ("default output", "default_output"))
+            if device[key]
+        ]
         print(
             "%3d  %-40s %-12s %6.0f Hz  %s"
             % (device["index"], device["name"], "+".join(roles), device["default_sample_rate"], ", ".join(marks))

@@ -201,7 +201,10 @@ class FakeSoundCard:
             self._stopping = True
             self._cond.notify_all()
         # release threads blocked opening a FIFO that nobody opened from the other end
-        for path, flags in ((self.capture_fifo, os.O_RDONLY | os.O_NONBLOCK), (self.playback_fifo, os.O_WRONLY | os.O_NONBLOCK)):
+        for path, flags in (
+            (self.capture_fifo, os.O_RDONLY | os.O_NONBLOCK),
+            (self.playback_fifo, os.O_WRONLY | os.O_NONBLOCK),
+        ):
             try:
                 os.close(os.open(path, flags))
             except OSError:
@@ -629,7 +632,9 @@ def scenario_barge_in(card: FakeSoundCard, directory: Path, params: Dict[str, An
 
     sim, client = _voice_session(card, params, params["reply"])
     rec = _Recorder(client)
-    speaker = devices.Speaker(audio_format=params.get("audio_format", "pcm16"), sample_rate=params.get("speaker_device_rate"))
+    speaker = devices.Speaker(
+        audio_format=params.get("audio_format", "pcm16"), sample_rate=params.get("speaker_device_rate")
+    )
     chat = devices.VoiceChat(client, speaker=speaker)
     try:
         chat.start()
@@ -713,7 +718,9 @@ def scenario_push_to_talk(card: FakeSoundCard, directory: Path, params: Dict[str
             "appended_before": appended_before,
             "appended": len(appended),
             "sent": [e.get("type") for e in sent],
-            "turn_detection": session_updates[-1]["session"].get("turn_detection", "missing") if session_updates else "missing",
+            "turn_detection": (
+                session_updates[-1]["session"].get("turn_detection", "missing") if session_updates else "missing"
+            ),
             "speaker_rate": chat.speaker.rate,
             "user_audio_samples": int(len(user_audio)),
             "mic_rate": chat.microphone.rate if chat.microphone else None,
