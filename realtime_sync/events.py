@@ -45,6 +45,12 @@ class _Waiter:
         self.payload: Optional[Dict[str, Any]] = None
 
 
+class _DispatchDepth(threading.local):
+    """Per thread: how many dispatch() calls of one handler are on the stack."""
+
+    depth = 0
+
+
 class EventHandler:
     """Register callbacks by event name and dispatch events to them.
 
@@ -62,7 +68,7 @@ class EventHandler:
         # Waiters are kept apart from on_next callbacks, so that
         # clear_event_handlers() and off_next() never strand a blocked thread.
         self._waiters: Dict[str, List[_Waiter]] = {}
-        self._dispatch_local = threading.local()
+        self._dispatch_local = _DispatchDepth()
 
     # -- registration -------------------------------------------------------
 
@@ -179,7 +185,7 @@ class EventHandler:
 
         Subclasses extend this (the socket layer adds its receive thread).
         """
-        return getattr(self._dispatch_local, "depth", 0) > 0
+        return self._dispatch_local.depth > 0
 
     # -- dispatching --------------------------------------------------------
 
@@ -202,7 +208,7 @@ class EventHandler:
         try:
             if handlers or next_handlers:
                 local = self._dispatch_local
-                local.depth = getattr(local, "depth", 0) + 1
+                local.depth += 1
                 try:
                     for callback in handlers:
                         try:
