@@ -429,7 +429,8 @@ class Microphone:
         self._lock = threading.Lock()
         self._pa: Any = None
         self._stream: Any = None
-        self._queue: "collections.deque[Any]" = collections.deque()
+        # raw PortAudio buffers (20 ms each); bounded so a stalled worker cannot eat memory
+        self._queue: "collections.deque[Any]" = collections.deque(maxlen=3000)
         self._cond = threading.Condition()
         self._worker: Optional[threading.Thread] = None
         self._resampler = _audio.Resampler(self.rate, self.rate)
@@ -739,6 +740,7 @@ class Speaker:
         self._inflight: Optional[Tuple[str, int]] = None
         self._chunk_frames = 1
         self._writing = False
+        self._tail_pending = False  # the resampler holds the end of an item's audio
         self._last_write = 0.0
         self._pa: Any = None
         self._stream: Any = None
@@ -807,6 +809,7 @@ class Speaker:
                 self._stopping = True
                 self._generation += 1
                 self._queue.clear()
+                self._tail_pending = False
                 self._cond.notify_all()
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout)
@@ -876,7 +879,7 @@ class Speaker:
             return self._busy()
 
     def _busy(self) -> bool:
-        return bool(self._queue) or self._writing or self._recently_written()
+        return bool(self._queue) or self._writing or self._tail_pending or self._recently_written()
 
     def _recently_written(self) -> bool:
         # what was handed to the device sounds for up to one output latency
@@ -914,6 +917,7 @@ class Speaker:
                 current = None
             self._generation += 1
             self._queue.clear()
+            self._tail_pending = False
             self._cond.notify_all()
             if not busy or current is None:
                 return None
@@ -940,7 +944,7 @@ class Speaker:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while self._queue or self._writing:
+            while self._queue or self._writing or self._tail_pending:
                 if self.error is not None:
                     break
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -953,33 +957,53 @@ class Speaker:
 
     # -- speaker thread ------------------------------------------------
 
+    #: Seconds the speaker thread waits for more audio of an item before it
+    #: plays the resampler's last few milliseconds (the end of the item).
+    TAIL_WAIT = 0.1
+
     def _run(self) -> None:
         assert self.device_rate is not None
-        resamplers: Dict[str, _audio.Resampler] = {}
+        resampler: Optional[_audio.Resampler] = None
+        current: Optional[Tuple[str, int]] = None  # (item, generation) the resampler belongs to
         device_frames: Dict[str, int] = {}
         while True:
             with self._cond:
-                while not self._queue and not self._stopping:
+                if not self._queue and not self._stopping and self._tail_pending:
+                    self._cond.wait(self.TAIL_WAIT)  # more of the item may be on its way
+                ending = not self._queue and self._tail_pending
+                while not self._queue and not self._stopping and not ending:
                     self._cond.wait()
                 if self._stopping:
                     return
-                block = self._queue.popleft()
+                self._tail_pending = False
+                if ending:
+                    assert current is not None
+                    block = _Block(current[0], np.zeros(0, dtype=np.int16), current[1])
+                else:
+                    block = self._queue.popleft()
                 self._writing = True
             try:
-                resampler = resamplers.get(block.item_id)
-                if resampler is None:
-                    resamplers.clear()  # one item plays at a time
-                    resampler = resamplers[block.item_id] = _audio.Resampler(self.rate, self.device_rate)
+                frames = np.zeros(0, dtype=np.int16)
+                if current != (block.item_id, block.generation):
+                    # a new item (or the same one after an interruption): start a new stream;
+                    # the previous item's resampler tail, if any, goes out first
+                    if resampler is not None and current is not None and current[1] == block.generation:
+                        tail = resampler.flush()
+                        if len(tail) and not self._write(_Block(current[0], tail, current[1]), tail, device_frames):
+                            return
+                    resampler = _audio.Resampler(self.rate, self.device_rate)
+                    current = (block.item_id, block.generation)
                     device_frames.clear()
                     device_frames[block.item_id] = 0
-                frames = resampler.process(block.samples)
-                with self._cond:
-                    last = not any(b.item_id == block.item_id for b in self._queue)
-                if last:  # nothing more of this item queued: play the resampler's tail too
-                    tail = resampler.flush()
-                    if len(tail):
-                        frames = np.concatenate([frames, tail])
-                if not self._write(block, frames, device_frames):
+                assert resampler is not None
+                if ending:
+                    frames = resampler.flush()
+                else:
+                    frames = resampler.process(block.samples)
+                    if self.rate != self.device_rate:
+                        with self._cond:
+                            self._tail_pending = True
+                if len(frames) and not self._write(block, frames, device_frames):
                     return
             finally:
                 with self._cond:
@@ -1011,6 +1035,7 @@ class Speaker:
                 with self._cond:
                     self.error = error
                     self._queue.clear()
+                    self._tail_pending = False
                     self._inflight = None
                     self._cond.notify_all()
                 return False

@@ -513,6 +513,36 @@ def scenario_unplug(card: FakeSoundCard, directory: Path, params: Dict[str, Any]
     return result
 
 
+def scenario_speaker(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) -> Dict[str, Any]:
+    """Two items streamed in small deltas with pauses; everything plays, counted per item."""
+    from realtime_sync import devices
+
+    rate = 24000
+    first = tone(500, 0.6, rate=rate, amplitude=0.3)
+    second = tone(800, 0.4, rate=rate, amplitude=0.3)
+    speaker = devices.Speaker(sample_rate=params.get("device_rate"))
+    speaker.start()
+    step = rate * 30 // 1000  # 30 ms deltas, like a server's
+    for name, audio in (("item_1", first), ("item_2", second)):
+        for start in range(0, len(audio), step):
+            speaker.play(name, audio[start:start + step])
+            if start == 5 * step:  # a pause longer than the speaker's tail wait
+                assert speaker.wait_until_done(5)
+                card.wait_playback_quiet(0.15, 5)
+    done = speaker.wait_until_done(10)
+    result = {
+        "done": done,
+        "device_rate": speaker.device_rate,
+        "played": [speaker.samples_played("item_1"), speaker.samples_played("item_2")],
+        "lengths": [len(first), len(second)],
+    }
+    speaker.close()
+    card.wait_playback_quiet(0.2, 5)
+    _save(directory, "expected.raw", np.concatenate([first, second]))
+    _save(directory, "played.raw", card.played())
+    return result
+
+
 def _voice_session(card: FakeSoundCard, params: Dict[str, Any], reply: str):  # type: ignore[no-untyped-def]
     from realtime_sync.client import RealtimeClient
     from realtime_sync.simulator import RealtimeSimulator

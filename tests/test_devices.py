@@ -151,6 +151,19 @@ def test_stop_delivers_the_last_partial_chunk(audio_stack: None, tmp_path: Path)
     assert abs(card.dominant_frequency(captured[start:end], 24000) - 300) < 1.0
 
 
+@pytest.mark.parametrize("device_rate", [None, 44100, 16000])
+def test_speaker_plays_every_sample_and_counts_per_item(audio_stack: None, tmp_path: Path, device_rate: Any) -> None:
+    result = _scenario("speaker", tmp_path, device_rate=device_rate)
+    assert result["done"] is True
+    assert result["device_rate"] == (device_rate or 24000)
+    assert result["played"] == result["lengths"]  # in the items' 24 kHz units, whatever the device rate
+    expected = card.load(tmp_path / "speaker", "expected.raw")
+    played = card.load(tmp_path / "speaker", "played.raw")
+    heard, score = _played_item(played, expected, 24000)
+    assert score > 0.999, score  # resampled, not distorted: no gaps, repeats or clicks
+    assert abs(heard - len(expected)) <= 3, (heard, len(expected))
+
+
 def _played_item(played: np.ndarray, item: np.ndarray, item_rate: int) -> tuple:
     """Where the item's audio sits in the card's recording: (samples of it heard, correlation)."""
     reference = audio.resample(item, item_rate, card.CARD_RATE)
