@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from ._version import __version__
 from .errors import (
+    ConfigurationError,
     ConnectionClosedError,
     RealtimeConnectionError,
     RealtimeError,
@@ -61,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         "when OPENAI_API_KEY is set, else the built-in simulator)",
     )
     group.add_argument("--model", help="model name sent in the URL's query string")
+    group.add_argument(
+        "--protocol",
+        choices=("beta", "ga"),
+        help="wire dialect: ga for OpenAI's live service (the default there), beta for "
+        "the simulator, relays and older deployments (the default elsewhere)",
+    )
     group.add_argument("--instructions", help="system instructions for the session")
     group.add_argument("--voice", help="assistant voice (alloy, ash, ballad, coral, echo, sage, shimmer, verse)")
     group.add_argument(
@@ -246,10 +253,7 @@ def connect_client(
     Runs on the main thread; waits up to ``args.timeout`` seconds for
     ``session.created``. The caller disconnects.
     """
-    from .client import RealtimeClient
-
-    client = RealtimeClient(**backend.client_kwargs(model=args.model, debug=args.debug))
-    _remember_server_errors(client, args)
+    client = make_client(args, backend)
     for definition, handler in tools:
         client.add_tool(definition, handler)
     client.update_session(**_session_config(args, **session))
@@ -259,6 +263,24 @@ def connect_client(
     except BaseException:
         client.disconnect()
         raise
+    return client
+
+
+def make_client(args: argparse.Namespace, backend: Any) -> Any:
+    """A ``RealtimeClient`` for ``backend`` with the command line's model, protocol and debug flag."""
+    from .client import RealtimeClient
+
+    kwargs = backend.client_kwargs(model=args.model, debug=args.debug, protocol=getattr(args, "protocol", None))
+    try:
+        client = RealtimeClient(**kwargs)
+    except TypeError as exc:
+        if "protocol" not in kwargs or "protocol" not in str(exc):
+            raise
+        raise ConfigurationError(
+            "this version of realtime_sync speaks only the beta protocol, and OpenAI's servers "
+            "now require GA; use --url with a beta-compatible server"
+        ) from exc
+    _remember_server_errors(client, args)
     return client
 
 
@@ -308,11 +330,8 @@ def _cmd_events(args: argparse.Namespace) -> int:
     if args.text_only:
         session["modalities"] = ["text"]
     with open_backend(args.url) as backend:
-        from .client import RealtimeClient
-
-        client = RealtimeClient(**backend.client_kwargs(model=args.model, debug=args.debug))
+        client = make_client(args, backend)
         client.on("realtime.event", print_event)
-        _remember_server_errors(client, args)
         client.update_session(**_session_config(args, **session))
         discard = open(os.devnull, "w")
         waiter = ReplyPrinter(discard, err=discard)  # only for its end-of-turn signal

@@ -43,14 +43,27 @@ class Backend:
         description: a short human description ("the built-in simulator at ...").
     """
 
-    def __init__(self, url: Optional[str], *, simulated: bool, description: str) -> None:
+    def __init__(
+        self, url: Optional[str], *, simulated: bool, description: str, protocol: Optional[str] = None
+    ) -> None:
         self.url = url
         self.simulated = simulated
         self.description = description
+        self.protocol = protocol
 
-    def client_kwargs(self, *, model: Optional[str] = None, debug: bool = False) -> Dict[str, Any]:
-        """Return the keyword arguments to build a ``RealtimeClient`` for this backend."""
+    def client_kwargs(
+        self, *, model: Optional[str] = None, debug: bool = False, protocol: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """Return the keyword arguments to build a ``RealtimeClient`` for this backend.
+
+        Args:
+            protocol: the wire dialect asked for on the command line; default:
+                the backend's own (``"ga"`` for OpenAI), else the client's default.
+        """
         kwargs: Dict[str, Any] = {"debug": debug}
+        protocol = protocol or self.protocol
+        if protocol:
+            kwargs["protocol"] = protocol
         if self.url is not None:
             kwargs["url"] = self.url
             if not self.simulated and os.environ.get(API_KEY_ENV):
@@ -90,7 +103,8 @@ def open_backend(
         yield Backend(url, simulated=False, description=url)
         return
     if os.environ.get(API_KEY_ENV):
-        yield Backend(None, simulated=False, description="OpenAI")
+        # OpenAI's live service speaks only the GA dialect (it retired beta).
+        yield Backend(None, simulated=False, description="OpenAI", protocol="ga")
         return
     try:
         from .simulator import RealtimeSimulator
