@@ -1147,6 +1147,13 @@ class VoiceChat:
                 self.microphone.start()
             except BaseException:
                 self._unhook()
+                self._sending.clear()
+                if self._own_mic:
+                    self.microphone.close()
+                    self.microphone = None
+                if self._own_speaker:
+                    self.speaker.close()
+                    self.speaker = None
                 raise
             self._started = True
 

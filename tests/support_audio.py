@@ -160,9 +160,10 @@ class FakeSoundCard:
         speed: the card's clock relative to real time (1.0 = real time).
         set_home: point this process's HOME at the card; pass False when
             another process (started with ``HOME=card.home``) uses it.
+        capture: False makes a playback-only card (no input device at all).
     """
 
-    def __init__(self, directory: Path, *, speed: float = 1.0, set_home: bool = True) -> None:
+    def __init__(self, directory: Path, *, speed: float = 1.0, set_home: bool = True, capture: bool = True) -> None:
         self.directory = Path(directory)
         self.home = self.directory / "home"
         self.home.mkdir(parents=True, exist_ok=True)
@@ -171,9 +172,10 @@ class FakeSoundCard:
         for fifo in (self.capture_fifo, self.playback_fifo):
             if not fifo.exists():
                 os.mkfifo(fifo)
-        (self.home / ".asoundrc").write_text(
-            _ASOUNDRC.format(playback=self.playback_fifo, capture=self.capture_fifo, rate=CARD_RATE)
-        )
+        config = _ASOUNDRC.format(playback=self.playback_fifo, capture=self.capture_fifo, rate=CARD_RATE)
+        if not capture:  # drop the capture.pcm block: the default device has no input channels
+            config = config[: config.index("    capture.pcm")] + "}\n"
+        (self.home / ".asoundrc").write_text(config)
         if set_home:  # this process will use the card (a child gets HOME=card.home instead)
             os.environ["HOME"] = str(self.home)
         self.speed = float(speed)
@@ -543,6 +545,33 @@ def scenario_speaker(card: FakeSoundCard, directory: Path, params: Dict[str, Any
     return result
 
 
+def scenario_no_input(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) -> Dict[str, Any]:
+    """A machine with a speaker and no microphone."""
+    import gc
+
+    from realtime_sync import devices
+    from realtime_sync.client import RealtimeClient
+
+    result: Dict[str, Any] = {"devices": devices.list_devices()}
+    started = time.monotonic()
+    try:
+        devices.Microphone().start()
+        result["microphone"] = None
+    except Exception as exc:  # what we are checking
+        result["microphone"] = [type(exc).__name__, str(exc), time.monotonic() - started]
+    client = RealtimeClient(url="ws://127.0.0.1:9")  # never connected: VoiceChat fails before it matters
+    chat = devices.VoiceChat(client)
+    try:
+        chat.start()
+        result["voice_chat"] = None
+    except Exception as exc:  # what we are checking
+        result["voice_chat"] = [type(exc).__name__, str(exc)]
+    gc.collect()
+    result["threads"] = sorted(t.name for t in threading.enumerate() if t.name.startswith("realtime-sync"))
+    result["chat_devices"] = [chat.microphone is None, chat.speaker is None]
+    return result
+
+
 def _voice_session(card: FakeSoundCard, params: Dict[str, Any], reply: str):  # type: ignore[no-untyped-def]
     from realtime_sync.client import RealtimeClient
     from realtime_sync.simulator import RealtimeSimulator
@@ -767,7 +796,7 @@ def scenario_push_to_talk(card: FakeSoundCard, directory: Path, params: Dict[str
 
 def _main(argv: List[str]) -> int:
     name, directory, params = argv[1], Path(argv[2]), json.loads(argv[3])
-    card = FakeSoundCard(directory, speed=float(params.pop("speed", 1.0)))
+    card = FakeSoundCard(directory, speed=float(params.pop("speed", 1.0)), capture=bool(params.pop("capture", True)))
     card.start()
     try:
         result = globals()[f"scenario_{name}"](card, directory, params)

@@ -114,6 +114,16 @@ def test_list_devices_and_device_errors(audio_stack: None, tmp_path: Path) -> No
     assert errors["mic_by_name"] is None  # "DEFAULT" matches "default", case-insensitively
 
 
+def test_no_input_device_is_a_clear_error_and_leaves_nothing_running(audio_stack: None, tmp_path: Path) -> None:
+    result = _scenario("no_input", tmp_path, capture=False)
+    assert [d["max_input_channels"] for d in result["devices"]] == [0]
+    name, message, seconds = result["microphone"]
+    assert name == "AudioDeviceError" and "no input sound device" in message and seconds < 5
+    assert result["voice_chat"][0] == "AudioDeviceError"
+    assert result["threads"] == []  # the speaker VoiceChat had opened is closed again
+    assert result["chat_devices"] == [True, True]
+
+
 @pytest.mark.parametrize(
     "audio_format, device_rate",
     [("pcm16", 48000), ("pcm16", 44100), ("g711_ulaw", 48000)],
