@@ -532,15 +532,23 @@ def scenario_speaker(card: FakeSoundCard, directory: Path, params: Dict[str, Any
                 assert speaker.wait_until_done(5)
                 card.wait_playback_quiet(0.15, 5)
     done = speaker.wait_until_done(10)
+    # a whole second in one call: play() only queues it (the socket thread must not wait)
+    third = tone(650, 1.0, rate=rate, amplitude=0.3)
+    started = time.monotonic()
+    speaker.play("item_3", third)
+    play_seconds = time.monotonic() - started
+    done = speaker.wait_until_done(10) and done
     result = {
         "done": done,
         "device_rate": speaker.device_rate,
-        "played": [speaker.samples_played("item_1"), speaker.samples_played("item_2")],
-        "lengths": [len(first), len(second)],
+        "played": [speaker.samples_played(name) for name in ("item_1", "item_2", "item_3")],
+        "lengths": [len(first), len(second), len(third)],
+        "play_seconds": play_seconds,
+        "drain_seconds": time.monotonic() - started,
     }
     speaker.close()
     card.wait_playback_quiet(0.2, 5)
-    _save(directory, "expected.raw", np.concatenate([first, second]))
+    _save(directory, "expected.raw", np.concatenate([first, second, third]))
     _save(directory, "played.raw", card.played())
     return result
 

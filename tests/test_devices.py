@@ -173,6 +173,9 @@ def test_speaker_plays_every_sample_and_counts_per_item(audio_stack: None, tmp_p
     assert result["done"] is True
     assert result["device_rate"] == (device_rate or 24000)
     assert result["played"] == result["lengths"]  # in the items' 24 kHz units, whatever the device rate
+    # play() queues and returns; the speaker thread feeds the device at its pace (card clock: 2x)
+    assert result["play_seconds"] < 0.2, result  # vs about 0.5 s to play it
+    assert result["drain_seconds"] > 0.3, result
     expected = card.load(tmp_path / "speaker", "expected.raw")
     played = card.load(tmp_path / "speaker", "played.raw")
     heard, score = _played_item(played, expected, 24000)
