@@ -35,6 +35,7 @@ stops hearing the item, within one output latency plus one chunk.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import ctypes
 import ctypes.util
@@ -133,6 +134,9 @@ def _silence_alsa_errors() -> None:
         handler = handler_type(_drop)
         lib.snd_lib_error_set_handler(handler)
         _alsa_handler = handler
+        # hand ALSA its default handler back before the interpreter goes away, so a
+        # native audio thread never calls into a finalised Python
+        atexit.register(lib.snd_lib_error_set_handler, None)
     except (OSError, AttributeError):  # no ALSA (macOS, Windows) or an odd build
         _alsa_handler = False
 
