@@ -1081,6 +1081,11 @@ class VoiceChat:
     ``conversation.interrupted`` and VoiceChat stops the speaker and truncates
     the assistant item to what was actually played.
 
+    Threads: microphone chunks are sent from the microphone's worker thread;
+    the ``conversation.updated`` and ``conversation.interrupted`` handlers run
+    on the client's socket thread and only queue audio or interrupt the
+    speaker (which never waits for the device) and send the cancel/truncate.
+
     Nothing starts in the constructor; :meth:`start` (or ``with``) does.
     Devices that VoiceChat created are closed by :meth:`stop`.
     """
@@ -1124,6 +1129,11 @@ class VoiceChat:
             if self._started:
                 return
             in_format, out_format = self._session_formats()
+            # devices this chat created and closed in stop() are made afresh
+            if self._own_speaker and self.speaker is not None and self.speaker._closed:
+                self.speaker = None
+            if self._own_mic and self.microphone is not None and self.microphone._closed:
+                self.microphone = None
             if self.speaker is None:
                 self.speaker = Speaker(audio_format=out_format)
             if self.microphone is None:
