@@ -580,6 +580,38 @@ def scenario_no_input(card: FakeSoundCard, directory: Path, params: Dict[str, An
     return result
 
 
+def scenario_capture_to_client(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) -> Dict[str, Any]:
+    """Microphone(client=...) streams straight into the input buffer: decode what went on the wire."""
+    from realtime_sync import audio as audio_helpers
+    from realtime_sync import devices
+
+    fmt = params.get("audio_format", "pcm16")
+    sim, client = _voice_session(card, params, "Thanks.")
+    wire: List[np.ndarray] = []
+    client.realtime.on(
+        "client.input_audio_buffer.append",
+        lambda event: wire.append(audio_helpers.decode_audio(event["audio"], fmt)),
+    )
+    try:
+        client.update_session(turn_detection=None)
+        mic = devices.Microphone(client=client, audio_format=fmt)
+        with mic:
+            card.say(np.concatenate([tone(params["freq"], params["seconds"], amplitude=0.3), silence(0.1)]))
+            card.wait_said(10)
+        client.create_response()  # commits the buffered audio as the user's turn
+        item = client.wait_for_next_completed_item(timeout=20)
+        while item is not None and item.get("role") != "user":
+            item = client.wait_for_next_completed_item(timeout=20)
+        assert item is not None, "no user item"
+        committed = int(len(item["formatted"]["audio"]))
+    finally:
+        client.disconnect()
+        sim.stop()
+    sent = np.concatenate(wire) if wire else np.zeros(0, np.int16)
+    _save(directory, "wire.raw", sent)
+    return {"rate": mic.rate, "sent_samples": int(len(sent)), "committed_samples": committed, "appends": len(wire)}
+
+
 def _voice_session(card: FakeSoundCard, params: Dict[str, Any], reply: str):  # type: ignore[no-untyped-def]
     from realtime_sync.client import RealtimeClient
     from realtime_sync.simulator import RealtimeSimulator

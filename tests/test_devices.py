@@ -157,6 +157,18 @@ def test_captured_tone_arrives_intact(audio_stack: None, tmp_path: Path, audio_f
     assert score > 0.99, score
 
 
+@pytest.mark.parametrize("audio_format", ["pcm16", "g711_alaw"])
+def test_microphone_streams_into_the_client(voice_stack: None, tmp_path: Path, audio_format: str) -> None:
+    result = _scenario("capture_to_client", tmp_path, audio_format=audio_format, freq=600, seconds=0.5)
+    rate = audio.sample_rate(audio_format)
+    assert result["rate"] == rate
+    assert result["appends"] > 5 and result["committed_samples"] == result["sent_samples"]
+    sent = card.load(tmp_path / "capture_to_client", "wire.raw")  # the appends' audio, decoded
+    start, end = card.active_span(sent, rate)
+    assert abs((end - start) / rate - 0.5) <= 0.01
+    assert abs(card.dominant_frequency(sent[start:end], rate) - 600) < 1.5
+
+
 def test_stop_delivers_the_last_partial_chunk(audio_stack: None, tmp_path: Path) -> None:
     result = _scenario("capture", tmp_path, audio_format="pcm16", chunk_ms=1000, freq=300, seconds=0.3, tail=0.1)
     lengths = result["chunk_lengths"]
