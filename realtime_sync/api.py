@@ -6,11 +6,21 @@ parses each server frame once and dispatches it as ``server.<type>`` and then
 ``server.*``. Every callback registered on those names runs on that thread, in
 arrival order: keep them short and hand slow work to a worker thread.
 
+Two wire dialects (``protocol``): ``"ga"``, what OpenAI's live service speaks
+(the default for ``api.openai.com``), and ``"beta"`` (the default for any
+other host: relays, older Azure deployments, the simulator). The caller always
+speaks the beta programming model: :meth:`RealtimeAPI.send` translates each
+client event with :func:`realtime_sync.dialects.client_to_wire` before writing
+it. Server events are dispatched exactly as they arrive, in the wire dialect;
+translating them for a conversation is the caller's job
+(:func:`realtime_sync.dialects.server_from_wire`).
+
 Events dispatched (payloads are dicts):
 
-- ``server.<type>``, ``server.*``: each server event, as received.
+- ``server.<type>``, ``server.*``: each server event as it came off the wire
+  (in the connection's dialect, untranslated).
 - ``client.<type>``, ``client.*``: each event passed to :meth:`RealtimeAPI.send`,
-  on the sending thread, before it is written.
+  as written on the wire, on the sending thread, before it is written.
 - ``error``: a frame that is not a JSON object with a string ``type``:
   ``{"error": ProtocolError, "event": None or the object, "client_event": None,
   "raw": the frame text cut to 200 characters}``. The loop goes on.
@@ -44,6 +54,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import websocket
 
+from . import dialects
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -69,8 +80,9 @@ logger = logging.getLogger(__name__)
 
 #: OpenAI's Realtime endpoint.
 DEFAULT_URL = "wss://api.openai.com/v1/realtime"
-#: The model :meth:`RealtimeAPI.connect` asks for by default.
-DEFAULT_MODEL = "gpt-4o-realtime-preview-2024-10-01"
+#: The model :meth:`RealtimeAPI.connect` asks a beta server for by default
+#: (on GA it is ``dialects.default_model("ga")``, ``gpt-realtime``).
+DEFAULT_MODEL = dialects.default_model("beta")
 #: The name of the thread that reads the socket and runs server callbacks.
 RECEIVE_THREAD_NAME = "realtime-sync-recv"
 
@@ -176,6 +188,13 @@ class RealtimeAPI(EventHandler):
             has been read (websocket-client has no earlier hook).
         ssl_context: the TLS context for ``wss://`` (default: the system's CA
             certificates, host name checked).
+        protocol: the wire dialect, ``"ga"`` or ``"beta"``. ``None`` (the
+            default) picks ``"ga"`` for OpenAI's host (``api.openai.com``,
+            which has retired the beta protocol) and ``"beta"`` for any other
+            host (relays, Azure deployments, the simulator). It decides the
+            handshake headers (beta sends ``OpenAI-Beta: realtime=v1``), the
+            default model and how :meth:`send` writes client events; it is
+            kept as the attribute :attr:`protocol`.
 
     Raises:
         ConfigurationError: an argument is invalid.
@@ -195,6 +214,7 @@ class RealtimeAPI(EventHandler):
         ping_timeout: Optional[float] = 10.0,
         max_frame_size: Optional[int] = 16 * 1024 * 1024,
         ssl_context: Optional[ssl.SSLContext] = None,
+        protocol: Optional[str] = None,
     ) -> None:
         super().__init__()
         url = DEFAULT_URL if url is None else url
@@ -215,6 +235,10 @@ class RealtimeAPI(EventHandler):
             self._url_secrets.append(_Secret(parts.password))
         self._host = parts.hostname.lower()
         self._secure = parts.scheme == "wss"
+        if protocol is None:
+            protocol = "ga" if self._host in _OPENAI_HOSTS else "beta"
+        #: The wire dialect of this connection, ``"ga"`` or ``"beta"``.
+        self.protocol: str = dialects.check_protocol(protocol)
 
         if api_key is None and self._host in _OPENAI_HOSTS:
             api_key = os.environ.get("OPENAI_API_KEY") or None
@@ -281,7 +305,10 @@ class RealtimeAPI(EventHandler):
         return _redact_url(self._base_url.reveal())
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} url={self.url!r} connected={self.is_connected()}>"
+        return (
+            f"<{type(self).__name__} url={self.url!r} protocol={self.protocol!r} "
+            f"connected={self.is_connected()}>"
+        )
 
     def __enter__(self) -> "RealtimeAPI":
         return self
@@ -303,12 +330,15 @@ class RealtimeAPI(EventHandler):
         conn = self._conn
         return conn is not None and threading.current_thread() is conn.thread
 
-    def connect(self, model: Optional[str] = DEFAULT_MODEL, timeout: Optional[float] = 10.0) -> bool:
+    def connect(self, model: Optional[str] = None, timeout: Optional[float] = 10.0) -> bool:
         """Open the WebSocket and start the receive thread; block until it is open.
 
         Args:
             model: sent as the ``model`` query parameter (it replaces one the
-                URL has); ``None`` leaves the query as it is.
+                URL or ``query`` has). ``None`` keeps the URL's own ``model``
+                if it has one, and otherwise asks for the dialect's default:
+                ``gpt-realtime`` on GA, :data:`DEFAULT_MODEL`
+                (``gpt-4o-realtime-preview-2024-10-01``) on beta.
             timeout: seconds for DNS, TCP, TLS and the handshake together;
                 ``None`` waits for ever.
 
@@ -340,7 +370,7 @@ class RealtimeAPI(EventHandler):
                     f"already connected (or connecting) to {self.url}; call disconnect() first"
                 )
             conn = _Connection(self.url, timeout)
-            target = self._build_url(model)
+            target, model = self._build_url(model)
             headers = self._header_lines()
             conn.app = websocket.WebSocketApp(
                 target,
@@ -427,18 +457,22 @@ class RealtimeAPI(EventHandler):
                 )
 
     def send(self, event_name: str, data: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
-        """Send one client event; return it as written.
+        """Send one client event; return it as written on the wire.
 
         Adds ``event_id`` (``evt_`` + 17 base58 characters, unless ``data``
-        has one) and ``type``, dispatches ``client.<type>`` and ``client.*`` on
-        the calling thread, then writes one frame. Safe from several threads
-        at once: frames never interleave.
+        has one) and ``type``, translates the (beta-shaped) event to the
+        connection's dialect with :func:`realtime_sync.dialects.client_to_wire`
+        (on GA ``session.update`` becomes the nested GA session, for example;
+        on beta nothing changes), dispatches ``client.<type>`` and
+        ``client.*`` with that wire event on the calling thread, then writes
+        one frame. Safe from several threads at once: frames never interleave.
 
         Raises:
             NotConnectedError: the socket is not open, or closed while writing.
             RealtimeTimeoutError: the socket accepted nothing for 30 s.
             ConfigurationError: ``data`` is not a dict, names another
-                ``type``, or cannot be encoded as JSON.
+                ``type``, cannot be translated (an unknown audio format) or
+                cannot be encoded as JSON.
         """
         if not isinstance(event_name, str) or not event_name:
             raise ConfigurationError("event_name must be a non-empty str such as 'response.create'")
@@ -457,6 +491,8 @@ class RealtimeAPI(EventHandler):
         event: Dict[str, Any] = {"event_id": generate_id("evt_"), "type": event_name}
         event.update(data)
         event["type"] = event_name
+        event = dialects.client_to_wire(event, self.protocol)
+        event_name = event["type"]
         try:
             text = json.dumps(event, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         except (TypeError, ValueError) as exc:
@@ -491,23 +527,27 @@ class RealtimeAPI(EventHandler):
 
     # -- connection internals (receive thread unless noted) -------------------
 
-    def _build_url(self, model: Optional[str]) -> str:
+    def _build_url(self, model: Optional[str]) -> Tuple[str, str]:
+        """The URL to open and the model it names (``model`` or as resolved)."""
         parts = urlsplit(self._base_url.reveal())
         query = parse_qsl(parts.query, keep_blank_values=True)
         extra_names = {name for name, _ in self._query}
-        if model is not None:
-            extra_names.add("model")
         query = [(name, value) for name, value in query if name not in extra_names]
         query.extend(self._query)
-        if model is not None:
-            query.append(("model", model))
-        return urlunsplit(parts._replace(query=urlencode(query)))
+        if model is None:
+            named = [value for name, value in query if name == "model"]
+            if named:
+                return urlunsplit(parts._replace(query=urlencode(query))), named[-1]
+            model = dialects.default_model(self.protocol)
+        query = [(name, value) for name, value in query if name != "model"]
+        query.append(("model", model))
+        return urlunsplit(parts._replace(query=urlencode(query))), model
 
     def _header_lines(self) -> List[str]:
         headers: Dict[str, Any] = {}
         if self._api_key is not None:
             headers["Authorization"] = _Secret("Bearer " + self._api_key.reveal())
-        headers["OpenAI-Beta"] = "realtime=v1"
+        headers.update(dialects.handshake_headers(self.protocol))
         lowered = {name.lower(): name for name in headers}
         for name, value in self._extra_headers.items():
             existing = lowered.get(name.lower())

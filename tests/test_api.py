@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from realtime_sync.api import RECEIVE_THREAD_NAME, RealtimeAPI, generate_id
+from realtime_sync.api import DEFAULT_URL, RECEIVE_THREAD_NAME, RealtimeAPI, generate_id
 from realtime_sync.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -147,6 +147,99 @@ def test_model_none_keeps_url_query_and_header_none_removes_default(
     assert "openai-beta" not in handshake.headers
     assert "authorization" not in handshake.headers  # no key for a non-OpenAI host
     assert handshake.headers["api-key"] == "azure"
+
+
+def test_protocol_defaults_to_ga_for_openai_and_beta_elsewhere() -> None:
+    openai = RealtimeAPI(api_key=SECRET)
+    assert openai.protocol == "ga"
+    assert not any(line.lower().startswith("openai-beta") for line in openai._header_lines())
+    assert openai._build_url(None) == (DEFAULT_URL + "?model=gpt-realtime", "gpt-realtime")
+    assert RealtimeAPI("wss://API.OpenAI.com/v1/realtime", api_key=SECRET).protocol == "ga"
+    assert RealtimeAPI("wss://example.com/relay").protocol == "beta"
+    assert RealtimeAPI("ws://127.0.0.1:9/").protocol == "beta"
+    # an explicit choice wins either way
+    beta = RealtimeAPI(api_key=SECRET, protocol="beta")
+    assert "OpenAI-Beta: realtime=v1" in beta._header_lines()
+    assert beta._build_url(None)[1] == "gpt-4o-realtime-preview-2024-10-01"
+    assert RealtimeAPI("ws://127.0.0.1:9/", protocol="ga").protocol == "ga"
+
+
+@pytest.mark.parametrize("protocol", ["GA", "v1", "", 1])
+def test_unknown_protocol_is_a_configuration_error(protocol: Any) -> None:
+    with pytest.raises(ConfigurationError, match="protocol"):
+        RealtimeAPI("ws://127.0.0.1:9/", protocol=protocol)
+
+
+def test_ga_connection_sends_no_beta_header_and_ga_shaped_events(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    api = make_api(server.url + "/v1/realtime", api_key=SECRET, protocol="ga")
+    sent = Collector()
+    api.on("client.session.update", sent)
+    raw = Collector()
+    api.on("server.response.output_text.delta", raw)
+    assert api.connect(timeout=5.0) is True
+    handshake = server.handshakes[0]
+    assert "openai-beta" not in handshake.headers
+    assert handshake.headers["authorization"] == f"Bearer {SECRET}"
+    assert parse_qs(urlsplit(handshake.path).query) == {"model": ["gpt-realtime"]}
+
+    # the caller speaks the beta model; the wire gets the GA shape
+    event = api.send("session.update", {"session": {
+        "modalities": ["text", "audio"], "voice": "alloy", "input_audio_format": "pcm16",
+        "output_audio_format": "g711_ulaw", "instructions": "Be brief.",
+    }})
+    (frame,) = server.wait_for_messages(1)
+    on_wire = json.loads(frame)
+    assert on_wire == event and sent.events == [event]  # returned and dispatched as written
+    assert EVENT_ID.match(on_wire["event_id"])
+    assert on_wire["session"] == {
+        "type": "realtime",
+        "output_modalities": ["audio"],
+        "instructions": "Be brief.",
+        "audio": {
+            "input": {"format": {"type": "audio/pcm", "rate": 24000}},
+            "output": {"format": {"type": "audio/pcmu"}, "voice": "alloy"},
+        },
+    }
+    # events GA shares with beta go out unchanged
+    assert api.send("response.cancel")["type"] == "response.cancel"
+    assert json.loads(server.wait_for_messages(2)[1])["type"] == "response.cancel"
+    # the receive path dispatches the raw wire event, GA name and all
+    delta = {"type": "response.output_text.delta", "event_id": "event_1", "response_id": "r",
+             "item_id": "i", "output_index": 0, "content_index": 0, "delta": "Hi"}
+    server.send_json(delta)
+    assert raw.wait(1) == [delta]
+
+
+def test_beta_connection_keeps_the_beta_wire(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    api = make_api(server.url)
+    assert api.protocol == "beta"
+    api.connect(timeout=5.0)
+    handshake = server.handshakes[0]
+    assert handshake.headers["openai-beta"] == "realtime=v1"
+    assert parse_qs(urlsplit(handshake.path).query) == {"model": ["gpt-4o-realtime-preview-2024-10-01"]}
+    session = {"modalities": ["text", "audio"], "voice": "alloy", "input_audio_format": "pcm16",
+               "temperature": 0.7}
+    event = api.send("session.update", {"session": session})
+    assert json.loads(server.wait_for_messages(1)[0]) == event
+    assert event["session"] == session
+
+
+def test_ga_send_with_an_untranslatable_session_raises_and_sends_nothing(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    api = make_api(server.url, protocol="ga")
+    api.connect(timeout=5.0)
+    sent = Collector()
+    api.on("client.*", sent)
+    with pytest.raises(ConfigurationError):
+        api.send("session.update", {"session": {"input_audio_format": "mp3"}})
+    api.send("response.create")
+    assert [json.loads(m)["type"] for m in server.wait_for_messages(1)] == ["response.create"]
+    assert [e["type"] for e in sent.events] == ["response.create"]
 
 
 def test_key_defaults_to_environment_only_for_openai(monkeypatch: pytest.MonkeyPatch) -> None:
