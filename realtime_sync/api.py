@@ -45,11 +45,13 @@ import json
 import logging
 import os
 import secrets
+import select
+import selectors
 import socket
 import ssl
 import threading
 import time
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import websocket
@@ -96,9 +98,13 @@ _SECRET_QUERY = frozenset(
     {"api-key", "api_key", "apikey", "key", "token", "access_token", "sig", "signature", "password"}
 )
 _REDACTED = "[secure]"
-# Read/write timeout of an open socket (seconds): a frame or a write stalled
-# this long ends the connection instead of hanging a thread.
+# Read/write timeout of an open socket (seconds) when no ping timeout bounds it:
+# a frame or a write stalled this long ends the connection instead of hanging
+# a thread.
 _IO_TIMEOUT = 30.0
+# Without a ping timeout, how long the receive loop waits for a frame before it
+# looks at keep_running again (seconds; disconnect() wakes it sooner).
+_IDLE_WAIT = 10.0
 # How long disconnect() lets the server answer our close frame (seconds).
 _CLOSE_GRACE = 1.0
 _RAW_PREVIEW = 200
@@ -160,6 +166,121 @@ class _Connection:
         self.close_code: Optional[int] = None
         self.close_reason: Optional[str] = None
         self.local_close: Optional[Tuple[int, str]] = None  # we closed for a protocol reason
+        self.io_timeout = _IO_TIMEOUT  # the open socket's timeout, seconds
+
+
+class _FrameReader:
+    """The receive loop: a websocket-client dispatcher that reads frames back to back.
+
+    ``WebSocketApp.run_forever(dispatcher=...)`` hands a custom dispatcher a
+    ``read_callback`` that reads and handles one frame. websocket-client's
+    own dispatcher waits in ``selectors`` and runs its ping check before every
+    frame (about 2 us a frame, a third of what this library adds to a bare
+    receive loop). This one has two modes:
+
+    * with pings and a ping timeout (the default): frames are read back to
+      back, blocking in ``recv``. The socket timeout, set to
+      ``ping_interval + ping_timeout`` once open, is the liveness check: a
+      live server answers every ping, so a read that waits longer than that
+      means a dead peer (or a frame stalled that long), and websocket-client
+      ends the connection. A server that keeps sending but stops answering
+      pings is caught by a cheap per-frame look at the ping and pong times.
+    * otherwise (no pings, or no ping timeout): a connection may stay idle for
+      ever, so the loop waits for each frame with ``poll`` (``selectors`` where
+      there is no ``poll``) and a TLS socket's buffered records are read
+      without waiting.
+
+    The WebSocketApp calls ``signal``, ``timeout`` and ``reconnect`` of a custom
+    dispatcher too: no signal handler is installed, nothing sleeps and
+    reconnecting never happens (one socket per ``connect()``). Sends go through
+    :meth:`buffwrite` on websocket-client versions that route them here.
+    Runs on the receive thread, except :meth:`buffwrite` (any sending thread,
+    under websocket-client's send lock).
+    """
+
+    def __init__(self, app: websocket.WebSocketApp, pong_timeout: Optional[float]) -> None:
+        self._app = app
+        self._pong_timeout = pong_timeout  # None: wait for each frame with poll
+
+    def read(self, sock: Any, read_callback: Callable[[], Any], check_callback: Any = None) -> None:
+        """Read frames until ``read_callback`` says the connection has ended.
+
+        ``read_callback`` (websocket-client's) tears the connection down itself
+        once ``keep_running`` is false or the socket fails, and then returns a
+        false value; exceptions raised here end the connection through
+        websocket-client's error path (``on_error``, then teardown).
+        """
+        if self._pong_timeout is not None:
+            self._read_back_to_back(self._pong_timeout, read_callback)
+        elif sock is None:  # already torn down: let read_callback() finish the job
+            while read_callback():
+                pass
+        else:
+            self._read_when_ready(sock, read_callback)
+
+    def _read_back_to_back(self, pong_timeout: float, read_callback: Callable[[], Any]) -> None:
+        app = self._app
+        clock = time.time  # the clock websocket-client stamps pings and pongs with
+        while read_callback():
+            # a ping is outstanding only between its sending and its pong
+            if app.last_pong_tm < app.last_ping_tm and clock() - app.last_ping_tm > pong_timeout:
+                raise websocket.WebSocketTimeoutException(
+                    f"ping/pong timed out: no pong within {pong_timeout:g} s"
+                )
+
+    def _read_when_ready(self, sock: Any, read_callback: Callable[[], Any]) -> None:
+        app = self._app
+        pending = getattr(sock, "pending", None)  # TLS records already decrypted
+        selector: Optional[selectors.BaseSelector] = None
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)  # errors and hang-ups are always reported
+            timeout_ms = int(_IDLE_WAIT * 1000)
+
+            def wait() -> bool:
+                return bool(poller.poll(timeout_ms))
+
+        else:  # Windows
+            selector = selectors.DefaultSelector()
+            selector.register(sock, selectors.EVENT_READ)
+
+            def wait() -> bool:
+                return bool(selector.select(_IDLE_WAIT))
+
+        try:
+            while True:
+                if not ((pending is not None and pending()) or wait()) and app.keep_running:
+                    continue  # idle; read_callback() below tears down once keep_running is false
+                if not read_callback():
+                    return
+        finally:
+            if selector is not None:
+                selector.close()
+
+    @staticmethod
+    def buffwrite(sock: Any, data: Any, send: Callable[[Any, Any], int], disconnect_handler: Any) -> None:
+        """Write all of ``data`` (websocket-client >= 1.8 sends through here).
+
+        Raises what websocket-client's own send path raises, to the sender.
+        """
+        view = memoryview(data.encode("utf-8") if isinstance(data, str) else data)
+        while view:
+            sent = send(sock, view)
+            if not sent:
+                raise websocket.WebSocketTimeoutException("the socket accepted nothing before its timeout")
+            view = view[sent:]
+
+    def signal(self, signum: int, handler: Any) -> None:
+        """No signal handlers: the loop runs on a background thread."""
+
+    def abort(self) -> None:
+        """Nothing to abort: :meth:`read` ends with the connection."""
+
+    def timeout(self, seconds: Any, callback: Any, *args: Any) -> None:
+        """Called once :meth:`read` has returned; the connection is over, so do nothing."""
+
+    def reconnect(self, seconds: Any, reconnector: Any) -> None:
+        """Never reconnect: one socket per ``connect()``."""
 
 
 class RealtimeAPI(EventHandler):
@@ -182,6 +303,11 @@ class RealtimeAPI(EventHandler):
         ping_interval: seconds between keep-alive pings; ``None`` or 0 sends none.
         ping_timeout: seconds to wait for a pong before the connection counts
             as dead; ``None`` waits for ever. Must be below ``ping_interval``.
+            With both set, the open socket's timeout is their sum: nothing
+            received for that long (not even a pong) ends the connection with
+            a ``ping/pong timed out`` error ``close``, and so does a write that
+            makes no progress for that long. Otherwise a connection may stay
+            idle for ever and a stalled frame or write ends it after 30 s.
         max_frame_size: the largest server frame accepted, in bytes; a larger
             one is reported as an ``error`` and the connection is closed with
             code 1009. ``None`` accepts any size. The check runs once the frame
@@ -379,6 +505,7 @@ class RealtimeAPI(EventHandler):
                 on_message=self._make_receiver(conn),
                 on_error=lambda app, exc: self._on_error(conn, exc),
                 on_close=lambda app, code, reason: self._on_close(conn, code, reason),
+                on_pong=lambda app, data: self._on_pong(conn),
             )
             conn.thread = threading.Thread(
                 target=self._run, args=(conn,), name=RECEIVE_THREAD_NAME, daemon=True
@@ -469,7 +596,8 @@ class RealtimeAPI(EventHandler):
 
         Raises:
             NotConnectedError: the socket is not open, or closed while writing.
-            RealtimeTimeoutError: the socket accepted nothing for 30 s.
+            RealtimeTimeoutError: the socket accepted nothing for its timeout
+                (``ping_interval + ping_timeout``, 30 s by default).
             ConfigurationError: ``data`` is not a dict, names another
                 ``type``, cannot be translated (an unknown audio format) or
                 cannot be encoded as JSON.
@@ -510,7 +638,7 @@ class RealtimeAPI(EventHandler):
             ws.send(text)
         except websocket.WebSocketTimeoutException as exc:
             raise RealtimeTimeoutError(
-                f"cannot send {event_name!r}: the server accepted nothing for {_IO_TIMEOUT:g} s"
+                f"cannot send {event_name!r}: the server accepted nothing for {conn.io_timeout:g} s"
             ) from exc
         except (websocket.WebSocketException, OSError) as exc:
             raise NotConnectedError(
@@ -580,10 +708,15 @@ class RealtimeAPI(EventHandler):
         sslopt: Dict[str, Any] = {}
         if self._ssl_context is not None:
             sslopt["context"] = self._ssl_context
+        pings_checked = bool(self._ping_interval and self._ping_timeout)
+        reader = _FrameReader(conn.app, self._ping_timeout if pings_checked else None)
         try:
             conn.app.run_forever(
                 ping_interval=self._ping_interval,
                 ping_timeout=self._ping_timeout,
+                # reads frames back to back instead of a select() and a ping
+                # check before each one (see _FrameReader)
+                dispatcher=reader,
                 # json decoding validates UTF-8 in C; websocket-client's own check is
                 # pure Python and costs more than everything else on this path.
                 skip_utf8_validation=True,
@@ -618,9 +751,34 @@ class RealtimeAPI(EventHandler):
             app.keep_running = False
             return
         if ws is not None:
-            ws.settimeout(_IO_TIMEOUT)
+            conn.io_timeout = self._io_timeout(first_ping=True)
+            ws.settimeout(conn.io_timeout)
         logger.debug("connected to %s", conn.url)
         conn.opened.set()
+
+    def _io_timeout(self, first_ping: bool = False) -> float:
+        """The open socket's timeout in seconds (reads and writes).
+
+        With pings and a ping timeout it is ``ping_interval + ping_timeout``:
+        a live server answers every ping, so nothing at all for that long
+        means a dead connection (:class:`_FrameReader` reads without a
+        separate wait). Until the first pong it is one ``ping_interval``
+        longer: some websocket-client versions (1.7) send the first ping
+        after two intervals. Without pings it is :data:`_IO_TIMEOUT`, which then only
+        bounds a frame or a write stalled half-way.
+        """
+        if self._ping_interval and self._ping_timeout:
+            intervals = 2 if first_ping else 1
+            return intervals * self._ping_interval + self._ping_timeout
+        return _IO_TIMEOUT
+
+    def _on_pong(self, conn: _Connection) -> None:
+        """The first pong proves the peer answers: tighten the socket timeout (receive thread)."""
+        if conn.io_timeout != self._io_timeout():
+            conn.io_timeout = self._io_timeout()
+            ws = conn.ws
+            if ws is not None:
+                ws.settimeout(conn.io_timeout)
 
     def _make_receiver(self, conn: _Connection) -> Any:
         """Build the ``on_message`` callback: the hot path, one call per frame."""
@@ -683,6 +841,18 @@ class RealtimeAPI(EventHandler):
         app.keep_running = False
 
     def _on_error(self, conn: _Connection, exc: BaseException) -> None:
+        if (
+            conn.open
+            and isinstance(exc, websocket.WebSocketTimeoutException)
+            and self._ping_interval
+            and self._ping_timeout
+            and "ping/pong" not in str(exc)
+        ):
+            # the socket timeout is the ping deadline (see _io_timeout): say so
+            exc = websocket.WebSocketTimeoutException(
+                f"ping/pong timed out: nothing received for {conn.io_timeout:g} s "
+                f"(ping_interval {self._ping_interval:g} s + ping_timeout {self._ping_timeout:g} s)"
+            )
         if conn.cause is None:
             conn.cause = exc
         if conn.open:

@@ -210,11 +210,13 @@ def silent_listener() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def mute_server() -> Iterator[str]:
+def mute_server(chatter_every: Optional[float] = None) -> Iterator[str]:
     """A server that completes one WebSocket handshake, then reads and ignores everything.
 
-    It never answers a close frame, so a client must give up on the closing
-    handshake by itself. Yields its ``ws://`` URL.
+    It never answers a close frame or a ping, so a client must give up on the
+    closing handshake by itself. With ``chatter_every`` (seconds) it also
+    sends a small event that often, so the connection is never quiet although
+    pings go unanswered. Yields its ``ws://`` URL.
     """
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
@@ -250,12 +252,18 @@ def mute_server() -> Iterator[str]:
             # one unmasked text frame, so the client knows its loop is reading
             hello = b'{"type":"session.created","event_id":"event_mute"}'
             conn.sendall(bytes([0x81, len(hello)]) + hello)
-            conn.settimeout(0.2)
+            conn.settimeout(0.2 if chatter_every is None else chatter_every)
+            chatter = b'{"type":"rate_limits.updated","event_id":"event_chatter","rate_limits":[]}'
             while not stop.is_set():
                 try:
                     if not conn.recv(65536):
                         return
                 except socket.timeout:
+                    if chatter_every is not None:
+                        try:
+                            conn.sendall(bytes([0x81, len(chatter)]) + chatter)
+                        except OSError:
+                            return
                     continue
                 except OSError:
                     return

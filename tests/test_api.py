@@ -613,6 +613,80 @@ def test_missing_pong_ends_the_connection() -> None:
         assert not recv_threads()
 
 
+def test_unanswered_pings_end_a_connection_that_keeps_receiving() -> None:
+    """The pong check runs between frames too, not only when the socket is quiet."""
+    with mute_server(chatter_every=0.05) as url:
+        api = RealtimeAPI(url, ping_interval=0.3, ping_timeout=0.2)
+        closes = Collector()
+        api.on("close", closes)
+        chatter = Collector()
+        api.on("server.rate_limits.updated", chatter)
+        api.connect(timeout=5.0)
+        payload = closes.wait(1, timeout=10.0)[0]
+        assert payload["error"] is True and "ping/pong" in payload["reason"]
+        assert len(chatter.events) >= 3  # frames kept arriving until the end
+        api.disconnect()
+        assert not recv_threads()
+
+
+def test_quiet_connection_with_answered_pings_stays_open(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    """Silence longer than the socket timeout (interval + timeout) is fine while pongs arrive."""
+    api = make_api(server.url, ping_interval=0.3, ping_timeout=0.25)
+    closed = threading.Event()
+    api.on("close", lambda event: closed.set())
+    received = Collector()
+    api.on("server.*", received)
+    api.connect(timeout=5.0)
+    assert not closed.wait(2.0)  # about four socket timeouts without a server event
+    assert api.is_connected()
+    server.send_json({"type": "session.created", "event_id": "event_late"})
+    assert received.wait(1)[0]["event_id"] == "event_late"
+
+
+def test_quiet_connection_without_pings_stays_open(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without pings nothing bounds silence; the stalled-frame timeout does not apply to it."""
+    import realtime_sync.api as api_module
+
+    monkeypatch.setattr(api_module, "_IO_TIMEOUT", 0.2)
+    monkeypatch.setattr(api_module, "_IDLE_WAIT", 0.1)
+    api = make_api(server.url, ping_interval=None)
+    closed = threading.Event()
+    api.on("close", lambda event: closed.set())
+    received = Collector()
+    api.on("server.*", received)
+    api.connect(timeout=5.0)
+    assert not closed.wait(1.0)
+    assert api.is_connected()
+    server.send_json({"type": "session.created", "event_id": "event_late"})
+    assert received.wait(1)[0]["event_id"] == "event_late"
+    started = time.monotonic()
+    api.disconnect()
+    assert time.monotonic() - started < 1.0 and not recv_threads()
+    assert closed.is_set()
+
+
+def test_server_close_during_a_stream_is_seen_at_once(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    api = make_api(server.url)
+    closes = Collector()
+    api.on("close", closes)
+    received = Collector()
+    api.on("server.*", received)
+    api.connect(timeout=5.0)
+    for index in range(200):
+        server.send_json({"type": "response.audio.delta", "event_id": f"event_{index}", "delta": "AAAA"})
+    started = time.monotonic()
+    server.close(4000, "bye")
+    assert closes.wait(1)[0] == {"error": True, "code": 4000, "reason": "bye"}
+    assert time.monotonic() - started < 1.0
+    assert len(received.events) == 200
+
+
 def test_disconnect_is_idempotent_and_leaves_no_thread(server: FixtureServer) -> None:
     api = RealtimeAPI(server.url, ping_interval=5.0, ping_timeout=2.0)
     closes = Collector()
