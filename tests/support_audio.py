@@ -596,14 +596,20 @@ def scenario_capture_to_client(card: FakeSoundCard, directory: Path, params: Dic
         client.update_session(turn_detection=None)
         mic = devices.Microphone(client=client, audio_format=fmt)
         with mic:
-            card.say(np.concatenate([tone(params["freq"], params["seconds"], amplitude=0.3), silence(0.1)]))
+            card.say(np.concatenate([tone(params["freq"], params["seconds"], amplitude=0.3), silence(0.2)]))
             card.wait_said(10)
+        user_items: List[Dict[str, Any]] = []
+        user_done = threading.Event()
+
+        def on_completed(event: Dict[str, Any]) -> None:  # registered before the turn is sent
+            if event["item"].get("role") == "user":
+                user_items.append(event["item"])
+                user_done.set()
+
+        client.on("conversation.item.completed", on_completed)
         client.create_response()  # commits the buffered audio as the user's turn
-        item = client.wait_for_next_completed_item(timeout=20)
-        while item is not None and item.get("role") != "user":
-            item = client.wait_for_next_completed_item(timeout=20)
-        assert item is not None, "no user item"
-        committed = int(len(item["formatted"]["audio"]))
+        _wait(user_done, 20, "the user's item")
+        committed = int(len(user_items[0]["formatted"]["audio"]))
     finally:
         client.disconnect()
         sim.stop()
@@ -799,7 +805,7 @@ def scenario_push_to_talk(card: FakeSoundCard, directory: Path, params: Dict[str
         card.wait_said(10)
         appended_before = rec.sent_types().count("input_audio_buffer.append")
         chat.begin_turn()
-        card.say(np.concatenate([silence(0.05), tone(550, params["speech_seconds"], amplitude=0.3), silence(0.05)]))
+        card.say(np.concatenate([silence(0.05), tone(550, params["speech_seconds"], amplitude=0.3), silence(0.2)]))
         card.wait_said(10)
         chat.end_turn()
         _wait(rec.assistant_done, 20, "the assistant's reply")
