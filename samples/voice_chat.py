@@ -108,11 +108,17 @@ def _wait_for_enter(done: threading.Event) -> None:
 
 def _push_to_talk(chat: VoiceChat, transcript: Transcript) -> None:
     while not transcript.done.is_set():
-        line = input("Press Enter to talk (q + Enter to quit): ")
+        try:
+            line = input("Press Enter to talk (q + Enter to quit): ")
+        except EOFError:
+            return
         if line.strip().lower() == "q":
             return
         chat.begin_turn()
-        input("Recording... press Enter to send: ")
+        try:
+            input("Recording... press Enter to send: ")
+        except EOFError:
+            pass  # stdin ended: send what was recorded, then stop at the next prompt
         chat.end_turn()
 
 
