@@ -504,6 +504,42 @@ def test_garbage_frames_are_reported_and_the_loop_goes_on(
     assert len([r for r in caplog.records if r.name == "realtime_sync.api"]) == 5
 
 
+def test_frames_parse_exactly_as_json_loads(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    """The receive path's direct JSON scan gives json.loads's results and rejections."""
+    frames = [
+        ' {"type": "a.leading_space", "event_id": "e1"}',
+        '{"type": "a.trailing_space", "event_id": "e2"} \r\n',
+        '{"type": "a.extra", "event_id": "e3"} {"type": "x"}',
+        '\ufeff{"type": "a.bom", "event_id": "e4"}',
+        '{"type": "a.nested", "event_id": "e5", "x": [1, 2.5, null, true, {"k": "\\u00e9"}]}',
+        '{"type": "a.cut", "event_id": "e6"',
+        '{"type": "a.duplicate", "type": "a.last", "event_id": "e7"}',
+    ]
+    expected: List[Any] = []
+    for frame in frames:
+        try:
+            expected.append(json.loads(frame))
+        except ValueError:
+            expected.append(None)
+    assert expected.count(None) == 3  # extra data, BOM, cut short
+    api = make_api(server.url)
+    errors = Collector()
+    api.on("error", errors)
+    events = Collector()
+    api.on("server.*", events)
+    api.connect(timeout=5.0)
+    for frame in frames:
+        server.send(frame)
+    server.send_json({"type": "session.created", "event_id": "event_end"})
+    received = events.wait(5)
+    assert received[:-1] == [event for event in expected if event is not None]
+    assert [payload["raw"] for payload in errors.wait(3)] == [
+        frame for frame, event in zip(frames, expected) if event is None
+    ]
+
+
 def test_raising_callback_is_logged_and_the_loop_goes_on(
     server: FixtureServer, make_api: Callable[..., RealtimeAPI], caplog: pytest.LogCaptureFixture
 ) -> None:
