@@ -42,7 +42,7 @@ import time
 import traceback
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, List, Optional
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -50,6 +50,7 @@ __all__ = [
     "CARD_RATE",
     "FakeSoundCard",
     "run_scenario",
+    "load",
     "tone",
     "silence",
     "align",
@@ -106,7 +107,9 @@ def silence(seconds: float, rate: int = CARD_RATE) -> np.ndarray:
     return np.zeros(int(round(seconds * rate)), dtype=np.int16)
 
 
-def active_span(samples: np.ndarray, rate: int, threshold: float = 0.05, frame_ms: int = 5) -> Optional[tuple]:
+def active_span(
+    samples: np.ndarray, rate: int, threshold: float = 0.05, frame_ms: int = 5
+) -> Optional[Tuple[int, int]]:
     """(start, end) sample indices of the region whose frame RMS exceeds ``threshold`` of full scale."""
     frame = max(1, rate * frame_ms // 1000)
     n = len(samples) // frame
@@ -130,7 +133,7 @@ def dominant_frequency(samples: np.ndarray, rate: int) -> float:
     return float(k * rate / len(samples))
 
 
-def align(recording: np.ndarray, reference: np.ndarray) -> tuple:
+def align(recording: np.ndarray, reference: np.ndarray) -> Tuple[int, float]:
     """Find where ``reference`` starts in ``recording`` (same rate).
 
     Returns ``(offset, score)``: the lag of the largest cross-correlation, and
@@ -410,7 +413,7 @@ def scenario_devices(card: FakeSoundCard, directory: Path, params: Dict[str, Any
 
     result: Dict[str, Any] = {"devices": devices.list_devices(), "errors": {}}
 
-    def failure(make: Callable[[], Any]) -> Optional[List[str]]:
+    def failure(make: Callable[[], Any]) -> Optional[List[Any]]:
         started = time.monotonic()
         try:
             obj = make()

@@ -15,7 +15,7 @@ import ctypes.util
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 import numpy as np
 import pytest
@@ -55,6 +55,12 @@ def audio_stack() -> None:
 def voice_stack(audio_stack: None) -> None:
     """The audio stack plus the simulator (the ``server`` extra's websockets)."""
     pytest.importorskip("websockets", reason="the simulator needs the server extra (websockets)")
+
+
+def _span(samples: np.ndarray, rate: int) -> Tuple[int, int]:
+    span = card.active_span(samples, rate)
+    assert span is not None, "no sound at all"
+    return span
 
 
 def _scenario(name: str, tmp_path: Path, **params: Any) -> Dict[str, Any]:
@@ -164,7 +170,7 @@ def test_microphone_streams_into_the_client(voice_stack: None, tmp_path: Path, a
     assert result["rate"] == rate
     assert result["appends"] > 5 and result["committed_samples"] == result["sent_samples"]
     sent = card.load(tmp_path / "capture_to_client", "wire.raw")  # the appends' audio, decoded
-    start, end = card.active_span(sent, rate)
+    start, end = _span(sent, rate)
     assert abs((end - start) / rate - 0.5) <= 0.01
     assert abs(card.dominant_frequency(sent[start:end], rate) - 600) < 1.5
 
@@ -174,7 +180,7 @@ def test_stop_delivers_the_last_partial_chunk(audio_stack: None, tmp_path: Path)
     lengths = result["chunk_lengths"]
     assert lengths and lengths[-1] < result["chunk_samples"]  # never a full second: only stop() sent it
     captured = card.load(tmp_path / "capture", "captured.raw")
-    start, end = card.active_span(captured, 24000)
+    start, end = _span(captured, 24000)
     assert abs((end - start) / 24000 - 0.3) <= 0.01
     assert abs(card.dominant_frequency(captured[start:end], 24000) - 300) < 1.0
 
@@ -263,7 +269,7 @@ def test_push_to_talk_sends_only_between_begin_and_end(voice_stack: None, tmp_pa
     last_append = max(i for i, t in enumerate(sent) if t == "input_audio_buffer.append")
     assert sent.index("input_audio_buffer.commit") > last_append
     user = card.load(tmp_path / "push_to_talk", "user.raw")
-    start, end = card.active_span(user, 24000)
+    start, end = _span(user, 24000)
     assert abs((end - start) / 24000 - 0.5) <= 0.01
     assert abs(card.dominant_frequency(user[start:end], 24000) - 550) < 1.0
     assert len(user) < 24000 * 1.0  # the 440 Hz tone spoken before begin_turn() is not in the turn
