@@ -115,8 +115,8 @@ def run_tool(
             return _error_output(f"tool {name!r} did not finish within {timeout:g} seconds")
 
     if "error" in box:
-        exc = box["error"]
-        return _error_output(str(exc) or type(exc).__name__)
+        failure = box["error"]
+        return _error_output(str(failure) or type(failure).__name__)
     try:
         return json.dumps(box.get("result"))
     except (TypeError, ValueError) as exc:

@@ -66,16 +66,26 @@ from __future__ import annotations
 
 import collections
 import copy
-import datetime
 import logging
-import queue
 import threading
-from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
+from typing import Any, Deque, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
 from . import audio as _audio
-from ._tools import ToolCall, ToolHandler, ToolRunner
+from ._client_responses import _ResponsesMixin
+from ._client_support import (
+    Event,
+    Item,
+    _Ask,
+    _EventQueue,
+    _Ticket,
+    _ToolBatch,
+    _Waiter,
+    _now_iso,
+)
+from ._client_waits import _WaitsMixin
+from ._tools import ToolHandler, ToolRunner
 from .api import RealtimeAPI
 from .conversation import Conversation
 from .errors import (
@@ -85,10 +95,7 @@ from .errors import (
     ProtocolError,
     RealtimeConnectionError,
     RealtimeError,
-    ServerError,
-    UnknownItemError,
 )
-from .events import EventHandler
 
 __all__ = [
     "RealtimeClient",
@@ -98,9 +105,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-Event = Dict[str, Any]
-Item = Dict[str, Any]
 
 #: The session configuration a new client starts with (the reference's defaults).
 DEFAULT_SESSION_CONFIG: Dict[str, Any] = {
@@ -125,16 +129,6 @@ DEFAULT_SERVER_VAD_CONFIG: Dict[str, Any] = {
     "silence_duration_ms": 200,
 }
 
-# Client-level events, in the order a GUI usually cares about them.
-_CLIENT_EVENTS = (
-    "conversation.updated",
-    "conversation.item.appended",
-    "conversation.item.completed",
-    "conversation.interrupted",
-    "error",
-    "close",
-)
-
 # Server events folded into the conversation that need nothing more than a
 # ``conversation.updated`` dispatch when they change an item.
 _PLAIN_CONVERSATION_EVENTS = (
@@ -158,105 +152,7 @@ _PLAIN_CONVERSATION_EVENTS = (
 # How many recently sent client events are kept to name the cause of a server error.
 _SENT_EVENTS_KEPT = 256
 
-# The server's error code for a response.create sent while one is active.
-_ACTIVE_RESPONSE_CODE = "conversation_already_has_active_response"
-
-_MISSING = object()
-
-
-def _now_iso() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
-
-
-class _Waiter:
-    """One blocked helper: woken with a value or failed with an error."""
-
-    __slots__ = ("_event", "value", "error")
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self.value: Any = None
-        self.error: Optional[BaseException] = None
-
-    def resolve(self, value: Any) -> None:
-        if not self._event.is_set():
-            self.value = value
-            self._event.set()
-
-    def fail(self, error: BaseException) -> None:
-        if not self._event.is_set():
-            self.error = error
-            self._event.set()
-
-    def wait(self, timeout: Optional[float]) -> bool:
-        return self._event.wait(timeout)
-
-
-class _Ask(_Waiter):
-    """An :meth:`RealtimeClient.ask` in flight: resolved with the final response dict."""
-
-    __slots__ = ("event_ids",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.event_ids: Set[str] = set()
-
-
-class _Ticket:
-    """One ``response.create`` request: queued, in flight, or bound to a response."""
-
-    __slots__ = ("event_id", "ask", "options")
-
-    def __init__(self, ask: Optional[_Ask] = None, options: Optional[Dict[str, Any]] = None) -> None:
-        self.event_id: Optional[str] = None
-        self.ask = ask
-        self.options = options
-
-
-class _ToolBatch:
-    """The registered tool calls of one response."""
-
-    __slots__ = ("pending", "done", "status", "ask")
-
-    def __init__(self) -> None:
-        self.pending: Set[str] = set()
-        self.done = False
-        self.status: Optional[str] = None
-        self.ask: Optional[_Ask] = None
-
-
-class _EventQueue:
-    """The bounded queue behind :meth:`RealtimeClient.events` (drops the oldest)."""
-
-    def __init__(self, maxsize: int, names: Tuple[str, ...]) -> None:
-        self.queue: "queue.Queue[Tuple[str, Any]]" = queue.Queue(maxsize)
-        self.names = frozenset(names)
-        self.dropped = 0
-        self._lock = threading.Lock()
-
-    def offer(self, name: str, payload: Any) -> None:
-        if name not in self.names:
-            return
-        with self._lock:
-            while True:
-                try:
-                    self.queue.put_nowait((name, payload))
-                    return
-                except queue.Full:
-                    try:
-                        self.queue.get_nowait()
-                    except queue.Empty:
-                        continue
-                    self.dropped += 1
-                    if self.dropped == 1 or self.dropped % 1000 == 0:
-                        logger.warning(
-                            "events() queue is full: %d oldest event(s) dropped so far; "
-                            "read it faster or pass a larger maxsize",
-                            self.dropped,
-                        )
-
-
-class RealtimeClient(EventHandler):
+class RealtimeClient(_ResponsesMixin, _WaitsMixin):
     """A Realtime API session with conversation state, tools and blocking helpers.
 
     Args:
@@ -344,7 +240,6 @@ class RealtimeClient(EventHandler):
         self._live = False
         self._session_created = False
         self.session: Optional[Dict[str, Any]] = None
-        self._recv_thread: Optional[threading.Thread] = None
         # Response tracking.
         self._reserved: Optional[_Ticket] = None
         self._in_flight: Deque[_Ticket] = collections.deque()
@@ -403,8 +298,6 @@ class RealtimeClient(EventHandler):
     def _is_dispatching_thread(self) -> bool:
         """True on a thread that delivers this client's events (so it must not block)."""
         if super()._is_dispatching_thread():
-            return True
-        if self._recv_thread is not None and self._recv_thread is threading.current_thread():
             return True
         checker = getattr(self.realtime, "_is_dispatching_thread", None)
         return bool(checker()) if checker is not None else False
@@ -475,11 +368,20 @@ class RealtimeClient(EventHandler):
                 ticket = self._reserved or _Ticket()
                 self._reserved = None
                 self._in_flight.append(ticket)
-        self._emit("realtime.event", {"time": _now_iso(), "source": "client", "event": event})
+        if self._wants_realtime_events():
+            self._emit("realtime.event", {"time": _now_iso(), "source": "client", "event": event})
 
     def _on_server_event(self, event: Event) -> None:
-        self._recv_thread = threading.current_thread()
-        self._emit("realtime.event", {"time": _now_iso(), "source": "server", "event": event})
+        if self._wants_realtime_events():
+            self._emit("realtime.event", {"time": _now_iso(), "source": "server", "event": event})
+
+    def _wants_realtime_events(self) -> bool:
+        """Whether anyone listens to ``realtime.event`` (it is built only then: audio is hot)."""
+        name = "realtime.event"
+        if name in self._handlers or name in self._next_handlers or name in self._waiters:
+            return True
+        event_queue = self._event_queue
+        return event_queue is not None and name in event_queue.names
 
     def _on_realtime_error(self, payload: Dict[str, Any]) -> None:
         """A malformed frame reported by the socket layer: pass it on."""
@@ -488,48 +390,7 @@ class RealtimeClient(EventHandler):
     def _on_realtime_close(self, payload: Dict[str, Any]) -> None:
         self._end_connection(payload)
 
-    def _on_server_error(self, event: Event) -> None:
-        self._recv_thread = threading.current_thread()
-        details = event.get("error")
-        error = ServerError(details if isinstance(details, dict) else {"message": str(details)})
-        client_event: Optional[Event] = None
-        failed: List[_Ask] = []
-        retry: Optional[_Ticket] = None
-        with self._lock:
-            if error.event_id:
-                client_event = self._sent.get(error.event_id)
-                ticket = self._take_ticket(error.event_id)
-                if ticket is not None:
-                    if error.code == _ACTIVE_RESPONSE_CODE:
-                        retry = ticket  # send it again when the active response ends
-                    elif ticket.ask is not None:
-                        failed.append(ticket.ask)
-                for ask in self._asks:
-                    if error.event_id in ask.event_ids and ask not in failed and retry is None:
-                        failed.append(ask)
-        logger.warning("server error: %s", error)
-        if retry is not None:
-            logger.info("response.create %s came too early; queued until the active response ends", error.event_id)
-            self._send_follow_up(retry)
-        for ask in failed:
-            ask.fail(error)
-        self._report(error, event, client_event)
-        self._drain_queue()
-
-    def _take_ticket(self, event_id: str) -> Optional[_Ticket]:
-        """Remove the response.create ticket with this event id (lock held)."""
-        for ticket in self._in_flight:
-            if ticket.event_id == event_id:
-                self._in_flight.remove(ticket)
-                return ticket
-        if self._active_ticket is not None and self._active_ticket.event_id == event_id:
-            ticket = self._active_ticket
-            self._active_ticket = None
-            return ticket
-        return None
-
     def _on_session(self, event: Event) -> None:
-        self._recv_thread = threading.current_thread()
         session = event.get("session")
         if isinstance(session, dict):
             self.session = session
@@ -545,13 +406,11 @@ class RealtimeClient(EventHandler):
                 waiter.resolve(True)
 
     def _on_plain_event(self, event: Event) -> None:
-        self._recv_thread = threading.current_thread()
         item, delta = self._process(event)
         if item is not None:
             self._emit("conversation.updated", {"item": item, "delta": delta})
 
     def _on_item_created(self, event: Event) -> None:
-        self._recv_thread = threading.current_thread()
         item, delta = self._process(event)
         if item is None:
             return
@@ -561,7 +420,6 @@ class RealtimeClient(EventHandler):
             self._emit("conversation.item.completed", {"item": item})
 
     def _on_speech_started(self, event: Event) -> None:
-        self._recv_thread = threading.current_thread()
         start = event.get("audio_start_ms")
         item_id = event.get("item_id")
         if isinstance(item_id, str) and isinstance(start, (int, float)):
@@ -573,7 +431,6 @@ class RealtimeClient(EventHandler):
         self._emit("conversation.interrupted", {})
 
     def _on_speech_stopped(self, event: Event) -> None:
-        self._recv_thread = threading.current_thread()
         item_id = event.get("item_id")
         with self._lock:
             start_ms = self._speech_starts.pop(item_id, None) if isinstance(item_id, str) else None
@@ -596,18 +453,7 @@ class RealtimeClient(EventHandler):
             return np.zeros(0, dtype=np.int16), offset
         return (chunks[0] if len(chunks) == 1 else np.concatenate(chunks)), offset
 
-    def _on_response_created(self, event: Event) -> None:
-        self._recv_thread = threading.current_thread()
-        self._process(event)
-        response = event.get("response")
-        response_id = response.get("id") if isinstance(response, dict) else None
-        with self._lock:
-            ticket = self._in_flight.popleft() if self._in_flight else None
-            self._active_response = response_id if isinstance(response_id, str) else ""
-            self._active_ticket = ticket
-
     def _on_output_item_done(self, event: Event) -> None:
-        self._recv_thread = threading.current_thread()
         item, delta = self._process(event)
         if item is not None:
             self._emit("conversation.updated", {"item": item, "delta": delta})
@@ -616,42 +462,6 @@ class RealtimeClient(EventHandler):
         final = event.get("item")
         if isinstance(final, dict) and final.get("type") == "function_call":
             self._start_tool_call(event, final)
-
-    def _on_response_done(self, event: Event) -> None:
-        self._recv_thread = threading.current_thread()
-        self._process(event)
-        response = event.get("response")
-        if not isinstance(response, dict):
-            response = {}
-        response_id = response.get("id")
-        status = response.get("status")
-        follow_up: Optional[_Ticket] = None
-        finished: Optional[_Ask] = None
-        with self._lock:
-            ticket: Optional[_Ticket] = None
-            if self._active_response is not None and self._active_response in (response_id, ""):
-                ticket = self._active_ticket
-                self._active_response = None
-                self._active_ticket = None
-            ask = ticket.ask if ticket is not None else None
-            batch = self._tool_batches.get(response_id)
-            if batch is not None and not batch.done:
-                batch.done = True
-                batch.status = status
-                batch.ask = ask
-                if not batch.pending:
-                    del self._tool_batches[response_id]
-                    if status == "completed":
-                        follow_up = _Ticket(ask=ask)
-                elif status != "completed":
-                    batch.ask = None
-            if ask is not None and (batch is None or status != "completed"):
-                finished = ask
-        if finished is not None:
-            finished.resolve(response)
-        if follow_up is not None:
-            self._send_follow_up(follow_up)
-        self._drain_queue()
 
     def _end_connection(self, payload: Dict[str, Any]) -> None:
         """The connection is over: fail waiters, drop queued work, dispatch ``close`` once."""
@@ -828,22 +638,6 @@ class RealtimeClient(EventHandler):
             self._send("session.update", {"session": self._session_payload()})
         return True
 
-    def _check_session_tools(self, tools: Any) -> None:
-        if not isinstance(tools, (list, tuple)):
-            raise ConfigurationError("tools must be a list of tool definitions (dicts)")
-        seen: Set[str] = set()
-        for tool in tools:
-            name = tool.get("name") if isinstance(tool, dict) else None
-            if not isinstance(name, str) or not name:
-                raise ConfigurationError(f"tool definition without a name: {tool!r}")
-            if name in self._tools:
-                raise ConfigurationError(
-                    f'tool "{name}" is already added with add_tool(); remove_tool("{name}") first'
-                )
-            if name in seen:
-                raise ConfigurationError(f'tool "{name}" is defined twice')
-            seen.add(name)
-
     def _session_payload(self) -> Dict[str, Any]:
         """The ``session`` object of a ``session.update``: config plus registered tools."""
         session = copy.deepcopy(self.session_config)
@@ -851,130 +645,6 @@ class RealtimeClient(EventHandler):
         tools.extend(dict({"type": "function"}, **definition) for definition, _ in self._tools.values())
         session["tools"] = tools
         return session
-
-    def add_tool(self, definition: Dict[str, Any], handler: ToolHandler) -> Dict[str, Any]:
-        """Register a tool the model may call, and run ``handler`` when it does.
-
-        Args:
-            definition: ``{"name", "description", "parameters"}`` (``type``
-                defaults to ``"function"``).
-            handler: called as ``handler(arguments)`` with the parsed
-                arguments dict, on the tool worker thread; its return value is
-                JSON-encoded as the call's output.
-
-        Returns:
-            ``{"definition": ..., "handler": ...}``.
-
-        Raises:
-            ConfigurationError: no name, handler not callable, or the name is
-                already registered (here or in ``session_config["tools"]``).
-        """
-        name = definition.get("name") if isinstance(definition, dict) else None
-        if not isinstance(name, str) or not name:
-            raise ConfigurationError("the tool definition needs a non-empty \"name\"")
-        if name in self._tools:
-            raise ConfigurationError(f'tool "{name}" already added; remove_tool("{name}") first')
-        if any(isinstance(t, dict) and t.get("name") == name for t in self.session_config.get("tools") or []):
-            raise ConfigurationError(f'tool "{name}" is already defined in session_config["tools"]')
-        if not callable(handler):
-            raise ConfigurationError(f'the handler of tool "{name}" must be callable')
-        stored = copy.deepcopy(definition)
-        tools = dict(self._tools)
-        tools[name] = (stored, handler)
-        self._tools = tools  # replaced, never mutated: readers on other threads need no lock
-        if self.realtime.is_connected():
-            self.update_session()
-        return {"definition": stored, "handler": handler}
-
-    def remove_tool(self, name: str) -> bool:
-        """Unregister a tool (and update the session when connected).
-
-        Raises:
-            ConfigurationError: no tool of that name was added.
-        """
-        if name not in self._tools:
-            raise ConfigurationError(f'tool "{name}" does not exist, so it cannot be removed')
-        tools = dict(self._tools)
-        del tools[name]
-        self._tools = tools
-        if self.realtime.is_connected():
-            self.update_session()
-        return True
-
-    @property
-    def tools(self) -> Dict[str, Dict[str, Any]]:
-        """The registered tools: ``{name: {"definition", "handler"}}`` (a new dict)."""
-        return {name: {"definition": d, "handler": h} for name, (d, h) in self._tools.items()}
-
-    def _start_tool_call(self, event: Event, final: Event) -> None:
-        """A function call is done: run it when it is one of ours (receive thread)."""
-        if final.get("status", "completed") != "completed":
-            return
-        name = final.get("name")
-        call_id = final.get("call_id")
-        entry = self._tools.get(name) if isinstance(name, str) else None
-        if entry is None:
-            logger.debug("function call %r is not a registered tool; left to callbacks", name)
-            return
-        if not isinstance(call_id, str):
-            self._report(ProtocolError("function_call item without call_id", event=event), event)
-            return
-        response_id = event.get("response_id")
-        with self._lock:
-            if not self._live:
-                return
-            batch = self._tool_batches.get(response_id)
-            if batch is None or batch.done:
-                batch = self._tool_batches[response_id] = _ToolBatch()
-            batch.pending.add(call_id)
-            runner = self._runner
-            if runner is None:
-                runner = self._runner = ToolRunner(self._on_tool_output, self.tool_timeout)
-            generation = self._generation
-        arguments = final.get("arguments")
-        runner.submit(
-            ToolCall(
-                generation=generation,
-                call_id=call_id,
-                name=name,
-                arguments=arguments if isinstance(arguments, str) else "",
-                response_id=response_id,
-                handler=entry[1],
-            )
-        )
-
-    def _on_tool_output(self, call: ToolCall, output: str) -> None:
-        """Send a tool's output, then the follow-up response when it was the last (tool worker)."""
-        with self._lock:
-            current = self._live and call.generation == self._generation
-        if not current:
-            logger.debug("dropping the output of %r: its connection is gone", call)
-            return
-        try:
-            self._send(
-                "conversation.item.create",
-                {"item": {"type": "function_call_output", "call_id": call.call_id, "output": output}},
-            )
-        except RealtimeConnectionError as exc:
-            logger.warning("could not send the output of %r: %s", call, exc)
-            return
-        follow_up: Optional[_Ticket] = None
-        with self._lock:
-            batch = self._tool_batches.get(call.response_id)
-            if batch is not None:
-                batch.pending.discard(call.call_id)
-                if batch.done and not batch.pending:
-                    del self._tool_batches[call.response_id]
-                    if batch.status == "completed":
-                        follow_up = _Ticket(ask=batch.ask)
-        if follow_up is not None:
-            self._send_follow_up(follow_up)
-
-    def _send_follow_up(self, ticket: _Ticket) -> None:
-        try:
-            self._request_response(ticket, front=True)
-        except RealtimeConnectionError as exc:
-            logger.warning("could not request the response after the tool calls: %s", exc)
 
     # -- conversation -------------------------------------------------------------
 
@@ -1114,295 +784,6 @@ class RealtimeClient(EventHandler):
         self.conversation.queue_input_audio(chunks[0] if len(chunks) == 1 else np.concatenate(chunks))
         self._send("input_audio_buffer.commit")
 
-    # -- responses ----------------------------------------------------------------
 
-    def create_response(self, response: Optional[Dict[str, Any]] = None) -> bool:
-        """Request a model response (``response.create``); never blocks.
 
-        With turn detection off, input audio appended since the last commit is
-        committed first (and becomes the user item's ``formatted["audio"]``).
-        While a response is active (or one was requested and not started), the
-        request is queued and sent when that response is done.
 
-        Args:
-            response: optional per-response settings (``instructions``,
-                ``modalities``, ...), sent as the event's ``response`` object.
-
-        Returns:
-            ``True`` if ``response.create`` was sent now, ``False`` if queued.
-
-        Raises:
-            NotConnectedError: not connected.
-        """
-        if response is not None and not isinstance(response, dict):
-            raise ConfigurationError("response must be a dict of response settings")
-        self._require_connected()
-        self._commit_pending_audio()
-        return self._request_response(_Ticket(options=copy.deepcopy(response)))
-
-    def _busy(self) -> bool:
-        return bool(self._reserved or self._in_flight or self._active_response is not None)
-
-    def _request_response(self, ticket: _Ticket, *, front: bool = False) -> bool:
-        """Send ``response.create`` for ``ticket`` now, or queue it behind the active response."""
-        with self._lock:
-            if not self._live:
-                raise NotConnectedError("not connected; call connect() first")
-            if self._busy():
-                if front:
-                    self._queued.appendleft(ticket)
-                else:
-                    self._queued.append(ticket)
-                return False
-            self._reserved = ticket
-        self._send_ticket(ticket)
-        return True
-
-    def _send_ticket(self, ticket: _Ticket) -> None:
-        """Send the ``response.create`` reserved for ``ticket`` (lock not held)."""
-        previous = getattr(self._tls, "ask", None)
-        self._tls.ask = ticket.ask
-        try:
-            self._send("response.create", {"response": ticket.options} if ticket.options else None)
-        except BaseException:
-            with self._lock:
-                if self._reserved is ticket:
-                    self._reserved = None
-            raise
-        finally:
-            self._tls.ask = previous
-
-    def _drain_queue(self) -> None:
-        """Send the next queued ``response.create`` if nothing is active (receive thread)."""
-        with self._lock:
-            if not self._live or not self._queued or self._busy():
-                return
-            ticket = self._queued.popleft()
-            self._reserved = ticket
-        try:
-            self._send_ticket(ticket)
-        except RealtimeConnectionError as exc:
-            logger.warning("could not send the queued response.create: %s", exc)
-            if ticket.ask is not None:
-                ticket.ask.fail(exc)
-
-    def active_response_id(self) -> Optional[str]:
-        """The id of the response being generated, or ``None``."""
-        return self._active_response or None
-
-    def cancel_response(self, id: Optional[str] = None, sample_count: int = 0) -> Optional[Item]:  # noqa: A002
-        """Stop the response in progress and, for audio, cut the item to what was heard.
-
-        Without ``id``: send ``response.cancel`` when a response is active (or
-        requested); otherwise send nothing.
-
-        With ``id`` (an assistant message item) and ``sample_count`` (samples
-        of its audio that were played): everything is checked first; then
-        ``response.cancel`` is sent if a response is still active, and
-        ``conversation.item.truncate`` with ``audio_end_ms`` computed from the
-        output format's sample rate and capped at the audio received for that
-        item. When nothing was heard (0 ms) or the item has no audio part, no
-        truncate is sent.
-
-        Returns:
-            The item, or ``None`` without ``id``.
-
-        Raises:
-            UnknownItemError: no item with that id.
-            ConfigurationError: the item is not an assistant message, or
-                ``sample_count`` is not a non-negative integer.
-            NotConnectedError: not connected.
-        """
-        self._require_connected()
-        if id is None:
-            self._cancel_active()
-            return None
-        if isinstance(sample_count, bool) or not isinstance(sample_count, (int, np.integer)) or sample_count < 0:
-            raise ConfigurationError(f"sample_count must be a non-negative integer, got {sample_count!r}")
-        item = self.conversation.get_item(id)
-        if item is None:
-            raise UnknownItemError(f'could not find item "{id}"')
-        if item.get("type") != "message" or item.get("role") != "assistant":
-            raise ConfigurationError(
-                f'cancel_response() needs an assistant message, item "{id}" is a '
-                f"{item.get('role') or ''} {item.get('type')}".replace("  ", " ")
-            )
-        content = item.get("content") or []
-        audio_index = next(
-            (i for i, part in enumerate(content) if isinstance(part, dict) and part.get("type") == "audio"),
-            None,
-        )
-        received = len(item.get("formatted", {}).get("audio", ()))
-        rate = _audio.sample_rate(self.conversation.output_audio_format)
-        audio_end_ms = int(min(int(sample_count), received) * 1000 // rate)
-        self._cancel_active()
-        if audio_index is not None and audio_end_ms > 0:
-            self._send(
-                "conversation.item.truncate",
-                {"item_id": id, "content_index": audio_index, "audio_end_ms": audio_end_ms},
-            )
-        return item
-
-    def _cancel_active(self) -> bool:
-        with self._lock:
-            active = bool(self._reserved or self._in_flight or self._active_response is not None)
-        if active:
-            self._send("response.cancel")
-        return active
-
-    # -- blocking helpers -----------------------------------------------------------
-
-    def _check_can_block(self, what: str) -> None:
-        if self._is_dispatching_thread():
-            raise RuntimeError(
-                f"{what}() was called on the thread that delivers this client's events "
-                "(from inside a callback); it would wait for ever. Call it from another "
-                "thread, or react to the event in a callback instead."
-            )
-
-    def _wait(self, key: str, timeout: Optional[float], what: str) -> Any:
-        self._check_can_block(what)
-        waiter = _Waiter()
-        with self._lock:
-            if not self._live:
-                raise NotConnectedError("not connected; call connect() first")
-            if key == "_session.created" and self._session_created:
-                return True
-            self._client_waiters.setdefault(key, []).append(waiter)
-        if not waiter.wait(timeout):
-            with self._lock:
-                group = self._client_waiters.get(key)
-                if group is not None and waiter in group:
-                    group.remove(waiter)
-                    if not group:
-                        del self._client_waiters[key]
-        if waiter.error is not None:
-            raise waiter.error
-        return waiter.value
-
-    def wait_for_session_created(self, timeout: Optional[float] = None) -> Optional[bool]:
-        """Block until the server's ``session.created`` (at once if already there).
-
-        Returns:
-            ``True``, or ``None`` when ``timeout`` seconds ran out.
-
-        Raises:
-            NotConnectedError: not connected.
-            ConnectionClosedError: the connection ended while waiting.
-            RuntimeError: called from inside a callback (the receive thread).
-        """
-        result: Optional[bool] = self._wait("_session.created", timeout, "wait_for_session_created")
-        return result
-
-    def wait_for_next_item(self, timeout: Optional[float] = None) -> Optional[Item]:
-        """Block until the next item is appended to the conversation and return it.
-
-        Returns ``None`` on timeout; raises like :meth:`wait_for_session_created`.
-        """
-        payload = self._wait("conversation.item.appended", timeout, "wait_for_next_item")
-        return payload["item"] if payload is not None else None
-
-    def wait_for_next_completed_item(self, timeout: Optional[float] = None) -> Optional[Item]:
-        """Block until the next item is completed and return it.
-
-        Returns ``None`` on timeout; raises like :meth:`wait_for_session_created`.
-        """
-        payload = self._wait("conversation.item.completed", timeout, "wait_for_next_completed_item")
-        return payload["item"] if payload is not None else None
-
-    def ask(self, text: str, timeout: Optional[float] = 60.0) -> Optional[Item]:
-        """Send ``text`` as a user message and return the finished assistant item.
-
-        The notebook helper: it sends the message, requests a response (queued
-        behind an active one), follows automatic tool calls to the response
-        that comes after them, and returns the last assistant message of the
-        final response, with ``formatted`` ``text``, ``transcript`` and
-        ``audio`` complete (or the response's last item when it holds no
-        assistant message). A cancelled response still returns its partial item.
-
-        Args:
-            text: the user's message.
-            timeout: seconds to wait for the whole exchange; ``None`` for ever.
-
-        Returns:
-            The item, or ``None`` if ``timeout`` ran out or the response
-            produced no item.
-
-        Raises:
-            ServerError: the server rejected the message or the response, or
-                the response failed.
-            ConnectionClosedError: the connection ended while waiting.
-            NotConnectedError: not connected.
-            RuntimeError: called from inside a callback (the receive thread).
-        """
-        if not isinstance(text, str):
-            raise ConfigurationError(f"text must be a str, got {type(text).__name__}")
-        self._check_can_block("ask")
-        ask = _Ask()
-        with self._lock:
-            if not self._live:
-                raise NotConnectedError("not connected; call connect() first")
-            self._asks.add(ask)
-        try:
-            self._send_user_message([{"type": "input_text", "text": text}], ask)
-            finished = ask.wait(timeout)
-        finally:
-            with self._lock:
-                self._asks.discard(ask)
-        if not finished:
-            return None
-        if ask.error is not None:
-            raise ask.error
-        response: Dict[str, Any] = ask.value or {}
-        if response.get("status") == "failed":
-            details = response.get("status_details") or {}
-            error = details.get("error") if isinstance(details, dict) else None
-            raise ServerError(
-                dict(error) if isinstance(error, dict) else {"type": "response_failed", "message": "the response failed"}
-            )
-        return self._pick_reply(response)
-
-    def _pick_reply(self, response: Dict[str, Any]) -> Optional[Item]:
-        output = response.get("output") or []
-        items: List[Item] = []
-        for entry in output:
-            entry_id = entry.get("id") if isinstance(entry, dict) else entry
-            live = self.conversation.get_item(entry_id) if isinstance(entry_id, str) else None
-            if live is not None:
-                items.append(live)
-            elif isinstance(entry, dict):
-                items.append(entry)
-        for item in reversed(items):
-            if item.get("type") == "message" and item.get("role") == "assistant":
-                return item
-        return items[-1] if items else None
-
-    # -- events queue -------------------------------------------------------------
-
-    def events(
-        self, maxsize: int = 1000, *, include_realtime_events: bool = False
-    ) -> "queue.Queue[Tuple[str, Any]]":
-        """A thread-safe queue of ``(name, payload)`` for a GUI or other thread to pull.
-
-        The client puts every client-level event in it (``conversation.updated``,
-        ``conversation.item.appended``, ``conversation.item.completed``,
-        ``conversation.interrupted``, ``error``, ``close``, and with
-        ``include_realtime_events`` also ``realtime.event``). The queue is
-        bounded by ``maxsize``: when the reader falls behind, the oldest
-        entries are dropped (counted in :attr:`events_dropped`, with a
-        warning) so the receive thread never blocks. Payloads hold the live
-        item dicts: read ``item["formatted"]`` for the current state.
-
-        The first call creates the queue; later calls return the same queue.
-        """
-        with self._lock:
-            if self._event_queue is None:
-                names = _CLIENT_EVENTS + (("realtime.event",) if include_realtime_events else ())
-                self._event_queue = _EventQueue(maxsize, names)
-            return self._event_queue.queue
-
-    @property
-    def events_dropped(self) -> int:
-        """How many events the :meth:`events` queue dropped because it was full."""
-        event_queue = self._event_queue
-        return event_queue.dropped if event_queue is not None else 0

@@ -353,14 +353,14 @@ def signal_when_waiting(monkeypatch: Any) -> threading.Event:
     Patches the client's private waiter class for the test (``monkeypatch``),
     so a test can disconnect exactly while a helper waits, without sleeping.
     """
-    import realtime_sync.client as client_module
+    import realtime_sync._client_support as support
 
     waiting = threading.Event()
-    original = client_module._Waiter.wait
+    original = support._Waiter.wait
 
     def wait(self: Any, timeout: Any) -> bool:
         waiting.set()
         return bool(original(self, timeout))
 
-    monkeypatch.setattr(client_module._Waiter, "wait", wait)
+    monkeypatch.setattr(support._Waiter, "wait", wait)
     return waiting
