@@ -13,9 +13,14 @@ import base64
 import contextlib
 import hashlib
 import json
+import os
+import shutil
 import socket
+import ssl
+import subprocess
+import tempfile
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -49,6 +54,7 @@ class FixtureServer:
         on_connect: called with the server connection right after the
             handshake, on the server's connection thread (send a
             ``session.created`` from here, for example).
+        ssl_context: serve ``wss://`` with this server-side TLS context.
     """
 
     def __init__(
@@ -57,7 +63,9 @@ class FixtureServer:
         reject_status: Optional[int] = None,
         reject_body: Any = None,
         on_connect: Optional[Callable[[ServerConnection], None]] = None,
+        ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
+        self.ssl_context = ssl_context
         self.reject_status = reject_status
         self.reject_body = reject_body
         self.on_connect = on_connect
@@ -81,6 +89,7 @@ class FixtureServer:
             compression=None,
             max_size=None,
             ping_interval=None,
+            ssl=self.ssl_context,
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="fixture-ws-server", daemon=True
@@ -110,7 +119,8 @@ class FixtureServer:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        scheme = "ws" if self.ssl_context is None else "wss"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     # -- scripting ----------------------------------------------------------
 
@@ -210,13 +220,21 @@ def silent_listener() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def mute_server(chatter_every: Optional[float] = None) -> Iterator[str]:
+def mute_server(
+    chatter_every: Optional[float] = None,
+    *,
+    burst: Sequence[bytes] = (),
+    ssl_context: Optional[ssl.SSLContext] = None,
+) -> Iterator[str]:
     """A server that completes one WebSocket handshake, then reads and ignores everything.
 
     It never answers a close frame or a ping, so a client must give up on the
     closing handshake by itself. With ``chatter_every`` (seconds) it also
     sends a small event that often, so the connection is never quiet although
-    pings go unanswered. Yields its ``ws://`` URL.
+    pings go unanswered. ``burst`` payloads are sent as text frames right
+    after the first event, all in one write (over TLS: in one record, when
+    they fit in 16 kB). With ``ssl_context`` it serves ``wss://``. Yields its
+    URL.
     """
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
@@ -226,6 +244,9 @@ def mute_server(chatter_every: Optional[float] = None) -> Iterator[str]:
     def serve() -> None:
         try:
             conn, _ = listener.accept()
+            if ssl_context is not None:
+                conn.settimeout(5.0)
+                conn = ssl_context.wrap_socket(conn, server_side=True)
         except OSError:
             return
         with conn:
@@ -252,6 +273,8 @@ def mute_server(chatter_every: Optional[float] = None) -> Iterator[str]:
             # one unmasked text frame, so the client knows its loop is reading
             hello = b'{"type":"session.created","event_id":"event_mute"}'
             conn.sendall(bytes([0x81, len(hello)]) + hello)
+            if burst:
+                conn.sendall(b"".join(_server_frame(payload) for payload in burst))
             conn.settimeout(0.2 if chatter_every is None else chatter_every)
             chatter = b'{"type":"rate_limits.updated","event_id":"event_chatter","rate_limits":[]}'
             while not stop.is_set():
@@ -271,11 +294,43 @@ def mute_server(chatter_every: Optional[float] = None) -> Iterator[str]:
     thread = threading.Thread(target=serve, name="fixture-mute-server", daemon=True)
     thread.start()
     try:
-        yield f"ws://127.0.0.1:{listener.getsockname()[1]}"
+        scheme = "ws" if ssl_context is None else "wss"
+        yield f"{scheme}://127.0.0.1:{listener.getsockname()[1]}"
     finally:
         stop.set()
         listener.close()
         thread.join(5.0)
+
+
+def _server_frame(payload: bytes) -> bytes:
+    """One unmasked text frame (payloads up to 64 kB)."""
+    if len(payload) < 126:
+        return bytes([0x81, len(payload)]) + payload
+    return bytes([0x81, 126]) + len(payload).to_bytes(2, "big") + payload
+
+
+@contextlib.contextmanager
+def tls_contexts() -> Iterator[Tuple[ssl.SSLContext, ssl.SSLContext]]:
+    """A throw-away self-signed certificate for 127.0.0.1: ``(server, client)`` contexts.
+
+    Made with the ``openssl`` command; yields nothing usable without it, so
+    callers skip when :func:`shutil.which` finds no ``openssl``.
+    """
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise RuntimeError("the openssl command is needed to make a test certificate")
+    with tempfile.TemporaryDirectory() as folder:
+        cert, key = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+        subprocess.run(
+            [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+             "-keyout", key, "-out", cert],
+            check=True, capture_output=True, timeout=60,
+        )
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.load_cert_chain(cert, key)
+        client = ssl.create_default_context(cafile=cert)
+        yield server, client
 
 
 def closed_port() -> int:

@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 import re
+import shutil
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
@@ -26,7 +27,7 @@ from realtime_sync.errors import (
     RealtimeTimeoutError,
 )
 
-from support_ws import FixtureServer, closed_port, mute_server, silent_listener
+from support_ws import FixtureServer, closed_port, mute_server, silent_listener, tls_contexts
 
 SECRET = "sk-test-Zq81SecretValueThatMustNeverLeak"
 EVENT_ID = re.compile(r"^evt_[1-9A-HJ-NP-Za-km-z]{17}$")
@@ -721,6 +722,64 @@ def test_server_close_during_a_stream_is_seen_at_once(
     assert closes.wait(1)[0] == {"error": True, "code": 4000, "reason": "bye"}
     assert time.monotonic() - started < 1.0
     assert len(received.events) == 200
+
+
+@pytest.mark.parametrize(
+    "pings",
+    [{}, {"ping_interval": None}],
+    ids=["back-to-back reads", "poll before each frame"],
+)
+def test_tls_stream_arrives_whole_in_both_receive_modes(pings: Dict[str, Any]) -> None:
+    """Over wss://, records TLS has already decrypted are read without waiting for the socket."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    with tls_contexts() as (server_tls, client_tls), FixtureServer(ssl_context=server_tls) as server:
+        api = RealtimeAPI(server.url, api_key=SECRET, ssl_context=client_tls, **pings)
+        received = Collector()
+        api.on("server.*", received)
+        closes = Collector()
+        api.on("close", closes)
+        try:
+            api.connect(timeout=5.0)
+            assert server.handshakes[0].headers["authorization"] == f"Bearer {SECRET}"
+            server.wait_for_connection()
+            # one burst, many small records: TLS reads ahead of what the socket shows
+            for index in range(300):
+                server.send_json({"type": "response.text.delta", "event_id": f"e{index}",
+                                  "delta": "x" * (index % 50)})
+            events = received.wait(300, timeout=5.0)
+            assert [e["event_id"] for e in events] == [f"e{i}" for i in range(300)]
+            api.send("response.create")
+            assert json.loads(server.wait_for_messages(1)[0])["type"] == "response.create"
+        finally:
+            api.disconnect()
+        assert closes.events == [{"error": False, "code": 1000, "reason": None}]
+        assert not recv_threads()
+
+
+@pytest.mark.parametrize(
+    "pings",
+    [{}, {"ping_interval": None}],
+    ids=["back-to-back reads", "poll before each frame"],
+)
+def test_tls_frames_buffered_in_one_record_are_all_read(pings: Dict[str, Any]) -> None:
+    """Frames TLS has decrypted ahead of the socket are read without waiting for more data."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    burst = [json.dumps({"type": "response.text.delta", "event_id": f"e{i}", "delta": "x"}).encode()
+             for i in range(100)]
+    assert len(b"".join(burst)) < 16000  # one TLS record
+    with tls_contexts() as (server_tls, client_tls), mute_server(burst=burst, ssl_context=server_tls) as url:
+        api = RealtimeAPI(url, ssl_context=client_tls, **pings)
+        received = Collector()
+        api.on("server.*", received)
+        try:
+            api.connect(timeout=5.0)
+            events = received.wait(101, timeout=5.0)
+            assert [e["event_id"] for e in events[1:]] == [f"e{i}" for i in range(100)]
+        finally:
+            api.disconnect()
+        assert not recv_threads()
 
 
 def test_disconnect_is_idempotent_and_leaves_no_thread(server: FixtureServer) -> None:
