@@ -625,7 +625,8 @@ def _voice_session(card: FakeSoundCard, params: Dict[str, Any], reply: str):  # 
     from realtime_sync.client import RealtimeClient
     from realtime_sync.simulator import RealtimeSimulator
 
-    sim = RealtimeSimulator(speed=None, responder=lambda items, session: reply)
+    # sim_speed: stream the reply at this multiple of real time (None: all at once)
+    sim = RealtimeSimulator(speed=params.get("sim_speed"), responder=lambda items, session: reply)
     sim.start()
     client = RealtimeClient(url=sim.url)
     fmt = params.get("audio_format", "pcm16")

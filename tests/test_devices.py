@@ -228,22 +228,29 @@ def test_spoken_turn_is_answered_through_the_speaker(voice_stack: None, tmp_path
 
 
 @pytest.mark.parametrize(
-    "audio_format, speaker_device_rate", [("pcm16", None), ("g711_ulaw", 44100)]
+    "audio_format, speaker_device_rate, sim_speed",
+    [
+        ("pcm16", None, None),  # the whole reply arrives at once: the speaker's queue is dropped
+        ("g711_ulaw", 44100, None),  # 8 kHz items on a 44.1 kHz device
+        ("pcm16", None, 4.0),  # the reply is still streaming: the response is cancelled too
+    ],
 )
 def test_barge_in_stops_playback_and_truncates_where_it_stopped(
-    voice_stack: None, tmp_path: Path, audio_format: str, speaker_device_rate: Any
+    voice_stack: None, tmp_path: Path, audio_format: str, speaker_device_rate: Any, sim_speed: Any
 ) -> None:
+    reply = "This is a rather long answer that you will not hear to the end."  # 4.2 s of speech
     result = _scenario(
         "barge_in",
         tmp_path,
-        reply="This is a rather long answer that you will not hear to the end.",
+        reply=reply,
         interrupt_after=0.8,
         audio_format=audio_format,
         speaker_device_rate=speaker_device_rate,
+        sim_speed=sim_speed,
     )
     rate = audio.sample_rate(audio_format)
     chunk = rate * result["chunk_ms"] // 1000
-    item = card.load(tmp_path / "barge_in", "item.raw")
+    item = card.load(tmp_path / "barge_in", "item.raw")  # all the audio the client received for it
     played = card.load(tmp_path / "barge_in", "played_final.raw")
     truncate = result["truncate"]
     assert truncate["item_id"] == result["item_id"] and truncate["content_index"] == 0
@@ -255,9 +262,11 @@ def test_barge_in_stops_playback_and_truncates_where_it_stopped(
     # is read after the stream closed: audio the speaker handed over before the cut still
     # sounds on a real device (pyaudio cannot drop it), and closing flushes the fake one.
     assert abs(heard - truncated_samples) <= chunk, (heard, truncated_samples, chunk)
-    # playback stopped: the 4 s reply was cut after about a second and a half
-    assert 0.8 * rate < heard < len(item) - rate
+    # playback stopped: the 4.2 s reply was cut after about a second and a half
+    assert 0.8 * rate < heard < 3.2 * rate
     assert result["is_playing_after"] is False
+    # response.cancel goes out only while the response is still active
+    assert result["cancels"] == (1 if sim_speed else 0)
 
 
 def test_push_to_talk_sends_only_between_begin_and_end(voice_stack: None, tmp_path: Path) -> None:
