@@ -268,7 +268,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     cpu = median(cpus["RealtimeAPI"]) / median(cpus["bare"])
     wall_rounds = [b / r for b, r in zip(rates["bare"], rates["RealtimeAPI"])]
     cpu_rounds = [r / b for b, r in zip(cpus["bare"], cpus["RealtimeAPI"])]
-    print(f"\nRealtimeAPI cost relative to the bare loop (1.2x target):")
+    print("\nRealtimeAPI cost relative to the bare loop (1.2x target):")
     print(
         f"  wall clock, events/s medians:     {wall:.2f}x  ({'within' if wall <= 1.2 else 'NOT within'} 1.2x);"
         f" rounds {min(wall_rounds):.2f}x-{max(wall_rounds):.2f}x"

@@ -109,7 +109,7 @@ _IDLE_WAIT = 10.0
 _CLOSE_GRACE = 1.0
 _RAW_PREVIEW = 200
 # The C scanner behind json.loads (see RealtimeAPI._make_receiver).
-_JSON_SCANNER = json.JSONDecoder().scan_once
+_JSON_SCANNER: Callable[[str, int], Tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def generate_id(prefix: str, length: int = 21) -> str:
