@@ -182,8 +182,9 @@ class _FrameReader:
 
     * with pings and a ping timeout (the default): frames are read back to
       back, blocking in ``recv``. The socket timeout, set to
-      ``ping_interval + ping_timeout`` once open, is the liveness check: a
-      live server answers every ping, so a read that waits longer than that
+      ``ping_interval + ping_timeout`` once open (one interval more until the
+      first pong, see :meth:`RealtimeAPI._io_timeout`), is the liveness check:
+      a live server answers every ping, so a read that waits longer than that
       means a dead peer (or a frame stalled that long), and websocket-client
       ends the connection. A server that keeps sending but stops answering
       pings is caught by a cheap per-frame look at the ping and pong times.
@@ -305,10 +306,11 @@ class RealtimeAPI(EventHandler):
         ping_interval: seconds between keep-alive pings; ``None`` or 0 sends none.
         ping_timeout: seconds to wait for a pong before the connection counts
             as dead; ``None`` waits for ever. Must be below ``ping_interval``.
-            With both set, the open socket's timeout is their sum: nothing
-            received for that long (not even a pong) ends the connection with
-            a ``ping/pong timed out`` error ``close``, and so does a write that
-            makes no progress for that long. Otherwise a connection may stay
+            With both set, the open socket's timeout is their sum (one
+            interval more until the first pong): nothing received for that
+            long (not even a pong) ends the connection with a ``ping/pong
+            timed out`` error ``close``, and so does a write that makes no
+            progress for that long. Otherwise a connection may stay
             idle for ever and a stalled frame or write ends it after 30 s.
         max_frame_size: the largest server frame accepted, in bytes; a larger
             one is reported as an ``error`` and the connection is closed with
