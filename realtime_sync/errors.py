@@ -18,6 +18,8 @@ code written against the builtins keeps working::
      +-- ConfigurationError (ValueError)             the caller asked for something invalid
      |    +-- InsecureTransportError                  an API key would travel over plain ws://
      +-- ToolError                                   a registered tool failed or timed out
+     +-- AudioUnavailableError (ImportError)         pyaudio / PortAudio cannot be loaded
+     +-- AudioDeviceError (OSError)                  a sound device is missing, refuses, or failed
 
 Messages say what failed and what to try. They never contain the API key.
 """
@@ -40,6 +42,8 @@ __all__ = [
     "ConfigurationError",
     "InsecureTransportError",
     "ToolError",
+    "AudioUnavailableError",
+    "AudioDeviceError",
 ]
 
 
@@ -142,3 +146,15 @@ class InsecureTransportError(ConfigurationError):
 
 class ToolError(RealtimeError):
     """A registered tool raised, returned something unserialisable, or timed out."""
+
+
+class AudioUnavailableError(RealtimeError, ImportError):
+    """Audio devices need pyaudio and PortAudio, and they cannot be loaded.
+
+    Install PortAudio (``portaudio19-dev`` on Debian/Ubuntu, ``brew install
+    portaudio`` on macOS), then ``pip install "realtime_sync[audio]"``.
+    """
+
+
+class AudioDeviceError(RealtimeError, OSError):
+    """A sound device is missing, rejects the requested format, or failed mid-stream."""
