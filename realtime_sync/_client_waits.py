@@ -144,6 +144,26 @@ class _WaitsMixin(_ClientBase):
             raise waiter.error
         return waiter.value
 
+    def wait_for_next(self, name: str, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
+        """Block until the next event ``name`` this client dispatches, and return its payload.
+
+        As :meth:`EventHandler.wait_for_next <realtime_sync.events.EventHandler.wait_for_next>`
+        (``None`` on timeout, ``RuntimeError`` from inside a callback), and
+        while connected it also raises
+        :class:`~realtime_sync.errors.ConnectionClosedError` when the connection
+        ends (except when waiting for ``"close"`` itself, which returns the
+        close payload). Wire events are waited for on :attr:`realtime`
+        (``client.realtime.wait_for_next("server.response.done")``).
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"event name must be a str, not {type(name).__name__}")
+        with self._lock:
+            live = self._live
+        if not live:
+            return super().wait_for_next(name, timeout)
+        payload: Optional[Dict[str, Any]] = self._wait(name, timeout, "wait_for_next")
+        return payload
+
     def events(
         self, maxsize: int = 1000, *, include_realtime_events: bool = False
     ) -> "queue.Queue[Tuple[str, Any]]":
@@ -160,6 +180,8 @@ class _WaitsMixin(_ClientBase):
 
         The first call creates the queue; later calls return the same queue.
         """
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
+            raise ConfigurationError(f"maxsize must be a positive int, got {maxsize!r}")
         with self._lock:
             if self._event_queue is None:
                 names = _CLIENT_EVENTS + (("realtime.event",) if include_realtime_events else ())

@@ -302,14 +302,22 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin):
         checker = getattr(self.realtime, "_is_dispatching_thread", None)
         return bool(checker()) if checker is not None else False
 
-    def _emit(self, name: str, payload: Any) -> None:
-        """Dispatch a client-level event to callbacks, internal waiters and the events() queue."""
-        self.dispatch(name, payload)
+    def dispatch(self, name: str, event: Any) -> None:
+        """Run the callbacks for ``name``, then wake the blocking helpers waiting for it.
+
+        As :meth:`EventHandler.dispatch <realtime_sync.events.EventHandler.dispatch>`;
+        runs on the calling thread.
+        """
+        super().dispatch(name, event)
         if self._client_waiters and name in self._client_waiters:
             with self._lock:
                 waiters = self._client_waiters.pop(name, None)
             for waiter in waiters or ():
-                waiter.resolve(payload)
+                waiter.resolve(event)
+
+    def _emit(self, name: str, payload: Any) -> None:
+        """Dispatch a client-level event to callbacks, waiters and the events() queue."""
+        self.dispatch(name, payload)
         event_queue = self._event_queue
         if event_queue is not None:
             event_queue.offer(name, payload)
@@ -470,8 +478,9 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin):
                 return
             self._live = False
             self._session_created = False
-            waiters = [w for group in self._client_waiters.values() for w in group]
-            self._client_waiters = {}
+            # Waiters for "close" itself are woken by the close dispatch below.
+            waiters = [w for key, group in self._client_waiters.items() if key != "close" for w in group]
+            self._client_waiters = {key: group for key, group in self._client_waiters.items() if key == "close"}
             asks = list(self._asks)
             self._asks = set()
             runner = self._runner

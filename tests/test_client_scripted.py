@@ -671,7 +671,9 @@ def test_waits_time_out_with_none(client: RealtimeClient) -> None:
     assert client.wait_for_next_completed_item(timeout=0.05) is None
 
 
-@pytest.mark.parametrize("helper", ["wait_for_next_item", "wait_for_next_completed_item", "ask"])
+@pytest.mark.parametrize(
+    "helper", ["wait_for_next_item", "wait_for_next_completed_item", "ask", "wait_for_next"]
+)
 def test_disconnect_wakes_waiters(
     server: ScriptedServer, client: RealtimeClient, monkeypatch: pytest.MonkeyPatch, helper: str
 ) -> None:
@@ -682,6 +684,8 @@ def test_disconnect_wakes_waiters(
         try:
             if helper == "ask":
                 client.ask("hi", timeout=None)
+            elif helper == "wait_for_next":
+                client.wait_for_next("conversation.updated", timeout=None)
             else:
                 getattr(client, helper)(timeout=None)
         except ConnectionClosedError as exc:
@@ -696,6 +700,24 @@ def test_disconnect_wakes_waiters(
     assert len(outcome) == 1
     with pytest.raises(NotConnectedError):
         client.wait_for_next_item(timeout=1)
+
+
+def test_wait_for_close_returns_its_payload(
+    server: ScriptedServer, client: RealtimeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiting = signal_when_waiting(monkeypatch)
+    payloads: List[Any] = []
+    thread = threading.Thread(target=lambda: payloads.append(client.wait_for_next("close", timeout=10)))
+    thread.start()
+    assert waiting.wait(5)
+    server.close(4001, "bye")
+    thread.join(10)
+    assert payloads == [{"error": True, "code": 4001, "reason": "bye"}]
+
+
+def test_events_queue_needs_a_positive_size(client: RealtimeClient) -> None:
+    with pytest.raises(ConfigurationError):
+        client.events(maxsize=0)
 
 
 def test_server_close_wakes_ask(server: ScriptedServer, client: RealtimeClient) -> None:
