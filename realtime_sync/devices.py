@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional, Tu
 import numpy as np
 
 from . import audio as _audio
-from .errors import ConfigurationError, RealtimeError
+from .errors import AudioDeviceError, AudioUnavailableError, ConfigurationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import RealtimeClient
@@ -77,14 +77,6 @@ _INSTALL_HINT = (
     "the PortAudio library (Debian/Ubuntu: `sudo apt-get install portaudio19-dev`, "
     "then reinstall pyaudio; macOS: `brew install portaudio`)"
 )
-
-
-class AudioUnavailableError(RealtimeError, ImportError):
-    """pyaudio (or the PortAudio library under it) cannot be imported."""
-
-
-class AudioDeviceError(RealtimeError, OSError):
-    """A sound device is missing, rejects the requested format, or failed while streaming."""
 
 
 # ---------------------------------------------------------------------------
