@@ -68,7 +68,7 @@ import collections
 import copy
 import logging
 import threading
-from typing import Any, Deque, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
@@ -280,7 +280,7 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin):
         """Register the client's handlers on the socket layer (before any user's)."""
         realtime = self.realtime
         realtime.on("client.*", self._on_client_event)
-        realtime.on("server.*", self._on_server_event)
+        self._forwarding_server_events = False
         realtime.on("error", self._on_realtime_error)
         realtime.on("close", self._on_realtime_close)
         realtime.on("server.error", self._on_server_error)
@@ -333,14 +333,46 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin):
         """Fold ``event`` into the conversation; failures become ``error`` dispatches."""
         try:
             return self.conversation.process_event(event, *args, **kwargs)
-        except RealtimeError as exc:
+        except Exception as exc:
+            self._process_failed(exc, event)
+        return None, None
+
+    def _process_failed(self, exc: Exception, event: Event) -> None:
+        if isinstance(exc, RealtimeError):
             logger.warning("%s (event %s)", exc, event.get("event_id"))
             self._report(exc, event)
-        except Exception as exc:  # a bug: report it, keep the socket thread alive
-            logger.exception("processing %s failed", event.get("type"))
+        else:  # a bug: report it, keep the socket thread alive
+            logger.error("processing %s failed", event.get("type"), exc_info=exc)
             error = ProtocolError(f"{event.get('type')}: could not be processed: {exc}", event=event)
             self._report(error, event)
-        return None, None
+
+    # -- realtime.event forwarding ---------------------------------------------
+
+    def on(self, name: str, callback: Optional[Callable[[Dict[str, Any]], Any]] = None) -> Any:
+        """Register ``callback(event)`` for client events named ``name`` (or return a decorator).
+
+        See :meth:`EventHandler.on <realtime_sync.events.EventHandler.on>`.
+        Callbacks for server-driven events run on the socket's receive thread:
+        keep them short.
+        """
+        if name == "realtime.event" and callback is not None:
+            self._forward_server_events()
+        return super().on(name, callback)
+
+    def on_next(self, name: str, callback: Callable[[Dict[str, Any]], Any]) -> Callable[[Dict[str, Any]], Any]:
+        """Register a one-shot ``callback(event)`` for the next event named ``name``."""
+        if name == "realtime.event":
+            self._forward_server_events()
+        return super().on_next(name, callback)
+
+    def _forward_server_events(self) -> None:
+        """Start re-dispatching server events as ``realtime.event`` (on first interest only:
+        an unwatched ``server.*`` hop costs nothing on the audio path)."""
+        with self._lock:
+            if self._forwarding_server_events:
+                return
+            self._forwarding_server_events = True
+        self.realtime.on("server.*", self._on_server_event)
 
     # -- socket-layer handlers (receive thread unless noted) --------------------
 
@@ -414,7 +446,12 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin):
                 waiter.resolve(True)
 
     def _on_plain_event(self, event: Event) -> None:
-        item, delta = self._process(event)
+        # The hot path (every delta): no wrappers.
+        try:
+            item, delta = self.conversation.process_event(event)
+        except Exception as exc:
+            self._process_failed(exc, event)
+            return
         if item is not None:
             self._emit("conversation.updated", {"item": item, "delta": delta})
 

@@ -180,6 +180,21 @@ def test_realtime_event_for_client_and_server_events(server: ScriptedServer) -> 
         rt.disconnect()
 
 
+def test_realtime_event_when_asked_for_late(server: ScriptedServer, client: RealtimeClient) -> None:
+    seen: List[Dict[str, Any]] = []
+
+    @client.on("realtime.event")
+    def record(event: Dict[str, Any]) -> None:
+        seen.append(event)
+
+    events = client.events(include_realtime_events=True)
+    _sync(server, client)
+    server_types = [e["event"]["type"] for e in seen if e["source"] == "server"]
+    assert server_types == ["rate_limits.updated"]
+    queued = [events.get_nowait() for _ in range(events.qsize())]
+    assert [(name, payload["event"]["type"]) for name, payload in queued] == [("realtime.event", "rate_limits.updated")]
+
+
 def test_context_manager_connects_and_disconnects(server: ScriptedServer) -> None:
     closes: List[Dict[str, Any]] = []
     with RealtimeClient(url=server.url) as rt:
