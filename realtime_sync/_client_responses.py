@@ -245,7 +245,9 @@ class _ResponsesMixin(_ClientBase):
                 for ask in self._asks:
                     if error.event_id in ask.event_ids and ask not in failed and retry is None:
                         failed.append(ask)
-        logger.warning("server error: %s", error)
+        # A cancel that crossed the end of its response is a harmless race.
+        log = logger.debug if error.code == "response_cancel_not_active" else logger.warning
+        log("server error: %s", error)
         if retry is not None:
             logger.info("response.create %s came too early; queued until the active response ends", error.event_id)
             self._send_follow_up(retry)

@@ -33,13 +33,14 @@ Threads
 Blocking helpers and disconnects
 --------------------------------
 ``wait_for_session_created``, ``wait_for_next_item``,
-``wait_for_next_completed_item`` and ``ask`` return ``None`` when their timeout
-(float seconds, ``None`` = for ever) runs out. If the connection ends while
-they wait -- :meth:`~RealtimeClient.disconnect` from another thread, or the
-server closing the socket -- they raise
+``wait_for_next_completed_item``, ``wait_for_next`` and ``ask`` return
+``None`` when their timeout (float seconds, ``None`` = for ever) runs out. If
+the connection ends while they wait -- :meth:`~RealtimeClient.disconnect` from
+another thread, or the server closing the socket -- they raise
 :class:`~realtime_sync.errors.ConnectionClosedError` at once, so a timeout of
 ``None`` never hangs on a dead connection. Called while not connected they
-raise :class:`~realtime_sync.errors.NotConnectedError`.
+raise :class:`~realtime_sync.errors.NotConnectedError` (``wait_for_next``
+then waits like :class:`~realtime_sync.events.EventHandler`'s).
 
 Tools and interruptions
 -----------------------

@@ -544,6 +544,26 @@ def test_out_of_order_unknown_and_bad_events_become_errors(server: ScriptedServe
     assert client.is_connected()
 
 
+def test_a_raising_callback_is_logged_and_the_loop_goes_on(
+    server: ScriptedServer, client: RealtimeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(payload: Dict[str, Any]) -> None:
+        raise RuntimeError("user bug")
+
+    client.on("conversation.item.appended", broken)
+    recorder = _record(client, "conversation.item.appended")
+    for index in range(2):
+        server.send(
+            {
+                "type": "conversation.item.created",
+                "item": {"id": f"item_{index}", "type": "message", "role": "user", "status": "completed", "content": []},
+            }
+        )
+    assert len(recorder.wait("conversation.item.appended", 2)) == 2
+    assert "user bug" in caplog.text
+    assert client.is_connected()
+
+
 def test_server_error_mid_response_names_the_client_event(server: ScriptedServer, client: RealtimeClient) -> None:
     recorder = _record(client, "error", "conversation.item.completed")
     _start_response(server, client)
