@@ -53,6 +53,14 @@ def make_api() -> Iterator[Callable[..., RealtimeAPI]]:
         api.disconnect()
 
 
+# The receive loop reads frames back to back when pings with a timeout bound
+# silence (the default), and polls before each frame otherwise: closing
+# behaviour must not depend on which.
+RECEIVE_MODES = pytest.mark.parametrize(
+    "mode", [{}, {"ping_interval": None}], ids=["back-to-back reads", "poll before each frame"]
+)
+
+
 class Collector:
     """Records events of one name; wait() blocks until `count` arrived."""
 
@@ -594,10 +602,11 @@ def test_frame_over_max_frame_size_is_reported_and_closes_1009(
 # -- closing ---------------------------------------------------------------------
 
 
+@RECEIVE_MODES
 def test_server_close_dispatches_close_once_with_code_and_reason(
-    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI], mode: Dict[str, Any]
 ) -> None:
-    api = make_api(server.url)
+    api = make_api(server.url, **mode)
     closes = Collector()
     api.on("close", closes)
     api.connect(timeout=5.0)
@@ -623,8 +632,11 @@ def test_server_normal_close_is_not_an_error(server: FixtureServer, make_api: Ca
     assert closes.wait(1) == [{"error": False, "code": 1000, "reason": "bye"}]
 
 
-def test_connection_lost_is_an_error_close(server: FixtureServer, make_api: Callable[..., RealtimeAPI]) -> None:
-    api = make_api(server.url)
+@RECEIVE_MODES
+def test_connection_lost_is_an_error_close(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI], mode: Dict[str, Any]
+) -> None:
+    api = make_api(server.url, **mode)
     closes = Collector()
     api.on("close", closes)
     api.connect(timeout=5.0)
@@ -706,10 +718,11 @@ def test_quiet_connection_without_pings_stays_open(
     assert closed.is_set()
 
 
+@RECEIVE_MODES
 def test_server_close_during_a_stream_is_seen_at_once(
-    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI], mode: Dict[str, Any]
 ) -> None:
-    api = make_api(server.url)
+    api = make_api(server.url, **mode)
     closes = Collector()
     api.on("close", closes)
     received = Collector()
@@ -724,17 +737,13 @@ def test_server_close_during_a_stream_is_seen_at_once(
     assert len(received.events) == 200
 
 
-@pytest.mark.parametrize(
-    "pings",
-    [{}, {"ping_interval": None}],
-    ids=["back-to-back reads", "poll before each frame"],
-)
-def test_tls_stream_arrives_whole_in_both_receive_modes(pings: Dict[str, Any]) -> None:
+@RECEIVE_MODES
+def test_tls_stream_arrives_whole_in_both_receive_modes(mode: Dict[str, Any]) -> None:
     """Over wss://, records TLS has already decrypted are read without waiting for the socket."""
     if shutil.which("openssl") is None:
         pytest.skip("needs the openssl command to make a test certificate")
     with tls_contexts() as (server_tls, client_tls), FixtureServer(ssl_context=server_tls) as server:
-        api = RealtimeAPI(server.url, api_key=SECRET, ssl_context=client_tls, **pings)
+        api = RealtimeAPI(server.url, api_key=SECRET, ssl_context=client_tls, **mode)
         received = Collector()
         api.on("server.*", received)
         closes = Collector()
@@ -757,12 +766,8 @@ def test_tls_stream_arrives_whole_in_both_receive_modes(pings: Dict[str, Any]) -
         assert not recv_threads()
 
 
-@pytest.mark.parametrize(
-    "pings",
-    [{}, {"ping_interval": None}],
-    ids=["back-to-back reads", "poll before each frame"],
-)
-def test_tls_frames_buffered_in_one_record_are_all_read(pings: Dict[str, Any]) -> None:
+@RECEIVE_MODES
+def test_tls_frames_buffered_in_one_record_are_all_read(mode: Dict[str, Any]) -> None:
     """Frames TLS has decrypted ahead of the socket are read without waiting for more data."""
     if shutil.which("openssl") is None:
         pytest.skip("needs the openssl command to make a test certificate")
@@ -770,7 +775,7 @@ def test_tls_frames_buffered_in_one_record_are_all_read(pings: Dict[str, Any]) -
              for i in range(100)]
     assert len(b"".join(burst)) < 16000  # one TLS record
     with tls_contexts() as (server_tls, client_tls), mute_server(burst=burst, ssl_context=server_tls) as url:
-        api = RealtimeAPI(url, ssl_context=client_tls, **pings)
+        api = RealtimeAPI(url, ssl_context=client_tls, **mode)
         received = Collector()
         api.on("server.*", received)
         try:
@@ -803,8 +808,9 @@ def test_disconnect_is_idempotent_and_leaves_no_thread(server: FixtureServer) ->
     assert server.wait_for_client_close()[0] == 1000
 
 
-def test_disconnect_from_another_thread(server: FixtureServer) -> None:
-    api = RealtimeAPI(server.url)
+@RECEIVE_MODES
+def test_disconnect_from_another_thread(server: FixtureServer, mode: Dict[str, Any]) -> None:
+    api = RealtimeAPI(server.url, **mode)
     closes = Collector()
     api.on("close", closes)
     api.connect(timeout=5.0)
@@ -817,8 +823,9 @@ def test_disconnect_from_another_thread(server: FixtureServer) -> None:
     assert not recv_threads()
 
 
-def test_disconnect_from_inside_a_callback(server: FixtureServer) -> None:
-    api = RealtimeAPI(server.url)
+@RECEIVE_MODES
+def test_disconnect_from_inside_a_callback(server: FixtureServer, mode: Dict[str, Any]) -> None:
+    api = RealtimeAPI(server.url, **mode)
     closes = Collector()
     api.on("close", closes)
     returned = threading.Event()
@@ -838,10 +845,11 @@ def test_disconnect_from_inside_a_callback(server: FixtureServer) -> None:
     assert not recv_threads()
 
 
-def test_disconnect_when_server_never_answers_the_close() -> None:
+@RECEIVE_MODES
+def test_disconnect_when_server_never_answers_the_close(mode: Dict[str, Any]) -> None:
     """A server that ignores our close frame: disconnect() still ends the thread soon."""
     with mute_server() as url:
-        api = RealtimeAPI(url)
+        api = RealtimeAPI(url, **mode)
         closes = Collector()
         api.on("close", closes)
         hello = Collector()
