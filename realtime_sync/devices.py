@@ -35,19 +35,17 @@ stops hearing the item, within one output latency plus one chunk.
 
 from __future__ import annotations
 
-import atexit
 import collections
-import ctypes
-import ctypes.util
 import logging
-import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from . import _portaudio
 from . import audio as _audio
+from ._portaudio import DeviceSpec
 from .errors import AudioDeviceError, AudioUnavailableError, ConfigurationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,151 +67,10 @@ logger = logging.getLogger(__name__)
 ChunkCallback = Callable[[np.ndarray], Any]
 #: Called with the exception when a device fails while streaming.
 ErrorCallback = Callable[[BaseException], Any]
-#: A device: its index, a (case-insensitive) substring of its name, or None for the default.
-DeviceSpec = Optional[Union[int, str]]
-
-_INSTALL_HINT = (
-    "install the audio extra with `pip install 'realtime_sync[audio]'`; pyaudio needs "
-    "the PortAudio library (Debian/Ubuntu: `sudo apt-get install portaudio19-dev`, "
-    "then reinstall pyaudio; macOS: `brew install portaudio`)"
-)
 
 
 # ---------------------------------------------------------------------------
-# pyaudio loading and PortAudio start-up
-
-
-_pyaudio_module: Any = None
-_alsa_handler: Any = None  # keeps the ctypes callback alive
-
-
-def _import_pyaudio() -> Any:
-    """Import pyaudio once, or raise :class:`AudioUnavailableError` saying what to install."""
-    global _pyaudio_module
-    if _pyaudio_module is None:
-        try:
-            import pyaudio  # noqa: PLC0415  (optional dependency)
-        except ImportError as exc:
-            raise AudioUnavailableError(
-                f"pyaudio is not importable ({exc}); {_INSTALL_HINT}"
-            ) from exc
-        _pyaudio_module = pyaudio
-    return _pyaudio_module
-
-
-def _silence_alsa_errors() -> None:
-    """Route ALSA's library error printout away from stderr (once per process).
-
-    Without this, ALSA prints a dozen "Unknown PCM cards.pcm.rear" lines every
-    time PortAudio enumerates devices. The handler only drops the text.
-    """
-    global _alsa_handler
-    if _alsa_handler is not None:
-        return
-    name = ctypes.util.find_library("asound")
-    if not name:
-        _alsa_handler = False
-        return
-    try:
-        lib = ctypes.CDLL(name)
-        handler_type = ctypes.CFUNCTYPE(
-            None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p
-        )
-
-        def _drop(filename: Any, line: int, function: Any, err: int, fmt: Any) -> None:
-            return None
-
-        handler = handler_type(_drop)
-        lib.snd_lib_error_set_handler(handler)
-        _alsa_handler = handler
-        # hand ALSA its default handler back before the interpreter goes away, so a
-        # native audio thread never calls into a finalised Python
-        atexit.register(lib.snd_lib_error_set_handler, None)
-    except (OSError, AttributeError):  # no ALSA (macOS, Windows) or an odd build
-        _alsa_handler = False
-
-
-class _StderrMuted:
-    """Point file descriptor 2 at /dev/null while PortAudio starts (JACK probing noise).
-
-    Skipped when this module's logger is enabled for DEBUG, so the native
-    messages stay visible to someone debugging a device problem.
-    """
-
-    def __init__(self) -> None:
-        self._saved: Optional[int] = None
-
-    def __enter__(self) -> "_StderrMuted":
-        if logger.isEnabledFor(logging.DEBUG):
-            return self
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                self._saved = os.dup(2)
-                os.dup2(devnull, 2)
-            finally:
-                os.close(devnull)
-        except OSError:
-            self._saved = None
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self._saved is not None:
-            os.dup2(self._saved, 2)
-            os.close(self._saved)
-            self._saved = None
-
-
-def _open_portaudio() -> Any:
-    """Return a new ``pyaudio.PyAudio`` (PortAudio initialised), quietly.
-
-    PortAudio probes every host API when it starts. To keep that quiet, the
-    first call installs a no-op ALSA error handler for the process, sets
-    ``JACK_NO_START_SERVER=1`` unless the environment already sets it (so
-    probing JACK never launches a server), and points file descriptor 2 at
-    /dev/null for the duration of ``PyAudio()`` (not when this module's
-    logger is enabled for DEBUG).
-
-    Raises:
-        AudioUnavailableError: pyaudio is missing or PortAudio failed to start.
-    """
-    pyaudio = _import_pyaudio()
-    _silence_alsa_errors()
-    os.environ.setdefault("JACK_NO_START_SERVER", "1")
-    try:
-        with _StderrMuted():
-            return pyaudio.PyAudio()
-    except Exception as exc:  # PortAudio reports start-up failures as OSError or SystemError
-        raise AudioUnavailableError(f"PortAudio could not start: {exc}; {_INSTALL_HINT}") from exc
-
-
-def _device_dict(info: Dict[str, Any], host_apis: Dict[int, str]) -> Dict[str, Any]:
-    return {
-        "index": int(info["index"]),
-        "name": str(info["name"]),
-        "max_input_channels": int(info["maxInputChannels"]),
-        "max_output_channels": int(info["maxOutputChannels"]),
-        "default_sample_rate": float(info["defaultSampleRate"]),
-        "host_api": host_apis.get(int(info.get("hostApi", -1)), ""),
-    }
-
-
-def _devices(pa: Any) -> List[Dict[str, Any]]:
-    host_apis: Dict[int, str] = {}
-    for i in range(pa.get_host_api_count()):
-        host_apis[i] = str(pa.get_host_api_info_by_index(i)["name"])
-    return [
-        _device_dict(pa.get_device_info_by_index(i), host_apis) for i in range(pa.get_device_count())
-    ]
-
-
-def _default_index(pa: Any, kind: str) -> Optional[int]:
-    try:
-        if kind == "input":
-            return int(pa.get_default_input_device_info()["index"])
-        return int(pa.get_default_output_device_info()["index"])
-    except (IOError, OSError):
-        return None
+# Devices and arguments
 
 
 def list_devices() -> List[Dict[str, Any]]:
@@ -228,11 +85,11 @@ def list_devices() -> List[Dict[str, Any]]:
     Raises:
         AudioUnavailableError: pyaudio or PortAudio is missing.
     """
-    pa = _open_portaudio()
+    pa = _portaudio.open_portaudio()
     try:
-        devices = _devices(pa)
-        default_in = _default_index(pa, "input")
-        default_out = _default_index(pa, "output")
+        devices = _portaudio.device_list(pa)
+        default_in = _portaudio.default_index(pa, "input")
+        default_out = _portaudio.default_index(pa, "output")
     finally:
         pa.terminate()
     for device in devices:
@@ -241,119 +98,12 @@ def list_devices() -> List[Dict[str, Any]]:
     return devices
 
 
-def _resolve_device(pa: Any, device: DeviceSpec, kind: str) -> Dict[str, Any]:
-    """Find the device for ``kind`` ("input" or "output") from an index, a name part or None.
-
-    Raises:
-        AudioDeviceError: no such device, or it has no channels in that direction.
-    """
-    channels_key = "max_input_channels" if kind == "input" else "max_output_channels"
-    devices = _devices(pa)
-    usable = [d for d in devices if d[channels_key] > 0]
-    if device is None:
-        index = _default_index(pa, kind)
-        if index is None:
-            if not usable:
-                raise AudioDeviceError(
-                    f"no {kind} sound device found (PortAudio sees {len(devices)} device(s), "
-                    f"none with {kind} channels); connect one or check list_devices()"
-                )
-            return usable[0]
-        return next(d for d in devices if d["index"] == index)
-    if isinstance(device, bool) or not isinstance(device, (int, str)):
-        raise ConfigurationError(
-            f"device must be an index, a name or None, not {type(device).__name__}"
-        )
-    if isinstance(device, int):
-        match = [d for d in devices if d["index"] == device]
-        if not match:
-            raise AudioDeviceError(
-                f"no sound device with index {device} (there are {len(devices)}; see list_devices())"
-            )
-        if match[0][channels_key] <= 0:
-            raise AudioDeviceError(f"sound device {device} ({match[0]['name']!r}) has no {kind} channels")
-        return match[0]
-    wanted = device.lower()
-    exact = [d for d in usable if d["name"].lower() == wanted]
-    if exact:
-        return exact[0]
-    partial = [d for d in usable if wanted in d["name"].lower()]
-    if len(partial) == 1:
-        return partial[0]
-    names = ", ".join(repr(d["name"]) for d in (partial or usable))
-    if not partial:
-        raise AudioDeviceError(f"no {kind} sound device whose name contains {device!r}; {kind} devices: {names}")
-    raise AudioDeviceError(f"{device!r} matches several {kind} devices ({names}); give more of the name or the index")
-
-
-def _pick_rate(pa: Any, info: Dict[str, Any], kind: str, wanted: Optional[int], preferred: int) -> int:
-    """Choose a sample rate the device accepts for mono int16.
-
-    ``wanted`` (the caller's explicit rate) must work or we raise; otherwise try
-    the format's own rate first (no resampling), then the device default and
-    the usual rates.
-    """
-    pyaudio = _import_pyaudio()
-
-    def supported(rate: int) -> bool:
-        kwargs: Dict[str, Any] = {"rate": rate}
-        if kind == "input":
-            kwargs.update(input_device=info["index"], input_channels=1, input_format=pyaudio.paInt16)
-        else:
-            kwargs.update(output_device=info["index"], output_channels=1, output_format=pyaudio.paInt16)
-        try:
-            return bool(pa.is_format_supported(**kwargs))
-        except ValueError:
-            return False
-
-    if wanted is not None:
-        if supported(int(wanted)):
-            return int(wanted)
-        raise AudioDeviceError(
-            f"{kind} device {info['name']!r} does not accept {wanted} Hz mono 16-bit audio; "
-            f"its default rate is {info['default_sample_rate']:.0f} Hz"
-        )
-    candidates = [preferred, int(info["default_sample_rate"]), 48000, 44100, 16000, 32000, 8000]
-    for rate in dict.fromkeys(candidates):
-        if rate > 0 and supported(rate):
-            return rate
-    raise AudioDeviceError(
-        f"{kind} device {info['name']!r} accepts none of the rates {sorted(set(candidates))} Hz "
-        "for mono 16-bit audio"
-    )
-
-
 def _format_rate(audio_format: str) -> int:
     if audio_format not in _audio.AUDIO_FORMATS:
         raise ConfigurationError(
             f"unknown audio format {audio_format!r}; expected one of {', '.join(_audio.AUDIO_FORMATS)}"
         )
     return _audio.sample_rate(audio_format)
-
-
-def _run_with_timeout(func: Callable[[], Any], timeout: float, what: str) -> bool:
-    """Run ``func`` on a helper thread and wait at most ``timeout`` seconds.
-
-    PortAudio calls on a device that vanished can block; this keeps stop() and
-    close() from hanging the caller. Returns False (and logs) on timeout.
-    """
-    errors: List[BaseException] = []
-
-    def target() -> None:
-        try:
-            func()
-        except Exception as exc:  # reported below
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, name=f"realtime-sync-{what}", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        logger.warning("%s did not finish within %.1f s; the sound device may be gone", what, timeout)
-        return False
-    if errors:
-        logger.warning("%s failed: %s", what, errors[0])
-    return True
 
 
 # ---------------------------------------------------------------------------
@@ -452,13 +202,13 @@ class Microphone:
                 raise ConfigurationError("this Microphone is closed; create a new one")
             if self._running:
                 return
-            pyaudio = _import_pyaudio()
+            pyaudio = _portaudio.import_pyaudio()
             if self._pa is None:
-                self._pa = _open_portaudio()
+                self._pa = _portaudio.open_portaudio()
             try:
                 if self._stream is None:
-                    info = _resolve_device(self._pa, self.device, "input")
-                    rate = _pick_rate(self._pa, info, "input", self._wanted_rate, self.rate)
+                    info = _portaudio.resolve_device(self._pa, self.device, "input")
+                    rate = _portaudio.pick_rate(self._pa, info, "input", self._wanted_rate, self.rate)
                     frames = max(1, rate // 50)  # 20 ms per PortAudio callback
                     try:
                         self._stream = self._pa.open(
@@ -513,7 +263,7 @@ class Microphone:
                 return
             self._running = False
             stream = self._stream
-            if stream is not None and not _run_with_timeout(
+            if stream is not None and not _portaudio.run_with_timeout(
                 stream.stop_stream, 2.0 if timeout is None else timeout, "mic-stop"
             ):
                 self._wedged = True
@@ -538,10 +288,10 @@ class Microphone:
             # PortAudio is stuck inside the dead device; closing would block as well
             logger.warning("input device did not stop; leaving its stream to the process exit")
             return
-        if stream is not None and not _run_with_timeout(stream.close, 2.0, "mic-close"):
+        if stream is not None and not _portaudio.run_with_timeout(stream.close, 2.0, "mic-close"):
             return
         if pa is not None:
-            _run_with_timeout(pa.terminate, 2.0, "portaudio-terminate")
+            _portaudio.run_with_timeout(pa.terminate, 2.0, "portaudio-terminate")
 
     @property
     def running(self) -> bool:
@@ -758,12 +508,12 @@ class Speaker:
                 raise ConfigurationError("this Speaker is closed; create a new one")
             if self._thread is not None:
                 return
-            pyaudio = _import_pyaudio()
+            pyaudio = _portaudio.import_pyaudio()
             try:
                 if self._pa is None:
-                    self._pa = _open_portaudio()
-                info = _resolve_device(self._pa, self.device, "output")
-                rate = _pick_rate(self._pa, info, "output", self._wanted_rate, self.rate)
+                    self._pa = _portaudio.open_portaudio()
+                info = _portaudio.resolve_device(self._pa, self.device, "output")
+                rate = _portaudio.pick_rate(self._pa, info, "output", self._wanted_rate, self.rate)
                 frames = max(1, int(rate * self.chunk_ms / 1000))
                 try:
                     self._stream = self._pa.open(
@@ -818,9 +568,9 @@ class Speaker:
         stream, self._stream = self._stream, None
         pa, self._pa = self._pa, None
         if stream is not None:
-            _run_with_timeout(stream.close, 2.0, "speaker-close")
+            _portaudio.run_with_timeout(stream.close, 2.0, "speaker-close")
         if pa is not None:
-            _run_with_timeout(pa.terminate, 2.0, "portaudio-terminate")
+            _portaudio.run_with_timeout(pa.terminate, 2.0, "portaudio-terminate")
 
     def __enter__(self) -> "Speaker":
         self.start()

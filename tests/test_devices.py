@@ -20,7 +20,7 @@ from typing import Any, Dict, Tuple
 import numpy as np
 import pytest
 
-from realtime_sync import audio, devices
+from realtime_sync import _portaudio, audio, devices
 from realtime_sync.errors import ConfigurationError, RealtimeError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -73,7 +73,7 @@ def _scenario(name: str, tmp_path: Path, **params: Any) -> Dict[str, Any]:
 
 def test_missing_pyaudio_names_the_extra_and_portaudio(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pyaudio", None)  # import pyaudio -> ImportError
-    monkeypatch.setattr(devices, "_pyaudio_module", None)
+    monkeypatch.setattr(_portaudio, "_pyaudio_module", None)
     for make in (devices.Microphone, devices.Speaker, devices.list_devices):
         with pytest.raises(devices.AudioUnavailableError) as info:
             obj = make()
