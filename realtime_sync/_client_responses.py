@@ -155,9 +155,12 @@ class _ResponsesMixin(_ClientBase):
         try:
             self._send("response.create", {"response": ticket.options} if ticket.options else None)
         except BaseException:
+            # Not written: it must not keep the client busy.
             with self._lock:
                 if self._reserved is ticket:
                     self._reserved = None
+                if ticket in self._in_flight:
+                    self._in_flight.remove(ticket)
             raise
         finally:
             self._tls.ask = previous

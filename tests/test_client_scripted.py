@@ -417,6 +417,17 @@ def test_create_response_while_active_is_sent_after_done(server: ScriptedServer,
     assert len(server.since(mark)) == 1
 
 
+def test_a_failed_response_create_does_not_leave_the_client_busy(
+    server: ScriptedServer, client: RealtimeClient
+) -> None:
+    with pytest.raises(ConfigurationError):
+        client.create_response({"metadata": object()})  # cannot be encoded as JSON
+    mark = server.mark()
+    assert client.create_response() is True
+    (create,) = server.wait_frames(mark, 1)
+    assert create["type"] == "response.create"
+
+
 def test_create_response_from_a_callback_does_not_block(server: ScriptedServer, client: RealtimeClient) -> None:
     results: List[bool] = []
     client.on("conversation.item.completed", lambda e: results.append(client.create_response()))
