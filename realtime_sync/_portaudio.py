@@ -205,7 +205,7 @@ def resolve_device(pa: Any, device: DeviceSpec, kind: str) -> Dict[str, Any]:
             if not usable:
                 raise AudioDeviceError(
                     f"no {kind} sound device found (PortAudio sees {len(devices)} device(s), "
-                    f"none with {kind} channels); connect one or check listdevice_list()"
+                    f"none with {kind} channels); connect one or check list_devices()"
                 )
             return usable[0]
         return next(d for d in devices if d["index"] == index)
@@ -217,7 +217,7 @@ def resolve_device(pa: Any, device: DeviceSpec, kind: str) -> Dict[str, Any]:
         match = [d for d in devices if d["index"] == device]
         if not match:
             raise AudioDeviceError(
-                f"no sound device with index {device} (there are {len(devices)}; see listdevice_list())"
+                f"no sound device with index {device} (there are {len(devices)}; see list_devices())"
             )
         if match[0][channels_key] <= 0:
             raise AudioDeviceError(f"sound device {device} ({match[0]['name']!r}) has no {kind} channels")
