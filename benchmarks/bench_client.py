@@ -294,13 +294,14 @@ def latency_client(url: str, n_events: int) -> List[float]:
     def on_updated(payload: Dict[str, Any]) -> None:
         if payload["delta"] is not None and "audio" in payload["delta"]:
             called.append(time.perf_counter())
+            if len(called) == n_events:
+                done.set()
 
-    # The stamps are read by a raw-event hook, which runs after the client's own
-    # handling of the same event; both lists are in arrival order.
+    # The stamps are read by a raw-event hook (a server.<type> callback on the socket
+    # layer, which runs just before the client's own handling); both lists are in
+    # arrival order.
     def stamp(event: Dict[str, Any]) -> None:
         stamps.append(event["t_sent"])
-        if len(stamps) == n_events:
-            done.set()
 
     client.on("conversation.updated", on_updated)
     client.realtime.on("server.response.audio.delta", stamp)

@@ -159,8 +159,6 @@ class _WaitsMixin(_ClientBase):
             raise TypeError(f"event name must be a str, not {type(name).__name__}")
         with self._lock:
             live = self._live
-        if name == "realtime.event":
-            self._forward_server_events()
         if not live:
             return super().wait_for_next(name, timeout)
         payload: Optional[Dict[str, Any]] = self._wait(name, timeout, "wait_for_next")
@@ -188,10 +186,7 @@ class _WaitsMixin(_ClientBase):
             if self._event_queue is None:
                 names = _CLIENT_EVENTS + (("realtime.event",) if include_realtime_events else ())
                 self._event_queue = _EventQueue(maxsize, names)
-            event_queue = self._event_queue
-        if "realtime.event" in event_queue.names:
-            self._forward_server_events()
-        return event_queue.queue
+            return self._event_queue.queue
 
     @property
     def events_dropped(self) -> int:

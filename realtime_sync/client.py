@@ -74,6 +74,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 import numpy as np
 
 from . import audio as _audio
+from . import dialects
 from ._client_responses import _ResponsesMixin
 from ._client_support import (
     Event,
@@ -278,23 +279,35 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin):
     # -- wiring ----------------------------------------------------------------
 
     def _add_api_event_handlers(self) -> None:
-        """Register the client's handlers on the socket layer (before any user's)."""
+        """Register the client's handlers on the socket layer (before any user's).
+
+        Every server event goes through one ``server.*`` callback that
+        translates it from the wire dialect to the beta model
+        (:func:`realtime_sync.dialects.server_from_wire`) and routes it by its
+        translated type.
+        """
         realtime = self.realtime
         realtime.on("client.*", self._on_client_event)
-        self._forwarding_server_events = False
+        realtime.on("server.*", self._on_server_event)
         realtime.on("error", self._on_realtime_error)
         realtime.on("close", self._on_realtime_close)
-        realtime.on("server.error", self._on_server_error)
-        realtime.on("server.session.created", self._on_session)
-        realtime.on("server.session.updated", self._on_session)
-        realtime.on("server.conversation.item.created", self._on_item_created)
-        realtime.on("server.input_audio_buffer.speech_started", self._on_speech_started)
-        realtime.on("server.input_audio_buffer.speech_stopped", self._on_speech_stopped)
-        realtime.on("server.response.created", self._on_response_created)
-        realtime.on("server.response.output_item.done", self._on_output_item_done)
-        realtime.on("server.response.done", self._on_response_done)
-        for event_type in _PLAIN_CONVERSATION_EVENTS:
-            realtime.on("server." + event_type, self._on_plain_event)
+        routes: Dict[str, Callable[[Event], None]] = {
+            event_type: self._on_plain_event for event_type in _PLAIN_CONVERSATION_EVENTS
+        }
+        routes.update(
+            {
+                "error": self._on_server_error,
+                "session.created": self._on_session,
+                "session.updated": self._on_session,
+                "conversation.item.created": self._on_item_created,
+                "input_audio_buffer.speech_started": self._on_speech_started,
+                "input_audio_buffer.speech_stopped": self._on_speech_stopped,
+                "response.created": self._on_response_created,
+                "response.output_item.done": self._on_output_item_done,
+                "response.done": self._on_response_done,
+            }
+        )
+        self._routes = routes
 
     def _is_dispatching_thread(self) -> bool:
         """True on a thread that delivers this client's events (so it must not block)."""
@@ -347,34 +360,6 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin):
             error = ProtocolError(f"{event.get('type')}: could not be processed: {exc}", event=event)
             self._report(error, event)
 
-    # -- realtime.event forwarding ---------------------------------------------
-
-    def on(self, name: str, callback: Optional[Callable[[Dict[str, Any]], Any]] = None) -> Any:
-        """Register ``callback(event)`` for client events named ``name`` (or return a decorator).
-
-        See :meth:`EventHandler.on <realtime_sync.events.EventHandler.on>`.
-        Callbacks for server-driven events run on the socket's receive thread:
-        keep them short.
-        """
-        if name == "realtime.event" and callback is not None:
-            self._forward_server_events()
-        return super().on(name, callback)
-
-    def on_next(self, name: str, callback: Callable[[Dict[str, Any]], Any]) -> Callable[[Dict[str, Any]], Any]:
-        """Register a one-shot ``callback(event)`` for the next event named ``name``."""
-        if name == "realtime.event":
-            self._forward_server_events()
-        return super().on_next(name, callback)
-
-    def _forward_server_events(self) -> None:
-        """Start re-dispatching server events as ``realtime.event`` (on first interest only:
-        an unwatched ``server.*`` hop costs nothing on the audio path)."""
-        with self._lock:
-            if self._forwarding_server_events:
-                return
-            self._forwarding_server_events = True
-        self.realtime.on("server.*", self._on_server_event)
-
     # -- socket-layer handlers (receive thread unless noted) --------------------
 
     def _on_client_event(self, event: Event) -> None:
@@ -410,9 +395,27 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin):
                 self._reserved = None
                 self._in_flight.append(ticket)
         if self._wants_realtime_events():
+            if self.realtime.protocol != "beta":  # show it in the beta model, like server events
+                try:
+                    event = dialects.client_from_wire(event, self.realtime.protocol)
+                except Exception:
+                    logger.debug("could not translate %s back to the beta model", event_type, exc_info=True)
             self._emit("realtime.event", {"time": _now_iso(), "source": "client", "event": event})
 
-    def _on_server_event(self, event: Event) -> None:
+    def _on_server_event(self, wire_event: Event) -> None:
+        """Every server event: translate, route, then ``realtime.event`` (receive thread)."""
+        protocol = self.realtime.protocol
+        if protocol == "beta":
+            event = wire_event
+        else:
+            try:
+                event = dialects.server_from_wire(wire_event, protocol)
+            except Exception as exc:  # never let one odd event stop the loop
+                self._process_failed(exc, wire_event)
+                return
+        handler = self._routes.get(event.get("type"))  # type: ignore[arg-type]
+        if handler is not None:
+            handler(event)
         if self._wants_realtime_events():
             self._emit("realtime.event", {"time": _now_iso(), "source": "server", "event": event})
 

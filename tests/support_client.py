@@ -18,6 +18,8 @@ import threading
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from websockets.exceptions import ConnectionClosed
+
+from realtime_sync import dialects
 from websockets.sync.server import Server, ServerConnection, serve
 
 __all__ = [
@@ -58,22 +60,31 @@ def session_object(**overrides: Any) -> Event:
     return session
 
 
-_ADAPTER: Any = None
+_ADAPTERS: Dict[str, Any] = {}
 
 
-def validate_client_event(frame: Event) -> Any:
-    """Validate a client frame against ``openai.types.beta.realtime.RealtimeClientEvent``.
+def validate_client_event(frame: Event, protocol: str = "beta") -> Any:
+    """Validate a client frame against the ``openai`` SDK's client-event models.
 
-    Returns the parsed model; raises ``pydantic.ValidationError`` when the
-    frame does not match (wrong type, missing or mistyped field).
+    ``openai.types.beta.realtime.RealtimeClientEvent`` for the beta dialect,
+    ``openai.types.realtime.RealtimeClientEvent`` for GA. Returns the parsed
+    model; raises ``pydantic.ValidationError`` when the frame does not match
+    (wrong type, missing or mistyped field).
     """
-    global _ADAPTER
-    if _ADAPTER is None:
-        from openai.types.beta.realtime import RealtimeClientEvent
+    adapter = _ADAPTERS.get(protocol)
+    if adapter is None:
         from pydantic import TypeAdapter
 
-        _ADAPTER = TypeAdapter(RealtimeClientEvent)
-    return _ADAPTER.validate_python(frame)
+        if protocol == "ga":
+            from openai.types.realtime import RealtimeClientEvent as GAClientEvent
+
+            adapter = TypeAdapter(GAClientEvent)
+        else:
+            from openai.types.beta.realtime import RealtimeClientEvent
+
+            adapter = TypeAdapter(RealtimeClientEvent)
+        _ADAPTERS[protocol] = adapter
+    return adapter.validate_python(frame)
 
 
 class ScriptedServer:
@@ -86,6 +97,10 @@ class ScriptedServer:
         responder: ``responder(server, frame)``, called on the connection
             thread for each client frame after it is recorded; it may call
             :meth:`send`. Exceptions are recorded in :attr:`errors`.
+        protocol: the wire dialect, ``"beta"`` or ``"ga"``: events given to
+            :meth:`send` are written in beta shape and translated for GA with
+            :func:`realtime_sync.dialects.server_to_wire`; received frames are
+            recorded as they came (in that dialect).
     """
 
     def __init__(
@@ -94,7 +109,9 @@ class ScriptedServer:
         greet: bool = True,
         session: Optional[Event] = None,
         responder: Optional[Callable[["ScriptedServer", Event], None]] = None,
+        protocol: str = "beta",
     ) -> None:
+        self.protocol = protocol
         self.greet = greet
         self.session = session if session is not None else session_object()
         self.responder = responder
@@ -163,6 +180,7 @@ class ScriptedServer:
         """Send a server event (an ``event_id`` is added) on the latest connection."""
         event = dict(event)
         event.setdefault("event_id", _next_id("event_"))
+        event = dialects.server_to_wire(event, self.protocol)
         target = connection or self.wait_for_connection(len(self.connections) or 1)
         target.send(json.dumps(event))
         return event

@@ -63,10 +63,8 @@ def _record(client: RealtimeClient, *names: str) -> EventRecorder:
 
 def _start_response(server: ScriptedServer, client: RealtimeClient, response_id: str = "resp_1") -> None:
     """Make the client see an active response, and wait until it does."""
-    created = threading.Event()
-    client.realtime.on_next("server.response.created", lambda event: created.set())
     server.response_created(response_id)
-    assert created.wait(5)
+    _sync(server, client)
 
 
 def _sync(server: ScriptedServer, client: RealtimeClient) -> None:
@@ -824,3 +822,61 @@ def test_events_queue_is_bounded_and_drops_oldest(server: ScriptedServer, client
     assert len(got) == 3
     assert got[-1][0] == "conversation.item.completed" and got[-1][1]["item"]["id"] == "item_4"
     assert client.events_dropped == 5 * 3 - 3
+
+
+# -- the GA wire dialect ---------------------------------------------------------------------
+
+
+def test_ga_dialect_is_translated_both_ways() -> None:
+    with ScriptedServer(protocol="ga") as server:
+        client = RealtimeClient(url=server.url, protocol="ga")
+        recorder = _record(client, "conversation.item.completed", "realtime.event", "error")
+        client.connect(timeout=5)
+        try:
+            assert client.wait_for_session_created(timeout=5)
+            (update,) = server.wait_for("session.update")
+            assert update["session"]["type"] == "realtime"
+            assert update["session"]["audio"]["output"]["format"] == {"type": "audio/pcm", "rate": 24000}
+            client.send_text("hi")
+            server.wait_for("response.create")
+            server.response_created()
+            server.assistant_item("item_ga")
+            chunk = np.arange(2400, dtype=np.int16)
+            for name, field, value in (
+                ("response.audio.delta", "delta", audio.pcm16_to_base64(chunk)),
+                ("response.audio_transcript.delta", "delta", "Hi there"),
+            ):
+                server.send(
+                    {
+                        "type": name,
+                        "response_id": "resp_1",
+                        "item_id": "item_ga",
+                        "output_index": 0,
+                        "content_index": 0,
+                        field: value,
+                    }
+                )
+            final = {
+                "id": "item_ga",
+                "object": "realtime.item",
+                "type": "message",
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "audio", "transcript": "Hi there"}],
+            }
+            server.send({"type": "response.output_item.done", "response_id": "resp_1", "output_index": 0, "item": final})
+            server.response_done(output=[final])
+            completed = [p["item"] for p in recorder.wait("conversation.item.completed")]
+            assert completed[0]["id"] == "item_ga"
+            assert completed[0]["formatted"]["transcript"] == "Hi there"
+            assert np.array_equal(completed[0]["formatted"]["audio"], chunk)
+            _sync(server, client)
+            assert recorder.of("error") == []
+            assert client.active_response_id() is None
+            server_types = {e["event"]["type"] for e in recorder.of("realtime.event") if e["source"] == "server"}
+            assert {"conversation.item.created", "response.audio.delta"} <= server_types
+            assert "response.output_audio.delta" not in server_types
+        finally:
+            client.disconnect()
+        for frame in server.frames():
+            validate_client_event(frame, "ga")
