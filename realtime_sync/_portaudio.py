@@ -19,18 +19,22 @@ import ctypes.util
 import logging
 import os
 import threading
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Literal, NamedTuple, Optional, Union
 
 from .errors import AudioDeviceError, AudioUnavailableError, ConfigurationError
 
 __all__ = [
     "DeviceSpec",
+    "Direction",
+    "OpenedStream",
     "import_pyaudio",
     "open_portaudio",
     "device_list",
     "default_index",
     "resolve_device",
     "pick_rate",
+    "open_stream",
+    "release",
     "run_with_timeout",
 ]
 
@@ -38,6 +42,10 @@ logger = logging.getLogger("realtime_sync.devices")
 
 #: A device: its index, a (case-insensitive) substring of its name, or None for the default.
 DeviceSpec = Optional[Union[int, str]]
+#: Which way audio flows: ``"input"`` (a microphone) or ``"output"`` (a speaker).
+#: PortAudio's keyword arguments and our device dicts are named after it
+#: (``input_device_index``, ``max_output_channels``...).
+Direction = Literal["input", "output"]
 
 _INSTALL_HINT = (
     "install the audio extra with `pip install 'realtime_sync[audio]'`; pyaudio needs "
@@ -179,7 +187,7 @@ def device_list(pa: Any) -> List[Dict[str, Any]]:
     ]
 
 
-def default_index(pa: Any, kind: str) -> Optional[int]:
+def default_index(pa: Any, kind: Direction) -> Optional[int]:
     """The index of the system default ``kind`` ("input"/"output") device, or None if there is none."""
     try:
         if kind == "input":
@@ -190,13 +198,13 @@ def default_index(pa: Any, kind: str) -> Optional[int]:
 
 
 
-def resolve_device(pa: Any, device: DeviceSpec, kind: str) -> Dict[str, Any]:
+def resolve_device(pa: Any, device: DeviceSpec, kind: Direction) -> Dict[str, Any]:
     """Find the device for ``kind`` ("input" or "output") from an index, a name part or None.
 
     Raises:
         AudioDeviceError: no such device, or it has no channels in that direction.
     """
-    channels_key = "max_input_channels" if kind == "input" else "max_output_channels"
+    channels_key = f"max_{kind}_channels"
     devices = device_list(pa)
     usable = [d for d in devices if d[channels_key] > 0]
     if device is None:
@@ -235,7 +243,7 @@ def resolve_device(pa: Any, device: DeviceSpec, kind: str) -> Dict[str, Any]:
     raise AudioDeviceError(f"{device!r} matches several {kind} devices ({names}); give more of the name or the index")
 
 
-def pick_rate(pa: Any, info: Dict[str, Any], kind: str, wanted: Optional[int], preferred: int) -> int:
+def pick_rate(pa: Any, info: Dict[str, Any], kind: Direction, wanted: Optional[int], preferred: int) -> int:
     """Choose a sample rate the device accepts for mono int16.
 
     ``wanted`` (the caller's explicit rate) must work or we raise; otherwise try
@@ -245,13 +253,9 @@ def pick_rate(pa: Any, info: Dict[str, Any], kind: str, wanted: Optional[int], p
     pyaudio = import_pyaudio()
 
     def supported(rate: int) -> bool:
-        kwargs: Dict[str, Any] = {"rate": rate}
-        if kind == "input":
-            kwargs.update(input_device=info["index"], input_channels=1, input_format=pyaudio.paInt16)
-        else:
-            kwargs.update(output_device=info["index"], output_channels=1, output_format=pyaudio.paInt16)
+        kwargs = {f"{kind}_device": info["index"], f"{kind}_channels": 1, f"{kind}_format": pyaudio.paInt16}
         try:
-            return bool(pa.is_format_supported(**kwargs))
+            return bool(pa.is_format_supported(rate=rate, **kwargs))
         except ValueError:
             return False
 
@@ -270,6 +274,48 @@ def pick_rate(pa: Any, info: Dict[str, Any], kind: str, wanted: Optional[int], p
         f"{kind} device {info['name']!r} accepts none of the rates {sorted(set(candidates))} Hz "
         "for mono 16-bit audio"
     )
+
+
+class OpenedStream(NamedTuple):
+    """What :func:`open_stream` opened, and the device and format it chose."""
+
+    stream: Any  # the pyaudio.Stream
+    info: Dict[str, Any]  # the device, a list_devices() dict
+    rate: int  # the device's sample rate (Hz)
+    frames: int  # frames per PortAudio buffer
+
+
+def open_stream(
+    pa: Any,
+    kind: Direction,
+    device: DeviceSpec,
+    wanted_rate: Optional[int],
+    preferred_rate: int,
+    *,
+    buffer_ms: float,
+    **options: Any,
+) -> OpenedStream:
+    """Open a mono 16-bit ``kind`` stream on ``device`` (see :func:`resolve_device`).
+
+    The rate is chosen by :func:`pick_rate`; each PortAudio buffer holds
+    ``buffer_ms`` milliseconds. ``options`` go to ``pa.open`` unchanged (for
+    example ``stream_callback`` and ``start`` for a callback-mode input).
+
+    Raises:
+        ConfigurationError: ``device`` is neither an index, a name nor None.
+        AudioDeviceError: no such device, no rate it accepts, or PortAudio
+            would not open it.
+    """
+    pyaudio = import_pyaudio()
+    info = resolve_device(pa, device, kind)
+    rate = pick_rate(pa, info, kind, wanted_rate, preferred_rate)
+    frames = max(1, int(rate * buffer_ms / 1000))
+    options.update({kind: True, f"{kind}_device_index": info["index"]})
+    try:
+        stream = pa.open(format=pyaudio.paInt16, channels=1, rate=rate, frames_per_buffer=frames, **options)
+    except (IOError, OSError, ValueError) as exc:
+        raise AudioDeviceError(f"cannot open {kind} device {info['name']!r} at {rate} Hz: {exc}") from exc
+    return OpenedStream(stream, info, rate, frames)
 
 
 # ---------------------------------------------------------------------------
@@ -299,3 +345,16 @@ def run_with_timeout(func: Callable[[], Any], timeout: float, what: str) -> bool
     if errors:
         logger.warning("%s failed: %s", what, errors[0])
     return True
+
+
+def release(stream: Any, pa: Any, what: str) -> None:
+    """Close ``stream`` (if any), then terminate ``pa`` (if any), 2 s at most each.
+
+    If the stream does not close in time, PortAudio is stuck in the device and
+    terminating it would block the same way: both are then left to the
+    process exit (logged by :func:`run_with_timeout`).
+    """
+    if stream is not None and not run_with_timeout(stream.close, 2.0, f"{what}-close"):
+        return
+    if pa is not None:
+        run_with_timeout(pa.terminate, 2.0, "portaudio-terminate")

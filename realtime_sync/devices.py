@@ -203,33 +203,21 @@ class Microphone:
                 raise ConfigurationError("this Microphone is closed; create a new one")
             if self._running:
                 return
-            pyaudio = _portaudio.import_pyaudio()
             if self._pa is None:
                 self._pa = _portaudio.open_portaudio()
             try:
                 if self._stream is None:
-                    info = _portaudio.resolve_device(self._pa, self.device, "input")
-                    rate = _portaudio.pick_rate(self._pa, info, "input", self._wanted_rate, self.rate)
-                    frames = max(1, rate // 50)  # 20 ms per PortAudio callback
-                    try:
-                        self._stream = self._pa.open(
-                            format=pyaudio.paInt16,
-                            channels=1,
-                            rate=rate,
-                            input=True,
-                            input_device_index=info["index"],
-                            frames_per_buffer=frames,
-                            stream_callback=self._on_portaudio,
-                            start=False,
-                        )
-                    except (IOError, OSError, ValueError) as exc:
-                        raise AudioDeviceError(
-                            f"cannot open input device {info['name']!r} at {rate} Hz: {exc}"
-                        ) from exc
-                    self.device_info, self.device_rate = info, rate
+                    opened = _portaudio.open_stream(
+                        self._pa, "input", self.device, self._wanted_rate, self.rate,
+                        buffer_ms=20,  # per PortAudio callback
+                        stream_callback=self._on_portaudio,
+                        start=False,
+                    )
+                    self._stream = opened.stream
+                    self.device_info, self.device_rate = opened.info, opened.rate
                     logger.info(
                         "microphone %r at %d Hz -> %s (%d Hz), %s ms chunks",
-                        info["name"], rate, self.audio_format, self.rate, self.chunk_ms,
+                        opened.info["name"], opened.rate, self.audio_format, self.rate, self.chunk_ms,
                     )
                 assert self.device_rate is not None
                 self.error = None
@@ -289,10 +277,7 @@ class Microphone:
             # PortAudio is stuck inside the dead device; closing would block as well
             logger.warning("input device did not stop; leaving its stream to the process exit")
             return
-        if stream is not None and not _portaudio.run_with_timeout(stream.close, 2.0, "mic-close"):
-            return
-        if pa is not None:
-            _portaudio.run_with_timeout(pa.terminate, 2.0, "portaudio-terminate")
+        _portaudio.release(stream, pa, "mic")
 
     @property
     def running(self) -> bool:
@@ -509,26 +494,13 @@ class Speaker:
                 raise ConfigurationError("this Speaker is closed; create a new one")
             if self._thread is not None:
                 return
-            pyaudio = _portaudio.import_pyaudio()
             try:
                 if self._pa is None:
                     self._pa = _portaudio.open_portaudio()
-                info = _portaudio.resolve_device(self._pa, self.device, "output")
-                rate = _portaudio.pick_rate(self._pa, info, "output", self._wanted_rate, self.rate)
-                frames = max(1, int(rate * self.chunk_ms / 1000))
-                try:
-                    self._stream = self._pa.open(
-                        format=pyaudio.paInt16,
-                        channels=1,
-                        rate=rate,
-                        output=True,
-                        output_device_index=info["index"],
-                        frames_per_buffer=frames,
-                    )
-                except (IOError, OSError, ValueError) as exc:
-                    raise AudioDeviceError(
-                        f"cannot open output device {info['name']!r} at {rate} Hz: {exc}"
-                    ) from exc
+                opened = _portaudio.open_stream(
+                    self._pa, "output", self.device, self._wanted_rate, self.rate, buffer_ms=self.chunk_ms
+                )
+                self._stream = opened.stream
                 try:
                     self.output_latency = float(self._stream.get_output_latency())
                 except (IOError, OSError):
@@ -536,13 +508,13 @@ class Speaker:
             except BaseException:
                 self._release()
                 raise
-            self.device_info, self.device_rate = info, rate
-            self._chunk_frames = frames
+            self.device_info, self.device_rate = opened.info, opened.rate
+            self._chunk_frames = opened.frames
             self.error = None
             self._stopping = False
             logger.info(
                 "speaker %r at %d Hz <- %s (%d Hz), output latency %.1f ms",
-                info["name"], rate, self.audio_format, self.rate, self.output_latency * 1000,
+                opened.info["name"], opened.rate, self.audio_format, self.rate, self.output_latency * 1000,
             )
             self._thread = threading.Thread(target=self._run, name="realtime-sync-speaker", daemon=True)
             self._thread.start()
@@ -568,10 +540,7 @@ class Speaker:
     def _release(self) -> None:
         stream, self._stream = self._stream, None
         pa, self._pa = self._pa, None
-        if stream is not None:
-            _portaudio.run_with_timeout(stream.close, 2.0, "speaker-close")
-        if pa is not None:
-            _portaudio.run_with_timeout(pa.terminate, 2.0, "portaudio-terminate")
+        _portaudio.release(stream, pa, "speaker")
 
     def __enter__(self) -> "Speaker":
         self.start()
