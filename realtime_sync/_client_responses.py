@@ -52,6 +52,8 @@ class _ResponsesMixin(_ClientBase):
     def create_response(self, response: Optional[Dict[str, Any]] = None) -> bool:
         """Request a model response (``response.create``); never blocks.
 
+        Safe from any thread, including callbacks.
+
         With turn detection off, input audio appended since the last commit is
         committed first (and becomes the user item's ``formatted["audio"]``).
         While a response is active (or one was requested and not started), the
@@ -75,6 +77,9 @@ class _ResponsesMixin(_ClientBase):
 
     def cancel_response(self, id: Optional[str] = None, sample_count: int = 0) -> Optional[Item]:  # noqa: A002
         """Stop the response in progress and, for audio, cut the item to what was heard.
+
+        Safe from any thread, including callbacks (a ``conversation.interrupted``
+        callback may call it).
 
         Without ``id``: send ``response.cancel`` when a response is active (or
         requested); otherwise send nothing.

@@ -792,6 +792,23 @@ def test_waiting_inside_a_callback_raises(server: ScriptedServer, client: Realti
     assert len(seen) == 1 and "callback" in str(seen[0])
 
 
+def test_disconnect_from_inside_a_callback(server: ScriptedServer, client: RealtimeClient) -> None:
+    recorder = _record(client, "close")
+    client.on("conversation.item.appended", lambda payload: client.disconnect())
+    server.send(
+        {
+            "type": "conversation.item.created",
+            "item": {"id": "item_x", "type": "message", "role": "user", "status": "completed", "content": []},
+        }
+    )
+    (close,) = recorder.wait("close")
+    assert close["error"] is False
+    assert not client.is_connected()
+    client.realtime.disconnect()  # joins the receive thread
+    assert recorder.of("close") == [close]  # dispatched once
+    assert client.conversation.get_items() == []
+
+
 def test_ask_raises_the_server_error_for_its_request(server: ScriptedServer, client: RealtimeClient) -> None:
     def refuse(srv: ScriptedServer, frame: Dict[str, Any]) -> None:
         if frame["type"] == "conversation.item.create":
