@@ -31,6 +31,7 @@ assertions live in ``test_devices.py``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -42,7 +43,7 @@ import time
 import traceback
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -298,17 +299,28 @@ class FakeSoundCard:
                 self._cond.notify_all()
         return np.concatenate(out)
 
+    @staticmethod
+    def _open_fifo(path: Path, flags: int) -> Optional[int]:
+        """Open one end of a device FIFO (blocks until ALSA opens the other), with a small buffer.
+
+        Returns None when it cannot be opened (the card is stopping).
+        """
+        try:
+            fd = os.open(path, flags)
+        except OSError:
+            return None
+        try:
+            fcntl.fcntl(fd, _F_SETPIPE_SZ, 4096)
+        except OSError:
+            pass
+        return fd
+
     def _feed(self) -> None:
         period = _BLOCK / CARD_RATE / self.speed
         while not self._stopping:
-            try:
-                fd = os.open(self.capture_fifo, os.O_WRONLY)
-            except OSError:
+            fd = self._open_fifo(self.capture_fifo, os.O_WRONLY)
+            if fd is None:
                 return
-            try:
-                fcntl.fcntl(fd, _F_SETPIPE_SZ, 4096)
-            except OSError:
-                pass
             opened = next_time = time.monotonic()
             try:
                 while not self._stopping:
@@ -335,14 +347,9 @@ class FakeSoundCard:
     def _drain(self) -> None:
         block_bytes = _BLOCK * 2
         while not self._stopping and not self._playback_unplugged:
-            try:
-                fd = os.open(self.playback_fifo, os.O_RDONLY)
-            except OSError:
+            fd = self._open_fifo(self.playback_fifo, os.O_RDONLY)
+            if fd is None:
                 return
-            try:
-                fcntl.fcntl(fd, _F_SETPIPE_SZ, 4096)
-            except OSError:
-                pass
             start = time.monotonic()
             consumed = 0
             try:
@@ -698,21 +705,45 @@ def _assistant_items(rec: _Recorder) -> List[str]:
         return [c["id"] for c in rec.completed if c["role"] == "assistant"]
 
 
-def scenario_turn(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) -> Dict[str, Any]:
-    """A spoken turn through server VAD; the reply comes out of the playback device."""
+@contextlib.contextmanager
+def _voice_chat(
+    card: FakeSoundCard, params: Dict[str, Any], **chat_options: Any
+) -> Iterator[Tuple[Any, _Recorder, Any]]:
+    """Yield (client, recorder, VoiceChat) against a simulator that answers ``params["reply"]``.
+
+    ``chat_options`` go to VoiceChat. On exit the chat stops, a speaker passed
+    in is closed, the client disconnects and the simulator stops.
+    """
     from realtime_sync import devices
 
     sim, client = _voice_session(card, params, params["reply"])
     rec = _Recorder(client)
-    chat = devices.VoiceChat(client)
+    chat = devices.VoiceChat(client, **chat_options)
     try:
+        yield client, rec, chat
+    finally:
+        chat.stop()
+        if chat_options.get("speaker") is not None:
+            chat_options["speaker"].close()
+        client.disconnect()
+        sim.stop()
+
+
+def _reply_played(card: FakeSoundCard, rec: _Recorder, chat: Any) -> str:
+    """Wait until the assistant's reply is complete and played out; return its item id."""
+    _wait(rec.assistant_done, 20, "the assistant's reply")
+    assert chat.speaker.wait_until_done(20)
+    card.wait_playback_quiet(0.3, 10)
+    return _assistant_items(rec)[0]
+
+
+def scenario_turn(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) -> Dict[str, Any]:
+    """A spoken turn through server VAD; the reply comes out of the playback device."""
+    with _voice_chat(card, params) as (client, rec, chat):
         chat.start()
         assert chat.microphone is not None and chat.speaker is not None
         card.say(np.concatenate([silence(0.2), tone(440, params["speech_seconds"], amplitude=0.3), silence(0.8)]))
-        _wait(rec.assistant_done, 20, "the assistant's reply")
-        assert chat.speaker.wait_until_done(20)
-        card.wait_playback_quiet(0.3, 10)
-        item_id = _assistant_items(rec)[0]
+        item_id = _reply_played(card, rec, chat)
         speaker = chat.speaker
         result = {
             "item_id": item_id,
@@ -725,10 +756,6 @@ def scenario_turn(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) 
             "turn_detection": client.get_turn_detection_type(),
             "completed": rec.completed,
         }
-    finally:
-        chat.stop()
-        client.disconnect()
-        sim.stop()
     card.wait_playback_quiet(0.2, 5)  # closing the stream flushes the file plugin's buffer
     _save(directory, "item.raw", rec.item_audio(item_id))
     _save(directory, "played.raw", card.played())
@@ -739,13 +766,10 @@ def scenario_barge_in(card: FakeSoundCard, directory: Path, params: Dict[str, An
     """Speak over a long reply: playback stops and the truncate names what was played."""
     from realtime_sync import devices
 
-    sim, client = _voice_session(card, params, params["reply"])
-    rec = _Recorder(client)
     speaker = devices.Speaker(
         audio_format=params.get("audio_format", "pcm16"), sample_rate=params.get("speaker_device_rate")
     )
-    chat = devices.VoiceChat(client, speaker=speaker)
-    try:
+    with _voice_chat(card, params, speaker=speaker) as (_client, rec, chat):
         chat.start()
         card.say(np.concatenate([silence(0.2), tone(440, 0.5, amplitude=0.3), silence(0.8)]))
         # wait until the listener has heard `after` seconds of the reply, then talk over it
@@ -782,11 +806,6 @@ def scenario_barge_in(card: FakeSoundCard, directory: Path, params: Dict[str, An
         # audio of the item that still streams in after the cut is not played
         card.wait_playback_quiet(0.3, 10)
         result["played_frames_at_end"] = card.played_frames()
-    finally:
-        chat.stop()
-        speaker.close()
-        client.disconnect()
-        sim.stop()
     card.wait_playback_quiet(0.2, 5)  # closing the stream flushes the file plugin's buffer
     _save(directory, "item.raw", rec.item_audio(item_id))
     _save(directory, "played.raw", played)
@@ -796,12 +815,7 @@ def scenario_barge_in(card: FakeSoundCard, directory: Path, params: Dict[str, An
 
 def scenario_push_to_talk(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) -> Dict[str, Any]:
     """Turn detection off; audio is sent only between begin_turn() and end_turn()."""
-    from realtime_sync import devices
-
-    sim, client = _voice_session(card, params, params["reply"])
-    rec = _Recorder(client)
-    chat = devices.VoiceChat(client, push_to_talk=True)
-    try:
+    with _voice_chat(card, params, push_to_talk=True) as (client, rec, chat):
         chat.start()
         assert chat.speaker is not None
         # speech before the button is pressed is not sent
@@ -812,10 +826,7 @@ def scenario_push_to_talk(card: FakeSoundCard, directory: Path, params: Dict[str
         card.say(np.concatenate([silence(0.05), tone(550, params["speech_seconds"], amplitude=0.3), silence(0.2)]))
         card.wait_said(10)
         chat.end_turn()
-        _wait(rec.assistant_done, 20, "the assistant's reply")
-        assert chat.speaker.wait_until_done(20)
-        card.wait_playback_quiet(0.3, 10)
-        item_id = _assistant_items(rec)[0]
+        item_id = _reply_played(card, rec, chat)
         with rec.lock:
             sent = list(rec.sent)
         appended = [e for e in sent if e.get("type") == "input_audio_buffer.append"]
@@ -835,10 +846,6 @@ def scenario_push_to_talk(card: FakeSoundCard, directory: Path, params: Dict[str
             "mic_rate": chat.microphone.rate if chat.microphone else None,
         }
         _save(directory, "user.raw", np.asarray(user_audio, dtype=np.int16))
-    finally:
-        chat.stop()
-        client.disconnect()
-        sim.stop()
     _save(directory, "item.raw", rec.item_audio(item_id))
     _save(directory, "played.raw", card.played())
     return result
