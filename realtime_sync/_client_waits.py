@@ -64,8 +64,9 @@ class _WaitsMixin(_ClientBase):
             timeout: seconds to wait for the whole exchange; ``None`` for ever.
 
         Returns:
-            The item, or ``None`` if ``timeout`` ran out or the response
-            produced no item.
+            The item, or ``None`` if ``timeout`` ran out (the response goes
+            on: :meth:`cancel_response` stops it) or the response produced no
+            item.
 
         Raises:
             ServerError: the server rejected the message or the response, or
