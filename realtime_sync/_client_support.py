@@ -164,6 +164,7 @@ class _ClientBase(EventHandler):
     _sent: "collections.OrderedDict[str, Event]"
     _client_waiters: Dict[str, List[_Waiter]]
     _event_queue: Optional[_EventQueue]
+    _audio_lock: threading.Lock
 
     if TYPE_CHECKING:  # pragma: no cover
 
@@ -188,3 +189,5 @@ class _ClientBase(EventHandler):
         def _request_response(self, ticket: _Ticket, *, front: bool = False) -> bool: ...
 
         def _drain_queue(self) -> None: ...
+
+        def get_turn_detection_type(self) -> Optional[str]: ...
