@@ -204,7 +204,9 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
     ) -> None:
         super().__init__()
         if tool_timeout is not None and not tool_timeout > 0:
-            raise ConfigurationError(f"tool_timeout must be a positive number of seconds or None, got {tool_timeout!r}")
+            raise ConfigurationError(
+                f"tool_timeout must be a positive number of seconds or None, got {tool_timeout!r}"
+            )
         if not input_audio_window > 0:
             raise ConfigurationError(
                 f"input_audio_window must be a positive number of seconds, got {input_audio_window!r}"
