@@ -11,24 +11,11 @@ Optional parts are imported on their own: ``realtime_sync.simulator`` (needs the
 from __future__ import annotations
 
 from ._version import __version__
+from .api import RealtimeAPI
+from .client import RealtimeClient
+from .conversation import Conversation
 from .errors import RealtimeError
-
-# Integration note: modules are imported lazily while the parts are being built;
-# this becomes plain imports once every module exists.
-_LAZY = {
-    "EventHandler": ".events",
-    "RealtimeAPI": ".api",
-    "Conversation": ".conversation",
-    "RealtimeClient": ".client",
-}
-
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+from .events import EventHandler
 
 __all__ = [
     "RealtimeClient",
