@@ -29,7 +29,6 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from ._version import __version__
 from .errors import (
-    ConfigurationError,
     ConnectionClosedError,
     RealtimeConnectionError,
     RealtimeError,
@@ -202,9 +201,8 @@ def _describe_error(exc: BaseException, server_errors: Sequence[ServerError] = (
         message = "%s, after the server reported: %s" % (message, cause)
     if cause is not None and cause.code == "beta_api_shape_disabled":
         message += (
-            " -- OpenAI has retired the beta Realtime protocol on its own servers; "
-            "use --url with a beta-compatible server (a relay, an Azure deployment, "
-            "or `python -m realtime_sync simulate`)"
+            " -- OpenAI has retired the beta Realtime protocol on its own servers: "
+            "use --protocol ga (the default for api.openai.com)"
         )
     return message
 
@@ -271,15 +269,7 @@ def make_client(args: argparse.Namespace, backend: Any) -> Any:
     from .client import RealtimeClient
 
     kwargs = backend.client_kwargs(model=args.model, debug=args.debug, protocol=getattr(args, "protocol", None))
-    try:
-        client = RealtimeClient(**kwargs)
-    except TypeError as exc:
-        if "protocol" not in kwargs or "protocol" not in str(exc):
-            raise
-        raise ConfigurationError(
-            "this version of realtime_sync speaks only the beta protocol, and OpenAI's servers "
-            "now require GA; use --url with a beta-compatible server"
-        ) from exc
+    client = RealtimeClient(**kwargs)
     _remember_server_errors(client, args)
     return client
 

@@ -222,7 +222,7 @@ def test_the_beta_retirement_error_is_explained() -> None:
     first = result.stderr.splitlines()[0]
     assert first.startswith("realtime-sync: error: ")
     assert "beta_api_shape_disabled" in first, result.stderr
-    assert "retired the beta Realtime protocol" in first
+    assert "retired the beta Realtime protocol" in first and "--protocol ga" in first
 
 
 def _require_pyaudio() -> None:
@@ -374,3 +374,84 @@ def test_event_lines_summarise_each_kind_of_event() -> None:
     )
     assert re.match(r"^\d\d:\d\d:\d\d\.250 <- server output_audio_buffer\.started  response_id=resp_1$", line), line
     assert format_event_line({"time": "garbage", "source": "client", "event": {}}).endswith("-> client ?")
+
+
+class GAProxy:
+    """A GA-dialect front for a beta simulator: what OpenAI's live service looks like on the wire.
+
+    It accepts connections without the ``OpenAI-Beta`` header (refusing those
+    that send it, as OpenAI's GA endpoint ignores beta clients), translates
+    each client frame from GA to beta and each server frame from beta to GA
+    with :mod:`realtime_sync.dialects`, and relays them to the simulator.
+    """
+
+    def __init__(self, upstream_url: str) -> None:
+        from websockets.sync.server import serve
+
+        self.upstream_url = upstream_url
+        self.beta_headers_seen: "list[str]" = []
+        self.client_types: "list[str]" = []
+        self.server_types: "list[str]" = []
+        self._server = serve(self._handle, "127.0.0.1", 0)
+        self.url = "ws://127.0.0.1:%d" % self._server.socket.getsockname()[1]
+
+    def __enter__(self) -> "GAProxy":
+        import threading
+
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+
+    def _handle(self, connection) -> None:  # type: ignore[no-untyped-def]
+        import threading
+
+        from websockets.exceptions import ConnectionClosed
+        from websockets.sync.client import connect
+
+        from realtime_sync import dialects
+
+        beta = connection.request.headers.get("OpenAI-Beta")
+        if beta:
+            self.beta_headers_seen.append(beta)
+        path = connection.request.path
+        query = path[path.index("?"):] if "?" in path else ""
+        with connect(self.upstream_url + query, additional_headers={"OpenAI-Beta": "realtime=v1"}) as upstream:
+
+            def downstream() -> None:
+                try:
+                    for frame in upstream:
+                        event = dialects.server_to_wire(json.loads(frame), "ga")
+                        self.server_types.append(event["type"])
+                        connection.send(json.dumps(event))
+                except ConnectionClosed:
+                    pass
+                connection.close()
+
+            relay = threading.Thread(target=downstream, daemon=True)
+            relay.start()
+            try:
+                for frame in connection:
+                    event = json.loads(frame)
+                    self.client_types.append(event["type"])
+                    upstream.send(json.dumps(dialects.client_from_wire(event, "ga")))
+            except ConnectionClosed:
+                pass
+            upstream.close()
+            relay.join(timeout=10)
+
+
+def test_demo_speaks_the_ga_dialect_that_openai_requires(simulator) -> None:
+    with GAProxy(simulator.url) as proxy:
+        result = cli("demo", "--protocol", "ga", "--url", proxy.url, timeout=90)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[tool call] get_local_time(" in result.stdout
+    assert "assistant> Here is what get_local_time returned: city Tokyo" in result.stdout
+    assert "Demo finished: 3 messages, 1 tool call" in result.stdout
+    assert proxy.beta_headers_seen == []  # no OpenAI-Beta header on a GA connection
+    assert "conversation.item.added" in proxy.server_types  # the client got GA names...
+    assert "response.output_text.delta" in proxy.server_types  # ...and understood them
+    assert "session.update" in proxy.client_types
