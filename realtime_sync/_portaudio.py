@@ -163,7 +163,7 @@ def open_portaudio() -> Any:
 
 
 # ---------------------------------------------------------------------------
-# Devices and rates
+# Devices, rates and streams
 
 
 def _device_dict(info: Dict[str, Any], host_apis: Dict[int, str]) -> Dict[str, Any]:
@@ -178,7 +178,7 @@ def _device_dict(info: Dict[str, Any], host_apis: Dict[int, str]) -> Dict[str, A
 
 
 def device_list(pa: Any) -> List[Dict[str, Any]]:
-    """Every device ``pa`` (a ``pyaudio.PyAudio``) sees, as :func:`~realtime_sync.devices.list_devices` dicts."""
+    """Every device ``pa`` (a ``pyaudio.PyAudio``) sees, as ``list_devices()`` dicts (no default flags)."""
     host_apis: Dict[int, str] = {}
     for i in range(pa.get_host_api_count()):
         host_apis[i] = str(pa.get_host_api_info_by_index(i)["name"])

@@ -31,6 +31,12 @@ latency (:attr:`Speaker.output_latency`, typically 10-50 ms) is still in the
 device's buffer at any moment, and it plays out right after the interruption.
 Counting handed-over samples therefore names the point where the listener
 stops hearing the item, within one output latency plus one chunk.
+
+Layout: :func:`list_devices`, :class:`Microphone` and :class:`Speaker` live
+here; the PortAudio plumbing (loading pyaudio, quiet start-up, device lookup,
+rate choice, opening and releasing streams) is in the private ``_portaudio``
+module and :class:`VoiceChat` in the private ``_voice`` module. Import every
+public name from ``realtime_sync.devices``.
 """
 
 from __future__ import annotations
