@@ -18,6 +18,7 @@ Exit codes: 0 success, 1 error, 2 bad command line, 130 interrupted (Ctrl-C).
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import logging
 import os
@@ -321,7 +322,9 @@ def _cmd_events(args: argparse.Namespace) -> int:
         session["modalities"] = ["text"]
     with open_backend(args.url) as backend:
         client = make_client(args, backend)
-        client.on("realtime.event", print_event)
+        # The raw wire events, as the Realtime console shows them (GA names on a GA connection).
+        client.realtime.on("client.*", lambda event: print_event(_stamped("client", event)))
+        client.realtime.on("server.*", lambda event: print_event(_stamped("server", event)))
         client.update_session(**_session_config(args, **session))
         discard = open(os.devnull, "w")
         waiter = ReplyPrinter(discard, err=discard)  # only for its end-of-turn signal
@@ -373,6 +376,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
+
+
+def _stamped(source: str, event: Dict[str, Any]) -> Dict[str, Any]:
+    """A ``realtime.event``-shaped record of a wire event, stamped now."""
+    return {"time": datetime.datetime.now().astimezone().isoformat(), "source": source, "event": event}
 
 
 def _stdin_lines(stdin: Any) -> Any:

@@ -273,7 +273,7 @@ def describe_event(event: Dict[str, Any]) -> str:
         parts.append(_short(str(event.get("delta", ""))))
     elif event_type.endswith("transcription.completed"):
         parts.append(_short(str(event.get("transcript", ""))))
-    elif event_type in ("response.text.done",):
+    elif event_type in ("response.text.done", "response.output_text.done"):
         parts.append(_short(str(event.get("text", ""))))
     elif event_type.endswith("audio_transcript.done"):
         parts.append(_short(str(event.get("transcript", ""))))
@@ -287,15 +287,21 @@ def describe_event(event: Dict[str, Any]) -> str:
         for key in ("model", "voice"):
             if session.get(key):
                 parts.append("%s=%s" % (key, session[key]))
-        if session.get("modalities"):
-            parts.append("modalities=%s" % "+".join(session["modalities"]))
+        for key in ("modalities", "output_modalities"):  # beta, GA
+            if session.get(key):
+                parts.append("%s=%s" % (key, "+".join(session[key])))
         if "turn_detection" in session:
             detection = session.get("turn_detection") or {}
             parts.append("turn_detection=%s" % (detection.get("type") if detection else None))
         tools = session.get("tools")
         if tools:
             parts.append("tools=%s" % ",".join(str(t.get("name")) for t in tools))
-    elif event_type in ("conversation.item.create", "conversation.item.created"):
+    elif event_type in (
+        "conversation.item.create",
+        "conversation.item.created",
+        "conversation.item.added",  # GA
+        "conversation.item.done",  # GA
+    ):
         item = event.get("item") or {}
         parts.append(str(item.get("id") or ""))
         kind = item.get("role") or item.get("type")

@@ -455,3 +455,13 @@ def test_demo_speaks_the_ga_dialect_that_openai_requires(simulator) -> None:
     assert "conversation.item.added" in proxy.server_types  # the client got GA names...
     assert "response.output_text.delta" in proxy.server_types  # ...and understood them
     assert "session.update" in proxy.client_types
+
+
+def test_events_shows_the_ga_wire_names(simulator) -> None:
+    with GAProxy(simulator.url) as proxy:
+        result = cli("events", "--protocol", "ga", "--text-only", "--say", "Hi", "--url", proxy.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    types = [line.split()[3] for line in result.stdout.splitlines()]
+    for ga_name in ("conversation.item.added", "response.output_text.delta", "response.output_text.done"):
+        assert ga_name in types, ga_name
+    assert "response.text.delta" not in types
