@@ -5,7 +5,7 @@ session and a handler. When the model calls the tool, the client runs the
 handler on a worker thread with the parsed arguments, sends its JSON result
 back as a ``function_call_output`` item, and asks for a follow-up response.
 
-Run it with ``python samples/tools.py [a question naming a word count]``.
+Run it with ``python samples/tools.py [a question that asks for word stats]``.
 """
 
 from __future__ import annotations
