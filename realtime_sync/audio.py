@@ -131,6 +131,19 @@ def _bytes_to_pcm16(data: Union[bytes, bytearray, memoryview]) -> np.ndarray:
     return np.frombuffer(view, dtype=_PCM16_LE, count=count).astype(np.int16)
 
 
+_a2b_base64 = binascii.a2b_base64
+_NATIVE_LE = np.dtype(np.int16) == _PCM16_LE
+
+
+def _pcm16_from_decoded(data: bytes) -> np.ndarray:
+    """Freshly decoded pcm16 bytes (owned by nobody else) to a new, writeable int16 array."""
+    if len(data) & 1:
+        data = data[:-1]
+    if _NATIVE_LE:
+        return np.frombuffer(bytearray(data), dtype=np.int16)
+    return np.frombuffer(data, dtype=_PCM16_LE).astype(np.int16)
+
+
 def _int_array_to_int16(arr: np.ndarray) -> np.ndarray:
     """Cast an integer array to native int16, refusing values out of range."""
     if arr.dtype.kind == "i" and arr.dtype.itemsize == 2:
@@ -311,9 +324,16 @@ def decode_audio(text: Union[str, bytes, bytearray], audio_format: str = "pcm16"
         ConfigurationError: unknown ``audio_format``.
         ValueError: ``text`` is not valid base64.
     """
-    _check_format(audio_format)
     if audio_format == "pcm16":
+        if text.__class__ is str:
+            # The hot path (every response.audio.delta): one base64 pass, one copy.
+            try:
+                data = _a2b_base64(text)
+            except (binascii.Error, ValueError) as exc:
+                raise ValueError(f"invalid base64 audio: {exc}") from None
+            return _pcm16_from_decoded(data)
         return base64_to_pcm16(text)
+    _check_format(audio_format)
     data = _b64decode(text)
     return ulaw_decode(data) if audio_format == "g711_ulaw" else alaw_decode(data)
 
