@@ -47,11 +47,12 @@ updated in place as deltas arrive (that is the point of the cache).
 
 from __future__ import annotations
 
+import collections.abc
 import copy
 import logging
 import math
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple, Type, Union
 
 import numpy as np
 
@@ -92,16 +93,18 @@ class _AudioBuffer:
 
     def append(self, chunk: np.ndarray) -> np.ndarray:
         """Append ``chunk`` and return a view of all samples so far."""
-        needed = self.size + int(chunk.shape[0])
-        if needed > self.data.shape[0]:
-            capacity = max(needed, self.data.shape[0] + self.data.shape[0] // 2)
-            grown = np.empty(capacity, dtype=np.int16)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
-        self.data[self.size : needed] = chunk
+        size = self.size
+        needed = size + len(chunk)
+        data = self.data
+        capacity = len(data)
+        if needed > capacity:
+            grown = np.empty(max(needed, capacity + capacity // 2), dtype=np.int16)
+            grown[:size] = data[:size]
+            self.data = data = grown
+        data[size:needed] = chunk
         self.size = needed
-        self.view = self.data[:needed]
-        return self.view
+        view = self.view = data[:needed]
+        return view
 
 
 def _describe(kind: Union[Type[Any], Tuple[Type[Any], ...]]) -> str:
@@ -192,6 +195,10 @@ class Conversation:
         self._audio_buffers: Dict[str, _AudioBuffer] = {}
         self._audio_formats: Dict[str, str] = {}
         self._truncated: Set[str] = set()
+        # Event type -> bound processor, so routing an event is one dict lookup.
+        self._processors: Dict[str, Callable[[Mapping[str, Any]], ProcessResult]] = {
+            event_type: getattr(self, name) for event_type, name in _PROCESSORS.items()
+        }
 
     # -- configuration -------------------------------------------------------------
 
@@ -296,7 +303,9 @@ class Conversation:
             UnknownItemError: the event names an item or response that the
                 conversation does not hold.
         """
-        if not isinstance(event, Mapping):
+        # Exact-type checks first (what json.loads makes), the general ones only
+        # when they fail: this runs for every delta.
+        if event.__class__ is not dict and not isinstance(event, collections.abc.Mapping):
             raise ProtocolError(
                 f"a server event must be a JSON object, got {type(event).__name__}"
             )
@@ -306,15 +315,14 @@ class Conversation:
         event_type = event.get("type")
         if not isinstance(event_type, str) or not event_type:
             raise ProtocolError('server event is missing "type"', event=dict(event))
-        if event_type == "input_audio_buffer.speech_stopped":
-            with self._lock:
-                return self._on_speech_stopped(event, input_audio_buffer, input_audio_offset)
-        name = _PROCESSORS.get(event_type)
-        if name is None:
+        processor = self._processors.get(event_type)
+        if processor is None:
+            if event_type == "input_audio_buffer.speech_stopped":
+                with self._lock:
+                    return self._on_speech_stopped(event, input_audio_buffer, input_audio_offset)
             return _NONE
         with self._lock:
-            result: ProcessResult = getattr(self, name)(event)
-            return result
+            return processor(event)
 
     # -- helpers -------------------------------------------------------------------
 
@@ -327,9 +335,20 @@ class Conversation:
         return item
 
     def _event_item(self, event: Mapping[str, Any]) -> Item:
+        item_id = event.get("item_id")
+        if item_id.__class__ is str:  # the common case: one lookup
+            item = self._item_lookup.get(item_id)
+            if item is not None:
+                return item
         return self._item(event, _field(event, event, "item_id", str))
 
     def _part(self, event: Mapping[str, Any], item: Item) -> Dict[str, Any]:
+        index = event.get("content_index")
+        content = item.get("content")
+        if index.__class__ is int and content.__class__ is list and 0 <= index < len(content):
+            part = content[index]
+            if part.__class__ is dict:  # the common case, checked without the helpers
+                return part  # type: ignore[no-any-return]
         index = _field(event, event, "content_index", int)
         content = item.get("content")
         if not isinstance(content, list):
@@ -676,7 +695,9 @@ class Conversation:
     def _on_text_delta(self, event: Mapping[str, Any]) -> ProcessResult:
         item = self._event_item(event)
         part = self._part(event, item)
-        delta = _field(event, event, "delta", str)
+        delta = event.get("delta")
+        if delta.__class__ is not str:
+            delta = _field(event, event, "delta", str)
         part["text"] = (part.get("text") or "") + delta
         item["formatted"]["text"] += delta
         return item, {"text": delta}
@@ -691,7 +712,9 @@ class Conversation:
     def _on_transcript_delta(self, event: Mapping[str, Any]) -> ProcessResult:
         item = self._event_item(event)
         part = self._part(event, item)
-        delta = _field(event, event, "delta", str)
+        delta = event.get("delta")
+        if delta.__class__ is not str:
+            delta = _field(event, event, "delta", str)
         part["transcript"] = (part.get("transcript") or "") + delta
         item["formatted"]["transcript"] += delta
         return item, {"transcript": delta}
@@ -707,8 +730,13 @@ class Conversation:
         item = self._event_item(event)
         if event.get("content_index") is not None:
             self._part(event, item)
-        payload = _field(event, event, "delta", str)
-        audio_format = self._audio_formats.setdefault(item["id"], self._output_audio_format)
+        payload = event.get("delta")
+        if payload.__class__ is not str:
+            payload = _field(event, event, "delta", str)
+        item_id = item["id"]
+        audio_format = self._audio_formats.get(item_id)
+        if audio_format is None:
+            audio_format = self._audio_formats[item_id] = self._output_audio_format
         try:
             samples = _audio.decode_audio(payload, audio_format)
         except ValueError as exc:  # binascii.Error is a ValueError
@@ -716,7 +744,12 @@ class Conversation:
                 f"response.audio.delta: audio payload is not valid base64 {audio_format}: {exc}",
                 event=dict(event),
             ) from exc
-        self._append_audio(item, samples)
+        formatted = item["formatted"]
+        buffer = self._audio_buffers.get(item_id)
+        if buffer is not None and buffer.view is formatted.get("audio"):
+            formatted["audio"] = buffer.append(samples)
+        else:
+            self._append_audio(item, samples)
         return item, {"audio": samples}
 
     def _on_audio_done(self, event: Mapping[str, Any]) -> ProcessResult:
@@ -726,7 +759,9 @@ class Conversation:
 
     def _on_arguments_delta(self, event: Mapping[str, Any]) -> ProcessResult:
         item = self._event_item(event)
-        delta = _field(event, event, "delta", str)
+        delta = event.get("delta")
+        if delta.__class__ is not str:
+            delta = _field(event, event, "delta", str)
         tool = self._tool(event, item)
         item["arguments"] = (item.get("arguments") or "") + delta
         tool["arguments"] += delta
