@@ -856,6 +856,15 @@ class RealtimeAPI(EventHandler):
         app.keep_running = False
 
     def _on_error(self, conn: _Connection, exc: BaseException) -> None:
+        close_args = _peer_close_args(exc)
+        if close_args is not None:
+            # the server's close frame, reported as an error by websocket-client
+            # 1.9.x: take its code and reason (1.9.0 never passes them to on_close)
+            if conn.close_code is None:
+                self._on_close(conn, *close_args)
+            if conn.open:
+                self._abort_socket(conn)  # our echo is sent: spare teardown its 3 s wait
+            return
         if (
             conn.open
             and isinstance(exc, websocket.WebSocketTimeoutException)
@@ -1044,6 +1053,32 @@ def _summarize(event: Mapping[str, Any]) -> str:
     except (TypeError, ValueError):
         text = repr(shown)
     return text if len(text) <= 500 else text[:500] + "..."
+
+
+def _peer_close_args(exc: object) -> Optional[Tuple[Optional[int], Optional[str]]]:
+    """``(code, reason)`` when ``on_error`` is told of the server's close frame, else ``None``.
+
+    websocket-client 1.7 and 1.8 pass a close frame to ``on_close`` only.
+    1.9.0 passes the close frame itself (an ``ABNF``) to ``on_error`` and then
+    calls ``on_close`` with ``None, None``; 1.9.1 and later pass a
+    ``WebSocketConnectionClosedException`` carrying ``status_code`` and
+    ``reason`` to ``on_error``, then the code and reason to ``on_close``.
+    """
+    if isinstance(exc, websocket.ABNF):
+        if exc.opcode != websocket.ABNF.OPCODE_CLOSE:
+            return None
+        data = exc.data
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if not data or len(data) < 2:
+            return None, None
+        reason = bytes(data[2:]).decode("utf-8", errors="replace")
+        return int.from_bytes(data[:2], "big"), reason or None
+    if isinstance(exc, websocket.WebSocketConnectionClosedException) and hasattr(exc, "status_code"):
+        code = getattr(exc, "status_code", None)
+        reason = getattr(exc, "reason", None)
+        return (code if isinstance(code, int) else None), (reason if isinstance(reason, str) else None)
+    return None
 
 
 def _server_message(body: str) -> str:

@@ -13,8 +13,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import websocket
 
 from realtime_sync.api import DEFAULT_URL, RECEIVE_THREAD_NAME, RealtimeAPI, generate_id
+from realtime_sync.api import _peer_close_args
 from realtime_sync.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -621,6 +623,23 @@ def test_server_close_dispatches_close_once_with_code_and_reason(
     api.disconnect()
     assert len(closes.events) == 1
     assert not recv_threads()
+
+
+def test_close_frame_reported_as_an_error_gives_its_code_and_reason() -> None:
+    # websocket-client 1.9.0 hands on_error the close frame itself and on_close
+    # (None, None); 1.9.1+ hand on_error an exception carrying the code. The
+    # installed version exercises one shape end to end; check both here.
+    frame = websocket.ABNF(1, 0, 0, 0, websocket.ABNF.OPCODE_CLOSE, 0, b"\x0f\xa0gone \xe2\x9c\x93")
+    assert _peer_close_args(frame) == (4000, "gone \u2713")
+    bare = websocket.ABNF(1, 0, 0, 0, websocket.ABNF.OPCODE_CLOSE, 0, b"")
+    assert _peer_close_args(bare) == (None, None)
+    assert _peer_close_args(websocket.ABNF(1, 0, 0, 0, websocket.ABNF.OPCODE_TEXT, 0, b"{}")) is None
+    converted = websocket.WebSocketConnectionClosedException("Connection closed (code 4000): gone")
+    setattr(converted, "status_code", 4000)
+    setattr(converted, "reason", "gone")
+    assert _peer_close_args(converted) == (4000, "gone")
+    assert _peer_close_args(websocket.WebSocketConnectionClosedException("lost")) is None
+    assert _peer_close_args(OSError("reset")) is None
 
 
 def test_server_normal_close_is_not_an_error(server: FixtureServer, make_api: Callable[..., RealtimeAPI]) -> None:
