@@ -24,8 +24,10 @@ How audio is stored
 -------------------
 Concatenating arrays on every ``response.audio.delta`` copies the whole item
 each time, which is quadratic over a long reply. Each item that is receiving
-audio owns a private int16 buffer that grows geometrically (by half its
-capacity, so an append costs amortized O(delta)), and after each append
+audio owns a private int16 buffer that grows geometrically (it doubles, so
+an append costs amortized O(delta) and a long reply is copied about once in
+all; the spare part of a large buffer is address space the operating system
+only backs with memory once it is written), and after each append
 ``formatted["audio"]`` is reassigned to a view of the filled part. A user who
 reads ``item["formatted"]["audio"]`` therefore always gets a plain
 ``numpy.ndarray`` of int16 holding exactly the samples received so far, and an
@@ -98,7 +100,7 @@ class _AudioBuffer:
         data = self.data
         capacity = len(data)
         if needed > capacity:
-            grown = np.empty(max(needed, capacity + capacity // 2), dtype=np.int16)
+            grown = np.empty(max(needed, 2 * capacity), dtype=np.int16)
             grown[:size] = data[:size]
             self.data = data = grown
         data[size:needed] = chunk
