@@ -40,7 +40,7 @@ Two more things RealtimeAPI does on this path, both found by profiling:
 
 * ``WebSocketApp``'s default dispatcher runs a ``selectors`` wait and a ping
   check before every frame (about 2 us a frame). RealtimeAPI passes its own
-  dispatcher (``_FrameReader`` in ``api.py``) that reads frames back to back;
+  dispatcher (``_FrameReader`` in ``_receive_loop.py``) that reads frames back to back;
   with pings and a ping timeout (the default) the socket timeout
   (``ping_interval + ping_timeout``) is the liveness check, and the pong check
   between frames is two attribute reads.

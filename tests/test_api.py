@@ -16,7 +16,7 @@ import pytest
 import websocket
 
 from realtime_sync.api import DEFAULT_URL, RECEIVE_THREAD_NAME, RealtimeAPI, generate_id
-from realtime_sync.api import _peer_close_args
+from realtime_sync._receive_loop import _peer_close_args
 from realtime_sync.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -717,10 +717,10 @@ def test_quiet_connection_without_pings_stays_open(
     server: FixtureServer, make_api: Callable[..., RealtimeAPI], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without pings nothing bounds silence; the stalled-frame timeout does not apply to it."""
-    import realtime_sync.api as api_module
+    import realtime_sync._receive_loop as receive_loop
 
-    monkeypatch.setattr(api_module, "_IO_TIMEOUT", 0.2)
-    monkeypatch.setattr(api_module, "_IDLE_WAIT", 0.1)
+    monkeypatch.setattr(receive_loop, "_IO_TIMEOUT", 0.2)
+    monkeypatch.setattr(receive_loop, "_IDLE_WAIT", 0.1)
     api = make_api(server.url, ping_interval=None)
     closed = threading.Event()
     api.on("close", lambda event: closed.set())
