@@ -502,6 +502,28 @@ def test_decode_audio_bad_base64() -> None:
             decode_audio("a", fmt)
 
 
+def test_decode_audio_pcm16_text_path_edge_cases() -> None:
+    # The str payload path (every response.audio.delta) matches base64_to_pcm16 exactly.
+    text = base64.b64encode(b"\x01\x02\xff\x7f\x33").decode()  # odd last byte
+    out = decode_audio(text)
+    np.testing.assert_array_equal(out, [0x0201, 0x7FFF])
+    assert out.dtype == np.int16 and out.dtype.isnative and out.flags.writeable
+    out[0] = 5  # a fresh array of its own
+    np.testing.assert_array_equal(decode_audio(text), [0x0201, 0x7FFF])
+    empty = decode_audio("")
+    assert empty.dtype == np.int16 and empty.shape == (0,) and empty.flags.writeable
+    assert decode_audio(base64.b64encode(b"\x01").decode()).shape == (0,)
+    # Not validating, like base64.b64decode: characters outside the alphabet are skipped.
+    np.testing.assert_array_equal(decode_audio("AQ\nID"), base64_to_pcm16("AQ\nID"))
+    for bad in ("abc", "caf\u00e9"):  # bad padding; non-ASCII text
+        with pytest.raises(ValueError, match="invalid base64"):
+            decode_audio(bad)
+    with pytest.raises(TypeError):
+        decode_audio(12345)  # type: ignore[arg-type]
+    # bytes payloads take the general path and agree.
+    np.testing.assert_array_equal(decode_audio(text.encode()), decode_audio(text))
+
+
 # --------------------------------------------------------------------------
 # resample
 

@@ -642,6 +642,61 @@ def test_audio_delta_errors(conv: Conversation) -> None:
         conv.process_event(audio_delta("msg_007", tone(10), content_index=1))
 
 
+class _StrId(str):
+    """A str subclass, as a non-json source of events might produce."""
+
+
+@pytest.mark.parametrize(
+    "event_type, field",
+    [("response.text.delta", "text"), ("response.audio_transcript.delta", "transcript"),
+     ("response.audio.delta", "audio")],
+)
+def test_delta_fast_path_checks_what_the_general_path_checks(
+    conv: Conversation, event_type: str, field: str
+) -> None:
+    # Deltas take a one-lookup path for the json.loads shape; anything else
+    # falls back to the full checks, with the same errors.
+    item = assistant(conv, parts=("text" if field == "text" else "audio",))
+    good = audio.encode_audio(tone(4, seed=9)) if field == "audio" else "ab"
+
+    def delta_event(**fields: Any) -> Dict[str, Any]:
+        base = dict(response_id="resp_001", item_id="msg_007", output_index=0, content_index=0, delta=good)
+        base.update(fields)
+        return ev(event_type, **base)
+
+    for fields, error, message in [
+        ({"content_index": True}, ProtocolError, "must be a integer, got bool"),
+        ({"content_index": "0"}, ProtocolError, "must be a integer, got str"),
+        ({"content_index": -1}, ProtocolError, "content_index -1 is out of range"),
+        ({"item_id": 7}, ProtocolError, '"item_id" must be a string, got int'),
+        ({"item_id": None}, ProtocolError, 'missing "item_id"'),
+        ({"item_id": "msg_404"}, UnknownItemError, "msg_404"),
+        ({"delta": None}, ProtocolError, 'missing "delta"'),
+        ({"delta": b"ab"}, ProtocolError, '"delta" must be a string, got bytes'),
+    ]:
+        with pytest.raises(error, match=message):
+            conv.process_event(delta_event(**fields))
+    # A content part that is not an object is an error, not a crash.
+    item["content"].append("not a part")
+    with pytest.raises(ProtocolError, match="content_index 1 is out of range"):
+        conv.process_event(delta_event(content_index=1))
+    item["content"].pop()
+    # Nothing above changed the item.
+    assert item["formatted"]["text"] == "" and item["formatted"]["transcript"] == ""
+    assert item["formatted"]["audio"].size == 0
+    # str subclasses and other Mappings take the general path and work.
+    from types import MappingProxyType
+
+    for event in (delta_event(item_id=_StrId("msg_007")), MappingProxyType(delta_event())):
+        result, delta = conv.process_event(event)
+        assert result is item and delta is not None
+    if field == "audio":
+        assert item["formatted"]["audio"].size == 8
+    else:
+        assert item["formatted"][field] == "abab"
+        assert item["content"][0][field] == "abab"
+
+
 @pytest.mark.parametrize(
     "event_type, field",
     [("response.text.delta", "delta"), ("response.audio_transcript.delta", "delta"),
