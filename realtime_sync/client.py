@@ -397,7 +397,7 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
                 ticket = self._reserved or _Ticket()
                 self._reserved = None
                 self._in_flight.append(ticket)
-        if self._wants_realtime_events():
+        if self._wants("realtime.event"):
             if self.realtime.protocol != "beta":  # show it in the beta model, like server events
                 try:
                     event = dialects.client_from_wire(event, self.realtime.protocol)
@@ -419,16 +419,29 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
         handler = self._routes.get(event.get("type"))  # type: ignore[arg-type]
         if handler is not None:
             handler(event)
-        if self._wants_realtime_events():
+        if self._wants("realtime.event"):
             self._emit("realtime.event", {"time": _now_iso(), "source": "server", "event": event})
 
-    def _wants_realtime_events(self) -> bool:
-        """Whether anyone listens to ``realtime.event`` (it is built only then: audio is hot)."""
-        name = "realtime.event"
-        if name in self._handlers or name in self._next_handlers or name in self._waiters:
+    def _wants(self, name: str) -> bool:
+        """Whether anything would receive a dispatch of ``name`` right now.
+
+        Callbacks, ``on_next`` callbacks, blocked ``wait_for_next`` callers
+        (the handler's and the client's) and the :meth:`events` queue. Payloads
+        sent for every audio delta (``realtime.event``, ``conversation.updated``)
+        are built only then. Read without the lock: a listener added while an
+        event is being handled may or may not see that event, as with any
+        dispatch.
+        """
+        if (
+            name in self._handlers
+            or name in self._next_handlers
+            or name in self._waiters
+            or name in self._client_waiters
+        ):
             return True
         event_queue = self._event_queue
         return event_queue is not None and name in event_queue.names
+
 
     def _on_realtime_error(self, payload: Dict[str, Any]) -> None:
         """A malformed frame reported by the socket layer: pass it on."""
@@ -453,13 +466,13 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
                 waiter.resolve(True)
 
     def _on_plain_event(self, event: Event) -> None:
-        # The hot path (every delta): no wrappers.
+        # The hot path (every delta): no wrappers, and no payload nobody receives.
         try:
             item, delta = self.conversation.process_event(event)
         except Exception as exc:
             self._process_failed(exc, event)
             return
-        if item is not None:
+        if item is not None and self._wants("conversation.updated"):
             self._emit("conversation.updated", {"item": item, "delta": delta})
 
     def _on_item_created(self, event: Event) -> None:

@@ -504,6 +504,54 @@ def test_item_events_and_deltas(server: ScriptedServer, client: RealtimeClient) 
     assert deltas == [{"text": "Hel"}, {"text": "lo"}]
 
 
+def test_deltas_reach_every_kind_of_listener(
+    server: ScriptedServer, client: RealtimeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # conversation.updated is only built when something would receive it: check
+    # each kind of receiver on its own, and that state is kept with none.
+    _start_response(server, client)
+    server.assistant_item("item_q", audio=False)
+
+    def text_delta(word: str) -> None:
+        server.send(
+            {
+                "type": "response.text.delta",
+                "response_id": "resp_1",
+                "item_id": "item_q",
+                "output_index": 0,
+                "content_index": 0,
+                "delta": word,
+            }
+        )
+
+    text_delta("a")  # nobody listens
+    _sync(server, client)
+    item = client.conversation.get_item("item_q")
+    assert item is not None and item["formatted"]["text"] == "a"
+
+    got: List[Any] = []
+    seen = threading.Event()
+    client.on_next("conversation.updated", lambda p: (got.append(p["delta"]), seen.set()))
+    text_delta("b")
+    assert seen.wait(5) and got == [{"text": "b"}]
+
+    waiting = signal_when_waiting(monkeypatch)
+    waited: List[Any] = []
+    thread = threading.Thread(target=lambda: waited.append(client.wait_for_next("conversation.updated", timeout=5)))
+    thread.start()
+    assert waiting.wait(5)
+    text_delta("c")
+    thread.join(5)
+    assert waited and waited[0]["item"] is item and waited[0]["delta"] == {"text": "c"}
+
+    events = client.events()
+    text_delta("d")
+    _sync(server, client)
+    queued = [events.get_nowait() for _ in range(events.qsize())]
+    assert [(name, p["delta"]) for name, p in queued] == [("conversation.updated", {"text": "d"})]
+    assert item["formatted"]["text"] == "abcd" and got == [{"text": "b"}]
+
+
 def test_out_of_order_unknown_and_bad_events_become_errors(server: ScriptedServer, client: RealtimeClient) -> None:
     recorder = _record(client, "error", "conversation.updated", "realtime.event")
     # A transcript before its item: parked, then attached.
