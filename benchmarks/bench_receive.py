@@ -44,8 +44,9 @@ Two more things RealtimeAPI does on this path, both found by profiling:
   with pings and a ping timeout (the default) the socket timeout
   (``ping_interval + ping_timeout``) is the liveness check, and the pong check
   between frames is two attribute reads.
-* ``json.loads`` wraps the C scanner in two whitespace regex matches (about
-  1 us a frame); RealtimeAPI calls the scanner directly and leaves anything
+* ``json.loads`` wraps ``JSONDecoder.raw_decode`` in two whitespace regex
+  matches (about 1 us a frame); RealtimeAPI calls the documented
+  ``raw_decode``, checks that the value ends the frame, and leaves anything
   but one bare JSON value to ``json.loads``. The bare loop keeps
   ``json.loads``, as the goal defines it.
 

@@ -58,8 +58,8 @@ _IDLE_WAIT = 10.0
 # How long disconnect() lets the server answer our close frame (seconds).
 _CLOSE_GRACE = 1.0
 _RAW_PREVIEW = 200
-# The C scanner behind json.loads (see _ReceiveLoop._make_receiver).
-_JSON_SCANNER: Callable[[str, int], Tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+# json.loads's decoder without its whitespace checks (see _ReceiveLoop._make_receiver).
+_RAW_DECODE: Callable[[str], Tuple[Any, int]] = json.JSONDecoder().raw_decode
 
 
 class _Connection:
@@ -308,12 +308,13 @@ class _ReceiveLoop:
         """Build the ``on_message`` callback: the hot path, one call per frame."""
         dispatch = self.dispatch
         loads = json.loads
-        # json.loads(text) is decoder.decode(text): two whitespace regex
-        # matches around the C scanner, about 1 us a frame. Scan directly and
-        # leave every case that is not one bare JSON value (leading or trailing
-        # whitespace, extra data, a BOM, not JSON at all) to json.loads, so
-        # the result and the errors are json.loads's own.
-        scan = _JSON_SCANNER
+        # json.loads(text) is decoder.decode(text): raw_decode(text) between
+        # two whitespace regex matches, about 1 us a frame. Call the public
+        # raw_decode and check that the value ends the frame; leave every
+        # other case (leading or trailing whitespace, extra data, a BOM, not
+        # JSON at all) to json.loads, so the result and the errors are
+        # json.loads's own.
+        raw_decode = _RAW_DECODE
         max_size = self._max_frame_size
 
         def receive(app: websocket.WebSocketApp, message: Any) -> None:
@@ -325,10 +326,10 @@ class _ReceiveLoop:
                     if isinstance(message, (bytes, bytearray)):
                         message = message.decode("utf-8")
                     try:
-                        event, end = scan(message, 0)
-                        if end != len(message):
-                            raise StopIteration(end)
-                    except StopIteration:
+                        event, end = raw_decode(message)
+                    except ValueError:
+                        end = -1
+                    if end != len(message):
                         event = loads(message)
                 except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError
                     self._report_malformed(message, f"not valid UTF-8 JSON ({exc})", None)

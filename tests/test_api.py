@@ -518,7 +518,7 @@ def test_garbage_frames_are_reported_and_the_loop_goes_on(
 def test_frames_parse_exactly_as_json_loads(
     server: FixtureServer, make_api: Callable[..., RealtimeAPI]
 ) -> None:
-    """The receive path's direct JSON scan gives json.loads's results and rejections."""
+    """The receive path's raw_decode fast path gives json.loads's results and errors."""
     frames = [
         ' {"type": "a.leading_space", "event_id": "e1"}',
         '{"type": "a.trailing_space", "event_id": "e2"} \r\n',
@@ -529,11 +529,13 @@ def test_frames_parse_exactly_as_json_loads(
         '{"type": "a.duplicate", "type": "a.last", "event_id": "e7"}',
     ]
     expected: List[Any] = []
+    messages: List[str] = []
     for frame in frames:
         try:
             expected.append(json.loads(frame))
-        except ValueError:
+        except ValueError as exc:
             expected.append(None)
+            messages.append(str(exc))
     assert expected.count(None) == 3  # extra data, BOM, cut short
     api = make_api(server.url)
     errors = Collector()
@@ -546,9 +548,12 @@ def test_frames_parse_exactly_as_json_loads(
     server.send_json({"type": "session.created", "event_id": "event_end"})
     received = events.wait(5)
     assert received[:-1] == [event for event in expected if event is not None]
-    assert [payload["raw"] for payload in errors.wait(3)] == [
+    reported = errors.wait(3)
+    assert [payload["raw"] for payload in reported] == [
         frame for frame, event in zip(frames, expected) if event is None
     ]
+    for payload, message in zip(reported, messages):  # json.loads's own error text
+        assert f"({message})" in str(payload["error"])
 
 
 def test_raising_callback_is_logged_and_the_loop_goes_on(
