@@ -331,6 +331,8 @@ def decode_audio(text: Union[str, bytes, bytearray], audio_format: str = "pcm16"
                 data = _a2b_base64(text)
             except (binascii.Error, ValueError) as exc:
                 raise ValueError(f"invalid base64 audio: {exc}") from None
+            if _NATIVE_LE and not len(data) & 1:
+                return np.frombuffer(bytearray(data), dtype=np.int16)
             return _pcm16_from_decoded(data)
         return base64_to_pcm16(text)
     _check_format(audio_format)

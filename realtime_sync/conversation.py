@@ -729,9 +729,23 @@ class Conversation:
         return item, None
 
     def _on_audio_delta(self, event: Mapping[str, Any]) -> ProcessResult:
-        item = self._event_item(event)
-        if event.get("content_index") is not None:
-            self._part(event, item)
+        # The hottest path of all (one event per 20-100 ms of speech): the
+        # json.loads shape is checked inline; anything else goes through the
+        # helpers, which raise the errors.
+        item_id = event.get("item_id")
+        item = self._item_lookup.get(item_id) if item_id.__class__ is str else None
+        if item is None:
+            item = self._event_item(event)
+        index = event.get("content_index")
+        if index is not None:
+            content = item.get("content")
+            if not (
+                index.__class__ is int
+                and content.__class__ is list
+                and 0 <= index < len(content)
+                and content[index].__class__ is dict
+            ):
+                self._part(event, item)
         payload = event.get("delta")
         if payload.__class__ is not str:
             payload = _field(event, event, "delta", str)
