@@ -33,6 +33,7 @@ import websocket
 
 from .errors import (
     AuthenticationError,
+    ConnectionClosedError,
     HandshakeError,
     ProtocolError,
     RealtimeConnectionError,
@@ -81,6 +82,8 @@ class _Connection:
         self.close_code: Optional[int] = None
         self.close_reason: Optional[str] = None
         self.local_close: Optional[Tuple[int, str]] = None  # we closed for a protocol reason
+        # what a wait begun while this connection was open raises once it has ended
+        self.closed_error: Optional[ConnectionClosedError] = None
         self.io_timeout = _IO_TIMEOUT  # the open socket's timeout, seconds
 
 
@@ -225,6 +228,8 @@ class _ReceiveLoop:
         def dispatch(self, name: str, event: Dict[str, Any]) -> None: ...
 
         def _redact(self, text: str) -> str: ...
+
+        def _fail_waiters(self, tag: object, error: BaseException) -> int: ...
 
     def _run(self, conn: _Connection) -> None:
         """The receive thread: run the websocket-client loop, then clean up."""
@@ -421,11 +426,15 @@ class _ReceiveLoop:
                 ws.shutdown()  # closes the file descriptor teardown may leave open
             except Exception:  # already closed
                 pass
+        payload: Optional[Dict[str, Any]] = None
         with self._state_lock:
             was_open = conn.open
             conn.open = False
+            if was_open:
+                payload = self._close_payload(conn)
+                conn.closed_error = _closed_error(conn.url, payload)
             conn.finished.set()
-        if not was_open:
+        if payload is None:
             if conn.failure is None:
                 if conn.closing:
                     conn.failure = RealtimeConnectionError(
@@ -435,9 +444,11 @@ class _ReceiveLoop:
                     conn.failure = self._connect_error(conn)
             conn.opened.set()
             return
-        payload = self._close_payload(conn)
         log = logger.debug if not payload["error"] else logger.info
         log("connection to %s closed: code=%s reason=%s", conn.url, payload["code"], payload["reason"])
+        assert conn.closed_error is not None
+        # Waits begun while this connection was open raise before ``close`` runs.
+        self._fail_waiters(conn, conn.closed_error)
         self.dispatch("close", payload)
 
     def _close_payload(self, conn: _Connection) -> Dict[str, Any]:
@@ -574,6 +585,17 @@ def _summarize(event: Mapping[str, Any]) -> str:
     except (TypeError, ValueError):
         text = repr(shown)
     return text if len(text) <= 500 else text[:500] + "..."
+
+
+def _closed_error(url: str, payload: Mapping[str, Any]) -> ConnectionClosedError:
+    """The error a wait on a connection that has ended raises (``payload``: the ``close`` payload)."""
+    code, reason = payload.get("code"), payload.get("reason")
+    detail = ""
+    if code is not None:
+        detail = f" (code {code}{': ' + reason if reason else ''})"
+    elif reason:
+        detail = f" ({reason})"
+    return ConnectionClosedError(f"the connection to {url} closed{detail}", code=code, reason=reason)
 
 
 def _peer_close_args(exc: object) -> Optional[Tuple[Optional[int], Optional[str]]]:

@@ -27,7 +27,9 @@ Events dispatched (payloads are dicts):
 - ``close``: once per connection, when the socket has ended:
   ``{"error": bool, "code": int or None, "reason": str or None}``. ``error`` is
   false when :meth:`RealtimeAPI.disconnect` closed it or the server closed it
-  with code 1000, true otherwise.
+  with code 1000, true otherwise. Just before it, every
+  :meth:`RealtimeAPI.wait_for_next` begun while connected (for any other
+  event) raises :class:`~realtime_sync.errors.ConnectionClosedError`.
 
 Example::
 
@@ -496,6 +498,40 @@ class RealtimeAPI(_ReceiveLoop, EventHandler):
         finally:
             self._send_lock.release()
         return event
+
+    def wait_for_next(self, name: str, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
+        """Block until the next event ``name`` is dispatched and return its payload.
+
+        As :meth:`EventHandler.wait_for_next
+        <realtime_sync.events.EventHandler.wait_for_next>`: the calling thread
+        sleeps until the event comes, ``None`` when ``timeout`` (seconds,
+        ``None`` for ever) runs out. In addition, a wait begun while connected
+        raises :class:`~realtime_sync.errors.ConnectionClosedError` (with the
+        close ``code`` and ``reason``) as soon as that connection ends -- the
+        server closed it, it was lost, or :meth:`disconnect` was called --
+        before the ``close`` callbacks run, so a script waiting for a server
+        event never sleeps out its timeout on a dead socket. Waiting for
+        ``"close"`` itself returns the close payload. A wait begun while not
+        connected is a plain wait (a later connection's end does not wake it).
+
+        Raises:
+            ConnectionClosedError: the connection ended while waiting.
+            RuntimeError: called from the receive thread (inside a callback):
+                it would wait for ever.
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"event name must be a str, not {type(name).__name__}")
+        conn = self._conn
+        if name == "close" or conn is None or not self.is_connected():
+            return super().wait_for_next(name, timeout)
+        self._refuse_to_block(name)
+        waiter = self._add_waiter(name, tag=conn)
+        # The connection may have ended before the waiter was in place; then
+        # _finish may have failed the waiters without it: withdraw it here.
+        if conn.finished.is_set() and self._remove_waiter(name, waiter):
+            assert conn.closed_error is not None
+            raise conn.closed_error
+        return self._await_waiter(name, waiter, timeout)
 
     # -- EventHandler hook --------------------------------------------------
 

@@ -36,13 +36,21 @@ EventCallback = Callable[[Dict[str, Any]], Any]
 
 
 class _Waiter:
-    """One blocked :meth:`EventHandler.wait_for_next` call."""
+    """One blocked :meth:`EventHandler.wait_for_next` call.
 
-    __slots__ = ("event", "payload")
+    Woken with ``payload`` by a dispatch, or with ``error`` (raised to the
+    waiting thread) by :meth:`EventHandler._fail_waiters`; ``tag`` says which
+    waiters a subclass may fail (the socket layer tags them with their
+    connection).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("event", "payload", "error", "tag")
+
+    def __init__(self, tag: object = None) -> None:
         self.event = threading.Event()
         self.payload: Optional[Dict[str, Any]] = None
+        self.error: Optional[BaseException] = None
+        self.tag = tag
 
 
 class _DispatchDepth(threading.local):
@@ -159,26 +167,76 @@ class EventHandler:
                 events (for example inside a callback): it would wait for ever.
         """
         _check_name(name)
+        self._refuse_to_block(name)
+        return self._await_waiter(name, self._add_waiter(name), timeout)
+
+    # The parts of wait_for_next, for subclasses that wake waiters in more cases.
+
+    def _refuse_to_block(self, name: str) -> None:
+        """Raise ``RuntimeError`` on a thread that dispatches this object's events."""
         if self._is_dispatching_thread():
             raise RuntimeError(
                 f"wait_for_next({name!r}) called from a thread that dispatches this "
                 "object's events (for example from inside a callback); it would wait "
                 "for ever. Use on_next() with a callback instead."
             )
-        waiter = _Waiter()
+
+    def _add_waiter(self, name: str, tag: object = None) -> _Waiter:
+        """Register a waiter for the next ``name`` event (any thread)."""
+        waiter = _Waiter(tag)
         with self._handlers_lock:
             self._waiters.setdefault(name, []).append(waiter)
-        if waiter.event.wait(timeout):
-            return waiter.payload
+        return waiter
+
+    def _remove_waiter(self, name: str, waiter: _Waiter) -> bool:
+        """Withdraw ``waiter``; ``False`` if a dispatch or a failure already took it."""
         with self._handlers_lock:
             waiters = self._waiters.get(name)
-            if waiters is not None and waiter in waiters:
-                waiters.remove(waiter)
-                if not waiters:
-                    del self._waiters[name]
-        # A dispatch may have taken the waiter between the timeout and the
-        # removal above; then the payload is (or is about to be) set.
+            if waiters is None or waiter not in waiters:
+                return False
+            waiters.remove(waiter)
+            if not waiters:
+                del self._waiters[name]
+            return True
+
+    def _await_waiter(
+        self, name: str, waiter: _Waiter, timeout: Optional[float]
+    ) -> Optional[Dict[str, Any]]:
+        """Sleep until ``waiter`` is woken or ``timeout`` runs out; return its payload.
+
+        Raises:
+            BaseException: the error :meth:`_fail_waiters` woke it with.
+        """
+        if not waiter.event.wait(timeout):
+            # A dispatch may have taken the waiter between the timeout and the
+            # removal; then the payload is (or is about to be) set.
+            self._remove_waiter(name, waiter)
+        if waiter.error is not None:
+            raise waiter.error
         return waiter.payload
+
+    def _fail_waiters(self, tag: object, error: BaseException) -> int:
+        """Wake every blocked wait registered with ``tag`` by raising ``error`` in it.
+
+        ``tag`` must not be ``None`` (untagged waiters are only woken by their
+        event). Returns how many were woken. Any thread.
+        """
+        failed: List[_Waiter] = []
+        with self._handlers_lock:
+            for name in list(self._waiters):
+                group = self._waiters[name]
+                keep = [waiter for waiter in group if waiter.tag is not tag]
+                if len(keep) == len(group):
+                    continue
+                failed.extend(waiter for waiter in group if waiter.tag is tag)
+                if keep:
+                    self._waiters[name] = keep
+                else:
+                    del self._waiters[name]
+        for waiter in failed:
+            waiter.error = error
+            waiter.event.set()
+        return len(failed)
 
     def _is_dispatching_thread(self) -> bool:
         """Whether the current thread is inside :meth:`dispatch` of this object.

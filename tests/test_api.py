@@ -9,7 +9,7 @@ import re
 import shutil
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,6 +20,7 @@ from realtime_sync._receive_loop import _peer_close_args
 from realtime_sync.errors import (
     AuthenticationError,
     ConfigurationError,
+    ConnectionClosedError,
     HandshakeError,
     InsecureTransportError,
     NotConnectedError,
@@ -918,6 +919,99 @@ def test_wait_for_next_woken_by_server_event_and_refused_on_receive_thread(
     waiter.join(5.0)
     assert result == [{"type": "session.created", "event_id": "e1"}]
     assert inside[0] is True and isinstance(inside[1], RuntimeError)
+
+
+def _wait_in_thread(api: RealtimeAPI, name: str, timeout: Optional[float]) -> Tuple[threading.Thread, List[Any]]:
+    """Start a thread blocked in api.wait_for_next(name); return once its waiter is registered."""
+    waiters = _SignalingWaiters()
+    waiters.update(api._waiters)
+    api._waiters = waiters
+    outcome: List[Any] = []
+
+    def wait() -> None:
+        try:
+            outcome.append(api.wait_for_next(name, timeout))
+        except Exception as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=wait, daemon=True)  # a regression must not hang the run
+    thread.start()
+    assert waiters.registered.acquire(timeout=5.0)  # the waiter is in place
+    return thread, outcome
+
+
+@RECEIVE_MODES
+def test_wait_for_next_raises_connection_closed_when_the_server_closes(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI], mode: Dict[str, Any]
+) -> None:
+    api = make_api(server.url, **mode)
+    closes = Collector()
+    api.on("close", closes)
+    api.connect(timeout=5.0)
+    thread, outcome = _wait_in_thread(api, "server.response.done", None)  # no timeout at all
+    close_thread, close_outcome = _wait_in_thread(api, "close", 10.0)
+    server.close(4000, "session over")
+    thread.join(5.0)
+    assert not thread.is_alive()
+    (error,) = outcome
+    assert isinstance(error, ConnectionClosedError) and isinstance(error, RealtimeConnectionError)
+    assert (error.code, error.reason) == (4000, "session over")
+    assert "4000" in str(error) and "session over" in str(error)
+    payload = {"error": True, "code": 4000, "reason": "session over"}
+    assert closes.wait(1) == [payload]
+    close_thread.join(5.0)
+    assert close_outcome == [payload]  # waiting for "close" itself returns its payload
+    assert api._waiters == {}
+
+
+def test_wait_for_next_raises_connection_closed_on_disconnect_and_lost_socket(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    api = make_api(server.url)
+    api.connect(timeout=5.0)
+    thread, outcome = _wait_in_thread(api, "server.session.updated", 30.0)
+    disconnecter = threading.Thread(target=api.disconnect)
+    disconnecter.start()
+    thread.join(5.0)
+    disconnecter.join(5.0)
+    assert isinstance(outcome[0], ConnectionClosedError) and outcome[0].code == 1000
+
+    api.connect(timeout=5.0)
+    thread, outcome = _wait_in_thread(api, "server.session.updated", 30.0)
+    server.wait_for_connection().close_socket()  # TCP gone, no closing handshake
+    thread.join(5.0)
+    assert isinstance(outcome[0], ConnectionClosedError) and outcome[0].code is None
+    assert outcome[0].reason  # what websocket-client said
+
+
+def test_wait_for_next_begun_as_the_connection_ends_raises_at_once(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wait that saw the connection open but registered after its end still raises."""
+    api = make_api(server.url)
+    closes = Collector()
+    api.on("close", closes)
+    api.connect(timeout=5.0)
+    server.close(1000, "bye")
+    closes.wait(1)
+    monkeypatch.setattr(api, "is_connected", lambda: True)  # as if checked just before the end
+    started = time.monotonic()
+    with pytest.raises(ConnectionClosedError) as caught:
+        api.wait_for_next("server.response.done", timeout=10.0)
+    assert time.monotonic() - started < 5.0
+    assert (caught.value.code, caught.value.reason) == (1000, "bye")
+    assert api._waiters == {}
+
+
+def test_wait_for_next_while_not_connected_is_a_plain_wait(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    api = make_api(server.url)
+    assert api.wait_for_next("server.session.created", timeout=0.01) is None
+    thread, outcome = _wait_in_thread(api, "custom", 10.0)
+    api.dispatch("custom", {"n": 1})
+    thread.join(5.0)
+    assert outcome == [{"n": 1}]
 
 
 def test_debug_logs_type_and_id_audio_as_length_and_never_the_key(

@@ -350,3 +350,35 @@ def test_many_waiters_all_woken_by_one_event() -> None:
     for thread in threads:
         thread.join(5.0)
     assert results == [{"v": 1}] * 5
+
+
+def test_fail_waiters_wakes_only_waiters_with_that_tag() -> None:
+    """The hook RealtimeAPI uses to end waits when its connection closes."""
+    handler = EventHandler()
+    tag = object()
+    tagged_a = handler._add_waiter("a", tag=tag)
+    tagged_b = handler._add_waiter("b", tag=tag)
+    other = handler._add_waiter("a", tag=object())
+    plain = handler._add_waiter("b")
+    outcome: List[Any] = []
+
+    def wait() -> None:
+        try:
+            outcome.append(handler._await_waiter("a", tagged_a, 30.0))
+        except LookupError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    error = LookupError("gone")
+    assert handler._fail_waiters(tag, error) == 2
+    thread.join(5.0)
+    assert outcome == [error]
+    with pytest.raises(LookupError):
+        handler._await_waiter("b", tagged_b, 0)
+    assert handler._waiters == {"a": [other], "b": [plain]}
+    handler.dispatch("a", {"n": 1})
+    handler.dispatch("b", {"n": 2})
+    assert handler._await_waiter("a", other, 0) == {"n": 1}
+    assert handler._await_waiter("b", plain, 0) == {"n": 2}
+    assert handler._fail_waiters(tag, error) == 0 and handler._waiters == {}
