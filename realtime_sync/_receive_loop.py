@@ -168,8 +168,11 @@ class _FrameReader:
 
         try:
             while True:
-                if not ((pending is not None and pending()) or wait()) and app.keep_running:
-                    continue  # idle; read_callback() below tears down once keep_running is false
+                # Once keep_running is false, read_callback() only tears down: do not
+                # wait on a socket websocket-client may already have closed (1.9.0
+                # reports a close frame as a disconnect and asks for another read).
+                if app.keep_running and not ((pending is not None and pending()) or wait()):
+                    continue  # idle
                 if not read_callback():
                     return
         finally:
