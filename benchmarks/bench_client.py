@@ -398,6 +398,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"(wall {ours / bare:.2f}x, CPU {ours_cpu / bare_cpu:.2f}x); faster than the SDK: "
         f"{'met' if ours < sdk else 'MISSED'} (wall {sdk / ours:.2f}x, CPU {sdk_cpu / ours_cpu:.2f}x)"
     )
+    bare_runs = results["bare websocket-client loop"]
+    for name in ("RealtimeClient (full state + callback)", "openai SDK sync beta connection"):
+        ratios = [run[0] / bare_run[0] for run, bare_run in zip(results[name], bare_runs)]
+        cpu_ratios = [run[1] / bare_run[1] for run, bare_run in zip(results[name], bare_runs)]
+        print(
+            f"  {name} vs bare, round by round: wall "
+            + " ".join(f"{ratio:.2f}x" for ratio in ratios)
+            + ", CPU "
+            + " ".join(f"{ratio:.2f}x" for ratio in cpu_ratios)
+        )
     print("  (CPU: process time per delta, all threads, the in-process stream server included;")
     print("   steadier than wall time on a loaded machine)")
 
