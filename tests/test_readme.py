@@ -164,7 +164,7 @@ def _run_on_the_fake_sound_card(block: Block, script: Path, tmp_path: Path) -> N
 
 def test_the_files_and_commands_the_readme_names_exist() -> None:
     text = README.read_text(encoding="utf-8")
-    for path in sorted(set(re.findall(r"\b(samples/[\w.]+\.(?:py|ipynb))", text))):
+    for path in sorted(set(re.findall(r"\b((?:samples|benchmarks)/[\w.]+\.(?:py|ipynb))", text))):
         assert (ROOT / path).exists(), path
     for command in re.findall(r"python -m realtime_sync (\w+)", text):
         assert command in ("demo", "chat", "voice", "events", "simulate"), command
