@@ -197,10 +197,10 @@ class Conversation:
         self._audio_buffers: Dict[str, _AudioBuffer] = {}
         self._audio_formats: Dict[str, str] = {}
         self._truncated: Set[str] = set()
-        # Event type -> bound processor, so routing an event is one dict lookup.
-        self._processors: Dict[str, Callable[[Mapping[str, Any]], ProcessResult]] = {
-            event_type: getattr(self, name) for event_type, name in _PROCESSORS.items()
-        }
+        # Event type -> processor function of this class, so routing an event is
+        # one dict lookup (functions, not bound methods: no reference cycle
+        # keeps a dropped conversation's audio alive until the next GC pass).
+        self._processors = _processor_table(type(self))
 
     # -- configuration -------------------------------------------------------------
 
@@ -324,7 +324,7 @@ class Conversation:
                     return self._on_speech_stopped(event, input_audio_buffer, input_audio_offset)
             return _NONE
         with self._lock:
-            return processor(event)
+            return processor(self, event)
 
     # -- helpers -------------------------------------------------------------------
 
@@ -826,3 +826,15 @@ _PROCESSORS: Dict[str, str] = {
     "response.function_call_arguments.delta": "_on_arguments_delta",
     "response.function_call_arguments.done": "_on_arguments_done",
 }
+
+
+_Processor = Callable[[Conversation, Mapping[str, Any]], ProcessResult]
+
+
+def _processor_table(cls: Type[Conversation]) -> Dict[str, _Processor]:
+    """Event type -> processor function for ``cls`` (subclass overrides included), cached on the class."""
+    table: Optional[Dict[str, _Processor]] = cls.__dict__.get("_processor_table")
+    if table is None:
+        table = {event_type: getattr(cls, name) for event_type, name in _PROCESSORS.items()}
+        setattr(cls, "_processor_table", table)
+    return table

@@ -1213,3 +1213,30 @@ def test_simulator_server_vad_turn_slices_the_input_audio(simulator: Any) -> Non
     for event in transcribed:  # whether it came before or after the item
         assert user["formatted"]["transcript"] == (event["transcript"] or " ")
         assert user["content"][0]["transcript"] == event["transcript"]
+
+
+def test_a_dropped_conversation_is_freed_at_once_and_subclasses_route_to_overrides() -> None:
+    # The per-event routing table holds functions, not bound methods: no
+    # reference cycle keeps a dropped conversation's audio alive until a GC pass.
+    import gc
+    import weakref
+
+    conv = Conversation()
+    assistant(conv)
+    conv.process_event(audio_delta("msg_007", tone(2400)))
+    ref = weakref.ref(conv)
+    gc.disable()
+    try:
+        del conv
+        assert ref() is None
+    finally:
+        gc.enable()
+
+    class Quiet(Conversation):
+        def _on_text_delta(self, event: Any) -> Any:
+            return "overridden", None
+
+    assert Quiet().process_event(ev("response.text.delta", item_id="x")) == ("overridden", None)
+    plain = Conversation()
+    with pytest.raises(UnknownItemError):
+        plain.process_event(ev("response.text.delta", item_id="x", content_index=0, delta="a"))
