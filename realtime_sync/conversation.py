@@ -348,9 +348,9 @@ class Conversation:
         index = event.get("content_index")
         content = item.get("content")
         if index.__class__ is int and content.__class__ is list and 0 <= index < len(content):
-            part = content[index]
-            if part.__class__ is dict:  # the common case, checked without the helpers
-                return part  # type: ignore[no-any-return]
+            found: Dict[str, Any] = content[index]
+            if found.__class__ is dict:  # the common case, checked without the helpers
+                return found
         index = _field(event, event, "content_index", int)
         content = item.get("content")
         if not isinstance(content, list):
