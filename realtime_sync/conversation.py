@@ -24,10 +24,11 @@ How audio is stored
 -------------------
 Concatenating arrays on every ``response.audio.delta`` copies the whole item
 each time, which is quadratic over a long reply. Each item that is receiving
-audio owns a private int16 buffer that grows geometrically (it doubles, so
-an append costs amortized O(delta) and a long reply is copied about once in
-all; the spare part of a large buffer is address space the operating system
-only backs with memory once it is written), and after each append
+audio owns a private int16 buffer that grows geometrically (it quadruples: an
+append costs amortized O(delta), growing copies about a third of a long
+reply's samples in all, and the spare part of a large buffer is address space
+that the operating system backs with memory only once it is written), and
+after each append
 ``formatted["audio"]`` is reassigned to a view of the filled part. A user who
 reads ``item["formatted"]["audio"]`` therefore always gets a plain
 ``numpy.ndarray`` of int16 holding exactly the samples received so far, and an
@@ -100,7 +101,7 @@ class _AudioBuffer:
         data = self.data
         capacity = len(data)
         if needed > capacity:
-            grown = np.empty(max(needed, 2 * capacity), dtype=np.int16)
+            grown = np.empty(max(needed, 4 * capacity), dtype=np.int16)
             grown[:size] = data[:size]
             self.data = data = grown
         data[size:needed] = chunk
