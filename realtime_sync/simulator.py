@@ -56,7 +56,9 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 try:
     from websockets.datastructures import Headers
     from websockets.http11 import Response as _HTTPResponse
+    from websockets.sync.server import ServerConnection
     from websockets.sync.server import serve as _serve
+    from websockets.typing import Subprotocol
 except ImportError as _exc:  # pragma: no cover - exercised without the extra
     raise ImportError(
         "realtime_sync.simulator needs the 'websockets' package (version 13 or newer): "
@@ -82,6 +84,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _MAX_FRAME = 16 * 1024 * 1024  # the real server takes appends of up to 15 MiB
+_REALTIME_SUBPROTOCOL = Subprotocol("realtime")
 _CLOSE_TIMEOUT = 1.0  # seconds stop() waits for a client to answer the close frame
 
 
@@ -337,8 +340,16 @@ class RealtimeSimulator:
 
     # -- websockets callbacks (connection handler threads) ---------------------
 
-    def _select_subprotocol(self, connection: Any, subprotocols: Sequence[str]) -> Optional[str]:
-        return "realtime" if "realtime" in subprotocols else None
+    def _select_subprotocol(
+        self, connection: ServerConnection, subprotocols: Sequence[Subprotocol]
+    ) -> Optional[Subprotocol]:
+        """Accept the browser-style ``realtime`` subprotocol when offered, else none.
+
+        The other offered entries (``openai-insecure-api-key.<key>``,
+        ``openai-beta.realtime-v1``) carry credentials and flags, checked in
+        :meth:`_process_request`; they are never echoed back.
+        """
+        return _REALTIME_SUBPROTOCOL if _REALTIME_SUBPROTOCOL in subprotocols else None
 
     def _process_request(self, connection: Any, request: Any) -> Any:
         """Check the handshake headers; return an HTTP error response or None."""

@@ -760,6 +760,18 @@ def test_api_key_required_401(make_simulator: Callable[..., RealtimeSimulator], 
     assert "sk-test-secret" not in caplog.text and "sk-wrong" not in caplog.text  # ...without the key
 
 
+def test_browser_subprotocols_carry_key_and_beta_flag(make_simulator: Callable[..., RealtimeSimulator]) -> None:
+    sim = make_simulator(require_api_key="sk-test-secret")
+    offered = ["realtime", "openai-insecure-api-key.sk-test-secret", "openai-beta.realtime-v1"]
+    ws = websocket.create_connection(sim.url, subprotocols=offered, timeout=5)
+    assert ws.getsubprotocol() == "realtime"  # the credential is never echoed back
+    assert json.loads(ws.recv())["type"] == "session.created"
+    ws.close()
+    with pytest.raises(websocket.WebSocketBadStatusException) as info:
+        websocket.create_connection(sim.url, subprotocols=offered[:1] + ["openai-beta.realtime-v1"], timeout=5)
+    assert info.value.status_code == 401
+
+
 def test_beta_header_required_and_default_model(simulator: RealtimeSimulator) -> None:
     with pytest.raises(websocket.WebSocketBadStatusException) as info:
         websocket.create_connection(simulator.url, timeout=5)
