@@ -30,6 +30,8 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_TURN_DETECTION",
     "validate_item",
+    "invalid_type",
+    "invalid_value",
 ]
 
 DEFAULT_MODEL = "gpt-4o-realtime-preview-2024-10-01"
@@ -88,25 +90,28 @@ class ClientError(Exception):
         }
 
 
+_TYPE_NAMES = (
+    (bool, "a boolean"),  # before int: a bool is an int
+    (int, "an integer"),
+    (float, "a decimal"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "an object"),
+)
+
+
 def _type_name(value: Any) -> str:
+    """How the real server names a JSON value's type in its messages."""
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
+    for python_type, name in _TYPE_NAMES:
+        if isinstance(value, python_type):
+            return name
     return type(value).__name__
 
 
-def _invalid_type(param: str, expected: str, value: Any) -> ClientError:
+def invalid_type(param: str, expected: str, value: Any) -> ClientError:
+    """The real server's ``invalid_type`` error for ``param`` (``expected``: "a string"...)."""
     return ClientError(
         "invalid_type",
         f"Invalid type for '{param}': expected {expected}, but got {_type_name(value)} instead.",
@@ -114,7 +119,8 @@ def _invalid_type(param: str, expected: str, value: Any) -> ClientError:
     )
 
 
-def _invalid_value(param: str, value: Any, allowed: Any) -> ClientError:
+def invalid_value(param: str, value: Any, allowed: Any) -> ClientError:
+    """The real server's ``invalid_value`` error, listing the ``allowed`` values."""
     options = ", ".join(f"'{v}'" for v in allowed)
     return ClientError(
         "invalid_value",
@@ -130,11 +136,11 @@ def _is_number(value: Any) -> bool:
 def _check_range(param: str, value: Any, low: float, high: float, integer: bool = False) -> None:
     if integer:
         if not isinstance(value, int) or isinstance(value, bool):
-            raise _invalid_type(param, "an integer", value)
+            raise invalid_type(param, "an integer", value)
         kind = "integer"
     else:
         if not _is_number(value):
-            raise _invalid_type(param, "a decimal", value)
+            raise invalid_type(param, "a decimal", value)
         kind = "decimal"
     if value < low:
         raise ClientError(
@@ -172,10 +178,10 @@ def default_session(model: str) -> Dict[str, Any]:
 
 def _check_modalities(param: str, value: Any) -> List[str]:
     if not isinstance(value, list):
-        raise _invalid_type(param, "an array", value)
+        raise invalid_type(param, "an array", value)
     for index, entry in enumerate(value):
         if entry not in ("text", "audio"):
-            raise _invalid_value(f"{param}[{index}]", entry, ("text", "audio"))
+            raise invalid_value(f"{param}[{index}]", entry, ("text", "audio"))
     if set(value) not in ({"text"}, {"text", "audio"}):
         raise ClientError(
             "invalid_value",
@@ -187,25 +193,25 @@ def _check_modalities(param: str, value: Any) -> List[str]:
 
 def _check_tools(param: str, value: Any) -> List[Dict[str, Any]]:
     if not isinstance(value, list):
-        raise _invalid_type(param, "an array", value)
+        raise invalid_type(param, "an array", value)
     tools = []
     names = set()
     for index, tool in enumerate(value):
         where = f"{param}[{index}]"
         if not isinstance(tool, dict):
-            raise _invalid_type(where, "an object", tool)
+            raise invalid_type(where, "an object", tool)
         for key in tool:
             if key not in ("type", "name", "description", "parameters"):
                 raise ClientError("unknown_parameter", f"Unknown parameter: '{where}.{key}'.", f"{where}.{key}")
         if tool.get("type", "function") != "function":
-            raise _invalid_value(f"{where}.type", tool.get("type"), ("function",))
+            raise invalid_value(f"{where}.type", tool.get("type"), ("function",))
         if "name" not in tool:
             raise ClientError(
                 "missing_required_parameter", f"Missing required parameter: '{where}.name'.", f"{where}.name"
             )
         name = tool["name"]
         if not isinstance(name, str):
-            raise _invalid_type(f"{where}.name", "a string", name)
+            raise invalid_type(f"{where}.name", "a string", name)
         if not _TOOL_NAME.match(name):
             raise ClientError(
                 "invalid_value",
@@ -217,9 +223,9 @@ def _check_tools(param: str, value: Any) -> List[Dict[str, Any]]:
             raise ClientError("invalid_value", f"Duplicate tool name: '{name}'.", f"{where}.name")
         names.add(name)
         if "description" in tool and not isinstance(tool["description"], str):
-            raise _invalid_type(f"{where}.description", "a string", tool["description"])
+            raise invalid_type(f"{where}.description", "a string", tool["description"])
         if "parameters" in tool and not isinstance(tool["parameters"], dict):
-            raise _invalid_type(f"{where}.parameters", "an object", tool["parameters"])
+            raise invalid_type(f"{where}.parameters", "an object", tool["parameters"])
         normalised = {"type": "function", "name": name}
         if "description" in tool:
             normalised["description"] = tool["description"]
@@ -231,10 +237,11 @@ def _check_tools(param: str, value: Any) -> List[Dict[str, Any]]:
 def _check_tool_choice(param: str, value: Any) -> Any:
     if isinstance(value, str):
         if value not in ("auto", "none", "required"):
-            raise _invalid_value(param, value, ("auto", "none", "required"))
+            raise invalid_value(param, value, ("auto", "none", "required"))
         return value
     if isinstance(value, dict):
-        name = value.get("name") or (value.get("function") or {}).get("name")
+        function = value.get("function")
+        name = value.get("name") or (function.get("name") if isinstance(function, dict) else None)
         if value.get("type") != "function" or not isinstance(name, str):
             raise ClientError(
                 "invalid_value",
@@ -243,30 +250,30 @@ def _check_tool_choice(param: str, value: Any) -> Any:
                 param,
             )
         return {"type": "function", "name": name}
-    raise _invalid_type(param, "a string or an object", value)
+    raise invalid_type(param, "a string or an object", value)
 
 
 def _check_turn_detection(param: str, value: Any, current: Any) -> Optional[Dict[str, Any]]:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _invalid_type(param, "an object", value)
+        raise invalid_type(param, "an object", value)
     merged = dict(current) if isinstance(current, dict) else dict(DEFAULT_TURN_DETECTION)
     for key, entry in value.items():
         where = f"{param}.{key}"
         if key == "type":
             if entry not in ("server_vad", "semantic_vad"):
-                raise _invalid_value(where, entry, ("server_vad", "semantic_vad"))
+                raise invalid_value(where, entry, ("server_vad", "semantic_vad"))
         elif key == "threshold":
             _check_range(where, entry, 0.0, 1.0)
         elif key in ("prefix_padding_ms", "silence_duration_ms"):
             _check_range(where, entry, 0, 10000, integer=True)
         elif key in ("create_response", "interrupt_response"):
             if not isinstance(entry, bool):
-                raise _invalid_type(where, "a boolean", entry)
+                raise invalid_type(where, "a boolean", entry)
         elif key == "eagerness":
             if entry not in ("low", "medium", "high", "auto"):
-                raise _invalid_value(where, entry, ("low", "medium", "high", "auto"))
+                raise invalid_value(where, entry, ("low", "medium", "high", "auto"))
         else:
             raise ClientError("unknown_parameter", f"Unknown parameter: '{where}'.", where)
         merged[key] = entry
@@ -291,17 +298,17 @@ def _apply_common(target: Dict[str, Any], key: str, value: Any, prefix: str) -> 
         target[key] = _check_modalities(param, value)
     elif key == "instructions":
         if not isinstance(value, str):
-            raise _invalid_type(param, "a string", value)
+            raise invalid_type(param, "a string", value)
         target[key] = value
     elif key == "voice":
         if not isinstance(value, str):
-            raise _invalid_type(param, "a string", value)
+            raise invalid_type(param, "a string", value)
         if value not in VOICES:
-            raise _invalid_value(param, value, VOICES)
+            raise invalid_value(param, value, VOICES)
         target[key] = value
     elif key == "output_audio_format":
         if value not in AUDIO_FORMATS:
-            raise _invalid_value(param, value, AUDIO_FORMATS)
+            raise invalid_value(param, value, AUDIO_FORMATS)
         target[key] = value
     elif key == "tools":
         target[key] = _check_tools(param, value)
@@ -326,7 +333,7 @@ def apply_session_update(
         ClientError: any invalid value; ``session`` is left untouched.
     """
     if not isinstance(update, dict):
-        raise _invalid_type("session", "an object", update)
+        raise invalid_type("session", "an object", update)
     new = copy.deepcopy(dict(session))
     for key, value in update.items():
         param = f"session.{key}"
@@ -340,22 +347,22 @@ def apply_session_update(
             continue
         if key == "input_audio_format":
             if value not in AUDIO_FORMATS:
-                raise _invalid_value(param, value, AUDIO_FORMATS)
+                raise invalid_value(param, value, AUDIO_FORMATS)
             new[key] = value
         elif key == "input_audio_transcription":
             if value is not None:
                 if not isinstance(value, dict):
-                    raise _invalid_type(param, "an object", value)
+                    raise invalid_type(param, "an object", value)
                 model = value.get("model", "whisper-1")
                 if not isinstance(model, str):
-                    raise _invalid_type(f"{param}.model", "a string", model)
+                    raise invalid_type(f"{param}.model", "a string", model)
                 value = dict(value, model=model)
             new[key] = value
         elif key == "turn_detection":
             new[key] = _check_turn_detection(param, value, session.get("turn_detection"))
         elif key == "model":
             if not isinstance(value, str):
-                raise _invalid_type(param, "a string", value)
+                raise invalid_type(param, "a string", value)
         elif key in ("id", "object", "input_audio_noise_reduction", "speed", "tracing"):
             continue  # accepted and ignored, as newer servers do
         else:
@@ -377,22 +384,22 @@ def response_config(session: Mapping[str, Any], overrides: Any) -> Dict[str, Any
     if overrides is None:
         return config
     if not isinstance(overrides, dict):
-        raise _invalid_type("response", "an object", overrides)
+        raise invalid_type("response", "an object", overrides)
     for key, value in overrides.items():
         param = f"response.{key}"
         if _apply_common(config, key, value, "response"):
             continue
         if key == "conversation":
             if value not in ("auto", "none"):
-                raise _invalid_value(param, value, ("auto", "none"))
+                raise invalid_value(param, value, ("auto", "none"))
             config[key] = value
         elif key == "metadata":
             if value is not None and not isinstance(value, dict):
-                raise _invalid_type(param, "an object", value)
+                raise invalid_type(param, "an object", value)
             config[key] = value
         elif key == "input":
             if not isinstance(value, list):
-                raise _invalid_type(param, "an array", value)
+                raise invalid_type(param, "an array", value)
             config[key] = [copy.deepcopy(v) for v in value]
         else:
             raise ClientError("unknown_parameter", f"Unknown parameter: '{param}'.", param)
@@ -415,35 +422,35 @@ def validate_item(item: Any) -> None:
     if item is None:
         raise ClientError("missing_required_parameter", "Missing required parameter: 'item'.", "item")
     if not isinstance(item, dict):
-        raise _invalid_type("item", "an object", item)
+        raise invalid_type("item", "an object", item)
     item_type = item.get("type")
     if item_type is None:
         raise ClientError("missing_required_parameter", "Missing required parameter: 'item.type'.", "item.type")
     if item_type not in ("message", "function_call", "function_call_output"):
-        raise _invalid_value("item.type", item_type, ("message", "function_call", "function_call_output"))
+        raise invalid_value("item.type", item_type, ("message", "function_call", "function_call_output"))
     if "id" in item and item["id"] is not None and not isinstance(item["id"], str):
-        raise _invalid_type("item.id", "a string", item["id"])
+        raise invalid_type("item.id", "a string", item["id"])
     if item_type == "message":
         role = item.get("role")
-        if role not in _CONTENT_TYPES:
+        if not isinstance(role, str) or role not in _CONTENT_TYPES:
             if role is None:
                 raise ClientError(
                     "missing_required_parameter", "Missing required parameter: 'item.role'.", "item.role"
                 )
-            raise _invalid_value("item.role", role, tuple(_CONTENT_TYPES))
+            raise invalid_value("item.role", role, tuple(_CONTENT_TYPES))
         content = item.get("content")
         if not isinstance(content, list):
-            raise _invalid_type("item.content", "an array", content)
+            raise invalid_type("item.content", "an array", content)
         for index, part in enumerate(content):
             where = f"item.content[{index}]"
             if not isinstance(part, dict):
-                raise _invalid_type(where, "an object", part)
+                raise invalid_type(where, "an object", part)
             if part.get("type") not in _CONTENT_TYPES[role]:
-                raise _invalid_value(f"{where}.type", part.get("type"), _CONTENT_TYPES[role])
+                raise invalid_value(f"{where}.type", part.get("type"), _CONTENT_TYPES[role])
             if part["type"] in ("input_text", "text") and not isinstance(part.get("text"), str):
-                raise _invalid_type(f"{where}.text", "a string", part.get("text"))
+                raise invalid_type(f"{where}.text", "a string", part.get("text"))
             if part["type"] == "input_audio" and not isinstance(part.get("audio", ""), str):
-                raise _invalid_type(f"{where}.audio", "a string", part.get("audio"))
+                raise invalid_type(f"{where}.audio", "a string", part.get("audio"))
     elif item_type == "function_call":
         for key in ("name", "call_id"):
             if not isinstance(item.get(key), str):
@@ -451,7 +458,7 @@ def validate_item(item: Any) -> None:
                     "missing_required_parameter", f"Missing required parameter: 'item.{key}'.", f"item.{key}"
                 )
         if not isinstance(item.get("arguments", ""), str):
-            raise _invalid_type("item.arguments", "a string", item.get("arguments"))
+            raise invalid_type("item.arguments", "a string", item.get("arguments"))
     else:
         for key in ("call_id", "output"):
             if key not in item:
@@ -459,4 +466,4 @@ def validate_item(item: Any) -> None:
                     "missing_required_parameter", f"Missing required parameter: 'item.{key}'.", f"item.{key}"
                 )
             if not isinstance(item[key], str):
-                raise _invalid_type(f"item.{key}", "a string", item[key])
+                raise invalid_type(f"item.{key}", "a string", item[key])

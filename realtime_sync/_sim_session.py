@@ -30,6 +30,8 @@ from ._sim_config import (
     ClientError,
     apply_session_update,
     default_session,
+    invalid_type,
+    invalid_value,
     new_id,
     response_config,
     validate_item,
@@ -42,7 +44,7 @@ from ._sim_responder import (
 from ._sim_stream import Closed, SimResponse, StreamingMixin
 from ._sim_vad import EnergyVAD
 
-__all__ = ["SimOptions", "SimSession", "Transcriber"]
+__all__ = ["MAX_EVENT_BYTES", "SimOptions", "SimSession", "Transcriber"]
 
 logger = logging.getLogger("realtime_sync.simulator")
 
@@ -62,6 +64,8 @@ _CLIENT_EVENTS = (
 )
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 _MIN_COMMIT_MS = 100.0
+#: Largest client frame the simulator acts on (larger ones get an ``error``).
+MAX_EVENT_BYTES = 16 * 1024 * 1024
 _SEND_STUCK_AFTER = 0.5  # seconds close() lets a send in progress finish
 
 
@@ -82,6 +86,25 @@ class SimOptions:
     transcript_before_item: bool = False
     rate_limit_requests: int = 5000
     rate_limit_tokens: int = 200000
+
+
+def _reject_constant(name: str) -> Any:
+    """``json.loads`` hook: NaN and Infinity are not JSON (Python accepts them)."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _required_string(event: Dict[str, Any], key: str) -> str:
+    """``event[key]``, which must be present and a string.
+
+    Raises:
+        ClientError: missing (``missing_required_parameter``) or not a string.
+    """
+    if key not in event or event[key] is None:
+        raise ClientError("missing_required_parameter", f"Missing required parameter: '{key}'.", key)
+    value = event[key]
+    if not isinstance(value, str):
+        raise invalid_type(key, "a string", value)
+    return value
 
 
 class _InputBuffer:
@@ -348,42 +371,77 @@ class SimSession(StreamingMixin):
     # -- receiving (handler thread) -------------------------------------------
 
     def handle(self, message: Union[str, bytes]) -> None:
-        """Parse and act on one client frame."""
-        try:
-            event = json.loads(message)
-        except (TypeError, ValueError) as exc:
-            self._error(ClientError("invalid_json", f"Invalid JSON: {exc}", None), None)
-            return
-        if not isinstance(event, dict):
-            self._error(
-                ClientError("invalid_type", "Invalid client event: expected a JSON object.", None), None
-            )
+        """Parse and act on one client frame (handler thread).
+
+        Whatever the frame holds, the answer is at most one ``error`` event and
+        the session goes on: malformed frames, wrong types and unknown events
+        get ``invalid_request_error``; a bug in the simulator itself is logged
+        and reported as ``server_error``.
+        """
+        event = self._parse(message)
+        if event is None:
             return
         event_id = event.get("event_id")
         if not isinstance(event_id, str):
             event_id = None
-        event_type = event.get("type")
-        if event_type is None:
-            self._error(ClientError("invalid_event", "The 'type' field is missing.", None), event_id)
-            return
-        if event_type not in _CLIENT_EVENTS:
-            self._error(
-                ClientError(
-                    "invalid_value",
-                    f"Invalid value: '{event_type}'. Supported values are: "
-                    + ", ".join(f"'{t}'" for t in _CLIENT_EVENTS)
-                    + ".",
-                    "type",
-                ),
-                event_id,
-            )
-            return
+        event_type = event["type"]
         handler = getattr(self, "_on_" + event_type.replace(".", "_"))
         try:
             with self._lock:
                 handler(event)
         except ClientError as exc:
             self._error(exc, event_id)
+        except Closed:
+            raise
+        except Exception:
+            logger.exception("simulator %s failed handling %s %s", self.id, event_type, event_id)
+            self._error(
+                ClientError(
+                    None,
+                    "The server had an error while processing your request. Sorry about that!",
+                    None,
+                    error_type="server_error",
+                ),
+                event_id,
+            )
+
+    def _parse(self, message: Union[str, bytes]) -> Optional[Dict[str, Any]]:
+        """The client event in ``message``, or None after sending the error it deserves."""
+        problem: Optional[ClientError] = None
+        event: Any = None
+        if len(message) > MAX_EVENT_BYTES:
+            problem = ClientError(
+                "message_too_large",
+                f"Client event of {len(message)} bytes is too large: the maximum is {MAX_EVENT_BYTES} bytes. "
+                "Send audio in smaller input_audio_buffer.append events.",
+            )
+        elif not isinstance(message, str):
+            problem = ClientError(
+                "invalid_type", "Binary frames are not supported: send each client event as a JSON text frame."
+            )
+        else:
+            try:
+                event = json.loads(message, parse_constant=_reject_constant)
+            except ValueError as exc:
+                problem = ClientError("invalid_json", f"Invalid JSON: {exc}")
+        if problem is None and not isinstance(event, dict):
+            problem = ClientError("invalid_type", "Invalid client event: expected a JSON object.")
+        if problem is not None:
+            self._error(problem, None)
+            return None
+        assert isinstance(event, dict)
+        event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+        event_type = event.get("type")
+        if event_type is None:
+            problem = ClientError("missing_required_parameter", "Missing required parameter: 'type'.", "type")
+        elif not isinstance(event_type, str):
+            problem = invalid_type("type", "a string", event_type)
+        elif event_type not in _CLIENT_EVENTS:
+            problem = invalid_value("type", event_type, _CLIENT_EVENTS)
+        if problem is not None:
+            self._error(problem, event_id)
+            return None
+        return event
 
     def _configure_vad(self) -> None:
         detection = self.session.get("turn_detection")
@@ -429,22 +487,31 @@ class SimSession(StreamingMixin):
         data = event.get("audio")
         if data is None:
             raise ClientError("missing_required_parameter", "Missing required parameter: 'audio'.", "audio")
-        audio_format = self.session["input_audio_format"]
-        if not isinstance(data, str) or len(data) % 4 or not _BASE64.match(data):
-            raise ClientError(
-                "invalid_value",
-                "Invalid 'audio'. Expected base64-encoded audio bytes "
-                + ("(mono PCM16 at 24kHz)" if audio_format == "pcm16" else "(mono G.711 at 8kHz)")
-                + " but got an invalid value.",
-                "audio",
-            )
-        try:
-            samples = _audio.decode_audio(data, audio_format)
-        except (ValueError, binascii.Error) as exc:
-            raise ClientError("invalid_value", f"Invalid 'audio': {exc}.", "audio") from None
+        samples = self._decode_input_audio(data, "audio")
         self._buffer.append(samples)
         if self._vad is not None:
             self._run_vad(samples)
+
+    def _decode_input_audio(self, data: Any, param: str) -> np.ndarray:
+        """Strictly decode base64 input audio in the session's input format.
+
+        Raises:
+            ClientError: ``invalid_value`` naming ``param`` for anything that is
+                not canonical base64 (a lenient decoder would drop bad characters).
+        """
+        audio_format = self.session["input_audio_format"]
+        if isinstance(data, str) and not len(data) % 4 and _BASE64.match(data):
+            try:
+                return _audio.decode_audio(data, audio_format)
+            except (ValueError, binascii.Error):
+                pass
+        raise ClientError(
+            "invalid_value",
+            f"Invalid '{param}'. Expected base64-encoded audio bytes "
+            + ("(mono PCM16 at 24kHz)" if audio_format == "pcm16" else "(mono G.711 at 8kHz)")
+            + " but got an invalid value.",
+            param,
+        )
 
     def _run_vad(self, samples: np.ndarray) -> None:
         assert self._vad is not None
@@ -619,18 +686,11 @@ class SimSession(StreamingMixin):
         item = {"id": item_id, "object": "realtime.item", "type": item["type"], "status": "completed", **rest}
         if item["type"] == "message":
             content = []
-            for part in item["content"]:
+            for index, part in enumerate(item["content"]):
                 part = dict(part)
                 if part["type"] == "input_audio":
                     data = part.pop("audio", "") or ""
-                    try:
-                        samples = _audio.decode_audio(data, self.session["input_audio_format"])
-                    except (ValueError, binascii.Error):
-                        raise ClientError(
-                            "invalid_value",
-                            "Invalid 'audio'. Expected base64-encoded audio bytes but got an invalid value.",
-                            "item.content.audio",
-                        ) from None
+                    samples = self._decode_input_audio(data, f"item.content[{index}].audio")
                     rate = _audio.sample_rate(self.session["input_audio_format"])
                     self._heard[item_id] = part.get("transcript") or self._transcribe(samples, rate) or ""
                     part.setdefault("transcript", None)
@@ -643,8 +703,8 @@ class SimSession(StreamingMixin):
         self._send({"type": "conversation.item.created", "previous_item_id": previous, "item": copy.deepcopy(item)})
 
     def _on_conversation_item_truncate(self, event: Dict[str, Any]) -> None:
-        item_id = event.get("item_id")
-        for key in ("item_id", "content_index", "audio_end_ms"):
+        item_id = _required_string(event, "item_id")
+        for key in ("content_index", "audio_end_ms"):
             if key not in event:
                 raise ClientError("missing_required_parameter", f"Missing required parameter: '{key}'.", key)
         position = self._find(item_id)
@@ -700,9 +760,7 @@ class SimSession(StreamingMixin):
         )
 
     def _on_conversation_item_delete(self, event: Dict[str, Any]) -> None:
-        item_id = event.get("item_id")
-        if item_id is None:
-            raise ClientError("missing_required_parameter", "Missing required parameter: 'item_id'.", "item_id")
+        item_id = _required_string(event, "item_id")
         position = self._find(item_id)
         if position < 0:
             raise ClientError("item_not_found", f"Item with item_id not found: {item_id}", "item_id")

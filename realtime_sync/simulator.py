@@ -67,7 +67,7 @@ except ImportError as _exc:  # pragma: no cover - exercised without the extra
 
 from ._sim_config import DEFAULT_MODEL
 from ._sim_responder import Reply, Responder, default_responder, synthesize_speech
-from ._sim_session import SimOptions, SimSession, Transcriber
+from ._sim_session import MAX_EVENT_BYTES, SimOptions, SimSession, Transcriber
 from ._sim_vad import threshold_to_dbfs
 
 __all__ = [
@@ -83,7 +83,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_MAX_FRAME = 16 * 1024 * 1024  # the real server takes appends of up to 15 MiB
+# Frames up to MAX_EVENT_BYTES are handled, larger ones up to _MAX_FRAME get an
+# ``error`` event (the session goes on); past _MAX_FRAME websockets closes the
+# connection with 1009 (message too big) rather than buffer without bound.
+_MAX_FRAME = 4 * MAX_EVENT_BYTES
 _REALTIME_SUBPROTOCOL = Subprotocol("realtime")
 _CLOSE_TIMEOUT = 1.0  # seconds stop() waits for a client to answer the close frame
 

@@ -195,14 +195,81 @@ def test_session_update_rejects_bad_values_and_changes_nothing(conn: Conn, updat
     assert session == conn.session
 
 
-def test_unknown_event_type_and_bad_json_get_errors(conn: Conn) -> None:
+_ITEM = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+_AUDIO_PART = {"type": "message", "role": "user", "content": [{"type": "input_audio", "audio": "!!!!"}]}
+# (frame, binary, code, param); the session must answer with that error and go on
+_BAD_FRAMES = [
+    ("{not json", False, "invalid_json", None),
+    ('{"type": "session.update", "session": {"temperature": NaN}}', False, "invalid_json", None),
+    ("[1, 2]", False, "invalid_type", None),
+    ("null", False, "invalid_type", None),
+    (json.dumps({"type": "input_audio_buffer.clear"}), True, "invalid_type", None),
+    (json.dumps({"event_id": "evt_x"}), False, "missing_required_parameter", "type"),
+    (json.dumps({"type": 5}), False, "invalid_type", "type"),
+    (json.dumps({"type": ["session.update"]}), False, "invalid_type", "type"),
+    (json.dumps({"type": "session.explode"}), False, "invalid_value", "type"),
+    (json.dumps({"type": "session.update", "session": "fast"}), False, "invalid_type", "session"),
+    (
+        json.dumps({"type": "session.update", "session": {"tool_choice": {"type": "function", "function": "f"}}}),
+        False,
+        "invalid_value",
+        "session.tool_choice",
+    ),
+    (json.dumps({"type": "conversation.item.create"}), False, "missing_required_parameter", "item"),
+    (json.dumps({"type": "conversation.item.create", "item": dict(_ITEM, role=["user"])}), False, "invalid_value", "item.role"),
+    (json.dumps({"type": "conversation.item.create", "item": _AUDIO_PART}), False, "invalid_value", "item.content[0].audio"),
+    (json.dumps({"type": "conversation.item.delete", "item_id": ["x"]}), False, "invalid_type", "item_id"),
+]
+
+
+@pytest.mark.parametrize("frame, binary, code, param", _BAD_FRAMES)
+def test_bad_client_frames_get_errors_and_the_session_goes_on(
+    conn: Conn, caplog: Any, frame: str, binary: bool, code: str, param: Optional[str]
+) -> None:
+    caplog.set_level(logging.WARNING)
+    if binary:
+        conn.ws.send_binary(frame.encode("utf-8"))
+    else:
+        conn.ws.send(frame)
+    error = conn.expect("error")["error"]
+    assert (error["type"], error["code"], error["param"]) == ("invalid_request_error", code, param), error
+    assert error["message"]
+    assert conn.update(instructions="still here")["instructions"] == "still here"
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_unknown_event_type_error_names_the_type(conn: Conn) -> None:
     event_id = conn.send("session.explode")
     error = conn.expect("error")["error"]
-    assert error["param"] == "type" and error["event_id"] == event_id and "session.explode" in error["message"]
-    conn.ws.send("{not json")
-    assert conn.expect("error")["error"]["code"] == "invalid_json"
-    conn.ws.send(json.dumps({"event_id": "evt_1"}))
-    assert conn.expect("error")["error"]["message"] == "The 'type' field is missing."
+    assert error["event_id"] == event_id and "'session.explode'" in error["message"]
+    assert "'response.create'" in error["message"]  # lists what is supported
+
+
+def test_huge_frame_gets_an_error_and_the_session_goes_on(conn: Conn) -> None:
+    audio_text = "A" * (16 * 1024 * 1024)
+    event_id = conn.send("input_audio_buffer.append", audio=audio_text)
+    error = conn.expect("error")["error"]
+    assert (error["code"], error["event_id"]) == ("message_too_large", None)
+    assert "16777216" in error["message"]
+    assert conn.update(instructions="still here")["instructions"] == "still here"
+    assert event_id
+
+
+def test_unexpected_failure_in_a_handler_is_a_server_error_not_a_dead_session(
+    conn: Conn, caplog: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import realtime_sync._sim_session as sim_session
+
+    def broken(item: Any) -> None:
+        raise RuntimeError("bug in the simulator")
+
+    monkeypatch.setattr(sim_session, "validate_item", broken)
+    event_id = conn.send("conversation.item.create", item=_ITEM)
+    error = conn.expect("error")["error"]
+    assert (error["type"], error["event_id"]) == ("server_error", event_id)
+    assert "bug in the simulator" not in error["message"]
+    assert "bug in the simulator" in caplog.text  # logged with its traceback
+    assert conn.update(instructions="still here")["instructions"] == "still here"
 
 
 # -- responses --------------------------------------------------------------------
