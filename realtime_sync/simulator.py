@@ -357,6 +357,8 @@ class RealtimeSimulator:
     def _process_request(self, connection: Any, request: Any) -> Any:
         """Check the handshake headers; return an HTTP error response or None."""
         with self._lock:
+            # threads of finished handshakes (rejected ones never reach _handle) are dropped
+            self._handler_threads = [t for t in self._handler_threads if t.is_alive()]
             self._handler_threads.append(threading.current_thread())
         headers = request.headers
         offered = [p.strip() for p in ",".join(headers.get_all("Sec-WebSocket-Protocol")).split(",") if p.strip()]

@@ -827,6 +827,17 @@ def test_api_key_required_401(make_simulator: Callable[..., RealtimeSimulator], 
     assert "sk-test-secret" not in caplog.text and "sk-wrong" not in caplog.text  # ...without the key
 
 
+def test_rejected_handshakes_leave_nothing_behind(make_simulator: Callable[..., RealtimeSimulator]) -> None:
+    sim = make_simulator(require_api_key="sk-test-secret")
+    for _ in range(20):
+        with pytest.raises(websocket.WebSocketBadStatusException):
+            websocket.create_connection(sim.url, header=BETA, timeout=5)
+    conn = Conn(sim.url, header=BETA + ["Authorization: Bearer sk-test-secret"])
+    # a long-running server keeps no record of finished handshakes (only live threads)
+    assert len(sim._handler_threads) <= 2
+    conn.close()
+
+
 def test_browser_subprotocols_carry_key_and_beta_flag(make_simulator: Callable[..., RealtimeSimulator]) -> None:
     sim = make_simulator(require_api_key="sk-test-secret")
     offered = ["realtime", "openai-insecure-api-key.sk-test-secret", "openai-beta.realtime-v1"]
@@ -950,6 +961,35 @@ def test_stop_leaves_no_threads_and_closes_clients() -> None:
     sim.stop()  # idempotent
     with pytest.raises(RuntimeError):
         RealtimeSimulator().port
+
+
+def _stream_thread(session_id: str) -> threading.Thread:
+    (thread,) = [t for t in threading.enumerate() if t.name == f"realtime-sync-sim-stream-{session_id}"]
+    return thread
+
+
+@pytest.mark.parametrize("modalities", [["text"], ["text", "audio"]])
+def test_client_vanishing_mid_response_ends_its_session_quietly(
+    make_simulator: Callable[..., RealtimeSimulator], caplog: Any, modalities: List[str]
+) -> None:
+    import socket
+
+    caplog.set_level(logging.WARNING)
+    sim = make_simulator(speed=1.0)
+    conn = Conn(sim.url)
+    conn.update(turn_detection=None, modalities=modalities)
+    conn.user_text("Please talk for a long while so that the stream is cut in the middle")
+    conn.send("response.create")
+    conn.until("response.audio.delta" if "audio" in modalities else "response.text.delta")
+    streamer = _stream_thread(conn.session["id"])
+    conn.ws.sock.shutdown(socket.SHUT_RDWR)  # no close frame: the client is just gone
+    conn.ws.sock.close()
+    streamer.join(5.0)
+    assert not streamer.is_alive()
+    other = Conn(sim.url)  # the server goes on
+    assert other.update(instructions="fine")["instructions"] == "fine"
+    other.close()
+    assert [r.getMessage() for r in caplog.records] == []
 
 
 def test_stop_is_prompt_when_a_client_stopped_reading() -> None:
