@@ -40,7 +40,10 @@ thread; each connection gets a handler thread (reading client events) and a
 everything and joins them all.
 
 Needs the ``websockets`` package: ``pip install "realtime_sync[server]"``.
-Run standalone with ``python -m realtime_sync.simulator --port 8765``.
+Run standalone with ``python -m realtime_sync.simulator --port 8765``: replies
+then stream in real time, like a live model's, for demos and other processes
+(``--speed N`` for N times real time, ``--speed 0`` unpaced); embedded
+``RealtimeSimulator()`` defaults to 50 times real time, for tests.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ import argparse
 import hmac
 import json
 import logging
+import signal
 import threading
 import urllib.parse
 from typing import Any, Dict, List, Optional, Sequence, Union
@@ -65,6 +69,7 @@ except ImportError as _exc:  # pragma: no cover - exercised without the extra
         'pip install "realtime_sync[server]"'
     ) from _exc
 
+from ._sim_cli import add_pacing_arguments, pacing_options
 from ._sim_config import DEFAULT_MODEL
 from ._sim_responder import Reply, Responder, default_responder, synthesize_speech
 from ._sim_session import MAX_EVENT_BYTES, SimOptions, SimSession, Transcriber
@@ -442,33 +447,48 @@ class RealtimeSimulator:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the simulator from the command line until Ctrl-C. Returns the exit status."""
+    """Run the simulator from the command line until Ctrl-C (or SIGTERM); returns the exit status.
+
+    Replies are paced like a live model unless ``--speed`` says otherwise (the
+    same default as ``python -m realtime_sync simulate``; see
+    :mod:`realtime_sync._sim_cli`). Runs on the calling thread.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m realtime_sync.simulator",
-        description="Serve a local, simulated OpenAI Realtime (beta) API over WebSocket.",
+        description="Serve a local, simulated OpenAI Realtime (beta) API over WebSocket to other "
+        "processes. Replies stream like a live model's (real time) unless --speed says otherwise.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="TCP port (0 = any free port; default 8765)")
     parser.add_argument("--api-key", default=None, help="require this bearer token (default: none)")
-    pacing = parser.add_mutually_exclusive_group()
-    pacing.add_argument("--realtime", action="store_true", help="stream audio at real-time speed (default)")
-    pacing.add_argument("--speed", type=float, default=None, help="stream at this multiple of real time (0 = unpaced)")
+    add_pacing_arguments(parser)
     parser.add_argument("--verbose", "-v", action="store_true", help="log every event")
     args = parser.parse_args(argv)
+    try:
+        pacing = pacing_options(args)
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
-    speed = 1.0 if args.speed is None else args.speed
-    simulator = RealtimeSimulator(host=args.host, port=args.port, require_api_key=args.api_key, speed=speed or None)
-    stopped = threading.Event()
+    simulator = RealtimeSimulator(host=args.host, port=args.port, require_api_key=args.api_key, **pacing)
     simulator.start()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # a service manager stops us with SIGTERM: stop as cleanly as on Ctrl-C
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     print(f"Realtime simulator listening on {simulator.url}  (Ctrl-C to stop)", flush=True)
     try:
-        while not stopped.wait(3600):
-            pass
+        threading.Event().wait()
     except KeyboardInterrupt:
         print("stopping...", flush=True)
     finally:
         simulator.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":  # pragma: no cover

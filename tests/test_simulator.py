@@ -1025,8 +1025,37 @@ def test_package_imports_without_websockets() -> None:
     assert 'pip install "realtime_sync[server]"' in out.stdout
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery differs on Windows")
-def test_command_line_runs_until_ctrl_c() -> None:
+@pytest.mark.parametrize(
+    "argv, speed",
+    [([], 1.0), (["--realtime"], 1.0), (["--speed", "0"], None), (["--speed", "2.5"], 2.5)],
+)
+def test_standalone_pacing_defaults_to_real_time(argv: List[str], speed: Optional[float]) -> None:
+    import argparse
+
+    from realtime_sync._sim_cli import add_pacing_arguments, pacing_options
+
+    parser = argparse.ArgumentParser()
+    add_pacing_arguments(parser)
+    assert pacing_options(parser.parse_args(argv)) == {"speed": speed}
+
+
+def test_standalone_help_documents_the_pacing_default(capsys: Any) -> None:
+    from realtime_sync.simulator import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--speed N stream replies at this multiple of real time (default 1: like a live model" in out
+    with pytest.raises(SystemExit) as info:
+        main(["--speed", "-1"])
+    assert info.value.code == 2
+    assert "--speed must be 0 or more" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT/SIGTERM delivery differs on Windows")
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_command_line_runs_until_ctrl_c(stop_signal: int) -> None:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "realtime_sync.simulator", "--port", "0", "--speed", "0"],
@@ -1039,8 +1068,9 @@ def test_command_line_runs_until_ctrl_c() -> None:
         url = line.split("listening on ")[1].split()[0]
         conn = Conn(url)
         conn.close()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         assert proc.wait(timeout=30) == 0
+        assert proc.stdout.read().strip() == "stopping..."
     finally:
         if proc.poll() is None:
             proc.kill()
