@@ -207,6 +207,18 @@ class StreamingMixin:
                 )
         return output_index
 
+    def _done_output_item(self, response: SimResponse, output_index: int, item: Dict[str, Any], cancelled: bool) -> None:
+        """Settle an output item's status and send ``response.output_item.done`` (lock held)."""
+        item["status"] = "incomplete" if cancelled else "completed"
+        self._send(
+            {
+                "type": "response.output_item.done",
+                "response_id": response.id,
+                "output_index": output_index,
+                "item": copy.deepcopy(item),
+            }
+        )
+
     def _stream_message(self, response: SimResponse, text: str) -> tuple[int, int]:
         config = response.config
         with_audio = "audio" in (config.get("modalities") or [])
@@ -276,15 +288,7 @@ class StreamingMixin:
             else:
                 self._send({"type": "response.text.done", **where, "text": sent_text})
             self._send({"type": "response.content_part.done", **where, "part": dict(part)})
-            item["status"] = "incomplete" if cancelled else "completed"
-            self._send(
-                {
-                    "type": "response.output_item.done",
-                    "response_id": response.id,
-                    "output_index": output_index,
-                    "item": copy.deepcopy(item),
-                }
-            )
+            self._done_output_item(response, output_index, item, cancelled)
         tokens = math.ceil(len(sent_text) / 4)
         audio_tokens = math.ceil(sent_samples * 1000 / rate / 50) if with_audio else 0
         return tokens, audio_tokens
@@ -317,15 +321,7 @@ class StreamingMixin:
         cancelled = response.cancel_event.is_set()
         with self._lock:
             self._send({"type": "response.function_call_arguments.done", **where, "arguments": item["arguments"]})
-            item["status"] = "incomplete" if cancelled else "completed"
-            self._send(
-                {
-                    "type": "response.output_item.done",
-                    "response_id": response.id,
-                    "output_index": output_index,
-                    "item": copy.deepcopy(item),
-                }
-            )
+            self._done_output_item(response, output_index, item, cancelled)
         return math.ceil(len(item["arguments"]) / 4)
 
     def _finish(
