@@ -82,10 +82,10 @@ from ._client_support import (
     Item,
     _Ask,
     _EventQueue,
+    _now_iso,
     _Ticket,
     _ToolBatch,
     _Waiter,
-    _now_iso,
 )
 from ._client_waits import _WaitsMixin
 from ._tools import ToolHandler, ToolRunner

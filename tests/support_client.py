@@ -18,9 +18,9 @@ import threading
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import Server, ServerConnection, serve
 
 from realtime_sync import dialects
-from websockets.sync.server import Server, ServerConnection, serve
 
 __all__ = [
     "ScriptedServer",

@@ -14,9 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import websocket
+from support_ws import FixtureServer, closed_port, mute_server, silent_listener, tls_contexts
 
-from realtime_sync.api import DEFAULT_URL, RECEIVE_THREAD_NAME, RealtimeAPI, generate_id
 from realtime_sync._receive_loop import _peer_close_args
+from realtime_sync.api import DEFAULT_URL, RECEIVE_THREAD_NAME, RealtimeAPI, generate_id
 from realtime_sync.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -29,8 +30,6 @@ from realtime_sync.errors import (
     RealtimeError,
     RealtimeTimeoutError,
 )
-
-from support_ws import FixtureServer, closed_port, mute_server, silent_listener, tls_contexts
 
 SECRET = "sk-test-Zq81SecretValueThatMustNeverLeak"
 EVENT_ID = re.compile(r"^evt_[1-9A-HJ-NP-Za-km-z]{17}$")

@@ -11,12 +11,12 @@ import pytest
 
 pytest.importorskip("websockets")
 
+from support_client import EventRecorder, signal_when_waiting  # noqa: E402
+
 from realtime_sync import RealtimeClient  # noqa: E402
 from realtime_sync.client import DEFAULT_SERVER_VAD_CONFIG  # noqa: E402
 from realtime_sync.errors import ConnectionClosedError, ProtocolError, ServerError  # noqa: E402
 from realtime_sync.simulator import RealtimeSimulator, Reply  # noqa: E402
-
-from support_client import EventRecorder, signal_when_waiting  # noqa: E402
 
 Simulator = Callable[..., RealtimeSimulator]
 

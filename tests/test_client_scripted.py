@@ -14,6 +14,7 @@ from typing import Any, Dict, Iterator, List
 
 import numpy as np
 import pytest
+from support_client import EventRecorder, ScriptedServer, session_object, signal_when_waiting, validate_client_event
 
 from realtime_sync import audio
 from realtime_sync.client import DEFAULT_SERVER_VAD_CONFIG, RealtimeClient
@@ -25,8 +26,6 @@ from realtime_sync.errors import (
     ServerError,
     UnknownItemError,
 )
-
-from support_client import EventRecorder, ScriptedServer, signal_when_waiting, session_object, validate_client_event
 
 pytest.importorskip("openai")
 

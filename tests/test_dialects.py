@@ -924,8 +924,9 @@ def test_ga_over_a_real_socket_through_the_proposed_hooks() -> None:
     client_to_wire turns them into the GA frames the server receives.
     """
     pytest.importorskip("websockets", reason="the fixture server needs websockets (server extra)")
-    from realtime_sync.api import RealtimeAPI
     from support_ws import FixtureServer
+
+    from realtime_sync.api import RealtimeAPI
 
     ga_events = _ga_text_stream() + _ga_audio_stream() + _ga_tool_stream()
     raw_types: List[str] = []
