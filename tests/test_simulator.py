@@ -1008,10 +1008,18 @@ def test_stop_is_prompt_when_a_client_stopped_reading() -> None:
 
 
 def test_context_manager_and_restart() -> None:
-    with RealtimeSimulator() as sim:
+    sim = RealtimeSimulator()
+    with sim:
         assert sim.url == f"ws://127.0.0.1:{sim.port}"
         Conn(sim.url).close()
+        with pytest.raises(RuntimeError):
+            sim.start()
     assert _sim_threads() == []
+    with sim:  # a stopped simulator starts again (on a fresh port when port=0)
+        conn = Conn(sim.url)
+        assert conn.update(instructions="again")["instructions"] == "again"
+        conn.close()
+    assert _sim_threads() == [] and sim.sessions_started == 2
 
 
 def test_package_imports_without_websockets() -> None:
