@@ -409,10 +409,13 @@ class SimSession(StreamingMixin):
         """The client event in ``message``, or None after sending the error it deserves."""
         problem: Optional[ClientError] = None
         event: Any = None
-        if len(message) > MAX_EVENT_BYTES:
+        size = len(message)
+        if isinstance(message, str) and 4 * size > MAX_EVENT_BYTES:
+            size = len(message.encode("utf-8", "surrogatepass"))  # the frame's size on the wire
+        if size > MAX_EVENT_BYTES:
             problem = ClientError(
                 "message_too_large",
-                f"Client event of {len(message)} bytes is too large: the maximum is {MAX_EVENT_BYTES} bytes. "
+                f"Client event of {size} bytes is too large: the maximum is {MAX_EVENT_BYTES} bytes. "
                 "Send audio in smaller input_audio_buffer.append events.",
             )
         elif not isinstance(message, str):

@@ -245,14 +245,15 @@ def test_unknown_event_type_error_names_the_type(conn: Conn) -> None:
     assert "'response.create'" in error["message"]  # lists what is supported
 
 
-def test_huge_frame_gets_an_error_and_the_session_goes_on(conn: Conn) -> None:
-    audio_text = "A" * (16 * 1024 * 1024)
-    event_id = conn.send("input_audio_buffer.append", audio=audio_text)
+@pytest.mark.parametrize("filler", ["A", "\u00e9"], ids=["ascii", "two-byte"])
+def test_huge_frame_gets_an_error_and_the_session_goes_on(conn: Conn, filler: str) -> None:
+    size = 16 * 1024 * 1024 + 2  # over the limit in bytes (in characters too when ASCII)
+    instructions = filler * (size // len(filler.encode("utf-8")))
+    conn.ws.send(json.dumps({"type": "session.update", "session": {"instructions": instructions}}, ensure_ascii=False))
     error = conn.expect("error")["error"]
     assert (error["code"], error["event_id"]) == ("message_too_large", None)
-    assert "16777216" in error["message"]
+    assert "the maximum is 16777216 bytes" in error["message"]
     assert conn.update(instructions="still here")["instructions"] == "still here"
-    assert event_id
 
 
 def test_unexpected_failure_in_a_handler_is_a_server_error_not_a_dead_session(
