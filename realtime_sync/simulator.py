@@ -93,6 +93,7 @@ logger = logging.getLogger(__name__)
 # connection with 1009 (message too big) rather than buffer without bound.
 _MAX_FRAME = 4 * MAX_EVENT_BYTES
 _REALTIME_SUBPROTOCOL = Subprotocol("realtime")
+_KEY_SUBPROTOCOL = "openai-insecure-api-key."
 _CLOSE_TIMEOUT = 1.0  # seconds stop() waits for a client to answer the close frame
 
 
@@ -117,12 +118,20 @@ class _RedactingLogger(logging.LoggerAdapter):
         super().log(level, msg, *args, **kwargs)
 
 
-def _json_response(status: int, reason: str, body: Dict[str, Any]) -> Any:
+def _json_error(status: int, message: str, code: Optional[str]) -> Any:
+    """An HTTP error response with an OpenAI-style JSON body, for a rejected handshake."""
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
     data = json.dumps(body).encode("utf-8")
     headers = Headers(
         [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Connection", "close")]
     )
+    reason = {400: "Bad Request", 401: "Unauthorized"}.get(status, "Error")
     return _HTTPResponse(status, reason, headers, data)
+
+
+def _header_values(headers: Headers, name: str) -> List[str]:
+    """Every comma-separated value of header ``name``, over all its occurrences."""
+    return [value.strip() for line in headers.get_all(name) for value in line.split(",") if value.strip()]
 
 
 class RealtimeSimulator:
@@ -366,58 +375,39 @@ class RealtimeSimulator:
             self._handler_threads = [t for t in self._handler_threads if t.is_alive()]
             self._handler_threads.append(threading.current_thread())
         headers = request.headers
-        offered = [p.strip() for p in ",".join(headers.get_all("Sec-WebSocket-Protocol")).split(",") if p.strip()]
+        # a header may come more than once: read every value (Headers.get raises then)
+        offered = _header_values(headers, "Sec-WebSocket-Protocol")
         if self._api_key is not None:
-            given: Optional[str] = None
-            auth = headers.get("Authorization", "")
-            if auth.lower().startswith("bearer "):
-                given = auth[7:].strip()
-            for protocol in offered:
-                if protocol.startswith("openai-insecure-api-key."):
-                    given = protocol[len("openai-insecure-api-key.") :]
+            given = [
+                value[7:].strip()
+                for value in _header_values(headers, "Authorization")
+                if value.lower().startswith("bearer ")
+            ]
+            given += [p[len(_KEY_SUBPROTOCOL) :] for p in offered if p.startswith(_KEY_SUBPROTOCOL)]
+            given = [key for key in given if key]
             if not given:
-                return _json_response(
+                return _json_error(
                     401,
-                    "Unauthorized",
-                    {
-                        "error": {
-                            "message": "You didn't provide an API key. You need to provide your API key in an "
-                            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                            "type": "invalid_request_error",
-                            "param": None,
-                            "code": None,
-                        }
-                    },
+                    "You didn't provide an API key. You need to provide your API key in an Authorization "
+                    "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                    None,
                 )
-            if not hmac.compare_digest(given.encode("utf-8"), self._api_key.encode("utf-8")):
-                return _json_response(
+            expected = self._api_key.encode("utf-8")
+            # every key offered must be the right one (compared in constant time)
+            if not all([hmac.compare_digest(key.encode("utf-8"), expected) for key in given]):
+                return _json_error(
                     401,
-                    "Unauthorized",
-                    {
-                        "error": {
-                            "message": "Incorrect API key provided. You can find your API key at "
-                            "https://platform.openai.com/account/api-keys.",
-                            "type": "invalid_request_error",
-                            "param": None,
-                            "code": "invalid_api_key",
-                        }
-                    },
+                    "Incorrect API key provided. You can find your API key at "
+                    "https://platform.openai.com/account/api-keys.",
+                    "invalid_api_key",
                 )
         if self.require_beta_header:
-            beta = headers.get("OpenAI-Beta", "")
+            beta = _header_values(headers, "OpenAI-Beta")
             if "realtime=v1" not in beta and "openai-beta.realtime-v1" not in offered:
-                return _json_response(
+                return _json_error(
                     400,
-                    "Bad Request",
-                    {
-                        "error": {
-                            "message": "Missing required header: 'OpenAI-Beta: realtime=v1'. This server speaks "
-                            "the beta Realtime API.",
-                            "type": "invalid_request_error",
-                            "param": None,
-                            "code": "missing_beta_header",
-                        }
-                    },
+                    "Missing required header: 'OpenAI-Beta: realtime=v1'. This server speaks the beta Realtime API.",
+                    "missing_beta_header",
                 )
         return None
 

@@ -828,6 +828,21 @@ def test_api_key_required_401(make_simulator: Callable[..., RealtimeSimulator], 
     assert "sk-test-secret" not in caplog.text and "sk-wrong" not in caplog.text  # ...without the key
 
 
+def test_repeated_handshake_headers_are_read_not_a_server_error(
+    make_simulator: Callable[..., RealtimeSimulator], caplog: Any
+) -> None:
+    caplog.set_level(logging.WARNING)
+    sim = make_simulator(require_api_key="sk-test-secret")
+    good = "Authorization: Bearer sk-test-secret"
+    conn = Conn(sim.url, header=["OpenAI-Beta: assistants=v2", "OpenAI-Beta: realtime=v1", good])
+    conn.close()
+    with pytest.raises(websocket.WebSocketBadStatusException) as info:
+        websocket.create_connection(sim.url, header=BETA + [good, "Authorization: Bearer sk-wrong"], timeout=5)
+    assert info.value.status_code == 401
+    assert json.loads(info.value.resp_body)["error"]["code"] == "invalid_api_key"
+    assert [r.getMessage() for r in caplog.records] == []
+
+
 def test_rejected_handshakes_leave_nothing_behind(make_simulator: Callable[..., RealtimeSimulator]) -> None:
     sim = make_simulator(require_api_key="sk-test-secret")
     for _ in range(20):
