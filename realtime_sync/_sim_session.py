@@ -635,7 +635,7 @@ class SimSession(StreamingMixin):
                 logger.exception("simulator transcriber raised; using a description instead")
                 return describe_audio(samples, rate)
             return None if text is None else str(text)
-        scripted = list(source)
+        scripted = source  # a tuple (RealtimeSimulator reads any iterable once)
         if not scripted:
             return ""
         text = scripted[self._scripted % len(scripted)]

@@ -55,7 +55,7 @@ import logging
 import signal
 import threading
 import urllib.parse
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 try:
     from websockets.datastructures import Headers
@@ -134,6 +134,21 @@ def _header_values(headers: Headers, name: str) -> List[str]:
     return [value.strip() for line in headers.get_all(name) for value in line.split(",") if value.strip()]
 
 
+def _script(
+    transcriber: Union[Transcriber, Iterable[Optional[str]], None]
+) -> Union[Transcriber, Sequence[Optional[str]], None]:
+    """A transcriber as the sessions use it: a callable, None, or a tuple of scripted lines.
+
+    Any iterable is read once here (sessions go through it many times); a
+    single string is one line, not a sequence of characters.
+    """
+    if transcriber is None or callable(transcriber):
+        return transcriber
+    if isinstance(transcriber, str):
+        return (transcriber,)
+    return tuple(transcriber)
+
+
 class RealtimeSimulator:
     """A local Realtime API server speaking the beta protocol.
 
@@ -155,7 +170,8 @@ class RealtimeSimulator:
         realtime: shortcut for ``speed=1.0`` (demos, playback through speakers).
         audio_chunk_ms: longest audio per ``response.audio.delta``.
         transcriber: how user audio becomes text: a callable ``(int16 samples,
-            rate) -> str``, or a sequence of scripted transcripts used in turn;
+            rate) -> str``, or scripted transcripts used in turn (any iterable, or
+            one string used every time);
             default: a description like "(inaudible: 1.2 seconds of speech)".
             ``None`` from the callable (or in the sequence) makes that
             transcription fail (``...input_audio_transcription.failed``).
@@ -188,7 +204,7 @@ class RealtimeSimulator:
         speed: Optional[float] = 50.0,
         realtime: bool = False,
         audio_chunk_ms: int = 100,
-        transcriber: Union[Transcriber, Sequence[Optional[str]], None] = None,
+        transcriber: Union[Transcriber, Iterable[Optional[str]], None] = None,
         drop_after: Optional[int] = None,
         malformed_frame_after: Optional[int] = None,
         error_after: Optional[int] = None,
@@ -209,7 +225,7 @@ class RealtimeSimulator:
             responder=responder or default_responder,
             speed=1.0 if realtime else speed,
             audio_chunk_ms=int(audio_chunk_ms),
-            transcriber=transcriber,
+            transcriber=_script(transcriber),
             drop_after=drop_after,
             malformed_frame_after=malformed_frame_after,
             error_after=error_after,

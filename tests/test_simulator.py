@@ -566,6 +566,28 @@ def test_manual_commit_creates_user_audio_item_with_transcription(make_simulator
     conn.close()
 
 
+@pytest.mark.parametrize(
+    "transcriber, expected",
+    [
+        ((text for text in ["one", "two"]), ["one", "two", "one"]),  # any iterable, read once
+        ("always this", ["always this"] * 3),  # a single string is one script line, not characters
+    ],
+    ids=["generator", "string"],
+)
+def test_scripted_transcripts_are_used_in_turn(
+    make_simulator: Callable[..., RealtimeSimulator], transcriber: Any, expected: List[str]
+) -> None:
+    conn = Conn(make_simulator(transcriber=transcriber).url)
+    conn.update(turn_detection=None, input_audio_transcription={"model": "whisper-1"})
+    heard = []
+    for _ in expected:
+        append(conn, tone(200))
+        conn.send("input_audio_buffer.commit")
+        heard.append(conn.until("conversation.item.input_audio_transcription.completed")[-1]["transcript"])
+    assert heard == expected
+    conn.close()
+
+
 def test_transcription_failure_and_transcript_before_item(make_simulator: Callable[..., RealtimeSimulator]) -> None:
     conn = Conn(make_simulator(transcriber=[None, "second"], transcript_before_item=True).url)
     conn.update(turn_detection=None, input_audio_transcription={"model": "whisper-1"})
