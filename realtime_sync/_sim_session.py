@@ -436,7 +436,8 @@ class SimSession(StreamingMixin):
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         event_type = event.get("type")
         if event_type is None:
-            problem = ClientError("missing_required_parameter", "Missing required parameter: 'type'.", "type")
+            # the spec's own example of an ``error`` event
+            problem = ClientError("invalid_event", "The 'type' field is missing.", None)
         elif not isinstance(event_type, str):
             problem = invalid_type("type", "a string", event_type)
         elif event_type not in _CLIENT_EVENTS:

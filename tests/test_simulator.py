@@ -204,7 +204,7 @@ _BAD_FRAMES = [
     ("[1, 2]", False, "invalid_type", None),
     ("null", False, "invalid_type", None),
     (json.dumps({"type": "input_audio_buffer.clear"}), True, "invalid_type", None),
-    (json.dumps({"event_id": "evt_x"}), False, "missing_required_parameter", "type"),
+    (json.dumps({"event_id": "evt_x"}), False, "invalid_event", None),
     (json.dumps({"type": 5}), False, "invalid_type", "type"),
     (json.dumps({"type": ["session.update"]}), False, "invalid_type", "type"),
     (json.dumps({"type": "session.explode"}), False, "invalid_value", "type"),
@@ -234,6 +234,8 @@ def test_bad_client_frames_get_errors_and_the_session_goes_on(
     error = conn.expect("error")["error"]
     assert (error["type"], error["code"], error["param"]) == ("invalid_request_error", code, param), error
     assert error["message"]
+    if code == "invalid_event":  # the spec's example error event, word for word
+        assert (error["message"], error["event_id"]) == ("The 'type' field is missing.", "evt_x")
     assert conn.update(instructions="still here")["instructions"] == "still here"
     assert [r.getMessage() for r in caplog.records] == []
 
