@@ -69,12 +69,13 @@ import collections
 import copy
 import logging
 import threading
-from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
 from . import audio as _audio
 from . import dialects
+from . import history as _history
 from ._client_audio import _InputAudioMixin
 from ._client_responses import _ResponsesMixin
 from ._client_support import (
@@ -693,6 +694,44 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
             raise ConfigurationError(f"item id must be a non-empty string, got {id!r}")
         self._send("conversation.item.delete", {"item_id": id})
         return True
+
+    def export_history(self) -> List[Dict[str, Any]]:
+        """The conversation so far as a JSON-serialisable history.
+
+        :func:`realtime_sync.history.export_items` of
+        ``self.conversation.get_items()``: text, transcripts and function
+        calls; no ids, audio, or unfinished items. Keep it (or write it with
+        :func:`~realtime_sync.history.save_history`) and give it to
+        :meth:`restore_history` in a later session.
+        """
+        return _history.export_items(self.conversation.get_items())
+
+    def restore_history(
+        self, history: Sequence[Dict[str, Any]], *, timeout: Optional[float] = 10.0
+    ) -> List[Item]:
+        """Create the items of an exported history in this session and wait until the server has them.
+
+        Sends one ``conversation.item.create`` per entry, in order, and
+        requests no response (call :meth:`ask` or :meth:`create_response`
+        next). See :func:`realtime_sync.history.restore_history`.
+
+        Args:
+            history: from :meth:`export_history`,
+                :func:`~realtime_sync.history.load_history`, or items of the same shape.
+            timeout: seconds to wait for the server's confirmations; ``None`` for ever.
+
+        Returns:
+            The created conversation items, in order.
+
+        Raises:
+            ConfigurationError: an invalid entry (nothing is sent).
+            NotConnectedError: not connected.
+            ServerError: the server rejected an item.
+            RealtimeTimeoutError: not every item was confirmed in time.
+            ConnectionClosedError: the connection ended while waiting.
+            RuntimeError: called from inside a callback (the receive thread).
+        """
+        return _history.restore_history(self, history, timeout=timeout)
 
     def send_user_message_content(self, content: Any = None) -> bool:
         """Send a user message made of content parts, then request a response.
