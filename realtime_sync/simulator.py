@@ -54,7 +54,9 @@ import json
 import logging
 import signal
 import threading
+import socket
 import urllib.parse
+import weakref
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 try:
@@ -62,6 +64,7 @@ try:
     from websockets.http11 import Response as _HTTPResponse
     from websockets.sync.server import ServerConnection
     from websockets.sync.server import serve as _serve
+    from websockets.protocol import State
     from websockets.typing import Subprotocol
 except ImportError as _exc:  # pragma: no cover - exercised without the extra
     raise ImportError(
@@ -94,6 +97,7 @@ logger = logging.getLogger(__name__)
 _MAX_FRAME = 4 * MAX_EVENT_BYTES
 _REALTIME_SUBPROTOCOL = Subprotocol("realtime")
 _KEY_SUBPROTOCOL = "openai-insecure-api-key."
+_CONNECTING = State.CONNECTING
 _CLOSE_TIMEOUT = 1.0  # seconds stop() waits for a client to answer the close frame
 
 
@@ -127,6 +131,14 @@ def _json_error(status: int, message: str, code: Optional[str]) -> Any:
     )
     reason = {400: "Bad Request", 401: "Unauthorized"}.get(status, "Error")
     return _HTTPResponse(status, reason, headers, data)
+
+
+def _shutdown_socket(sock: socket.socket) -> None:
+    """Shut a socket down both ways (its reader sees the end at once); errors ignored."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def _header_values(headers: Headers, name: str) -> List[str]:
@@ -239,6 +251,7 @@ class RealtimeSimulator:
         self._lock = threading.Lock()
         self._sessions: List[SimSession] = []
         self._handler_threads: List[threading.Thread] = []
+        self._opening: "weakref.WeakSet[ServerConnection]" = weakref.WeakSet()
         self._port: Optional[int] = None
         self._stopping = False
         self.sessions_started = 0
@@ -277,6 +290,7 @@ class RealtimeSimulator:
                 self._handle,
                 self.host,
                 self._requested_port,
+                create_connection=self._connection_class(),
                 process_request=self._process_request,
                 select_subprotocol=self._select_subprotocol,
                 compression=None,
@@ -309,6 +323,7 @@ class RealtimeSimulator:
             sessions = list(self._sessions)
         if server is None:
             return
+        self._abort_handshakes()
         # close in parallel: each close waits up to close_timeout for the client's reply
         closers = [
             threading.Thread(target=session.close, name="realtime-sync-sim-close", daemon=True)
@@ -340,6 +355,33 @@ class RealtimeSimulator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def _connection_class(self) -> "type[ServerConnection]":
+        """A ServerConnection class that registers each connection with this simulator.
+
+        A client that opened the TCP connection but never finished the
+        handshake would otherwise hold :meth:`stop` for the whole open timeout.
+        """
+        simulator = self
+
+        class _SimConnection(ServerConnection):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                with simulator._lock:
+                    stopping = simulator._stopping
+                    simulator._opening.add(self)
+                if stopping:  # accepted while stop() runs: refuse at once
+                    _shutdown_socket(self.socket)
+
+        return _SimConnection
+
+    def _abort_handshakes(self) -> None:
+        """Cut the sockets of connections still in their opening handshake (stop())."""
+        with self._lock:
+            opening = list(self._opening)
+        for connection in opening:
+            if connection.protocol.state is _CONNECTING:
+                _shutdown_socket(connection.socket)
 
     # -- inspection and runtime faults ----------------------------------------
 

@@ -1047,6 +1047,28 @@ def test_stop_is_prompt_when_a_client_stopped_reading() -> None:
     conn.close()
 
 
+def test_stop_is_prompt_with_handshakes_left_unfinished(caplog: Any) -> None:
+    import socket
+    import time
+
+    caplog.set_level(logging.WARNING)
+    sim = RealtimeSimulator().start()
+    silent = socket.create_connection(("127.0.0.1", sim.port), timeout=5)  # says nothing
+    partial = socket.create_connection(("127.0.0.1", sim.port), timeout=5)
+    partial.sendall(b"GET /v1/realtime HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never ends its headers
+    conn = Conn(sim.url)  # a handshake after theirs completed: both are being served
+    started = time.monotonic()
+    sim.stop()
+    assert time.monotonic() - started < 5.0  # not the 10 s open timeout
+    assert _sim_threads() == []
+    assert silent.recv(1) == b"" and partial.recv(1) == b""
+    for sock in (silent, partial):
+        sock.close()
+    conn.close()
+    server_side = ("websockets", "realtime_sync")  # websocket-client logs the 1001 close as an error
+    assert [r.getMessage() for r in caplog.records if r.name.startswith(server_side)] == []
+
+
 def test_context_manager_and_restart() -> None:
     sim = RealtimeSimulator()
     with sim:
