@@ -1,49 +1,51 @@
-"""Seed a conversation with earlier turns, then continue it.
+"""Save a conversation, then continue it in a new session.
 
-Restoring a chat from your own storage (or giving the model a few examples)
-means creating the old messages as conversation items: user messages carry
-``input_text`` content, assistant messages ``text`` content. Items are created
-with ``conversation.item.create`` through ``client.realtime.send``; the server
-confirms each one with ``conversation.item.created``, and the client's
-conversation cache holds them like any other item.
+A Realtime session forgets everything when it closes. The first session below
+talks, then saves its history (text, transcripts and tool calls; no audio or
+ids) to a JSON file with ``realtime_sync.history.save_history``. The second
+session, a brand-new connection, loads the file, recreates the earlier turns
+with ``client.restore_history`` (which waits until the server has confirmed
+every item) and goes on where the first one stopped.
 """
 
 from __future__ import annotations
 
-import threading
+import os
+import tempfile
 from typing import Any, Dict, List
 
 from _common import server_options
 
 from realtime_sync import RealtimeClient
+from realtime_sync.history import load_history, save_history
 
-EARLIER_TURNS = [
-    ("user", "My name is Ada and I am planning a trip to Lisbon."),
-    ("assistant", "Lovely! Lisbon is great in spring. How can I help with the trip?"),
-    ("user", "Remember that I prefer trains to planes."),
-    ("assistant", "Noted: trains over planes."),
+FIRST_SESSION = [
+    "My name is Ada and I am planning a trip to Lisbon.",
+    "Remember that I prefer trains to planes.",
 ]
-
-
-def message_item(role: str, text: str) -> Dict[str, Any]:
-    """A message item as ``conversation.item.create`` expects it."""
-    content_type = "input_text" if role in ("user", "system") else "text"
-    return {"type": "message", "role": role, "content": [{"type": content_type, "text": text}]}
+QUESTION = "Which way should I travel, then?"
 
 
 def main() -> None:
-    with server_options() as options:
+    with server_options() as options, tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "history.json")
+
         with RealtimeClient(**options) as client:
             client.update_session(modalities=["text"])
-            created = threading.Semaphore(0)
-            client.realtime.on("server.conversation.item.created", lambda event: created.release())
-            for role, text in EARLIER_TURNS:
-                client.realtime.send("conversation.item.create", {"item": message_item(role, text)})
-            for _ in EARLIER_TURNS:  # wait until the server has them all
-                if not created.acquire(timeout=10):
-                    raise SystemExit("the server did not confirm the seeded items")
+            for text in FIRST_SESSION:
+                reply = client.ask(text, timeout=30)
+                if reply is None:
+                    raise SystemExit("no reply within 30 seconds")
+                print("assistant: %s" % reply["formatted"]["text"])
+            history = save_history(path, client.conversation.get_items())
+        print("saved %d items; the first session is closed" % len(history))
 
-            reply = client.ask("Which way should I travel, then?", timeout=30)
+        with RealtimeClient(**options) as client:
+            client.update_session(modalities=["text"])
+            restored = client.restore_history(load_history(path), timeout=10)
+            print("restored %d items in a new session" % len(restored))
+
+            reply = client.ask(QUESTION, timeout=30)
             if reply is None:
                 raise SystemExit("no reply within 30 seconds")
             print("assistant: %s" % reply["formatted"]["text"])
