@@ -337,3 +337,24 @@ def test_restore_from_a_callback_raises_runtime_error(simulator: RealtimeSimulat
         assert done.wait(10)
         assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError)
         assert "restore_history" in str(outcome[0])
+
+
+def test_restore_over_the_ga_dialect_sends_ga_items() -> None:
+    from support_client import ScriptedServer, validate_client_event
+
+    def confirm(server: ScriptedServer, frame: Dict[str, Any]) -> None:
+        if frame.get("type") == "conversation.item.create":  # a GA server answers conversation.item.added
+            item = dict(frame["item"], object="realtime.item", status="completed")
+            content = [dict(part, type={"output_text": "text"}.get(part["type"], part["type"])) for part in item["content"]]
+            server.send({"type": "conversation.item.created", "previous_item_id": None, "item": dict(item, content=content)})
+
+    history = [user_text("Hi, I am Ada."), assistant_text("Hello Ada!")]
+    with ScriptedServer(protocol="ga", responder=confirm) as server:
+        with RealtimeClient(url=server.url, protocol="ga") as client:
+            created = client.restore_history(history, timeout=5)
+            assert summary(created) == summary(history)
+        frames = server.frames("conversation.item.create")
+        assert [frame["item"]["content"][0]["type"] for frame in frames] == ["input_text", "output_text"]
+        for frame in frames:
+            validate_client_event(frame, "ga")
+        assert server.errors == []
