@@ -224,6 +224,8 @@ def test_restore_into_a_new_session_and_continue(make_simulator: Simulator) -> N
 
     with RealtimeClient(url=simulator.url) as second:
         second.update_session(modalities=["text"])
+        tool_calls: List[Dict[str, Any]] = []
+        second.add_tool(WEATHER_TOOL, tool_calls.append)
         assert second.wait_for_session_created(timeout=5)
         assert second.session is not None and second.session["id"] != first_session
         created = second.restore_history(history, timeout=10)
@@ -239,6 +241,7 @@ def test_restore_into_a_new_session_and_continue(make_simulator: Simulator) -> N
         assert reply is not None and "Do you remember me?" in reply["formatted"]["text"]
         # The server-side conversation the next reply was based on: the history, then the new turn.
         assert summary(responder.seen[-1]) == summary(history) + [("message", "user", "Do you remember me?")]
+        assert tool_calls == []  # a restored call is history: its tool does not run again
         # Continued again later: the restored items export like any other.
         assert second.export_history()[: len(history)] == history
         assert len(second.export_history()) == len(history) + 2
