@@ -294,10 +294,7 @@ class SimSession(StreamingMixin):
         else:
             # a client that stopped reading leaves a send blocked on a full socket
             # buffer (holding the connection's lock): cut the socket to unblock it
-            try:
-                self.connection.socket.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            self._cut()
         try:
             self.connection.close(1001, "simulator stopping")
         except Exception:
@@ -360,6 +357,10 @@ class SimSession(StreamingMixin):
         """Fault: end the TCP connection abruptly, without a close frame."""
         self._faults_done.add("drop")
         self.closed.set()
+        self._cut()
+
+    def _cut(self) -> None:
+        """Shut the TCP socket down both ways: blocked reads and writes end at once."""
         try:
             self.connection.socket.shutdown(socket.SHUT_RDWR)
         except OSError:
