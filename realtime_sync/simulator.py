@@ -73,6 +73,7 @@ except ImportError as _exc:  # pragma: no cover - exercised without the extra
     ) from _exc
 
 from ._sim_cli import add_pacing_arguments, pacing_options
+from .errors import ConfigurationError
 from ._sim_config import DEFAULT_MODEL
 from ._sim_responder import Reply, Responder, default_responder, synthesize_speech
 from ._sim_session import MAX_EVENT_BYTES, SimOptions, SimSession, Transcriber
@@ -161,6 +162,35 @@ def _script(
     return tuple(transcriber)
 
 
+def _check_options(
+    *,
+    speed: Optional[float],
+    audio_chunk_ms: int,
+    drop_after: Optional[int],
+    malformed_frame_after: Optional[int],
+    error_after: Optional[int],
+    event_delay: float,
+    max_session_seconds: Optional[float],
+) -> None:
+    """Reject option values that make no sense, before anything starts.
+
+    Raises:
+        ConfigurationError: the first bad value, named.
+    """
+    if speed is not None and not speed >= 0:
+        raise ConfigurationError(f"speed must be positive, 0 or None, not {speed!r}")
+    if not audio_chunk_ms > 0:
+        raise ConfigurationError(f"audio_chunk_ms must be positive, not {audio_chunk_ms!r}")
+    counts = {"drop_after": drop_after, "malformed_frame_after": malformed_frame_after, "error_after": error_after}
+    for name, count in counts.items():
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+            raise ConfigurationError(f"{name} must be a count of events (an int >= 0) or None, not {count!r}")
+    if not event_delay >= 0:
+        raise ConfigurationError(f"event_delay must be 0 or more seconds, not {event_delay!r}")
+    if max_session_seconds is not None and not max_session_seconds > 0:
+        raise ConfigurationError(f"max_session_seconds must be positive or None, not {max_session_seconds!r}")
+
+
 class RealtimeSimulator:
     """A local Realtime API server speaking the beta protocol.
 
@@ -202,7 +232,12 @@ class RealtimeSimulator:
             server does after 30 minutes: an ``error`` with code
             ``session_expired``, then a normal close. ``None``: no limit.
 
-    Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    Use as a context manager, or call :meth:`start` and :meth:`stop`. The
+    constructor starts nothing.
+
+    Raises:
+        ConfigurationError: an option out of range (a negative speed or
+            delay, a count that is not an int >= 0...).
     """
 
     def __init__(
@@ -225,10 +260,15 @@ class RealtimeSimulator:
         max_session_seconds: Optional[float] = None,
         transcript_before_item: bool = False,
     ) -> None:
-        if speed is not None and speed < 0:
-            raise ValueError("speed must be positive, 0 or None")
-        if audio_chunk_ms <= 0:
-            raise ValueError("audio_chunk_ms must be positive")
+        _check_options(
+            speed=speed,
+            audio_chunk_ms=audio_chunk_ms,
+            drop_after=drop_after,
+            malformed_frame_after=malformed_frame_after,
+            error_after=error_after,
+            event_delay=event_delay,
+            max_session_seconds=max_session_seconds,
+        )
         self.host = host
         self._requested_port = int(port)
         self._api_key = require_api_key

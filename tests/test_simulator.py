@@ -1069,6 +1069,29 @@ def test_stop_is_prompt_with_handshakes_left_unfinished(caplog: Any) -> None:
     assert [r.getMessage() for r in caplog.records if r.name.startswith(server_side)] == []
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"speed": -1.0},
+        {"speed": float("nan")},
+        {"audio_chunk_ms": 0},
+        {"drop_after": -1},
+        {"error_after": 2.5},
+        {"malformed_frame_after": True},
+        {"event_delay": -0.5},
+        {"max_session_seconds": 0},
+    ],
+    ids=lambda options: next(iter(options)),
+)
+def test_bad_options_are_rejected_before_anything_starts(options: Dict[str, Any]) -> None:
+    from realtime_sync.errors import ConfigurationError
+
+    name = next(iter(options))
+    with pytest.raises(ConfigurationError, match=name):
+        RealtimeSimulator(**options)
+    assert _sim_threads() == []
+
+
 def test_context_manager_and_restart() -> None:
     sim = RealtimeSimulator()
     with sim:
