@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 from typing import Any, Dict
 
+from .errors import ConfigurationError
+
 __all__ = ["STANDALONE_SPEED", "SPEED_HELP", "add_pacing_arguments", "pacing_options"]
 
 #: Default pacing of a standalone simulator, as a multiple of real time.
@@ -42,11 +44,11 @@ def pacing_options(args: argparse.Namespace) -> Dict[str, Any]:
     """The ``RealtimeSimulator`` keyword arguments for the parsed pacing options.
 
     Raises:
-        ValueError: a negative ``--speed``.
+        ConfigurationError: a negative ``--speed`` (a ValueError).
     """
     speed = getattr(args, "speed", None)
     if speed is None or getattr(args, "realtime", False):
         speed = STANDALONE_SPEED
     if speed < 0:
-        raise ValueError("--speed must be 0 or more")
+        raise ConfigurationError("--speed must be 0 or more")
     return {"speed": speed or None}

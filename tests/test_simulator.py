@@ -1130,6 +1130,10 @@ def test_standalone_pacing_defaults_to_real_time(argv: List[str], speed: Optiona
     parser = argparse.ArgumentParser()
     add_pacing_arguments(parser)
     assert pacing_options(parser.parse_args(argv)) == {"speed": speed}
+    from realtime_sync.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="--speed must be 0 or more"):  # the CLI reports it on one line
+        pacing_options(parser.parse_args(["--speed", "-1"]))
 
 
 def test_standalone_help_documents_the_pacing_default(capsys: Any) -> None:
