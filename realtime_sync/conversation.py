@@ -257,10 +257,10 @@ class Conversation:
             self._queued_input_audio = queued
         return queued
 
-    def get_item(self, item_id: str) -> Optional[Item]:
+    def get_item(self, id: str) -> Optional[Item]:  # noqa: A002 - DESIGN.md's name
         """Return the item with this id, or ``None``. Safe from any thread."""
         with self._lock:
-            return self._item_lookup.get(item_id)
+            return self._item_lookup.get(id)
 
     def get_items(self) -> List[Item]:
         """Return a new list of all items, in order. Safe from any thread."""
