@@ -254,7 +254,9 @@ def default_responder(items: List[Dict[str, Any]], session: Dict[str, Any]) -> R
     if _GREETING.search(text):
         return Reply(text="Hello! How can I help you today?")
     if text.rstrip().endswith("?") or _QUESTION_START.search(text):
-        return Reply(text=f'Good question. You asked: "{text.strip()}" I am a simulator, so my honest answer is that I do not know.')
+        return Reply(
+            text=f'Good question. You asked: "{text.strip()}" I am a simulator, so my honest answer is that I do not know.'
+        )
     return Reply(text=f'You said: "{text.strip()}"')
 
 

@@ -3,9 +3,10 @@
 Threads: :meth:`SimSession.run` runs on the connection's handler thread (the
 ``websockets`` server starts one per connection) and reads client events; a
 per-session streaming thread (``realtime-sync-sim-stream``, code in
-:mod:`realtime_sync._sim_stream`) calls the responder and streams responses, so ``response.cancel`` and new input are handled while a
-response streams. ``_lock`` guards the session state; ``_send_lock`` serialises
-frames on the socket. Paced waits sleep on the response's cancel event, so a
+:mod:`realtime_sync._sim_stream`) calls the responder and streams responses,
+so ``response.cancel`` and new input are handled while a response streams.
+``_lock`` guards the session state; ``_send_lock`` serialises frames on the
+socket. Paced waits sleep on the response's cancel event, so a
 cancel or :meth:`SimSession.close` interrupts them at once.
 """
 

@@ -53,8 +53,8 @@ import hmac
 import json
 import logging
 import signal
-import threading
 import socket
+import threading
 import urllib.parse
 import weakref
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
@@ -62,9 +62,9 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 try:
     from websockets.datastructures import Headers
     from websockets.http11 import Response as _HTTPResponse
+    from websockets.protocol import State
     from websockets.sync.server import ServerConnection
     from websockets.sync.server import serve as _serve
-    from websockets.protocol import State
     from websockets.typing import Subprotocol
 except ImportError as _exc:  # pragma: no cover - exercised without the extra
     raise ImportError(
@@ -73,11 +73,11 @@ except ImportError as _exc:  # pragma: no cover - exercised without the extra
     ) from _exc
 
 from ._sim_cli import add_pacing_arguments, pacing_options
-from .errors import ConfigurationError
 from ._sim_config import DEFAULT_MODEL
 from ._sim_responder import Reply, Responder, default_responder, synthesize_speech
 from ._sim_session import MAX_EVENT_BYTES, SimOptions, SimSession, Transcriber
 from ._sim_vad import threshold_to_dbfs
+from .errors import ConfigurationError
 
 __all__ = [
     "RealtimeSimulator",

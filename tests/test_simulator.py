@@ -64,7 +64,9 @@ def validate(event: Dict[str, Any]) -> None:
 class Conn:
     """A raw websocket-client connection that validates what it receives."""
 
-    def __init__(self, url: str, *, header: Optional[List[str]] = None, query: str = "?model=gpt-4o-realtime-preview-2024-12-17") -> None:
+    def __init__(
+        self, url: str, *, header: Optional[List[str]] = None, query: str = "?model=gpt-4o-realtime-preview-2024-12-17"
+    ) -> None:
         self.ws = websocket.create_connection(url + "/v1/realtime" + query, header=BETA if header is None else header, timeout=10)
         self.received: List[Dict[str, Any]] = []
         self.session = self.expect("session.created")["session"]
@@ -422,7 +424,8 @@ def test_response_overrides_out_of_band_and_custom_responder(make_simulator: Cal
     assert done["output"][0]["content"][0]["text"] == "1 items; Shout."
     assert seen[0][1]["modalities"] == ["text"]
     # the out-of-band reply did not join the conversation
-    conn.send("response.create", response={"modalities": ["text"], "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "a"}]}]})
+    message = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "a"}]}
+    conn.send("response.create", response={"modalities": ["text"], "input": [message]})
     assert conn.until("response.done")[-1]["response"]["output"][0]["content"][0]["text"].startswith("1 items")
     conn.expect("rate_limits.updated")
     conn.send("response.create", response={"temperature": 5})
@@ -785,7 +788,11 @@ def test_function_calling_round_trip(conn: Conn) -> None:
     assert json.loads(arguments) == {"location": "Paris", "unit": "celsius"}
     conn.send(
         "conversation.item.create",
-        item={"type": "function_call_output", "call_id": call["call_id"], "output": json.dumps({"temperature_c": 21, "sky": "clear"})},
+        item={
+            "type": "function_call_output",
+            "call_id": call["call_id"],
+            "output": json.dumps({"temperature_c": 21, "sky": "clear"}),
+        },
     )
     assert conn.expect("conversation.item.created")["previous_item_id"] == call["id"]
     conn.send("response.create")
@@ -820,7 +827,8 @@ def test_default_responder_choices() -> None:
     assert default_responder([user("weather in Oslo")], {"tools": [WEATHER], "tool_choice": "none"}).tool_name is None
     forced = default_responder([user("nice")], {"tools": [WEATHER], "tool_choice": "required"})
     assert forced.tool_name == "get_weather" and forced.tool_arguments["location"] == "nice"
-    counter = {"type": "function", "name": "add_numbers", "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}}}
+    parameters = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    counter = {"type": "function", "name": "add_numbers", "parameters": parameters}
     reply = default_responder([user("please add numbers 7")], {"tools": [counter]})
     assert reply.tool_arguments == {"a": 7}
 
@@ -1000,7 +1008,7 @@ def test_stop_leaves_no_threads_and_closes_clients() -> None:
         conn.close()
     sim.stop()  # idempotent
     with pytest.raises(RuntimeError):
-        RealtimeSimulator().port
+        _ = RealtimeSimulator().port
 
 
 def _stream_thread(session_id: str) -> threading.Thread:
