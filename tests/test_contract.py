@@ -1,0 +1,1125 @@
+"""The public API contract of DESIGN.md, sentence by sentence.
+
+Code outside the project calls the names DESIGN.md writes, exactly as written:
+these tests pin them (names, parameter names and defaults, return values,
+event names and payload shapes, exceptions) against real parts: the
+:class:`~realtime_sync.simulator.RealtimeSimulator`, a scripted WebSocket
+server on 127.0.0.1 (``tests/support_client.py``), or pure functions. Waits
+sleep on events with timeouts; nothing here sleeps for synchronisation.
+"""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import json
+import math
+import re
+import subprocess
+import sys
+import threading
+import warnings
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+import numpy as np
+import pytest
+
+import realtime_sync
+from realtime_sync import Conversation, EventHandler, RealtimeAPI, RealtimeClient, RealtimeError
+from realtime_sync import audio as rs_audio
+from realtime_sync.errors import NotConnectedError, ProtocolError, ServerError
+
+Event = Dict[str, Any]
+EMPTY = inspect.Parameter.empty
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+EVENT_ID = re.compile(r"^evt_[%s]{17}$" % BASE58)
+WAIT = 5.0
+
+
+def params(function: Callable[..., Any]) -> Dict[str, inspect.Parameter]:
+    """The parameters of ``function`` by name (``self`` dropped)."""
+    found = dict(inspect.signature(function).parameters)
+    found.pop("self", None)
+    return found
+
+
+def assert_params(function: Callable[..., Any], expected: List[Any]) -> None:
+    """``expected`` lists the leading parameters: ``name`` or ``(name, default)``.
+
+    A bare name must have no default (required) unless it is ``**name`` or
+    ``*name``; parameters after the listed ones must all have defaults (so a
+    call written as in DESIGN.md works).
+    """
+    found = list(params(function).values())
+    assert len(found) >= len(expected), (function, found)
+    for parameter, spec in zip(found, expected):
+        if isinstance(spec, tuple):
+            name, default = spec
+            assert parameter.name == name, (function, found)
+            assert parameter.default == default, (function, parameter, default)
+        elif spec.startswith("**"):
+            assert parameter.name == spec[2:] and parameter.kind is parameter.VAR_KEYWORD, (function, found)
+        else:
+            assert parameter.name == spec, (function, found)
+            assert parameter.default is EMPTY, (function, parameter)
+    for parameter in found[len(expected) :]:
+        assert (
+            parameter.default is not EMPTY
+            or parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)
+        ), (function, parameter)
+
+
+class Recorder:
+    """Collects payloads per event name; waits on a Condition."""
+
+    def __init__(self) -> None:
+        self.events: List[Any] = []
+        self._cond = threading.Condition()
+
+    def callback(self, name: str) -> Callable[[Any], None]:
+        def record(payload: Any) -> None:
+            with self._cond:
+                self.events.append((name, payload, threading.current_thread()))
+                self._cond.notify_all()
+
+        return record
+
+    def of(self, name: str) -> List[Any]:
+        with self._cond:
+            return [p for n, p, _ in self.events if n == name]
+
+    def wait(self, name: str, count: int = 1, timeout: float = WAIT) -> List[Any]:
+        with self._cond:
+            ok = self._cond.wait_for(lambda: len([1 for n, _, _ in self.events if n == name]) >= count, timeout)
+            assert ok, f"expected {count} {name!r}, got {[n for n, _, _ in self.events]}"
+            return [p for n, p, _ in self.events if n == name]
+
+
+# ---------------------------------------------------------------------------
+# The package
+# ---------------------------------------------------------------------------
+
+
+def test_import_gives_the_public_names_without_optional_extras() -> None:
+    code = (
+        "import sys\n"
+        "import realtime_sync\n"
+        "from realtime_sync import RealtimeClient, RealtimeAPI, Conversation, EventHandler, RealtimeError, __version__\n"
+        "assert isinstance(__version__, str) and __version__\n"
+        "bad = sorted(m for m in ('pyaudio', 'websockets') if m in sys.modules)\n"
+        "import realtime_sync.devices\n"
+        "from realtime_sync.devices import Microphone, Speaker\n"
+        "lazy = 'pyaudio' in sys.modules\n"
+        "print(bad, lazy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["[]", "False"], result.stdout
+
+
+def test_public_names_are_the_classes() -> None:
+    from realtime_sync.api import RealtimeAPI as api_class
+    from realtime_sync.client import RealtimeClient as client_class
+    from realtime_sync.conversation import Conversation as conversation_class
+    from realtime_sync.devices import Microphone, Speaker
+    from realtime_sync.errors import RealtimeError as error_class
+    from realtime_sync.events import EventHandler as handler_class
+    from realtime_sync.simulator import RealtimeSimulator
+
+    assert (RealtimeAPI, RealtimeClient, Conversation, EventHandler, RealtimeError) == (
+        api_class,
+        client_class,
+        conversation_class,
+        handler_class,
+        error_class,
+    )
+    assert issubclass(RealtimeAPI, EventHandler) and issubclass(RealtimeClient, EventHandler)
+    assert issubclass(RealtimeError, Exception)
+    assert inspect.isclass(RealtimeSimulator) and inspect.isclass(Microphone) and inspect.isclass(Speaker)
+    assert set(realtime_sync.__all__) >= {
+        "RealtimeClient",
+        "RealtimeAPI",
+        "Conversation",
+        "EventHandler",
+        "RealtimeError",
+        "__version__",
+    }
+
+
+# ---------------------------------------------------------------------------
+# EventHandler
+# ---------------------------------------------------------------------------
+
+
+def test_event_handler_signatures() -> None:
+    assert_params(EventHandler.on, ["name", ("callback", None)])
+    assert_params(EventHandler.off, ["name", ("callback", None)])
+    assert_params(EventHandler.on_next, ["name", "callback"])
+    assert_params(EventHandler.off_next, ["name", ("callback", None)])
+    assert_params(EventHandler.wait_for_next, ["name", ("timeout", None)])
+    assert_params(EventHandler.dispatch, ["name", "event"])
+    assert_params(EventHandler.clear_event_handlers, [])
+
+
+def test_on_as_decorator_and_direct_call() -> None:
+    handler = EventHandler()
+    seen: List[Any] = []
+
+    @handler.on("ping")
+    def first(event: Event) -> None:
+        seen.append(("first", event["n"]))
+
+    def second(event: Event) -> None:
+        seen.append(("second", event["n"]))
+
+    handler.on("ping", second)
+    handler.dispatch("ping", {"n": 1})
+    assert callable(first)  # the decorator hands the function back
+    assert seen == [("first", 1), ("second", 1)]
+
+
+def test_off_one_unknown_and_all() -> None:
+    handler = EventHandler()
+    seen: List[str] = []
+    a = handler.on("e", lambda event: seen.append("a"))
+    handler.on("e", lambda event: seen.append("b"))
+    with pytest.raises(ValueError):
+        handler.off("e", lambda event: None)
+    with pytest.raises(ValueError):
+        handler.off("other", a)
+    handler.off("e", a)
+    handler.dispatch("e", {})
+    assert seen == ["b"]
+    handler.off("e")
+    handler.dispatch("e", {})
+    assert seen == ["b"]
+
+
+def test_on_next_runs_once_after_on_and_off_next_removes() -> None:
+    handler = EventHandler()
+    seen: List[str] = []
+    handler.on_next("e", lambda event: seen.append("next"))
+    handler.on("e", lambda event: seen.append("on"))
+    handler.dispatch("e", {})
+    handler.dispatch("e", {})
+    assert seen == ["on", "next", "on"]
+
+    once = handler.on_next("e", lambda event: seen.append("removed"))
+    handler.off_next("e", once)
+    handler.on_next("e", lambda event: seen.append("all-removed"))
+    handler.off_next("e")
+    seen.clear()
+    handler.dispatch("e", {})
+    assert seen == ["on"]
+
+
+def test_a_raising_callback_is_logged_and_the_others_run(caplog: pytest.LogCaptureFixture) -> None:
+    handler = EventHandler()
+    seen: List[str] = []
+
+    def boom(event: Event) -> None:
+        raise RuntimeError("boom in callback")
+
+    handler.on("e", boom)
+    handler.on("e", lambda event: seen.append("on"))
+    handler.on_next("e", boom)
+    handler.on_next("e", lambda event: seen.append("next"))
+    with caplog.at_level("ERROR"):
+        handler.dispatch("e", {})
+    assert seen == ["on", "next"]
+    logged = [r for r in caplog.records if r.exc_info and "boom in callback" in str(r.exc_info[1])]
+    assert len(logged) == 2  # with the traceback
+
+
+def test_clear_event_handlers() -> None:
+    handler = EventHandler()
+    seen: List[str] = []
+    handler.on("e", lambda event: seen.append("on"))
+    handler.on_next("e", lambda event: seen.append("next"))
+    handler.clear_event_handlers()
+    handler.dispatch("e", {})
+    assert seen == []
+
+
+def test_wait_for_next_returns_the_payload_woken_by_the_event() -> None:
+    handler = EventHandler()
+    got: List[Any] = []
+    started = threading.Event()
+
+    def waiter() -> None:
+        started.set()
+        got.append(handler.wait_for_next("e", timeout=WAIT))
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    assert started.wait(WAIT)
+    payload = {"n": 7}
+    # The waiter may not be registered yet: dispatch until it is answered.
+    while thread.is_alive():
+        handler.dispatch("e", payload)
+        thread.join(0.01)
+    assert got == [payload]
+
+
+def test_wait_for_next_timeout_returns_none() -> None:
+    assert EventHandler().wait_for_next("never", timeout=0.01) is None
+
+
+def test_wait_for_next_from_the_dispatching_thread_raises() -> None:
+    handler = EventHandler()
+    raised: List[BaseException] = []
+
+    def inside(event: Event) -> None:
+        try:
+            handler.wait_for_next("other", timeout=WAIT)
+        except RuntimeError as exc:
+            raised.append(exc)
+
+    handler.on("e", inside)
+    handler.dispatch("e", {})
+    assert len(raised) == 1
+
+
+# ---------------------------------------------------------------------------
+# RealtimeAPI
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def scripted() -> Iterator[Any]:
+    support = pytest.importorskip("support_client")
+    with support.ScriptedServer() as server:
+        yield server
+
+
+def test_realtime_api_signatures() -> None:
+    assert_params(RealtimeAPI.__init__, [("url", None), ("api_key", None)])
+    init = params(RealtimeAPI.__init__)
+    assert init["debug"].kind is inspect.Parameter.KEYWORD_ONLY and init["debug"].default is False
+    connect = params(RealtimeAPI.connect)
+    assert list(connect)[:2] == ["model", "timeout"]
+    assert connect["timeout"].default is not EMPTY
+    assert_params(RealtimeAPI.send, ["event_name", ("data", None)])
+    assert_params(RealtimeAPI.is_connected, [])
+    assert_params(RealtimeAPI.disconnect, [])
+
+
+def test_connect_default_model_on_the_wire(scripted: Any) -> None:
+    api = RealtimeAPI(url=scripted.url)
+    try:
+        assert api.connect() is True
+        path = scripted.wait_for_connection().request.path
+    finally:
+        api.disconnect()
+    assert "model=gpt-4o-realtime-preview-2024-10-01" in path
+
+
+def test_connect_send_dispatch_and_disconnect(scripted: Any) -> None:
+    api = RealtimeAPI(url=scripted.url, debug=False)
+    rec = Recorder()
+    for name in ("client.session.update", "client.*", "server.session.created", "server.*", "close"):
+        api.on(name, rec.callback(name))
+    assert api.is_connected() is False
+    assert api.connect(model="gpt-4o-realtime-preview-2024-10-01", timeout=WAIT) is True
+    assert api.is_connected() is True
+    try:
+        created = rec.wait("server.session.created")[0]
+        assert created["type"] == "session.created" and "event_id" in created
+        assert rec.wait("server.*")[0] is created
+
+        event = api.send("session.update", {"session": {"instructions": "hi"}})
+        assert event["type"] == "session.update"
+        assert EVENT_ID.match(event["event_id"]), event["event_id"]
+        assert event["session"] == {"instructions": "hi"}
+        assert rec.of("client.session.update") == [event]
+        assert rec.of("client.*") == [event]
+        assert scripted.wait_for("session.update")[0] == event
+
+        bare = api.send("response.cancel")
+        assert set(bare) == {"event_id", "type"} and bare["type"] == "response.cancel"
+        assert scripted.wait_for("response.cancel")[0] == bare
+    finally:
+        api.disconnect()
+    assert api.is_connected() is False
+    api.disconnect()  # idempotent
+    with pytest.raises(RealtimeError):
+        api.send("response.cancel")
+    with pytest.raises(NotConnectedError):
+        api.send("response.cancel")
+
+
+def test_non_object_frames_are_reported_and_the_loop_goes_on(scripted: Any) -> None:
+    api = RealtimeAPI(url=scripted.url)
+    rec = Recorder()
+    api.on("error", rec.callback("error"))
+    api.on("server.rate_limits.updated", rec.callback("rate"))
+    api.connect(timeout=WAIT)
+    try:
+        scripted.send_raw("this is not json")
+        scripted.send_raw("[1, 2, 3]")
+        scripted.send({"type": "rate_limits.updated", "rate_limits": []})
+        assert len(rec.wait("rate")) == 1
+        errors = rec.wait("error", 2)
+        assert api.is_connected()
+    finally:
+        api.disconnect()
+    for payload in errors:
+        assert isinstance(payload["error"], RealtimeError)
+        assert isinstance(payload["error"], ProtocolError)
+        assert {"error", "event", "client_event", "raw"} <= set(payload)
+    assert errors[0]["raw"] == "this is not json"
+
+
+def test_close_payload_when_the_server_ends_the_socket(scripted: Any) -> None:
+    api = RealtimeAPI(url=scripted.url)
+    rec = Recorder()
+    api.on("close", rec.callback("close"))
+    api.connect(timeout=WAIT)
+    scripted.close(4000, "going away")
+    payload = rec.wait("close")[0]
+    api.disconnect()
+    assert set(payload) == {"error", "code", "reason"}
+    assert isinstance(payload["error"], bool)
+    assert payload["code"] == 4000 and payload["reason"] == "going away"
+    assert api.is_connected() is False
+
+
+def test_disconnect_from_inside_a_callback(scripted: Any) -> None:
+    api = RealtimeAPI(url=scripted.url)
+    rec = Recorder()
+    problems: List[BaseException] = []
+
+    def stop(event: Event) -> None:
+        try:
+            api.disconnect()
+            api.disconnect()
+        except BaseException as exc:  # reported below
+            problems.append(exc)
+
+    api.on("server.session.created", stop)
+    api.on("close", rec.callback("close"))
+    api.connect(timeout=WAIT)
+    rec.wait("close")
+    api.disconnect()
+    assert problems == []
+    assert api.is_connected() is False
+    assert not [t for t in threading.enumerate() if t is not threading.current_thread() and "realtime" in t.name.lower() and "sim" not in t.name and t.is_alive() and t.name != "scripted-server" and not t.daemon]
+
+
+def test_wait_for_next_on_the_receive_thread_raises(scripted: Any) -> None:
+    api = RealtimeAPI(url=scripted.url)
+    raised: List[BaseException] = []
+    done = threading.Event()
+
+    def inside(event: Event) -> None:
+        try:
+            api.wait_for_next("server.never", timeout=WAIT)
+        except RuntimeError as exc:
+            raised.append(exc)
+        done.set()
+
+    api.on("server.session.created", inside)
+    api.connect(timeout=WAIT)
+    try:
+        assert done.wait(WAIT)
+    finally:
+        api.disconnect()
+    assert len(raised) == 1
+
+
+def test_api_key_is_not_in_repr_or_errors() -> None:
+    secret = "sk-contract-test-secret-1234567890"
+    api = RealtimeAPI(url="ws://127.0.0.1:9/", api_key=secret)
+    assert secret not in repr(api) and secret not in api.url
+    with pytest.raises(RealtimeError) as info:
+        api.connect(timeout=2.0)
+    assert secret not in str(info.value) and secret not in repr(info.value)
+
+
+# ---------------------------------------------------------------------------
+# Conversation
+# ---------------------------------------------------------------------------
+
+_ids = iter(range(1, 10**9))
+
+
+def ev(type_: str, **fields: Any) -> Event:
+    return dict({"event_id": f"event_{next(_ids)}", "type": type_}, **fields)
+
+
+def item_created(item: Event) -> Event:
+    return ev("conversation.item.created", previous_item_id=None, item=item)
+
+
+def assistant(item_id: str = "item_a", content: Optional[List[Event]] = None) -> Event:
+    return {
+        "id": item_id,
+        "object": "realtime.item",
+        "type": "message",
+        "status": "in_progress",
+        "role": "assistant",
+        "content": content if content is not None else [],
+    }
+
+
+def user(item_id: str = "item_u", content: Optional[List[Event]] = None) -> Event:
+    return {
+        "id": item_id,
+        "object": "realtime.item",
+        "type": "message",
+        "status": "completed",
+        "role": "user",
+        "content": content if content is not None else [{"type": "input_text", "text": "hello"}],
+    }
+
+
+def b64(samples: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(samples, dtype="<i2").tobytes()).decode("ascii")
+
+
+def test_conversation_signatures() -> None:
+    assert_params(Conversation.process_event, ["event", ("input_audio_buffer", None)])
+    assert_params(Conversation.get_item, ["id"])
+    assert_params(Conversation.get_items, [])
+    assert_params(Conversation.clear, [])
+    assert_params(Conversation.queue_input_audio, ["samples"])
+    conversation = Conversation()
+    assert conversation.items == [] and conversation.responses == []
+
+
+def test_item_created_formats_and_returns_item_and_none() -> None:
+    conversation = Conversation()
+    event = item_created(
+        user(content=[{"type": "input_text", "text": "hello "}, {"type": "text", "text": "world"}])
+    )
+    item, delta = conversation.process_event(event)
+    assert delta is None
+    assert item is conversation.get_item("item_u") and conversation.items == [item]
+    assert item is not event["item"] and "formatted" not in event["item"]  # a deep copy
+    formatted = item["formatted"]
+    assert formatted["text"] == "hello world" and formatted["transcript"] == ""
+    assert isinstance(formatted["audio"], np.ndarray) and formatted["audio"].dtype == np.int16
+    assert len(formatted["audio"]) == 0
+    assert item["status"] == "completed"
+
+    # the same id again is not appended twice
+    conversation.process_event(item_created(user()))
+    assert len(conversation.items) == 1
+
+    other, _ = conversation.process_event(item_created(assistant()))
+    assert other["status"] == "in_progress"
+
+
+def test_user_message_takes_the_queued_input_audio() -> None:
+    conversation = Conversation()
+    samples = np.arange(480, dtype=np.int16)
+    conversation.queue_input_audio(samples)
+    item, _ = conversation.process_event(
+        item_created(user(content=[{"type": "input_audio", "transcript": None}]))
+    )
+    assert item["status"] == "completed"
+    np.testing.assert_array_equal(item["formatted"]["audio"], samples)
+
+
+def test_function_call_and_output_items() -> None:
+    conversation = Conversation()
+    call = {
+        "id": "item_f",
+        "object": "realtime.item",
+        "type": "function_call",
+        "status": "in_progress",
+        "name": "get_weather",
+        "call_id": "call_1",
+        "arguments": "",
+    }
+    item, _ = conversation.process_event(item_created(call))
+    assert item["status"] == "in_progress"
+    assert item["formatted"]["tool"] == {
+        "type": "function",
+        "name": "get_weather",
+        "call_id": "call_1",
+        "arguments": "",
+    }
+    out = {"id": "item_o", "object": "realtime.item", "type": "function_call_output", "call_id": "call_1", "output": '{"t": 20}'}
+    item, _ = conversation.process_event(item_created(out))
+    assert item["status"] == "completed" and item["formatted"]["output"] == '{"t": 20}'
+
+
+def test_truncated_cuts_audio_and_empties_transcript() -> None:
+    conversation = Conversation()
+    conversation.process_event(ev("response.created", response={"id": "resp_1", "output": [], "status": "in_progress"}))
+    conversation.process_event(item_created(assistant(content=[{"type": "audio", "transcript": ""}])))
+    conversation.process_event(
+        ev("response.audio.delta", response_id="resp_1", item_id="item_a", output_index=0, content_index=0,
+           delta=b64(np.ones(24000, dtype=np.int16)))
+    )
+    conversation.process_event(
+        ev("response.audio_transcript.delta", response_id="resp_1", item_id="item_a", output_index=0,
+           content_index=0, delta="Hello there")
+    )
+    audio_end_ms = 333
+    item, delta = conversation.process_event(
+        ev("conversation.item.truncated", item_id="item_a", content_index=0, audio_end_ms=audio_end_ms)
+    )
+    assert delta is None
+    assert len(item["formatted"]["audio"]) == math.floor(audio_end_ms * 24000 / 1000) == 7992
+    assert item["formatted"]["transcript"] == ""
+    with pytest.raises(RealtimeError):
+        conversation.process_event(ev("conversation.item.truncated", item_id="nope", content_index=0, audio_end_ms=1))
+
+
+def test_deleted_removes_and_unknown_is_an_error() -> None:
+    conversation = Conversation()
+    conversation.process_event(item_created(user()))
+    item, _ = conversation.process_event(ev("conversation.item.deleted", item_id="item_u"))
+    assert item["id"] == "item_u"
+    assert conversation.get_item("item_u") is None and conversation.items == []
+    with pytest.raises(RealtimeError):
+        conversation.process_event(ev("conversation.item.deleted", item_id="item_u"))
+
+
+def transcription(item_id: str, transcript: str) -> Event:
+    return ev(
+        "conversation.item.input_audio_transcription.completed",
+        item_id=item_id,
+        content_index=0,
+        transcript=transcript,
+    )
+
+
+def test_transcription_known_item_and_empty_as_space() -> None:
+    conversation = Conversation()
+    conversation.process_event(item_created(user(content=[{"type": "input_audio", "transcript": None}])))
+    item, delta = conversation.process_event(transcription("item_u", "what time is it"))
+    assert item["content"][0]["transcript"] == "what time is it"
+    assert item["formatted"]["transcript"] == "what time is it"
+    assert delta is None or delta == {"transcript": "what time is it"}
+    conversation.process_event(item_created(user("item_v", [{"type": "input_audio", "transcript": None}])))
+    item, _ = conversation.process_event(transcription("item_v", ""))
+    assert item["formatted"]["transcript"] == " "
+
+
+def test_transcription_before_its_item_is_queued_then_attached() -> None:
+    conversation = Conversation()
+    assert conversation.process_event(transcription("item_u", "early words")) == (None, None)
+    item, _ = conversation.process_event(item_created(user(content=[{"type": "input_audio", "transcript": None}])))
+    assert item["formatted"]["transcript"] == "early words"
+    # and an early empty transcript is a single space
+    conversation.process_event(transcription("item_w", ""))
+    item, _ = conversation.process_event(item_created(user("item_w", [{"type": "input_audio", "transcript": None}])))
+    assert item["formatted"]["transcript"] == " "
+
+
+def test_speech_detection_slices_the_input_buffer() -> None:
+    conversation = Conversation()
+    buffer = np.arange(48000, dtype=np.int16)  # two seconds at 24 kHz
+    conversation.process_event(
+        ev("input_audio_buffer.speech_started", audio_start_ms=500, item_id="item_s"), buffer
+    )
+    conversation.process_event(
+        ev("input_audio_buffer.speech_stopped", audio_end_ms=1250, item_id="item_s"), buffer
+    )
+    item, _ = conversation.process_event(item_created(user("item_s", [{"type": "input_audio", "transcript": None}])))
+    np.testing.assert_array_equal(item["formatted"]["audio"], buffer[500 * 24 : 1250 * 24])
+
+    # start unseen: it defaults to the end, an empty slice
+    conversation.process_event(
+        ev("input_audio_buffer.speech_stopped", audio_end_ms=1000, item_id="item_t"), buffer
+    )
+    item, _ = conversation.process_event(item_created(user("item_t", [{"type": "input_audio", "transcript": None}])))
+    assert len(item["formatted"]["audio"]) == 0
+
+
+def test_responses_output_items_and_deltas() -> None:
+    conversation = Conversation()
+    with pytest.raises(RealtimeError):
+        conversation.process_event(
+            ev("response.output_item.added", response_id="resp_x", output_index=0, item=assistant())
+        )
+    conversation.process_event(ev("response.created", response={"id": "resp_1", "output": [], "status": "in_progress"}))
+    assert [r["id"] for r in conversation.responses] == ["resp_1"]
+    conversation.process_event(ev("response.output_item.added", response_id="resp_1", output_index=0, item=assistant()))
+    assert conversation.responses[0]["output"] == ["item_a"]
+    conversation.process_event(item_created(assistant()))
+    item, delta = conversation.process_event(
+        ev("response.content_part.added", response_id="resp_1", item_id="item_a", output_index=0, content_index=0,
+           part={"type": "text", "text": ""})
+    )
+    assert item["content"] == [{"type": "text", "text": ""}]
+    item, delta = conversation.process_event(
+        ev("response.text.delta", response_id="resp_1", item_id="item_a", output_index=0, content_index=0, delta="Hi")
+    )
+    assert delta == {"text": "Hi"}
+    item, delta = conversation.process_event(
+        ev("response.text.delta", response_id="resp_1", item_id="item_a", output_index=0, content_index=0, delta=" you")
+    )
+    assert item["content"][0]["text"] == "Hi you" and item["formatted"]["text"] == "Hi you"
+
+    item, delta = conversation.process_event(
+        ev("response.content_part.added", response_id="resp_1", item_id="item_a", output_index=0, content_index=1,
+           part={"type": "audio", "transcript": ""})
+    )
+    item, delta = conversation.process_event(
+        ev("response.audio_transcript.delta", response_id="resp_1", item_id="item_a", output_index=0,
+           content_index=1, delta="Hey")
+    )
+    assert delta == {"transcript": "Hey"}
+    assert item["content"][1]["transcript"] == "Hey" and item["formatted"]["transcript"] == "Hey"
+
+    chunk = np.array([1, -2, 300, -32768, 32767], dtype=np.int16)
+    for _ in range(2):
+        item, delta = conversation.process_event(
+            ev("response.audio.delta", response_id="resp_1", item_id="item_a", output_index=0, content_index=1,
+               delta=b64(chunk))
+        )
+    assert set(delta) == {"audio"} and delta["audio"].dtype == np.int16
+    np.testing.assert_array_equal(delta["audio"], chunk)
+    np.testing.assert_array_equal(item["formatted"]["audio"], np.concatenate([chunk, chunk]))
+
+    done = dict(assistant(), status="completed")
+    with pytest.raises(RealtimeError):
+        conversation.process_event(ev("response.output_item.done", response_id="resp_1", output_index=0))
+    with pytest.raises(RealtimeError):
+        conversation.process_event(
+            ev("response.output_item.done", response_id="resp_1", output_index=0, item=dict(done, id="item_zz"))
+        )
+    item, _ = conversation.process_event(ev("response.output_item.done", response_id="resp_1", output_index=0, item=done))
+    assert item["status"] == "completed"
+
+
+def test_function_call_arguments_delta() -> None:
+    conversation = Conversation()
+    conversation.process_event(ev("response.created", response={"id": "resp_1", "output": [], "status": "in_progress"}))
+    call = {"id": "item_f", "object": "realtime.item", "type": "function_call", "status": "in_progress",
+            "name": "f", "call_id": "call_1", "arguments": ""}
+    conversation.process_event(item_created(call))
+    for piece in ('{"a":', " 1}"):
+        item, delta = conversation.process_event(
+            ev("response.function_call_arguments.delta", response_id="resp_1", item_id="item_f", output_index=0,
+               call_id="call_1", delta=piece)
+        )
+        assert delta == {"arguments": piece}
+    assert item["arguments"] == '{"a": 1}' and item["formatted"]["tool"]["arguments"] == '{"a": 1}'
+
+
+def test_unknown_ids_and_malformed_events_raise_realtime_errors() -> None:
+    conversation = Conversation()
+    with pytest.raises(RealtimeError):
+        conversation.process_event({"type": "response.created", "response": {"id": "r", "output": []}})
+    with pytest.raises(RealtimeError):
+        conversation.process_event({"event_id": "event_1"})
+    with pytest.raises(RealtimeError):
+        conversation.process_event(
+            ev("response.text.delta", response_id="r", item_id="nope", output_index=0, content_index=0, delta="x")
+        )
+    with pytest.raises(RealtimeError):
+        conversation.process_event(
+            ev("response.audio.delta", response_id="r", item_id="nope", output_index=0, content_index=0, delta="")
+        )
+
+
+def test_get_items_is_a_new_list_and_clear_empties() -> None:
+    conversation = Conversation()
+    conversation.process_event(item_created(user()))
+    conversation.process_event(ev("response.created", response={"id": "resp_1", "output": [], "status": "in_progress"}))
+    items = conversation.get_items()
+    assert items == conversation.items and items is not conversation.items
+    items.clear()
+    assert len(conversation.get_items()) == 1
+    conversation.clear()
+    assert conversation.items == [] and conversation.responses == []
+    assert conversation.get_item("item_u") is None
+
+
+def test_new_server_events_pass_through() -> None:
+    conversation = Conversation()
+    assert conversation.process_event(ev("output_audio_buffer.started", response_id="r")) == (None, None)
+
+
+# ---------------------------------------------------------------------------
+# RealtimeClient
+# ---------------------------------------------------------------------------
+
+
+def test_client_signatures() -> None:
+    assert_params(RealtimeClient.__init__, [("url", None), ("api_key", None)])
+    assert_params(RealtimeClient.connect, [])
+    assert "timeout" in params(RealtimeClient.connect)
+    assert_params(RealtimeClient.disconnect, [])
+    assert_params(RealtimeClient.reset, [])
+    assert_params(RealtimeClient.is_connected, [])
+    assert_params(RealtimeClient.wait_for_session_created, [("timeout", None)])
+    assert_params(RealtimeClient.update_session, ["**config"])
+    assert_params(RealtimeClient.get_turn_detection_type, [])
+    assert_params(RealtimeClient.add_tool, ["definition", "handler"])
+    assert_params(RealtimeClient.remove_tool, ["name"])
+    assert_params(RealtimeClient.delete_item, ["id"])
+    assert list(params(RealtimeClient.send_user_message_content))[:1] == ["content"]
+    assert_params(RealtimeClient.append_input_audio, ["samples"])
+    assert_params(RealtimeClient.create_response, [])
+    assert_params(RealtimeClient.cancel_response, [("id", None), ("sample_count", 0)])
+    assert_params(RealtimeClient.wait_for_next_item, [("timeout", None)])
+    assert_params(RealtimeClient.wait_for_next_completed_item, [("timeout", None)])
+    client = RealtimeClient(url="ws://127.0.0.1:9")
+    assert isinstance(client.realtime, RealtimeAPI)
+    assert isinstance(client.conversation, Conversation)
+    assert isinstance(client.session_config, dict)
+    assert client.is_connected() is False
+
+
+@pytest.fixture
+def connected(scripted: Any) -> Iterator[Any]:
+    """A RealtimeClient connected to the scripted server, with a Recorder on its events."""
+    client = RealtimeClient(url=scripted.url)
+    rec = Recorder()
+    for name in (
+        "realtime.event",
+        "conversation.updated",
+        "conversation.item.appended",
+        "conversation.item.completed",
+        "conversation.interrupted",
+        "error",
+        "close",
+    ):
+        client.on(name, rec.callback(name))
+    client.rec = rec  # type: ignore[attr-defined]
+
+    def tool(args: Dict[str, Any]) -> Any:
+        return {"echo": args}
+
+    client.add_tool({"name": "echo", "description": "echo", "parameters": {"type": "object"}}, tool)
+    assert client.connect(timeout=WAIT) is True
+    assert client.wait_for_session_created(timeout=WAIT)
+    scripted.wait_for("session.update")  # the one connect() sends
+    try:
+        yield client
+    finally:
+        client.disconnect()
+
+
+def test_connect_sends_session_update_with_tools(scripted: Any, connected: Any) -> None:
+    update = scripted.wait_for("session.update")[0]
+    tools = update["session"]["tools"]
+    assert tools == [{"type": "function", "name": "echo", "description": "echo", "parameters": {"type": "object"}}]
+    assert connected.is_connected() is True
+    events = connected.rec.wait("realtime.event", 2)
+    for payload in events:
+        assert set(payload) == {"time", "source", "event"}
+    sources = {p["source"] for p in events}
+    assert sources == {"client", "server"}
+    assert any(p["source"] == "client" and p["event"]["type"] == "session.update" for p in events)
+
+
+def test_update_session_and_turn_detection_type(scripted: Any, connected: Any) -> None:
+    mark = scripted.mark()
+    connected.update_session(instructions="be brief", turn_detection={"type": "server_vad"})
+    frame = scripted.wait_frames(mark, 1)[0]
+    assert frame["type"] == "session.update"
+    assert frame["session"]["instructions"] == "be brief"
+    assert connected.session_config["instructions"] == "be brief"
+    assert connected.get_turn_detection_type() == "server_vad"
+    connected.update_session(turn_detection=None)
+    assert connected.get_turn_detection_type() is None
+
+
+def test_remove_tool_and_delete_item(scripted: Any, connected: Any) -> None:
+    mark = scripted.mark()
+    connected.remove_tool("echo")
+    update = scripted.wait_frames(mark, 1)[0]  # a connected client re-sends its session
+    assert update["type"] == "session.update" and update["session"]["tools"] == []
+    mark = scripted.mark()
+    connected.delete_item("item_x")
+    frame = scripted.wait_frames(mark, 1)[0]
+    assert frame["type"] == "conversation.item.delete" and frame["item_id"] == "item_x"
+
+
+def test_send_user_message_content_creates_item_and_response(scripted: Any, connected: Any) -> None:
+    mark = scripted.mark()
+    connected.send_user_message_content([{"type": "input_text", "text": "hello"}])
+    create, response = scripted.wait_frames(mark, 2)
+    assert create["type"] == "conversation.item.create"
+    assert create["item"]["role"] == "user" and create["item"]["type"] == "message"
+    assert create["item"]["content"] == [{"type": "input_text", "text": "hello"}]
+    assert response["type"] == "response.create"
+
+
+def test_create_response_commits_pending_audio_without_turn_detection(scripted: Any, connected: Any) -> None:
+    assert connected.get_turn_detection_type() is None
+    samples = (np.sin(np.arange(4800) / 10.0) * 8000).astype(np.int16)
+    mark = scripted.mark()
+    connected.append_input_audio(samples)
+    connected.create_response()
+    frames = scripted.wait_frames(mark, 3)
+    assert [f["type"] for f in frames] == ["input_audio_buffer.append", "input_audio_buffer.commit", "response.create"]
+    assert frames[0]["audio"] == b64(samples)
+    # the committed audio is queued for the next user item
+    scripted.send(item_created(user("item_in", [{"type": "input_audio", "transcript": None}])))
+    item = connected.rec.wait("conversation.item.appended")[0]["item"]
+    assert item["id"] == "item_in"
+    np.testing.assert_array_equal(item["formatted"]["audio"], samples)
+
+
+def test_client_conversation_events_and_cancel_response(scripted: Any, connected: Any) -> None:
+    rec = connected.rec
+    assert connected.wait_for_next_item(timeout=0.01) is None
+    assert connected.wait_for_next_completed_item(timeout=0.01) is None
+    scripted.response_created("resp_1")
+    scripted.assistant_item("item_a", "resp_1", audio=True)
+    appended = rec.wait("conversation.item.appended")[0]
+    assert set(appended) == {"item"} and appended["item"]["id"] == "item_a"
+    audio = np.arange(24000, dtype=np.int16)
+    scripted.send(
+        ev("response.audio.delta", response_id="resp_1", item_id="item_a", output_index=0, content_index=0,
+           delta=b64(audio))
+    )
+    updates = rec.wait("conversation.updated")
+    for payload in updates:
+        assert set(payload) == {"item", "delta"}
+    audio_updates = [p for p in updates if p["delta"] and "audio" in p["delta"]]
+    while not audio_updates:
+        updates = rec.wait("conversation.updated", len(updates) + 1)
+        audio_updates = [p for p in updates if p["delta"] and "audio" in p["delta"]]
+    np.testing.assert_array_equal(audio_updates[0]["delta"]["audio"], audio)
+
+    with pytest.raises(RealtimeError):
+        connected.cancel_response("item_missing", 10)
+    scripted.send(item_created(user("item_u")))
+    rec.wait("conversation.item.appended", 2)
+    with pytest.raises(RealtimeError):
+        connected.cancel_response("item_u", 10)
+
+    sample_count = 12345
+    mark = scripted.mark()
+    connected.cancel_response("item_a", sample_count)
+    cancel, truncate = scripted.wait_frames(mark, 2)
+    assert cancel["type"] == "response.cancel"
+    assert truncate["type"] == "conversation.item.truncate"
+    assert truncate["item_id"] == "item_a" and truncate["content_index"] == 0
+    assert truncate["audio_end_ms"] == math.floor(sample_count / 24000 * 1000) == 514
+
+    scripted.send(ev("input_audio_buffer.speech_started", audio_start_ms=10, item_id="item_next"))
+    assert rec.wait("conversation.interrupted")[0] == {}
+
+    # completed item: the server finishes the assistant item
+    done = dict(assistant("item_a", [{"type": "audio", "transcript": ""}]), status="completed")
+    scripted.send(ev("response.output_item.done", response_id="resp_1", output_index=0, item=done))
+    # the user message completed on creation, the assistant item now
+    completed = rec.wait("conversation.item.completed", 2)
+    assert [set(p) for p in completed] == [{"item"}, {"item"}]
+    assert [p["item"]["id"] for p in completed] == ["item_u", "item_a"]
+
+
+def test_wait_for_next_item_returns_the_item(scripted: Any, connected: Any) -> None:
+    results: Dict[str, Any] = {}
+    waiting = threading.Event()
+
+    def wait() -> None:
+        waiting.set()
+        results["item"] = connected.wait_for_next_item(timeout=WAIT)
+        results["completed"] = connected.wait_for_next_completed_item(timeout=WAIT)
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    assert waiting.wait(WAIT)
+    # Resend until the waiter has its item (it may not be registered yet).
+    n = 0
+    while "item" not in results and n < 200:
+        n += 1
+        scripted.send(item_created(user(f"item_w{n}")))
+        thread.join(0.02)
+    scripted.response_created("resp_9")
+    scripted.send(ev("response.output_item.added", response_id="resp_9", output_index=0, item=assistant("item_z")))
+    scripted.send(item_created(assistant("item_z")))
+    scripted.send(ev("response.output_item.done", response_id="resp_9", output_index=0,
+                     item=dict(assistant("item_z"), status="completed")))
+    thread.join(WAIT)
+    assert results["item"]["id"].startswith("item_w")
+    assert results["completed"]["id"] == "item_z"
+
+
+def test_server_error_event_is_an_error_dispatch(scripted: Any, connected: Any) -> None:
+    scripted.send(ev("error", error={"type": "invalid_request_error", "code": "x", "message": "bad", "param": None,
+                                     "event_id": None}))
+    payload = connected.rec.wait("error")[0]
+    assert isinstance(payload["error"], ServerError)
+    assert payload["event"]["type"] == "error"
+    assert "client_event" in payload
+
+
+def test_client_close_dispatch(scripted: Any, connected: Any) -> None:
+    scripted.close(1011, "server broke")
+    payload = connected.rec.wait("close")[0]
+    assert {"error", "code", "reason"} <= set(payload)
+    assert payload["code"] == 1011
+
+
+def test_tool_call_runs_on_a_worker_with_parsed_arguments(scripted: Any) -> None:
+    client = RealtimeClient(url=scripted.url)
+    calls: List[Any] = []
+
+    def lookup(args: Dict[str, Any]) -> Any:
+        calls.append((args, threading.current_thread()))
+        return {"temperature": 21, "city": args["city"]}
+
+    def broken(args: Dict[str, Any]) -> Any:
+        raise ValueError("no such city")
+
+    client.add_tool({"name": "lookup", "parameters": {"type": "object"}}, lookup)
+    client.add_tool({"name": "broken", "parameters": {"type": "object"}}, broken)
+    client.connect(timeout=WAIT)
+    try:
+        client.wait_for_session_created(timeout=WAIT)
+        scripted.wait_for("session.update")
+        scripted.response_created("resp_1")
+        mark = scripted.mark()
+        scripted.function_call("item_f1", "call_1", "lookup", '{"city": "Oslo"}', "resp_1")
+        scripted.response_done("resp_1")
+        frames = scripted.wait_frames(mark, 2)
+        assert [f["type"] for f in frames] == ["conversation.item.create", "response.create"]
+        output = frames[0]["item"]
+        assert output["type"] == "function_call_output" and output["call_id"] == "call_1"
+        assert json.loads(output["output"]) == {"temperature": 21, "city": "Oslo"}
+        assert calls[0][0] == {"city": "Oslo"}
+
+        scripted.response_created("resp_2")
+        mark = scripted.mark()
+        scripted.function_call("item_f2", "call_2", "broken", "{}", "resp_2")
+        scripted.response_done("resp_2")
+        frames = scripted.wait_frames(mark, 2)
+        assert [f["type"] for f in frames] == ["conversation.item.create", "response.create"]
+        assert json.loads(frames[0]["item"]["output"]) == {"error": "no such city"}
+    finally:
+        client.disconnect()
+
+
+def test_tool_handler_does_not_run_on_the_receive_thread(scripted: Any) -> None:
+    client = RealtimeClient(url=scripted.url)
+    on_receive: List[bool] = []
+    ran = threading.Event()
+
+    def handler(args: Dict[str, Any]) -> Any:
+        on_receive.append(client.realtime.is_receive_thread())
+        ran.set()
+        return "ok"
+
+    client.add_tool({"name": "t", "parameters": {"type": "object"}}, handler)
+    client.connect(timeout=WAIT)
+    try:
+        scripted.response_created("resp_1")
+        scripted.function_call("item_f", "call_1", "t", "{}", "resp_1")
+        scripted.response_done("resp_1")
+        assert ran.wait(WAIT)
+    finally:
+        client.disconnect()
+    assert on_receive == [False]
+
+
+def test_reset_and_disconnect(scripted: Any, connected: Any) -> None:
+    scripted.send(item_created(user()))
+    connected.rec.wait("conversation.item.appended")
+    connected.disconnect()
+    connected.disconnect()
+    assert connected.is_connected() is False
+    connected.reset()
+    assert connected.conversation.get_items() == []
+    assert connected.is_connected() is False
+
+
+def test_simulator_round_trip_as_in_design() -> None:
+    pytest.importorskip("websockets")
+    from realtime_sync.simulator import RealtimeSimulator
+
+    with RealtimeSimulator(speed=None) as sim:
+        client = RealtimeClient(url=sim.url)
+        replied = threading.Event()
+        completed: List[Event] = []
+
+        @client.on("conversation.item.completed")
+        def done(event: Event) -> None:
+            completed.append(event["item"])
+            if event["item"].get("role") == "assistant":
+                replied.set()
+
+        try:
+            assert client.connect(timeout=WAIT) is True
+            assert client.wait_for_session_created(timeout=WAIT)
+            client.update_session(modalities=["text"])
+            client.send_user_message_content([{"type": "input_text", "text": "Hello!"}])
+            assert replied.wait(WAIT)
+            assert [item["role"] for item in completed] == ["user", "assistant"]
+            assert completed[0]["formatted"]["text"] == "Hello!"
+            assert completed[1]["formatted"]["text"]
+        finally:
+            client.disconnect()
+
+
+# ---------------------------------------------------------------------------
+# audio.py
+# ---------------------------------------------------------------------------
+
+
+def test_audio_function_signatures() -> None:
+    assert_params(rs_audio.pcm16_to_base64, ["samples"])
+    assert_params(rs_audio.base64_to_pcm16, ["text"])
+    assert_params(rs_audio.pcm16_to_float, ["samples"])
+    assert len(params(rs_audio.float_to_pcm16)) >= 1
+    for name in ("ulaw_encode", "ulaw_decode", "alaw_encode", "alaw_decode"):
+        assert len(params(getattr(rs_audio, name))) >= 1
+    assert_params(rs_audio.resample, ["samples", "from_rate", "to_rate"])
+    assert_params(rs_audio.read_wav, ["path"])
+    assert_params(rs_audio.write_wav, ["path", "samples", "rate"])
+
+
+def test_audio_conversions() -> None:
+    samples = np.array([0, 1, -1, 32767, -32768, 1234], dtype=np.int16)
+    text = rs_audio.pcm16_to_base64(samples)
+    assert text == b64(samples)
+    back = rs_audio.base64_to_pcm16(text)
+    assert back.dtype == np.int16
+    np.testing.assert_array_equal(back, samples)
+
+    floats = rs_audio.pcm16_to_float(samples)
+    assert floats.dtype == np.float32
+    clipped = rs_audio.float_to_pcm16(np.array([2.0, -2.0, 0.0], dtype=np.float32))
+    assert clipped.dtype == np.int16
+    assert clipped[0] == 32767 and clipped[1] in (-32767, -32768) and clipped[2] == 0
+
+    for rate_from, rate_to in ((24000, 8000), (8000, 24000), (24000, 16000), (44100, 24000), (48000, 24000)):
+        x = np.zeros(4410, dtype=np.int16)
+        y = rs_audio.resample(x, rate_from, rate_to)
+        assert y.dtype == np.int16 and len(y) == round(len(x) * rate_to / rate_from)
+
+
+def test_g711_matches_the_classic_reference() -> None:
+    samples = np.arange(-32768, 32768, 7, dtype=np.int16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        audioop = pytest.importorskip("audioop")
+    raw = samples.astype("<i2").tobytes()
+    assert rs_audio.ulaw_encode(samples) == audioop.lin2ulaw(raw, 2)
+    assert rs_audio.alaw_encode(samples) == audioop.lin2alaw(raw, 2)
+    codes = bytes(range(256))
+    np.testing.assert_array_equal(
+        rs_audio.ulaw_decode(codes), np.frombuffer(audioop.ulaw2lin(codes, 2), dtype="<i2")
+    )
+    np.testing.assert_array_equal(
+        rs_audio.alaw_decode(codes), np.frombuffer(audioop.alaw2lin(codes, 2), dtype="<i2")
+    )
+
+
+def test_g711_known_codes() -> None:
+    # Known values of the reference implementation (valid without audioop).
+    assert rs_audio.ulaw_encode(np.array([0, 32767, -32768], dtype=np.int16)) == bytes([0xFF, 0x80, 0x00])
+    assert rs_audio.alaw_encode(np.array([0, 32767, -32768], dtype=np.int16)) == bytes([0xD5, 0xAA, 0x2A])
+    np.testing.assert_array_equal(rs_audio.ulaw_decode(bytes([0xFF, 0x80])), [0, 32124])
+
+
+def test_wav_round_trip(tmp_path: Any) -> None:
+    samples = (np.sin(np.arange(2400) / 5.0) * 10000).astype(np.int16)
+    path = tmp_path / "x.wav"
+    assert rs_audio.write_wav(str(path), samples, 24000) is None
+    result = rs_audio.read_wav(str(path))
+    assert isinstance(result, tuple) and len(result) == 2
+    got, rate = result
+    assert rate == 24000 and got.dtype == np.int16
+    np.testing.assert_array_equal(got, samples)
