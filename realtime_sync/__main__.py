@@ -28,6 +28,7 @@ import threading
 import traceback
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
+from ._sim_cli import add_pacing_arguments, pacing_options
 from ._version import __version__
 from .errors import (
     ConnectionClosedError,
@@ -151,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     simulate.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
-    simulate.add_argument("--realtime", action="store_true", help="pace audio like a live model")
+    add_pacing_arguments(simulate)
     simulate.add_argument("--debug", action="store_true", help="log the simulator's activity")
     simulate.set_defaults(handler=_cmd_simulate)
     return parser
@@ -355,7 +356,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         raise RealtimeError(
             "the simulator needs its server library: pip install 'realtime_sync[server]' (%s)" % exc
         ) from exc
-    simulator = RealtimeSimulator(host=args.host, port=args.port, realtime=args.realtime)
+    simulator = RealtimeSimulator(host=args.host, port=args.port, **pacing_options(args))
     simulator.start()
     # A service manager stops us with SIGTERM: treat it like Ctrl-C (clean stop, exit 0).
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)

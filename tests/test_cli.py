@@ -129,7 +129,7 @@ def test_simulate_serves_until_interrupted(stop_signal: int) -> None:
     from realtime_sync import RealtimeClient
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "realtime_sync", "simulate", "--port", "0"],
+        [sys.executable, "-m", "realtime_sync", "simulate", "--port", "0", "--speed", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
