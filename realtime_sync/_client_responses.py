@@ -16,6 +16,7 @@ has finished and every registered call in it has its output, one follow-up
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any, Dict, List, Optional, Set
 
 import numpy as np
@@ -122,7 +123,9 @@ class _ResponsesMixin(_ClientBase):
         )
         received = len(item.get("formatted", {}).get("audio", ()))
         rate = _audio.sample_rate(self.conversation.output_audio_format)
-        audio_end_ms = int(min(int(sample_count), received) * 1000 // rate)
+        # DESIGN.md's (and the reference's) formula, float division included:
+        # floor(sample_count / rate * 1000).
+        audio_end_ms = math.floor(min(int(sample_count), received) / rate * 1000)
         self._cancel_active()
         if audio_index is not None and audio_end_ms > 0:
             self._send(
