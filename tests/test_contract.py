@@ -255,7 +255,9 @@ def test_wait_for_next_returns_the_payload_woken_by_the_event() -> None:
     assert started.wait(WAIT)
     payload = {"n": 7}
     # The waiter may not be registered yet: dispatch until it is answered.
-    while thread.is_alive():
+    for _ in range(500):
+        if not thread.is_alive():
+            break
         handler.dispatch("e", payload)
         thread.join(0.01)
     assert got == [payload]
@@ -403,7 +405,9 @@ def test_disconnect_from_inside_a_callback(scripted: Any) -> None:
     api.disconnect()
     assert problems == []
     assert api.is_connected() is False
-    assert not [t for t in threading.enumerate() if t is not threading.current_thread() and "realtime" in t.name.lower() and "sim" not in t.name and t.is_alive() and t.name != "scripted-server" and not t.daemon]
+    from realtime_sync.api import RECEIVE_THREAD_NAME
+
+    assert not [t for t in threading.enumerate() if t.name == RECEIVE_THREAD_NAME]
 
 
 def test_wait_for_next_on_the_receive_thread_raises(scripted: Any) -> None:
@@ -867,7 +871,7 @@ def test_client_conversation_events_and_cancel_response(scripted: Any, connected
     scripted.assistant_item("item_a", "resp_1", audio=True)
     appended = rec.wait("conversation.item.appended")[0]
     assert set(appended) == {"item"} and appended["item"]["id"] == "item_a"
-    audio = np.arange(24000, dtype=np.int16)
+    audio = (np.arange(48000) % 1000).astype(np.int16)
     scripted.send(
         ev("response.audio.delta", response_id="resp_1", item_id="item_a", output_index=0, content_index=0,
            delta=b64(audio))
@@ -888,14 +892,16 @@ def test_client_conversation_events_and_cancel_response(scripted: Any, connected
     with pytest.raises(RealtimeError):
         connected.cancel_response("item_u", 10)
 
-    sample_count = 12345
-    mark = scripted.mark()
-    connected.cancel_response("item_a", sample_count)
-    cancel, truncate = scripted.wait_frames(mark, 2)
-    assert cancel["type"] == "response.cancel"
-    assert truncate["type"] == "conversation.item.truncate"
-    assert truncate["item_id"] == "item_a" and truncate["content_index"] == 0
-    assert truncate["audio_end_ms"] == math.floor(sample_count / 24000 * 1000) == 514
+    # 24024 / 24000 * 1000 is 1000.9999999999999 in floating point: the formula is
+    # DESIGN.md's (and the reference's), float division included.
+    for sample_count, expected_ms in ((12345, 514), (24024, 1000)):
+        mark = scripted.mark()
+        assert connected.cancel_response("item_a", sample_count)["id"] == "item_a"
+        cancel, truncate = scripted.wait_frames(mark, 2)
+        assert cancel["type"] == "response.cancel"
+        assert truncate["type"] == "conversation.item.truncate"
+        assert truncate["item_id"] == "item_a" and truncate["content_index"] == 0
+        assert truncate["audio_end_ms"] == math.floor(sample_count / 24000 * 1000) == expected_ms
 
     scripted.send(ev("input_audio_buffer.speech_started", audio_start_ms=10, item_id="item_next"))
     assert rec.wait("conversation.interrupted")[0] == {}
@@ -909,32 +915,34 @@ def test_client_conversation_events_and_cancel_response(scripted: Any, connected
     assert [p["item"]["id"] for p in completed] == ["item_u", "item_a"]
 
 
-def test_wait_for_next_item_returns_the_item(scripted: Any, connected: Any) -> None:
+def test_wait_for_next_item_and_completed_item_return_the_item(
+    scripted: Any, connected: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    support = pytest.importorskip("support_client")
     results: Dict[str, Any] = {}
-    waiting = threading.Event()
 
-    def wait() -> None:
-        waiting.set()
-        results["item"] = connected.wait_for_next_item(timeout=WAIT)
-        results["completed"] = connected.wait_for_next_completed_item(timeout=WAIT)
-
-    thread = threading.Thread(target=wait)
+    waiting = support.signal_when_waiting(monkeypatch)  # set once a helper is registered
+    thread = threading.Thread(target=lambda: results.update(item=connected.wait_for_next_item(timeout=WAIT)))
     thread.start()
     assert waiting.wait(WAIT)
-    # Resend until the waiter has its item (it may not be registered yet).
-    n = 0
-    while "item" not in results and n < 200:
-        n += 1
-        scripted.send(item_created(user(f"item_w{n}")))
-        thread.join(0.02)
+    scripted.send(item_created(user("item_w")))
+    thread.join(WAIT)
+    assert results["item"]["id"] == "item_w" and "formatted" in results["item"]
+    connected.rec.wait("conversation.item.completed")  # the user message completed too
+
+    waiting.clear()
+    thread = threading.Thread(
+        target=lambda: results.update(completed=connected.wait_for_next_completed_item(timeout=WAIT))
+    )
+    thread.start()
+    assert waiting.wait(WAIT)
     scripted.response_created("resp_9")
     scripted.send(ev("response.output_item.added", response_id="resp_9", output_index=0, item=assistant("item_z")))
     scripted.send(item_created(assistant("item_z")))
     scripted.send(ev("response.output_item.done", response_id="resp_9", output_index=0,
                      item=dict(assistant("item_z"), status="completed")))
     thread.join(WAIT)
-    assert results["item"]["id"].startswith("item_w")
-    assert results["completed"]["id"] == "item_z"
+    assert results["completed"]["id"] == "item_z" and results["completed"]["status"] == "completed"
 
 
 def test_server_error_event_is_an_error_dispatch(scripted: Any, connected: Any) -> None:
