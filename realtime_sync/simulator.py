@@ -57,7 +57,7 @@ import socket
 import threading
 import urllib.parse
 import weakref
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 try:
     from websockets.datastructures import Headers
@@ -106,12 +106,21 @@ class _RedactingLogger(logging.LoggerAdapter):
     """The ``websockets`` server logger, with credentials in logged headers masked.
 
     At DEBUG level websockets logs every request header, ``Authorization``
-    included; the simulator's API key must not reach a log.
+    included; the simulator's API key must not reach a log. While the
+    simulator stops, the handshakes it cuts short are expected, not errors:
+    some websockets versions (15 and older) log each at ERROR, so they are
+    logged at DEBUG instead.
     """
 
     _SECRET_HEADERS = ("authorization", "sec-websocket-protocol")
 
+    def __init__(self, logger: logging.Logger, stopping: Callable[[], bool]) -> None:
+        super().__init__(logger, {})
+        self._stopping = stopping
+
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if level > logging.DEBUG and msg == "opening handshake failed" and self._stopping():
+            level = logging.DEBUG
         if (
             len(args) == 2
             and isinstance(args[0], str)
@@ -337,7 +346,7 @@ class RealtimeSimulator:
                 max_size=_MAX_FRAME,
                 open_timeout=10,
                 close_timeout=_CLOSE_TIMEOUT,
-                logger=_RedactingLogger(logging.getLogger("websockets.server"), {}),
+                logger=_RedactingLogger(logging.getLogger("websockets.server"), lambda: self._stopping),
             )
             self._server = server
             self._port = int(server.socket.getsockname()[1])
