@@ -1131,3 +1131,355 @@ def test_wav_round_trip(tmp_path: Any) -> None:
     got, rate = result
     assert rate == 24000 and got.dtype == np.int16
     np.testing.assert_array_equal(got, samples)
+
+
+# ---------------------------------------------------------------------------
+# More of RealtimeAPI: defaults, failures that say what failed, secrets, threads
+# ---------------------------------------------------------------------------
+
+
+def test_url_defaults_to_openai_and_api_key_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from realtime_sync.errors import InsecureTransportError
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert RealtimeAPI().url.startswith("wss://api.openai.com/v1/realtime")
+    # Without a key, clear-text ws:// to OpenAI is accepted (nothing secret to send)...
+    RealtimeAPI(url="ws://api.openai.com/v1/realtime")
+    # ...with OPENAI_API_KEY set, the key is picked up, so it is refused.
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment-0123456789")
+    with pytest.raises(InsecureTransportError) as info:
+        RealtimeAPI(url="ws://api.openai.com/v1/realtime")
+    assert "sk-from-the-environment" not in str(info.value)
+    # ...and only when talking to OpenAI.
+    RealtimeAPI(url="ws://example.com/v1/realtime")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_connect_failures_are_realtime_errors_saying_what_failed(make_simulator: Any) -> None:
+    import socket
+
+    from realtime_sync.errors import AuthenticationError, RealtimeConnectionError, RealtimeTimeoutError
+
+    with pytest.raises(RealtimeConnectionError) as refused:
+        RealtimeAPI(url=f"ws://127.0.0.1:{_free_port()}").connect(timeout=WAIT)
+    assert "refused" in str(refused.value).lower()
+
+    secret = "sk-the-right-key-abcdef0123456789"
+    sim = make_simulator(require_api_key=secret)
+    wrong = "sk-a-wrong-key-abcdef0123456789"
+    with pytest.raises(AuthenticationError) as denied:
+        RealtimeAPI(url=sim.url, api_key=wrong).connect(timeout=WAIT)
+    assert isinstance(denied.value, RealtimeError) and "401" in str(denied.value)
+    assert wrong not in str(denied.value) and wrong not in repr(denied.value)
+
+    with socket.socket() as silent:  # accepts TCP, never answers the handshake
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        with pytest.raises(RealtimeTimeoutError) as slow:
+            RealtimeAPI(url=f"ws://127.0.0.1:{silent.getsockname()[1]}").connect(timeout=0.3)
+    assert isinstance(slow.value, RealtimeError) and "time" in str(slow.value).lower()
+
+
+def test_the_key_never_reaches_logs_or_reprs(make_simulator: Any, caplog: pytest.LogCaptureFixture) -> None:
+    secret = "sk-never-log-me-abcdef0123456789"
+    sim = make_simulator(require_api_key=secret)
+    with caplog.at_level("DEBUG"):
+        api = RealtimeAPI(url=sim.url, api_key=secret, debug=True)
+        updated = threading.Event()
+        api.on("server.session.updated", lambda event: updated.set())
+        assert api.connect(timeout=WAIT) is True
+        api.send("session.update", {"session": {"instructions": "x"}})
+        assert updated.wait(WAIT)
+        assert secret not in repr(api)
+        api.disconnect()
+        client = RealtimeClient(url=sim.url, api_key=secret, debug=True)
+        assert secret not in repr(client) and secret not in repr(client.realtime)
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "session.update" in text  # debug logging did log the traffic
+    assert secret not in text
+
+
+def test_send_from_several_threads_at_once(scripted: Any) -> None:
+    api = RealtimeAPI(url=scripted.url)
+    api.connect(timeout=WAIT)
+    sent: List[Event] = []
+    lock = threading.Lock()
+    start = threading.Barrier(4)
+
+    def sender() -> None:
+        start.wait(WAIT)
+        for _ in range(25):
+            event = api.send("input_audio_buffer.clear")
+            with lock:
+                sent.append(event)
+
+    threads = [threading.Thread(target=sender) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(WAIT)
+        received = scripted.wait_for("input_audio_buffer.clear", 100)
+    finally:
+        api.disconnect()
+    assert sorted(e["event_id"] for e in received) == sorted(e["event_id"] for e in sent)
+    assert len({e["event_id"] for e in sent}) == 100
+
+
+def test_unlisted_server_events_pass_through_without_harm(scripted: Any) -> None:
+    client = RealtimeClient(url=scripted.url)
+    rec = Recorder()
+    client.on("error", rec.callback("error"))
+    client.realtime.on("server.*", rec.callback("server.*"))
+    client.connect(timeout=WAIT)
+    try:
+        scripted.send({"type": "output_audio_buffer.started", "response_id": "resp_1"})
+        scripted.send({"type": "conversation.item.input_audio_transcription.delta", "item_id": "x", "delta": "hi"})
+        scripted.send({"type": "rate_limits.updated", "rate_limits": []})
+        seen = [p["type"] for p in rec.wait("server.*", 4)]
+        assert client.is_connected()
+    finally:
+        client.disconnect()
+    assert seen[1:] == [
+        "output_audio_buffer.started",
+        "conversation.item.input_audio_transcription.delta",
+        "rate_limits.updated",
+    ]
+    assert rec.of("error") == []
+
+
+def test_an_event_the_conversation_rejects_is_an_error_dispatch(scripted: Any, connected: Any) -> None:
+    bad = scripted.send(
+        ev("response.text.delta", response_id="resp_x", item_id="item_nope", output_index=0, content_index=0, delta="x")
+    )
+    payload = connected.rec.wait("error")[0]
+    assert isinstance(payload["error"], ProtocolError)
+    assert payload["event"]["event_id"] == bad["event_id"]
+    # the loop goes on
+    scripted.send(item_created(user("item_after")))
+    assert connected.rec.wait("conversation.item.appended")[0]["item"]["id"] == "item_after"
+    assert connected.is_connected()
+
+
+# ---------------------------------------------------------------------------
+# More of Conversation: going beyond the reference
+# ---------------------------------------------------------------------------
+
+
+def test_response_done_sets_status_details_and_usage() -> None:
+    conversation = Conversation()
+    conversation.process_event(ev("response.created", response={"id": "resp_1", "output": [], "status": "in_progress"}))
+    usage = {"total_tokens": 10, "input_tokens": 4, "output_tokens": 6}
+    details = {"type": "cancelled", "reason": "turn_detected"}
+    conversation.process_event(
+        ev("response.done", response={"id": "resp_1", "output": [], "status": "cancelled",
+                                      "status_details": details, "usage": usage})
+    )
+    response = conversation.responses[0]
+    assert response["status"] == "cancelled"
+    assert response["status_details"] == details and response["usage"] == usage
+
+
+def test_text_done_reconciles_the_final_text() -> None:
+    conversation = Conversation()
+    conversation.process_event(ev("response.created", response={"id": "resp_1", "output": [], "status": "in_progress"}))
+    conversation.process_event(item_created(assistant()))
+    conversation.process_event(
+        ev("response.content_part.added", response_id="resp_1", item_id="item_a", output_index=0, content_index=0,
+           part={"type": "text", "text": ""})
+    )
+    conversation.process_event(
+        ev("response.text.delta", response_id="resp_1", item_id="item_a", output_index=0, content_index=0, delta="Hel")
+    )
+    item, _ = conversation.process_event(
+        ev("response.text.done", response_id="resp_1", item_id="item_a", output_index=0, content_index=0, text="Hello.")
+    )
+    assert item["content"][0]["text"] == "Hello." and item["formatted"]["text"] == "Hello."
+
+
+def test_g711_output_is_decoded_to_int16() -> None:
+    conversation = Conversation(output_audio_format="g711_ulaw")
+    conversation.process_event(ev("response.created", response={"id": "resp_1", "output": [], "status": "in_progress"}))
+    conversation.process_event(item_created(assistant(content=[{"type": "audio", "transcript": ""}])))
+    samples = np.array([0, 1000, -1000, 30000], dtype=np.int16)
+    wire = rs_audio.ulaw_encode(samples)
+    item, delta = conversation.process_event(
+        ev("response.audio.delta", response_id="resp_1", item_id="item_a", output_index=0, content_index=0,
+           delta=base64.b64encode(wire).decode())
+    )
+    assert delta["audio"].dtype == np.int16
+    np.testing.assert_array_equal(delta["audio"], rs_audio.ulaw_decode(wire))
+    np.testing.assert_array_equal(item["formatted"]["audio"], rs_audio.ulaw_decode(wire))
+
+
+# ---------------------------------------------------------------------------
+# More of RealtimeClient: helpers for scripts and notebooks, tool results
+# ---------------------------------------------------------------------------
+
+
+def test_tool_result_is_json_encoded_even_for_a_string(scripted: Any) -> None:
+    client = RealtimeClient(url=scripted.url)
+    client.add_tool({"name": "t", "parameters": {"type": "object"}}, lambda args: "sunny")
+    client.connect(timeout=WAIT)
+    try:
+        scripted.wait_for("session.update")
+        scripted.response_created("resp_1")
+        scripted.function_call("item_f", "call_1", "t", "{}", "resp_1")
+        scripted.response_done("resp_1")
+        output = scripted.wait_for("conversation.item.create")[0]["item"]["output"]
+    finally:
+        client.disconnect()
+    assert output == json.dumps("sunny")
+
+
+def test_context_manager_and_ask_against_the_simulator(make_simulator: Any) -> None:
+    release = threading.Event()
+
+    def responder(items: List[Event], session: Event) -> str:
+        text = items[-1]["content"][0].get("text", "") if items and items[-1].get("content") else ""
+        if text == "wait":
+            release.wait(WAIT)
+        return f"You said: {text}"
+
+    sim = make_simulator(responder=responder)
+    with RealtimeClient(url=sim.url) as client:
+        assert client.is_connected() is True
+        client.update_session(modalities=["text"])
+        reply = client.ask("hello", timeout=WAIT)
+        assert reply is not None and reply["role"] == "assistant"
+        assert reply["formatted"]["text"] == "You said: hello"
+        try:
+            assert client.ask("wait", timeout=0.2) is None
+        finally:
+            release.set()
+    assert client.is_connected() is False
+
+
+# ---------------------------------------------------------------------------
+# The simulator's error events "as the real server sends them"
+# ---------------------------------------------------------------------------
+
+
+def test_simulator_rejects_short_commits_and_a_second_response(make_simulator: Any) -> None:
+    release = threading.Event()
+
+    def slow(items: List[Event], session: Event) -> str:
+        release.wait(WAIT)
+        return "done"
+
+    sim = make_simulator(responder=slow)
+    api = RealtimeAPI(url=sim.url)
+    rec = Recorder()
+    for name in ("server.session.created", "server.error", "server.response.created"):
+        api.on(name, rec.callback(name))
+    api.connect(timeout=WAIT)
+    try:
+        rec.wait("server.session.created")
+        api.send("input_audio_buffer.append", {"audio": b64(np.zeros(240, dtype=np.int16))})  # 10 ms
+        commit = api.send("input_audio_buffer.commit")
+        error = rec.wait("server.error")[0]
+        assert error["error"].get("event_id") in (None, commit["event_id"])
+
+        api.send("response.create")
+        rec.wait("server.response.created")
+        second = api.send("response.create")
+        error = rec.wait("server.error", 2)[1]
+        assert error["error"].get("event_id") in (None, second["event_id"])
+        assert len(rec.of("server.response.created")) == 1
+    finally:
+        release.set()
+        api.disconnect()
+
+
+# ---------------------------------------------------------------------------
+# Dialects, devices without pyaudio, resampling rates, reset
+# ---------------------------------------------------------------------------
+
+
+def test_server_listeners_see_the_raw_ga_wire_event_and_the_model_is_the_same() -> None:
+    support = pytest.importorskip("support_client")
+    with support.ScriptedServer(protocol="ga") as server:
+        client = RealtimeClient(url=server.url, protocol="ga")
+        rec = Recorder()
+        client.realtime.on("server.*", rec.callback("server.*"))
+        client.on("conversation.updated", rec.callback("updated"))
+        client.connect(timeout=WAIT)
+        try:
+            server.response_created("resp_1")
+            server.assistant_item("item_a", "resp_1", audio=False)
+            server.send(
+                ev("response.text.delta", response_id="resp_1", item_id="item_a", output_index=0,
+                   content_index=0, delta="Hi")
+            )
+            texts = [p for p in rec.wait("updated", 1) if p["delta"] == {"text": "Hi"}]
+            while not texts:
+                updates = rec.wait("updated", len(rec.of("updated")) + 1)
+                texts = [p for p in updates if p["delta"] == {"text": "Hi"}]
+            wire_types = [p["type"] for p in rec.of("server.*")]
+        finally:
+            client.disconnect()
+    assert "response.output_text.delta" in wire_types and "response.text.delta" not in wire_types
+    assert texts[0]["item"]["formatted"]["text"] == "Hi"
+
+
+def test_devices_import_without_pyaudio_and_say_what_is_missing() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['pyaudio'] = None  # as if it were not installed\n"
+        "from realtime_sync.devices import Microphone, Speaker\n"
+        "from realtime_sync.errors import RealtimeError\n"
+        "for cls in (Microphone, Speaker):\n"
+        "    device = cls()\n"
+        "    try:\n"
+        "        device.start()  # the first use opens the device\n"
+        "    except RealtimeError as exc:\n"
+        "        assert 'pyaudio' in str(exc), exc\n"
+        "    else:\n"
+        "        raise SystemExit(cls.__name__ + ' started without pyaudio')\n"
+        "    finally:\n"
+        "        device.close()\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_resample_between_the_design_rates() -> None:
+    rates = (8000, 16000, 24000, 44100, 48000)
+    x = (np.sin(np.arange(4410) / 7.0) * 10000).astype(np.int16)
+    for rate_from in rates:
+        for rate_to in rates:
+            y = rs_audio.resample(x, rate_from, rate_to)
+            assert y.dtype == np.int16 and len(y) == round(len(x) * rate_to / rate_from), (rate_from, rate_to)
+            f = rs_audio.resample(x.astype(np.float32) / 32768, rate_from, rate_to)
+            assert f.dtype == np.float32 and len(f) == len(y)
+
+
+def test_reset_then_connect_again(scripted: Any) -> None:
+    client = RealtimeClient(url=scripted.url)
+    client.update_session(instructions="first")
+    called: List[Any] = []
+    client.on("conversation.item.appended", called.append)
+    client.connect(timeout=WAIT)
+    client.reset()
+    assert client.is_connected() is False and client.conversation.get_items() == []
+    assert client.session_config.get("instructions") != "first"  # the default config again
+    appended = threading.Event()
+    client.on("conversation.item.appended", lambda event: appended.set())
+    try:
+        assert client.connect(timeout=WAIT) is True
+        assert client.wait_for_session_created(timeout=WAIT)
+        scripted.send(item_created(user("item_r")))
+        assert appended.wait(WAIT)
+        assert client.conversation.get_item("item_r") is not None
+    finally:
+        client.disconnect()
+    assert called == []  # reset removed the callbacks, as the reference does
