@@ -1231,6 +1231,7 @@ def test_send_from_several_threads_at_once(scripted: Any) -> None:
         api.disconnect()
     assert sorted(e["event_id"] for e in received) == sorted(e["event_id"] for e in sent)
     assert len({e["event_id"] for e in sent}) == 100
+    assert all(EVENT_ID.match(e["event_id"]) for e in sent)  # evt_ + 17 base58 chars
 
 
 def test_unlisted_server_events_pass_through_without_harm(scripted: Any) -> None:
