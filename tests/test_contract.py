@@ -597,10 +597,11 @@ def test_transcription_known_item_and_empty_as_space() -> None:
     item, delta = conversation.process_event(transcription("item_u", "what time is it"))
     assert item["content"][0]["transcript"] == "what time is it"
     assert item["formatted"]["transcript"] == "what time is it"
-    assert delta is None or delta == {"transcript": "what time is it"}
+    assert delta == {"transcript": "what time is it"}  # as the reference returns it
     conversation.process_event(item_created(user("item_v", [{"type": "input_audio", "transcript": None}])))
-    item, _ = conversation.process_event(transcription("item_v", ""))
+    item, delta = conversation.process_event(transcription("item_v", ""))
     assert item["formatted"]["transcript"] == " "
+    assert item["content"][0]["transcript"] == "" and delta == {"transcript": ""}
 
 
 def test_transcription_before_its_item_is_queued_then_attached() -> None:
@@ -617,12 +618,12 @@ def test_transcription_before_its_item_is_queued_then_attached() -> None:
 def test_speech_detection_slices_the_input_buffer() -> None:
     conversation = Conversation()
     buffer = np.arange(48000, dtype=np.int16)  # two seconds at 24 kHz
-    conversation.process_event(
+    assert conversation.process_event(
         ev("input_audio_buffer.speech_started", audio_start_ms=500, item_id="item_s"), buffer
-    )
-    conversation.process_event(
+    ) == (None, None)
+    assert conversation.process_event(
         ev("input_audio_buffer.speech_stopped", audio_end_ms=1250, item_id="item_s"), buffer
-    )
+    ) == (None, None)
     item, _ = conversation.process_event(item_created(user("item_s", [{"type": "input_audio", "transcript": None}])))
     np.testing.assert_array_equal(item["formatted"]["audio"], buffer[500 * 24 : 1250 * 24])
 
@@ -640,16 +641,20 @@ def test_responses_output_items_and_deltas() -> None:
         conversation.process_event(
             ev("response.output_item.added", response_id="resp_x", output_index=0, item=assistant())
         )
-    conversation.process_event(ev("response.created", response={"id": "resp_1", "output": [], "status": "in_progress"}))
+    assert conversation.process_event(
+        ev("response.created", response={"id": "resp_1", "output": [], "status": "in_progress"})
+    ) == (None, None)
     assert [r["id"] for r in conversation.responses] == ["resp_1"]
-    conversation.process_event(ev("response.output_item.added", response_id="resp_1", output_index=0, item=assistant()))
+    assert conversation.process_event(
+        ev("response.output_item.added", response_id="resp_1", output_index=0, item=assistant())
+    ) == (None, None)
     assert conversation.responses[0]["output"] == ["item_a"]
     conversation.process_event(item_created(assistant()))
     item, delta = conversation.process_event(
         ev("response.content_part.added", response_id="resp_1", item_id="item_a", output_index=0, content_index=0,
            part={"type": "text", "text": ""})
     )
-    assert item["content"] == [{"type": "text", "text": ""}]
+    assert item["content"] == [{"type": "text", "text": ""}] and delta is None
     item, delta = conversation.process_event(
         ev("response.text.delta", response_id="resp_1", item_id="item_a", output_index=0, content_index=0, delta="Hi")
     )
@@ -687,8 +692,10 @@ def test_responses_output_items_and_deltas() -> None:
         conversation.process_event(
             ev("response.output_item.done", response_id="resp_1", output_index=0, item=dict(done, id="item_zz"))
         )
-    item, _ = conversation.process_event(ev("response.output_item.done", response_id="resp_1", output_index=0, item=done))
-    assert item["status"] == "completed"
+    item, delta = conversation.process_event(
+        ev("response.output_item.done", response_id="resp_1", output_index=0, item=done)
+    )
+    assert item["status"] == "completed" and item is conversation.get_item("item_a") and delta is None
 
 
 def test_function_call_arguments_delta() -> None:
@@ -1484,3 +1491,52 @@ def test_reset_then_connect_again(scripted: Any) -> None:
     finally:
         client.disconnect()
     assert called == []  # reset removed the callbacks, as the reference does
+
+
+# ---------------------------------------------------------------------------
+# "What real servers do that trips clients", through the simulator
+# ---------------------------------------------------------------------------
+
+
+def test_transcription_before_its_item_reaches_the_user_item(make_simulator: Any) -> None:
+    sim = make_simulator(transcriber="turn on the lights", transcript_before_item=True)
+    client = RealtimeClient(url=sim.url)
+    rec = Recorder()
+    client.realtime.on("server.*", rec.callback("server.*"))
+    client.on("conversation.item.completed", rec.callback("completed"))
+    client.connect(timeout=WAIT)
+    try:
+        client.update_session(
+            modalities=["text"], turn_detection=None, input_audio_transcription={"model": "whisper-1"}
+        )
+        speech = (np.sin(np.arange(12000) / 3.0) * 12000).astype(np.int16)  # 0.5 s
+        client.append_input_audio(speech)
+        client.create_response()
+        completed = rec.wait("completed", 2)  # the user item, then the reply
+    finally:
+        client.disconnect()
+    user_item = completed[0]["item"]
+    assert user_item["role"] == "user"
+    np.testing.assert_array_equal(user_item["formatted"]["audio"], speech)
+    assert user_item["formatted"]["transcript"] == "turn on the lights"
+    order = [p["type"] for p in rec.of("server.*")]
+    assert order.index("conversation.item.input_audio_transcription.completed") < order.index(
+        "conversation.item.created"
+    )
+
+
+def test_session_expiry_is_an_error_then_a_close(make_simulator: Any) -> None:
+    sim = make_simulator(max_session_seconds=0.2)
+    client = RealtimeClient(url=sim.url)
+    rec = Recorder()
+    client.on("error", rec.callback("error"))
+    client.on("close", rec.callback("close"))
+    client.connect(timeout=WAIT)
+    try:
+        close = rec.wait("close")[0]
+        error = rec.wait("error")[0]
+    finally:
+        client.disconnect()
+    assert isinstance(error["error"], ServerError) and error["error"].code == "session_expired"
+    assert {"error", "code", "reason"} <= set(close)
+    assert client.is_connected() is False
