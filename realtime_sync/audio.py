@@ -213,17 +213,21 @@ def to_pcm16(samples: AudioLike) -> np.ndarray:
     raise TypeError(f"cannot convert samples of dtype {arr.dtype} to pcm16")
 
 
-def float_to_pcm16(samples: Any) -> np.ndarray:
+def float_to_pcm16(x: Any) -> np.ndarray:
     """Convert float samples in ``[-1, 1]`` to int16 (any shape, new array).
 
     ``int16 = clip(rint(x * 32768), -32768, 32767)``: values outside
     ``[-1, 1]`` are clipped (``1.0`` itself becomes ``32767``), infinities
     clip to the limits and NaN becomes 0.
 
+    Args:
+        x: the float samples (an array, list or scalar; ints are taken as
+            floats too).
+
     Raises:
         TypeError: the input is not real numbers.
     """
-    arr = np.asarray(samples)
+    arr = np.asarray(x)
     if arr.dtype.kind not in "fiu":
         raise TypeError(f"float_to_pcm16() needs real numbers, got dtype {arr.dtype}")
     work = arr.astype(np.float32 if arr.dtype == np.float32 else np.float64)
