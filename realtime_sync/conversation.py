@@ -241,18 +241,18 @@ class Conversation:
             self._audio_formats = {}
             self._truncated = set()
 
-    def queue_input_audio(self, samples: Any) -> np.ndarray:
+    def queue_input_audio(self, array: Any) -> np.ndarray:
         """Hold input audio for the next user message item that gets created.
 
         The client calls this when it commits the input buffer itself (turn
         detection off): the user item the server then creates takes this audio
-        as ``formatted["audio"]``. ``samples`` is anything
+        as ``formatted["audio"]``. ``array`` (DESIGN.md's name) is anything
         :func:`realtime_sync.audio.to_pcm16` accepts; a copy is kept.
 
         Returns:
             The int16 array that was queued.
         """
-        queued = _audio.to_pcm16(samples)  # always a new array
+        queued = _audio.to_pcm16(array)  # always a new array
         with self._lock:
             self._queued_input_audio = queued
         return queued

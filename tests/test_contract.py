@@ -486,7 +486,7 @@ def test_conversation_signatures() -> None:
     assert_params(Conversation.get_item, ["id"])
     assert_params(Conversation.get_items, [])
     assert_params(Conversation.clear, [])
-    assert_params(Conversation.queue_input_audio, ["samples"])
+    assert_params(Conversation.queue_input_audio, ["array"])
     conversation = Conversation()
     assert conversation.items == [] and conversation.responses == []
 
