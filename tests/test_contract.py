@@ -343,7 +343,13 @@ def test_connect_send_dispatch_and_disconnect(scripted: Any) -> None:
     finally:
         api.disconnect()
     assert api.is_connected() is False
+    closes = rec.wait("close")
+    assert set(closes[0]) == {"error", "code", "reason"} and closes[0]["error"] is False
+    from realtime_sync.api import RECEIVE_THREAD_NAME
+
+    assert not [t for t in threading.enumerate() if t.name == RECEIVE_THREAD_NAME]  # joined
     api.disconnect()  # idempotent
+    assert len(rec.of("close")) == 1
     with pytest.raises(RealtimeError):
         api.send("response.cancel")
     with pytest.raises(NotConnectedError):
@@ -964,8 +970,9 @@ def test_server_error_event_is_an_error_dispatch(scripted: Any, connected: Any) 
 def test_client_close_dispatch(scripted: Any, connected: Any) -> None:
     scripted.close(1011, "server broke")
     payload = connected.rec.wait("close")[0]
-    assert {"error", "code", "reason"} <= set(payload)
-    assert payload["code"] == 1011
+    assert set(payload) == {"error", "code", "reason"}
+    assert payload == {"error": True, "code": 1011, "reason": "server broke"}
+    assert connected.is_connected() is False
 
 
 def test_tool_call_runs_on_a_worker_with_parsed_arguments(scripted: Any) -> None:
