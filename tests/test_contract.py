@@ -1051,7 +1051,8 @@ def test_simulator_round_trip_as_in_design() -> None:
     pytest.importorskip("websockets")
     from realtime_sync.simulator import RealtimeSimulator
 
-    with RealtimeSimulator(speed=None) as sim:
+    with RealtimeSimulator() as sim:  # exactly as DESIGN.md writes it
+        assert sim.url.startswith("ws://127.0.0.1:") and sim.port > 0
         client = RealtimeClient(url=sim.url)
         replied = threading.Event()
         completed: List[Event] = []
@@ -1547,3 +1548,35 @@ def test_session_expiry_is_an_error_then_a_close(make_simulator: Any) -> None:
     assert isinstance(error["error"], ServerError) and error["error"].code == "session_expired"
     assert {"error", "code", "reason"} <= set(close)
     assert client.is_connected() is False
+
+
+def test_simulator_truncation_and_deletion_reach_the_conversation(simulator: Any) -> None:
+    client = RealtimeClient(url=simulator.url)
+    rec = Recorder()
+    client.on("conversation.item.completed", rec.callback("completed"))
+    # On "server.*" after the client's own handler: it has processed the event.
+    wanted = ("response.done", "conversation.item.truncated", "conversation.item.deleted")
+    record = {name: rec.callback("server." + name) for name in wanted}
+    client.realtime.on("server.*", lambda event: record[event["type"]](event) if event["type"] in record else None)
+    client.connect(timeout=WAIT)
+    try:
+        client.update_session(modalities=["text", "audio"])
+        client.send_user_message_content([{"type": "input_text", "text": "Tell me a story."}])
+        rec.wait("server.response.done")
+        reply = [p["item"] for p in rec.wait("completed", 2) if p["item"].get("role") == "assistant"][0]
+        received = len(reply["formatted"]["audio"])
+        assert received > 2400 and reply["formatted"]["transcript"]
+        played = received // 2
+        client.cancel_response(reply["id"], played)
+        truncated = rec.wait("server.conversation.item.truncated")[0]
+        assert truncated["audio_end_ms"] == math.floor(played / 24000 * 1000)
+        item = client.conversation.get_item(reply["id"])
+        assert len(item["formatted"]["audio"]) == math.floor(truncated["audio_end_ms"] * 24000 / 1000)
+        assert item["formatted"]["transcript"] == ""
+
+        client.delete_item(reply["id"])
+        rec.wait("server.conversation.item.deleted")
+        assert client.conversation.get_item(reply["id"]) is None
+        assert reply["id"] not in [i["id"] for i in client.conversation.get_items()]
+    finally:
+        client.disconnect()
