@@ -1580,3 +1580,38 @@ def test_simulator_truncation_and_deletion_reach_the_conversation(simulator: Any
         assert reply["id"] not in [i["id"] for i in client.conversation.get_items()]
     finally:
         client.disconnect()
+
+
+def test_connect_sends_the_config_set_before_it(scripted: Any) -> None:
+    client = RealtimeClient(url=scripted.url)
+    client.update_session(instructions="set before connect", voice="verse")
+    client.connect(timeout=WAIT)
+    try:
+        session = scripted.wait_for("session.update")[0]["session"]
+    finally:
+        client.disconnect()
+    assert session["instructions"] == "set before connect" and session["voice"] == "verse"
+    assert session["tools"] == []
+
+
+# ---------------------------------------------------------------------------
+# Packaging
+# ---------------------------------------------------------------------------
+
+
+def test_packaging_core_dependencies_extras_and_py_typed() -> None:
+    import importlib.metadata
+    import os
+
+    dist = importlib.metadata.distribution("realtime_sync")
+    assert dist.metadata["Requires-Python"].replace(" ", "") == ">=3.9"
+    core = sorted(
+        re.split(r"[<>=!~;\[ ]", requirement)[0].lower()
+        for requirement in dist.requires or []
+        if "extra ==" not in requirement
+    )
+    assert core == ["numpy", "websocket-client"]
+    assert {"audio", "server", "test"} <= set(dist.metadata.get_all("Provides-Extra") or [])
+    audio_extra = [r for r in dist.requires or [] if 'extra == "audio"' in r]
+    assert any(r.lower().startswith("pyaudio") for r in audio_extra)
+    assert os.path.exists(os.path.join(os.path.dirname(realtime_sync.__file__), "py.typed"))
