@@ -1615,3 +1615,31 @@ def test_packaging_core_dependencies_extras_and_py_typed() -> None:
     audio_extra = [r for r in dist.requires or [] if 'extra == "audio"' in r]
     assert any(r.lower().startswith("pyaudio") for r in audio_extra)
     assert os.path.exists(os.path.join(os.path.dirname(realtime_sync.__file__), "py.typed"))
+
+
+def test_tool_round_trip_through_the_simulator(make_simulator: Any) -> None:
+    from realtime_sync.simulator import Reply
+
+    def responder(items: List[Event], session: Event) -> Any:
+        if items and items[-1].get("type") == "function_call_output":
+            return Reply(text="It is " + json.loads(items[-1]["output"])["sky"] + ".")
+        return Reply(tool_name="get_weather", tool_arguments={"city": "Oslo"})
+
+    sim = make_simulator(responder=responder)
+    calls: List[Any] = []
+
+    def get_weather(args: Dict[str, Any]) -> Any:
+        calls.append(args)
+        return {"sky": "sunny"}
+
+    with RealtimeClient(url=sim.url) as client:
+        client.update_session(modalities=["text"])
+        client.add_tool({"name": "get_weather", "parameters": {"type": "object"}}, get_weather)
+        reply = client.ask("What is the weather in Oslo?", timeout=WAIT)
+        items = client.conversation.get_items()
+    assert calls == [{"city": "Oslo"}]
+    assert reply is not None and reply["formatted"]["text"] == "It is sunny."
+    kinds = [item["type"] for item in items]
+    assert kinds == ["message", "function_call", "function_call_output", "message"]
+    assert json.loads(items[1]["formatted"]["tool"]["arguments"]) == {"city": "Oslo"}
+    assert json.loads(items[2]["output"]) == {"sky": "sunny"}
