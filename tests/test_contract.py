@@ -1401,13 +1401,15 @@ def test_simulator_rejects_short_commits_and_a_second_response(make_simulator: A
         api.send("input_audio_buffer.append", {"audio": b64(np.zeros(240, dtype=np.int16))})  # 10 ms
         commit = api.send("input_audio_buffer.commit")
         error = rec.wait("server.error")[0]
-        assert error["error"].get("event_id") in (None, commit["event_id"])
+        assert error["error"]["event_id"] == commit["event_id"]
+        assert error["error"]["code"] == "input_audio_buffer_commit_empty"
 
         api.send("response.create")
         rec.wait("server.response.created")
         second = api.send("response.create")
         error = rec.wait("server.error", 2)[1]
-        assert error["error"].get("event_id") in (None, second["event_id"])
+        assert error["error"]["event_id"] == second["event_id"]
+        assert error["error"]["code"] == "conversation_already_has_active_response"
         assert len(rec.of("server.response.created")) == 1
     finally:
         release.set()
@@ -1643,3 +1645,23 @@ def test_tool_round_trip_through_the_simulator(make_simulator: Any) -> None:
     assert kinds == ["message", "function_call", "function_call_output", "message"]
     assert json.loads(items[1]["formatted"]["tool"]["arguments"]) == {"city": "Oslo"}
     assert json.loads(items[2]["output"]) == {"sky": "sunny"}
+
+
+def test_client_error_payload_names_the_client_event(simulator: Any) -> None:
+    client = RealtimeClient(url=simulator.url)
+    rec = Recorder()
+    client.on("error", rec.callback("error"))
+    client.connect(timeout=WAIT)
+    try:
+        client.append_input_audio(np.zeros(240, dtype=np.int16))  # 10 ms: too short to commit
+        commit = client.realtime.send("input_audio_buffer.commit")
+        payload = rec.wait("error")[0]
+        assert client.is_connected()
+    finally:
+        client.disconnect()
+    assert set(payload) >= {"error", "event", "client_event"}
+    assert isinstance(payload["error"], ServerError) and isinstance(payload["error"], RealtimeError)
+    assert payload["error"].code == "input_audio_buffer_commit_empty"
+    assert payload["event"]["type"] == "error"
+    assert payload["client_event"] is not None and payload["client_event"]["event_id"] == commit["event_id"]
+    assert payload["client_event"]["type"] == "input_audio_buffer.commit"
