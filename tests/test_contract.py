@@ -439,7 +439,7 @@ def test_wait_for_next_on_the_receive_thread_raises(scripted: Any) -> None:
 
 def test_api_key_is_not_in_repr_or_errors() -> None:
     secret = "sk-contract-test-secret-1234567890"
-    api = RealtimeAPI(url="ws://127.0.0.1:9/", api_key=secret)
+    api = RealtimeAPI(url=f"ws://127.0.0.1:{_free_port()}/", api_key=secret)  # nothing listens
     assert secret not in repr(api) and secret not in api.url
     with pytest.raises(RealtimeError) as info:
         api.connect(timeout=2.0)
