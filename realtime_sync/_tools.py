@@ -71,7 +71,12 @@ def _error_output(message: str) -> str:
 
 
 def run_tool(
-    handler: ToolHandler, name: str, arguments: Optional[str], timeout: Optional[float]
+    handler: ToolHandler,
+    name: str,
+    arguments: Optional[str],
+    timeout: Optional[float],
+    *,
+    finished: Optional[threading.Event] = None,
 ) -> str:
     """Run one tool handler and return the ``output`` text to send back.
 
@@ -80,7 +85,12 @@ def run_tool(
     that are not an object, a raising handler, an unserialisable result or a
     handler still running after ``timeout`` seconds (``None`` = no limit) all
     give ``{"error": "<what failed>"}``. Runs on the calling thread (the tool
-    worker); with a timeout the handler itself runs on a helper thread.
+    worker); with a timeout, or with ``finished``, the handler itself runs on
+    a helper thread.
+
+    ``finished`` (optional) is set when the handler returns; setting it from
+    another thread (:meth:`ToolRunner.stop`) abandons a handler still running,
+    so the caller is not held until it ends.
     """
     try:
         parsed = json.loads(arguments) if arguments and arguments.strip() else {}
@@ -91,6 +101,7 @@ def run_tool(
         return _error_output(f"arguments for tool {name!r} must be a JSON object")
 
     box: Dict[str, Any] = {}
+    done = finished if finished is not None else threading.Event()
 
     def target() -> None:
         try:
@@ -98,14 +109,20 @@ def run_tool(
         except Exception as exc:  # reported as the tool's output
             logger.exception("tool %r raised", name)
             box["error"] = exc
+        finally:
+            box["finished"] = True
+            done.set()
 
-    if timeout is None:
+    if timeout is None and finished is None:
         target()
     else:
         thread = threading.Thread(target=target, name="realtime-sync-tool", daemon=True)
         thread.start()
-        thread.join(timeout)
-        if thread.is_alive():
+        done.wait(timeout)
+        if not box.get("finished"):
+            if done.is_set():  # set by ToolRunner.stop(), not by the handler
+                logger.info("tool %r abandoned while running: its tool runner was stopped", name)
+                return _error_output(f"tool {name!r} was abandoned: the connection ended")
             logger.warning(
                 "tool %r did not finish within %.3g s; sending an error output "
                 "(the handler keeps running and its result will be dropped)",
@@ -143,6 +160,7 @@ class ToolRunner:
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
         self._stopped = False
+        self._running: Optional[threading.Event] = None  # set when the current call ends
 
     def submit(self, call: ToolCall) -> None:
         """Queue a call (any thread; never blocks). Ignored after :meth:`stop`."""
@@ -160,13 +178,18 @@ class ToolRunner:
     def stop(self) -> None:
         """Ask the worker to end; queued calls not yet started are skipped.
 
-        Any thread; never blocks. A handler already running finishes first.
+        Any thread; never blocks. A handler already running is abandoned (it
+        runs on its own daemon thread, which Python cannot stop, and its result
+        is dropped), so the worker thread ends at once.
         """
         with self._lock:
             if self._stopped:
                 return
             self._stopped = True
             started = self._thread is not None
+            running = self._running
+        if running is not None:
+            running.set()
         if started:
             self._queue.put(None)
 
@@ -195,10 +218,17 @@ class ToolRunner:
             call = self._queue.get()
             if call is None:
                 return
-            if self._stopped:
-                logger.debug("tool runner stopped; skipping %r", call)
-                continue
-            output = run_tool(call.handler, call.name, call.arguments, self._timeout)
+            finished = threading.Event()
+            with self._lock:
+                if self._stopped:
+                    logger.debug("tool runner stopped; skipping %r", call)
+                    continue
+                self._running = finished
+            try:
+                output = run_tool(call.handler, call.name, call.arguments, self._timeout, finished=finished)
+            finally:
+                with self._lock:
+                    self._running = None
             try:
                 self._on_done(call, output)
             except Exception:

@@ -944,3 +944,31 @@ def test_ga_dialect_is_translated_both_ways() -> None:
             client.disconnect()
         for frame in server.frames():
             validate_client_event(frame, "ga")
+
+
+# -- review: lifecycle, tools and memory ----------------------------------------------------
+
+
+def test_disconnect_while_a_tool_blocks_leaves_no_tool_worker(server: ScriptedServer) -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow(args: Dict[str, Any]) -> str:
+        started.set()
+        release.wait(10)
+        return "late"
+
+    rt = RealtimeClient(url=server.url, tool_timeout=8.0)
+    try:
+        rt.connect(timeout=5)
+        rt.add_tool({"name": "slow"}, slow)
+        server.response_created()
+        server.function_call("item_f", "call_s", "slow", "{}")
+        assert started.wait(5)
+        rt.disconnect()
+        workers = [t for t in threading.enumerate() if t.name == "realtime-sync-tools"]
+        assert workers == []  # the handler's own thread may live on; the worker must not
+    finally:
+        release.set()
+        rt.disconnect()
+
