@@ -543,6 +543,9 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
     def connect(self, timeout: Optional[float] = 10.0) -> bool:
         """Open the socket and send ``session.update`` with :attr:`session_config`.
 
+        The conversation is cleared first: a new connection is a new session
+        (after the server closed the old one, its items stay readable until here).
+
         Args:
             timeout: seconds to wait for the WebSocket handshake.
 
@@ -556,6 +559,9 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
         if self.is_connected():
             raise RealtimeConnectionError("already connected; call disconnect() first")
         self._join_old_runner()
+        # A new session starts with an empty server-side conversation. disconnect()
+        # clears ours, but a close by the server keeps it readable until now.
+        self.conversation.clear()
         with self._lock:
             self._reset_connection_state()
             self._generation += 1

@@ -972,3 +972,23 @@ def test_disconnect_while_a_tool_blocks_leaves_no_tool_worker(server: ScriptedSe
         release.set()
         rt.disconnect()
 
+def test_reconnect_after_the_server_closed_starts_with_an_empty_conversation(server: ScriptedServer) -> None:
+    rt = RealtimeClient(url=server.url)
+    closed = threading.Event()
+    rt.on("close", lambda payload: closed.set())
+    try:
+        rt.connect(timeout=5)
+        server.response_created()
+        server.assistant_item("item_old")
+        server.response_done()
+        _sync(server, rt)
+        assert rt.conversation.get_item("item_old") is not None
+        server.close(4000, "session expired")
+        assert closed.wait(5)
+        assert rt.conversation.get_item("item_old") is not None  # still readable after the close
+        rt.connect(timeout=5)
+        assert rt.wait_for_session_created(timeout=5) is True
+        assert rt.conversation.get_items() == []
+        assert rt.conversation.responses == []
+    finally:
+        rt.disconnect()
