@@ -156,6 +156,38 @@ _PLAIN_CONVERSATION_EVENTS = (
 # How many recently sent client events are kept to name the cause of a server error.
 _SENT_EVENTS_KEPT = 256
 
+def _audio_placeholder(audio: Any) -> str:
+    return f"<{len(audio) if isinstance(audio, str) else 0} base64 chars>"
+
+
+def _without_audio(event: Event) -> Event:
+    """``event`` with its base64 audio replaced by a placeholder (a shallow copy when changed).
+
+    Covers ``input_audio_buffer.append`` and the ``input_audio`` / ``audio``
+    content parts of ``conversation.item.create``, so the record of recently
+    sent events stays small however much audio they carried.
+    """
+    event_type = event.get("type")
+    if event_type == "input_audio_buffer.append":
+        kept = dict(event)
+        kept["audio"] = _audio_placeholder(kept.get("audio"))
+        return kept
+    if event_type == "conversation.item.create":
+        item = event.get("item")
+        content = item.get("content") if isinstance(item, dict) else None
+        if isinstance(content, list) and any(
+            isinstance(part, dict) and isinstance(part.get("audio"), str) for part in content
+        ):
+            parts = [
+                dict(part, audio=_audio_placeholder(part["audio"]))
+                if isinstance(part, dict) and isinstance(part.get("audio"), str)
+                else part
+                for part in content
+            ]
+            return dict(event, item=dict(item, content=parts))
+    return event
+
+
 class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
     """A Realtime API session with conversation state, tools and blocking helpers.
 
@@ -372,12 +404,8 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
         event_type = event.get("type")
         ask: Optional[_Ask] = getattr(self._tls, "ask", None)
         if isinstance(event_id, str):
-            kept = event
-            if event_type == "input_audio_buffer.append":
-                # Keep the record small: the audio itself is not needed to explain an error.
-                kept = dict(event)
-                audio = kept.get("audio")
-                kept["audio"] = f"<{len(audio) if isinstance(audio, str) else 0} base64 chars>"
+            # Keep the record small: the audio itself is not needed to explain an error.
+            kept = _without_audio(event)
             with self._lock:
                 sent = self._sent
                 sent[event_id] = kept

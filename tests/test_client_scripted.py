@@ -992,3 +992,19 @@ def test_reconnect_after_the_server_closed_starts_with_an_empty_conversation(ser
         assert rt.conversation.responses == []
     finally:
         rt.disconnect()
+
+
+def test_sent_audio_messages_are_not_kept_whole(server: ScriptedServer, client: RealtimeClient) -> None:
+    errors = _record(client, "error")
+    samples = np.zeros(24000, dtype=np.int16)
+    client.send_user_message_content([{"type": "input_audio", "audio": samples}])
+    (create,) = server.wait_for("conversation.item.create")
+    server.send(
+        {"type": "error", "error": {"type": "invalid_request_error", "code": "x", "message": "bad", "event_id": create["event_id"]}}
+    )
+    (payload,) = errors.wait("error")
+    kept = payload["client_event"]
+    assert kept["event_id"] == create["event_id"]
+    assert kept["item"]["content"][0]["audio"] == f"<{len(create['item']['content'][0]['audio'])} base64 chars>"
+    # The frame on the wire was complete.
+    assert len(create["item"]["content"][0]["audio"]) == 64000
