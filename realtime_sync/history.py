@@ -35,7 +35,9 @@ What :func:`export_items` keeps and drops:
   conversation empties) has nothing to carry and is skipped; so is a message
   left with no content.
 * Items still ``in_progress`` (a reply being streamed) and ``incomplete``
-  ones (a cancelled or cut-off reply) are skipped, and so is a
+  ones (a cancelled or cut-off reply) are skipped (except system messages,
+  which no response streams but which the conversation leaves
+  ``in_progress``), and so is a
   ``function_call_output`` whose ``function_call`` was not exported (the
   server would reject it).
 * Item ids are dropped: the old session's ids mean nothing to the new one.
@@ -113,7 +115,9 @@ def export_items(items: Iterable[Mapping[str, Any]]) -> History:
     for item in items:
         if not isinstance(item, Mapping):
             raise ConfigurationError(f"each item must be a dict, got {type(item).__name__}")
-        if item.get("status") in _SKIPPED_STATUSES:
+        # A system message is never streamed by a response, but the conversation
+        # (like the reference) marks it in_progress and nothing completes it.
+        if item.get("status") in _SKIPPED_STATUSES and item.get("role") != "system":
             logger.debug("history: skipping %s item %s", item.get("status"), item.get("id"))
             continue
         item_type = item.get("type")

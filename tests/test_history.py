@@ -361,3 +361,24 @@ def test_restore_over_the_ga_dialect_sends_ga_items() -> None:
         for frame in frames:
             validate_client_event(frame, "ga")
         assert server.errors == []
+
+
+def test_export_keeps_a_system_message_the_conversation_left_in_progress() -> None:
+    # The conversation (like the reference) marks every non-user message it
+    # creates in_progress, and only a response ever completes it: a system
+    # message added with conversation.item.create stays in_progress for good.
+    # No response streams system messages, so it has to be exported.
+    from realtime_sync.conversation import Conversation
+
+    conversation = Conversation()
+    for number, (role, text) in enumerate([("system", "Be brief."), ("user", "Hi")]):
+        conversation.process_event({
+            "event_id": f"event_{number}", "type": "conversation.item.created",
+            "item": {"id": f"item_{number}", "object": "realtime.item", "type": "message", "role": role,
+                     "status": "completed", "content": [{"type": "input_text", "text": text}]},
+        })
+    assert conversation.get_item("item_0")["status"] == "in_progress"
+    assert export_items(conversation.get_items()) == [
+        {"type": "message", "role": "system", "content": [{"type": "input_text", "text": "Be brief."}]},
+        user_text("Hi"),
+    ]
