@@ -586,6 +586,14 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
         """
         if self.is_connected():
             raise RealtimeConnectionError("already connected; call disconnect() first")
+        with self._lock:
+            unfinished = self._live
+        if unfinished:
+            # The server closed the socket and the receive thread has not handled
+            # "close" yet: let it finish first, or that late close would end the
+            # new connection (this joins the old receive thread).
+            self.realtime.disconnect()
+            self._end_connection({"error": True, "code": None, "reason": None})
         self._join_old_runner()
         # A new session starts with an empty server-side conversation. disconnect()
         # clears ours, but a close by the server keeps it readable until now.

@@ -1008,3 +1008,46 @@ def test_sent_audio_messages_are_not_kept_whole(server: ScriptedServer, client: 
     assert kept["item"]["content"][0]["audio"] == f"<{len(create['item']['content'][0]['audio'])} base64 chars>"
     # The frame on the wire was complete.
     assert len(create["item"]["content"][0]["audio"]) == 64000
+
+
+def test_reconnect_before_the_old_close_is_handled_keeps_the_new_connection(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The receive thread marks the socket closed before it dispatches "close"; a
+    # reconnect in that gap must not have the old close end the new connection.
+    gate = threading.Event()
+    entered = threading.Event()
+    original = RealtimeClient._on_realtime_close
+
+    def delayed_close(self: RealtimeClient, payload: Dict[str, Any]) -> None:
+        entered.set()
+        gate.wait(5)
+        original(self, payload)
+
+    monkeypatch.setattr(RealtimeClient, "_on_realtime_close", delayed_close)
+    rt = RealtimeClient(url=server.url)
+    closes = _record(rt, "close")
+    try:
+        rt.connect(timeout=5)
+        server.wait_for_connection()
+        server.close(4000, "session expired")
+        assert entered.wait(5)
+        assert not rt.is_connected()
+        # Let the old close through once the client touches the socket layer again.
+        for name in ("connect", "disconnect"):
+            method = getattr(rt.realtime, name)
+
+            def opening(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
+                gate.set()
+                return _method(*args, **kwargs)
+
+            setattr(rt.realtime, name, opening)
+        rt.connect(timeout=5)
+        assert closes.wait("close")[0]["code"] == 4000
+        assert rt.wait_for_session_created(timeout=5) is True
+        assert rt.create_response() is True
+        server.wait_for("response.create")
+        assert len(closes.of("close")) == 1
+    finally:
+        gate.set()
+        rt.disconnect()
