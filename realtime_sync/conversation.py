@@ -144,6 +144,30 @@ def _field(
     return value
 
 
+def _milliseconds(event: Mapping[str, Any], key: str) -> Union[int, float]:
+    """Return ``event[key]`` as a finite number of milliseconds, or raise ProtocolError.
+
+    NaN, infinities and integers too large for a float would otherwise surface
+    as ValueError / OverflowError from ``math.floor`` or ``math.isfinite``.
+    """
+    value = _field(event, event, key, (int, float))
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise ProtocolError(
+            f'{event.get("type")}: "{key}" must be a finite number, got {value!r:.40}',
+            event=dict(event),
+        )
+    return value
+
+
+def _text(value: Any) -> str:
+    """``value`` if it is a string, else ``""`` (a content part's missing or odd text)."""
+    return value if isinstance(value, str) else ""
+
+
 def _park(queue: Dict[str, Dict[str, Any]], item_id: str) -> Dict[str, Any]:
     """Return the parked entry for ``item_id``, creating it; evict the oldest if full."""
     entry = queue.get(item_id)
@@ -368,7 +392,7 @@ class Conversation:
     def _refresh_text(self, item: Item) -> None:
         content = item.get("content") or []
         item["formatted"]["text"] = "".join(
-            part.get("text") or ""
+            _text(part.get("text"))
             for part in content
             if isinstance(part, dict) and part.get("type") in _TEXT_PART_TYPES
         )
@@ -379,7 +403,7 @@ class Conversation:
             return
         content = item.get("content") or []
         item["formatted"]["transcript"] = "".join(
-            part.get("transcript") or ""
+            _text(part.get("transcript"))
             for part in content
             if isinstance(part, dict) and part.get("type") == "audio"
         )
@@ -454,7 +478,7 @@ class Conversation:
         if isinstance(content, list):
             for part in content:
                 if isinstance(part, dict) and part.get("type") in _TEXT_PART_TYPES:
-                    formatted["text"] += part.get("text") or ""
+                    formatted["text"] += _text(part.get("text"))
         parked = self._queued_transcripts.pop(item_id, None)
         if parked is not None:
             self._apply_parked_transcription(item, parked)
@@ -506,8 +530,8 @@ class Conversation:
 
     def _on_item_truncated(self, event: Mapping[str, Any]) -> ProcessResult:
         item = self._event_item(event)
-        audio_end_ms = _field(event, event, "audio_end_ms", (int, float))
-        if audio_end_ms < 0 or not math.isfinite(audio_end_ms):
+        audio_end_ms = _milliseconds(event, "audio_end_ms")
+        if audio_end_ms < 0:
             raise ProtocolError(
                 f"conversation.item.truncated: audio_end_ms must be >= 0, got {audio_end_ms}",
                 event=dict(event),
@@ -562,7 +586,7 @@ class Conversation:
 
     def _on_speech_started(self, event: Mapping[str, Any]) -> ProcessResult:
         item_id = _field(event, event, "item_id", str)
-        start_ms = _field(event, event, "audio_start_ms", (int, float))
+        start_ms = _milliseconds(event, "audio_start_ms")
         self._queued_speech.pop(item_id, None)
         _park(self._queued_speech, item_id)["audio_start_ms"] = start_ms
         return _NONE
@@ -574,7 +598,7 @@ class Conversation:
         input_audio_offset: int,
     ) -> ProcessResult:
         item_id = _field(event, event, "item_id", str)
-        end_ms = _field(event, event, "audio_end_ms", (int, float))
+        end_ms = _milliseconds(event, "audio_end_ms")
         known = self._queued_speech.get(item_id)
         start_ms = known.get("audio_start_ms", end_ms) if known is not None else end_ms
         sliced: Optional[np.ndarray] = None
@@ -612,10 +636,10 @@ class Conversation:
             return _NONE
         response: Dict[str, Any] = copy.deepcopy(dict(source))
         output = response.get("output")
-        response["output"] = [
-            entry["id"] if isinstance(entry, dict) else entry
-            for entry in (output if isinstance(output, list) else [])
-        ]
+        # Keep the ids only, as response.done does (an entry without one is dropped).
+        ids = (entry.get("id") if isinstance(entry, dict) else entry for entry in
+               (output if isinstance(output, list) else []))
+        response["output"] = [entry_id for entry_id in ids if isinstance(entry_id, str)]
         self._response_lookup[response_id] = response
         self.responses = self.responses + [response]
         return _NONE
@@ -701,7 +725,7 @@ class Conversation:
         delta = event.get("delta")
         if delta.__class__ is not str:
             delta = _field(event, event, "delta", str)
-        part["text"] = (part.get("text") or "") + delta
+        part["text"] = _text(part.get("text")) + delta
         item["formatted"]["text"] += delta
         return item, {"text": delta}
 
@@ -718,7 +742,7 @@ class Conversation:
         delta = event.get("delta")
         if delta.__class__ is not str:
             delta = _field(event, event, "delta", str)
-        part["transcript"] = (part.get("transcript") or "") + delta
+        part["transcript"] = _text(part.get("transcript")) + delta
         item["formatted"]["transcript"] += delta
         return item, {"transcript": delta}
 
@@ -780,7 +804,7 @@ class Conversation:
         if delta.__class__ is not str:
             delta = _field(event, event, "delta", str)
         tool = self._tool(event, item)
-        item["arguments"] = (item.get("arguments") or "") + delta
+        item["arguments"] = _text(item.get("arguments")) + delta
         tool["arguments"] += delta
         return item, {"arguments": delta}
 

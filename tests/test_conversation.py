@@ -1240,3 +1240,41 @@ def test_a_dropped_conversation_is_freed_at_once_and_subclasses_route_to_overrid
     plain = Conversation()
     with pytest.raises(UnknownItemError):
         plain.process_event(ev("response.text.delta", item_id="x", content_index=0, delta="a"))
+
+
+# -- odd input: a RealtimeError or a sane result, never a stray builtin exception --------
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        [ev("input_audio_buffer.speech_stopped", item_id="item_1", audio_end_ms=float("nan"))],
+        [ev("input_audio_buffer.speech_started", item_id="item_1", audio_start_ms=float("inf")),
+         ev("input_audio_buffer.speech_stopped", item_id="item_1", audio_end_ms=100)],
+        [ev("conversation.item.truncated", item_id="msg_007", content_index=0, audio_end_ms=10 ** 400)],
+    ],
+)
+def test_non_finite_milliseconds_are_a_protocol_error(conv: Conversation, events: List[Dict[str, Any]]) -> None:
+    assistant(conv)
+    with pytest.raises(ProtocolError, match="_ms"):
+        for event in events:
+            conv.process_event(event, np.zeros(48000, dtype=np.int16))
+
+
+def test_response_created_with_an_output_entry_without_id_is_not_a_key_error(conv: Conversation) -> None:
+    # response.done drops output entries with no string id; response.created did
+    # response["output"] = entry["id"] and raised a bare KeyError.
+    conv.process_event(ev("response.created", response={"id": "resp_1", "output": [{"type": "message"}, None]}))
+    assert conv.get_response("resp_1")["output"] == []
+
+
+def test_content_text_that_is_not_a_string_is_not_a_type_error(conv: Conversation) -> None:
+    item = create(conv, {"id": "msg_1", "type": "message", "role": "assistant",
+                         "content": [{"type": "text", "text": 5}, {"type": "text", "text": "ok"}]})
+    assert item["formatted"]["text"] == "ok"
+    _, delta = conv.process_event(ev("response.text.delta", item_id="msg_1", content_index=0, delta="Hi"))
+    assert delta == {"text": "Hi"}
+    assert item["content"][0]["text"] == "Hi" and item["formatted"]["text"] == "okHi"
+    conv.process_event(ev("response.content_part.done", item_id="msg_1", content_index=1,
+                          part={"type": "text", "text": "ok"}))
+    assert item["formatted"]["text"] == "Hiok"
