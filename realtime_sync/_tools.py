@@ -135,7 +135,7 @@ def run_tool(
         failure = box["error"]
         return _error_output(str(failure) or type(failure).__name__)
     try:
-        return json.dumps(box.get("result"))
+        return json.dumps(box.get("result"), allow_nan=False)  # NaN and Infinity are not JSON
     except (TypeError, ValueError) as exc:
         logger.warning("tool %r returned a value that is not JSON-serialisable: %s", name, exc)
         return _error_output(f"tool {name!r} returned a value that is not JSON-serialisable: {exc}")

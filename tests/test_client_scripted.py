@@ -1051,3 +1051,19 @@ def test_reconnect_before_the_old_close_is_handled_keeps_the_new_connection(
     finally:
         gate.set()
         rt.disconnect()
+
+
+def test_tool_result_that_is_not_strict_json_becomes_an_error_output(
+    server: ScriptedServer, client: RealtimeClient
+) -> None:
+    client.add_tool({"name": "ratio"}, lambda args: {"ratio": float("nan")})
+    _start_response(server, client)
+    server.function_call("item_f", "call_n", "ratio", "{}")
+    server.response_done()
+    (frame,) = server.wait_for("conversation.item.create")
+
+    def reject(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    output = json.loads(frame["item"]["output"], parse_constant=reject)  # strict JSON
+    assert "not JSON-serialisable" in output["error"]
