@@ -436,7 +436,9 @@ class Conversation:
             item["status"] = final["status"]
         final_content = final.get("content")
         if isinstance(final_content, list):
-            content = item.setdefault("content", [])
+            content = item.get("content")
+            if not isinstance(content, list):
+                content = item["content"] = []
             for index, final_part in enumerate(final_content):
                 if not isinstance(final_part, dict):
                     continue

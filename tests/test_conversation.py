@@ -1278,3 +1278,14 @@ def test_content_text_that_is_not_a_string_is_not_a_type_error(conv: Conversatio
     conv.process_event(ev("response.content_part.done", item_id="msg_1", content_index=1,
                           part={"type": "text", "text": "ok"}))
     assert item["formatted"]["text"] == "Hiok"
+
+
+def test_output_item_done_with_content_for_an_item_created_without_a_content_list(conv: Conversation) -> None:
+    # Found by fuzzing: the item's "content" was null, _reconcile did
+    # item.setdefault("content", []) and then len(None): a TypeError.
+    item = create(conv, {"id": "msg_1", "type": "message", "role": "assistant", "content": None})
+    done, _ = conv.process_event(ev("response.output_item.done", response_id="resp_1", output_index=0,
+                                    item={"id": "msg_1", "type": "message", "role": "assistant",
+                                          "status": "completed", "content": [{"type": "text", "text": "Hi"}]}))
+    assert done is item and item["status"] == "completed"
+    assert item["content"] == [{"type": "text", "text": "Hi"}] and item["formatted"]["text"] == "Hi"
