@@ -34,8 +34,8 @@ reads ``item["formatted"]["audio"]`` therefore always gets a plain
 ``numpy.ndarray`` of int16 holding exactly the samples received so far, and an
 array read earlier keeps its contents: later appends only write past its end,
 and growing allocates a new buffer. When the audio is done
-(``response.audio.done`` or ``response.output_item.done``) the spare capacity
-is released. If a user replaces ``formatted["audio"]`` with an array of their
+(``response.audio.done``, ``response.output_item.done``, or the
+``response.done`` of its response) the spare capacity is released. If a user replaces ``formatted["audio"]`` with an array of their
 own, the next delta is appended to that array.
 
 Threads
@@ -685,6 +685,11 @@ class Conversation:
                 if item is not None and isinstance(entry, dict):
                     self._reconcile(item, entry)
             response["output"] = ids
+        # A cancelled response can end here with no audio.done / output_item.done.
+        for item_id in response["output"]:
+            item = self._item_lookup.get(item_id)
+            if item is not None:
+                self._finish_audio(item)
         return _NONE
 
     def _on_content_part_added(self, event: Mapping[str, Any]) -> ProcessResult:

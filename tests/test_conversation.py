@@ -1289,3 +1289,20 @@ def test_output_item_done_with_content_for_an_item_created_without_a_content_lis
                                           "status": "completed", "content": [{"type": "text", "text": "Hi"}]}))
     assert done is item and item["status"] == "completed"
     assert item["content"] == [{"type": "text", "text": "Hi"}] and item["formatted"]["text"] == "Hi"
+
+
+def test_response_done_releases_the_audio_buffer_of_items_that_got_no_done_event(conv: Conversation) -> None:
+    # A response cancelled mid-delta can end with response.done alone: no
+    # response.audio.done or output_item.done to release the growth buffer.
+    conv.process_event(ev("response.created", response={"id": "resp_001", "output": []}))
+    item = assistant(conv)
+    conv.process_event(audio_delta("msg_007", tone(2400)))
+    assert item["formatted"]["audio"].base is not None  # a view of the growth buffer
+    conv.process_event(ev("response.done", response={
+        "id": "resp_001", "status": "cancelled", "status_details": {"type": "cancelled", "reason": "client_cancelled"},
+        "output": [{"id": "msg_007", "type": "message", "role": "assistant", "status": "incomplete",
+                    "content": [{"type": "audio", "transcript": None}]}]}))
+    held = item["formatted"]["audio"]
+    assert held.base is None and len(held) == 2400
+    np.testing.assert_array_equal(held, tone(2400))
+    assert item["status"] == "incomplete" and item["formatted"]["transcript"] == ""
