@@ -35,8 +35,9 @@ reads ``item["formatted"]["audio"]`` therefore always gets a plain
 array read earlier keeps its contents: later appends only write past its end,
 and growing allocates a new buffer. When the audio is done
 (``response.audio.done``, ``response.output_item.done``, or the
-``response.done`` of its response) the spare capacity is released. If a user replaces ``formatted["audio"]`` with an array of their
-own, the next delta is appended to that array.
+``response.done`` of its response) the spare capacity is released. If a user
+replaces ``formatted["audio"]`` with an array of their own, the next delta is
+appended to that array.
 
 Threads
 -------
