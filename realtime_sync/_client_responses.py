@@ -38,6 +38,7 @@ from .errors import (
     NotConnectedError,
     ProtocolError,
     RealtimeConnectionError,
+    RealtimeError,
     ServerError,
     UnknownItemError,
 )
@@ -182,7 +183,7 @@ class _ResponsesMixin(_ClientBase):
             self._reserved = ticket
         try:
             self._send_ticket(ticket)
-        except RealtimeConnectionError as exc:
+        except RealtimeError as exc:
             logger.warning("could not send the queued response.create: %s", exc)
             if ticket.ask is not None:
                 ticket.ask.fail(exc)
@@ -212,6 +213,7 @@ class _ResponsesMixin(_ClientBase):
         status = response.get("status")
         follow_up: Optional[_Ticket] = None
         finished: Optional[_Ask] = None
+        failure: Optional[BaseException] = None
         with self._lock:
             ticket: Optional[_Ticket] = None
             if self._active_response is not None and self._active_response in (response_id, ""):
@@ -220,7 +222,12 @@ class _ResponsesMixin(_ClientBase):
                 self._active_ticket = None
             ask = ticket.ask if ticket is not None else None
             batch = self._tool_batches.get(response_id)
-            if batch is not None and not batch.done:
+            if batch is not None and batch.failure is not None:
+                # A tool output could not be sent: no follow-up can use it.
+                del self._tool_batches[response_id]
+                failure = batch.failure
+                batch = None
+            elif batch is not None and not batch.done:
                 batch.done = True
                 batch.status = status
                 batch.ask = ask
@@ -233,7 +240,10 @@ class _ResponsesMixin(_ClientBase):
             if ask is not None and (batch is None or status != "completed"):
                 finished = ask
         if finished is not None:
-            finished.resolve(response)
+            if failure is not None:
+                finished.fail(failure)
+            else:
+                finished.resolve(response)
         if follow_up is not None:
             self._send_follow_up(follow_up)
         self._drain_queue()
@@ -402,6 +412,23 @@ class _ResponsesMixin(_ClientBase):
             )
         except RealtimeConnectionError as exc:
             logger.warning("could not send the output of %r: %s", call, exc)
+            return  # the connection is over: its end fails the waiting asks
+        except RealtimeError as exc:
+            # Still connected (a send that timed out): no follow-up response can
+            # use this call's result, so end the batch and fail an ask() waiting on it.
+            logger.warning("could not send the output of %r: %s", call, exc)
+            failed_ask: Optional[_Ask] = None
+            with self._lock:
+                batch = self._tool_batches.get(call.response_id)
+                if batch is not None:
+                    batch.pending.discard(call.call_id)
+                    if batch.done:
+                        del self._tool_batches[call.response_id]
+                        failed_ask = batch.ask
+                    else:  # response.done fails the ask
+                        batch.failure = exc
+            if failed_ask is not None:
+                failed_ask.fail(exc)
             return
         follow_up: Optional[_Ticket] = None
         with self._lock:
@@ -418,5 +445,7 @@ class _ResponsesMixin(_ClientBase):
     def _send_follow_up(self, ticket: _Ticket) -> None:
         try:
             self._request_response(ticket, front=True)
-        except RealtimeConnectionError as exc:
+        except RealtimeError as exc:
             logger.warning("could not request the response after the tool calls: %s", exc)
+            if ticket.ask is not None:
+                ticket.ask.fail(exc)

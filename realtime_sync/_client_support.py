@@ -96,13 +96,14 @@ class _Ticket:
 class _ToolBatch:
     """The registered tool calls of one response."""
 
-    __slots__ = ("pending", "done", "status", "ask")
+    __slots__ = ("pending", "done", "status", "ask", "failure")
 
     def __init__(self) -> None:
         self.pending: Set[str] = set()
         self.done = False
         self.status: Optional[str] = None
         self.ask: Optional[_Ask] = None
+        self.failure: Optional[BaseException] = None  # an output that could not be sent
 
 
 class _EventQueue:

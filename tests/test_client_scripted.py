@@ -1067,3 +1067,46 @@ def test_tool_result_that_is_not_strict_json_becomes_an_error_output(
 
     output = json.loads(frame["item"]["output"], parse_constant=reject)  # strict JSON
     assert "not JSON-serialisable" in output["error"]
+
+
+@pytest.mark.parametrize("order", ["output_fails_first", "response_done_first"])
+def test_ask_fails_when_a_tool_output_cannot_be_sent(
+    server: ScriptedServer, client: RealtimeClient, order: str
+) -> None:
+    # A send that times out (a stalled socket, still open) must not leave ask()
+    # waiting for a follow-up response that will never be requested.
+    from realtime_sync.errors import RealtimeTimeoutError
+
+    send_failed = threading.Event()
+    done_seen = threading.Event()
+    client.realtime.on("server.response.done", lambda event: done_seen.set())  # after the client's own handler
+
+    def tool(args: Dict[str, Any]) -> str:
+        if order == "response_done_first":
+            assert done_seen.wait(5)
+        return "ok"
+
+    client.add_tool({"name": "t"}, tool)
+    send = client.realtime.send
+
+    def stalled(event_name: str, data: Any = None) -> Any:
+        if event_name == "conversation.item.create" and data["item"]["type"] == "function_call_output":
+            send_failed.set()
+            raise RealtimeTimeoutError("cannot send 'conversation.item.create': the server accepted nothing")
+        return send(event_name, data)
+
+    client.realtime.send = stalled  # type: ignore[method-assign]
+
+    def respond(srv: ScriptedServer, frame: Dict[str, Any]) -> None:
+        if frame["type"] == "response.create":
+            srv.response_created()
+            srv.function_call("item_f", "call_t", "t", "{}")
+            if order == "output_fails_first":
+                assert send_failed.wait(5)
+            srv.response_done()
+
+    server.responder = respond
+    with pytest.raises(RealtimeTimeoutError):
+        client.ask("use the tool", timeout=10)
+    _sync(server, client)
+    assert len(server.frames("response.create")) == 1
