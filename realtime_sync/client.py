@@ -174,7 +174,9 @@ def _without_audio(event: Event) -> Event:
         return kept
     if event_type == "conversation.item.create":
         item = event.get("item")
-        content = item.get("content") if isinstance(item, dict) else None
+        if not isinstance(item, dict):
+            return event
+        content = item.get("content")
         if isinstance(content, list) and any(
             isinstance(part, dict) and isinstance(part.get("audio"), str) for part in content
         ):

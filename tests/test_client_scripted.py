@@ -999,9 +999,8 @@ def test_sent_audio_messages_are_not_kept_whole(server: ScriptedServer, client: 
     samples = np.zeros(24000, dtype=np.int16)
     client.send_user_message_content([{"type": "input_audio", "audio": samples}])
     (create,) = server.wait_for("conversation.item.create")
-    server.send(
-        {"type": "error", "error": {"type": "invalid_request_error", "code": "x", "message": "bad", "event_id": create["event_id"]}}
-    )
+    error = {"type": "invalid_request_error", "code": "x", "message": "bad", "event_id": create["event_id"]}
+    server.send({"type": "error", "error": error})
     (payload,) = errors.wait("error")
     kept = payload["client_event"]
     assert kept["event_id"] == create["event_id"]
