@@ -311,16 +311,19 @@ class _ResponsesMixin(_ClientBase):
         name = definition.get("name") if isinstance(definition, dict) else None
         if not isinstance(name, str) or not name:
             raise ConfigurationError("the tool definition needs a non-empty \"name\"")
-        if name in self._tools:
-            raise ConfigurationError(f'tool "{name}" already added; remove_tool("{name}") first')
         if any(isinstance(t, dict) and t.get("name") == name for t in self.session_config.get("tools") or []):
             raise ConfigurationError(f'tool "{name}" is already defined in session_config["tools"]')
         if not callable(handler):
             raise ConfigurationError(f'the handler of tool "{name}" must be callable')
         stored = copy.deepcopy(definition)
-        tools = dict(self._tools)
-        tools[name] = (stored, handler)
-        self._tools = tools  # replaced, never mutated: readers on other threads need no lock
+        # Writers take the lock so two threads adding tools lose neither; the
+        # table is replaced, never mutated, so readers need no lock.
+        with self._lock:
+            if name in self._tools:
+                raise ConfigurationError(f'tool "{name}" already added; remove_tool("{name}") first')
+            tools = dict(self._tools)
+            tools[name] = (stored, handler)
+            self._tools = tools
         if self.realtime.is_connected():
             self.update_session()
         return {"definition": stored, "handler": handler}
@@ -331,11 +334,12 @@ class _ResponsesMixin(_ClientBase):
         Raises:
             ConfigurationError: no tool of that name was added.
         """
-        if name not in self._tools:
-            raise ConfigurationError(f'tool "{name}" does not exist, so it cannot be removed')
-        tools = dict(self._tools)
-        del tools[name]
-        self._tools = tools
+        with self._lock:
+            if name not in self._tools:
+                raise ConfigurationError(f'tool "{name}" does not exist, so it cannot be removed')
+            tools = dict(self._tools)
+            del tools[name]
+            self._tools = tools
         if self.realtime.is_connected():
             self.update_session()
         return True

@@ -507,10 +507,18 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
             self._emit("conversation.updated", {"item": item, "delta": delta})
 
     def _on_item_created(self, event: Event) -> None:
+        # A repeated conversation.item.created (a relay's retry, or a GA server's
+        # conversation.item.added followed by .created) updates the stored item
+        # but appends nothing: appended/completed are dispatched once per item.
+        raw = event.get("item")
+        item_id = raw.get("id") if isinstance(raw, dict) else None
+        known = isinstance(item_id, str) and self.conversation.get_item(item_id) is not None
         item, delta = self._process(event)
         if item is None:
             return
         self._emit("conversation.updated", {"item": item, "delta": delta})
+        if known:
+            return
         self._emit("conversation.item.appended", {"item": item})
         if item.get("status") == "completed":
             self._emit("conversation.item.completed", {"item": item})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import threading
 from typing import Any, Dict, Iterator, List
 
@@ -1109,3 +1110,40 @@ def test_ask_fails_when_a_tool_output_cannot_be_sent(
         client.ask("use the tool", timeout=10)
     _sync(server, client)
     assert len(server.frames("response.create")) == 1
+
+
+def test_repeated_item_created_appends_the_item_once(server: ScriptedServer, client: RealtimeClient) -> None:
+    appended: List[str] = []
+    completed: List[str] = []
+    client.on("conversation.item.appended", lambda e: appended.append(e["item"]["id"]))
+    client.on("conversation.item.completed", lambda e: completed.append(e["item"]["id"]))
+    item = {"id": "item_dup", "type": "message", "role": "user", "status": "completed", "content": []}
+    for _ in range(2):  # a relay's retry, or GA's .added translated beside .created
+        server.send({"type": "conversation.item.created", "previous_item_id": None, "item": item})
+    _sync(server, client)
+    assert appended == ["item_dup"] and completed == ["item_dup"]
+    assert [i["id"] for i in client.conversation.get_items()] == ["item_dup"]
+
+
+def test_tools_added_from_many_threads_are_all_kept(client: RealtimeClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client, "update_session", lambda **config: None)  # no frames: the table is the point
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so unguarded updates get lost
+    start = threading.Barrier(8)
+
+    def add(index: int) -> None:
+        start.wait(timeout=5)
+        for k in range(25):
+            client.add_tool({"name": "tool_%d_%d" % (index, k)}, lambda arguments: None)
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join(timeout=10)
+    finally:
+        sys.setswitchinterval(previous)
+    assert len(client.tools) == 200
+    with pytest.raises(ConfigurationError, match="already added"):
+        client.add_tool({"name": "tool_0_0"}, lambda arguments: None)
