@@ -31,7 +31,6 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 from ._sim_cli import add_pacing_arguments, pacing_options
 from ._version import __version__
 from .errors import (
-    ConnectionClosedError,
     RealtimeConnectionError,
     RealtimeError,
     RealtimeTimeoutError,
@@ -337,12 +336,7 @@ def _cmd_events(args: argparse.Namespace) -> int:
             for text in messages:
                 if not text.strip():
                     continue
-                waiter.expect_reply()
-                client.send_text(text)
-                if not waiter.wait_for_turn(args.timeout):
-                    raise RealtimeTimeoutError("no reply within %g seconds" % args.timeout)
-                if not client.is_connected():
-                    raise ConnectionClosedError("the server closed the connection")
+                waiter.take_turn(client, text, args.timeout)
         finally:
             client.disconnect()
             discard.close()

@@ -11,7 +11,7 @@ import argparse
 from typing import Any, Callable, Dict, Optional, TextIO, Union
 
 from ._cli_common import ReplyPrinter, open_backend
-from .errors import ConnectionClosedError, RealtimeError, RealtimeTimeoutError
+from .errors import RealtimeError
 
 __all__ = ["run_chat", "run_voice"]
 
@@ -144,12 +144,7 @@ def run_chat(args: argparse.Namespace, connect: Connect, *, stdin: TextIO, out: 
                 if text.startswith("/"):
                     out.write("unknown command %s (try /voice, /quit or /help)\n" % text)
                     continue
-                printer.expect_reply()
-                client.send_text(text)
-                if not printer.wait_for_turn(args.timeout):
-                    raise RealtimeTimeoutError("no reply within %g seconds" % args.timeout)
-                if not client.is_connected():
-                    raise ConnectionClosedError("the server closed the connection")
+                printer.take_turn(client, text, args.timeout)
         finally:
             voice.stop()
             client.disconnect()

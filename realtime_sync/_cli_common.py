@@ -17,7 +17,7 @@ import sys
 import threading
 from typing import Any, Dict, Iterator, Optional, TextIO
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, ConnectionClosedError, RealtimeTimeoutError
 
 __all__ = [
     "API_KEY_ENV",
@@ -244,6 +244,20 @@ class ReplyPrinter:
             ``True`` when the turn finished (or the connection closed), ``False`` on timeout.
         """
         return self._turn_done.wait(timeout)
+
+    def take_turn(self, client: Any, text: str, timeout: Optional[float]) -> None:
+        """Send ``text`` as a user message and block until its reply is done.
+
+        Raises:
+            RealtimeTimeoutError: no finished reply within ``timeout`` seconds.
+            ConnectionClosedError: the server closed the connection meanwhile.
+        """
+        self.expect_reply()
+        client.send_text(text)
+        if not self.wait_for_turn(timeout):  # only a finite timeout runs out
+            raise RealtimeTimeoutError("no reply within %g seconds" % (timeout or 0))
+        if not client.is_connected():
+            raise ConnectionClosedError("the server closed the connection")
 
 
 # -- the ``events`` command's one-line descriptions -----------------------

@@ -15,7 +15,6 @@ import time
 from typing import Any, Callable, Dict, TextIO
 
 from ._cli_common import ReplyPrinter, open_backend
-from .errors import ConnectionClosedError, RealtimeTimeoutError
 
 __all__ = ["run_demo", "get_local_time", "LOCAL_TIME_TOOL", "DEMO_SCRIPT"]
 
@@ -100,12 +99,7 @@ def run_demo(args: argparse.Namespace, connect: Callable[..., Any], *, out: Text
             for text in DEMO_SCRIPT:
                 out.write("you> %s\n" % text)
                 out.flush()
-                printer.expect_reply()
-                client.send_text(text)
-                if not printer.wait_for_turn(args.timeout):
-                    raise RealtimeTimeoutError("no reply within %g seconds" % args.timeout)
-                if not client.is_connected():
-                    raise ConnectionClosedError("the server closed the connection")
+                printer.take_turn(client, text, args.timeout)
                 out.write("\n")
             items = client.conversation.get_items()
             calls = sum(1 for item in items if item.get("type") == "function_call")
