@@ -219,6 +219,7 @@ class _ReceiveLoop:
     _ping_interval: float
     _ping_timeout: Optional[float]
     _max_frame_size: Optional[int]
+    _on_server_event: Optional[Callable[[Dict[str, Any]], None]]
     _ssl_context: Optional[ssl.SSLContext]
     _state_lock: threading.Lock
     _send_lock: threading.Lock
@@ -324,6 +325,7 @@ class _ReceiveLoop:
         # json.loads's own.
         raw_decode = _RAW_DECODE
         max_size = self._max_frame_size
+        first = self._on_server_event
 
         def receive(app: websocket.WebSocketApp, message: Any) -> None:
             try:
@@ -353,6 +355,11 @@ class _ReceiveLoop:
                     return
                 if self.debug:
                     self._log_event("received", event)
+                if first is not None:
+                    try:
+                        first(event)
+                    except Exception:
+                        logger.exception("on_server_event failed for %s", event_type)
                 dispatch("server." + event_type, event)
                 dispatch("server.*", event)
             except Exception:  # never let a bug here reach websocket-client's loop

@@ -50,7 +50,7 @@ import secrets
 import ssl
 import threading
 import time
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import websocket
@@ -192,8 +192,16 @@ class RealtimeAPI(_ReceiveLoop, EventHandler):
         max_frame_size: Optional[int] = 16 * 1024 * 1024,
         ssl_context: Optional[ssl.SSLContext] = None,
         protocol: Optional[str] = None,
+        on_server_event: Optional[Callable[[Dict[str, Any]], None]] = None,
     ) -> None:
         super().__init__()
+        if on_server_event is not None and not callable(on_server_event):
+            raise ConfigurationError("on_server_event must be callable or None")
+        #: Called on the receive thread with every parsed server event, before
+        #: the ``server.<type>`` and ``server.*`` listeners (the owner's hook:
+        #: :class:`~realtime_sync.client.RealtimeClient` updates its conversation
+        #: there, so user listeners see the item already updated).
+        self._on_server_event = on_server_event
         url = DEFAULT_URL if url is None else url
         if not isinstance(url, str):
             raise ConfigurationError(f"url must be a str, not {type(url).__name__}")
