@@ -61,6 +61,7 @@ from .frames import (
     parse_close,
     readable_waiter,
 )
+from .proxy import reveal_options
 from .secrets import Redactor, Secret, clear_traceback
 
 __all__ = ["Connection", "Listeners", "Timing", "IO_TIMEOUT", "CLOSE_GRACE"]
@@ -345,17 +346,21 @@ class Connection:
             # The URL and header lines hold the key: they are passed inline, never
             # kept in a local, and the frames they reach are cleared on failure.
             ws.connect(  # type: ignore[no-untyped-call]
-                self._url.reveal(), header=self._headers(), timeout=timeout, redirect_limit=0, **self._proxy
+                self._url.reveal(),
+                header=self._headers(),
+                timeout=timeout,
+                redirect_limit=0,
+                **reveal_options(self._proxy),
             )
         except Exception as exc:
-            location = None
+            redirect = None
             response = getattr(ws, "handshake_response", None)
             if response is not None and getattr(response, "status", None) in _REDIRECTS:
-                location = str(response.headers.get("location") or "")
+                redirect = (int(response.status), str(response.headers.get("location") or ""))
             clear_traceback(exc)
             self.cause = exc
             if not self.closing:
-                self.failure = connect_error(exc, self.attempt, self._redactor, location)
+                self.failure = connect_error(exc, self.attempt, self._redactor, redirect)
             return False
         sock = ws.sock
         if sock is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import websocket
 
@@ -64,19 +64,23 @@ class Attempt:
 
 
 def connect_error(
-    exc: Optional[BaseException], attempt: Attempt, redactor: Redactor, location: Optional[str] = None
+    exc: Optional[BaseException],
+    attempt: Attempt,
+    redactor: Redactor,
+    redirect: Optional[Tuple[int, str]] = None,
 ) -> RealtimeError:
     """The exception ``connect()`` raises when the handshake failed with ``exc``.
 
-    ``location`` is the ``Location`` of a redirect the server answered with
-    (redirects are refused).
+    ``redirect`` is the status and ``Location`` of a redirect the server
+    answered with: redirects are refused, never followed.
     """
-    if location is not None:
+    if redirect is not None:
+        status, location = redirect
         return HandshakeError(
-            f"the server at {attempt.url} redirected the handshake to {redact_url(redactor.text(location))}; "
-            "redirects are not followed (credentials must not travel to another address): "
-            "connect to that URL directly if you trust it",
-            status_code=_status(exc),
+            f"the server at {attempt.url} redirected the handshake (HTTP {status}) to "
+            f"{redact_url(redactor.text(location)) or 'nowhere'}; redirects are not followed (credentials must "
+            "not travel to another address): connect to that URL directly if you trust it",
+            status_code=status,
         )
     via = f" through the proxy {attempt.proxy}" if attempt.proxy else ""
     if isinstance(exc, websocket.WebSocketBadStatusException):

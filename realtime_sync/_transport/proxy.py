@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 from ..errors import ConfigurationError
 from .secrets import Secret, redact_url
 
-__all__ = ["proxy_options", "environment_proxy"]
+__all__ = ["proxy_options", "environment_proxy", "reveal_options"]
 
 _PROXY_TYPES = ("http", "socks4", "socks4a", "socks5", "socks5h")
 
@@ -44,7 +44,7 @@ def proxy_options(proxy: Optional[str]) -> Tuple[Dict[str, Any], List[Secret], O
     found: List[Secret] = []
     if parts.username is not None:
         password = unquote(parts.password or "")
-        options["http_proxy_auth"] = (unquote(parts.username), password)
+        options["http_proxy_auth"] = (unquote(parts.username), Secret(password))
         if password:
             found.extend([Secret(password), Secret(parts.password or "")])
     return options, found, f"{scheme}://{parts.hostname}:{port}"
@@ -61,3 +61,13 @@ def environment_proxy(host: str, secure: bool) -> Optional[str]:
     if not proxy_host:
         return None
     return f"http://{proxy_host}:{port}" if port else f"http://{proxy_host}"
+
+
+def reveal_options(options: Dict[str, Any]) -> Dict[str, Any]:
+    """``options`` as websocket-client takes them: the proxy password revealed (pass inline)."""
+    auth = options.get("http_proxy_auth")
+    if auth is None:
+        return options
+    revealed = dict(options)
+    revealed["http_proxy_auth"] = (auth[0], auth[1].reveal() if isinstance(auth[1], Secret) else auth[1])
+    return revealed
