@@ -303,9 +303,10 @@ class Connection:
                 )
 
     def _send_close(self, code: int, reason: str) -> None:
-        if self._close_sent:
-            return
-        self._close_sent = True
+        with self._lock:
+            if self._close_sent:
+                return
+            self._close_sent = True
         self._send_control(OP_CLOSE, code.to_bytes(2, "big") + reason.encode("utf-8")[:123], CLOSE_GRACE)
 
     def _shutdown(self) -> None:
