@@ -108,7 +108,15 @@ from ._transport.secrets import (
     secret_query_values,
     summarize_event,
 )
-from ._transport.urls import Endpoint, check_headers, check_query, has_line_break, header_lines, is_loopback
+from ._transport.urls import (
+    Endpoint,
+    check_headers,
+    check_query,
+    has_line_break,
+    header_lines,
+    is_loopback,
+    key_header_name,
+)
 from .errors import (
     ConfigurationError,
     ConnectionClosedError,
@@ -524,22 +532,13 @@ class RealtimeAPI(EventHandler):
             shown[name] = REDACTED if name.lower() in SECRET_HEADERS else value
         return shown
 
-    def _key_header(self) -> Optional[str]:
-        """The header the key travels in, for error hints (``None``: no key in a header)."""
-        if self._api_key is not None:
-            return self._endpoint.key_header()
-        for name, value in self._extra_headers.items():
-            if isinstance(value, Secret) and name.lower() in ("authorization", "api-key", "x-api-key", "openai-api-key"):
-                return name
-        return None
-
     def _new_connection(self, target: Secret, timeout: Optional[float]) -> Connection:
         """One connection, given this object's listeners (under the state lock)."""
         attempt = Attempt(
             self.url,
             self._endpoint.where,
             timeout,
-            key_header=self._key_header(),
+            key_header=key_header_name(self._endpoint, self._api_key is not None, self._extra_headers),
             key_env=self._key_env if self._api_key is not None else None,
             proxy=self._proxy_shown or environment_proxy(self._endpoint.host, self._endpoint.secure),
         )

@@ -48,7 +48,7 @@ from ..errors import (
     RealtimeError,
     RealtimeTimeoutError,
 )
-from .failures import Attempt, closed_error, connect_error, describe_failure
+from .failures import Attempt, close_payload, closed_error, connect_error, describe_failure
 from .frames import (
     OP_BINARY,
     OP_CLOSE,
@@ -566,7 +566,9 @@ class Connection:
             was_open = self.open
             self.open = False
             if was_open:
-                payload = self._close_payload()
+                payload = close_payload(
+                    self._local_close, self._close_code, self._close_reason, self.closing, self._end_reason
+                )
                 self.closed_error = closed_error(self.attempt.url, payload)
             self.finished.set()
         if payload is None:
@@ -586,18 +588,6 @@ class Connection:
             self._listeners.on_close(payload, self.closed_error)
         except Exception:
             logger.exception("the on_close listener of %s failed", self.attempt.url)
-
-    def _close_payload(self) -> Dict[str, Any]:
-        if self._local_close is not None:
-            local_code, local_reason = self._local_close
-            return {"error": True, "code": local_code, "reason": local_reason}
-        code, reason = self._close_code, self._close_reason
-        if self.closing and code is None:
-            code = 1000  # we closed it with 1000 and stopped before the echo
-        error = not self.closing and code != 1000
-        if reason is None and error:
-            reason = self._end_reason or "the connection ended without a close frame"
-        return {"error": error, "code": code, "reason": reason}
 
 
 _CLOSE_TIMEOUT = "the server did not answer the close frame"

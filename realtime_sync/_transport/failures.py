@@ -27,7 +27,7 @@ from ..errors import (
 )
 from .secrets import Redactor, redact_url
 
-__all__ = ["Attempt", "connect_error", "closed_error", "describe_failure", "server_message"]
+__all__ = ["Attempt", "connect_error", "close_payload", "closed_error", "describe_failure", "server_message"]
 
 
 class Attempt:
@@ -195,3 +195,28 @@ def closed_error(url: str, payload: Dict[str, Any]) -> ConnectionClosedError:
     elif reason:
         detail = f" ({reason})"
     return ConnectionClosedError(f"the connection to {url} closed{detail}", code=code, reason=reason)
+
+
+def close_payload(
+    local_close: Optional[Tuple[int, str]],
+    code: Optional[int],
+    reason: Optional[str],
+    closing: bool,
+    end_reason: Optional[str],
+) -> Dict[str, Any]:
+    """The ``close`` payload of a connection that has ended.
+
+    Args:
+        local_close: ``(code, reason)`` when we closed it for a protocol fault.
+        code, reason: from the server's close frame, if one came.
+        closing: ``disconnect()`` (or a cancelled connect) asked to close.
+        end_reason: why it ended without a close frame (reset, EOF, no pong...).
+    """
+    if local_close is not None:
+        return {"error": True, "code": local_close[0], "reason": local_close[1]}
+    if closing and code is None:
+        code = 1000  # we closed it with 1000 and stopped before the echo
+    error = not closing and code != 1000
+    if reason is None and error:
+        reason = end_reason or "the connection ended without a close frame"
+    return {"error": error, "code": code, "reason": reason}

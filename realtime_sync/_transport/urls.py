@@ -33,6 +33,7 @@ __all__ = [
     "check_headers",
     "check_query",
     "has_line_break",
+    "key_header_name",
     "OPENAI",
     "AZURE_GA",
     "AZURE_DEPLOYMENT",
@@ -230,3 +231,13 @@ def check_query(query: Optional[Mapping[str, str]]) -> List[Tuple[str, str]]:
             raise ConfigurationError("query names and values must be str")
         pairs.append((name, value))
     return pairs
+
+
+def key_header_name(endpoint: Endpoint, has_api_key: bool, extra: Dict[str, object]) -> Optional[str]:
+    """The header the key travels in, for error hints (``None``: no key in a header)."""
+    if has_api_key:
+        return endpoint.key_header()
+    for name, value in extra.items():
+        if isinstance(value, Secret) and name.lower() in ("authorization", "api-key", "x-api-key", "openai-api-key"):
+            return name
+    return None
