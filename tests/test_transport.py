@@ -405,6 +405,37 @@ def test_a_missing_pong_names_the_ping_timeout_in_the_error() -> None:
     assert payload == {"error": True, "code": None, "reason": "ping/pong timed out: no pong within 0.1 s"}
 
 
+def test_server_pings_are_answered_with_their_payload_and_masked_server_frames_are_read() -> None:
+    pongs: List[Any] = []
+    answered = threading.Event()
+
+    def script(conn: socket.socket) -> None:
+        conn.sendall(server_frame(b"are you there", 0x9))
+        conn.sendall(server_frame(b'{"type":"masked.event","event_id":"e1"}', mask=b"\x11\x22\x33\x44"))
+        conn.settimeout(5.0)
+        pongs.append(read_client_frame(conn))
+        answered.set()
+        read_client_frame(conn)  # the close frame
+
+    with raw_server(script) as url:
+        api = RealtimeAPI(url)
+        events = Collector()
+        api.on("server.*", events)
+        try:
+            api.connect(timeout=5.0)
+            assert answered.wait(5.0)
+            assert events.wait(1)[0] == {"type": "masked.event", "event_id": "e1"}
+        finally:
+            api.disconnect()
+    assert pongs == [(0xA, b"are you there")]
+
+
+@pytest.mark.parametrize("value", [0, -1, "5", True])
+def test_a_bad_frame_timeout_is_a_configuration_error(value: Any) -> None:
+    with pytest.raises(ConfigurationError, match="frame_timeout"):
+        RealtimeAPI("ws://127.0.0.1:9/", frame_timeout=value)
+
+
 # -- Azure ---------------------------------------------------------------------------
 
 AZURE_HOST = "myres.openai.azure.com"
