@@ -263,7 +263,7 @@ def test_huge_frame_gets_an_error_and_the_session_goes_on(conn: Conn, filler: st
 def test_unexpected_failure_in_a_handler_is_a_server_error_not_a_dead_session(
     conn: Conn, caplog: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import realtime_sync.simulator.session as sim_session
+    import realtime_sync.simulator.wire as sim_session
 
     def broken(item: Any) -> None:
         raise RuntimeError("bug in the simulator")
@@ -898,7 +898,8 @@ def test_browser_subprotocols_carry_key_and_beta_flag(make_simulator: Callable[.
     assert info.value.status_code == 401
 
 
-def test_beta_header_required_and_default_model(simulator: RealtimeSimulator) -> None:
+def test_beta_header_required_and_default_model(make_simulator: Callable[..., RealtimeSimulator]) -> None:
+    simulator = make_simulator(protocol="beta")
     with pytest.raises(websocket.WebSocketBadStatusException) as info:
         websocket.create_connection(simulator.url, timeout=5)
     assert info.value.status_code == 400 and b"OpenAI-Beta" in info.value.resp_body

@@ -31,10 +31,12 @@ except ImportError as _exc:  # pragma: no cover - exercised without the extra
     ) from _exc
 
 from ..errors import ConfigurationError
-from .config import DEFAULT_MODEL
+from .config import new_id
+from .mcp import McpServers
 from .responder import Responder, Transcriber, default_responder
 from .session import MAX_EVENT_BYTES, SimSession
 from .state import SimOptions
+from .wire import PROTOCOLS
 
 __all__ = ["RealtimeSimulator"]
 
@@ -87,8 +89,24 @@ def _json_error(status: int, message: str, code: Optional[str]) -> Any:
     headers = Headers(
         [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Connection", "close")]
     )
-    reason = {400: "Bad Request", 401: "Unauthorized"}.get(status, "Error")
+    reason = {400: "Bad Request", 401: "Unauthorized", 503: "Service Unavailable"}.get(status, "Error")
     return _HTTPResponse(status, reason, headers, data)
+
+
+def _refuse_beta(connection: Any) -> None:
+    """Answer a beta connection as the live service does now: an ``error``, then close 4000."""
+    error = {
+        "type": "invalid_request_error",
+        "code": "beta_api_shape_disabled",
+        "message": "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.",
+        "param": None,
+        "event_id": None,
+    }
+    try:
+        connection.send(json.dumps({"event_id": new_id("event"), "type": "error", "error": error}))
+        connection.close(4000, "beta_api_shape_disabled")
+    except Exception:
+        logger.debug("refusing a beta connection failed", exc_info=True)
 
 
 def _shutdown_socket(sock: socket.socket) -> None:
@@ -149,7 +167,15 @@ def _check_options(
 
 
 class RealtimeSimulator:
-    """A local Realtime API server speaking the beta protocol.
+    """A local Realtime API server speaking the GA protocol, and the beta one when asked.
+
+    Each connection speaks one dialect: beta when ``protocol="beta"`` or when
+    the client asks for it (header ``OpenAI-Beta: realtime=v1`` or subprotocol
+    ``openai-beta.realtime-v1``, as relays and older deployments expect), GA
+    otherwise. A GA session starts with GA's defaults (model ``gpt-realtime``,
+    voice ``marin``, server VAD on) and sends GA's events
+    (``conversation.item.added`` / ``.done``, ``response.output_text.delta``,
+    ``response.output_audio.delta``, input transcription deltas, MCP items...).
 
     Args:
         host: interface to bind (loopback by default).
@@ -160,9 +186,17 @@ class RealtimeSimulator:
         require_api_key: when set, the handshake needs ``Authorization: Bearer
             <key>`` (or the browser subprotocol ``openai-insecure-api-key.<key>``);
             otherwise HTTP 401 with an OpenAI-style JSON error body.
-        require_beta_header: when true (default), a handshake without
-            ``OpenAI-Beta: realtime=v1`` (or subprotocol ``openai-beta.realtime-v1``)
-            gets HTTP 400 with a JSON error body.
+        protocol: ``"ga"`` (default): GA unless the client asks for beta;
+            ``"beta"``: every connection speaks beta.
+        require_beta_header: when true, a handshake without ``OpenAI-Beta:
+            realtime=v1`` (or subprotocol ``openai-beta.realtime-v1``) gets HTTP
+            400 with a JSON error body. Default: true when ``protocol="beta"``.
+        refuse_beta: reproduce the live service, which has retired beta: a
+            beta connection gets an ``error`` with code
+            ``beta_api_shape_disabled``, then a close with code 4000.
+        mcp_servers: simulated MCP servers for GA sessions,
+            ``{server_label: {tool_name: callable(arguments) -> str | JSON-able}}``
+            (see :mod:`realtime_sync.simulator.mcp`).
         speed: pacing of streamed output as a multiple of real time (50 means a
             two-second reply streams in 40 ms); ``None`` or 0 sends as fast as
             possible.
@@ -188,6 +222,8 @@ class RealtimeSimulator:
         max_session_seconds: end each session after this long, as the real
             server does after 30 minutes: an ``error`` with code
             ``session_expired``, then a normal close. ``None``: no limit.
+        refuse_connections: fault: the first this many handshakes get HTTP 503
+            (a reconnection test's "server refuses the first retry").
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. The
     constructor starts nothing.
@@ -204,7 +240,7 @@ class RealtimeSimulator:
         port: int = 0,
         responder: Optional[Responder] = None,
         require_api_key: Optional[str] = None,
-        require_beta_header: bool = True,
+        require_beta_header: Optional[bool] = None,
         speed: Optional[float] = 50.0,
         realtime: bool = False,
         audio_chunk_ms: int = 100,
@@ -216,6 +252,10 @@ class RealtimeSimulator:
         event_delay: float = 0.0,
         max_session_seconds: Optional[float] = None,
         transcript_before_item: bool = False,
+        protocol: str = "ga",
+        refuse_beta: bool = False,
+        mcp_servers: Optional[McpServers] = None,
+        refuse_connections: int = 0,
     ) -> None:
         _check_options(
             speed=speed,
@@ -226,10 +266,18 @@ class RealtimeSimulator:
             event_delay=event_delay,
             max_session_seconds=max_session_seconds,
         )
+        if protocol not in PROTOCOLS:
+            raise ConfigurationError(f"protocol must be 'ga' or 'beta', not {protocol!r}")
+        if isinstance(refuse_connections, bool) or not isinstance(refuse_connections, int) or refuse_connections < 0:
+            raise ConfigurationError(f"refuse_connections must be an int >= 0, not {refuse_connections!r}")
+        self.protocol = protocol
+        self.refuse_beta = bool(refuse_beta)
+        self.refuse_connections = refuse_connections
+        self.handshakes_refused = 0
         self.host = host
         self._requested_port = int(port)
         self._api_key = require_api_key
-        self.require_beta_header = require_beta_header
+        self.require_beta_header = protocol == "beta" if require_beta_header is None else bool(require_beta_header)
         self.options = SimOptions(
             responder=responder or default_responder,
             speed=1.0 if realtime else speed,
@@ -242,6 +290,7 @@ class RealtimeSimulator:
             event_delay=float(event_delay),
             max_session_seconds=max_session_seconds,
             transcript_before_item=transcript_before_item,
+            mcp_servers=mcp_servers,
         )
         self._server: Any = None
         self._thread: Optional[threading.Thread] = None
@@ -429,6 +478,12 @@ class RealtimeSimulator:
             # threads of finished handshakes (rejected ones never reach _handle) are dropped
             self._handler_threads = [t for t in self._handler_threads if t.is_alive()]
             self._handler_threads.append(threading.current_thread())
+        with self._lock:
+            refuse = self.handshakes_refused < self.refuse_connections
+            if refuse:
+                self.handshakes_refused += 1
+        if refuse:
+            return _json_error(503, "The server is temporarily unavailable (refused by the simulator).", None)
         headers = request.headers
         # a header may come more than once: read every value (Headers.get raises then)
         offered = _header_values(headers, "Sec-WebSocket-Protocol")
@@ -469,8 +524,16 @@ class RealtimeSimulator:
     def _handle(self, connection: Any) -> None:
         thread = threading.current_thread()
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(connection.request.path).query)
-        model = (query.get("model") or [DEFAULT_MODEL])[0]
-        session = SimSession(connection, model, self.options)
+        model = (query.get("model") or [None])[0]
+        headers = connection.request.headers
+        asks_beta = "realtime=v1" in _header_values(headers, "OpenAI-Beta") or "openai-beta.realtime-v1" in (
+            _header_values(headers, "Sec-WebSocket-Protocol")
+        )
+        protocol = "beta" if self.protocol == "beta" or asks_beta else "ga"
+        if protocol == "beta" and self.refuse_beta:
+            _refuse_beta(connection)
+            return
+        session = SimSession(connection, model, self.options, protocol)
         thread.name = f"realtime-sync-sim-conn-{session.id}"
         with self._lock:
             if self._stopping:
@@ -479,7 +542,7 @@ class RealtimeSimulator:
             if thread not in self._handler_threads:
                 self._handler_threads.append(thread)
             self.sessions_started += 1
-        logger.debug("simulator session %s opened (model %s)", session.id, model)
+        logger.debug("simulator session %s opened (%s, model %s)", session.id, protocol, session.state.session["model"])
         try:
             session.run()
         finally:
