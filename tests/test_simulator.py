@@ -1205,3 +1205,16 @@ def test_command_line_runs_until_ctrl_c(stop_signal: int) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_standalone_dialect_and_expiry_flags(capsys: Any) -> None:
+    from realtime_sync.simulator.cli import build_parser, main
+
+    args = build_parser().parse_args(["--protocol", "beta", "--refuse-beta", "--max-session-seconds", "90"])
+    assert (args.protocol, args.refuse_beta, args.max_session_seconds) == ("beta", True, 90.0)
+    assert build_parser().parse_args([]).protocol == "ga"
+    for bad in (["--max-session-seconds", "0"], ["--protocol", "v2"]):
+        with pytest.raises(SystemExit) as info:
+            main(bad)
+        assert info.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err

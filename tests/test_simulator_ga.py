@@ -149,6 +149,18 @@ def ga(simulator: RealtimeSimulator, models: Models) -> Iterator[Conn]:
     conn.close()
 
 
+def close_code(ws: websocket.WebSocket) -> int:
+    """Read the server's close frame, answer it (so the server need not wait), return its code."""
+    opcode, data = ws.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    try:
+        ws.send_close()
+    except OSError:  # the server may already have ended the TCP connection
+        pass
+    ws.shutdown()
+    return int.from_bytes(data[:2], "big")
+
+
 def collapse(types: List[str]) -> List[str]:
     out: List[str] = []
     for event_type in types:
@@ -556,8 +568,7 @@ def test_refusing_beta_like_the_live_service(make_simulator: Callable[..., Realt
     assert event["error"]["message"] == (
         "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API."
     )
-    opcode, data = ws.recv_data(control_frame=True)
-    assert opcode == websocket.ABNF.OPCODE_CLOSE and int.from_bytes(data[:2], "big") == 4000
+    assert close_code(ws) == 4000
     ws.close()
     conn = Conn(sim.url, models)  # GA is still served
     assert conn.session["type"] == "realtime"
@@ -578,8 +589,7 @@ def test_session_expiry_in_ga(make_simulator: Callable[..., RealtimeSimulator], 
     conn = Conn(make_simulator(max_session_seconds=0.3).url, models)
     error = conn.expect("error")["error"]
     assert (error["type"], error["code"]) == ("invalid_request_error", "session_expired")
-    opcode, data = conn.ws.recv_data(control_frame=True)
-    assert opcode == websocket.ABNF.OPCODE_CLOSE and int.from_bytes(data[:2], "big") == 1000
+    assert close_code(conn.ws) == 1000
     conn.close()
 
 
@@ -602,3 +612,23 @@ def test_drop_after_n_events_in_ga(make_simulator: Callable[..., RealtimeSimulat
     with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError)):
         conn.ws.recv()
     conn.close()
+
+
+def test_runtime_faults_drop_expire_and_malformed(make_simulator: Callable[..., RealtimeSimulator], models: Models) -> None:
+    sim = make_simulator()
+    conn = Conn(sim.url, models)
+    assert sim.send_malformed_frame() == 1
+    with pytest.raises(ValueError):
+        json.loads(conn.ws.recv())
+    assert conn.update(instructions="still here")["instructions"] == "still here"
+    assert sim.expire_sessions() == 1
+    error = conn.expect("error")["error"]
+    assert (error["code"], error["message"]) == ("session_expired", "Your session hit the maximum duration of 30 minutes.")
+    assert close_code(conn.ws) == 1000
+    conn.close()
+    conn = Conn(sim.url, models)
+    assert sim.drop_connections() == 1
+    with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError)):
+        conn.ws.recv()  # no close frame: the connection just ends
+    conn.close()
+    assert sim.drop_connections() == 0

@@ -24,6 +24,7 @@ __all__ = ["Outbox"]
 
 logger = logging.getLogger(__name__)
 
+_MALFORMED = '{"type": "response.text.delta", "delta": '  # cut short: not JSON
 _INJECTED_ERROR: Dict[str, Any] = {
     "type": "server_error",
     "code": None,
@@ -88,7 +89,7 @@ class Outbox:
                 self.connection.send(frame)
                 self.sent += 1
                 if opts.malformed_frame_after is not None and self.sent == opts.malformed_frame_after:
-                    self.connection.send('{"type": "response.text.delta", "delta": ')
+                    self.connection.send(_MALFORMED)
                 if opts.error_after is not None and self.sent == opts.error_after:
                     error = opts.error or _INJECTED_ERROR
                     self.connection.send(json.dumps({"event_id": new_id("event"), "type": "error", "error": error}))
@@ -97,6 +98,22 @@ class Outbox:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("simulator %s sent %s %s", self.name, event["type"], event["event_id"])
         return event
+
+    def send_malformed(self) -> None:
+        """Fault: write one frame that is not valid JSON.
+
+        Raises:
+            Closed: the connection is closed.
+        """
+        from websockets.exceptions import ConnectionClosed
+
+        with self.lock:
+            if self.closed.is_set():
+                raise Closed()
+            try:
+                self.connection.send(_MALFORMED)
+            except (ConnectionClosed, OSError) as exc:
+                raise Closed() from exc
 
     def drop(self) -> None:
         """Fault: end the TCP connection abruptly, without a close frame."""

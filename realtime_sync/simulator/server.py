@@ -9,17 +9,13 @@ face is :mod:`realtime_sync.simulator`.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
-import socket
 import threading
 import urllib.parse
 import weakref
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 try:
-    from websockets.datastructures import Headers
-    from websockets.http11 import Response as _HTTPResponse
     from websockets.protocol import State
     from websockets.sync.server import ServerConnection
     from websockets.sync.server import serve as _serve
@@ -31,11 +27,11 @@ except ImportError as _exc:  # pragma: no cover - exercised without the extra
     ) from _exc
 
 from ..errors import ConfigurationError
-from .config import new_id
+from .handshake import RedactingLogger, asks_for_beta, header_values, json_error, refuse_beta, shutdown_socket
 from .mcp import McpServers
 from .responder import Responder, Transcriber, default_responder
 from .session import MAX_EVENT_BYTES, SimSession
-from .state import SimOptions
+from .state import Closed, SimOptions
 from .wire import PROTOCOLS
 
 __all__ = ["RealtimeSimulator"]
@@ -52,74 +48,11 @@ _CONNECTING = State.CONNECTING
 _CLOSE_TIMEOUT = 1.0  # seconds stop() waits for a client to answer the close frame
 
 
-class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]  # generic only in 3.11+ stubs
-    """The ``websockets`` server logger, with credentials in logged headers masked.
-
-    At DEBUG level websockets logs every request header, ``Authorization``
-    included; the simulator's API key must not reach a log. While the
-    simulator stops, the handshakes it cuts short are expected, not errors:
-    some websockets versions (15 and older) log each at ERROR, so they are
-    logged at DEBUG instead.
-    """
-
-    _SECRET_HEADERS = ("authorization", "sec-websocket-protocol")
-
-    def __init__(self, logger: logging.Logger, stopping: Callable[[], bool]) -> None:
-        super().__init__(logger, {})
-        self._stopping = stopping
-
-    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        if level > logging.DEBUG and msg == "opening handshake failed" and self._stopping():
-            level = logging.DEBUG
-        if (
-            len(args) == 2
-            and isinstance(args[0], str)
-            and args[0].lower() in self._SECRET_HEADERS
-            and isinstance(msg, str)
-            and msg.endswith("%s: %s")
-        ):
-            args = (args[0], "[secure]")
-        super().log(level, msg, *args, **kwargs)
-
-
-def _json_error(status: int, message: str, code: Optional[str]) -> Any:
-    """An HTTP error response with an OpenAI-style JSON body, for a rejected handshake."""
-    body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
-    data = json.dumps(body).encode("utf-8")
-    headers = Headers(
-        [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Connection", "close")]
-    )
-    reason = {400: "Bad Request", 401: "Unauthorized", 503: "Service Unavailable"}.get(status, "Error")
-    return _HTTPResponse(status, reason, headers, data)
-
-
-def _refuse_beta(connection: Any) -> None:
-    """Answer a beta connection as the live service does now: an ``error``, then close 4000."""
-    error = {
-        "type": "invalid_request_error",
-        "code": "beta_api_shape_disabled",
-        "message": "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.",
-        "param": None,
-        "event_id": None,
-    }
+def _expire(session: SimSession) -> None:
     try:
-        connection.send(json.dumps({"event_id": new_id("event"), "type": "error", "error": error}))
-        connection.close(4000, "beta_api_shape_disabled")
-    except Exception:
-        logger.debug("refusing a beta connection failed", exc_info=True)
-
-
-def _shutdown_socket(sock: socket.socket) -> None:
-    """Shut a socket down both ways (its reader sees the end at once); errors ignored."""
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-
-
-def _header_values(headers: Headers, name: str) -> List[str]:
-    """Every comma-separated value of header ``name``, over all its occurrences."""
-    return [value.strip() for line in headers.get_all(name) for value in line.split(",") if value.strip()]
+        session.expire()
+    except Closed:
+        logger.debug("session %s closed before it could expire", session.id)
 
 
 def _script(
@@ -343,7 +276,7 @@ class RealtimeSimulator:
                 max_size=_MAX_FRAME,
                 open_timeout=10,
                 close_timeout=_CLOSE_TIMEOUT,
-                logger=_RedactingLogger(logging.getLogger("websockets.server"), lambda: self._stopping),
+                logger=RedactingLogger(logging.getLogger("websockets.server"), lambda: self._stopping),
             )
             self._server = server
             self._port = int(server.socket.getsockname()[1])
@@ -417,7 +350,7 @@ class RealtimeSimulator:
                     stopping = simulator._stopping
                     simulator._opening.add(self)
                 if stopping:  # accepted while stop() runs: refuse at once
-                    _shutdown_socket(self.socket)
+                    shutdown_socket(self.socket)
 
         return _SimConnection
 
@@ -427,7 +360,7 @@ class RealtimeSimulator:
             opening = list(self._opening)
         for connection in opening:
             if connection.protocol.state is _CONNECTING:
-                _shutdown_socket(connection.socket)
+                shutdown_socket(connection.socket)
 
     # -- inspection and runtime faults ----------------------------------------
 
@@ -459,6 +392,46 @@ class RealtimeSimulator:
                 logger.debug("broadcast to %s failed", session.id, exc_info=True)
         return reached
 
+    def _open_sessions(self) -> List[SimSession]:
+        with self._lock:
+            return [s for s in self._sessions if not s.closed.is_set()]
+
+    def drop_connections(self) -> int:
+        """Fault: end every open connection abruptly (TCP cut, no close frame), as a network failure would.
+
+        Returns the number of connections dropped.
+        """
+        sessions = self._open_sessions()
+        for session in sessions:
+            session.drop()
+        return len(sessions)
+
+    def expire_sessions(self) -> int:
+        """Fault: end every open session now as the live service does at its maximum duration.
+
+        Each gets an ``error`` with code ``session_expired``, then a close (1000)
+        on a thread of its own (the close waits for the client's answer; this
+        call does not). Returns the number of sessions expired.
+        """
+        sessions = self._open_sessions()
+        for session in sessions:
+            closer = threading.Thread(target=_expire, args=(session,), name="realtime-sync-sim-expire", daemon=True)
+            with self._lock:
+                self._handler_threads.append(closer)  # stop() joins it
+            closer.start()
+        return len(sessions)
+
+    def send_malformed_frame(self) -> int:
+        """Fault: send one frame that is not valid JSON to every open session; returns how many it reached."""
+        reached = 0
+        for session in self._open_sessions():
+            try:
+                session.send_malformed_frame()
+                reached += 1
+            except ConnectionError:
+                logger.debug("malformed frame to %s failed", session.id, exc_info=True)
+        return reached
+
     # -- websockets callbacks (connection handler threads) ---------------------
 
     def _select_subprotocol(
@@ -483,20 +456,20 @@ class RealtimeSimulator:
             if refuse:
                 self.handshakes_refused += 1
         if refuse:
-            return _json_error(503, "The server is temporarily unavailable (refused by the simulator).", None)
+            return json_error(503, "The server is temporarily unavailable (refused by the simulator).", None)
         headers = request.headers
         # a header may come more than once: read every value (Headers.get raises then)
-        offered = _header_values(headers, "Sec-WebSocket-Protocol")
+        offered = header_values(headers, "Sec-WebSocket-Protocol")
         if self._api_key is not None:
             given = [
                 value[7:].strip()
-                for value in _header_values(headers, "Authorization")
+                for value in header_values(headers, "Authorization")
                 if value.lower().startswith("bearer ")
             ]
             given += [p[len(_KEY_SUBPROTOCOL) :] for p in offered if p.startswith(_KEY_SUBPROTOCOL)]
             given = [key for key in given if key]
             if not given:
-                return _json_error(
+                return json_error(
                     401,
                     "You didn't provide an API key. You need to provide your API key in an Authorization "
                     "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
@@ -505,16 +478,16 @@ class RealtimeSimulator:
             expected = self._api_key.encode("utf-8")
             # every key offered must be the right one (compared in constant time)
             if not all([hmac.compare_digest(key.encode("utf-8"), expected) for key in given]):
-                return _json_error(
+                return json_error(
                     401,
                     "Incorrect API key provided. You can find your API key at "
                     "https://platform.openai.com/account/api-keys.",
                     "invalid_api_key",
                 )
         if self.require_beta_header:
-            beta = _header_values(headers, "OpenAI-Beta")
+            beta = header_values(headers, "OpenAI-Beta")
             if "realtime=v1" not in beta and "openai-beta.realtime-v1" not in offered:
-                return _json_error(
+                return json_error(
                     400,
                     "Missing required header: 'OpenAI-Beta: realtime=v1'. This server speaks the beta Realtime API.",
                     "missing_beta_header",
@@ -526,12 +499,9 @@ class RealtimeSimulator:
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(connection.request.path).query)
         model = (query.get("model") or [None])[0]
         headers = connection.request.headers
-        asks_beta = "realtime=v1" in _header_values(headers, "OpenAI-Beta") or "openai-beta.realtime-v1" in (
-            _header_values(headers, "Sec-WebSocket-Protocol")
-        )
-        protocol = "beta" if self.protocol == "beta" or asks_beta else "ga"
+        protocol = "beta" if self.protocol == "beta" or asks_for_beta(headers) else "ga"
         if protocol == "beta" and self.refuse_beta:
-            _refuse_beta(connection)
+            refuse_beta(connection)
             return
         session = SimSession(connection, model, self.options, protocol)
         thread.name = f"realtime-sync-sim-conn-{session.id}"

@@ -106,7 +106,7 @@ class SimSession:
             while not self.closed.is_set():
                 timeout = None if deadline is None else deadline - time.monotonic()
                 if timeout is not None and timeout <= 0:
-                    self._expire()
+                    self.expire()
                     break
                 try:
                     message = self.outbox.connection.recv(timeout=timeout)
@@ -124,9 +124,13 @@ class SimSession:
             self.closed.set()
             self.streamer.stop()
 
-    def _expire(self) -> None:
-        """End the session as the real server does when it hits its maximum duration."""
-        limit = float(self.options.max_session_seconds or 0)
+    def expire(self) -> None:
+        """End the session as the real server does when it hits its maximum duration (any thread).
+
+        Raises:
+            Closed: the connection was already closed.
+        """
+        limit = float(self.options.max_session_seconds or _SESSION_LIFETIME)
         minutes = limit / 60.0
         duration = f"{minutes:g} minutes" if limit >= 60 else f"{limit:g} seconds"
         with self.state.lock:
@@ -158,6 +162,21 @@ class SimSession:
             # buffer (holding the connection's lock): cut the socket to unblock it
             self.outbox.cut()
         self.outbox.close(1001, "simulator stopping")
+
+    def drop(self) -> None:
+        """Fault: end the connection abruptly, without a close frame (any thread)."""
+        self.outbox.drop()
+
+    def send_malformed_frame(self) -> None:
+        """Fault: send one frame that is not valid JSON (any thread).
+
+        Raises:
+            ConnectionError: the connection is closed.
+        """
+        try:
+            self.outbox.send_malformed()
+        except Closed:
+            raise ConnectionError("the simulator session is closed") from None
 
     def join(self, timeout: Optional[float] = None) -> None:
         """Wait for the streaming thread to end (seconds, None = forever)."""
