@@ -305,6 +305,8 @@ def test_text_response_event_order_and_shapes(ga: Conn) -> None:
     text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
     assert message["content"][0]["text"] == text == "Hello! How can I help you today?"
     assert events[1]["item"]["status"] == "in_progress" and events[-3]["item"]["status"] == "completed"
+    ga.send("conversation.item.retrieve", item_id=message["id"])
+    assert ga.expect("conversation.item.retrieved")["item"] == message
 
 
 def test_audio_response_streams_output_audio_and_transcript(ga: Conn) -> None:
