@@ -1089,6 +1089,9 @@ def test_stop_is_prompt_with_handshakes_left_unfinished(caplog: Any) -> None:
         {"malformed_frame_after": True},
         {"event_delay": -0.5},
         {"max_session_seconds": 0},
+        {"protocol": "v2"},
+        {"refuse_connections": -1},
+        {"refuse_reconnections": 1.5},
     ],
     ids=lambda options: next(iter(options)),
 )

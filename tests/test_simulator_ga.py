@@ -634,3 +634,19 @@ def test_runtime_faults_drop_expire_and_malformed(make_simulator: Callable[..., 
         conn.ws.recv()  # no close frame: the connection just ends
     conn.close()
     assert sim.drop_connections() == 0
+
+
+def test_refuse_the_first_reconnection(make_simulator: Callable[..., RealtimeSimulator], models: Models) -> None:
+    sim = make_simulator(refuse_reconnections=1)
+    conn = Conn(sim.url, models)  # the first connection is served
+    assert sim.drop_connections() == 1
+    with pytest.raises(websocket.WebSocketBadStatusException) as info:
+        websocket.create_connection(sim.url, timeout=5)  # the first retry is refused
+    assert info.value.status_code == 503 and b"temporarily unavailable" in info.value.resp_body
+    conn.close()
+    conn = Conn(sim.url, models)  # the next one is served
+    sim.refuse_next_connections(1)
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        websocket.create_connection(sim.url, timeout=5)
+    assert sim.handshakes_refused == 2
+    conn.close()

@@ -45,7 +45,9 @@ level of ``-70 + 60 * threshold`` dBFS per 10 ms frame (0.5 -> -40 dBFS);
 Faults for reconnection tests: options ``drop_after`` (cut the connection
 after N events, no close frame), ``malformed_frame_after``, ``error_after``,
 ``event_delay``, ``max_session_seconds`` (``session_expired``, then a close),
-``refuse_connections`` (the first N handshakes get HTTP 503); at run time
+``refuse_connections`` (the first N handshakes get HTTP 503),
+``refuse_reconnections`` (the first N handshakes after a session has started
+get HTTP 503); at run time :meth:`RealtimeSimulator.refuse_next_connections`,
 :meth:`RealtimeSimulator.drop_connections`,
 :meth:`RealtimeSimulator.expire_sessions`,
 :meth:`RealtimeSimulator.send_malformed_frame` and

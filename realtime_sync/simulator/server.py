@@ -155,8 +155,11 @@ class RealtimeSimulator:
         max_session_seconds: end each session after this long, as the real
             server does after 30 minutes: an ``error`` with code
             ``session_expired``, then a normal close. ``None``: no limit.
-        refuse_connections: fault: the first this many handshakes get HTTP 503
-            (a reconnection test's "server refuses the first retry").
+        refuse_connections: fault: the first this many handshakes get HTTP 503.
+        refuse_reconnections: fault: once a session has started, the next this
+            many handshakes get HTTP 503 (a reconnection test's "the server
+            refuses the first retry"). :meth:`refuse_next_connections` arms
+            more at run time; :attr:`handshakes_refused` counts them all.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. The
     constructor starts nothing.
@@ -189,6 +192,7 @@ class RealtimeSimulator:
         refuse_beta: bool = False,
         mcp_servers: Optional[McpServers] = None,
         refuse_connections: int = 0,
+        refuse_reconnections: int = 0,
     ) -> None:
         _check_options(
             speed=speed,
@@ -201,11 +205,14 @@ class RealtimeSimulator:
         )
         if protocol not in PROTOCOLS:
             raise ConfigurationError(f"protocol must be 'ga' or 'beta', not {protocol!r}")
-        if isinstance(refuse_connections, bool) or not isinstance(refuse_connections, int) or refuse_connections < 0:
-            raise ConfigurationError(f"refuse_connections must be an int >= 0, not {refuse_connections!r}")
+        for name, count in (("refuse_connections", refuse_connections), ("refuse_reconnections", refuse_reconnections)):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ConfigurationError(f"{name} must be an int >= 0, not {count!r}")
         self.protocol = protocol
         self.refuse_beta = bool(refuse_beta)
-        self.refuse_connections = refuse_connections
+        self._refusals = refuse_connections  # handshakes still to refuse
+        self._reconnect_refusals = refuse_reconnections  # the same, once a session has started
+        #: How many handshakes the refusal faults have answered with HTTP 503.
         self.handshakes_refused = 0
         self.host = host
         self._requested_port = int(port)
@@ -396,6 +403,13 @@ class RealtimeSimulator:
         with self._lock:
             return [s for s in self._sessions if not s.closed.is_set()]
 
+    def refuse_next_connections(self, count: int = 1) -> None:
+        """Fault: answer the next ``count`` handshakes with HTTP 503 (any thread)."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ConfigurationError(f"count must be an int >= 0, not {count!r}")
+        with self._lock:
+            self._refusals += count
+
     def drop_connections(self) -> int:
         """Fault: end every open connection abruptly (TCP cut, no close frame), as a network failure would.
 
@@ -452,7 +466,11 @@ class RealtimeSimulator:
             self._handler_threads = [t for t in self._handler_threads if t.is_alive()]
             self._handler_threads.append(threading.current_thread())
         with self._lock:
-            refuse = self.handshakes_refused < self.refuse_connections
+            refuse = self._refusals > 0 or (self.sessions_started > 0 and self._reconnect_refusals > 0)
+            if self._refusals > 0:
+                self._refusals -= 1
+            elif refuse:
+                self._reconnect_refusals -= 1
             if refuse:
                 self.handshakes_refused += 1
         if refuse:
