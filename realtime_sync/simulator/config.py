@@ -1,5 +1,10 @@
 """Session configuration for the simulator: defaults, ids, and validation.
 
+The session's internal form is the beta protocol's flat one (``modalities``,
+``voice``, ``input_audio_format``, ``turn_detection``...); this module
+validates beta ``session.update`` / ``response.create`` payloads and items
+against it, and holds the checks the GA dialect (:mod:`.ga`) reuses.
+
 Validation follows the real server's error shapes: an ``error`` event with
 ``type: "invalid_request_error"``, a ``code`` (``invalid_value``,
 ``invalid_type``, ``unknown_parameter``, ``missing_required_parameter``,

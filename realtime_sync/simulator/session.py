@@ -9,6 +9,8 @@ handles the input audio buffer and server VAD, and a
 ``response.cancel`` and new input are handled while a response streams. The
 state's lock guards the conversation; paced waits sleep on the response's
 cancel event, so a cancel or :meth:`SimSession.close` interrupts them at once.
+The session's :class:`~.wire.Wire` reads client events in its dialect (GA or
+beta) and renders every event the parts send.
 """
 
 from __future__ import annotations
