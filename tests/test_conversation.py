@@ -116,7 +116,7 @@ def test_non_dict_event_is_a_protocol_error(conv: Conversation, event: Any) -> N
     [
         "error", "session.created", "session.updated", "conversation.created",
         "input_audio_buffer.committed", "input_audio_buffer.cleared", "rate_limits.updated",
-        "output_audio_buffer.started", "conversation.item.input_audio_transcription.delta",
+        "output_audio_buffer.started", "input_audio_buffer.timeout_triggered",
         "something.new.from.the.future",
     ],
 )
