@@ -1306,3 +1306,222 @@ def test_response_done_releases_the_audio_buffer_of_items_that_got_no_done_event
     assert held.base is None and len(held) == 2400
     np.testing.assert_array_equal(held, tone(2400))
     assert item["status"] == "incomplete" and item["formatted"]["transcript"] == ""
+
+
+# -- linear time: text, transcript and argument deltas; item creation ----------------------
+
+
+def _best_time(run: Any, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _streamed_item(conv: Conversation, kind: str) -> Dict[str, Any]:
+    if kind == "arguments":
+        return function_call(conv, "fc_big")
+    return assistant(conv, "msg_big", parts=("text",) if kind == "text" else ("audio",))
+
+
+_DELTA_EVENTS = {"text": "response.text.delta", "transcript": "response.audio_transcript.delta",
+                 "arguments": "response.function_call_arguments.delta"}
+
+
+@pytest.mark.parametrize("kind", ["text", "transcript", "arguments"])
+def test_long_streamed_text_appends_in_linear_time(kind: str) -> None:
+    """8x the text in 1 KiB deltas costs about 8x the time (a copy per delta made it ~60x)."""
+    chunk = "abcdefgh" * 128  # 1 KiB
+
+    def feed(mebibytes: int) -> None:
+        conv = Conversation()
+        item = _streamed_item(conv, kind)
+        formatted = item["formatted"]
+        events = [ev(_DELTA_EVENTS[kind], response_id="resp_001", item_id=item["id"], output_index=0,
+                     content_index=0, call_id="call_001", delta=chunk) for _ in range(mebibytes * 1024)]
+        holder, key = (formatted["tool"], "arguments") if kind == "arguments" else (formatted, kind)
+        size = 0
+        for event in events:
+            conv.process_event(event)
+            size += len(chunk)
+            # A plain str after every delta (read, not kept: a kept string is copied by the next delta).
+            assert type(holder[key]) is str and len(holder[key]) == size
+        stored = item["arguments"] if kind == "arguments" else item["content"][0][kind]
+        assert stored == chunk * len(events) and holder[key] == stored
+
+    small, large = _best_time(lambda: feed(1)), _best_time(lambda: feed(8))
+    assert large / small < 20, (small, large)
+
+
+def test_creating_items_and_responses_is_linear() -> None:
+    """8x the items costs about 8x the time (copying the item list per item made it ~35x)."""
+
+    def feed(count: int) -> None:
+        conv = Conversation()
+        events = []
+        for n in range(count):
+            events.append(ev("response.created", response={"id": f"resp_{n}", "output": []}))
+            events.append(ev("conversation.item.created", item={
+                "id": f"msg_{n}", "type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}))
+        for event in events:
+            conv.process_event(event)
+        assert len(conv.items) == count and len(conv.responses) == count
+
+    small, large = _best_time(lambda: feed(2_500)), _best_time(lambda: feed(20_000))
+    assert large / small < 20, (small, large)
+
+
+def test_items_lists_are_snapshots(conv: Conversation) -> None:
+    first = user_audio_item(conv, "msg_1")
+    before = conv.items
+    assert conv.items is before  # no change, no new list
+    second = user_audio_item(conv, "msg_2")
+    assert before == [first] and conv.items == [first, second]
+    conv.process_event(ev("conversation.item.deleted", item_id="msg_1"))
+    assert conv.items == [second] and conv.get_items() == [second]
+    with pytest.raises(UnknownItemError):
+        conv.process_event(ev("conversation.item.deleted", item_id="msg_1"))
+
+
+def test_a_kept_string_is_never_changed_by_later_deltas(conv: Conversation) -> None:
+    item = assistant(conv, parts=("text",))
+    seen = []
+    for word in ["Hel", "lo", " there", "!"]:
+        conv.process_event(ev("response.text.delta", item_id="msg_007", content_index=0, delta=word))
+        seen.append(item["formatted"]["text"])
+    assert seen == ["Hel", "Hello", "Hello there", "Hello there!"]
+    assert item["content"][0]["text"] == "Hello there!"
+
+
+def test_two_text_parts_grow_each_part_and_the_joined_text(conv: Conversation) -> None:
+    item = create(conv, {"id": "msg_1", "type": "message", "role": "assistant",
+                         "content": [{"type": "text", "text": "A"}, {"type": "text", "text": "B"}]})
+    conv.process_event(ev("response.text.delta", item_id="msg_1", content_index=1, delta="cd"))
+    assert item["formatted"]["text"] == "ABcd" and item["content"][1]["text"] == "Bcd"
+    assert item["content"][0]["text"] == "A"
+
+
+# -- odd numbers and omitted fields ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        [ev("input_audio_buffer.speech_started", item_id="item_1", audio_start_ms=1e308),
+         ev("input_audio_buffer.speech_stopped", item_id="item_1", audio_end_ms=1e308)],
+        [ev("input_audio_buffer.speech_started", item_id="item_1", audio_start_ms=-1e308),
+         ev("input_audio_buffer.speech_stopped", item_id="item_1", audio_end_ms=10 ** 307)],
+        [ev("conversation.item.truncated", item_id="msg_007", content_index=0, audio_end_ms=1e308)],
+        [ev("conversation.item.truncated", item_id="msg_007", content_index=0, audio_end_ms=10 ** 307)],
+    ],
+)
+def test_huge_finite_milliseconds_do_not_overflow(conv: Conversation, events: List[Dict[str, Any]]) -> None:
+    item = assistant(conv)
+    conv.process_event(audio_delta("msg_007", tone(480)))
+    for event in events:
+        conv.process_event(event, np.zeros(48000, dtype=np.int16))
+    assert item["formatted"]["audio"].dtype == np.int16
+
+
+_ODD_VALUES = [float("nan"), float("inf"), -float("inf"), 1e308, -1e308, 10 ** 307, -(10 ** 307), 10 ** 400,
+               True, None, "1", [], {}, -1, 0, 2 ** 63]
+_NUMERIC_KEYS = ("audio_start_ms", "audio_end_ms", "content_index", "output_index")
+
+
+def test_odd_numbers_anywhere_give_protocol_errors_never_builtin_ones() -> None:
+    """Each handled event type with each odd value in each numeric field: a RealtimeError or a result."""
+    from realtime_sync.conversation import HANDLED_EVENTS
+    from realtime_sync.errors import RealtimeError
+
+    for event_type in sorted(HANDLED_EVENTS):
+        for key in _NUMERIC_KEYS:
+            for value in _ODD_VALUES:
+                conv = Conversation()
+                conv.process_event(ev("response.created", response={"id": "resp_001", "output": []}))
+                assistant(conv, parts=("audio", "text"))
+                function_call(conv)
+                conv.process_event(audio_delta("msg_007", tone(480)))
+                base = {"item_id": "msg_007", "response_id": "resp_001", "content_index": 0, "output_index": 0,
+                        "delta": "", "audio_start_ms": 0, "audio_end_ms": 10, "transcript": "", "text": "",
+                        "arguments": "", "part": {"type": "text"}, "item": {"id": "msg_007"},
+                        "response": {"id": "resp_001"}}
+                base[key] = value
+                try:
+                    conv.process_event(ev(event_type, **base), np.zeros(4800, dtype=np.int16))
+                except RealtimeError:
+                    pass
+                item = conv.get_item("msg_007")
+                assert item is not None or event_type == "conversation.item.deleted"
+
+
+@pytest.mark.parametrize("final_arguments", ["omitted", None])
+def test_output_item_done_without_arguments_keeps_the_streamed_ones(conv: Conversation, final_arguments: Any) -> None:
+    item = function_call(conv)
+    for piece in ['{"city":', ' "Oslo"}']:
+        conv.process_event(ev("response.function_call_arguments.delta", response_id="resp_001", item_id="fc_001",
+                              output_index=0, call_id="call_001", delta=piece))
+    final = {"id": "fc_001", "type": "function_call", "status": "completed", "name": "get_weather",
+             "call_id": "call_001"}
+    if final_arguments != "omitted":
+        final["arguments"] = final_arguments
+    done, _ = conv.process_event(ev("response.output_item.done", response_id="resp_001", output_index=0, item=final))
+    assert done is item and item["status"] == "completed"
+    assert item["arguments"] == '{"city": "Oslo"}'
+    assert item["formatted"]["tool"]["arguments"] == '{"city": "Oslo"}'
+
+
+def test_speech_start_is_remembered_validated(conv: Conversation) -> None:
+    assert conv.speech_start_ms("item_1") is None
+    conv.process_event(ev("input_audio_buffer.speech_started", item_id="item_1", audio_start_ms=250))
+    assert conv.speech_start_ms("item_1") == 250.0
+    with pytest.raises(ProtocolError):
+        conv.process_event(ev("input_audio_buffer.speech_started", item_id="item_2", audio_start_ms=float("nan")))
+    assert conv.speech_start_ms("item_2") is None
+
+
+# -- memory: a long reply never needs twice its size -------------------------------------------
+
+
+def test_a_long_audio_reply_peaks_near_its_own_size() -> None:
+    """20 minutes of 1 s deltas: tracemalloc's peak stays under 1.6x the samples held (it was 4x and more)."""
+    import gc
+    import tracemalloc
+
+    second = audio.pcm16_to_base64(tone(24_000))
+    conv = Conversation()
+    item = assistant(conv)
+    events = [ev("response.audio.delta", response_id="resp_001", item_id="msg_007", output_index=0,
+                 content_index=0, delta=second) for _ in range(20 * 60)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for event in events:
+            conv.process_event(event)
+        conv.process_event(ev("response.audio.done", response_id="resp_001", item_id="msg_007",
+                              output_index=0, content_index=0))
+        held = item["formatted"]["audio"].nbytes
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held == 20 * 60 * 24_000 * 2
+    assert (peak - base) / held < 1.6, (peak - base) / held
+    assert item["formatted"]["audio"].base is None  # trimmed in place, no spare capacity
+
+
+def test_audio_a_user_holds_keeps_its_samples_while_the_buffer_grows_in_place() -> None:
+    conv = Conversation()
+    item = assistant(conv)
+    big = tone(1 << 24)  # enough to reach the in-place growth regime
+    conv.process_event(audio_delta("msg_007", big))
+    held = item["formatted"]["audio"]
+    conv.process_event(audio_delta("msg_007", tone(48_000, seed=1)))  # grows: held is a view, so a copy is made
+    assert len(held) == len(big) and np.array_equal(held[-10:], big[-10:])
+    for seed in range(2, 5):
+        conv.process_event(audio_delta("msg_007", tone(1 << 22, seed=seed)))
+    audio_now = item["formatted"]["audio"]
+    assert len(audio_now) == len(big) + 48_000 + 3 * (1 << 22)
+    assert np.array_equal(audio_now[: len(big)], big)
