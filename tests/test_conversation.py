@@ -1525,3 +1525,205 @@ def test_audio_a_user_holds_keeps_its_samples_while_the_buffer_grows_in_place() 
     audio_now = item["formatted"]["audio"]
     assert len(audio_now) == len(big) + 48_000 + 3 * (1 << 22)
     assert np.array_equal(audio_now[: len(big)], big)
+
+
+# -- GA-only events, out-of-band responses, MCP items, images ------------------------------
+#
+# Each event below is a GA wire event, checked against the openai package's GA
+# models (undeclared fields refused), then translated to the beta model as the
+# client does (dialects.server_from_wire) and folded into the conversation.
+
+
+def _ga_models() -> Dict[str, Any]:
+    import typing
+
+    ga_types = pytest.importorskip("openai.types.realtime")
+    members = typing.get_args(typing.get_args(ga_types.RealtimeServerEvent)[0])
+    return {typing.get_args(model.model_fields["type"].annotation)[0]: model for model in members}
+
+
+def _undeclared_fields(model: Any, path: str = "") -> List[str]:
+    pydantic = pytest.importorskip("pydantic")
+    found: List[str] = []
+    if isinstance(model, pydantic.BaseModel):
+        found.extend(f"{path}.{key}" for key in (model.model_extra or {}))
+        for name in type(model).model_fields:
+            found.extend(_undeclared_fields(getattr(model, name), f"{path}.{name}"))
+    elif isinstance(model, (list, tuple)):
+        for index, entry in enumerate(model):
+            found.extend(_undeclared_fields(entry, f"{path}[{index}]"))
+    return found
+
+
+def ga(event_type: str, **fields: Any) -> Dict[str, Any]:
+    """A GA wire event, validated by the openai GA model for its type, in the beta model."""
+    from realtime_sync.dialects import server_from_wire
+
+    event = ev(event_type, **fields)
+    model = _ga_models()[event_type].model_validate(event)
+    assert _undeclared_fields(model) == [], (event_type, _undeclared_fields(model))
+    return server_from_wire(event, "ga")
+
+
+def _ga_response(response_id: str, conversation_id: Any = "conv_1", status: str = "in_progress",
+                 output: Any = ()) -> Dict[str, Any]:
+    return {"id": response_id, "object": "realtime.response", "status": status, "conversation_id": conversation_id,
+            "output_modalities": ["text"], "output": list(output)}
+
+
+def test_ga_input_transcription_deltas_grow_the_transcript(conv: Conversation) -> None:
+    user = {"id": "item_u", "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
+            "content": [{"type": "input_audio", "transcript": None}]}
+    # The first words can beat conversation.item.added: they are parked for the item.
+    assert conv.process_event(ga("conversation.item.input_audio_transcription.delta", item_id="item_u",
+                                 content_index=0, delta="What's")) == (None, None)
+    item, _ = conv.process_event(ga("conversation.item.added", previous_item_id=None, item=user))
+    assert item is not None and item["formatted"]["transcript"] == "What's"
+    for piece, expected in [(" the", "What's the"), (" weather?", "What's the weather?")]:
+        changed, delta = conv.process_event(ga("conversation.item.input_audio_transcription.delta",
+                                               item_id="item_u", content_index=0, delta=piece))
+        assert changed is item and delta == {"transcript": piece}
+        assert item["formatted"]["transcript"] == expected == item["content"][0]["transcript"]
+    changed, delta = conv.process_event(ga("conversation.item.input_audio_transcription.completed", item_id="item_u",
+                                           content_index=0, transcript="What's the weather?",
+                                           usage={"type": "duration", "seconds": 1.5}))
+    assert changed is item and item["formatted"]["transcript"] == "What's the weather?"
+
+
+def test_ga_item_done_completes_the_item_once(conv: Conversation) -> None:
+    conv.process_event(ga("response.created", response=_ga_response("resp_1")))
+    added = {"id": "item_a", "object": "realtime.item", "type": "message", "role": "assistant",
+             "status": "in_progress", "content": []}
+    conv.process_event(ga("response.output_item.added", response_id="resp_1", output_index=0, item=added))
+    item, _ = conv.process_event(ga("conversation.item.added", previous_item_id=None, item=added))
+    assert item is not None and item["status"] == "in_progress"
+    assert conv.claim_completion("item_a") is False  # not completed yet
+    conv.process_event(ga("response.content_part.added", response_id="resp_1", item_id="item_a", output_index=0,
+                          content_index=0, part={"type": "text", "text": ""}))
+    conv.process_event(ga("response.output_text.delta", response_id="resp_1", item_id="item_a", output_index=0,
+                          content_index=0, delta="Hel"))  # a dropped delta: "lo" never came
+    final = dict(added, status="completed", content=[{"type": "output_text", "text": "Hello"}])
+    done, delta = conv.process_event(ga("conversation.item.done", previous_item_id=None, item=final))
+    assert done is item and delta is None
+    assert item["status"] == "completed" and item["formatted"]["text"] == "Hello"
+    assert item["content"] == [{"type": "text", "text": "Hello"}]
+    assert conv.claim_completion("item_a") is True
+    again, _ = conv.process_event(ga("response.output_item.done", response_id="resp_1", output_index=0, item=final))
+    assert again is item and conv.claim_completion("item_a") is False  # completed is announced once
+
+
+def test_ga_item_done_for_an_item_never_added_stores_it(conv: Conversation) -> None:
+    final = {"id": "item_s", "object": "realtime.item", "type": "message", "role": "system", "status": "completed",
+             "content": [{"type": "input_text", "text": "Be brief."}]}
+    item, _ = conv.process_event(ga("conversation.item.done", previous_item_id=None, item=final))
+    assert item is conv.get_item("item_s") and item is not None
+    assert item["status"] == "completed" and item["formatted"]["text"] == "Be brief."
+
+
+def test_ga_out_of_band_response_is_kept_on_its_response(conv: Conversation) -> None:
+    import base64
+
+    samples = tone(2400)
+    item_json = {"id": "item_o", "object": "realtime.item", "type": "message", "role": "assistant",
+                 "status": "in_progress", "content": []}
+    stream = [
+        ga("response.created", response=_ga_response("resp_o", conversation_id=None)),
+        ga("response.output_item.added", response_id="resp_o", output_index=0, item=item_json),
+        ga("response.content_part.added", response_id="resp_o", item_id="item_o", output_index=0, content_index=0,
+           part={"type": "audio", "transcript": ""}),
+        ga("response.output_audio.delta", response_id="resp_o", item_id="item_o", output_index=0, content_index=0,
+           delta=base64.b64encode(samples.astype("<i2").tobytes()).decode()),
+        ga("response.output_audio_transcript.delta", response_id="resp_o", item_id="item_o", output_index=0,
+           content_index=0, delta="Sum"),
+        ga("response.output_audio_transcript.delta", response_id="resp_o", item_id="item_o", output_index=0,
+           content_index=0, delta="mary."),
+        ga("response.output_audio.done", response_id="resp_o", item_id="item_o", output_index=0, content_index=0),
+        ga("response.output_item.done", response_id="resp_o", output_index=0,
+           item=dict(item_json, status="completed", content=[{"type": "output_audio", "transcript": "Summary."}])),
+        ga("response.done", response=_ga_response(
+            "resp_o", conversation_id=None, status="completed",
+            output=[dict(item_json, status="completed", content=[{"type": "output_audio", "transcript": "Summary."}])])),
+    ]
+    deltas = [conv.process_event(event)[1] for event in stream]  # no UnknownItemError
+    assert conv.items == [] and conv.get_item("item_o") is None
+    response = conv.get_response("resp_o")
+    assert response is not None and response["status"] == "completed" and response["output"] == ["item_o"]
+    (kept,) = response["output_items"]
+    assert kept["status"] == "completed" and kept["formatted"]["transcript"] == "Summary."
+    assert np.array_equal(kept["formatted"]["audio"], samples)
+    assert {"transcript": "Sum"} in deltas and {"transcript": "mary."} in deltas
+
+
+def test_in_conversation_response_items_are_the_conversation_items(conv: Conversation) -> None:
+    item_json = {"id": "item_a", "object": "realtime.item", "type": "message", "role": "assistant",
+                 "status": "in_progress", "content": []}
+    conv.process_event(ga("response.created", response=_ga_response("resp_1")))
+    conv.process_event(ga("response.output_item.added", response_id="resp_1", output_index=0, item=item_json))
+    item, _ = conv.process_event(ga("conversation.item.added", previous_item_id=None, item=item_json))
+    assert conv.get_response("resp_1")["output_items"] == [item]
+    assert conv.get_response("resp_1")["output_items"][0] is item
+
+
+def test_ga_mcp_items_have_readable_formatted_fields(conv: Conversation) -> None:
+    conv.process_event(ga("response.created", response=_ga_response("resp_m")))
+    tools = {"id": "mcpl_1", "type": "mcp_list_tools", "server_label": "deepwiki", "tools": []}
+    listed, _ = conv.process_event(ga("conversation.item.added", previous_item_id=None, item=tools))
+    assert listed is not None and listed["status"] == "in_progress"
+    conv.process_event(ga("mcp_list_tools.in_progress", item_id="mcpl_1"))
+    conv.process_event(ga("mcp_list_tools.completed", item_id="mcpl_1"))
+    final_tools = dict(tools, tools=[{"name": "ask_question", "input_schema": {"type": "object"}}])
+    conv.process_event(ga("conversation.item.done", previous_item_id=None, item=final_tools))
+    assert listed["status"] == "completed"
+    assert listed["formatted"]["tool"] == {"type": "mcp_list_tools", "server_label": "deepwiki"}
+    assert listed["formatted"]["tools"] == [{"name": "ask_question", "input_schema": {"type": "object"}}]
+
+    request = {"id": "mcpr_1", "type": "mcp_approval_request", "server_label": "deepwiki", "name": "ask_question",
+               "arguments": "{\"q\": \"realtime\"}"}
+    asked, _ = conv.process_event(ga("conversation.item.added", previous_item_id=None, item=request))
+    assert asked["status"] == "completed" and asked["formatted"]["approval_request_id"] == "mcpr_1"
+    assert asked["formatted"]["tool"] == {"type": "mcp_approval_request", "server_label": "deepwiki",
+                                          "name": "ask_question", "arguments": "{\"q\": \"realtime\"}"}
+    answer = {"id": "mcpa_1", "type": "mcp_approval_response", "approval_request_id": "mcpr_1", "approve": True}
+    answered, _ = conv.process_event(ga("conversation.item.added", previous_item_id=None, item=answer))
+    assert answered["formatted"]["approval_request_id"] == "mcpr_1" and answered["formatted"]["approve"] is True
+
+    call = {"id": "mcp_1", "type": "mcp_call", "server_label": "deepwiki", "name": "ask_question", "arguments": "",
+            "approval_request_id": "mcpr_1"}
+    conv.process_event(ga("response.output_item.added", response_id="resp_m", output_index=0, item=call))
+    called, _ = conv.process_event(ga("conversation.item.added", previous_item_id=None, item=call))
+    for piece in ["{\"q\":", " \"realtime\"}"]:
+        _, delta = conv.process_event(ga("response.mcp_call_arguments.delta", response_id="resp_m", item_id="mcp_1",
+                                         output_index=0, delta=piece))
+        assert delta == {"arguments": piece}
+    conv.process_event(ga("response.mcp_call_arguments.done", response_id="resp_m", item_id="mcp_1", output_index=0,
+                          arguments="{\"q\": \"realtime\"}"))
+    conv.process_event(ga("response.mcp_call.in_progress", item_id="mcp_1", output_index=0))
+    conv.process_event(ga("response.mcp_call.completed", item_id="mcp_1", output_index=0))
+    conv.process_event(ga("response.output_item.done", response_id="resp_m", output_index=0,
+                          item=dict(call, arguments="{\"q\": \"realtime\"}", output="It streams audio.")))
+    assert called["status"] == "completed" and called["formatted"]["output"] == "It streams audio."
+    assert called["formatted"]["tool"] == {"type": "mcp_call", "server_label": "deepwiki", "name": "ask_question",
+                                           "arguments": "{\"q\": \"realtime\"}", "approval_request_id": "mcpr_1"}
+    assert called["formatted"]["error"] is None
+
+
+def test_ga_mcp_call_failure_is_recorded(conv: Conversation) -> None:
+    call = {"id": "mcp_2", "type": "mcp_call", "server_label": "s", "name": "t", "arguments": "{}"}
+    item, _ = conv.process_event(ga("conversation.item.added", previous_item_id=None, item=call))
+    conv.process_event(ga("response.mcp_call.failed", item_id="mcp_2", output_index=0))
+    assert item["status"] == "incomplete"
+    failed = dict(call, error={"type": "protocol_error", "code": 500, "message": "boom"})
+    conv.process_event(ga("conversation.item.done", previous_item_id=None, item=failed))
+    assert item["formatted"]["error"] == {"type": "protocol_error", "code": 500, "message": "boom"}
+
+
+def test_ga_input_image_parts_are_kept(conv: Conversation) -> None:
+    image = "data:image/png;base64,iVBORw0KGgo="
+    user = {"id": "item_i", "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
+            "content": [{"type": "input_text", "text": "What is this?"},
+                        {"type": "input_image", "image_url": image, "detail": "auto"}]}
+    item, _ = conv.process_event(ga("conversation.item.added", previous_item_id=None, item=user))
+    assert item["content"][1] == {"type": "input_image", "image_url": image, "detail": "auto"}
+    assert item["formatted"]["text"] == "What is this?" and item["status"] == "completed"
+    done, _ = conv.process_event(ga("conversation.item.done", previous_item_id=None, item=user))
+    assert done is item and item["content"][1]["image_url"] == image
