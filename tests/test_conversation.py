@@ -11,7 +11,7 @@ import copy
 import itertools
 import threading
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import pytest
@@ -1081,25 +1081,29 @@ def test_reader_thread_sees_consistent_lists_while_the_socket_thread_writes() ->
 
 
 def test_audio_append_cost_is_not_quadratic() -> None:
-    """4x the deltas must cost about 4x the time, far from the 16x of a copy per delta."""
+    """4x the deltas must cost about 4x the time, far from the 16x of a copy per delta.
+
+    The two sizes are timed in alternation, best of five each, so a burst of
+    load on a shared machine slows both rather than one; the bound is generous.
+    """
     payload = audio.pcm16_to_base64(tone(2400))  # 100 ms deltas
 
     def run(n: int) -> float:
-        best = float("inf")
-        for _ in range(3):
-            conv = Conversation()
-            assistant(conv)
-            events = [ev("response.audio.delta", response_id="resp_001", item_id="msg_007",
-                         output_index=0, content_index=0, delta=payload) for _ in range(n)]
-            start = time.perf_counter()
-            for event in events:
-                conv.process_event(event)
-            best = min(best, time.perf_counter() - start)
-            assert conv.items[0]["formatted"]["audio"].size == 2400 * n
-        return best
+        conv = Conversation()
+        assistant(conv)
+        events = [ev("response.audio.delta", response_id="resp_001", item_id="msg_007",
+                     output_index=0, content_index=0, delta=payload) for _ in range(n)]
+        start = time.perf_counter()
+        for event in events:
+            conv.process_event(event)
+        elapsed = time.perf_counter() - start
+        assert conv.items[0]["formatted"]["audio"].size == 2400 * n
+        return elapsed
 
-    small, large = run(500), run(2000)
-    assert large / small < 8, (small, large)
+    small = large = float("inf")
+    for _ in range(5):
+        small, large = min(small, run(500)), min(large, run(2000))
+    assert large / small < 10, (small, large)
 
 
 # -- against the simulator: every event a real-order server sends folds cleanly ---------------
@@ -1311,13 +1315,19 @@ def test_response_done_releases_the_audio_buffer_of_items_that_got_no_done_event
 # -- linear time: text, transcript and argument deltas; item creation ----------------------
 
 
-def _best_time(run: Any, repeat: int = 3) -> float:
-    best = float("inf")
+def _ratio(run: Any, small: int, large: int, repeat: int = 3) -> Tuple[float, float]:
+    """Best times of ``run(small)`` and ``run(large)``, measured in alternation (robust to load bursts)."""
+    best_small = best_large = float("inf")
     for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
+        for size in (small, large):
+            start = time.perf_counter()
+            run(size)
+            elapsed = time.perf_counter() - start
+            if size == small:
+                best_small = min(best_small, elapsed)
+            else:
+                best_large = min(best_large, elapsed)
+    return best_small, best_large
 
 
 def _streamed_item(conv: Conversation, kind: str) -> Dict[str, Any]:
@@ -1332,7 +1342,7 @@ _DELTA_EVENTS = {"text": "response.text.delta", "transcript": "response.audio_tr
 
 @pytest.mark.parametrize("kind", ["text", "transcript", "arguments"])
 def test_long_streamed_text_appends_in_linear_time(kind: str) -> None:
-    """8x the text in 1 KiB deltas costs about 8x the time (a copy per delta made it ~60x)."""
+    """8x the text in 1 KiB deltas costs about 8x the time (a copy per delta made it ~100x)."""
     chunk = "abcdefgh" * 128  # 1 KiB
 
     def feed(mebibytes: int) -> None:
@@ -1351,7 +1361,7 @@ def test_long_streamed_text_appends_in_linear_time(kind: str) -> None:
         stored = item["arguments"] if kind == "arguments" else item["content"][0][kind]
         assert stored == chunk * len(events) and holder[key] == stored
 
-    small, large = _best_time(lambda: feed(1)), _best_time(lambda: feed(8))
+    small, large = _ratio(feed, 2, 16)
     assert large / small < 20, (small, large)
 
 
@@ -1369,7 +1379,7 @@ def test_creating_items_and_responses_is_linear() -> None:
             conv.process_event(event)
         assert len(conv.items) == count and len(conv.responses) == count
 
-    small, large = _best_time(lambda: feed(2_500)), _best_time(lambda: feed(20_000))
+    small, large = _ratio(feed, 2_500, 20_000)
     assert large / small < 20, (small, large)
 
 
