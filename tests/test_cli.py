@@ -239,7 +239,10 @@ def _require_pyaudio() -> None:
     except ImportError:
         if os.environ.get("REALTIME_SYNC_REQUIRE_AUDIO") == "1":
             pytest.fail("pyaudio is required (REALTIME_SYNC_REQUIRE_AUDIO=1) but cannot be imported")
-        pytest.skip("pyaudio is not installed (the audio extra; needs PortAudio)")
+        pytest.skip(
+            "pyaudio is not installed (the audio extra; needs PortAudio): "
+            "run make test again, or .venv/bin/pip install -e '.[audio]'"
+        )
 
 
 def test_voice_hears_a_spoken_turn_and_answers_through_the_speaker(simulator, tmp_path: Path) -> None:
