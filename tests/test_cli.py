@@ -332,7 +332,7 @@ def test_without_the_server_extra_the_simulator_notice_says_what_to_install(tmp_
     assert "Traceback" not in result.stderr
     first = result.stderr.splitlines()[0]
     assert first.startswith("realtime-sync: error: no OPENAI_API_KEY is set")
-    assert "pip install 'realtime_sync[server]'" in first
+    assert "pip install -e '.[server]' in the checkout" in first  # the package installs from a clone today
 
 
 def test_ctrl_c_in_chat_exits_130_cleanly(simulator) -> None:
@@ -482,9 +482,9 @@ def test_events_shows_the_ga_wire_names(simulator) -> None:
 
 
 def test_a_slow_reply_is_reported_on_its_own_line_and_the_chat_goes_on() -> None:
-    """With --timeout 0.5 and a reply paced like a live model, each turn times out: the chat says so and goes on."""
+    """A reply slower than --timeout (a simulator at a fifth of real time) is given up on; the chat goes on."""
     result = subprocess.run(
-        [sys.executable, "-m", "realtime_sync", "chat", "--timeout", "0.5", "--speed", "1"],
+        [sys.executable, "-m", "realtime_sync", "chat", "--timeout", "1.5", "--speed", "0.2"],
         input="Hello there\nSecond message\n",
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,  # one stream, as on a terminal
@@ -498,7 +498,7 @@ def test_a_slow_reply_is_reported_on_its_own_line_and_the_chat_goes_on() -> None
     errors = [line for line in lines if "error" in line]
     assert len(errors) == 2, lines  # both messages were sent: the first timeout did not end the chat
     for line in errors:
-        assert line.startswith("realtime-sync: error: no reply within 0.5 seconds"), lines
+        assert line.startswith("realtime-sync: error: no reply within 1.5 seconds"), lines
     assert not any("assistant>" in line and "error" in line for line in lines), lines
     assert "Traceback" not in result.stdout
 

@@ -303,7 +303,8 @@ def _simulate(argv: List[str]) -> int:
         from ..simulator import main as simulator_main
     except ImportError as exc:
         print(
-            "%s: error: the simulator needs its server library: pip install 'realtime_sync[server]' (%s)" % (PROG, exc),
+            "%s: error: the simulator needs its server library: pip install -e '.[server]' in the checkout, "
+            "or pip install websockets (%s)" % (PROG, exc),
             file=sys.stderr,
         )
         return EXIT_ERROR
