@@ -14,92 +14,69 @@ for scripts and notebooks::
         reply = client.ask("What is the capital of France?", timeout=30)
         print(reply["formatted"]["transcript"] or reply["formatted"]["text"])
 
-Threads
--------
-* Server events are handled on the socket's receive thread. Every callback
-  registered with :meth:`RealtimeClient.on` for ``conversation.updated``,
-  ``conversation.item.appended``, ``conversation.item.completed``,
-  ``conversation.interrupted``, ``error`` and server-side ``realtime.event``
-  runs there: keep callbacks short, and hand slow work to another thread (or
-  pull events from :meth:`RealtimeClient.events` on your own thread).
-  ``realtime.event`` for a client event runs on the thread that sent it.
-* A blocking helper (``wait_for_*``, :meth:`~RealtimeClient.ask`) called from
-  the receive thread, i.e. from inside a callback, raises ``RuntimeError``: it
-  would wait for an event that thread itself has to deliver.
-* Sending methods are safe from any thread, including callbacks.
-* Tool handlers run on a worker thread (``realtime-sync-tools``), never on the
-  receive thread.
+The client holds small parts from ``realtime_sync._session`` and delegates:
+the response queue, the input audio, the tools, the record of sent events,
+and the two routes -- :class:`~realtime_sync._session.outbound.Outbound` for
+every event it sends, :class:`~realtime_sync._session.inbound.Inbound` for
+every server event (given to :class:`~realtime_sync.api.RealtimeAPI` as its
+``on_server_event`` hook, so the conversation is updated before the socket
+layer's ``server.*`` listeners run).
 
-Blocking helpers and disconnects
---------------------------------
-``wait_for_session_created``, ``wait_for_next_item``,
-``wait_for_next_completed_item``, ``wait_for_next`` and ``ask`` return
-``None`` when their timeout (float seconds, ``None`` = for ever) runs out. If
-the connection ends while they wait -- :meth:`~RealtimeClient.disconnect` from
-another thread, or the server closing the socket -- they raise
-:class:`~realtime_sync.errors.ConnectionClosedError` at once, so a timeout of
-``None`` never hangs on a dead connection. Called while not connected they
-raise :class:`~realtime_sync.errors.NotConnectedError` (``wait_for_next``
-then waits like :class:`~realtime_sync.events.EventHandler`'s).
+Threads: server events and the client-level events they cause
+(``conversation.updated``, ``conversation.item.appended``,
+``conversation.item.completed``, ``conversation.interrupted``, ``error``,
+server-side ``realtime.event``) are dispatched on the receive thread: keep
+callbacks short, or pull from :meth:`RealtimeClient.events` on your own
+thread. ``realtime.event`` for a client event runs on the sending thread.
+Sending methods are safe from any thread; tool handlers run on a worker
+thread (``realtime-sync-tools``).
 
-Tools and interruptions
------------------------
-Only tools registered with :meth:`~RealtimeClient.add_tool` run
-automatically; a call to any other function is left to your callbacks (look
-for a completed ``function_call`` item). The handler gets the parsed
-arguments as a dict and its return value is JSON-encoded as the call's
-output; invalid JSON arguments, a raising handler or one slower than
-``tool_timeout`` produce ``{"error": "..."}`` instead. Each output is sent as
-soon as its call is done, and once the response that held the calls has
-finished (``response.done``) and every registered call in it has its output,
-the client sends one ``response.create`` so the model can use the results.
-
-The client tracks the active response (``response.created`` until
-``response.done``). :meth:`~RealtimeClient.create_response` while one is
-active does not block: the request is queued and sent when the active one
-ends. To interrupt a spoken reply, call
-``cancel_response(item_id, samples_played)``: it cancels the response if one
-is still running and truncates the item's audio to what the listener heard,
-so the model's memory matches what was actually played.
+Blocking helpers
+----------------
+One rule for every blocking helper: ``timeout`` is in float seconds, ``None``
+waits for ever. When it runs out, the ``wait_for_*`` helpers return ``None``
+(as the reference client does), while helpers that *do* something and wait
+for its result -- :meth:`~RealtimeClient.ask`,
+:meth:`~RealtimeClient.restore_history` -- raise
+:class:`~realtime_sync.errors.RealtimeTimeoutError` saying what they waited
+for and how long. If the connection ends while any of them waits, it raises
+:class:`~realtime_sync.errors.ConnectionClosedError` at once (with the close
+code or reason), so ``timeout=None`` never hangs on a dead connection. Called
+while not connected they raise :class:`~realtime_sync.errors.NotConnectedError`;
+called from inside a callback (the receive thread), ``RuntimeError``: they
+would wait for an event that thread itself has to deliver.
 """
 
 from __future__ import annotations
 
-import collections
 import copy
-import logging
+import queue
 import threading
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Set, Tuple
-
-import numpy as np
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import audio as _audio
-from . import dialects
 from . import history as _history
-from ._client_audio import _InputAudioMixin
-from ._client_responses import _ResponsesMixin
-from ._client_support import (
-    Event,
-    Item,
-    _Ask,
-    _EventQueue,
-    _now_iso,
-    _Ticket,
-    _ToolBatch,
-    _Waiter,
-)
-from ._client_waits import _WaitsMixin
-from ._tools import ToolHandler, ToolRunner
+from ._session.event_queue import CLIENT_EVENTS, EventQueue
+from ._session.inbound import Inbound
+from ._session.input_audio import InputAudio
+from ._session.outbound import Outbound, prepare_content, truncate_point
+from ._session.requests import Ask, ResponseQueue, Ticket, pick_reply
+from ._session.sent import SentEvents
+from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG, SessionSettings
+from ._session.tools import ToolBox
 from .api import RealtimeAPI
 from .conversation import Conversation
 from .errors import (
     ConfigurationError,
     ConnectionClosedError,
     NotConnectedError,
-    ProtocolError,
     RealtimeConnectionError,
     RealtimeError,
+    RealtimeTimeoutError,
+    ServerError,
 )
+from .events import EventHandler
+from .types import CloseEvent, Item, ServerEvent, ToolHandler
 
 __all__ = [
     "RealtimeClient",
@@ -108,89 +85,11 @@ __all__ = [
     "ToolHandler",
 ]
 
-logger = logging.getLogger(__name__)
-
-#: The session configuration a new client starts with (the reference's defaults).
-DEFAULT_SESSION_CONFIG: Dict[str, Any] = {
-    "modalities": ["text", "audio"],
-    "instructions": "",
-    "voice": "alloy",
-    "input_audio_format": "pcm16",
-    "output_audio_format": "pcm16",
-    "input_audio_transcription": None,
-    "turn_detection": None,
-    "tools": [],
-    "tool_choice": "auto",
-    "temperature": 0.8,
-    "max_response_output_tokens": 4096,
-}
-
-#: A ready-made server VAD setting: ``client.update_session(turn_detection=DEFAULT_SERVER_VAD_CONFIG)``.
-DEFAULT_SERVER_VAD_CONFIG: Dict[str, Any] = {
-    "type": "server_vad",
-    "threshold": 0.5,
-    "prefix_padding_ms": 300,
-    "silence_duration_ms": 200,
-}
-
-# Server events folded into the conversation that need nothing more than a
-# ``conversation.updated`` dispatch when they change an item.
-_PLAIN_CONVERSATION_EVENTS = (
-    "conversation.item.truncated",
-    "conversation.item.deleted",
-    "conversation.item.input_audio_transcription.completed",
-    "conversation.item.input_audio_transcription.failed",
-    "response.output_item.added",
-    "response.content_part.added",
-    "response.content_part.done",
-    "response.text.delta",
-    "response.text.done",
-    "response.audio_transcript.delta",
-    "response.audio_transcript.done",
-    "response.audio.delta",
-    "response.audio.done",
-    "response.function_call_arguments.delta",
-    "response.function_call_arguments.done",
-)
-
-# How many recently sent client events are kept to name the cause of a server error.
-_SENT_EVENTS_KEPT = 256
-
-def _audio_placeholder(audio: Any) -> str:
-    return f"<{len(audio) if isinstance(audio, str) else 0} base64 chars>"
+# The name under which wait_for_session_created() waits (never dispatched to callbacks).
+_SESSION_CREATED = "_session.created"
 
 
-def _without_audio(event: Event) -> Event:
-    """``event`` with its base64 audio replaced by a placeholder (a shallow copy when changed).
-
-    Covers ``input_audio_buffer.append`` and the ``input_audio`` / ``audio``
-    content parts of ``conversation.item.create``, so the record of recently
-    sent events stays small however much audio they carried.
-    """
-    event_type = event.get("type")
-    if event_type == "input_audio_buffer.append":
-        kept = dict(event)
-        kept["audio"] = _audio_placeholder(kept.get("audio"))
-        return kept
-    if event_type == "conversation.item.create":
-        item = event.get("item")
-        if not isinstance(item, dict):
-            return event
-        content = item.get("content")
-        if isinstance(content, list) and any(
-            isinstance(part, dict) and isinstance(part.get("audio"), str) for part in content
-        ):
-            parts = [
-                dict(part, audio=_audio_placeholder(part["audio"]))
-                if isinstance(part, dict) and isinstance(part.get("audio"), str)
-                else part
-                for part in content
-            ]
-            return dict(event, item=dict(item, content=parts))
-    return event
-
-
-class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
+class RealtimeClient(EventHandler):
     """A Realtime API session with conversation state, tools and blocking helpers.
 
     Args:
@@ -207,17 +106,17 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
         tool_timeout: seconds a tool handler may run before its output becomes
             an error; ``None`` for no limit.
         input_audio_window: seconds of recent input audio kept in server-VAD
-            mode so speech can be cut out of it at ``speech_stopped``; older
-            audio is dropped, so memory stays flat over a long session.
+            mode so speech can be cut out of it at ``speech_stopped``.
+        response_start_timeout: seconds a ``response.create`` may go
+            unanswered (no ``response.created``, no ``error``) before the
+            client stops waiting for it, fails the :meth:`ask` waiting on it
+            and sends the next queued request; ``None`` waits for ever.
         **api_options: passed to :class:`~realtime_sync.api.RealtimeAPI`
-            (``ping_interval``, ``ping_timeout``, ``max_frame_size``, ...).
+            (``ping_interval``, ``ping_timeout``, ``max_frame_size``, ``protocol``...).
 
     Attributes:
         realtime: the :class:`~realtime_sync.api.RealtimeAPI` socket layer.
         conversation: the :class:`~realtime_sync.conversation.Conversation`.
-        session_config: the session settings sent with ``session.update``
-            (the tools given to :meth:`update_session` only; tools added with
-            :meth:`add_tool` are merged in when sending).
         session: the last session object the server sent
             (``session.created`` / ``session.updated``), or ``None``.
 
@@ -235,137 +134,93 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
         query: Optional[Dict[str, str]] = None,
         tool_timeout: Optional[float] = 30.0,
         input_audio_window: float = 60.0,
+        response_start_timeout: Optional[float] = 30.0,
         **api_options: Any,
     ) -> None:
         super().__init__()
-        if tool_timeout is not None and not tool_timeout > 0:
-            raise ConfigurationError(
-                f"tool_timeout must be a positive number of seconds or None, got {tool_timeout!r}"
-            )
+        for name, value in (("tool_timeout", tool_timeout), ("response_start_timeout", response_start_timeout)):
+            if value is not None and not value > 0:
+                raise ConfigurationError(f"{name} must be a positive number of seconds or None, got {value!r}")
         if not input_audio_window > 0:
             raise ConfigurationError(
                 f"input_audio_window must be a positive number of seconds, got {input_audio_window!r}"
             )
         self.model = model
-        self.tool_timeout = tool_timeout
-        self.input_audio_window = float(input_audio_window)
-        self.realtime = RealtimeAPI(
-            url, api_key, debug=debug, headers=headers, query=query, **api_options
-        )
         self.conversation = Conversation()
-        self._lock = threading.Lock()
-        self._audio_lock = threading.Lock()  # orders input-audio bookkeeping with its frames
-        self._tls = threading.local()
-        self._event_queue: Optional[_EventQueue] = None
-        self._generation = 0
-        self._client_waiters: Dict[str, List[_Waiter]] = {}
-        self._reset_config()
-        self._reset_connection_state()
+        self.session: Optional[Dict[str, Any]] = None
+        self._state_lock = threading.Lock()
+        self._live = False
+        self._tag: object = None  # this connection's tag on every waiter and handle
+        self._session_created = False
+        self._event_queue: Optional[EventQueue] = None
+        self._settings = SessionSettings()
+        self._sent = SentEvents()
+        self.realtime = RealtimeAPI(
+            url, api_key, debug=debug, headers=headers, query=query, on_server_event=self._on_server_event, **api_options
+        )
+        self._outbound = Outbound(self.realtime, self._sent, self._emit, self._wants)
+        self._send = self._outbound.send
+        self._responses = ResponseQueue(self._send, answer_timeout=response_start_timeout)
+        self._input_audio = InputAudio(input_audio_window)
+        self._tools = ToolBox(tool_timeout, self._send, self._responses)
+        self._inbound = Inbound(
+            conversation=self.conversation,
+            responses=self._responses,
+            input_audio=self._input_audio,
+            tools=self._tools,
+            sent=self._sent,
+            protocol=lambda: self.realtime.protocol,
+            emit=self._emit,
+            wants=self._wants,
+            on_session=self._on_session,
+        )
         self._add_api_event_handlers()
 
     def __repr__(self) -> str:
         state = "connected" if self.is_connected() else "disconnected"
         return f"<RealtimeClient {self.realtime.url!r} {state}>"
 
-    # -- state ------------------------------------------------------------------
+    @property
+    def session_config(self) -> Dict[str, Any]:
+        """The session settings sent with ``session.update`` (tools added with
+        :meth:`add_tool` are merged in when sending)."""
+        return self._settings.config
 
-    def _reset_config(self) -> None:
-        """Back to the default session config, no tools (lock not needed: no thread yet)."""
-        self.session_config: Dict[str, Any] = copy.deepcopy(DEFAULT_SESSION_CONFIG)
-        self._tools: Dict[str, Tuple[Dict[str, Any], ToolHandler]] = {}
-        self._sync_formats(self.session_config)
+    @property
+    def tool_timeout(self) -> Optional[float]:
+        """Seconds a tool handler may run (``None``: no limit)."""
+        return self._tools.timeout
 
-    def _reset_connection_state(self) -> None:
-        """Forget everything tied to one connection. Caller holds the lock or owns the object."""
-        self._live = False
-        self._session_created = False
-        self.session: Optional[Dict[str, Any]] = None
-        # Response tracking.
-        self._reserved: Optional[_Ticket] = None
-        self._in_flight: Deque[_Ticket] = collections.deque()
-        self._active_response: Optional[str] = None
-        self._active_ticket: Optional[_Ticket] = None
-        self._queued: Deque[_Ticket] = collections.deque()
-        # Tools.
-        self._tool_batches: Dict[Optional[str], _ToolBatch] = {}
-        self._runner: Optional[ToolRunner] = None
-        # Blocking helpers.
-        self._asks: Set[_Ask] = set()
-        # Recently sent client events, by event_id.
-        self._sent: "collections.OrderedDict[str, Event]" = collections.OrderedDict()
-        # Input audio: pending manual-turn audio, and the VAD window.
-        self._pending_audio: List[np.ndarray] = []
-        self._window: Deque[np.ndarray] = collections.deque()
-        self._window_samples = 0
-        self._input_samples = 0  # every sample appended this session
-        self._speech_starts: Dict[str, float] = {}
+    @property
+    def input_audio_window(self) -> float:
+        """Seconds of input audio kept in server-VAD mode."""
+        return self._input_audio.window_seconds
 
-    def _sync_formats(self, session: Dict[str, Any]) -> None:
-        """Point the conversation at the audio formats named in ``session``."""
-        for key in ("input_audio_format", "output_audio_format"):
-            value = session.get(key)
-            if value in _audio.AUDIO_FORMATS and getattr(self.conversation, key) != value:
-                setattr(self.conversation, key, value)
-                if key == "input_audio_format":
-                    with self._lock:
-                        # Offsets are counted in samples of the old rate: start over.
-                        self._window.clear()
-                        self._window_samples = 0
-                        self._input_samples = 0
-                        self._pending_audio = []
-
-    # -- wiring ----------------------------------------------------------------
+    # -- wiring --------------------------------------------------------------------
 
     def _add_api_event_handlers(self) -> None:
-        """Register the client's handlers on the socket layer (before any user's).
-
-        Every server event goes through one ``server.*`` callback that
-        translates it from the wire dialect to the beta model
-        (:func:`realtime_sync.dialects.server_from_wire`) and routes it by its
-        translated type.
-        """
-        realtime = self.realtime
-        realtime.on("client.*", self._on_client_event)
-        realtime.on("server.*", self._on_server_event)
-        realtime.on("error", self._on_realtime_error)
-        realtime.on("close", self._on_realtime_close)
-        routes: Dict[str, Callable[[Event], None]] = {
-            event_type: self._on_plain_event for event_type in _PLAIN_CONVERSATION_EVENTS
-        }
-        routes.update(
-            {
-                "error": self._on_server_error,
-                "session.created": self._on_session,
-                "session.updated": self._on_session,
-                "conversation.item.created": self._on_item_created,
-                "input_audio_buffer.speech_started": self._on_speech_started,
-                "input_audio_buffer.speech_stopped": self._on_speech_stopped,
-                "response.created": self._on_response_created,
-                "response.output_item.done": self._on_output_item_done,
-                "response.done": self._on_response_done,
-            }
-        )
-        self._routes = routes
+        """Register the client's listeners on the socket layer (before any user's)."""
+        self.realtime.on("client.*", self._outbound.on_wire_client_event)
+        self.realtime.on("error", self._on_realtime_error)
+        self.realtime.on("close", self._on_realtime_close)
 
     def _is_dispatching_thread(self) -> bool:
-        """True on a thread that delivers this client's events (so it must not block)."""
-        if super()._is_dispatching_thread():
-            return True
-        checker = getattr(self.realtime, "_is_dispatching_thread", None)
-        return bool(checker()) if checker is not None else False
+        return super()._is_dispatching_thread() or self.realtime.is_receive_thread()
 
-    def dispatch(self, name: str, event: Any) -> None:
-        """Run the callbacks for ``name``, then wake the blocking helpers waiting for it.
+    def is_callback_thread(self) -> bool:
+        """Whether the calling thread delivers this client's events (is inside a callback).
 
-        As :meth:`EventHandler.dispatch <realtime_sync.events.EventHandler.dispatch>`;
-        runs on the calling thread.
+        Blocking helpers refuse to wait there; helpers built on the client
+        (such as :func:`realtime_sync.history.restore_history`) check it too.
         """
-        super().dispatch(name, event)
-        if self._client_waiters and name in self._client_waiters:
-            with self._lock:
-                waiters = self._client_waiters.pop(name, None)
-            for waiter in waiters or ():
-                waiter.resolve(event)
+        return self._is_dispatching_thread()
+
+    def _wants(self, name: str) -> bool:
+        """Whether anything would receive a dispatch of ``name`` now (listeners or the events() queue)."""
+        if self.has_listeners(name):
+            return True
+        event_queue = self._event_queue
+        return event_queue is not None and name in event_queue.names
 
     def _emit(self, name: str, payload: Any) -> None:
         """Dispatch a client-level event to callbacks, waiters and the events() queue."""
@@ -374,205 +229,62 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
         if event_queue is not None:
             event_queue.offer(name, payload)
 
-    def _report(self, error: RealtimeError, event: Optional[Event], client_event: Optional[Event] = None) -> None:
-        """Dispatch ``error`` with the standard payload."""
-        self._emit(
-            "error",
-            {"error": error, "event": event, "client_event": client_event, "raw": None},
-        )
-
-    def _process(self, event: Event, *args: Any, **kwargs: Any) -> Tuple[Optional[Item], Any]:
-        """Fold ``event`` into the conversation; failures become ``error`` dispatches."""
-        try:
-            return self.conversation.process_event(event, *args, **kwargs)
-        except Exception as exc:
-            self._process_failed(exc, event)
-        return None, None
-
-    def _process_failed(self, exc: Exception, event: Event) -> None:
-        if isinstance(exc, RealtimeError):
-            logger.warning("%s (event %s)", exc, event.get("event_id"))
-            self._report(exc, event)
-        else:  # a bug: report it, keep the socket thread alive
-            logger.error("processing %s failed", event.get("type"), exc_info=exc)
-            error = ProtocolError(f"{event.get('type')}: could not be processed: {exc}", event=event)
-            self._report(error, event)
-
-    # -- socket-layer handlers (receive thread unless noted) --------------------
-
-    def _on_client_event(self, event: Event) -> None:
-        """Every client event, on the sending thread before the frame is written."""
-        event_id = event.get("event_id")
-        event_type = event.get("type")
-        ask: Optional[_Ask] = getattr(self._tls, "ask", None)
-        if isinstance(event_id, str):
-            # Keep the record small: the audio itself is not needed to explain an error.
-            kept = _without_audio(event)
-            with self._lock:
-                sent = self._sent
-                sent[event_id] = kept
-                if len(sent) > _SENT_EVENTS_KEPT:
-                    sent.popitem(last=False)
-                if ask is not None:
-                    ask.event_ids.add(event_id)
-                if event_type == "response.create":
-                    ticket = self._reserved
-                    if ticket is None:  # sent straight through client.realtime
-                        ticket = _Ticket()
-                    else:
-                        self._reserved = None
-                    ticket.event_id = event_id
-                    self._in_flight.append(ticket)
-        elif event_type == "response.create":
-            with self._lock:
-                ticket = self._reserved or _Ticket()
-                self._reserved = None
-                self._in_flight.append(ticket)
-        if self._wants("realtime.event"):
-            if self.realtime.protocol != "beta":  # show it in the beta model, like server events
-                try:
-                    event = dialects.client_from_wire(event, self.realtime.protocol)
-                except Exception:
-                    logger.debug("could not translate %s back to the beta model", event_type, exc_info=True)
-            self._emit("realtime.event", {"time": _now_iso(), "source": "client", "event": event})
-
-    def _on_server_event(self, wire_event: Event) -> None:
-        """Every server event: translate, route, then ``realtime.event`` (receive thread)."""
-        protocol = self.realtime.protocol
-        if protocol == "beta":
-            event = wire_event
-        else:
-            try:
-                event = dialects.server_from_wire(wire_event, protocol)
-            except Exception as exc:  # never let one odd event stop the loop
-                self._process_failed(exc, wire_event)
-                return
-        handler = self._routes.get(event.get("type"))  # type: ignore[arg-type]
-        if handler is not None:
-            handler(event)
-        if self._wants("realtime.event"):
-            self._emit("realtime.event", {"time": _now_iso(), "source": "server", "event": event})
-
-    def _wants(self, name: str) -> bool:
-        """Whether anything would receive a dispatch of ``name`` right now.
-
-        Callbacks, ``on_next`` callbacks, blocked ``wait_for_next`` callers
-        (the handler's and the client's) and the :meth:`events` queue. Payloads
-        sent for every audio delta (``realtime.event``, ``conversation.updated``)
-        are built only then. Read without the lock: a listener added while an
-        event is being handled may or may not see that event, as with any
-        dispatch.
-        """
-        if (
-            name in self._handlers
-            or name in self._next_handlers
-            or name in self._waiters
-            or name in self._client_waiters
-        ):
-            return True
-        event_queue = self._event_queue
-        return event_queue is not None and name in event_queue.names
-
+    def _on_server_event(self, wire_event: ServerEvent) -> None:
+        """RealtimeAPI's ``on_server_event`` hook (receive thread): the inbound route."""
+        self._inbound.handle(wire_event)
 
     def _on_realtime_error(self, payload: Dict[str, Any]) -> None:
         """A malformed frame reported by the socket layer: pass it on."""
         self._emit("error", payload)
 
-    def _on_realtime_close(self, payload: Dict[str, Any]) -> None:
+    def _on_realtime_close(self, payload: CloseEvent) -> None:
         self._end_connection(payload)
 
-    def _on_session(self, event: Event) -> None:
+    def _on_session(self, event: ServerEvent) -> None:
+        """``session.created`` / ``session.updated`` (receive thread)."""
         session = event.get("session")
         if isinstance(session, dict):
             self.session = session
             try:
-                self._sync_formats(session)
+                self._apply_formats(session)
             except RealtimeError as exc:
-                self._report(exc, event)
+                self._inbound.report(exc, event)
         if event.get("type") == "session.created":
-            with self._lock:
+            with self._state_lock:
                 self._session_created = True
-                waiters = self._client_waiters.pop("_session.created", None)
-            for waiter in waiters or ():
-                waiter.resolve(True)
+            self._wake_waiters(_SESSION_CREATED, True)
 
-    def _on_plain_event(self, event: Event) -> None:
-        # The hot path (every delta): no wrappers, and no payload nobody receives.
-        try:
-            item, delta = self.conversation.process_event(event)
-        except Exception as exc:
-            self._process_failed(exc, event)
-            return
-        if item is not None and self._wants("conversation.updated"):
-            self._emit("conversation.updated", {"item": item, "delta": delta})
+    def _apply_formats(self, session: Dict[str, Any]) -> None:
+        """Point the conversation at the audio formats named in ``session``."""
+        for key in ("input_audio_format", "output_audio_format"):
+            value = session.get(key)
+            if value in _audio.AUDIO_FORMATS and getattr(self.conversation, key) != value:
+                setattr(self.conversation, key, value)
+                if key == "input_audio_format":
+                    self._input_audio.restart()  # offsets counted at the old rate
 
-    def _on_item_created(self, event: Event) -> None:
-        # A repeated conversation.item.created (a relay's retry, or a GA server's
-        # conversation.item.added followed by .created) updates the stored item
-        # but appends nothing: appended/completed are dispatched once per item.
-        raw = event.get("item")
-        item_id = raw.get("id") if isinstance(raw, dict) else None
-        known = isinstance(item_id, str) and self.conversation.get_item(item_id) is not None
-        item, delta = self._process(event)
-        if item is None:
-            return
-        self._emit("conversation.updated", {"item": item, "delta": delta})
-        if known:
-            return
-        self._emit("conversation.item.appended", {"item": item})
-        if item.get("status") == "completed":
-            self._emit("conversation.item.completed", {"item": item})
-
-    def _on_output_item_done(self, event: Event) -> None:
-        item, delta = self._process(event)
-        if item is not None:
-            self._emit("conversation.updated", {"item": item, "delta": delta})
-            if item.get("status") == "completed":
-                self._emit("conversation.item.completed", {"item": item})
-        final = event.get("item")
-        if isinstance(final, dict) and final.get("type") == "function_call":
-            self._start_tool_call(event, final)
-
-    def _end_connection(self, payload: Dict[str, Any]) -> None:
-        """The connection is over: fail waiters, drop queued work, dispatch ``close`` once."""
-        with self._lock:
+    def _end_connection(self, payload: CloseEvent) -> None:
+        """The connection is over: fail waiters and requests, stop the tools, dispatch ``close`` once."""
+        with self._state_lock:
             if not self._live:
                 return
             self._live = False
             self._session_created = False
-            # Waiters for "close" itself are woken by the close dispatch below.
-            waiters = [w for key, group in self._client_waiters.items() if key != "close" for w in group]
-            self._client_waiters = {key: group for key, group in self._client_waiters.items() if key == "close"}
-            asks = list(self._asks)
-            self._asks = set()
-            runner = self._runner
-            self._runner = None
-            self._reserved = None
-            self._in_flight.clear()
-            self._queued.clear()
-            self._active_response = None
-            self._active_ticket = None
-            self._tool_batches = {}
-            self._pending_audio = []
-            self._window.clear()
-            self._window_samples = 0
-            self._speech_starts = {}
-            self._stopping_runner = runner
+            tag = self._tag
+        self._responses.close()
+        self._tools.close()
+        self._input_audio.restart()
         code = payload.get("code") if isinstance(payload, dict) else None
         reason = payload.get("reason") if isinstance(payload, dict) else None
         detail = f" (code {code}{': ' + reason if reason else ''})" if code is not None else ""
-        error = ConnectionClosedError(
-            f"the connection to the Realtime server closed{detail}", code=code, reason=reason
-        )
-        for waiter in waiters:
-            waiter.fail(error)
-        for ask in asks:
-            ask.fail(error)
-        if runner is not None:
-            runner.stop()
+        if code is None and reason:
+            detail = f" ({reason})"
+        error = ConnectionClosedError(f"the connection to the Realtime server closed{detail}", code=code, reason=reason)
+        # Waiters for "close" itself are untagged: the close dispatch below wakes them.
+        self._fail_waiters(tag, error)
         self._emit("close", payload)
 
-    # -- connection -------------------------------------------------------------
+    # -- connection ------------------------------------------------------------------
 
     def is_connected(self) -> bool:
         """Whether the socket is open."""
@@ -587,16 +299,13 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
         Args:
             timeout: seconds to wait for the WebSocket handshake.
 
-        Returns:
-            ``True``.
-
         Raises:
             RealtimeConnectionError: already connected, or the socket layer's
                 error (refused, handshake status, timeout...).
         """
         if self.is_connected():
             raise RealtimeConnectionError("already connected; call disconnect() first")
-        with self._lock:
+        with self._state_lock:
             unfinished = self._live
         if unfinished:
             # The server closed the socket and the receive thread has not handled
@@ -604,22 +313,27 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
             # new connection (this joins the old receive thread).
             self.realtime.disconnect()
             self._end_connection({"error": True, "code": None, "reason": None})
-        self._join_old_runner()
-        # A new session starts with an empty server-side conversation. disconnect()
-        # clears ours, but a close by the server keeps it readable until now.
+        self._tools.join_stopped()
         self.conversation.clear()
-        with self._lock:
-            self._reset_connection_state()
-            self._generation += 1
+        self._sent.clear()
+        self._input_audio.restart()
+        self._responses.open()
+        self._tools.open()
+        with self._state_lock:
             self._live = True
+            self._tag = object()
+            self._session_created = False
+            self.session = None
         try:
             if self.model is None:
                 self.realtime.connect(timeout=timeout)
             else:
                 self.realtime.connect(model=self.model, timeout=timeout)
         except BaseException:
-            with self._lock:
+            with self._state_lock:
                 self._live = False
+            self._responses.close()
+            self._tools.close()
             raise
         self.update_session()
         return True
@@ -634,22 +348,18 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
             self.realtime.disconnect()
         self._end_connection({"error": False, "code": None, "reason": None})
         self.conversation.clear()
-        self._join_old_runner()
-
-    def _join_old_runner(self) -> None:
-        runner = getattr(self, "_stopping_runner", None)
-        if runner is not None and not runner.is_worker_thread() and not self._is_dispatching_thread():
-            if runner.join(timeout=1.0):
-                self._stopping_runner = None
+        if not self._is_dispatching_thread():
+            self._tools.join_stopped()
 
     def reset(self) -> None:
         """Disconnect, remove every callback (here and on :attr:`realtime`) and restore the default config."""
         self.disconnect()
         self.clear_event_handlers()
         self.realtime.clear_event_handlers()
-        with self._lock:
-            self._event_queue = None
-        self._reset_config()
+        self._event_queue = None
+        self._settings.restore_defaults()
+        self._tools.clear()
+        self._apply_formats(self._settings.config)
         self._add_api_event_handlers()
 
     def __enter__(self) -> "RealtimeClient":
@@ -660,23 +370,11 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
     def __exit__(self, *exc_info: Any) -> None:
         self.disconnect()
 
-    def _require_connected(self) -> None:
-        if not self.realtime.is_connected():
-            raise NotConnectedError("not connected; call connect() first")
-
-    def _send(self, event_type: str, data: Optional[Dict[str, Any]] = None) -> Event:
-        event: Event = self.realtime.send(event_type, data)
-        return event
-
-    # -- session and tools ---------------------------------------------------------
+    # -- session and tools -------------------------------------------------------------
 
     def get_turn_detection_type(self) -> Optional[str]:
         """``"server_vad"`` (or another server mode) when turn detection is on, else ``None``."""
-        turn_detection = self.session_config.get("turn_detection")
-        if isinstance(turn_detection, dict):
-            kind = turn_detection.get("type")
-            return kind if isinstance(kind, str) else None
-        return None
+        return self._settings.turn_detection_type()
 
     def update_session(self, **config: Any) -> bool:
         """Store session settings and, when connected, send ``session.update``.
@@ -695,43 +393,85 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
                 tool name given twice or already added with :meth:`add_tool`.
                 Nothing is stored or sent then.
         """
-        for key in ("input_audio_format", "output_audio_format"):
-            if key in config and config[key] not in _audio.AUDIO_FORMATS:
-                raise ConfigurationError(
-                    f"{key} must be one of {', '.join(_audio.AUDIO_FORMATS)}, got {config[key]!r}"
-                )
-        if "turn_detection" in config and not (
-            config["turn_detection"] is None or isinstance(config["turn_detection"], dict)
-        ):
-            raise ConfigurationError(
-                "turn_detection must be None or a dict such as DEFAULT_SERVER_VAD_CONFIG"
-            )
-        if "tools" in config:
-            tools = config["tools"]
-            if tools is None:
-                config["tools"] = tools = []
-            self._check_session_tools(tools)
+        checked = self._settings.check(config, self._tools.table())
         was_vad = self.get_turn_detection_type() is not None
-        self.session_config.update(copy.deepcopy(config))
-        self._sync_formats(self.session_config)
+        self._settings.update(checked)
+        self._apply_formats(self._settings.config)
         if was_vad != (self.get_turn_detection_type() is not None):
-            with self._lock:  # the other mode's audio bookkeeping no longer applies
-                self._pending_audio = []
-                self._window.clear()
-                self._window_samples = 0
+            self._input_audio.mode_changed()
         if self.realtime.is_connected():
-            self._send("session.update", {"session": self._session_payload()})
+            self._send("session.update", {"session": self._settings.payload(self._tools.definitions())})
         return True
 
-    def _session_payload(self) -> Dict[str, Any]:
-        """The ``session`` object of a ``session.update``: config plus registered tools."""
-        session = copy.deepcopy(self.session_config)
-        tools = [dict({"type": "function"}, **tool) for tool in session.get("tools") or []]
-        tools.extend(dict({"type": "function"}, **definition) for definition, _ in self._tools.values())
-        session["tools"] = tools
-        return session
+    def add_tool(self, definition: Dict[str, Any], handler: ToolHandler) -> Dict[str, Any]:
+        """Register a tool the model may call, and run ``handler`` when it does.
 
-    # -- conversation -------------------------------------------------------------
+        Args:
+            definition: ``{"name", "description", "parameters"}`` (``type``
+                defaults to ``"function"``).
+            handler: called as ``handler(arguments)`` with the parsed
+                arguments dict, on the tool worker thread; its return value is
+                JSON-encoded as the call's output.
+
+        Returns:
+            ``{"definition": ..., "handler": ...}``.
+
+        Raises:
+            ConfigurationError: no name, handler not callable, or the name is
+                already registered (here or in ``session_config["tools"]``).
+        """
+        name = definition.get("name") if isinstance(definition, dict) else None
+        if isinstance(name, str) and self._settings.defines_tool(name):
+            raise ConfigurationError(f'tool "{name}" is already defined in session_config["tools"]')
+        stored = self._tools.add(definition, handler)
+        if self.realtime.is_connected():
+            self.update_session()
+        return {"definition": stored, "handler": handler}
+
+    def remove_tool(self, name: str) -> bool:
+        """Unregister a tool (and update the session when connected).
+
+        Raises:
+            ConfigurationError: no tool of that name was added.
+        """
+        self._tools.remove(name)
+        if self.realtime.is_connected():
+            self.update_session()
+        return True
+
+    @property
+    def tools(self) -> Dict[str, Dict[str, Any]]:
+        """The registered tools: ``{name: {"definition", "handler"}}`` (a new dict)."""
+        return self._tools.table()
+
+    # -- conversation --------------------------------------------------------------------
+
+    def create_item(self, item: Dict[str, Any], *, event_id: Optional[str] = None) -> str:
+        """Add ``item`` to the server's conversation (``conversation.item.create``); request no response.
+
+        The server confirms with ``conversation.item.created`` (dispatched here
+        as ``conversation.item.appended``) or rejects it with an ``error``
+        naming the event id. Safe from any thread.
+
+        Args:
+            item: the item, in the beta model (``{"type": "message", "role":
+                "user", "content": [...]}``, a ``function_call_output``...).
+            event_id: the client event id to send it with (default: a new
+                one); give one to match the server's answer to it.
+
+        Returns:
+            The event id it was sent with.
+
+        Raises:
+            ConfigurationError: ``item`` is not a dict with a ``type``.
+            NotConnectedError: not connected.
+        """
+        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+            raise ConfigurationError(f'item must be a dict with a "type", got {item!r}')
+        data: Dict[str, Any] = {"item": item}
+        if event_id is not None:
+            data["event_id"] = event_id
+        return str(self._send("conversation.item.create", data)["event_id"])
 
     def delete_item(self, id: str) -> bool:  # noqa: A002 - the reference's name
         """Ask the server to delete an item (``conversation.item.delete``).
@@ -750,38 +490,17 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
     def export_history(self) -> List[Dict[str, Any]]:
         """The conversation so far as a JSON-serialisable history.
 
-        :func:`realtime_sync.history.export_items` of
-        ``self.conversation.get_items()``: text, transcripts and function
-        calls; no ids, audio, or unfinished items. Keep it (or write it with
-        :func:`~realtime_sync.history.save_history`) and give it to
-        :meth:`restore_history` in a later session.
+        :func:`realtime_sync.history.export_items` of the conversation's items:
+        text, transcripts and function calls; no ids, audio, or unfinished
+        items. Give it to :meth:`restore_history` in a later session.
         """
         return _history.export_items(self.conversation.get_items())
 
-    def restore_history(
-        self, history: Sequence[Dict[str, Any]], *, timeout: Optional[float] = 10.0
-    ) -> List[Item]:
+    def restore_history(self, history: Sequence[Dict[str, Any]], *, timeout: Optional[float] = 10.0) -> List[Item]:
         """Create the items of an exported history in this session and wait until the server has them.
 
-        Sends one ``conversation.item.create`` per entry, in order, and
-        requests no response (call :meth:`ask` or :meth:`create_response`
-        next). See :func:`realtime_sync.history.restore_history`.
-
-        Args:
-            history: from :meth:`export_history`,
-                :func:`~realtime_sync.history.load_history`, or items of the same shape.
-            timeout: seconds to wait for the server's confirmations; ``None`` for ever.
-
-        Returns:
-            The created conversation items, in order.
-
-        Raises:
-            ConfigurationError: an invalid entry (nothing is sent).
-            NotConnectedError: not connected.
-            ServerError: the server rejected an item.
-            RealtimeTimeoutError: not every item was confirmed in time.
-            ConnectionClosedError: the connection ended while waiting.
-            RuntimeError: called from inside a callback (the receive thread).
+        See :func:`realtime_sync.history.restore_history` (arguments, return
+        value and errors); requests no response.
         """
         return _history.restore_history(self, history, timeout=timeout)
 
@@ -801,8 +520,9 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
             TypeError, ValueError: audio that cannot be converted.
             NotConnectedError: not connected.
         """
-        parts = self._prepare_content(content)
-        self._require_connected()
+        parts = prepare_content(content, self.conversation.input_audio_format)
+        if not self.realtime.is_connected():
+            raise NotConnectedError("not connected; call connect() first")
         self._send_user_message(parts, None)
         return True
 
@@ -812,36 +532,322 @@ class RealtimeClient(_ResponsesMixin, _WaitsMixin, _InputAudioMixin):
             raise ConfigurationError(f"text must be a str, got {type(text).__name__}")
         return self.send_user_message_content([{"type": "input_text", "text": text}])
 
-    def _prepare_content(self, content: Any) -> List[Dict[str, Any]]:
-        if content is None:
-            return []
-        if not isinstance(content, (list, tuple)):
-            raise ConfigurationError("content must be a list of content parts (dicts)")
-        parts: List[Dict[str, Any]] = []
-        for part in content:
-            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-                raise ConfigurationError(f'each content part must be a dict with a "type": {part!r}')
-            part = dict(part)
-            if part["type"] == "input_audio":
-                audio = part.get("audio")
-                if audio is not None and not isinstance(audio, str):
-                    part["audio"] = _audio.encode_audio(
-                        _audio.to_pcm16(audio), self.conversation.input_audio_format
-                    )
-            parts.append(part)
-        return parts
+    def _send_user_message(self, parts: List[Dict[str, Any]], ask: Optional[Ask]) -> None:
+        if parts:
+            self._send(
+                "conversation.item.create",
+                {"item": {"type": "message", "role": "user", "content": parts}},
+                ask,
+            )
+        self._commit_pending_audio(ask)
+        self._responses.request(Ticket(ask=ask))
 
-    def _send_user_message(self, parts: List[Dict[str, Any]], ask: Optional[_Ask]) -> None:
-        self._tls.ask = ask
+    # -- input audio -----------------------------------------------------------------------
+
+    def append_input_audio(self, samples: Any) -> bool:
+        """Send input audio (``input_audio_buffer.append``).
+
+        Args:
+            samples: int16 numpy array, float array in [-1, 1], or pcm16
+                little-endian bytes, mono at the input format's rate (24 kHz
+                for pcm16, 8 kHz for G.711); encoded for the input format.
+                Empty input sends nothing.
+
+        With turn detection off the audio is also kept until
+        :meth:`create_response` commits it; in server-VAD mode only the last
+        ``input_audio_window`` seconds are kept, for cutting out speech.
+
+        Raises:
+            TypeError, ValueError: audio that cannot be converted.
+            NotConnectedError: not connected.
+        """
+        pcm = _audio.to_pcm16(samples)  # always a new array: later changes by the caller are harmless
+        if pcm.shape[0] == 0:
+            return True
+        input_format = self.conversation.input_audio_format
+        payload = {"audio": _audio.encode_audio(pcm, input_format)}
+        manual = self.get_turn_detection_type() is None
+        # Record before sending (a speech event may follow the frame at once), in wire order.
+        with self._input_audio.order:
+            if not self.realtime.is_connected():
+                raise NotConnectedError("not connected; call connect() first")
+            self._input_audio.record(pcm, manual=manual, rate=_audio.sample_rate(input_format))
+            self._send("input_audio_buffer.append", payload)
+        return True
+
+    def clear_input_audio(self) -> bool:
+        """Drop uncommitted input audio here and on the server (``input_audio_buffer.clear``)."""
+        self._send("input_audio_buffer.clear")
+        self._input_audio.clear_pending()
+        return True
+
+    def _commit_pending_audio(self, ask: Optional[Ask] = None) -> None:
+        """Manual turns: commit the audio appended so far and queue it for the user item."""
+        if self.get_turn_detection_type() is not None:
+            return
+        pending = self._input_audio.take_pending()
+        if pending is None:
+            return
+        # Queue first: the user item may be created as soon as the commit lands.
+        self.conversation.queue_input_audio(pending)
+        self._send("input_audio_buffer.commit", None, ask)
+
+    # -- responses ---------------------------------------------------------------------------
+
+    def create_response(self, response: Optional[Dict[str, Any]] = None) -> bool:
+        """Request a model response (``response.create``); never blocks. Safe from any thread.
+
+        With turn detection off, input audio appended since the last commit is
+        committed first (and becomes the user item's ``formatted["audio"]``).
+        While a response is active (or one was requested and not started), the
+        request is queued and sent when that response is done.
+
+        Args:
+            response: optional per-response settings (``instructions``,
+                ``modalities``, ...), sent as the event's ``response`` object.
+
+        Returns:
+            ``True`` if ``response.create`` was sent now, ``False`` if queued.
+
+        Raises:
+            NotConnectedError: not connected.
+        """
+        if response is not None and not isinstance(response, dict):
+            raise ConfigurationError("response must be a dict of response settings")
+        if not self.realtime.is_connected():
+            raise NotConnectedError("not connected; call connect() first")
+        self._commit_pending_audio()
+        return self._responses.request(Ticket(options=_deep_copy(response)))
+
+    def cancel_response(self, id: Optional[str] = None, sample_count: int = 0) -> Optional[Item]:  # noqa: A002
+        """Stop the response in progress and, for audio, cut the item to what was heard.
+
+        Safe from any thread, including callbacks. Requests queued behind the
+        active response are dropped too (an :meth:`ask` waiting on one returns
+        ``None``).
+
+        Without ``id``: send ``response.cancel`` when a response is active (or
+        requested); otherwise send nothing.
+
+        With ``id`` (an assistant message item) and ``sample_count`` (samples
+        of its audio that were played): everything is checked first; then
+        ``response.cancel`` is sent if a response is still active, and
+        ``conversation.item.truncate`` with ``audio_end_ms`` computed from the
+        output format's sample rate and capped at the audio received for that
+        item. When nothing was heard (0 ms) or the item has no audio part, no
+        truncate is sent.
+
+        Returns:
+            The item, or ``None`` without ``id``.
+
+        Raises:
+            UnknownItemError: no item with that id.
+            ConfigurationError: the item is not an assistant message, or
+                ``sample_count`` is not a non-negative integer.
+            NotConnectedError: not connected.
+        """
+        if not self.realtime.is_connected():
+            raise NotConnectedError("not connected; call connect() first")
+        if id is None:
+            self._cancel_active()
+            return None
+        item = self.conversation.get_item(id) if isinstance(id, str) else None
+        rate = _audio.sample_rate(self.conversation.output_audio_format)
+        audio_index, audio_end_ms = truncate_point(item, id, sample_count, rate)
+        self._cancel_active()
+        if audio_index is not None and audio_end_ms > 0:
+            self._send(
+                "conversation.item.truncate",
+                {"item_id": id, "content_index": audio_index, "audio_end_ms": audio_end_ms},
+            )
+        return item
+
+    def _cancel_active(self) -> None:
+        for ticket in self._responses.drop_queued():
+            if ticket.ask is not None:
+                ticket.ask.resolve({"status": "cancelled", "output": []})
+        if self._responses.busy():
+            self._send("response.cancel")
+
+    def active_response_id(self) -> Optional[str]:
+        """The id of the response being generated, or ``None``."""
+        return self._responses.active_response_id()
+
+    def reset_responses(self) -> int:
+        """Forget every response requested, active or queued, and fail the :meth:`ask` calls waiting on them.
+
+        For a server that never sends ``response.done``: the next
+        :meth:`create_response` is sent at once instead of queueing behind a
+        response that will never end. Sends nothing (call
+        :meth:`cancel_response` first to stop a response the server may still
+        be generating). Returns how many requests were forgotten.
+        """
+        tickets = self._responses.reset()
+        error = RealtimeError("the response was abandoned by reset_responses()")
+        for ticket in tickets:
+            if ticket.ask is not None:
+                ticket.ask.fail(error)
+        return len(tickets)
+
+    # -- blocking helpers ------------------------------------------------------------------
+
+    def wait_for_session_created(self, timeout: Optional[float] = None) -> Optional[bool]:
+        """Block until the server's ``session.created`` (at once if already there).
+
+        Returns:
+            ``True``, or ``None`` when ``timeout`` seconds ran out.
+
+        Raises:
+            NotConnectedError: not connected.
+            ConnectionClosedError: the connection ended while waiting.
+            RuntimeError: called from inside a callback (the receive thread).
+        """
+        result: Optional[bool] = self._wait(_SESSION_CREATED, timeout, "wait_for_session_created")
+        return result
+
+    def wait_for_next_item(self, timeout: Optional[float] = None) -> Optional[Item]:
+        """Block until the next item is appended to the conversation and return it.
+
+        Returns ``None`` on timeout; raises like :meth:`wait_for_session_created`.
+        """
+        payload = self._wait("conversation.item.appended", timeout, "wait_for_next_item")
+        return payload["item"] if payload is not None else None
+
+    def wait_for_next_completed_item(self, timeout: Optional[float] = None) -> Optional[Item]:
+        """Block until the next item is completed and return it.
+
+        Returns ``None`` on timeout; raises like :meth:`wait_for_session_created`.
+        """
+        payload = self._wait("conversation.item.completed", timeout, "wait_for_next_completed_item")
+        return payload["item"] if payload is not None else None
+
+    def wait_for_next(self, name: str, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
+        """Block until the next event ``name`` this client dispatches, and return its payload.
+
+        As :meth:`EventHandler.wait_for_next <realtime_sync.events.EventHandler.wait_for_next>`
+        (``None`` on timeout, ``RuntimeError`` from inside a callback), and
+        while connected it also raises
+        :class:`~realtime_sync.errors.ConnectionClosedError` when the connection
+        ends (except when waiting for ``"close"`` itself, which returns the
+        close payload). Wire events are waited for on :attr:`realtime`
+        (``client.realtime.wait_for_next("server.response.done")``).
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"event name must be a str, not {type(name).__name__}")
+        with self._state_lock:
+            live = self._live
+        if not live or name == "close":
+            return super().wait_for_next(name, timeout)
+        payload: Optional[Dict[str, Any]] = self._wait(name, timeout, "wait_for_next")
+        return payload
+
+    def _refuse_to_block(self, name: str) -> None:
+        if self._is_dispatching_thread():
+            raise RuntimeError(
+                f"{name}() was called on the thread that delivers this client's events "
+                "(from inside a callback); it would wait for ever. Call it from another "
+                "thread, or react to the event in a callback instead."
+            )
+
+    def _wait(self, name: str, timeout: Optional[float], what: str) -> Any:
+        """Wait for the next ``name`` with a waiter tagged with this connection."""
+        self._refuse_to_block(what)
+        with self._state_lock:
+            if not self._live:
+                raise NotConnectedError("not connected; call connect() first")
+            if name == _SESSION_CREATED and self._session_created:
+                return True
+            waiter = self._add_waiter(name, tag=self._tag)
+        return self._await_waiter(name, waiter, timeout)
+
+    def ask(self, text: str, timeout: Optional[float] = 60.0) -> Optional[Item]:
+        """Send ``text`` as a user message and return the finished assistant item.
+
+        The notebook helper: it sends the message, requests a response (queued
+        behind an active one), follows automatic tool calls to the response
+        that comes after them, and returns the last assistant message of the
+        final response, with ``formatted`` ``text``, ``transcript`` and
+        ``audio`` complete (or the response's last item when it holds no
+        assistant message). A cancelled response still returns its partial item.
+
+        Args:
+            text: the user's message.
+            timeout: seconds to wait for the whole exchange; ``None`` for ever.
+
+        Returns:
+            The item, or ``None`` if the response produced no item.
+
+        Raises:
+            RealtimeTimeoutError: ``timeout`` ran out (the response goes on:
+                :meth:`cancel_response` stops it).
+            ServerError: the server rejected the message or the response, or
+                the response failed.
+            ConnectionClosedError: the connection ended while waiting.
+            NotConnectedError: not connected.
+            RuntimeError: called from inside a callback (the receive thread).
+        """
+        if not isinstance(text, str):
+            raise ConfigurationError(f"text must be a str, got {type(text).__name__}")
+        self._refuse_to_block("ask")
+        with self._state_lock:
+            if not self._live:
+                raise NotConnectedError("not connected; call connect() first")
+            ask = Ask(self._tag)
+            self._track(ask)
         try:
-            if parts:
-                self._send(
-                    "conversation.item.create",
-                    {"item": {"type": "message", "role": "user", "content": parts}},
-                )
-            self._commit_pending_audio()
-            self._request_response(_Ticket(ask=ask))
+            self._send_user_message([{"type": "input_text", "text": text}], ask)
+            finished = ask.wait(timeout)
         finally:
-            self._tls.ask = None
+            self._untrack(ask)
+            self._sent.forget_handle(ask)
+        if not finished:
+            raise RealtimeTimeoutError(
+                f"ask() waited {timeout:g} s for the reply to {_preview(text)} and it did not finish "
+                "(the response goes on; cancel_response() stops it, or pass a longer timeout)"
+            )
+        if ask.error is not None:
+            raise ask.error
+        response: Dict[str, Any] = ask.payload or {}
+        if response.get("status") == "failed":
+            details = response.get("status_details") or {}
+            error = details.get("error") if isinstance(details, dict) else None
+            if not isinstance(error, dict):
+                error = {"type": "response_failed", "message": "the response failed"}
+            raise ServerError(dict(error))
+        return pick_reply(response, self.conversation.get_item)
+
+    def events(self, maxsize: int = 1000, *, include_realtime_events: bool = False) -> "queue.Queue[Tuple[str, Any]]":
+        """A thread-safe queue of ``(name, payload)`` for a GUI or other thread to pull.
+
+        The client puts every client-level event in it (``conversation.updated``,
+        ``conversation.item.appended``, ``conversation.item.completed``,
+        ``conversation.interrupted``, ``error``, ``close``, and with
+        ``include_realtime_events`` also ``realtime.event``). The queue is
+        bounded by ``maxsize``: when the reader falls behind, the oldest
+        entries are dropped (counted in :attr:`events_dropped`, with a
+        warning) so the receive thread never blocks. Payloads hold the live
+        item dicts: read ``item["formatted"]`` for the current state.
+
+        The first call creates the queue; later calls return the same queue.
+        """
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
+            raise ConfigurationError(f"maxsize must be a positive int, got {maxsize!r}")
+        with self._state_lock:
+            if self._event_queue is None:
+                names = CLIENT_EVENTS + (("realtime.event",) if include_realtime_events else ())
+                self._event_queue = EventQueue(maxsize, names)
+            return self._event_queue.queue
+
+    @property
+    def events_dropped(self) -> int:
+        """How many events the :meth:`events` queue dropped because it was full."""
+        event_queue = self._event_queue
+        return event_queue.dropped if event_queue is not None else 0
 
 
+def _deep_copy(value: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    return copy.deepcopy(value) if value is not None else None
+
+
+def _preview(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-__all__ = ["EventHandler", "EventCallback"]
+__all__ = ["EventHandler", "EventCallback", "Waiter"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,22 +35,57 @@ logger = logging.getLogger(__name__)
 EventCallback = Callable[[Dict[str, Any]], Any]
 
 
-class _Waiter:
-    """One blocked :meth:`EventHandler.wait_for_next` call.
+class Waiter:
+    """A handle on one awaited outcome: resolved with a payload or failed with an error, once.
 
-    Woken with ``payload`` by a dispatch, or with ``error`` (raised to the
-    waiting thread) by :meth:`EventHandler._fail_waiters`; ``tag`` says which
-    waiters a subclass may fail (the socket layer tags them with their
-    connection).
+    The one waiting primitive of the package. :meth:`EventHandler.wait_for_next`
+    registers one per blocked call; the client's request handles (an
+    :meth:`~realtime_sync.client.RealtimeClient.ask` in flight) are Waiters too.
+    ``tag`` groups waiters that end together: :meth:`EventHandler._fail_waiters`
+    fails every waiter registered or tracked with a tag (the socket layer tags
+    waits with their connection, the client with its session), so nothing
+    blocked on a connection outlives it. The waiting thread sleeps on a
+    :class:`threading.Event` (no polling).
     """
 
     __slots__ = ("event", "payload", "error", "tag")
 
     def __init__(self, tag: object = None) -> None:
         self.event = threading.Event()
-        self.payload: Optional[Dict[str, Any]] = None
+        self.payload: Any = None
         self.error: Optional[BaseException] = None
         self.tag = tag
+
+    def resolve(self, payload: Any) -> bool:
+        """Wake the waiting thread with ``payload``; ``False`` if already settled. Any thread."""
+        with _SETTLE_LOCK:
+            if self.event.is_set():
+                return False
+            self.payload = payload
+            self.event.set()
+        return True
+
+    def fail(self, error: BaseException) -> bool:
+        """Wake the waiting thread by raising ``error`` in it; ``False`` if already settled."""
+        with _SETTLE_LOCK:
+            if self.event.is_set():
+                return False
+            self.error = error
+            self.event.set()
+        return True
+
+    def done(self) -> bool:
+        """Whether the waiter has been resolved or failed."""
+        return self.event.is_set()
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Sleep until settled or ``timeout`` seconds (``None``: for ever); ``True`` when settled."""
+        return self.event.wait(timeout)
+
+
+# Orders resolve() and fail() of any waiter: the first one wins. Held for a few
+# instructions only, never while user code runs.
+_SETTLE_LOCK = threading.Lock()
 
 
 class _DispatchDepth(threading.local):
@@ -75,7 +110,9 @@ class EventHandler:
         self._next_handlers: Dict[str, Tuple[EventCallback, ...]] = {}
         # Waiters are kept apart from on_next callbacks, so that
         # clear_event_handlers() and off_next() never strand a blocked thread.
-        self._waiters: Dict[str, List[_Waiter]] = {}
+        self._waiters: Dict[str, List[Waiter]] = {}
+        # Handles (request waiters not tied to an event name) that _fail_waiters also fails.
+        self._tracked: Set[Waiter] = set()
         self._dispatch_local = _DispatchDepth()
 
     # -- registration -------------------------------------------------------
@@ -147,6 +184,16 @@ class EventHandler:
             self._handlers = {}
             self._next_handlers = {}
 
+    def has_listeners(self, name: str) -> bool:
+        """Whether a dispatch of ``name`` now would reach anything.
+
+        ``True`` when an :meth:`on` or :meth:`on_next` callback or a blocked
+        :meth:`wait_for_next` is registered for ``name``. Read without the
+        lock: for skipping work (building a payload) nobody would receive,
+        not for synchronisation. Any thread.
+        """
+        return name in self._handlers or name in self._next_handlers or name in self._waiters
+
     # -- waiting ------------------------------------------------------------
 
     def wait_for_next(self, name: str, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
@@ -181,14 +228,14 @@ class EventHandler:
                 "for ever. Use on_next() with a callback instead."
             )
 
-    def _add_waiter(self, name: str, tag: object = None) -> _Waiter:
+    def _add_waiter(self, name: str, tag: object = None) -> Waiter:
         """Register a waiter for the next ``name`` event (any thread)."""
-        waiter = _Waiter(tag)
+        waiter = Waiter(tag)
         with self._handlers_lock:
             self._waiters.setdefault(name, []).append(waiter)
         return waiter
 
-    def _remove_waiter(self, name: str, waiter: _Waiter) -> bool:
+    def _remove_waiter(self, name: str, waiter: Waiter) -> bool:
         """Withdraw ``waiter``; ``False`` if a dispatch or a failure already took it."""
         with self._handlers_lock:
             waiters = self._waiters.get(name)
@@ -200,14 +247,14 @@ class EventHandler:
             return True
 
     def _await_waiter(
-        self, name: str, waiter: _Waiter, timeout: Optional[float]
+        self, name: str, waiter: Waiter, timeout: Optional[float]
     ) -> Optional[Dict[str, Any]]:
         """Sleep until ``waiter`` is woken or ``timeout`` runs out; return its payload.
 
         Raises:
             BaseException: the error :meth:`_fail_waiters` woke it with.
         """
-        if not waiter.event.wait(timeout):
+        if not waiter.wait(timeout):
             # A dispatch may have taken the waiter between the timeout and the
             # removal; then the payload is (or is about to be) set.
             self._remove_waiter(name, waiter)
@@ -215,13 +262,35 @@ class EventHandler:
             raise waiter.error
         return waiter.payload
 
+    def _wake_waiters(self, name: str, payload: Any) -> int:
+        """Resolve the waiters for ``name`` with ``payload`` without running callbacks.
+
+        For states a subclass reports only to its waiters (the client's
+        "session created"). Returns how many were woken. Any thread.
+        """
+        with self._handlers_lock:
+            waiters = self._waiters.pop(name, None) or []
+        for waiter in waiters:
+            waiter.resolve(payload)
+        return len(waiters)
+
+    def _track(self, waiter: Waiter) -> None:
+        """Keep a request handle (a waiter not tied to an event name) so :meth:`_fail_waiters` reaches it."""
+        with self._handlers_lock:
+            self._tracked.add(waiter)
+
+    def _untrack(self, waiter: Waiter) -> None:
+        """Forget a handle given to :meth:`_track` (no error if it is gone)."""
+        with self._handlers_lock:
+            self._tracked.discard(waiter)
+
     def _fail_waiters(self, tag: object, error: BaseException) -> int:
-        """Wake every blocked wait registered with ``tag`` by raising ``error`` in it.
+        """Wake every blocked wait registered or tracked with ``tag`` by raising ``error`` in it.
 
         ``tag`` must not be ``None`` (untagged waiters are only woken by their
         event). Returns how many were woken. Any thread.
         """
-        failed: List[_Waiter] = []
+        failed: List[Waiter] = []
         with self._handlers_lock:
             for name in list(self._waiters):
                 group = self._waiters[name]
@@ -233,10 +302,10 @@ class EventHandler:
                     self._waiters[name] = keep
                 else:
                     del self._waiters[name]
-        for waiter in failed:
-            waiter.error = error
-            waiter.event.set()
-        return len(failed)
+            handles = [waiter for waiter in self._tracked if waiter.tag is tag]
+            self._tracked.difference_update(handles)
+        failed.extend(handles)
+        return sum(1 for waiter in failed if waiter.fail(error))
 
     def _is_dispatching_thread(self) -> bool:
         """Whether the current thread is inside :meth:`dispatch` of this object.
@@ -285,8 +354,7 @@ class EventHandler:
             # callback let KeyboardInterrupt through, or they would wait for ever.
             if waiters:
                 for waiter in waiters:
-                    waiter.payload = event
-                    waiter.event.set()
+                    waiter.resolve(event)
 
 
 def _check_name(name: object) -> None:

@@ -57,13 +57,10 @@ import json
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Sequence, Set, Union
 
 from .api import generate_id
-from .errors import ConfigurationError, ConnectionClosedError, RealtimeTimeoutError, ServerError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .client import RealtimeClient
+from .errors import ConfigurationError, ConnectionClosedError, NotConnectedError, RealtimeTimeoutError, ServerError
 
 __all__ = [
     "HISTORY_FORMAT",
@@ -82,6 +79,21 @@ HISTORY_FORMAT = "realtime_sync.history"
 HISTORY_VERSION = 1
 
 History = List[Dict[str, Any]]
+
+
+class ClientLike(Protocol):
+    """The public client API :func:`restore_history` uses (a :class:`~realtime_sync.client.RealtimeClient`)."""
+
+    def is_connected(self) -> bool: ...
+
+    def is_callback_thread(self) -> bool: ...
+
+    def create_item(self, item: Dict[str, Any], *, event_id: Optional[str] = None) -> str: ...
+
+    def on(self, name: str, callback: Optional[Callable[[Dict[str, Any]], Any]] = None) -> Any: ...
+
+    def off(self, name: str, callback: Optional[Callable[[Dict[str, Any]], Any]] = None) -> None: ...
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 _ROLES = ("user", "assistant", "system")
@@ -343,7 +355,7 @@ class _Restore:
 
 
 def restore_history(
-    client: "RealtimeClient", history: Sequence[Mapping[str, Any]], *, timeout: Optional[float] = 10.0
+    client: ClientLike, history: Sequence[Mapping[str, Any]], *, timeout: Optional[float] = 10.0
 ) -> List[Dict[str, Any]]:
     """Create the items of ``history`` in ``client``'s session, in order, and wait for the server.
 
@@ -372,13 +384,18 @@ def restore_history(
         ConnectionClosedError: the connection ended while waiting.
         RuntimeError: called from inside a callback (the receive thread).
     """
-    client._check_can_block("restore_history")
+    if client.is_callback_thread():
+        raise RuntimeError(
+            "restore_history() was called on the thread that delivers the client's events "
+            "(from inside a callback); it would wait for ever. Call it from another thread."
+        )
     if isinstance(history, (str, bytes, Mapping)):
         raise ConfigurationError("history must be a list of items (from export_items or load_history)")
     if timeout is not None and not timeout >= 0:
         raise ConfigurationError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
     items = [_item_to_create(entry, index) for index, entry in enumerate(history)]
-    client._require_connected()
+    if not client.is_connected():
+        raise NotConnectedError("not connected; call connect() first")
     if not items:
         return []
     events: List[Dict[str, Any]] = []
@@ -391,7 +408,7 @@ def restore_history(
     client.on("close", restore.on_close)
     try:
         for event in events:
-            client._send("conversation.item.create", event)
+            client.create_item(event["item"], event_id=event["event_id"])
         finished = restore.done.wait(timeout)
     finally:
         for name, callback in (

@@ -366,19 +366,20 @@ class EventRecorder:
 
 
 def signal_when_waiting(monkeypatch: Any) -> threading.Event:
-    """An Event set once a client blocking helper is registered and about to sleep.
+    """An Event set once a blocking helper's waiter is registered and about to sleep.
 
-    Patches the client's private waiter class for the test (``monkeypatch``),
-    so a test can disconnect exactly while a helper waits, without sleeping.
+    Patches :class:`realtime_sync.events.Waiter` (the one waiting primitive)
+    for the test (``monkeypatch``), so a test can disconnect exactly while a
+    helper waits, without sleeping.
     """
-    import realtime_sync._client_support as support
+    from realtime_sync.events import Waiter
 
     waiting = threading.Event()
-    original = support._Waiter.wait
+    original = Waiter.wait
 
-    def wait(self: Any, timeout: Any) -> bool:
+    def wait(self: Any, timeout: Any = None) -> bool:
         waiting.set()
         return bool(original(self, timeout))
 
-    monkeypatch.setattr(support._Waiter, "wait", wait)
+    monkeypatch.setattr(Waiter, "wait", wait)
     return waiting

@@ -15,7 +15,7 @@ from support_client import EventRecorder, signal_when_waiting  # noqa: E402
 
 from realtime_sync import RealtimeClient  # noqa: E402
 from realtime_sync.client import DEFAULT_SERVER_VAD_CONFIG  # noqa: E402
-from realtime_sync.errors import ConnectionClosedError, ProtocolError, ServerError  # noqa: E402
+from realtime_sync.errors import ConnectionClosedError, ProtocolError, RealtimeTimeoutError, ServerError  # noqa: E402
 from realtime_sync.simulator import RealtimeSimulator, Reply  # noqa: E402
 
 Simulator = Callable[..., RealtimeSimulator]
@@ -258,10 +258,15 @@ def test_waits_time_out(client: RealtimeClient) -> None:
     assert client.wait_for_session_created(timeout=0.05) is True  # already there
 
 
-def test_ask_times_out_with_none(make_simulator: Simulator) -> None:
+def test_ask_raises_a_timeout_error_saying_what_it_waited_for(make_simulator: Simulator) -> None:
     simulator = make_simulator(speed=1.0)  # a real-time reply takes seconds
     with RealtimeClient(url=simulator.url) as client:
-        assert client.ask("Hello", timeout=0.2) is None
+        with pytest.raises(RealtimeTimeoutError) as caught:
+            client.ask("Hello", timeout=0.2)
+        assert isinstance(caught.value, TimeoutError)
+        assert "0.2 s" in str(caught.value) and "'Hello'" in str(caught.value)
+        # the wait_for_* helpers keep the reference's None
+        assert client.wait_for_next_completed_item(timeout=0.01) is None
 
 
 def test_session_error_names_the_session_update(client: RealtimeClient) -> None:

@@ -665,7 +665,7 @@ def test_speech_events_interrupt_and_slice_the_window(server: ScriptedServer) ->
         for start in range(0, ramp.shape[0], 2400):
             rt.append_input_audio(ramp[start : start + 2400])
         # Only about a second is kept, whatever the session length.
-        assert rt._window_samples <= 24000 + 2400
+        assert rt._input_audio.window_samples <= 24000 + 2400
         server.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": 2500, "item_id": "item_s"})
         server.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 2900, "item_id": "item_s"})
         server.send(

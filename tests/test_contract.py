@@ -27,7 +27,7 @@ import pytest
 import realtime_sync
 from realtime_sync import Conversation, EventHandler, RealtimeAPI, RealtimeClient, RealtimeError
 from realtime_sync import audio as rs_audio
-from realtime_sync.errors import NotConnectedError, ProtocolError, ServerError
+from realtime_sync.errors import NotConnectedError, ProtocolError, RealtimeTimeoutError, ServerError
 
 Event = Dict[str, Any]
 EMPTY = inspect.Parameter.empty
@@ -1372,7 +1372,8 @@ def test_context_manager_and_ask_against_the_simulator(make_simulator: Any) -> N
         assert reply is not None and reply["role"] == "assistant"
         assert reply["formatted"]["text"] == "You said: hello"
         try:
-            assert client.ask("wait", timeout=0.2) is None
+            with pytest.raises(RealtimeTimeoutError):
+                client.ask("wait", timeout=0.2)
         finally:
             release.set()
     assert client.is_connected() is False

@@ -1,0 +1,25 @@
+"""The parts of one Realtime session that :class:`realtime_sync.client.RealtimeClient` holds.
+
+Each module is one small object that owns its state and its lock; the client
+creates them, wires them together with plain callables and delegates to them.
+Nothing here imports the client, and none of it is public API.
+
+* :mod:`.sent` -- the record of recently sent client events, to name the
+  cause of a server ``error``.
+* :mod:`.requests` -- request handles (:class:`~.requests.Ask`), response
+  tickets and the :class:`~.requests.ResponseQueue` that keeps one response
+  active at a time.
+* :mod:`.input_audio` -- pending manual-turn audio and the server-VAD window.
+* :mod:`.tools` -- the registered tools, their worker thread and the
+  per-response batches that decide the follow-up ``response.create``.
+* :mod:`.settings` -- the session configuration and its validation.
+* :mod:`.inbound` -- the route of every server event into the conversation
+  and the parts above, and the client-level events it dispatches.
+* :mod:`.event_queue` -- the bounded queue behind ``RealtimeClient.events()``.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+__all__: List[str] = []

@@ -1,0 +1,142 @@
+"""The route of every client event the client sends.
+
+:class:`Outbound` sends one client event in the beta model: it chooses the
+``event_id`` first, registers the request handle (if any) and the event in
+the record of sent events under that id, dispatches ``realtime.event`` with
+the event *as asked for* (never translated back from the wire), and then
+hands it to :meth:`RealtimeAPI.send <realtime_sync.api.RealtimeAPI.send>`,
+which keeps the id, translates to the wire dialect and writes the frame.
+
+Also here: the shaping of user content parts and of an interruption's
+truncate point, which need only the audio helpers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .. import audio as _audio
+from .. import dialects
+from ..api import RealtimeAPI, generate_id
+from ..errors import ConfigurationError, NotConnectedError, UnknownItemError
+from ..events import Waiter
+from .inbound import now_iso
+from .sent import SentEvents
+
+__all__ = ["Outbound", "prepare_content", "truncate_point"]
+
+Event = Dict[str, Any]
+
+
+class Outbound:
+    """Sends client events for the client (any thread).
+
+    Args:
+        realtime: the socket layer.
+        sent: the record of sent events (and request handles).
+        emit: dispatches a client-level event (``realtime.event``).
+        wants: whether anything listens for a client-level event name now.
+    """
+
+    def __init__(
+        self,
+        realtime: RealtimeAPI,
+        sent: SentEvents,
+        emit: Callable[[str, Any], None],
+        wants: Callable[[str], bool],
+    ) -> None:
+        self._realtime = realtime
+        self._sent = sent
+        self._emit = emit
+        self._wants = wants
+
+    def send(self, event_type: str, data: Optional[Event] = None, handle: Optional[Waiter] = None) -> Event:
+        """Send one client event; return it as asked for (beta model, with its ``event_id``).
+
+        ``realtime.event`` is dispatched on the calling thread before the frame
+        is written, so it precedes any server event answering it.
+
+        Raises:
+            NotConnectedError: not connected.
+            RealtimeError: the socket layer's send failed.
+        """
+        if not self._realtime.is_connected():
+            raise NotConnectedError(f"cannot send {event_type!r}: not connected; call connect() first")
+        event: Event = {"event_id": generate_id("evt_"), "type": event_type}
+        if data:
+            event.update(data)
+            event["type"] = event_type
+        self._sent.add(event, handle)
+        if self._wants("realtime.event"):
+            self._emit("realtime.event", {"time": now_iso(), "source": "client", "event": event})
+        self._realtime.send(event_type, event)
+        return event
+
+    def on_wire_client_event(self, wire_event: Event) -> None:
+        """``client.*`` of the socket layer: show events sent around the client (``client.realtime.send``)."""
+        if wire_event.get("event_id") in self._sent:
+            return  # sent by send() above: recorded and shown as asked for
+        event = wire_event
+        protocol = self._realtime.protocol
+        if protocol != "beta":
+            try:
+                event = dialects.client_from_wire(wire_event, protocol)
+            except Exception:
+                event = wire_event
+        self._sent.add(event)
+        if self._wants("realtime.event"):
+            self._emit("realtime.event", {"time": now_iso(), "source": "client", "event": event})
+
+
+def prepare_content(content: Any, input_format: str) -> List[Dict[str, Any]]:
+    """Checked copies of user content parts, audio samples encoded for ``input_format``.
+
+    Raises:
+        ConfigurationError: ``content`` is not a list of dicts with a ``type``.
+        TypeError, ValueError: audio that cannot be converted.
+    """
+    if content is None:
+        return []
+    if not isinstance(content, (list, tuple)):
+        raise ConfigurationError("content must be a list of content parts (dicts)")
+    parts: List[Dict[str, Any]] = []
+    for part in content:
+        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+            raise ConfigurationError(f'each content part must be a dict with a "type": {part!r}')
+        part = dict(part)
+        if part["type"] == "input_audio":
+            audio = part.get("audio")
+            if audio is not None and not isinstance(audio, str):
+                part["audio"] = _audio.encode_audio(_audio.to_pcm16(audio), input_format)
+        parts.append(part)
+    return parts
+
+
+def truncate_point(item: Optional[Dict[str, Any]], item_id: str, sample_count: Any, rate: int) -> Tuple[Optional[int], int]:
+    """Where to cut an interrupted assistant item: ``(audio content index or None, audio_end_ms)``.
+
+    ``audio_end_ms`` is the reference's ``floor(sample_count / rate * 1000)``,
+    with ``sample_count`` capped at the audio received for the item.
+
+    Raises:
+        UnknownItemError: no such item. ConfigurationError: not an assistant
+        message, or ``sample_count`` not a non-negative integer.
+    """
+    if isinstance(sample_count, bool) or not isinstance(sample_count, (int, np.integer)) or sample_count < 0:
+        raise ConfigurationError(f"sample_count must be a non-negative integer, got {sample_count!r}")
+    if item is None:
+        raise UnknownItemError(f'could not find item "{item_id}"')
+    if item.get("type") != "message" or item.get("role") != "assistant":
+        raise ConfigurationError(
+            f'cancel_response() needs an assistant message, item "{item_id}" is a '
+            f"{item.get('role') or ''} {item.get('type')}".replace("  ", " ")
+        )
+    content = item.get("content") or []
+    audio_index = next(
+        (i for i, part in enumerate(content) if isinstance(part, dict) and part.get("type") == "audio"), None
+    )
+    received = len(item.get("formatted", {}).get("audio", ()))
+    return audio_index, math.floor(min(int(sample_count), received) / rate * 1000)
