@@ -309,7 +309,7 @@ def _simulate(argv: List[str]) -> int:
         )
         return EXIT_ERROR
     try:
-        return int(simulator_main(argv) or EXIT_OK)
+        return int(simulator_main(argv, prog="%s simulate" % PROG) or EXIT_OK)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
 
