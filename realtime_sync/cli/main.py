@@ -83,7 +83,7 @@ def _header(text: str) -> Tuple[str, str]:
 
 
 def _proxy(text: str) -> str:
-    parts = urllib.parse.urlsplit(text)
+    parts = urllib.parse.urlsplit(text if "://" in text else "http://" + text)  # host:port is an HTTP proxy
     if parts.scheme.lower() not in _PROXY_SCHEMES or not parts.hostname:
         raise argparse.ArgumentTypeError(
             "%r is not a proxy URL (http://HOST:PORT, or %s)" % (text, ", ".join(_PROXY_SCHEMES[1:]))
