@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import TYPE_CHECKING, Any, Callable, Dict, List
 
 import numpy as np
 import pytest
 
+from realtime_sync import RealtimeClient
 from realtime_sync.errors import (
     ConfigurationError,
     ConnectionClosedError,
@@ -30,12 +31,10 @@ from realtime_sync.history import (
     save_history,
 )
 
-pytest.importorskip("websockets")
+if TYPE_CHECKING:  # the simulator needs the websockets package: the fixtures skip without it
+    from realtime_sync.simulator import RealtimeSimulator
 
-from realtime_sync import RealtimeClient  # noqa: E402
-from realtime_sync.simulator import RealtimeSimulator, default_responder  # noqa: E402
-
-Simulator = Callable[..., RealtimeSimulator]
+Simulator = Callable[..., "RealtimeSimulator"]
 
 WEATHER_TOOL = {
     "name": "get_weather",
@@ -59,6 +58,8 @@ class RecordingResponder:
         self.seen: List[List[Dict[str, Any]]] = []
 
     def __call__(self, items: List[Dict[str, Any]], session: Dict[str, Any]) -> Any:
+        from realtime_sync.simulator import default_responder
+
         self.seen.append(items)
         return default_responder(items, session)
 
@@ -342,8 +343,9 @@ def test_restore_from_a_callback_raises_runtime_error(simulator: RealtimeSimulat
         assert "restore_history" in str(outcome[0])
 
 
-def test_restore_over_the_ga_dialect_sends_ga_items() -> None:
-    from support_client import ScriptedServer, validate_client_event
+def test_restore_over_the_ga_dialect_sends_ga_items(client_event_validator: Any) -> None:
+    pytest.importorskip("websockets")
+    from support_client import ScriptedServer
 
     def confirm(server: ScriptedServer, frame: Dict[str, Any]) -> None:
         if frame.get("type") == "conversation.item.create":  # a GA server answers conversation.item.added
@@ -359,7 +361,7 @@ def test_restore_over_the_ga_dialect_sends_ga_items() -> None:
         frames = server.frames("conversation.item.create")
         assert [frame["item"]["content"][0]["type"] for frame in frames] == ["input_text", "output_text"]
         for frame in frames:
-            validate_client_event(frame, "ga")
+            client_event_validator(frame, "ga")
         assert server.errors == []
 
 
