@@ -56,11 +56,27 @@ import copy
 import logging
 import math
 import threading
-from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple, Type
 
 import numpy as np
 
 from . import audio as _audio
+from ._conversation_audio import AudioBuffer
+from ._conversation_fields import field as _field
+from ._conversation_fields import milliseconds as _milliseconds
+from ._conversation_fields import park as _park
+from ._conversation_fields import text_or_empty as _text
+from ._conversation_items import (
+    apply_parked_transcription,
+    find_part,
+    new_item,
+    reconcile,
+    refresh_text,
+    refresh_transcript,
+    tool_of,
+)
+from ._conversation_responses import ResponseBook
+from ._conversation_speech import SpeechQueue
 from .errors import ProtocolError, UnknownItemError
 
 __all__ = ["Conversation"]
@@ -72,114 +88,6 @@ Delta = Dict[str, Any]
 ProcessResult = Tuple[Optional[Item], Optional[Delta]]
 
 _NONE: ProcessResult = (None, None)
-
-# Events whose item was not created yet are parked under the item id; cap how
-# many ids may wait so a server that never creates them cannot grow memory.
-_MAX_QUEUED_IDS = 64
-
-# The smallest buffer an item's audio grows into: one second at 24 kHz.
-_MIN_AUDIO_CAPACITY = 24_000
-
-_TEXT_PART_TYPES = ("text", "input_text")
-
-
-class _AudioBuffer:
-    """A growable int16 buffer whose filled part is exposed as a numpy view."""
-
-    __slots__ = ("data", "size", "view")
-
-    def __init__(self, initial: Optional[np.ndarray]) -> None:
-        seed = np.zeros(0, dtype=np.int16) if initial is None else initial
-        self.size = int(seed.shape[0])
-        self.data = np.empty(max(self.size, _MIN_AUDIO_CAPACITY), dtype=np.int16)
-        self.data[: self.size] = seed
-        self.view: np.ndarray = self.data[: self.size]
-
-    def append(self, chunk: np.ndarray) -> np.ndarray:
-        """Append ``chunk`` and return a view of all samples so far."""
-        size = self.size
-        needed = size + len(chunk)
-        data = self.data
-        capacity = len(data)
-        if needed > capacity:
-            grown = np.empty(max(needed, 4 * capacity), dtype=np.int16)
-            grown[:size] = data[:size]
-            self.data = data = grown
-        data[size:needed] = chunk
-        self.size = needed
-        view = self.view = data[:needed]
-        return view
-
-
-def _describe(kind: Union[Type[Any], Tuple[Type[Any], ...]]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {str: "string", int: "integer", float: "number", dict: "object", list: "array"}
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
-def _field(
-    event: Mapping[str, Any],
-    source: Mapping[str, Any],
-    key: str,
-    kind: Union[Type[Any], Tuple[Type[Any], ...]],
-    *,
-    required: bool = True,
-) -> Any:
-    """Return ``source[key]`` checked against ``kind``, or raise ProtocolError.
-
-    ``event`` is the whole event, named in the message and attached to the
-    error. A missing or ``None`` value is allowed only when ``required`` is
-    false (then ``None`` is returned). Booleans never pass as numbers.
-    """
-    value = source.get(key)
-    event_type = event.get("type")
-    if value is None:
-        if not required:
-            return None
-        raise ProtocolError(f'{event_type}: missing "{key}"', event=dict(event))
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise ProtocolError(
-            f'{event_type}: "{key}" must be a {_describe(kind)}, got {type(value).__name__}',
-            event=dict(event),
-        )
-    return value
-
-
-def _milliseconds(event: Mapping[str, Any], key: str) -> Union[int, float]:
-    """Return ``event[key]`` as a finite number of milliseconds, or raise ProtocolError.
-
-    NaN, infinities and integers too large for a float would otherwise surface
-    as ValueError / OverflowError from ``math.floor`` or ``math.isfinite``.
-    """
-    value = _field(event, event, key, (int, float))
-    try:
-        finite = math.isfinite(value)
-    except OverflowError:
-        finite = False
-    if not finite:
-        raise ProtocolError(
-            f'{event.get("type")}: "{key}" must be a finite number, got {value!r:.40}',
-            event=dict(event),
-        )
-    return value
-
-
-def _text(value: Any) -> str:
-    """``value`` if it is a string, else ``""`` (a content part's missing or odd text)."""
-    return value if isinstance(value, str) else ""
-
-
-def _park(queue: Dict[str, Dict[str, Any]], item_id: str) -> Dict[str, Any]:
-    """Return the parked entry for ``item_id``, creating it; evict the oldest if full."""
-    entry = queue.get(item_id)
-    if entry is None:
-        if len(queue) >= _MAX_QUEUED_IDS:
-            oldest = next(iter(queue))
-            logger.debug("dropping data queued for item %s that was never created", oldest)
-            del queue[oldest]
-        entry = queue[item_id] = {}
-    return entry
-
 
 class Conversation:
     """Client-side cache of a Realtime conversation, fed by server events.
@@ -214,13 +122,12 @@ class Conversation:
         self.input_audio_format = input_audio_format
         self.output_audio_format = output_audio_format
         self.items: List[Item] = []
-        self.responses: List[Dict[str, Any]] = []
         self._item_lookup: Dict[str, Item] = {}
-        self._response_lookup: Dict[str, Dict[str, Any]] = {}
-        self._queued_speech: Dict[str, Dict[str, Any]] = {}
+        self._responses = ResponseBook()
+        self._speech = SpeechQueue()
         self._queued_transcripts: Dict[str, Dict[str, Any]] = {}
         self._queued_input_audio: Optional[np.ndarray] = None
-        self._audio_buffers: Dict[str, _AudioBuffer] = {}
+        self._audio_buffers: Dict[str, AudioBuffer] = {}
         self._audio_formats: Dict[str, str] = {}
         self._truncated: Set[str] = set()
         # Event type -> processor function of this class, so routing an event is
@@ -250,16 +157,20 @@ class Conversation:
         _audio.sample_rate(value)
         self._output_audio_format = value
 
+    @property
+    def responses(self) -> List[Dict[str, Any]]:
+        """The responses in creation order (a list replaced, never mutated, when one is added)."""
+        return self._responses.responses
+
     # -- public API ----------------------------------------------------------------
 
     def clear(self) -> None:
         """Forget every item, response and queued piece of audio or transcript."""
         with self._lock:
             self.items = []
-            self.responses = []
             self._item_lookup = {}
-            self._response_lookup = {}
-            self._queued_speech = {}
+            self._responses.clear()
+            self._speech.clear()
             self._queued_transcripts = {}
             self._queued_input_audio = None
             self._audio_buffers = {}
@@ -271,7 +182,7 @@ class Conversation:
 
         The client calls this when it commits the input buffer itself (turn
         detection off): the user item the server then creates takes this audio
-        as ``formatted["audio"]``. ``array`` (DESIGN.md's name) is anything
+        as ``formatted["audio"]``. ``array`` (the public parameter name) is anything
         :func:`realtime_sync.audio.to_pcm16` accepts; a copy is kept.
 
         Returns:
@@ -282,7 +193,7 @@ class Conversation:
             self._queued_input_audio = queued
         return queued
 
-    def get_item(self, id: str) -> Optional[Item]:  # noqa: A002 - DESIGN.md's name
+    def get_item(self, id: str) -> Optional[Item]:  # noqa: A002 - the public parameter name
         """Return the item with this id, or ``None``. Safe from any thread."""
         with self._lock:
             return self._item_lookup.get(id)
@@ -295,7 +206,7 @@ class Conversation:
     def get_response(self, response_id: str) -> Optional[Dict[str, Any]]:
         """Return the response with this id, or ``None``. Safe from any thread."""
         with self._lock:
-            return self._response_lookup.get(response_id)
+            return self._responses.get(response_id)
 
     def process_event(
         self,
@@ -371,43 +282,10 @@ class Conversation:
         return self._item(event, _field(event, event, "item_id", str))
 
     def _part(self, event: Mapping[str, Any], item: Item) -> Dict[str, Any]:
-        index = event.get("content_index")
-        content = item.get("content")
-        if index.__class__ is int and content.__class__ is list and 0 <= index < len(content):
-            found: Dict[str, Any] = content[index]
-            if found.__class__ is dict:  # the common case, checked without the helpers
-                return found
-        index = _field(event, event, "content_index", int)
-        content = item.get("content")
-        if not isinstance(content, list):
-            content = []
-        if not 0 <= index < len(content) or not isinstance(content[index], dict):
-            raise ProtocolError(
-                f'{event.get("type")}: content_index {index} is out of range for item '
-                f'"{item.get("id")}", which has {len(content)} content part(s)',
-                event=dict(event),
-            )
-        part: Dict[str, Any] = content[index]
-        return part
-
-    def _refresh_text(self, item: Item) -> None:
-        content = item.get("content") or []
-        item["formatted"]["text"] = "".join(
-            _text(part.get("text"))
-            for part in content
-            if isinstance(part, dict) and part.get("type") in _TEXT_PART_TYPES
-        )
+        return find_part(event, item)
 
     def _refresh_transcript(self, item: Item) -> None:
-        # A truncated item keeps an empty transcript: the user never heard the rest.
-        if item.get("id") in self._truncated:
-            return
-        content = item.get("content") or []
-        item["formatted"]["transcript"] = "".join(
-            _text(part.get("transcript"))
-            for part in content
-            if isinstance(part, dict) and part.get("type") == "audio"
-        )
+        refresh_transcript(item, item.get("id") in self._truncated)
 
     def _append_audio(self, item: Item, chunk: np.ndarray) -> None:
         item_id = item["id"]
@@ -416,7 +294,7 @@ class Conversation:
         if buffer is None or buffer.view is not formatted.get("audio"):
             current = formatted.get("audio")
             seed = None if current is None else np.asarray(current, dtype=np.int16)
-            buffer = self._audio_buffers[item_id] = _AudioBuffer(seed)
+            buffer = self._audio_buffers[item_id] = AudioBuffer(seed)
         formatted["audio"] = buffer.append(chunk)
 
     def _finish_audio(self, item: Item) -> None:
@@ -424,39 +302,10 @@ class Conversation:
         buffer = self._audio_buffers.pop(item["id"], None)
         formatted = item["formatted"]
         if buffer is not None and formatted.get("audio") is buffer.view:
-            if buffer.data.shape[0] > buffer.size:
-                formatted["audio"] = buffer.view.copy()
+            formatted["audio"] = buffer.finish()
 
     def _reconcile(self, item: Item, final: Mapping[str, Any]) -> None:
-        """Take an item's final state from the server where it is complete.
-
-        The server's final item omits audio, and may carry ``None`` for a
-        transcript it does not have: only strings replace what the deltas built.
-        """
-        if isinstance(final.get("status"), str):
-            item["status"] = final["status"]
-        final_content = final.get("content")
-        if isinstance(final_content, list):
-            content = item.get("content")
-            if not isinstance(content, list):
-                content = item["content"] = []
-            for index, final_part in enumerate(final_content):
-                if not isinstance(final_part, dict):
-                    continue
-                if index < len(content) and isinstance(content[index], dict):
-                    for key in ("text", "transcript"):
-                        if isinstance(final_part.get(key), str):
-                            content[index][key] = final_part[key]
-                elif index == len(content):
-                    part = {k: copy.deepcopy(v) for k, v in final_part.items() if k != "audio"}
-                    content.append(part)
-            self._refresh_text(item)
-            self._refresh_transcript(item)
-        tool = item["formatted"].get("tool")
-        if isinstance(final.get("arguments"), str):
-            item["arguments"] = final["arguments"]
-            if tool is not None:
-                tool["arguments"] = final["arguments"]
+        reconcile(item, final, item.get("id") in self._truncated)
 
     # -- processors ----------------------------------------------------------------
 
@@ -467,69 +316,20 @@ class Conversation:
         if existing is not None:
             logger.debug("conversation.item.created repeated for item %s", item_id)
             return existing, None
-        item: Item = copy.deepcopy(dict(source))
-        formatted: Dict[str, Any] = {
-            "audio": np.zeros(0, dtype=np.int16),
-            "text": "",
-            "transcript": "",
-        }
-        item["formatted"] = formatted
-        speech = self._queued_speech.pop(item_id, None)
+        item = new_item(source)
+        formatted = item["formatted"]
+        speech = self._speech.take(item_id)
         if speech is not None and speech.get("audio") is not None:
             formatted["audio"] = speech["audio"]
-        content = item.get("content")
-        if isinstance(content, list):
-            for part in content:
-                if isinstance(part, dict) and part.get("type") in _TEXT_PART_TYPES:
-                    formatted["text"] += _text(part.get("text"))
         parked = self._queued_transcripts.pop(item_id, None)
         if parked is not None:
-            self._apply_parked_transcription(item, parked)
-        item_type = item.get("type")
-        if item_type == "message":
-            if item.get("role") == "user":
-                item["status"] = "completed"
-                if self._queued_input_audio is not None:
-                    formatted["audio"] = self._queued_input_audio
-                    self._queued_input_audio = None
-            else:
-                item["status"] = "in_progress"
-        elif item_type == "function_call":
-            if not isinstance(item.get("arguments"), str):
-                item["arguments"] = ""
-            formatted["tool"] = {
-                "type": "function",
-                "name": item.get("name"),
-                "call_id": item.get("call_id"),
-                "arguments": item["arguments"],
-            }
-            item["status"] = "in_progress"
-        elif item_type == "function_call_output":
-            item["status"] = "completed"
-            formatted["output"] = item.get("output")
+            apply_parked_transcription(item, parked)
+        if item.get("type") == "message" and item.get("role") == "user" and self._queued_input_audio is not None:
+            formatted["audio"] = self._queued_input_audio
+            self._queued_input_audio = None
         self._item_lookup[item_id] = item
         self.items = self.items + [item]
         return item, None
-
-    def _apply_parked_transcription(self, item: Item, parked: Mapping[str, Any]) -> None:
-        formatted = item["formatted"]
-        if "error" in parked:
-            formatted["transcript_error"] = parked["error"]
-        if "transcript" not in parked:
-            return
-        formatted["transcript"] = parked["formatted"]
-        content = item.get("content")
-        index = parked["content_index"]
-        if isinstance(content, list) and 0 <= index < len(content) and isinstance(
-            content[index], dict
-        ):
-            content[index]["transcript"] = parked["transcript"]
-        else:
-            logger.warning(
-                "item %s has no content part %d for its early transcript",
-                item.get("id"),
-                index,
-            )
 
     def _on_item_truncated(self, event: Mapping[str, Any]) -> ProcessResult:
         item = self._event_item(event)
@@ -588,10 +388,7 @@ class Conversation:
         return item, None
 
     def _on_speech_started(self, event: Mapping[str, Any]) -> ProcessResult:
-        item_id = _field(event, event, "item_id", str)
-        start_ms = _milliseconds(event, "audio_start_ms")
-        self._queued_speech.pop(item_id, None)
-        _park(self._queued_speech, item_id)["audio_start_ms"] = start_ms
+        self._speech.started(event)
         return _NONE
 
     def _on_speech_stopped(
@@ -600,66 +397,15 @@ class Conversation:
         input_audio_buffer: Optional[np.ndarray],
         input_audio_offset: int,
     ) -> ProcessResult:
-        item_id = _field(event, event, "item_id", str)
-        end_ms = _milliseconds(event, "audio_end_ms")
-        known = self._queued_speech.get(item_id)
-        start_ms = known.get("audio_start_ms", end_ms) if known is not None else end_ms
-        sliced: Optional[np.ndarray] = None
-        if input_audio_buffer is not None:
-            samples = input_audio_buffer
-            if not (
-                isinstance(samples, np.ndarray) and samples.dtype == np.int16 and samples.ndim == 1
-            ):
-                samples = _audio.to_pcm16(samples)
-            rate = _audio.sample_rate(self._input_audio_format)
-            offset = int(input_audio_offset)
-            start = math.floor(start_ms * rate / 1000) - offset
-            stop = math.floor(end_ms * rate / 1000) - offset
-            if start < 0:
-                logger.debug(
-                    "speech for item %s starts %d samples before the kept input audio",
-                    item_id,
-                    -start,
-                )
-            size = int(samples.shape[0])
-            start = min(max(start, 0), size)
-            stop = min(max(stop, start), size)
-            sliced = np.array(samples[start:stop], dtype=np.int16, copy=True)
-        speech = _park(self._queued_speech, item_id)
-        speech["audio_start_ms"] = start_ms
-        speech["audio_end_ms"] = end_ms
-        if sliced is not None:
-            speech["audio"] = sliced
+        self._speech.stopped(event, input_audio_buffer, input_audio_offset, self._input_audio_format)
         return _NONE
 
     def _on_response_created(self, event: Mapping[str, Any]) -> ProcessResult:
-        source = _field(event, event, "response", dict)
-        response_id = _field(event, source, "id", str)
-        if response_id in self._response_lookup:
-            return _NONE
-        response: Dict[str, Any] = copy.deepcopy(dict(source))
-        output = response.get("output")
-        # Keep the ids only, as response.done does (an entry without one is dropped).
-        ids = (entry.get("id") if isinstance(entry, dict) else entry for entry in
-               (output if isinstance(output, list) else []))
-        response["output"] = [entry_id for entry_id in ids if isinstance(entry_id, str)]
-        self._response_lookup[response_id] = response
-        self.responses = self.responses + [response]
+        self._responses.created(event)
         return _NONE
 
-    def _response(self, event: Mapping[str, Any], response_id: str) -> Dict[str, Any]:
-        response = self._response_lookup.get(response_id)
-        if response is None:
-            raise UnknownItemError(
-                f'{event.get("type")}: response "{response_id}" not found', event=dict(event)
-            )
-        return response
-
     def _on_output_item_added(self, event: Mapping[str, Any]) -> ProcessResult:
-        response = self._response(event, _field(event, event, "response_id", str))
-        item_id = _field(event, _field(event, event, "item", dict), "id", str)
-        if item_id not in response["output"]:
-            response["output"] = response["output"] + [item_id]
+        self._responses.output_item_added(event)
         return _NONE
 
     def _on_output_item_done(self, event: Mapping[str, Any]) -> ProcessResult:
@@ -670,22 +416,12 @@ class Conversation:
         return item, None
 
     def _on_response_done(self, event: Mapping[str, Any]) -> ProcessResult:
-        final = _field(event, event, "response", dict)
-        response = self._response(event, _field(event, final, "id", str))
-        for key in ("status", "status_details", "usage"):
-            if key in final:
-                response[key] = copy.deepcopy(final[key])
-        output = final.get("output")
-        if isinstance(output, list):
-            ids: List[str] = []
-            for entry in output:
-                entry_id = entry.get("id") if isinstance(entry, dict) else entry
-                if isinstance(entry_id, str):
-                    ids.append(entry_id)
-                item = self._item_lookup.get(entry_id) if isinstance(entry_id, str) else None
-                if item is not None and isinstance(entry, dict):
+        response, final_output = self._responses.done(event)
+        for entry in final_output:
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                item = self._item_lookup.get(entry["id"])
+                if item is not None:
                     self._reconcile(item, entry)
-            response["output"] = ids
         # A cancelled response can end here with no audio.done / output_item.done.
         for item_id in response["output"]:
             item = self._item_lookup.get(item_id)
@@ -723,7 +459,7 @@ class Conversation:
         for key in ("text", "transcript"):
             if isinstance(final.get(key), str):
                 part[key] = final[key]
-        self._refresh_text(item)
+        refresh_text(item)
         self._refresh_transcript(item)
         return item, None
 
@@ -741,7 +477,7 @@ class Conversation:
         item = self._event_item(event)
         part = self._part(event, item)
         part["text"] = _field(event, event, "text", str)
-        self._refresh_text(item)
+        refresh_text(item)
         return item, None
 
     def _on_transcript_delta(self, event: Mapping[str, Any]) -> ProcessResult:
@@ -811,7 +547,7 @@ class Conversation:
         delta = event.get("delta")
         if delta.__class__ is not str:
             delta = _field(event, event, "delta", str)
-        tool = self._tool(event, item)
+        tool = tool_of(event, item)
         item["arguments"] = _text(item.get("arguments")) + delta
         tool["arguments"] += delta
         return item, {"arguments": delta}
@@ -819,20 +555,10 @@ class Conversation:
     def _on_arguments_done(self, event: Mapping[str, Any]) -> ProcessResult:
         item = self._event_item(event)
         arguments = _field(event, event, "arguments", str)
-        tool = self._tool(event, item)
+        tool = tool_of(event, item)
         item["arguments"] = arguments
         tool["arguments"] = arguments
         return item, None
-
-    def _tool(self, event: Mapping[str, Any], item: Item) -> Dict[str, Any]:
-        tool = item["formatted"].get("tool")
-        if not isinstance(tool, dict):
-            raise ProtocolError(
-                f'{event.get("type")}: item "{item["id"]}" is a {item.get("type")}, '
-                "not a function_call",
-                event=dict(event),
-            )
-        return tool
 
 
 # Event type -> Conversation method. input_audio_buffer.speech_stopped is routed

@@ -89,9 +89,17 @@ pass through as they are.
 
 from __future__ import annotations
 
-import logging
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
+from ._dialect_items import item_from_ga, item_to_ga, part_from_ga
+from ._dialect_session import (
+    response_from_ga,
+    response_options_from_ga,
+    response_options_to_ga,
+    session_from_ga,
+    session_to_ga,
+)
+from ._dialect_values import audio_format_from_ga, audio_format_to_ga
 from .errors import ConfigurationError
 
 __all__ = [
@@ -110,8 +118,6 @@ __all__ = [
     "audio_format_from_ga",
 ]
 
-logger = logging.getLogger(__name__)
-
 Event = Dict[str, Any]
 
 #: The wire dialects, as accepted by the ``protocol`` argument.
@@ -124,9 +130,6 @@ DEFAULT_MODELS: Dict[str, str] = {
 }
 
 _BETA_HEADERS: Dict[str, str] = {"OpenAI-Beta": "realtime=v1"}
-
-# The beta default temperature: dropping it on GA changes nothing worth a warning.
-_BETA_DEFAULT_TEMPERATURE = 0.8
 
 
 def check_protocol(protocol: object) -> str:
@@ -155,372 +158,6 @@ def handshake_headers(protocol: str) -> Dict[str, str]:
     answers a beta header with the beta protocol, which it has retired).
     """
     return dict(_BETA_HEADERS) if check_protocol(protocol) == "beta" else {}
-
-
-# -- audio formats --------------------------------------------------------------
-
-_FORMAT_TO_GA: Dict[str, Dict[str, Any]] = {
-    "pcm16": {"type": "audio/pcm", "rate": 24000},
-    "g711_ulaw": {"type": "audio/pcmu"},
-    "g711_alaw": {"type": "audio/pcma"},
-}
-_FORMAT_FROM_GA: Dict[str, str] = {
-    "audio/pcm": "pcm16",
-    "audio/pcmu": "g711_ulaw",
-    "audio/pcma": "g711_alaw",
-}
-
-
-def audio_format_to_ga(audio_format: Any) -> Any:
-    """``"pcm16"`` -> ``{"type": "audio/pcm", "rate": 24000}`` (a new dict), and so on.
-
-    A dict (already a GA format) and ``None`` pass through.
-
-    Raises:
-        ConfigurationError: a string that is not a beta audio format.
-    """
-    if isinstance(audio_format, str):
-        ga = _FORMAT_TO_GA.get(audio_format)
-        if ga is None:
-            raise ConfigurationError(
-                f"unknown audio format {audio_format!r}: use one of {', '.join(_FORMAT_TO_GA)}"
-            )
-        return dict(ga)
-    return audio_format
-
-
-def audio_format_from_ga(audio_format: Any) -> Any:
-    """``{"type": "audio/pcm", "rate": 24000}`` -> ``"pcm16"``, and so on.
-
-    A format with no beta name (another rate, an unknown type) is returned as
-    it is, and so is anything that is not a dict.
-    """
-    if isinstance(audio_format, dict):
-        name = _FORMAT_FROM_GA.get(audio_format.get("type"))  # type: ignore[arg-type]
-        if name == "pcm16" and audio_format.get("rate", 24000) != 24000:
-            return audio_format
-        if name is not None:
-            return name
-    return audio_format
-
-
-# -- small helpers ----------------------------------------------------------------
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _modalities_to_ga(modalities: Any) -> Any:
-    if isinstance(modalities, list):
-        if "audio" in modalities:
-            return ["audio"]
-        if modalities == ["text"]:
-            return ["text"]
-    return modalities
-
-
-def _modalities_from_ga(modalities: Any) -> Any:
-    if isinstance(modalities, list) and modalities == ["audio"]:
-        return ["text", "audio"]
-    return modalities
-
-
-_TOOL_CHOICE_MODES = ("auto", "none", "required")
-
-
-def _tool_choice_to_ga(choice: Any) -> Any:
-    if isinstance(choice, str) and choice not in _TOOL_CHOICE_MODES:
-        return {"type": "function", "name": choice}
-    if isinstance(choice, dict) and choice.get("type") == "function" and "name" not in choice:
-        function = choice.get("function")  # the Chat Completions spelling
-        if isinstance(function, dict) and isinstance(function.get("name"), str):
-            return {"type": "function", "name": function["name"]}
-    return choice
-
-
-def _tool_choice_from_ga(choice: Any) -> Any:
-    if (
-        isinstance(choice, dict)
-        and choice.get("type") == "function"
-        and isinstance(choice.get("name"), str)
-        and len(choice) == 2
-    ):
-        return choice["name"]
-    return choice
-
-
-def _drop_temperature(config: Dict[str, Any], where: str) -> None:
-    value = config.pop("temperature")
-    if value is None or value == _BETA_DEFAULT_TEMPERATURE:
-        logger.debug("%s.temperature=%r dropped: the GA protocol has no temperature", where, value)
-    else:
-        logger.warning(
-            "%s.temperature=%r ignored: the GA Realtime protocol has no sampling temperature", where, value
-        )
-
-
-# VAD fields each GA turn detection type accepts (GA rejects the others).
-_VAD_FIELDS: Dict[str, Tuple[str, ...]] = {
-    "server_vad": (
-        "type", "threshold", "prefix_padding_ms", "silence_duration_ms",
-        "create_response", "interrupt_response", "idle_timeout_ms",
-    ),
-    "semantic_vad": ("type", "eagerness", "create_response", "interrupt_response"),
-}
-
-
-def _turn_detection_to_ga(config: Any) -> Any:
-    if not isinstance(config, dict):
-        return config
-    kind = config.get("type") or "server_vad"
-    allowed = _VAD_FIELDS.get(kind)
-    if allowed is None:
-        return config
-    result = {key: value for key, value in config.items() if key in allowed}
-    result["type"] = kind
-    dropped = [key for key in config if key not in allowed]
-    if dropped:
-        logger.debug("turn_detection: %s does not take %s on GA; dropped", kind, ", ".join(dropped))
-    return result
-
-
-def _turn_detection_from_ga(config: Any) -> Any:
-    if isinstance(config, dict) and "idle_timeout_ms" in config and config["idle_timeout_ms"] is None:
-        return {key: value for key, value in config.items() if key != "idle_timeout_ms"}
-    return config
-
-
-# -- items --------------------------------------------------------------------------
-
-_PART_TO_GA: Dict[str, Dict[str, str]] = {
-    "assistant": {"text": "output_text", "audio": "output_audio"},
-    "user": {"text": "input_text", "audio": "input_audio"},
-    "system": {"text": "input_text"},
-}
-_PART_FROM_GA: Dict[str, str] = {"output_text": "text", "output_audio": "audio"}
-
-
-def _map_parts(content: Any, mapping: Mapping[str, str]) -> Any:
-    """``content`` with part types renamed, copying only the parts that change."""
-    if not isinstance(content, list):
-        return content
-    result: Optional[List[Any]] = None
-    for index, part in enumerate(content):
-        if isinstance(part, dict):
-            renamed = mapping.get(part.get("type"))  # type: ignore[arg-type]
-            if renamed is not None:
-                if result is None:
-                    result = list(content)
-                new_part = dict(part)
-                new_part["type"] = renamed
-                result[index] = new_part
-    return content if result is None else result
-
-
-def _item_to_ga(item: Any) -> Any:
-    if not isinstance(item, dict):
-        return item
-    result = item
-    if "type" not in item and "role" in item:
-        result = dict(item)
-        result["type"] = "message"
-    mapping = _PART_TO_GA.get(item.get("role"))  # type: ignore[arg-type]
-    if mapping is not None and result.get("type") == "message":
-        content = _map_parts(item.get("content"), mapping)
-        if content is not item.get("content"):
-            if result is item:
-                result = dict(item)
-            result["content"] = content
-    return result
-
-
-def _item_from_ga(item: Any) -> Any:
-    if not isinstance(item, dict) or item.get("type") != "message":
-        return item
-    content = _map_parts(item.get("content"), _PART_FROM_GA)
-    if content is item.get("content"):
-        return item
-    result = dict(item)
-    result["content"] = content
-    return result
-
-
-def _items(items: Any, convert: Callable[[Any], Any]) -> Any:
-    if not isinstance(items, list):
-        return items
-    converted = [convert(item) for item in items]
-    if all(new is old for new, old in zip(converted, items)):
-        return items
-    return converted
-
-
-# -- sessions and responses -----------------------------------------------------
-
-def _audio_section(config: Dict[str, Any], direction: str) -> Dict[str, Any]:
-    """A private copy of ``config["audio"][direction]`` to fill in (``config`` is a copy)."""
-    audio = config.get("audio")
-    audio = dict(audio) if isinstance(audio, dict) else {}
-    config["audio"] = audio
-    section = audio.get(direction)
-    section = dict(section) if isinstance(section, dict) else {}
-    audio[direction] = section
-    return section
-
-
-# beta key -> (GA audio direction, GA key, value converter)
-_SESSION_AUDIO_TO_GA: Dict[str, Tuple[str, str, Callable[[Any], Any]]] = {
-    "input_audio_format": ("input", "format", audio_format_to_ga),
-    "input_audio_transcription": ("input", "transcription", _same),
-    "input_audio_noise_reduction": ("input", "noise_reduction", _same),
-    "turn_detection": ("input", "turn_detection", _turn_detection_to_ga),
-    "output_audio_format": ("output", "format", audio_format_to_ga),
-    "voice": ("output", "voice", _same),
-    "speed": ("output", "speed", _same),
-}
-_AUDIO_VALUE_FROM_GA: Dict[str, Callable[[Any], Any]] = {
-    "input_audio_format": audio_format_from_ga,
-    "output_audio_format": audio_format_from_ga,
-    "turn_detection": _turn_detection_from_ga,
-}
-# (GA audio direction, GA key) -> (beta key, value converter)
-_SESSION_AUDIO_FROM_GA: Dict[Tuple[str, str], Tuple[str, Callable[[Any], Any]]] = {
-    (direction, ga_key): (beta_key, _AUDIO_VALUE_FROM_GA.get(beta_key, _same))
-    for beta_key, (direction, ga_key, _) in _SESSION_AUDIO_TO_GA.items()
-}
-# GA session fields with no beta counterpart, left out of a beta session when null.
-_GA_ONLY_SESSION_KEYS = (
-    "include", "prompt", "truncation", "reasoning", "parallel_tool_calls", "expires_at",
-)
-
-
-def session_to_ga(session: Mapping[str, Any], *, where: str = "session") -> Dict[str, Any]:
-    """A flat beta session config as a GA realtime session (a new dict).
-
-    Keys already in GA form (``audio``, ``output_modalities``, ``type``...)
-    are kept and the beta keys are merged into them; ``temperature`` is
-    dropped. ``where`` names the config in log messages.
-
-    Raises:
-        ConfigurationError: an unknown audio format name.
-    """
-    result: Dict[str, Any] = dict(session)
-    if "temperature" in result:
-        _drop_temperature(result, where)
-    if "modalities" in result:
-        result["output_modalities"] = _modalities_to_ga(result.pop("modalities"))
-    if "max_response_output_tokens" in result:
-        result["max_output_tokens"] = result.pop("max_response_output_tokens")
-    if "tool_choice" in result:
-        result["tool_choice"] = _tool_choice_to_ga(result["tool_choice"])
-    sections: Dict[str, Dict[str, Any]] = {}
-    for beta_key, (direction, ga_key, convert) in _SESSION_AUDIO_TO_GA.items():
-        if beta_key in result:
-            section = sections.get(direction)
-            if section is None:
-                section = sections[direction] = _audio_section(result, direction)
-            section[ga_key] = convert(result.pop(beta_key))
-    result.setdefault("type", "realtime")
-    return result
-
-
-def session_from_ga(session: Mapping[str, Any]) -> Dict[str, Any]:
-    """A GA realtime session as a flat beta session (a new dict).
-
-    A transcription session (``type: "transcription"``) comes back as a
-    shallow copy, untranslated.
-    """
-    result: Dict[str, Any] = dict(session)
-    if result.get("type", "realtime") != "realtime":
-        return result
-    result.pop("type", None)
-    if "output_modalities" in result:
-        result["modalities"] = _modalities_from_ga(result.pop("output_modalities"))
-    if "max_output_tokens" in result:
-        result["max_response_output_tokens"] = result.pop("max_output_tokens")
-    if "tool_choice" in result:
-        result["tool_choice"] = _tool_choice_from_ga(result["tool_choice"])
-    audio = result.get("audio")
-    if isinstance(audio, dict):
-        leftover: Dict[str, Any] = {}
-        for direction, section in audio.items():
-            if not isinstance(section, dict):
-                leftover[direction] = section
-                continue
-            kept: Dict[str, Any] = {}
-            for key, value in section.items():
-                target = _SESSION_AUDIO_FROM_GA.get((direction, key))
-                if target is None:
-                    kept[key] = value
-                else:
-                    result[target[0]] = target[1](value)
-            if kept:
-                leftover[direction] = kept
-        if leftover:
-            result["audio"] = leftover
-        else:
-            del result["audio"]
-    for key in _GA_ONLY_SESSION_KEYS:
-        if key in result and result[key] is None:
-            del result[key]
-    return result
-
-
-def _response_options_to_ga(options: Mapping[str, Any]) -> Dict[str, Any]:
-    """``response.create``'s beta ``response`` options, or a beta response, as GA."""
-    result: Dict[str, Any] = dict(options)
-    if "temperature" in result:
-        _drop_temperature(result, "response")
-    if "modalities" in result:
-        result["output_modalities"] = _modalities_to_ga(result.pop("modalities"))
-    if "max_response_output_tokens" in result:
-        result["max_output_tokens"] = result.pop("max_response_output_tokens")
-    if "tool_choice" in result:
-        result["tool_choice"] = _tool_choice_to_ga(result["tool_choice"])
-    if "voice" in result or "output_audio_format" in result:
-        output = _audio_section(result, "output")
-        if "voice" in result:
-            output["voice"] = result.pop("voice")
-        if "output_audio_format" in result:
-            output["format"] = audio_format_to_ga(result.pop("output_audio_format"))
-    for key in ("input", "output"):
-        if key in result:
-            result[key] = _items(result[key], _item_to_ga)
-    return result
-
-
-def _response_from_ga(response: Mapping[str, Any]) -> Dict[str, Any]:
-    """A GA response object (or ``response.create`` options) in beta form."""
-    result: Dict[str, Any] = dict(response)
-    if "output_modalities" in result:
-        result["modalities"] = _modalities_from_ga(result.pop("output_modalities"))
-    if "tool_choice" in result:
-        result["tool_choice"] = _tool_choice_from_ga(result["tool_choice"])
-    audio = result.get("audio")
-    if isinstance(audio, dict) and isinstance(audio.get("output"), dict):
-        output = dict(audio["output"])
-        if "voice" in output:
-            result["voice"] = output.pop("voice")
-        if "format" in output:
-            result["output_audio_format"] = audio_format_from_ga(output.pop("format"))
-        rest = {key: value for key, value in audio.items() if key != "output"}
-        if output:
-            rest["output"] = output
-        if rest:
-            result["audio"] = rest
-        else:
-            del result["audio"]
-    for key in ("input", "output"):
-        if key in result:
-            result[key] = _items(result[key], _item_from_ga)
-    return result
-
-
-def _response_options_from_ga(options: Mapping[str, Any]) -> Dict[str, Any]:
-    """``response.create``'s GA ``response`` options in beta form."""
-    result = _response_from_ga(options)
-    if "max_output_tokens" in result:
-        result["max_response_output_tokens"] = result.pop("max_output_tokens")
-    return result
 
 
 # -- events -------------------------------------------------------------------------
@@ -569,17 +206,6 @@ def _renamed(new_type: str, then: Optional[Callable[[Event], Event]] = None) -> 
 
     return handler
 
-
-def _part_from_ga(part: Any) -> Any:
-    if isinstance(part, dict):
-        renamed = _PART_FROM_GA.get(part.get("type"))  # type: ignore[arg-type]
-        if renamed is not None:
-            result = dict(part)
-            result["type"] = renamed
-            return result
-    return part
-
-
 def _client_session_update_to_ga(event: Event) -> Event:
     session = event.get("session")
     if not isinstance(session, dict):
@@ -596,22 +222,22 @@ def _client_session_update_from_ga(event: Event) -> Event:
 
 _CLIENT_TO_GA: Dict[str, Callable[[Event], Event]] = {
     "session.update": _client_session_update_to_ga,
-    "conversation.item.create": _convert_field("item", _item_to_ga),
-    "response.create": _dict_field("response", _response_options_to_ga),
+    "conversation.item.create": _convert_field("item", item_to_ga),
+    "response.create": _dict_field("response", response_options_to_ga),
 }
 _CLIENT_FROM_GA: Dict[str, Callable[[Event], Event]] = {
     "session.update": _client_session_update_from_ga,
-    "conversation.item.create": _convert_field("item", _item_from_ga),
-    "response.create": _dict_field("response", _response_options_from_ga),
+    "conversation.item.create": _convert_field("item", item_from_ga),
+    "response.create": _dict_field("response", response_options_from_ga),
 }
 
-_item_field_from_ga = _convert_field("item", _item_from_ga)
-_item_field_to_ga = _convert_field("item", _item_to_ga)
+_item_field_from_ga = _convert_field("item", item_from_ga)
+_item_field_to_ga = _convert_field("item", item_to_ga)
 _session_field_from_ga = _dict_field("session", session_from_ga)
 _session_field_to_ga = _dict_field("session", session_to_ga)
-_response_field_from_ga = _dict_field("response", _response_from_ga)
-_response_field_to_ga = _dict_field("response", _response_options_to_ga)
-_part_field_from_ga = _convert_field("part", _part_from_ga)
+_response_field_from_ga = _dict_field("response", response_from_ga)
+_response_field_to_ga = _dict_field("response", response_options_to_ga)
+_part_field_from_ga = _convert_field("part", part_from_ga)
 
 # Pure renames, GA -> beta; the hot path (deltas) is one of these.
 _SERVER_RENAMES_FROM_GA: Dict[str, str] = {
@@ -653,8 +279,8 @@ _SERVER_TO_GA: Dict[str, Callable[[Event], Event]] = {
 }
 
 
-def _translate(table: Mapping[str, Callable[[Event], Event]], event: Any) -> Any:
-    if type(event) is not dict:
+def _translate(table: Mapping[str, Callable[[Event], Event]], event: Event) -> Event:
+    if type(event) is not dict:  # passed through as it is: this layer reports nothing
         return event
     handler = table.get(event.get("type"))  # type: ignore[arg-type]
     return event if handler is None else handler(event)

@@ -17,6 +17,7 @@ code written against the builtins keeps working::
      +-- ServerError                                 the server sent an ``error`` event
      +-- ConfigurationError (ValueError)             the caller asked for something invalid
      |    +-- InsecureTransportError                  an API key would travel over plain ws://
+     |    +-- AudioFormatError                        audio data is malformed or in an unread encoding
      +-- ToolError                                   a registered tool failed or timed out
      +-- AudioUnavailableError (ImportError)         pyaudio / PortAudio cannot be loaded
      +-- AudioDeviceError (OSError)                  a sound device is missing, refuses, or failed
@@ -44,6 +45,7 @@ __all__ = [
     "ToolError",
     "AudioUnavailableError",
     "AudioDeviceError",
+    "AudioFormatError",
 ]
 
 
@@ -158,3 +160,12 @@ class AudioUnavailableError(RealtimeError, ImportError):
 
 class AudioDeviceError(RealtimeError, OSError):
     """A sound device is missing, rejects the requested format, or failed mid-stream."""
+
+
+class AudioFormatError(ConfigurationError):
+    """Audio data cannot be read: a malformed WAV file, or an encoding that is not read.
+
+    Raised by :func:`realtime_sync.audio.read_wav` for any file it cannot
+    read, whatever is wrong inside it. A :class:`ConfigurationError` (and so a
+    ``ValueError``), as such files were reported before this class existed.
+    """

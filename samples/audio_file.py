@@ -2,9 +2,11 @@
 
     python samples/audio_file.py [question.wav] [--output reply.wav]
 
-Without an input file, a short synthetic "spoken" sound is generated and saved
-next to the output, so the sample runs anywhere. The input is resampled to the
-session's 24 kHz pcm16, appended to the input audio buffer, and committed by
+Without an input file, a short synthetic "spoken" sound is generated in
+memory, so the sample runs anywhere. Without ``--output`` the reply is saved in
+a new temporary directory (the path is printed): the sample writes nothing in
+the current directory unless told to. The input is resampled to the session's
+24 kHz pcm16, appended to the input audio buffer, and committed by
 ``create_response()`` (turn detection is off: we decide when the turn ends).
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import threading
 from typing import Any, Dict, List
 
@@ -25,8 +28,8 @@ from realtime_sync.audio import read_wav, resample, write_wav
 RATE = 24000  # pcm16 in the Realtime API is 24 kHz mono
 
 
-def make_question(path: str) -> None:
-    """Write 1.2 s of a voiced, vowel-like sound with silence around it (24 kHz, 16-bit)."""
+def make_question() -> np.ndarray:
+    """Return 1.8 s of a voiced, vowel-like sound with silence around it (24 kHz, int16)."""
     t = np.arange(int(1.2 * RATE)) / RATE
     pitch = 140 * (1 + 0.05 * np.sin(2 * np.pi * 2.5 * t))
     phase = 2 * np.pi * np.cumsum(pitch) / RATE
@@ -34,22 +37,23 @@ def make_question(path: str) -> None:
     voice *= np.hanning(len(voice)) ** 0.3 * 0.3 / np.max(np.abs(voice))
     silence = np.zeros(int(0.3 * RATE))
     samples = np.concatenate([silence, voice, silence])
-    write_wav(path, np.round(samples * 32767).astype(np.int16), RATE)
+    return np.round(samples * 32767).astype(np.int16)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("input", nargs="?", help="a WAV file (16-bit PCM); generated if omitted")
-    parser.add_argument("--output", default="reply.wav", help="where to save the reply (default reply.wav)")
+    parser.add_argument(
+        "--output", help="where to save the reply as a WAV file (default: reply.wav in a new temporary directory)"
+    )
     args = parser.parse_args()
 
-    path = args.input
-    if path is None:
-        path = os.path.join(os.path.dirname(os.path.abspath(args.output)), "question.wav")
-        make_question(path)
-        print("generated input: %s" % path)
-    samples, rate = read_wav(path)
-    samples = resample(samples, rate, RATE)
+    if args.input is None:
+        samples, rate = make_question(), RATE
+        print("generated input: a synthetic vowel sound (give a WAV file to send your own)")
+    else:
+        samples, rate = read_wav(args.input)
+        samples = resample(samples, rate, RATE)
     print("input: %.2f s of audio (%d Hz in the file)" % (len(samples) / RATE, rate))
 
     replies: List[Dict[str, Any]] = []
@@ -78,9 +82,10 @@ def main() -> None:
 
     reply = replies[0]
     audio = reply["formatted"]["audio"]
-    write_wav(args.output, audio, RATE)
+    output = args.output or os.path.join(tempfile.mkdtemp(prefix="realtime_sync-"), "reply.wav")
+    write_wav(output, audio, RATE)
     print("assistant said: %s" % reply["formatted"]["transcript"])
-    print("saved %.2f s of reply audio to %s" % (len(audio) / RATE, args.output))
+    print("saved %.2f s of reply audio to %s" % (len(audio) / RATE, output))
 
 
 if __name__ == "__main__":

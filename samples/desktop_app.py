@@ -1,6 +1,6 @@
 """A Tkinter chat window: type messages, or hold the button and talk.
 
-    python samples/desktop_app.py
+    python samples/desktop_app.py          (--help for the options)
 
 The rule for GUI toolkits: only the GUI thread touches widgets. The client's
 callbacks run on its socket thread, so this app registers none: it takes
@@ -11,15 +11,22 @@ and updates the widgets. Sending (``send_text``,
 the network.
 
 Push-to-talk needs the ``audio`` extra (pyaudio) and a microphone; without
-them the button is disabled and text chat still works.
+them the button is disabled and text chat still works. The window needs a
+display: without one the app says so in one line and exits with status 1.
+Ctrl-C in the terminal closes it (status 130).
 """
 
 from __future__ import annotations
 
+import argparse
 import queue
 import sys
-import tkinter as tk
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Tuple
+
+try:
+    import tkinter as tk
+except ImportError:  # a Python built without Tk
+    sys.exit("desktop_app: this Python has no tkinter (on Debian/Ubuntu: apt-get install python3-tk)")
 
 from _common import server_options
 
@@ -169,18 +176,50 @@ def start_voice(client: RealtimeClient) -> Any:
     return voice_chat
 
 
-def main() -> None:
-    with server_options(realtime=True) as options:
-        with RealtimeClient(**options) as client:
-            voice_chat = start_voice(client)
-            root = tk.Tk()
-            App(root, client, voice_chat)
-            try:
-                root.mainloop()
-            finally:
-                if voice_chat is not None:
-                    voice_chat.stop()
+def open_window() -> Optional[tk.Tk]:
+    """The Tk root window, or ``None`` (and one line on stderr) when there is no display."""
+    try:
+        return tk.Tk()
+    except tk.TclError as exc:
+        print(
+            "desktop_app: cannot open a window (%s); run it in a desktop session, or set DISPLAY" % exc,
+            file=sys.stderr,
+        )
+        return None
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Open the window, connect, and run until the window is closed; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="desktop_app.py",
+        description="A Tkinter chat window for the Realtime API: type messages, or hold the button and talk.",
+        epilog="Talks to OpenAI when OPENAI_API_KEY is set, to REALTIME_SYNC_URL when that is set, "
+        "else to the built-in simulator. Push-to-talk needs the audio extra and a microphone.",
+    )
+    parser.parse_args(argv)
+    root = open_window()  # before connecting: without a display there is nothing to connect for
+    if root is None:
+        return 1
+    try:
+        with server_options(realtime=True) as options:
+            with RealtimeClient(**options) as client:
+                voice_chat = start_voice(client)
+                App(root, client, voice_chat)
+                print("desktop_app: window open (close it, or press Ctrl-C here, to quit)", flush=True)
+                try:
+                    root.mainloop()
+                finally:
+                    if voice_chat is not None:
+                        voice_chat.stop()
+    except KeyboardInterrupt:  # Ctrl-C in the terminal: close quietly
+        return 130
+    finally:
+        try:
+            root.destroy()
+        except tk.TclError:  # already closed by the user
+            pass
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -20,7 +20,8 @@ from typing import Any, Dict, Tuple
 import numpy as np
 import pytest
 
-from realtime_sync import _portaudio, audio, devices
+from realtime_sync import audio, devices
+from realtime_sync.devices import _portaudio
 from realtime_sync.errors import ConfigurationError, RealtimeError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

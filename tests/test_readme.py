@@ -67,6 +67,8 @@ def test_python_block_runs(block: Block, tmp_path: Path) -> None:
     else:
         result = run_python([str(script)], timeout=90, env=clean_env(), cwd=tmp_path)
     assert result.returncode == 0, "README.md line %d failed:\n%s\n%s" % (block.line, result.stdout, result.stderr)
+    left = sorted(p.name for p in tmp_path.iterdir() if p != script)
+    assert left == [], "README.md line %d wrote %s into the current directory" % (block.line, left)
 
 
 def _audio_stack_problem() -> str:
@@ -77,8 +79,8 @@ def _audio_stack_problem() -> str:
         import pyaudio  # noqa: F401
     except ImportError as exc:
         return (
-            "pyaudio is not importable (%s): install PortAudio (apt-get install portaudio19-dev) "
-            "and `pip install -e '.[audio]'`" % exc
+            "pyaudio is not importable (%s): install PortAudio (apt-get install portaudio19-dev "
+            "or brew install portaudio), then run `make test` again or `.venv/bin/pip install -e '.[audio]'`" % exc
         )
     if not ctypes.util.find_library("asound"):
         return "libasound (ALSA) is not installed"
@@ -168,3 +170,31 @@ def test_the_files_and_commands_the_readme_names_exist() -> None:
         assert (ROOT / path).exists(), path
     for command in re.findall(r"python -m realtime_sync (\w+)", text):
         assert command in ("demo", "chat", "voice", "events", "simulate"), command
+
+
+def _section(text: str, title: str) -> str:
+    start = text.index("\n## %s\n" % title)
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+def test_the_error_list_names_every_exception_and_only_those() -> None:
+    import builtins
+
+    import realtime_sync.errors as errors
+
+    text = README.read_text(encoding="utf-8")
+    bullet = text[text.index("- **Errors**") :]
+    bullet = bullet[: bullet.index("\n\n")]
+    named = set(re.findall(r"`(?:[\w.]*\.)?(\w+Error)`", bullet)) - set(dir(builtins))
+    exported = {name for name in errors.__all__ if name.endswith("Error")}
+    assert exported - named == set(), "the README's error list leaves out %s" % sorted(exported - named)
+    assert named - exported == set(), "the README's error list names %s, not in realtime_sync.errors" % sorted(
+        named - exported
+    )
+
+
+def test_the_install_section_starts_from_a_clone_and_keeps_the_published_command() -> None:
+    install = _section(README.read_text(encoding="utf-8"), "Install")
+    assert "not on PyPI yet" in install
+    assert install.index('pip install -e ".[server]"') < install.index('pip install "realtime_sync[server]"')

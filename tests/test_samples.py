@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import signal
+import subprocess
+import sys
 import wave
 from pathlib import Path
 
 import pytest
-from support_docs import SAMPLES, clean_env, run_python
+from support_docs import SAMPLES, NoDisplay, clean_env, run_python, xvfb_display
 
 pytest.importorskip("websockets", reason="the simulator needs the server extra (websockets)")
 
@@ -54,7 +59,7 @@ def test_audio_file_generates_input_and_saves_a_spoken_reply(tmp_path: Path) -> 
     output = tmp_path / "reply.wav"
     out = run_sample("audio_file.py", "--output", str(output))
     assert "generated input: " in out
-    assert (tmp_path / "question.wav").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reply.wav"]  # the question stays in memory
     assert "heard: " in out and "assistant said: " in out
     with wave.open(str(output), "rb") as wav:
         assert wav.getframerate() == 24000 and wav.getnchannels() == 1 and wav.getsampwidth() == 2
@@ -85,3 +90,63 @@ def test_history_seeds_earlier_turns_and_continues() -> None:
     assert roles == ["user", "assistant", "user", "assistant", "user", "assistant"]
     assert "My name is Ada" in listing[0]
     assert "Which way should I travel, then?" in listing[4]
+
+
+def test_audio_file_writes_nothing_in_the_current_directory(tmp_path: Path) -> None:
+    result = run_python([str(SAMPLES / "audio_file.py")], timeout=60, env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.iterdir()) == []
+    saved = Path(re.search(r"saved [\d.]+ s of reply audio to (.+)$", result.stdout, re.M).group(1))
+    try:
+        assert saved.name == "reply.wav" and saved.stat().st_size > 44
+        assert tmp_path not in saved.parents
+    finally:
+        shutil.rmtree(saved.parent)
+
+
+def test_desktop_app_has_help() -> None:
+    pytest.importorskip("tkinter")
+    result = run_python([str(SAMPLES / "desktop_app.py"), "--help"], timeout=60, env=clean_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: desktop_app.py")
+
+
+def test_desktop_app_without_a_display_says_so_in_one_line() -> None:
+    pytest.importorskip("tkinter")
+    env = clean_env()
+    for name in ("DISPLAY", "WAYLAND_DISPLAY"):
+        env.pop(name, None)
+    result = run_python([str(SAMPLES / "desktop_app.py")], timeout=60, env=env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("desktop_app: cannot open a window"), result.stderr
+    assert "set DISPLAY" in lines[0]
+
+
+def test_desktop_app_exits_quietly_on_ctrl_c(tmp_path: Path) -> None:
+    pytest.importorskip("tkinter")
+    try:
+        with xvfb_display() as display:
+            process = subprocess.Popen(
+                [sys.executable, str(SAMPLES / "desktop_app.py")],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=clean_env(DISPLAY=display),
+                cwd=str(tmp_path),
+            )
+            try:
+                assert process.stdout is not None and process.stderr is not None
+                assert process.stdout.readline().startswith("desktop_app: window open")
+                process.send_signal(signal.SIGINT)
+                assert process.wait(timeout=30) == 130
+                stderr = process.stderr.read()
+                assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+                process.stdout.close()
+                process.stderr.close()
+    except NoDisplay as exc:
+        pytest.skip(str(exc))

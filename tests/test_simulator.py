@@ -22,13 +22,13 @@ import pytest
 import websocket
 
 from realtime_sync import audio
-from realtime_sync._sim_vad import EnergyVAD, threshold_to_dbfs
 from realtime_sync.simulator import (
     RealtimeSimulator,
     Reply,
     default_responder,
     synthesize_speech,
 )
+from realtime_sync.simulator.vad import EnergyVAD, threshold_to_dbfs
 
 pydantic = pytest.importorskip("pydantic")
 realtime_types = pytest.importorskip("openai.types.beta.realtime")
@@ -263,7 +263,7 @@ def test_huge_frame_gets_an_error_and_the_session_goes_on(conn: Conn, filler: st
 def test_unexpected_failure_in_a_handler_is_a_server_error_not_a_dead_session(
     conn: Conn, caplog: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import realtime_sync._sim_session as sim_session
+    import realtime_sync.simulator.session as sim_session
 
     def broken(item: Any) -> None:
         raise RuntimeError("bug in the simulator")
@@ -1118,12 +1118,15 @@ def test_context_manager_and_restart() -> None:
 def test_package_imports_without_websockets() -> None:
     code = (
         "import sys; sys.modules['websockets'] = None\n"
-        "import realtime_sync, realtime_sync._sim_cli  # the CLI builds its parser without the extra\n"
-        "try:\n    import realtime_sync.simulator\nexcept ImportError as exc:\n    print(exc)\n"
+        "import realtime_sync, realtime_sync.simulator.cli  # a CLI builds its parser without the extra\n"
+        "from realtime_sync.simulator import main, Reply\n"
+        "print('status', main(['--port', '0']))\n"
+        "try:\n    from realtime_sync.simulator import RealtimeSimulator\nexcept ImportError as exc:\n    print(exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     assert 'pip install "realtime_sync[server]"' in out.stdout
+    assert "status 1" in out.stdout and 'pip install "realtime_sync[server]"' in out.stderr
 
 
 @pytest.mark.parametrize(
@@ -1133,7 +1136,7 @@ def test_package_imports_without_websockets() -> None:
 def test_standalone_pacing_defaults_to_real_time(argv: List[str], speed: Optional[float]) -> None:
     import argparse
 
-    from realtime_sync._sim_cli import add_pacing_arguments, pacing_options
+    from realtime_sync.simulator.cli import add_pacing_arguments, pacing_options
 
     parser = argparse.ArgumentParser()
     add_pacing_arguments(parser)
@@ -1158,6 +1161,27 @@ def test_standalone_help_documents_the_pacing_default(capsys: Any) -> None:
     assert "--speed must be 0 or more" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_standalone_bad_port_is_one_usage_line(port: str, capsys: Any) -> None:
+    from realtime_sync.simulator import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["--port", port])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid port" in err and "Traceback" not in err and "Error" not in err
+
+
+def test_standalone_busy_port_is_one_usage_line(simulator: RealtimeSimulator, capsys: Any) -> None:
+    from realtime_sync.simulator import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["--port", str(simulator.port)], prog="simulate")
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"simulate: error: cannot listen on 127.0.0.1:{simulator.port}: "), err
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT/SIGTERM delivery differs on Windows")
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_command_line_runs_until_ctrl_c(stop_signal: int) -> None:
@@ -1174,7 +1198,7 @@ def test_command_line_runs_until_ctrl_c(stop_signal: int) -> None:
         conn = Conn(url)
         conn.close()
         proc.send_signal(stop_signal)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=30) == (130 if stop_signal == signal.SIGINT else 0)
         assert proc.stdout.read().strip() == "stopping..."
     finally:
         if proc.poll() is None:

@@ -1,8 +1,8 @@
 """Response streaming for the simulator: the part of a session that talks.
 
-:class:`StreamingMixin` is mixed into :class:`realtime_sync._sim_session.SimSession`.
-Its methods run on the session's streaming thread (``realtime-sync-sim-stream``):
-it calls the responder and streams each response in the real server's event
+:class:`ResponseStreamer` is held by the session (:mod:`.session`). Its work
+runs on the session's streaming thread (``realtime-sync-sim-stream-*``): it
+calls the responder and streams each response in the real server's event
 order, taking the session lock for every state change plus the events that
 report it, and checking for cancellation under that lock before every delta,
 so nothing streams after a ``response.cancel`` has been handled. Paced waits
@@ -19,80 +19,76 @@ import queue
 import re
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
-from . import audio as _audio
-from ._sim_config import new_id
-from ._sim_responder import CHARS_PER_SECOND, Reply, coerce_reply, synthesize_speech
+from .. import audio as _audio
+from .config import new_id
+from .responder import CHARS_PER_SECOND, Reply, coerce_reply, synthesize_speech
+from .state import Closed, SendEvent, SessionState, SimOptions, SimResponse
 
-if TYPE_CHECKING:
-    from ._sim_session import SimOptions
+__all__ = ["ResponseStreamer"]
 
-__all__ = ["Closed", "SimResponse", "StreamingMixin"]
-
-logger = logging.getLogger("realtime_sync.simulator")
+logger = logging.getLogger(__name__)
 
 _WORD = re.compile(r"\S+\s*|\s+")
 
 
-class Closed(Exception):
-    """The connection is gone; stop what you are doing."""
+class ResponseStreamer:
+    """Streams one session's responses, one at a time, on its own thread.
 
-
-@dataclass
-class SimResponse:
-    """One response: its effective configuration and cancellation state."""
-
-    id: str
-    config: Dict[str, Any]
-    client_event_id: Optional[str]
-    cancel_event: threading.Event = field(default_factory=threading.Event)
-    cancel_reason: Optional[str] = None
-    output: List[Dict[str, Any]] = field(default_factory=list)
-    started: float = 0.0
-
-    @property
-    def in_conversation(self) -> bool:
-        """False for an out-of-band response (``conversation: "none"``)."""
-        return self.config.get("conversation", "auto") != "none"
-
-    def cancel(self, reason: str) -> None:
-        """Ask the streamer to stop; the first reason given is the one reported."""
-        if self.cancel_reason is None:
-            self.cancel_reason = reason
-        self.cancel_event.set()
-
-
-class StreamingMixin:
-    """Streams responses for a session (see the module docstring).
-
-    The session provides the attributes declared here and ``_send``/``_find``.
+    Args:
+        state: the session's shared state (conversation, lock, closed flag).
+        options: the simulator's options (responder, pacing, chunk size).
+        send: writes one server event (the session's outbox).
+        name: the session id, used in the thread's name.
     """
 
-    options: "SimOptions"
-    conversation_id: str
-    closed: threading.Event
-    _lock: threading.RLock
-    _items: List[Dict[str, Any]]
-    _audio: Dict[str, List[Any]]
-    _heard: Dict[str, str]
-    _active: Optional[SimResponse]
-    _audio_sent: bool
-    _requests_left: int
-    _tokens_left: int
-    _jobs: "queue.Queue[Optional[SimResponse]]"
+    def __init__(self, state: SessionState, options: SimOptions, send: SendEvent, name: str) -> None:
+        self.state = state
+        self.options = options
+        self._send = send
+        self._requests_left = options.rate_limit_requests
+        self._tokens_left = options.rate_limit_tokens
+        self._jobs: queue.Queue[Optional[SimResponse]] = queue.Queue()
+        self.thread = threading.Thread(target=self._stream_loop, name=f"realtime-sync-sim-stream-{name}", daemon=True)
 
-    def _send(self, event: Dict[str, Any]) -> Dict[str, Any]:  # pragma: no cover - provided by the session
-        raise NotImplementedError
+    def start(self) -> None:
+        """Start the streaming thread."""
+        self.thread.start()
 
-    def _find(self, item_id: Any) -> int:  # pragma: no cover - provided by the session
-        raise NotImplementedError
+    def submit(self, response: SimResponse) -> None:
+        """Queue a response; it streams after those queued before it (any thread)."""
+        self._jobs.put(response)
+
+    def stop(self) -> None:
+        """Cancel the active response, drop queued ones and end the thread (waits up to 5 s).
+
+        The caller has set ``state.closed``.
+        """
+        with self.state.lock:
+            if self.state.active is not None:
+                self.state.active.cancel("client_cancelled")
+            while True:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    job.cancel("client_cancelled")
+        self._jobs.put(None)
+        self.join(5.0)
+        if self.thread.is_alive() and self.thread is not threading.current_thread():
+            logger.warning("simulator streaming thread %s did not stop", self.thread.name)
+
+    def join(self, timeout: Optional[float] = None) -> None:
+        """Wait for the streaming thread to end (seconds, None = forever)."""
+        if self.thread.is_alive() and self.thread is not threading.current_thread():
+            self.thread.join(timeout)
 
     def _stream_loop(self) -> None:
         while True:
             response = self._jobs.get()
-            if response is None or self.closed.is_set():
+            if response is None or self.state.closed.is_set():
                 return
             try:
                 self._stream(response)
@@ -100,9 +96,9 @@ class StreamingMixin:
                 return
             except Exception:
                 logger.exception("simulator failed while streaming response %s", response.id)
-                with self._lock:
-                    if self._active is response:
-                        self._active = None
+                with self.state.lock:
+                    if self.state.active is response:
+                        self.state.active = None
 
     def _response_object(self, response: SimResponse, status: str) -> Dict[str, Any]:
         config = response.config
@@ -112,7 +108,7 @@ class StreamingMixin:
             "status": status,
             "status_details": None,
             "output": [],
-            "conversation_id": self.conversation_id if response.in_conversation else None,
+            "conversation_id": self.state.conversation_id if response.in_conversation else None,
             "modalities": list(config.get("modalities") or []),
             "voice": config.get("voice"),
             "output_audio_format": config.get("output_audio_format"),
@@ -129,7 +125,7 @@ class StreamingMixin:
             delay = response.started + at_seconds / speed - time.monotonic()
             if delay > 0:
                 response.cancel_event.wait(delay)
-        if self.closed.is_set():
+        if self.state.closed.is_set():
             raise Closed()
         return not response.cancel_event.is_set()
 
@@ -139,16 +135,16 @@ class StreamingMixin:
             source = []
             for entry in response.config["input"]:
                 if isinstance(entry, dict) and entry.get("type") == "item_reference":
-                    position = self._find(entry.get("id"))
+                    position = self.state.find(entry.get("id"))
                     if position >= 0:
-                        source.append(self._items[position])
+                        source.append(self.state.items[position])
                 else:
                     source.append(entry)
         else:
-            source = self._items
+            source = self.state.items
         items = copy.deepcopy(source)
         for item in items:
-            heard = self._heard.get(str(item.get("id")))
+            heard = self.state.heard.get(str(item.get("id")))
             for part in item.get("content") or []:
                 if isinstance(part, dict) and part.get("type") == "input_audio":
                     part.pop("audio", None)
@@ -158,7 +154,7 @@ class StreamingMixin:
 
     def _stream(self, response: SimResponse) -> None:
         response.started = time.monotonic()
-        with self._lock:
+        with self.state.lock:
             self._send({"type": "response.created", "response": self._response_object(response, "in_progress")})
             items = self._model_input(response)
         reply: Optional[Reply] = None
@@ -179,7 +175,7 @@ class StreamingMixin:
                 text_tokens += self._stream_function_call(response, reply)
         self._finish(response, items, failure, incomplete, text_tokens, audio_tokens)
 
-    def _apply_token_limit(self, response: SimResponse, reply: Reply) -> tuple[str, bool]:
+    def _apply_token_limit(self, response: SimResponse, reply: Reply) -> Tuple[str, bool]:
         limit = response.config.get("max_response_output_tokens", "inf")
         text = reply.text
         if isinstance(limit, int) and math.ceil(len(text) / 4) > limit:
@@ -188,7 +184,7 @@ class StreamingMixin:
 
     def _add_output_item(self, response: SimResponse, item: Dict[str, Any]) -> int:
         """Send output_item.added and conversation.item.created (in that order, as the real server)."""
-        with self._lock:
+        with self.state.lock:
             output_index = len(response.output)
             response.output.append(item)
             self._send(
@@ -200,8 +196,8 @@ class StreamingMixin:
                 }
             )
             if response.in_conversation:
-                previous = self._items[-1]["id"] if self._items else None
-                self._items.append(item)
+                previous = self.state.items[-1]["id"] if self.state.items else None
+                self.state.items.append(item)
                 self._send(
                     {"type": "conversation.item.created", "previous_item_id": previous, "item": copy.deepcopy(item)}
                 )
@@ -219,7 +215,7 @@ class StreamingMixin:
             }
         )
 
-    def _stream_message(self, response: SimResponse, text: str) -> tuple[int, int]:
+    def _stream_message(self, response: SimResponse, text: str) -> Tuple[int, int]:
         config = response.config
         with_audio = "audio" in (config.get("modalities") or [])
         item_id = new_id("item")
@@ -234,7 +230,7 @@ class StreamingMixin:
         output_index = self._add_output_item(response, item)
         where = {"response_id": response.id, "item_id": item_id, "output_index": output_index, "content_index": 0}
         part: Dict[str, Any] = {"type": "audio", "transcript": ""} if with_audio else {"type": "text", "text": ""}
-        with self._lock:
+        with self.state.lock:
             item["content"].append(part)
             self._send({"type": "response.content_part.added", **where, "part": dict(part)})
         audio_format = config.get("output_audio_format") or "pcm16"
@@ -242,15 +238,15 @@ class StreamingMixin:
         voice = str(config.get("voice") or "alloy")
         chunk = max(1, rate * self.options.audio_chunk_ms // 1000)
         if with_audio:
-            with self._lock:
-                self._audio[item_id] = [[], rate]
+            with self.state.lock:
+                self.state.audio[item_id] = [[], rate]
         sent_text = ""
         sent_samples = 0
         for match in _WORD.finditer(text):
             piece = match.group()
             if not self._pace(response, match.start() / CHARS_PER_SECOND):
                 break
-            with self._lock:
+            with self.state.lock:
                 # checked under the lock: nothing streams after a cancel has been handled
                 if response.cancel_event.is_set():
                     break
@@ -269,11 +265,11 @@ class StreamingMixin:
                 if not self._pace(response, sent_samples / rate):
                     break
                 piece_samples = word_audio[offset : offset + chunk]
-                with self._lock:
+                with self.state.lock:
                     if response.cancel_event.is_set():
                         break
-                    self._audio_sent = True
-                    self._audio[item_id][0].append(piece_samples)
+                    self.state.audio_sent = True
+                    self.state.audio[item_id][0].append(piece_samples)
                     self._send(
                         {"type": "response.audio.delta", **where, "delta": _audio.encode_audio(piece_samples, audio_format)}
                     )
@@ -281,7 +277,7 @@ class StreamingMixin:
             if response.cancel_event.is_set():
                 break
         cancelled = response.cancel_event.is_set()
-        with self._lock:
+        with self.state.lock:
             if with_audio:
                 self._send({"type": "response.audio.done", **where})
                 self._send({"type": "response.audio_transcript.done", **where, "transcript": sent_text})
@@ -313,13 +309,13 @@ class StreamingMixin:
             if not self._pace(response, offset / (CHARS_PER_SECOND * 4)):
                 break
             delta = arguments[offset : offset + step]
-            with self._lock:
+            with self.state.lock:
                 if response.cancel_event.is_set():
                     break
                 item["arguments"] += delta
                 self._send({"type": "response.function_call_arguments.delta", **where, "delta": delta})
         cancelled = response.cancel_event.is_set()
-        with self._lock:
+        with self.state.lock:
             self._send({"type": "response.function_call_arguments.done", **where, "arguments": item["arguments"]})
             self._done_output_item(response, output_index, item, cancelled)
         return math.ceil(len(item["arguments"]) / 4)
@@ -360,11 +356,11 @@ class StreamingMixin:
             body["status_details"] = {"type": "incomplete", "reason": "max_output_tokens"}
         body["output"] = copy.deepcopy(response.output)
         body["usage"] = usage
-        with self._lock:
+        with self.state.lock:
             # free the conversation before response.done so an immediate
             # response.create from the client is accepted
-            if self._active is response:
-                self._active = None
+            if self.state.active is response:
+                self.state.active = None
             self._requests_left = max(0, self._requests_left - 1)
             self._tokens_left = max(0, self._tokens_left - usage["total_tokens"])
             self._send({"type": "response.done", "response": body})

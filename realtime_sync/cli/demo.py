@@ -1,10 +1,11 @@
-"""The ``demo`` command: a short scripted conversation with a tool call (private).
+"""The ``demo`` command: a short scripted conversation with a tool call.
 
 Three user messages are sent one after another; replies stream token by token
 (printed by callbacks on the socket thread) and the second question makes the
 model call :func:`get_local_time`, a real Python function registered with
 ``add_tool``, which the client runs on its worker thread. Against the built-in
-simulator the whole demo takes a few seconds; it ends by itself.
+simulator the whole demo takes a few seconds, paced like a live model
+(``--speed 0`` runs it as fast as the machine can); it ends by itself.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 import argparse
 import datetime
 import time
-from typing import Any, Callable, Dict, TextIO
+from typing import Any, Dict, TextIO
 
-from ._cli_common import ReplyPrinter, open_backend
+from .common import ReplyPrinter, connect_client, open_backend, simulator_speed
 
 __all__ = ["run_demo", "get_local_time", "LOCAL_TIME_TOOL", "DEMO_SCRIPT"]
 
@@ -70,7 +71,7 @@ def get_local_time(city: str) -> Dict[str, Any]:
     return {"city": city.strip().title(), "local_time": local.strftime("%H:%M"), "utc_offset": local.strftime("%z")}
 
 
-def run_demo(args: argparse.Namespace, connect: Callable[..., Any], *, out: TextIO) -> int:
+def run_demo(args: argparse.Namespace, *, out: TextIO) -> int:
     """Run the scripted conversation and return the exit code (0).
 
     Raises:
@@ -82,9 +83,9 @@ def run_demo(args: argparse.Namespace, connect: Callable[..., Any], *, out: Text
         "You are a friendly assistant in a short demo. Answer in one or two sentences. "
         "Use the get_local_time tool when asked about the time somewhere."
     )
-    with open_backend(args.url, realtime=True) as backend:
+    with open_backend(args.url, speed=simulator_speed(args)) as backend:
         args.instructions = instructions
-        client = connect(
+        client = connect_client(
             args,
             backend,
             tools=[(LOCAL_TIME_TOOL, lambda arguments: get_local_time(**arguments))],

@@ -1,4 +1,4 @@
-"""The ``chat`` and ``voice`` commands of the command line (private).
+"""The ``chat`` and ``voice`` commands of the command line.
 
 Both run their loop on the main thread, reading standard input; replies are
 printed by callbacks on the socket thread (see :class:`ReplyPrinter`), and the
@@ -10,12 +10,10 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable, Dict, Optional, TextIO, Union
 
-from ._cli_common import ReplyPrinter, open_backend
-from .errors import RealtimeError
+from ..errors import RealtimeError, RealtimeTimeoutError
+from .common import ReplyPrinter, connect_client, open_backend, simulator_speed
 
 __all__ = ["run_chat", "run_voice"]
-
-Connect = Callable[..., Any]
 
 _HELP = "Type a message and press Enter. /voice switches the microphone on and off, /quit leaves."
 
@@ -73,7 +71,7 @@ class _Voice:
     def start(self) -> None:
         """Open the default devices and start listening; a missing device is reported, not raised."""
         try:
-            from . import devices
+            from .. import devices
         except ImportError as exc:
             self._say("voice is not available here: %s" % exc)
             return
@@ -107,15 +105,17 @@ class _Voice:
         self._out.flush()
 
 
-def run_chat(args: argparse.Namespace, connect: Connect, *, stdin: TextIO, out: TextIO) -> int:
+def run_chat(args: argparse.Namespace, *, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     """Interactive text chat (``realtime-sync chat``). Returns the exit code.
 
+    A reply that does not come within ``args.timeout`` seconds is given up on
+    (cancelled) and reported on ``err`` on a line of its own; the chat goes on.
+
     Raises:
-        RealtimeError: the connection failed, closed, or a reply did not come
-            within ``args.timeout`` seconds.
+        RealtimeError: the connection failed or closed.
     """
-    with open_backend(args.url, realtime=True) as backend:
-        client = connect(args, backend, modalities=["text"], turn_detection=None)
+    with open_backend(args.url, speed=simulator_speed(args)) as backend:
+        client = connect_client(args, backend, modalities=["text"], turn_detection=None)
         printer = ReplyPrinter(out)
         printer.attach(client)
         _print_user_transcripts(client, out)
@@ -144,14 +144,19 @@ def run_chat(args: argparse.Namespace, connect: Connect, *, stdin: TextIO, out: 
                 if text.startswith("/"):
                     out.write("unknown command %s (try /voice, /quit or /help)\n" % text)
                     continue
-                printer.take_turn(client, text, args.timeout)
+                try:
+                    printer.take_turn(client, text, args.timeout)
+                except RealtimeTimeoutError as exc:  # the turn was abandoned: say so and go on
+                    out.flush()
+                    err.write("realtime-sync: error: %s\n" % exc)
+                    err.flush()
         finally:
             voice.stop()
             client.disconnect()
     return 0
 
 
-def run_voice(args: argparse.Namespace, connect: Connect, *, stdin: TextIO, out: TextIO) -> int:
+def run_voice(args: argparse.Namespace, *, stdin: TextIO, out: TextIO) -> int:
     """Voice conversation (``realtime-sync voice``). Returns the exit code.
 
     Raises:
@@ -159,7 +164,7 @@ def run_voice(args: argparse.Namespace, connect: Connect, *, stdin: TextIO, out:
         ImportError: pyaudio (the ``audio`` extra) is not installed.
     """
     try:
-        from . import devices
+        from .. import devices
     except ImportError as exc:
         raise RealtimeError(
             "voice needs the audio extra: pip install 'realtime_sync[audio]' "
@@ -186,13 +191,13 @@ def run_voice(args: argparse.Namespace, connect: Connect, *, stdin: TextIO, out:
     except BaseException:
         microphone.close()
         raise
-    with open_backend(args.url, realtime=True) as backend:
+    with open_backend(args.url, speed=simulator_speed(args)) as backend:
         session: Dict[str, Any] = {
             "modalities": ["text", "audio"],
             "input_audio_transcription": {"model": "whisper-1"},
             "turn_detection": None if args.push_to_talk else {"type": "server_vad"},
         }
-        client = connect(args, backend, **session)
+        client = connect_client(args, backend, **session)
         printer = ReplyPrinter(out)
         printer.attach(client)
         _print_user_transcripts(client, out)

@@ -31,6 +31,7 @@ import numpy as np
 __all__ = [
     "Reply",
     "Responder",
+    "Transcriber",
     "default_responder",
     "coerce_reply",
     "synthesize_speech",
@@ -71,6 +72,10 @@ class Reply:
 
 
 Responder = Callable[[List[Dict[str, Any]], Dict[str, Any]], Union[Reply, Mapping[str, Any], str]]
+
+#: A transcriber gets the committed int16 samples and their rate, returns text
+#: (``None``: the transcription fails).
+Transcriber = Callable[[np.ndarray, int], Optional[str]]
 
 
 def coerce_reply(value: Any) -> Reply:

@@ -1,46 +1,61 @@
-"""Plumbing shared by the command-line commands (private).
+"""Plumbing shared by the commands of the command line.
 
 Choosing the server (an explicit URL, OpenAI when ``OPENAI_API_KEY`` is set,
-or an embedded :class:`~realtime_sync.simulator.RealtimeSimulator`), printing
-assistant replies as they stream, and the one-line event descriptions of the
-``events`` command. Everything here runs on the main thread unless a docstring
-says otherwise.
+or an embedded :class:`~realtime_sync.simulator.RealtimeSimulator`), building
+and connecting the client from the parsed options, and printing assistant
+replies as they stream. Everything here runs on the main thread unless a
+docstring says otherwise.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
-import datetime
-import json
+import logging
 import os
 import sys
 import threading
-from typing import Any, Dict, Iterator, Optional, TextIO
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 
-from .errors import ConfigurationError, ConnectionClosedError, RealtimeTimeoutError
+from ..errors import ConfigurationError, ConnectionClosedError, RealtimeError, RealtimeTimeoutError, ServerError
 
 __all__ = [
     "API_KEY_ENV",
     "URL_ENV",
     "Backend",
+    "Tool",
     "open_backend",
-    "describe_event",
-    "format_event_line",
+    "client_options",
+    "make_client",
+    "connect_client",
+    "session_config",
+    "wait_for_session",
     "item_text",
     "ReplyPrinter",
+    "LIVE_SPEED",
+    "simulator_speed",
 ]
+
+logger = logging.getLogger(__name__)
 
 API_KEY_ENV = "OPENAI_API_KEY"
 URL_ENV = "REALTIME_SYNC_URL"
 
+#: Pacing of the embedded simulator for people watching: like a live model.
+LIVE_SPEED = 1.0
+
+#: A tool for ``add_tool``: its definition and the Python function that answers it.
+Tool = Tuple[Dict[str, Any], Callable[[Dict[str, Any]], Any]]
+
 
 class Backend:
-    """Where the CLI connects: the keyword arguments for ``RealtimeClient``.
+    """Where a command connects: the keyword arguments for ``RealtimeClient``.
 
     Attributes:
         url: the WebSocket URL, or ``None`` for OpenAI's endpoint.
         simulated: ``True`` when an embedded simulator serves the session.
-        description: a short human description ("the built-in simulator at ...").
+        description: a short human description ("the built-in simulator").
+        protocol: the wire dialect this server needs, or ``None`` for the client's default.
     """
 
     def __init__(
@@ -79,7 +94,7 @@ class Backend:
 def open_backend(
     url: Optional[str] = None,
     *,
-    realtime: bool = False,
+    speed: Optional[float] = None,
     notice: Optional[TextIO] = None,
 ) -> Iterator[Backend]:
     """Choose the server for a command and keep it alive for the ``with`` block.
@@ -90,7 +105,9 @@ def open_backend(
 
     Args:
         url: an explicit server URL (``ws://`` or ``wss://``), or ``None``.
-        realtime: pace the embedded simulator's replies like a live model.
+        speed: pacing of the embedded simulator's replies as a multiple of real
+            time (1: like a live model; 0: as fast as possible); ``None`` keeps
+            the simulator's own default.
         notice: where to print the "using the simulator" line (default stderr).
 
     Raises:
@@ -107,13 +124,16 @@ def open_backend(
         yield Backend(None, simulated=False, description="OpenAI", protocol="ga")
         return
     try:
-        from .simulator import RealtimeSimulator
+        from ..simulator import RealtimeSimulator
     except ImportError as exc:
         raise ConfigurationError(
             "no OPENAI_API_KEY is set and the built-in simulator cannot start: "
             "its server library is missing (pip install 'realtime_sync[server]')"
         ) from exc
-    simulator = RealtimeSimulator(realtime=realtime)
+    options: Dict[str, Any] = {}
+    if speed is not None:
+        options["speed"] = speed or None  # the simulator's None: unpaced
+    simulator = RealtimeSimulator(**options)
     simulator.start()
     try:
         print(
@@ -127,10 +147,99 @@ def open_backend(
         simulator.stop()
 
 
+def simulator_speed(args: argparse.Namespace, default: Optional[float] = LIVE_SPEED) -> Optional[float]:
+    """The embedded simulator's pacing: ``--speed`` when given, else ``default``."""
+    speed = getattr(args, "speed", None)
+    return default if speed is None else float(speed)
+
+
+def client_options(args: argparse.Namespace, backend: Backend) -> Dict[str, Any]:
+    """The ``RealtimeClient`` keyword arguments for the parsed options and ``backend``.
+
+    ``--header`` values go in ``headers``; ``proxy`` is passed only when
+    ``--proxy`` was given, so the command line works with clients that do not
+    know the keyword.
+    """
+    kwargs = backend.client_kwargs(
+        model=getattr(args, "model", None),
+        debug=bool(getattr(args, "debug", False)),
+        protocol=getattr(args, "protocol", None),
+    )
+    headers: Sequence[Tuple[str, str]] = getattr(args, "header", None) or ()
+    if headers:
+        kwargs["headers"] = dict(headers)
+    proxy = getattr(args, "proxy", None)
+    if proxy:
+        kwargs["proxy"] = proxy
+    return kwargs
+
+
+def make_client(args: argparse.Namespace, backend: Backend) -> Any:
+    """A ``RealtimeClient`` for ``backend`` built from the command line's options.
+
+    The server's ``error`` events are remembered on ``args.server_errors`` (when
+    that list exists), so that a closed connection can be explained by them.
+    """
+    from ..client import RealtimeClient
+
+    client = RealtimeClient(**client_options(args, backend))
+    errors: Optional[List[ServerError]] = getattr(args, "server_errors", None)
+    if errors is not None:
+
+        def remember(payload: Dict[str, Any]) -> None:  # socket thread
+            error = payload.get("error")
+            if isinstance(error, ServerError):
+                errors.append(error)
+
+        client.on("error", remember)
+    return client
+
+
+def session_config(args: argparse.Namespace, **extra: Any) -> Dict[str, Any]:
+    """Session settings from ``--instructions`` and ``--voice``, updated with ``extra``."""
+    config: Dict[str, Any] = {}
+    if getattr(args, "instructions", None):
+        config["instructions"] = args.instructions
+    if getattr(args, "voice", None):
+        config["voice"] = args.voice
+    config.update(extra)
+    return config
+
+
+def wait_for_session(client: Any, timeout: Optional[float]) -> None:
+    """Wait for ``session.created``; raise RealtimeTimeoutError when it does not come."""
+    if client.wait_for_session_created(timeout=timeout) is None:
+        raise RealtimeTimeoutError("the server sent no session.created within %g seconds" % (timeout or 0))
+
+
+def connect_client(args: argparse.Namespace, backend: Backend, *, tools: Sequence[Tool] = (), **session: Any) -> Any:
+    """Build a ``RealtimeClient`` for ``backend``, configure the session and connect.
+
+    Args:
+        tools: ``(definition, handler)`` pairs registered with ``add_tool``.
+        session: session settings for ``update_session`` (``--instructions`` and
+            ``--voice`` are added from ``args``).
+
+    Waits up to ``args.timeout`` seconds for ``session.created``. The caller
+    disconnects.
+    """
+    client = make_client(args, backend)
+    for definition, handler in tools:
+        client.add_tool(definition, handler)
+    client.update_session(**session_config(args, **session))
+    client.connect(timeout=args.timeout)
+    try:
+        wait_for_session(client, args.timeout)
+    except BaseException:
+        client.disconnect()
+        raise
+    return client
+
+
 def item_text(item: Dict[str, Any]) -> str:
     """Return what an item says: its text, else its transcript, else ``""``."""
     formatted = item.get("formatted") or {}
-    return formatted.get("text") or formatted.get("transcript") or ""
+    return str(formatted.get("text") or formatted.get("transcript") or "")
 
 
 class ReplyPrinter:
@@ -141,6 +250,9 @@ class ReplyPrinter:
     ``response.done`` whose output holds no function call: when a response
     calls a tool, the client sends the tool's output and starts a follow-up
     response, and the turn goes on until that one is done.
+
+    A turn given up on with :meth:`abandon_turn` (its reply was too slow) is
+    silenced until it ends, so its late words never mix with the next turn's.
     """
 
     def __init__(self, out: TextIO, *, prefix: str = "assistant> ", err: Optional[TextIO] = None) -> None:
@@ -149,6 +261,7 @@ class ReplyPrinter:
         self._prefix = prefix
         self._lock = threading.Lock()
         self._open_item: Optional[str] = None
+        self._abandoned = 0  # turns given up on that have not ended yet
         self._turn_done = threading.Event()
         self.last_response: Optional[Dict[str, Any]] = None
 
@@ -178,6 +291,8 @@ class ReplyPrinter:
         if not piece:
             return
         with self._lock:
+            if self._abandoned:
+                return
             if self._open_item != item.get("id"):
                 self._end_line()
                 self._out.write(self._prefix)
@@ -188,6 +303,8 @@ class ReplyPrinter:
     def _on_completed(self, event: Dict[str, Any]) -> None:
         item = event.get("item") or {}
         with self._lock:
+            if self._abandoned:
+                return
             if item.get("type") == "function_call":
                 self._end_line()
                 tool = (item.get("formatted") or {}).get("tool") or {}
@@ -204,14 +321,17 @@ class ReplyPrinter:
     def _on_response_done(self, event: Dict[str, Any]) -> None:
         response = event.get("response") or {}
         calls_tool = any(
-            isinstance(output, dict) and output.get("type") == "function_call"
-            for output in response.get("output") or []
+            isinstance(output, dict) and output.get("type") == "function_call" for output in response.get("output") or []
         )
+        turn_ends = not (calls_tool and response.get("status") == "completed")
         with self._lock:
             self._end_line()
+            if turn_ends and self._abandoned:
+                self._abandoned -= 1  # the end of a turn given up on: not the current one
+                return
             self.last_response = response
-        if not (calls_tool and response.get("status") == "completed"):
-            self._turn_done.set()
+            if turn_ends:
+                self._turn_done.set()  # under the lock: abandon_turn() reads it there
 
     def _on_close(self, event: Dict[str, Any]) -> None:
         self._turn_done.set()
@@ -245,8 +365,26 @@ class ReplyPrinter:
         """
         return self._turn_done.wait(timeout)
 
+    def abandon_turn(self, client: Any) -> None:
+        """Give up on the current turn: end its line, silence it, ask the server to stop it.
+
+        Whatever the turn still streams is not printed, and its end is not
+        taken for the end of the next turn.
+        """
+        with self._lock:
+            self._end_line()
+            if not self._turn_done.is_set():
+                self._abandoned += 1
+        try:
+            client.cancel_response()
+        except RealtimeError as exc:  # nothing to cancel any more, or the socket closed
+            logger.debug("could not cancel the abandoned response: %s", exc)
+
     def take_turn(self, client: Any, text: str, timeout: Optional[float]) -> None:
         """Send ``text`` as a user message and block until its reply is done.
+
+        On timeout the turn is abandoned (see :meth:`abandon_turn`) before the
+        error is raised, so the caller may go on with the next message.
 
         Raises:
             RealtimeTimeoutError: no finished reply within ``timeout`` seconds.
@@ -255,126 +393,7 @@ class ReplyPrinter:
         self.expect_reply()
         client.send_text(text)
         if not self.wait_for_turn(timeout):  # only a finite timeout runs out
-            raise RealtimeTimeoutError("no reply within %g seconds" % (timeout or 0))
+            self.abandon_turn(client)
+            raise RealtimeTimeoutError("no reply within %g seconds (--timeout sets the limit)" % (timeout or 0))
         if not client.is_connected():
             raise ConnectionClosedError("the server closed the connection")
-
-
-# -- the ``events`` command's one-line descriptions -----------------------
-
-_AUDIO_RATE = 24000
-
-
-def _short(text: str, limit: int = 60) -> str:
-    """``text`` quoted as JSON (newlines escaped), cut to about ``limit`` characters."""
-    return json.dumps(text if len(text) <= limit else text[: limit - 3] + "...", ensure_ascii=False)
-
-
-def _audio_ms(b64: str, rate: int = _AUDIO_RATE) -> int:
-    """Milliseconds of pcm16 audio in a base64 string (computed from its length)."""
-    n_bytes = len(b64) * 3 // 4 - b64[-2:].count("=") if b64 else 0
-    return int(n_bytes / 2 / rate * 1000)
-
-
-def describe_event(event: Dict[str, Any]) -> str:
-    """Summarise one wire event in a few words (ids, deltas, statuses; audio as a length)."""
-    event_type = str(event.get("type", "?"))
-    parts = []
-    if event_type.endswith("audio.delta") or event_type == "input_audio_buffer.append":
-        key = "delta" if "delta" in event else "audio"
-        parts.append("%d ms audio" % _audio_ms(str(event.get(key) or "")))
-    elif event_type.endswith(".delta"):
-        parts.append(_short(str(event.get("delta", ""))))
-    elif event_type.endswith("transcription.completed"):
-        parts.append(_short(str(event.get("transcript", ""))))
-    elif event_type in ("response.text.done", "response.output_text.done"):
-        parts.append(_short(str(event.get("text", ""))))
-    elif event_type.endswith("audio_transcript.done"):
-        parts.append(_short(str(event.get("transcript", ""))))
-    elif event_type.endswith("function_call_arguments.done"):
-        parts.append("%s(%s)" % (event.get("name", ""), event.get("arguments", "")))
-    elif event_type == "error":
-        error = event.get("error") or {}
-        parts.append("%s: %s" % (error.get("code") or error.get("type"), error.get("message", "")))
-    elif event_type.startswith("session."):
-        session = event.get("session") or {}
-        for key in ("model", "voice"):
-            if session.get(key):
-                parts.append("%s=%s" % (key, session[key]))
-        for key in ("modalities", "output_modalities"):  # beta, GA
-            if session.get(key):
-                parts.append("%s=%s" % (key, "+".join(session[key])))
-        if "turn_detection" in session:
-            detection = session.get("turn_detection") or {}
-            parts.append("turn_detection=%s" % (detection.get("type") if detection else None))
-        tools = session.get("tools")
-        if tools:
-            parts.append("tools=%s" % ",".join(str(t.get("name")) for t in tools))
-    elif event_type in (
-        "conversation.item.create",
-        "conversation.item.created",
-        "conversation.item.added",  # GA
-        "conversation.item.done",  # GA
-    ):
-        item = event.get("item") or {}
-        parts.append(str(item.get("id") or ""))
-        kind = item.get("role") or item.get("type")
-        parts.append(str(kind))
-        if item.get("type") == "function_call":
-            parts.append(str(item.get("name", "")))
-        for content in item.get("content") or []:
-            if content.get("text"):
-                parts.append(_short(str(content["text"])))
-        if item.get("type") == "function_call_output":
-            parts.append(_short(str(item.get("output", ""))))
-    elif event_type.startswith("response.") and isinstance(event.get("response"), dict):
-        response = event["response"]
-        parts.append(str(response.get("id") or ""))
-        if response.get("status"):
-            parts.append(str(response["status"]))
-        usage = response.get("usage") or {}
-        if usage.get("total_tokens") is not None:
-            parts.append("%s tokens" % usage["total_tokens"])
-    elif event_type.startswith("response.output_item.") and isinstance(event.get("item"), dict):
-        item = event["item"]
-        parts.append("%s %s" % (item.get("id", ""), item.get("role") or item.get("type") or ""))
-    elif event_type == "rate_limits.updated":
-        for limit in event.get("rate_limits") or []:
-            parts.append("%s %s/%s" % (limit.get("name"), limit.get("remaining"), limit.get("limit")))
-    else:
-        for key in ("item_id", "audio_start_ms", "audio_end_ms", "response_id"):
-            if key in event:
-                parts.append("%s=%s" % (key, event[key]))
-        part = event.get("part")
-        if isinstance(part, dict) and part.get("type"):
-            parts.append("part=%s" % part["type"])
-    return " ".join(p for p in parts if p)
-
-
-def format_event_line(realtime_event: Dict[str, Any]) -> str:
-    """One compact line for a ``realtime.event`` payload: time, direction, type, summary.
-
-    Example: ``12:03:07.412 <- server  response.text.delta  "Hel"``.
-    """
-    event = realtime_event.get("event") or {}
-    source = realtime_event.get("source", "?")
-    stamp = _clock(realtime_event.get("time"))
-    arrow = "->" if source == "client" else "<-"
-    summary = describe_event(event)
-    line = "%s %s %-6s %s" % (stamp, arrow, source, event.get("type", "?"))
-    return line + ("  " + summary if summary else "")
-
-
-def _clock(value: Any) -> str:
-    """HH:MM:SS.mmm (local time) from an ISO-8601 string, or now when unparsable."""
-    moment = None
-    if isinstance(value, str):
-        try:
-            moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            moment = None
-    if moment is None:
-        moment = datetime.datetime.now()
-    elif moment.tzinfo is not None:
-        moment = moment.astimezone()
-    return moment.strftime("%H:%M:%S.") + "%03d" % (moment.microsecond // 1000)

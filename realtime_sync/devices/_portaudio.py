@@ -5,10 +5,8 @@ Loading pyaudio lazily (a missing pyaudio or PortAudio becomes an
 install), starting PortAudio without the ALSA/JACK noise it prints on stderr,
 finding a device by index or name, choosing a sample rate the device accepts,
 and opening and releasing mono 16-bit streams without letting a vanished
-device hang the caller. Nothing here is public; importing this module does not
-import pyaudio.
-
-Logs go to the ``realtime_sync.devices`` logger, like the rest of the device code.
+device hang the caller; and :func:`list_devices`, which the package exports.
+Importing this module does not import pyaudio.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ import os
 import threading
 from typing import Any, Callable, Dict, List, Literal, NamedTuple, Optional, Union
 
-from .errors import AudioDeviceError, AudioUnavailableError, ConfigurationError
+from ..errors import AudioDeviceError, AudioUnavailableError, ConfigurationError
 
 __all__ = [
     "DeviceSpec",
@@ -29,6 +27,7 @@ __all__ = [
     "OpenedStream",
     "import_pyaudio",
     "open_portaudio",
+    "list_devices",
     "device_list",
     "default_index",
     "resolve_device",
@@ -38,7 +37,7 @@ __all__ = [
     "run_with_timeout",
 ]
 
-logger = logging.getLogger("realtime_sync.devices")
+logger = logging.getLogger(__name__)
 
 #: A device: its index, a (case-insensitive) substring of its name, or None for the default.
 DeviceSpec = Optional[Union[int, str]]
@@ -111,7 +110,7 @@ def _silence_alsa_errors() -> None:
 class _StderrMuted:
     """Point file descriptor 2 at /dev/null while PortAudio starts (JACK probing noise).
 
-    Skipped when the ``realtime_sync.devices`` logger is enabled for DEBUG, so
+    Skipped when this logger (a child of ``realtime_sync.devices``) is enabled for DEBUG, so
     the native messages stay visible to someone debugging a device problem.
     """
 
@@ -196,6 +195,30 @@ def default_index(pa: Any, kind: Direction) -> Optional[int]:
     except (IOError, OSError):
         return None
 
+
+def list_devices() -> List[Dict[str, Any]]:
+    """List the sound devices PortAudio sees.
+
+    Returns:
+        One dict per device: ``index``, ``name``, ``max_input_channels``,
+        ``max_output_channels``, ``default_sample_rate`` (Hz, float),
+        ``host_api`` (for example ``"ALSA"``), and ``default_input`` /
+        ``default_output`` (bool: the system default for that direction).
+
+    Raises:
+        AudioUnavailableError: pyaudio or PortAudio is missing.
+    """
+    pa = open_portaudio()
+    try:
+        devices = device_list(pa)
+        default_in = default_index(pa, "input")
+        default_out = default_index(pa, "output")
+    finally:
+        pa.terminate()
+    for device in devices:
+        device["default_input"] = device["index"] == default_in
+        device["default_output"] = device["index"] == default_out
+    return devices
 
 
 def resolve_device(pa: Any, device: DeviceSpec, kind: Direction) -> Dict[str, Any]:

@@ -51,7 +51,8 @@ def frame_levels_dbfs(samples: np.ndarray, frame_len: int) -> np.ndarray:
     rms = np.sqrt(np.mean(frames * frames, axis=1)) / 32768.0
     with np.errstate(divide="ignore"):
         levels = 20.0 * np.log10(rms)
-    return np.maximum(levels, -120.0)
+    floored: np.ndarray = np.maximum(levels, -120.0)
+    return floored
 
 
 @dataclass

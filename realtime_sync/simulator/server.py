@@ -1,58 +1,16 @@
-"""RealtimeSimulator: a local, protocol-faithful OpenAI Realtime (beta) server.
+"""The simulator's server: :class:`RealtimeSimulator` accepts connections and runs sessions.
 
-It serves the beta WebSocket protocol on 127.0.0.1 for tests, samples and
-offline development: sessions, the input audio buffer with an energy-based
-server VAD, conversation items, responses streaming text, synthesised audio and
-function calls in the real server's event order, cancellation, truncation,
-deletion, and ``error`` events shaped like the real ones. ::
-
-    from realtime_sync.simulator import RealtimeSimulator
-
-    with RealtimeSimulator() as sim:
-        client = RealtimeClient(url=sim.url)
-        ...
-
-The "model" is a replaceable responder: a callable ``responder(items, session)``
-that gets copies of the conversation items the response is based on (user
-audio carries the simulated transcript) and the effective session config of
-the response (session merged with ``response.create`` overrides), and returns
-a :class:`Reply` (``text``, and optionally ``tool_name`` / ``tool_arguments``),
-a dict with those keys, or a plain string. It runs on the session's streaming
-thread. The default, :func:`default_responder`, greets, answers questions,
-echoes, calls a configured tool the user's words name, and summarises tool
-output. ::
-
-    def responder(items, session):
-        return Reply(text="It is sunny.")
-
-    with RealtimeSimulator(responder=responder, speed=None) as sim: ...
-
-Server VAD is energy-based: ``turn_detection.threshold`` (0..1) maps to an RMS
-level of ``-70 + 60 * threshold`` dBFS per 10 ms frame (0.5 -> -40 dBFS);
-``prefix_padding_ms`` and ``silence_duration_ms`` work as on the real server.
-
-Faults (dropped connections, malformed frames, delays, injected errors, session
-expiry) can be switched on to test clients' failure handling.
-
-Threads: ``start()`` runs the accept loop on a ``realtime-sync-sim-server``
-thread; each connection gets a handler thread (reading client events) and a
-``realtime-sync-sim-stream-*`` thread (streaming responses). ``stop()`` closes
-everything and joins them all.
-
-Needs the ``websockets`` package: ``pip install "realtime_sync[server]"``.
-Run standalone with ``python -m realtime_sync.simulator --port 8765``: replies
-then stream in real time, like a live model's, for demos and other processes
-(``--speed N`` for N times real time, ``--speed 0`` unpaced); embedded
-``RealtimeSimulator()`` defaults to 50 times real time, for tests.
+It owns the ``websockets`` server (a background accept thread), checks each
+handshake (API key, dialect headers) and gives every accepted connection a
+:class:`~.session.SimSession` on the connection's handler thread. The public
+face is :mod:`realtime_sync.simulator`.
 """
 
 from __future__ import annotations
 
-import argparse
 import hmac
 import json
 import logging
-import signal
 import socket
 import threading
 import urllib.parse
@@ -72,23 +30,13 @@ except ImportError as _exc:  # pragma: no cover - exercised without the extra
         'pip install "realtime_sync[server]"'
     ) from _exc
 
-from ._sim_cli import add_pacing_arguments, pacing_options
-from ._sim_config import DEFAULT_MODEL
-from ._sim_responder import Reply, Responder, default_responder, synthesize_speech
-from ._sim_session import MAX_EVENT_BYTES, SimOptions, SimSession, Transcriber
-from ._sim_vad import threshold_to_dbfs
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
+from .config import DEFAULT_MODEL
+from .responder import Responder, Transcriber, default_responder
+from .session import MAX_EVENT_BYTES, SimSession
+from .state import SimOptions
 
-__all__ = [
-    "RealtimeSimulator",
-    "Reply",
-    "Responder",
-    "Transcriber",
-    "default_responder",
-    "synthesize_speech",
-    "threshold_to_dbfs",
-    "main",
-]
+__all__ = ["RealtimeSimulator"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +50,7 @@ _CONNECTING = State.CONNECTING
 _CLOSE_TIMEOUT = 1.0  # seconds stop() waits for a client to answer the close frame
 
 
-class _RedactingLogger(logging.LoggerAdapter):
+class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]  # generic only in 3.11+ stubs
     """The ``websockets`` server logger, with credentials in logged headers masked.
 
     At DEBUG level websockets logs every request header, ``Authorization``
@@ -207,7 +155,7 @@ class RealtimeSimulator:
         host: interface to bind (loopback by default).
         port: TCP port; 0 picks a free one (read it back from :attr:`port`).
         responder: the simulated model, ``responder(items, session) -> Reply |
-            dict | str`` (see :mod:`realtime_sync._sim_responder`); defaults to
+            dict | str`` (see :mod:`realtime_sync.simulator.responder`); defaults to
             :func:`default_responder`. Runs on the session's streaming thread.
         require_api_key: when set, the handshake needs ``Authorization: Bearer
             <key>`` (or the browser subprotocol ``openai-insecure-api-key.<key>``);
@@ -541,52 +489,3 @@ class RealtimeSimulator:
                 if thread in self._handler_threads and not self._stopping:
                     self._handler_threads.remove(thread)
             logger.debug("simulator session %s closed", session.id)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the simulator from the command line until Ctrl-C (or SIGTERM); returns the exit status.
-
-    Replies are paced like a live model unless ``--speed`` says otherwise (the
-    same default as ``python -m realtime_sync simulate``; see
-    :mod:`realtime_sync._sim_cli`). Runs on the calling thread.
-    """
-    parser = argparse.ArgumentParser(
-        prog="python -m realtime_sync.simulator",
-        description="Serve a local, simulated OpenAI Realtime (beta) API over WebSocket to other "
-        "processes. Replies stream like a live model's (real time) unless --speed says otherwise.",
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="TCP port (0 = any free port; default 8765)")
-    parser.add_argument("--api-key", default=None, help="require this bearer token (default: none)")
-    add_pacing_arguments(parser)
-    parser.add_argument("--verbose", "-v", action="store_true", help="log every event")
-    args = parser.parse_args(argv)
-    try:
-        pacing = pacing_options(args)
-    except ValueError as exc:
-        parser.error(str(exc))
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
-    simulator = RealtimeSimulator(host=args.host, port=args.port, require_api_key=args.api_key, **pacing)
-    simulator.start()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        # a service manager stops us with SIGTERM: stop as cleanly as on Ctrl-C
-        previous = signal.signal(signal.SIGTERM, _interrupt)
-    print(f"Realtime simulator listening on {simulator.url}  (Ctrl-C to stop)", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        print("stopping...", flush=True)
-    finally:
-        simulator.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-    return 0
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

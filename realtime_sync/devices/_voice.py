@@ -1,9 +1,8 @@
 """VoiceChat: a microphone and a speaker wired to a RealtimeClient (private).
 
-The public name is :class:`realtime_sync.devices.VoiceChat`; see that
-module's docstring for the threads and what "played" means. The devices are
-imported when :meth:`VoiceChat.start` creates default ones, so importing this
-module imports neither them nor pyaudio.
+The public name is :class:`realtime_sync.devices.VoiceChat`; see the
+package docstring for the threads and what "played" means. Importing this
+module does not import pyaudio: the devices open on :meth:`VoiceChat.start`.
 """
 
 from __future__ import annotations
@@ -14,15 +13,16 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .errors import AudioDeviceError, ConfigurationError
+from ..errors import AudioDeviceError, ConfigurationError
+from ._microphone import ErrorCallback, Microphone
+from ._speaker import Speaker
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .client import RealtimeClient
-    from .devices import ErrorCallback, Microphone, Speaker
+    from ..client import RealtimeClient
 
 __all__ = ["VoiceChat"]
 
-logger = logging.getLogger("realtime_sync.devices")
+logger = logging.getLogger(__name__)
 
 
 class VoiceChat:
@@ -89,8 +89,6 @@ class VoiceChat:
         Raises:
             AudioUnavailableError, AudioDeviceError: as the devices do.
         """
-        from .devices import Microphone, Speaker  # noqa: PLC0415  (devices imports this module)
-
         with self._lock:
             if self._started:
                 return

@@ -1,0 +1,450 @@
+"""One simulated Realtime session: the protocol state machine of a connection.
+
+:class:`SimSession` reads client events on the connection's handler thread
+(the ``websockets`` server starts one per connection) and acts on them. It is
+composed of small parts that share a :class:`~.state.SessionState`: an
+:class:`~.outbox.Outbox` writes every server frame, :class:`~.input_audio.InputAudio`
+handles the input audio buffer and server VAD, and a
+:class:`~.streaming.ResponseStreamer` streams responses on its own thread, so
+``response.cancel`` and new input are handled while a response streams. The
+state's lock guards the conversation; paced waits sleep on the response's
+cancel event, so a cancel or :meth:`SimSession.close` interrupts them at once.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from typing import Any, Dict, Optional, Union
+
+import numpy as np
+
+from .. import audio as _audio
+from .config import (
+    ClientError,
+    apply_session_update,
+    default_session,
+    invalid_type,
+    invalid_value,
+    new_id,
+    response_config,
+    validate_item,
+)
+from .input_audio import InputAudio
+from .outbox import Outbox
+from .state import Closed, SessionState, SimOptions, SimResponse
+from .streaming import ResponseStreamer
+
+__all__ = ["MAX_EVENT_BYTES", "SimSession"]
+
+logger = logging.getLogger(__name__)
+
+_CLIENT_EVENTS = (
+    "session.update",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "conversation.item.create",
+    "conversation.item.truncate",
+    "conversation.item.delete",
+    "response.create",
+    "response.cancel",
+)
+#: Largest client frame the simulator acts on (larger ones get an ``error``).
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+_SEND_STUCK_AFTER = 0.5  # seconds close() lets a send in progress finish
+
+def _reject_constant(name: str) -> Any:
+    """``json.loads`` hook: NaN and Infinity are not JSON (Python accepts them)."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _required_string(event: Dict[str, Any], key: str) -> str:
+    """``event[key]``, which must be present and a string.
+
+    Raises:
+        ClientError: missing (``missing_required_parameter``) or not a string.
+    """
+    if key not in event or event[key] is None:
+        raise ClientError("missing_required_parameter", f"Missing required parameter: '{key}'.", key)
+    value = event[key]
+    if not isinstance(value, str):
+        raise invalid_type(key, "a string", value)
+    return value
+
+
+class SimSession:
+    """The state and behaviour of one simulated session (one WebSocket connection).
+
+    Args:
+        connection: a ``websockets.sync.server.ServerConnection``.
+        model: the model named in the URL, echoed in the session.
+        options: the simulator's options.
+    """
+
+    def __init__(self, connection: Any, model: str, options: SimOptions) -> None:
+        self.options = options
+        self.state = SessionState(default_session(model), new_id("conv"))
+        self.closed = self.state.closed
+        self.outbox = Outbox(connection, options, self.closed, self.id)
+        self._send = self.outbox.send
+        self.input = InputAudio(self.state, options, self._send, self._respond_to_turn)
+        self.streamer = ResponseStreamer(self.state, options, self._send, self.id)
+
+    # -- lifecycle (handler thread) -------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The session id (``sess_...``)."""
+        return str(self.state.session["id"])
+
+    def run(self) -> None:
+        """Serve the connection until it closes. Runs on the handler thread."""
+        from websockets.exceptions import ConnectionClosed
+
+        self.streamer.start()
+        try:
+            with self.state.lock:
+                self._send({"type": "session.created", "session": copy.deepcopy(self.state.session)})
+                self._send(
+                    {
+                        "type": "conversation.created",
+                        "conversation": {"id": self.state.conversation_id, "object": "realtime.conversation"},
+                    }
+                )
+            limit = self.options.max_session_seconds
+            deadline = None if limit is None else time.monotonic() + limit
+            while not self.closed.is_set():
+                timeout = None if deadline is None else deadline - time.monotonic()
+                if timeout is not None and timeout <= 0:
+                    self._expire()
+                    break
+                try:
+                    message = self.outbox.connection.recv(timeout=timeout)
+                except TimeoutError:
+                    continue
+                self.handle(message)
+        except (Closed, ConnectionClosed, OSError):
+            pass
+        except Exception:
+            # websockets 13.0 can fail an assertion when close() races recv(); harmless while closing
+            if not self.closed.is_set():
+                raise
+            logger.debug("simulator %s: error while closing", self.id, exc_info=True)
+        finally:
+            self.closed.set()
+            self.streamer.stop()
+
+    def _expire(self) -> None:
+        """End the session as the real server does when it hits its maximum duration."""
+        limit = float(self.options.max_session_seconds or 0)
+        minutes = limit / 60.0
+        duration = f"{minutes:g} minutes" if limit >= 60 else f"{limit:g} seconds"
+        with self.state.lock:
+            if self.state.active is not None:
+                self.state.active.cancel("client_cancelled")
+            self._send(
+                {
+                    "type": "error",
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "session_expired",
+                        "message": f"Your session hit the maximum duration of {duration}.",
+                        "param": None,
+                        "event_id": None,
+                    },
+                }
+            )
+        self.closed.set()
+        self.outbox.close(1000, "session expired")
+
+    def close(self) -> None:
+        """Stop streaming and close the connection (any thread)."""
+        self.closed.set()  # from now on the outbox refuses to write
+        active = self.state.active  # no lock: the streamer may hold it while blocked in a send
+        if active is not None:
+            active.cancel_event.set()
+        if not self.outbox.idle(_SEND_STUCK_AFTER):
+            # a client that stopped reading leaves a send blocked on a full socket
+            # buffer (holding the connection's lock): cut the socket to unblock it
+            self.outbox.cut()
+        self.outbox.close(1001, "simulator stopping")
+
+    def join(self, timeout: Optional[float] = None) -> None:
+        """Wait for the streaming thread to end (seconds, None = forever)."""
+        self.streamer.join(timeout)
+
+    # -- sending ----------------------------------------------------------------
+
+    def send_event(self, event: Dict[str, Any]) -> Dict[str, Any]:
+        """Send one server event (an ``event_id`` is added); returns it as sent. Any thread.
+
+        Raises:
+            ConnectionError: the connection is closed.
+        """
+        try:
+            return self._send(event)
+        except Closed:
+            raise ConnectionError("the simulator session is closed") from None
+
+    def _error(self, exc: ClientError, client_event_id: Optional[str]) -> None:
+        self._send({"type": "error", "error": exc.to_error(client_event_id)})
+
+    # -- receiving (handler thread) -------------------------------------------
+
+    def handle(self, message: Union[str, bytes]) -> None:
+        """Parse and act on one client frame (handler thread).
+
+        Whatever the frame holds, the answer is at most one ``error`` event and
+        the session goes on: malformed frames, wrong types and unknown events
+        get ``invalid_request_error``; a bug in the simulator itself is logged
+        and reported as ``server_error``.
+        """
+        event = self._parse(message)
+        if event is None:
+            return
+        event_id = event.get("event_id")
+        if not isinstance(event_id, str):
+            event_id = None
+        event_type = event["type"]
+        handler = getattr(self, "_on_" + event_type.replace(".", "_"))
+        try:
+            with self.state.lock:
+                handler(event)
+        except ClientError as exc:
+            self._error(exc, event_id)
+        except Closed:
+            raise
+        except Exception:
+            logger.exception("simulator %s failed handling %s %s", self.id, event_type, event_id)
+            self._error(
+                ClientError(
+                    None,
+                    "The server had an error while processing your request. Sorry about that!",
+                    None,
+                    error_type="server_error",
+                ),
+                event_id,
+            )
+
+    def _parse(self, message: Union[str, bytes]) -> Optional[Dict[str, Any]]:
+        """The client event in ``message``, or None after sending the error it deserves."""
+        problem: Optional[ClientError] = None
+        event: Any = None
+        size = len(message)
+        if isinstance(message, str) and 4 * size > MAX_EVENT_BYTES:
+            size = len(message.encode("utf-8", "surrogatepass"))  # the frame's size on the wire
+        if size > MAX_EVENT_BYTES:
+            problem = ClientError(
+                "message_too_large",
+                f"Client event of {size} bytes is too large: the maximum is {MAX_EVENT_BYTES} bytes. "
+                "Send audio in smaller input_audio_buffer.append events.",
+            )
+        elif not isinstance(message, str):
+            problem = ClientError(
+                "invalid_type", "Binary frames are not supported: send each client event as a JSON text frame."
+            )
+        else:
+            try:
+                event = json.loads(message, parse_constant=_reject_constant)
+            except ValueError as exc:
+                problem = ClientError("invalid_json", f"Invalid JSON: {exc}")
+        if problem is None and not isinstance(event, dict):
+            problem = ClientError("invalid_type", "Invalid client event: expected a JSON object.")
+        if problem is not None:
+            self._error(problem, None)
+            return None
+        assert isinstance(event, dict)
+        event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+        event_type = event.get("type")
+        if event_type is None:
+            # the spec's own example of an ``error`` event
+            problem = ClientError("invalid_event", "The 'type' field is missing.", None)
+        elif not isinstance(event_type, str):
+            problem = invalid_type("type", "a string", event_type)
+        elif event_type not in _CLIENT_EVENTS:
+            problem = invalid_value("type", event_type, _CLIENT_EVENTS)
+        if problem is not None:
+            self._error(problem, event_id)
+            return None
+        return event
+
+    def _on_session_update(self, event: Dict[str, Any]) -> None:
+        old_format = self.state.session["input_audio_format"]
+        new = apply_session_update(self.state.session, event.get("session"), audio_sent=self.state.audio_sent)
+        if new["input_audio_format"] != old_format:
+            self.input.restart(old_format)
+        self.state.session = new
+        self.input.configure_vad()
+        self._send({"type": "session.updated", "session": copy.deepcopy(self.state.session)})
+
+    def _on_input_audio_buffer_append(self, event: Dict[str, Any]) -> None:
+        self.input.append(event)
+
+    def _on_input_audio_buffer_commit(self, event: Dict[str, Any]) -> None:
+        self.input.commit()
+
+    def _on_input_audio_buffer_clear(self, event: Dict[str, Any]) -> None:
+        self.input.clear()
+
+    def _on_conversation_item_create(self, event: Dict[str, Any]) -> None:
+        raw = event.get("item")
+        validate_item(raw)
+        assert isinstance(raw, dict)  # validate_item checked it
+        item: Dict[str, Any] = copy.deepcopy(raw)
+        item_id = item.get("id") or new_id("item")
+        if self.state.find(item_id) >= 0:
+            raise ClientError("invalid_value", f"Item with id '{item_id}' already exists.", "item.id")
+        previous_id = event.get("previous_item_id")
+        if previous_id is not None:
+            position = self.state.find(previous_id)
+            if position < 0:
+                raise ClientError(
+                    "invalid_value",
+                    f"Previous item with item_id not found: {previous_id}",
+                    "previous_item_id",
+                )
+            position += 1
+        else:
+            position = len(self.state.items)
+        if item["type"] == "function_call_output" and not any(
+            i.get("type") == "function_call" and i.get("call_id") == item["call_id"] for i in self.state.items
+        ):
+            raise ClientError(
+                "invalid_value",
+                f"Tool call ID '{item['call_id']}' not found in conversation.",
+                "item.call_id",
+            )
+        # the server's field order: id, object, type, status, then the rest
+        rest = {k: v for k, v in item.items() if k not in ("id", "object", "type", "status")}
+        item = {"id": item_id, "object": "realtime.item", "type": item["type"], "status": "completed", **rest}
+        if item["type"] == "message":
+            content = []
+            for index, part in enumerate(item["content"]):
+                part = dict(part)
+                if part["type"] == "input_audio":
+                    data = part.pop("audio", "") or ""
+                    samples = self.input.decode(data, f"item.content[{index}].audio")
+                    rate = _audio.sample_rate(self.state.session["input_audio_format"])
+                    self.state.heard[item_id] = part.get("transcript") or self.input.transcribe(samples, rate) or ""
+                    part.setdefault("transcript", None)
+                content.append(part)
+            item["content"] = content
+        elif item["type"] == "function_call":
+            item.setdefault("arguments", "")
+        previous = self.state.items[position - 1]["id"] if position > 0 else None
+        self.state.items.insert(position, item)
+        self._send({"type": "conversation.item.created", "previous_item_id": previous, "item": copy.deepcopy(item)})
+
+    def _on_conversation_item_truncate(self, event: Dict[str, Any]) -> None:
+        item_id = _required_string(event, "item_id")
+        for key in ("content_index", "audio_end_ms"):
+            if key not in event:
+                raise ClientError("missing_required_parameter", f"Missing required parameter: '{key}'.", key)
+        position = self.state.find(item_id)
+        if position < 0:
+            raise ClientError("item_not_found", f"Item with item_id not found: {item_id}", "item_id")
+        item = self.state.items[position]
+        if item.get("type") != "message" or item.get("role") != "assistant":
+            raise ClientError("invalid_value", "Only assistant messages can be truncated.", "item_id")
+        content_index = event["content_index"]
+        end_ms = event["audio_end_ms"]
+        if not isinstance(end_ms, int) or isinstance(end_ms, bool):
+            raise ClientError(
+                "invalid_type",
+                "Invalid type for 'audio_end_ms': expected an integer.",
+                "audio_end_ms",
+            )
+        if end_ms < 0:
+            raise ClientError(
+                "integer_below_min_value",
+                f"Invalid 'audio_end_ms': integer below minimum value. Expected a value >= 0, but got {end_ms} instead.",
+                "audio_end_ms",
+            )
+        content = item.get("content") or []
+        if (
+            not isinstance(content_index, int)
+            or not 0 <= content_index < len(content)
+            or content[content_index].get("type") != "audio"
+            or item_id not in self.state.audio
+        ):
+            raise ClientError(
+                "invalid_value",
+                f"Content index {content_index} of item {item_id} is not an audio content part.",
+                "content_index",
+            )
+        chunks, rate = self.state.audio[item_id]
+        samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+        duration_ms = len(samples) * 1000 // rate
+        if end_ms > duration_ms:
+            raise ClientError(
+                "invalid_value",
+                f"Audio content of {duration_ms}ms is already shorter than {end_ms}ms",
+                "audio_end_ms",
+            )
+        self.state.audio[item_id] = [[samples[: end_ms * rate // 1000]], rate]
+        content[content_index]["transcript"] = ""
+        self._send(
+            {
+                "type": "conversation.item.truncated",
+                "item_id": item_id,
+                "content_index": content_index,
+                "audio_end_ms": end_ms,
+            }
+        )
+
+    def _on_conversation_item_delete(self, event: Dict[str, Any]) -> None:
+        item_id = _required_string(event, "item_id")
+        position = self.state.find(item_id)
+        if position < 0:
+            raise ClientError("item_not_found", f"Item with item_id not found: {item_id}", "item_id")
+        del self.state.items[position]
+        self.state.audio.pop(item_id, None)
+        self.state.heard.pop(item_id, None)
+        self._send({"type": "conversation.item.deleted", "item_id": item_id})
+
+    def _on_response_create(self, event: Dict[str, Any]) -> None:
+        config = response_config(self.state.session, event.get("response"))
+        if config["input"] is not None:
+            for index, entry in enumerate(config["input"]):
+                if isinstance(entry, dict) and entry.get("type") == "item_reference":
+                    continue
+                try:
+                    validate_item(entry)
+                except ClientError as exc:
+                    exc.param = (exc.param or "").replace("item", f"response.input[{index}]", 1)
+                    raise
+        event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+        self._start_response(config, event_id)
+
+    def _start_response(self, config: Dict[str, Any], client_event_id: Optional[str]) -> None:
+        in_conversation = config.get("conversation", "auto") != "none"
+        active = self.state.active
+        # a cancelled response still finishing does not block the next one (it is queued behind it)
+        if in_conversation and active is not None and active.cancel_reason is None:
+            raise ClientError(
+                "conversation_already_has_active_response",
+                "Conversation already has an active response",
+                None,
+            )
+        response = SimResponse(new_id("resp"), config, client_event_id)
+        if in_conversation:
+            self.state.active = response
+        self.streamer.submit(response)
+
+    def _respond_to_turn(self) -> None:
+        """Start the response a finished server-VAD turn asks for (lock held)."""
+        try:
+            self._start_response(response_config(self.state.session, None), None)
+        except ClientError:
+            # a response that speech did not interrupt (interrupt_response false) goes on
+            logger.debug("simulator %s: turn ended during an active response", self.id)
+
+    def _on_response_cancel(self, event: Dict[str, Any]) -> None:
+        wanted = event.get("response_id")
+        active = self.state.active
+        if active is None or (wanted is not None and wanted != active.id) or active.cancel_reason is not None:
+            raise ClientError("response_cancel_not_active", "Cancellation failed: no active response found", None)
+        active.cancel("client_cancelled")

@@ -1,0 +1,116 @@
+"""What the parts of one simulated session share: options, conversation state, responses.
+
+A session (:mod:`.session`) is composed of small objects: the outbox that
+writes frames (:mod:`.outbox`), the input audio handling (:mod:`.input_audio`)
+and the response streamer (:mod:`.streaming`). They share one
+:class:`SessionState`, guarded by its re-entrant ``lock``: whoever changes the
+conversation takes the lock and sends the events that report the change while
+holding it, so events leave in the order the state changed.
+
+Plain data, no threads of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from .responder import Responder, Transcriber, default_responder
+
+__all__ = ["Closed", "SendEvent", "SessionState", "SimOptions", "SimResponse"]
+
+#: Writes one server event (adds its ``event_id``) and returns it as sent.
+SendEvent = Callable[[Dict[str, Any]], Dict[str, Any]]
+
+
+class Closed(Exception):
+    """The connection is gone; stop what you are doing."""
+
+
+@dataclass
+class SimOptions:
+    """Behaviour shared by every session of a simulator (see ``RealtimeSimulator``)."""
+
+    responder: Responder = default_responder
+    speed: Optional[float] = 50.0
+    audio_chunk_ms: int = 100
+    transcriber: Union[Transcriber, Sequence[Optional[str]], None] = None
+    drop_after: Optional[int] = None
+    malformed_frame_after: Optional[int] = None
+    error_after: Optional[int] = None
+    error: Optional[Dict[str, Any]] = None
+    event_delay: float = 0.0
+    max_session_seconds: Optional[float] = None
+    transcript_before_item: bool = False
+    rate_limit_requests: int = 5000
+    rate_limit_tokens: int = 200000
+
+
+@dataclass
+class SimResponse:
+    """One response: its effective configuration and cancellation state."""
+
+    id: str
+    config: Dict[str, Any]
+    client_event_id: Optional[str]
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    cancel_reason: Optional[str] = None
+    output: List[Dict[str, Any]] = field(default_factory=list)
+    started: float = 0.0
+
+    @property
+    def in_conversation(self) -> bool:
+        """False for an out-of-band response (``conversation: "none"``)."""
+        return bool(self.config.get("conversation", "auto") != "none")
+
+    def cancel(self, reason: str) -> None:
+        """Ask the streamer to stop; the first reason given is the one reported."""
+        if self.cancel_reason is None:
+            self.cancel_reason = reason
+        self.cancel_event.set()
+
+
+class SessionState:
+    """The conversation of one session and the flags its parts share.
+
+    Attributes:
+        session: the effective session configuration (replaced whole on update).
+        conversation_id: the ``conv_...`` id.
+        closed: set once the connection is closing; nothing is sent after it.
+        lock: guards everything here (re-entrant).
+        items: the conversation, in order.
+        audio: assistant item id -> ``[int16 chunks, rate]`` of the audio sent.
+        heard: user audio item id -> the simulated transcript.
+        active: the response that holds the conversation, if any.
+        audio_sent: assistant audio was sent (the voice is then fixed).
+    """
+
+    def __init__(self, session: Dict[str, Any], conversation_id: str) -> None:
+        self.session = session
+        self.conversation_id = conversation_id
+        self.closed = threading.Event()
+        self.lock = threading.RLock()
+        self.items: List[Dict[str, Any]] = []
+        self.audio: Dict[str, List[Any]] = {}
+        self.heard: Dict[str, str] = {}
+        self.active: Optional[SimResponse] = None
+        self.audio_sent = False
+
+    def find(self, item_id: Any) -> int:
+        """The index of the item with id ``item_id``, or -1 (lock held)."""
+        for index, item in enumerate(self.items):
+            if item["id"] == item_id:
+                return index
+        return -1
+
+    def last_item_id(self) -> Optional[str]:
+        """The id of the last item of the conversation, or None (lock held)."""
+        return str(self.items[-1]["id"]) if self.items else None
+
+    def assistant_audio(self, item_id: str) -> np.ndarray:
+        """The audio sent so far for an assistant item, as one int16 array (lock held)."""
+        chunks = self.audio[item_id][0]
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
