@@ -384,3 +384,48 @@ def test_export_keeps_a_system_message_the_conversation_left_in_progress() -> No
         {"type": "message", "role": "system", "content": [{"type": "input_text", "text": "Be brief."}]},
         user_text("Hi"),
     ]
+
+
+# -- files written safely, bad files refused with our errors ------------------------------
+
+
+def test_save_history_writes_a_private_temporary_file_and_never_follows_a_planted_link(tmp_path: Path) -> None:
+    target = tmp_path / "victim.txt"
+    target.write_text("precious", encoding="utf-8")
+    path = tmp_path / "chat.json"
+    (tmp_path / "chat.json.tmp").symlink_to(target)  # the old, predictable temporary name
+    save_history(path, [user_text("hello")])
+    assert target.read_text(encoding="utf-8") == "precious"
+    assert load_history(path) == [user_text("hello")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chat.json", "chat.json.tmp", "victim.txt"]
+
+
+def test_save_history_replaces_atomically_and_cleans_up_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    path = tmp_path / "chat.json"
+    save_history(path, [user_text("first")])
+
+    def refuse(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        save_history(path, [user_text("second")])
+    monkeypatch.undo()
+    assert load_history(path) == [user_text("first")]  # the old file is whole
+    assert [p.name for p in tmp_path.iterdir()] == ["chat.json"]  # no temporary left behind
+
+
+def test_a_lone_surrogate_in_save_history_raises_configuration_error(tmp_path: Path) -> None:
+    path = tmp_path / "chat.json"
+    with pytest.raises(ConfigurationError, match="surrogate"):
+        save_history(path, [user_text("bad \ud800 text")])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_deeply_nested_history_file_raises_configuration_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="nested"):
+        load_history(path)
