@@ -577,14 +577,14 @@ class RealtimeClient(EventHandler):
         :meth:`create_response` is sent at once instead of queueing behind a
         response that will never end. Sends nothing (call
         :meth:`cancel_response` first to stop a response the server may still
-        be generating). Returns how many requests were forgotten.
+        be generating). Returns how many requests and responses were forgotten.
         """
-        tickets = self._responses.reset()
+        count, tickets = self._responses.reset()
         error = RealtimeError("the response was abandoned by reset_responses()")
         for ticket in tickets:
             if ticket.ask is not None:
                 ticket.ask.fail(error)
-        return len(tickets)
+        return count
 
     # -- blocking helpers ------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from realtime_sync.errors import (
     ConnectionClosedError,
     NotConnectedError,
     ProtocolError,
+    RealtimeTimeoutError,
     ServerError,
     UnknownItemError,
 )
@@ -1167,3 +1168,131 @@ def test_server_listeners_read_the_conversation_already_updated(scripted: Script
         )
     assert done.wait(5)
     assert seen == ["Hel", "Hello"]
+
+
+# -- resilience: nothing the server does (or fails to do) wedges the client -------------------
+
+
+def test_deeply_nested_tool_arguments_give_an_error_output_and_later_tools_still_run(
+    scripted: ScriptedServer, client: RealtimeClient
+) -> None:
+    calls: List[Dict[str, Any]] = []
+    client.add_tool({"name": "echo"}, lambda args: calls.append(args) or "ok")
+    _start_response(scripted, client)
+    deep = '{"a":' * 5000 + "1" + "}" * 5000
+    scripted.function_call("item_f1", "call_1", "echo", deep)
+    scripted.function_call("item_f2", "call_2", "echo", '{"b": 2}', index=1)
+    outputs = _tool_outputs(scripted, 2)
+    assert "nested too deeply" in outputs["call_1"]["error"]
+    assert outputs["call_2"] == "ok" and calls == [{"b": 2}]
+    # the worker is alive: a later response's call runs too
+    scripted.response_done("resp_1")
+    scripted.wait_for("response.create")
+    scripted.response_created("resp_2")
+    scripted.function_call("item_f3", "call_3", "echo", '{"c": 3}', response_id="resp_2")
+    assert _tool_outputs(scripted, 3)["call_3"] == "ok"
+
+
+def test_the_tool_gets_the_streamed_arguments_when_the_final_item_omits_them(
+    scripted: ScriptedServer, client: RealtimeClient
+) -> None:
+    got: List[Dict[str, Any]] = []
+    client.add_tool({"name": "lookup"}, lambda args: got.append(args) or "ok")
+    _start_response(scripted, client)
+    item = {"id": "item_f", "object": "realtime.item", "type": "function_call", "status": "in_progress",
+            "call_id": "call_1", "name": "lookup", "arguments": ""}
+    scripted.send({"type": "response.output_item.added", "response_id": "resp_1", "output_index": 0, "item": item})
+    scripted.send({"type": "conversation.item.created", "previous_item_id": None, "item": item})
+    for delta in ('{"city": ', '"Oslo"}'):
+        scripted.send({"type": "response.function_call_arguments.delta", "response_id": "resp_1", "item_id": "item_f",
+                       "output_index": 0, "call_id": "call_1", "delta": delta})
+    final = {key: value for key, value in item.items() if key != "arguments"}
+    scripted.send({"type": "response.output_item.done", "response_id": "resp_1", "output_index": 0,
+                   "item": dict(final, status="completed")})
+    assert _tool_outputs(scripted, 1)["call_1"] == "ok"
+    assert got == [{"city": "Oslo"}]
+
+
+def test_a_lost_response_done_is_forgotten_when_the_server_says_nothing_is_active(
+    scripted: ScriptedServer, client: RealtimeClient
+) -> None:
+    _start_response(scripted, client)  # resp_1 never gets its response.done
+    assert client.create_response() is False  # queued behind it
+    client.cancel_response()
+    (cancel,) = scripted.wait_for("response.cancel")
+    scripted.send({"type": "error", "error": {"type": "invalid_request_error", "code": "response_cancel_not_active",
+                                              "message": "Cancellation failed: no active response found",
+                                              "param": None, "event_id": cancel["event_id"]}})
+    _sync(scripted, client)
+    assert client.active_response_id() is None
+    mark = scripted.mark()
+    assert client.create_response() is True  # sent at once: nothing is wedged
+    assert [f["type"] for f in scripted.wait_frames(mark, 1)] == ["response.create"]
+
+
+def test_an_unanswered_response_create_is_given_up_after_response_start_timeout(scripted: ScriptedServer) -> None:
+    with RealtimeClient(url=scripted.url, response_start_timeout=0.3) as rt:
+        assert rt.wait_for_session_created(5)
+        scripted.wait_for("session.update")
+        assert rt.create_response() is True  # the server never answers this one
+        assert rt.create_response() is False  # queued behind it
+        first, second = scripted.wait_for("response.create", 2)  # sent once the first was given up
+        assert first["event_id"] != second["event_id"]
+
+
+def test_ask_behind_an_unanswered_response_create_fails_with_a_timeout_naming_it(scripted: ScriptedServer) -> None:
+    with RealtimeClient(url=scripted.url, response_start_timeout=0.2) as rt:
+        assert rt.wait_for_session_created(5)
+        with pytest.raises(RealtimeTimeoutError, match="did not start the requested response within 0.2 s"):
+            rt.ask("anyone there?", timeout=5)
+
+
+def test_reset_responses_unwedges_the_queue(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    _start_response(scripted, client)  # never done
+    assert client.create_response() is False
+    assert client.reset_responses() == 2  # the active one and the queued one
+    assert client.active_response_id() is None
+    mark = scripted.mark()
+    assert client.create_response() is True
+    assert [f["type"] for f in scripted.wait_frames(mark, 1)] == ["response.create"]
+
+
+def test_cancel_response_drops_the_queued_requests_too(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    _start_response(scripted, client)
+    assert client.create_response() is False
+    client.cancel_response()
+    scripted.wait_for("response.cancel")
+    mark = scripted.mark()
+    scripted.response_done("resp_1", status="cancelled")
+    _sync(scripted, client)
+    client.update_session()  # a frame sent after anything the response.done could have caused
+    frames = scripted.wait_frames(mark, 1)
+    assert [f["type"] for f in frames] == ["session.update"]  # the queued request was dropped, not sent
+
+
+@pytest.mark.parametrize("event_id", [["evt_a", "evt_b"], {"id": "evt_a"}, 7])
+def test_an_error_with_an_odd_event_id_gives_exactly_one_error_dispatch(
+    scripted: ScriptedServer, client: RealtimeClient, event_id: Any
+) -> None:
+    recorder = _record(client, "error")
+    scripted.send({"type": "error", "error": {"type": "invalid_request_error", "code": "bad", "message": "odd",
+                                              "param": None, "event_id": event_id}})
+    _sync(scripted, client)
+    (payload,) = recorder.of("error")
+    assert isinstance(payload["error"], ServerError) and payload["client_event"] is None
+    assert client.is_connected()
+
+
+def test_a_connection_lost_without_a_close_frame_gives_ask_the_reason(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    import socket as socket_module
+
+    def drop(server: ScriptedServer, frame: Dict[str, Any]) -> None:
+        if frame.get("type") == "response.create":
+            server.latest_connection().socket.shutdown(socket_module.SHUT_RDWR)  # no close frame
+
+    scripted.responder = drop
+    with pytest.raises(ConnectionClosedError) as caught:
+        client.ask("hello?", timeout=10)
+    error = caught.value
+    assert error.code is None and error.reason
+    assert error.reason in str(error)

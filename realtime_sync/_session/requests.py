@@ -290,22 +290,25 @@ class ResponseQueue:
             self._queued.clear()
         return dropped
 
-    def reset(self) -> List[Ticket]:
-        """Forget every request, sent, active or queued; return their tickets.
+    def reset(self) -> Tuple[int, List[Ticket]]:
+        """Forget every request, sent, active or queued, and the active response.
 
-        For a server that never ends a response: the next request is sent at once.
+        For a server that never ends a response: the next request is sent at
+        once. Returns how many requests and responses were forgotten, and the
+        tickets among them.
         """
         with self._lock:
             tickets = list(self._in_flight.values()) + list(self._queued)
             if self._active_ticket is not None:
                 tickets.append(self._active_ticket)
+            count = len(tickets) + (1 if self._active is not None and self._active_ticket is None else 0)
             for ticket in self._in_flight.values():
                 _stop_timer(ticket)
             self._in_flight.clear()
             self._queued.clear()
             self._active = None
             self._active_ticket = None
-        return tickets
+        return count, tickets
 
 
 def _stop_timer(ticket: Ticket) -> None:
