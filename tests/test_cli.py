@@ -521,7 +521,6 @@ def test_bad_values_are_usage_errors_in_argparse_words(argv: "list[str]", option
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.xfail(reason="--port belongs to the simulator's own parser (realtime_sync.simulator.main)", strict=False)
 def test_simulate_with_a_port_out_of_range_is_a_usage_error() -> None:
     result = cli("simulate", "--port", "99999", timeout=30)
     assert result.returncode == 2 and "OverflowError" not in result.stderr, result.stderr
