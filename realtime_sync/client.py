@@ -14,37 +14,24 @@ for scripts and notebooks::
         reply = client.ask("What is the capital of France?", timeout=30)
         print(reply["formatted"]["transcript"] or reply["formatted"]["text"])
 
-The client holds small parts from ``realtime_sync._session`` and delegates:
-the response queue, the input audio, the tools, the record of sent events,
-and the two routes -- :class:`~realtime_sync._session.outbound.Outbound` for
-every event it sends, :class:`~realtime_sync._session.inbound.Inbound` for
-every server event (given to :class:`~realtime_sync.api.RealtimeAPI` as its
+The client holds small parts from ``realtime_sync._session`` and delegates
+to them; server events reach it through :class:`~realtime_sync.api.RealtimeAPI`'s
 ``on_server_event`` hook, so the conversation is updated before the socket
-layer's ``server.*`` listeners run).
-
-Threads: server events and the client-level events they cause
-(``conversation.updated``, ``conversation.item.appended``,
-``conversation.item.completed``, ``conversation.interrupted``, ``error``,
-server-side ``realtime.event``) are dispatched on the receive thread: keep
-callbacks short, or pull from :meth:`RealtimeClient.events` on your own
-thread. ``realtime.event`` for a client event runs on the sending thread.
-Sending methods are safe from any thread; tool handlers run on a worker
-thread (``realtime-sync-tools``).
+layer's ``server.*`` listeners run. Server events and the client events they
+cause are dispatched on the receive thread (keep callbacks short, or pull
+from :meth:`RealtimeClient.events`); sending methods are safe from any
+thread; tool handlers run on a worker thread.
 
 Blocking helpers
 ----------------
-One rule for every blocking helper: ``timeout`` is in float seconds, ``None``
-waits for ever. When it runs out, the ``wait_for_*`` helpers return ``None``
-(as the reference client does), while helpers that *do* something and wait
-for its result -- :meth:`~RealtimeClient.ask`,
-:meth:`~RealtimeClient.restore_history` -- raise
-:class:`~realtime_sync.errors.RealtimeTimeoutError` saying what they waited
-for and how long. If the connection ends while any of them waits, it raises
-:class:`~realtime_sync.errors.ConnectionClosedError` at once (with the close
-code or reason), so ``timeout=None`` never hangs on a dead connection. Called
-while not connected they raise :class:`~realtime_sync.errors.NotConnectedError`;
-called from inside a callback (the receive thread), ``RuntimeError``: they
-would wait for an event that thread itself has to deliver.
+``timeout`` is float seconds, ``None`` for ever. When it runs out the
+``wait_for_*`` helpers return ``None`` (as the reference client does), while
+:meth:`~RealtimeClient.ask` and :meth:`~RealtimeClient.restore_history`
+raise :class:`~realtime_sync.errors.RealtimeTimeoutError` saying what they
+waited for and how long. Any of them raises
+:class:`~realtime_sync.errors.ConnectionClosedError` at once when the
+connection ends while it waits, ``NotConnectedError`` when not connected, and
+``RuntimeError`` from inside a callback (where it would wait for ever).
 """
 
 from __future__ import annotations
@@ -56,10 +43,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 from . import audio as _audio
 from . import history as _history
-from ._session.event_queue import CLIENT_EVENTS, EventQueue
 from ._session.inbound import Inbound
 from ._session.input_audio import InputAudio
 from ._session.outbound import Outbound, prepare_content, truncate_point
+from ._session.outlet import Outlet
 from ._session.requests import Ask, ResponseQueue, Ticket, closed_error, pick_reply
 from ._session.sent import SentEvents
 from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG, SessionSettings, check_seconds
@@ -70,18 +57,12 @@ from .errors import (
     ConfigurationError,
     NotConnectedError,
     RealtimeConnectionError,
-    RealtimeError,
     RealtimeTimeoutError,
 )
 from .events import EventHandler
 from .types import Item, ServerEvent, ToolHandler
 
-__all__ = [
-    "RealtimeClient",
-    "DEFAULT_SESSION_CONFIG",
-    "DEFAULT_SERVER_VAD_CONFIG",
-    "ToolHandler",
-]
+__all__ = ["RealtimeClient", "DEFAULT_SESSION_CONFIG", "DEFAULT_SERVER_VAD_CONFIG", "ToolHandler"]
 
 # The name under which wait_for_session_created() waits (never dispatched to callbacks).
 _SESSION_CREATED = "_session.created"
@@ -91,16 +72,11 @@ class RealtimeClient(EventHandler):
     """A Realtime API session with conversation state, tools and blocking helpers.
 
     Args:
-        url: the WebSocket URL (default: OpenAI's endpoint). For a local
-            simulator: ``RealtimeSimulator().url``.
-        api_key: the API key; on OpenAI's endpoint it defaults to the
-            ``OPENAI_API_KEY`` environment variable.
-        model: the model to request at :meth:`connect`; ``None`` uses the
-            socket layer's default.
-        debug: log every event sent and received (at DEBUG level, audio
-            redacted) for this client only.
-        headers: extra HTTP headers for the WebSocket handshake.
-        query: extra URL query parameters.
+        url: the WebSocket URL (default: OpenAI's; a simulator's ``.url``).
+        api_key: the API key (on OpenAI's endpoint, default ``OPENAI_API_KEY``).
+        model: the model to request at :meth:`connect` (``None``: the default).
+        debug: log every event sent and received (DEBUG, audio redacted).
+        headers, query: extra handshake headers and URL query parameters.
         tool_timeout: seconds a tool handler may run before its output becomes
             an error; ``None`` for no limit.
         input_audio_window: seconds of recent input audio kept in server-VAD
@@ -143,13 +119,14 @@ class RealtimeClient(EventHandler):
         self._live = False
         self._tag: object = None  # this connection's tag on every waiter and handle
         self._session_created = False
-        self._event_queue: Optional[EventQueue] = None
+        self._outlet = Outlet(self.dispatch, self.has_listeners)
+        self._emit = self._outlet.emit
         self._settings = SessionSettings()
         self._sent = SentEvents()
         self.realtime = RealtimeAPI(
             url, api_key, debug=debug, headers=headers, query=query, on_server_event=self._on_server_event, **api_options
         )
-        self._outbound = Outbound(self.realtime, self._sent, self._emit, self._wants)
+        self._outbound = Outbound(self.realtime, self._sent, self._emit, self._outlet.wants)
         self._send = self._outbound.send
         self._responses = ResponseQueue(self._send, answer_timeout=response_start_timeout)
         self._input_audio = InputAudio(input_audio_window)
@@ -162,7 +139,7 @@ class RealtimeClient(EventHandler):
             sent=self._sent,
             protocol=lambda: self.realtime.protocol,
             emit=self._emit,
-            wants=self._wants,
+            wants=self._outlet.wants,
             on_session_created=self._on_session_created,
         )
         self._add_api_event_handlers()
@@ -173,8 +150,7 @@ class RealtimeClient(EventHandler):
 
     @property
     def session_config(self) -> Dict[str, Any]:
-        """The session settings sent with ``session.update`` (tools added with
-        :meth:`add_tool` are merged in when sending)."""
+        """The session settings sent with ``session.update`` (plus the tools of :meth:`add_tool`)."""
         return self._settings.config
 
     @property
@@ -204,26 +180,8 @@ class RealtimeClient(EventHandler):
         return super()._is_dispatching_thread() or self.realtime.is_receive_thread()
 
     def is_callback_thread(self) -> bool:
-        """Whether the calling thread delivers this client's events (is inside a callback).
-
-        Blocking helpers refuse to wait there; helpers built on the client
-        (such as :func:`realtime_sync.history.restore_history`) check it too.
-        """
+        """Whether the calling thread delivers this client's events (a callback), where nothing may block."""
         return self._is_dispatching_thread()
-
-    def _wants(self, name: str) -> bool:
-        """Whether anything would receive a dispatch of ``name`` now (listeners or the events() queue)."""
-        if self.has_listeners(name):
-            return True
-        event_queue = self._event_queue
-        return event_queue is not None and name in event_queue.names
-
-    def _emit(self, name: str, payload: Any) -> None:
-        """Dispatch a client-level event to callbacks, waiters and the events() queue."""
-        self.dispatch(name, payload)
-        event_queue = self._event_queue
-        if event_queue is not None:
-            event_queue.offer(name, payload)
 
     def _on_server_event(self, wire_event: ServerEvent) -> None:
         """RealtimeAPI's ``on_server_event`` hook (receive thread): the inbound route."""
@@ -276,10 +234,7 @@ class RealtimeClient(EventHandler):
             raise RealtimeConnectionError("already connected; call disconnect() first")
         with self._state_lock:
             unfinished = self._live
-        if unfinished:
-            # The server closed the socket and the receive thread has not handled
-            # "close" yet: let it finish first, or that late close would end the
-            # new connection (this joins the old receive thread).
+        if unfinished:  # closed by the server, "close" not handled yet: finish it first
             self.realtime.disconnect()
             self._end_connection({"error": True, "code": None, "reason": None})
         self._tools.join_stopped()
@@ -308,10 +263,7 @@ class RealtimeClient(EventHandler):
         return True
 
     def disconnect(self) -> None:
-        """Close the socket, wake every blocked helper and clear the conversation.
-
-        Idempotent and safe from any thread, including callbacks.
-        """
+        """Close the socket, wake every blocked helper, clear the conversation. Idempotent; any thread."""
         if self.realtime.is_connected():
             self.realtime.disconnect()
         self._end_connection({"error": False, "code": None, "reason": None})
@@ -324,7 +276,7 @@ class RealtimeClient(EventHandler):
         self.disconnect()
         self.clear_event_handlers()
         self.realtime.clear_event_handlers()
-        self._event_queue = None
+        self._outlet.drop_queue()
         self._settings.restore_defaults()
         self._tools.clear()
         self._inbound.apply_formats(self._settings.config)
@@ -374,10 +326,8 @@ class RealtimeClient(EventHandler):
         an exception or ``tool_timeout`` give ``{"error": ...}``). Once the
         response has finished and every call in it has its output, one
         ``response.create`` lets the model use them. Returns
-        ``{"definition", "handler"}``.
-
-        Raises:
-            ConfigurationError: no name, handler not callable, or the name is taken.
+        ``{"definition", "handler"}``; ConfigurationError for no name, a
+        handler that is not callable, or a name already taken.
         """
         name = definition.get("name") if isinstance(definition, dict) else None
         if isinstance(name, str) and self._settings.defines_tool(name):
@@ -402,15 +352,12 @@ class RealtimeClient(EventHandler):
     # -- conversation --------------------------------------------------------------------
 
     def create_item(self, item: Dict[str, Any], *, event_id: Optional[str] = None) -> str:
-        """Send ``conversation.item.create`` for ``item`` (beta model); request no response.
+        """Send ``conversation.item.create`` for ``item`` (beta model); request no response. Any thread.
 
         The server answers with ``conversation.item.created`` (here
         ``conversation.item.appended``) or an ``error`` naming ``event_id``
-        (default: a new one). Returns the event id. Safe from any thread.
-
-        Raises:
-            ConfigurationError: ``item`` is not a dict with a ``type``.
-            NotConnectedError: not connected.
+        (default: a new one). Returns the event id. Raises ConfigurationError
+        (not a dict with a ``type``) or NotConnectedError.
         """
         if not isinstance(item, dict) or not isinstance(item.get("type"), str):
             raise ConfigurationError(f'item must be a dict with a "type", got {item!r}')
@@ -440,12 +387,8 @@ class RealtimeClient(EventHandler):
         ``content``: parts such as ``{"type": "input_text", "text": "hi"}`` or
         ``{"type": "input_audio", "audio": samples}`` (base64, or samples at
         the input rate, encoded here; the caller's dicts are not modified).
-        An empty list only requests a response.
-
-        Raises:
-            ConfigurationError: not a list of dicts with a ``type``.
-            TypeError, ValueError: audio that cannot be converted.
-            NotConnectedError: not connected.
+        An empty list only requests a response. Raises ConfigurationError (not
+        a list of typed dicts), TypeError/ValueError (bad audio), NotConnectedError.
         """
         parts = prepare_content(content, self.conversation.input_audio_format)
         if not self.realtime.is_connected():
@@ -524,34 +467,28 @@ class RealtimeClient(EventHandler):
         if not self.realtime.is_connected():
             raise NotConnectedError("not connected; call connect() first")
         self._commit_pending_audio()
-        return self._responses.request(Ticket(options=_deep_copy(response)))
+        return self._responses.request(Ticket(options=copy.deepcopy(response)))
 
     def cancel_response(self, id: Optional[str] = None, sample_count: int = 0) -> Optional[Item]:  # noqa: A002
-        """Stop the response in progress and, for audio, cut the item to what was heard.
+        """Stop the response in progress and, for audio, cut the item to what was heard. Any thread.
 
-        Safe from any thread, including callbacks. Sends ``response.cancel``
-        if a response is requested or active, and drops queued requests (an
-        :meth:`ask` waiting on one returns ``None``). With ``id`` (an
-        assistant message) and ``sample_count`` (samples played), also sends
-        ``conversation.item.truncate`` with ``audio_end_ms =
-        floor(sample_count / rate * 1000)``, capped at the audio received (none
-        when 0 ms or no audio part). Returns the item, or ``None`` without ``id``.
-
-        Raises:
-            UnknownItemError: no item with that id.
-            ConfigurationError: the item is not an assistant message, or
-                ``sample_count`` is not a non-negative integer.
-            NotConnectedError: not connected.
+        Sends ``response.cancel`` if a response is requested or active and
+        drops queued requests (an :meth:`ask` waiting on one returns ``None``).
+        With ``id`` (an assistant message) and ``sample_count`` (samples
+        played), also sends ``conversation.item.truncate`` with ``audio_end_ms
+        = floor(sample_count / rate * 1000)``, capped at the audio received.
+        Returns the item. Raises UnknownItemError (no such item) or
+        ConfigurationError (not an assistant message, bad ``sample_count``).
         """
         if not self.realtime.is_connected():
             raise NotConnectedError("not connected; call connect() first")
         if id is None:
-            self._cancel_active()
+            self._responses.cancel()
             return None
         item = self.conversation.get_item(id) if isinstance(id, str) else None
         rate = _audio.sample_rate(self.conversation.output_audio_format)
         audio_index, audio_end_ms = truncate_point(item, id, sample_count, rate)
-        self._cancel_active()
+        self._responses.cancel()
         if audio_index is not None and audio_end_ms > 0:
             self._send(
                 "conversation.item.truncate",
@@ -559,62 +496,32 @@ class RealtimeClient(EventHandler):
             )
         return cast(Item, item)
 
-    def _cancel_active(self) -> None:
-        for ticket in self._responses.drop_queued():
-            if ticket.ask is not None:
-                ticket.ask.resolve({"status": "cancelled", "output": []})
-        if self._responses.busy():
-            self._send("response.cancel")
-
     def active_response_id(self) -> Optional[str]:
         """The id of the response being generated, or ``None``."""
         return self._responses.active_response_id()
 
     def reset_responses(self) -> int:
-        """Forget every response requested, active or queued, and fail the :meth:`ask` calls waiting on them.
+        """Forget every response requested, active or queued; fail the :meth:`ask` calls waiting on them.
 
-        For a server that never sends ``response.done``: the next
-        :meth:`create_response` is sent at once instead of queueing behind a
-        response that will never end. Sends nothing (call
-        :meth:`cancel_response` first to stop a response the server may still
-        be generating). Returns how many requests and responses were forgotten.
+        For a server that never sends ``response.done``: the next request is
+        sent at once. Sends nothing. Returns how many were forgotten.
         """
-        count, tickets = self._responses.reset()
-        error = RealtimeError("the response was abandoned by reset_responses()")
-        for ticket in tickets:
-            if ticket.ask is not None:
-                ticket.ask.fail(error)
-        return count
+        return self._responses.reset()
 
     # -- blocking helpers ------------------------------------------------------------------
 
     def wait_for_session_created(self, timeout: Optional[float] = None) -> Optional[bool]:
-        """Block until the server's ``session.created`` (at once if already there).
-
-        Returns:
-            ``True``, or ``None`` when ``timeout`` seconds ran out.
-
-        Raises:
-            NotConnectedError: not connected.
-            ConnectionClosedError: the connection ended while waiting.
-            RuntimeError: called from inside a callback (the receive thread).
-        """
+        """Block until the server's ``session.created`` (at once if already there): ``True``, or ``None`` on timeout."""
         result: Optional[bool] = self._wait(_SESSION_CREATED, timeout, "wait_for_session_created")
         return result
 
     def wait_for_next_item(self, timeout: Optional[float] = None) -> Optional[Item]:
-        """Block until the next item is appended to the conversation and return it.
-
-        Returns ``None`` on timeout; raises like :meth:`wait_for_session_created`.
-        """
+        """Block until the next item is appended to the conversation and return it (``None`` on timeout)."""
         payload = self._wait("conversation.item.appended", timeout, "wait_for_next_item")
         return payload["item"] if payload is not None else None
 
     def wait_for_next_completed_item(self, timeout: Optional[float] = None) -> Optional[Item]:
-        """Block until the next item is completed and return it.
-
-        Returns ``None`` on timeout; raises like :meth:`wait_for_session_created`.
-        """
+        """Block until the next item is completed and return it (``None`` on timeout)."""
         payload = self._wait("conversation.item.completed", timeout, "wait_for_next_completed_item")
         return payload["item"] if payload is not None else None
 
@@ -659,19 +566,14 @@ class RealtimeClient(EventHandler):
 
         The notebook helper: it requests a response (queued behind an active
         one), follows automatic tool calls to the response after them, and
-        returns the last assistant message of the final response with its
-        ``formatted`` text, transcript and audio complete (else the response's
-        last item; ``None`` if it produced none; a cancelled response gives its
-        partial item). ``timeout``: seconds for the whole exchange, ``None`` for ever.
+        returns the last assistant message of the final response, ``formatted``
+        complete (else its last item; ``None`` if it produced none; a cancelled
+        response gives its partial item). ``timeout``: seconds for it all.
 
         Raises:
-            RealtimeTimeoutError: ``timeout`` ran out (the response goes on:
-                :meth:`cancel_response` stops it).
-            ServerError: the server rejected the message or the response, or
-                the response failed.
-            ConnectionClosedError: the connection ended while waiting.
-            NotConnectedError: not connected.
-            RuntimeError: called from inside a callback (the receive thread).
+            RealtimeTimeoutError: ``timeout`` ran out (the response goes on).
+            ServerError: the server rejected the message, or the response failed.
+            ConnectionClosedError, NotConnectedError, RuntimeError: see "Blocking helpers".
         """
         if not isinstance(text, str):
             raise ConfigurationError(f"text must be a str, got {type(text).__name__}")
@@ -698,28 +600,18 @@ class RealtimeClient(EventHandler):
         """A thread-safe queue of ``(name, payload)`` client-level events, for a GUI thread to pull.
 
         Holds ``conversation.*``, ``error``, ``close`` (and ``realtime.event``
-        with ``include_realtime_events``). Bounded by ``maxsize``: when the
-        reader falls behind the oldest entries are dropped (counted in
-        :attr:`events_dropped`), so the receive thread never blocks. The first
-        call creates the queue; later calls return the same one.
+        with ``include_realtime_events``); bounded by ``maxsize``, the oldest
+        dropped when the reader falls behind (:attr:`events_dropped`). The
+        first call creates it; later calls return the same queue.
         """
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
             raise ConfigurationError(f"maxsize must be a positive int, got {maxsize!r}")
-        with self._state_lock:
-            if self._event_queue is None:
-                names = CLIENT_EVENTS + (("realtime.event",) if include_realtime_events else ())
-                self._event_queue = EventQueue(maxsize, names)
-            return self._event_queue.queue
+        return self._outlet.queue(maxsize, include_realtime_events)
 
     @property
     def events_dropped(self) -> int:
         """How many events the :meth:`events` queue dropped because it was full."""
-        event_queue = self._event_queue
-        return event_queue.dropped if event_queue is not None else 0
-
-
-def _deep_copy(value: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-    return copy.deepcopy(value) if value is not None else None
+        return self._outlet.dropped
 
 
 def _preview(text: str) -> str:

@@ -283,19 +283,24 @@ class ResponseQueue:
             self._active_ticket = None
         return ticket
 
-    def drop_queued(self) -> List[Ticket]:
-        """Remove and return every queued (not yet sent) request."""
+    def cancel(self) -> None:
+        """Drop the queued requests (their asks get an empty cancelled response) and
+        send ``response.cancel`` if a response is requested or active."""
         with self._lock:
             dropped = list(self._queued)
             self._queued.clear()
-        return dropped
+            busy = self._busy()
+        for ticket in dropped:
+            if ticket.ask is not None:
+                ticket.ask.resolve({"status": "cancelled", "output": []})
+        if busy:
+            self._send("response.cancel", {}, None)
 
-    def reset(self) -> Tuple[int, List[Ticket]]:
+    def reset(self) -> int:
         """Forget every request, sent, active or queued, and the active response.
 
         For a server that never ends a response: the next request is sent at
-        once. Returns how many requests and responses were forgotten, and the
-        tickets among them.
+        once. The asks waiting on them fail. Returns how many were forgotten.
         """
         with self._lock:
             tickets = list(self._in_flight.values()) + list(self._queued)
@@ -308,7 +313,11 @@ class ResponseQueue:
             self._queued.clear()
             self._active = None
             self._active_ticket = None
-        return count, tickets
+        error = RealtimeError("the response was abandoned by reset_responses()")
+        for ticket in tickets:
+            if ticket.ask is not None:
+                ticket.ask.fail(error)
+        return count
 
 
 def _stop_timer(ticket: Ticket) -> None:
