@@ -488,7 +488,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             profile.disable()
             pstats.Stats(profile).sort_stats("tottime").print_stats(25)
             return 0
-        for name, run, target in receive:  # warm-up: imports, first connections
+        for _name, run, target in receive:  # warm-up: imports, first connections
             run(urls[target], args.minutes)
         results = rounds(receive, urls, args.minutes, args.rounds)
     finally:
