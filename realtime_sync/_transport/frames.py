@@ -59,7 +59,7 @@ _CONTROL = (OP_CLOSE, OP_PING, OP_PONG)
 _DATA = (OP_TEXT, OP_BINARY)
 
 #: Bytes read from the socket at a time (and the reader's buffer size).
-BLOCK_SIZE = 256 * 1024
+BLOCK_SIZE = 64 * 1024
 _PREVIEW = 800
 
 #: A complete message or control frame: ``(opcode, payload)``.
