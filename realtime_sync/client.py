@@ -39,7 +39,7 @@ from __future__ import annotations
 import copy
 import queue
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 from . import audio as _audio
 from . import history as _history
@@ -47,6 +47,7 @@ from ._session.inbound import Inbound
 from ._session.input_audio import InputAudio
 from ._session.outbound import Outbound, prepare_content, truncate_point
 from ._session.outlet import Outlet
+from ._session.reconnect import Reconnector, ReconnectPolicy
 from ._session.requests import Ask, ResponseQueue, Ticket, closed_error, pick_reply
 from ._session.sent import SentEvents
 from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG, SessionSettings, check_seconds
@@ -62,7 +63,7 @@ from .errors import (
 from .events import EventHandler
 from .types import Item, ServerEvent, ToolHandler
 
-__all__ = ["RealtimeClient", "DEFAULT_SESSION_CONFIG", "DEFAULT_SERVER_VAD_CONFIG", "ToolHandler"]
+__all__ = ["RealtimeClient", "ReconnectPolicy", "DEFAULT_SESSION_CONFIG", "DEFAULT_SERVER_VAD_CONFIG", "ToolHandler"]
 
 # The name under which wait_for_session_created() waits (never dispatched to callbacks).
 _SESSION_CREATED = "_session.created"
@@ -85,6 +86,12 @@ class RealtimeClient(EventHandler):
             unanswered (no ``response.created``, no ``error``) before the
             client stops waiting for it, fails the :meth:`ask` waiting on it
             and sends the next queued request; ``None`` waits for ever.
+        reconnect: ``True`` (or a :class:`ReconnectPolicy`) to reconnect after
+            an unexpected close or a session expiry: the session settings and
+            tools are sent again and the conversation is replayed (text, tool
+            calls; audio by transcript); ``reconnecting`` / ``reconnected`` are
+            dispatched. Requests in flight when the socket dropped fail (nothing
+            is sent twice); sends fail with NotConnectedError until reconnected.
         **api_options: passed to :class:`~realtime_sync.api.RealtimeAPI`
             (``ping_interval``, ``ping_timeout``, ``max_frame_size``, ``protocol``...).
 
@@ -107,6 +114,7 @@ class RealtimeClient(EventHandler):
         tool_timeout: Optional[float] = 30.0,
         input_audio_window: float = 60.0,
         response_start_timeout: Optional[float] = 30.0,
+        reconnect: Union[bool, ReconnectPolicy] = False,
         **api_options: Any,
     ) -> None:
         super().__init__()
@@ -119,6 +127,7 @@ class RealtimeClient(EventHandler):
         self._live = False
         self._tag: object = None  # this connection's tag on every waiter and handle
         self._session_created = False
+        self._expired = False  # the server said the session hit its maximum duration
         self._outlet = Outlet(self.dispatch, self.has_listeners)
         self._emit = self._outlet.emit
         self._settings = SessionSettings()
@@ -141,7 +150,17 @@ class RealtimeClient(EventHandler):
             emit=self._emit,
             wants=self._outlet.wants,
             on_session_created=self._on_session_created,
+            on_session_expired=self._on_session_expired,
         )
+        self._reconnector: Optional[Reconnector] = None
+        if reconnect:
+            self._reconnector = Reconnector(
+                reconnect if isinstance(reconnect, ReconnectPolicy) else ReconnectPolicy(),
+                connect=self.connect,
+                replay=self._replay,
+                emit=self._emit,
+                give_up=lambda payload: self._emit("close", payload),
+            )
         self._add_api_event_handlers()
 
     def __repr__(self) -> str:
@@ -192,7 +211,27 @@ class RealtimeClient(EventHandler):
         self._emit("error", payload)
 
     def _on_realtime_close(self, payload: Dict[str, Any]) -> None:
-        self._end_connection(payload)
+        """The socket ended (receive thread): report it, or reconnect when the policy says so."""
+        reconnector = self._reconnector
+        if reconnector is None or not reconnector.absorbs(payload, self._expired):
+            self._end_connection(payload)
+            return
+        cause = "the session expired" if self._expired else str(closed_error(payload)).replace(" closed", " dropped", 1)
+        history = _history.export_items(self.conversation.get_items())
+        if self._end_connection(payload, reconnecting=True):
+            reconnector.start(history, payload, cause)
+
+    def _on_session_expired(self) -> None:
+        self._expired = True
+
+    def _replay(self, history: List[Dict[str, Any]], timeout: float) -> None:
+        """Reconnect worker: create the old conversation in the new session."""
+        try:
+            self.restore_history(history, timeout=timeout)
+        except BaseException:
+            if self.realtime.is_connected():  # try again on a new connection
+                self.realtime.disconnect()
+            raise
 
     def _on_session_created(self) -> None:
         """``session.created`` (receive thread): wake wait_for_session_created()."""
@@ -200,11 +239,15 @@ class RealtimeClient(EventHandler):
             self._session_created = True
         self._wake_waiters(_SESSION_CREATED, True)
 
-    def _end_connection(self, payload: Dict[str, Any]) -> None:
-        """The connection is over: fail waiters and requests, stop the tools, dispatch ``close`` once."""
+    def _end_connection(self, payload: Dict[str, Any], reconnecting: bool = False) -> bool:
+        """The connection is over: fail waiters and requests, stop the tools, dispatch ``close`` once.
+
+        While reconnecting no ``close`` is dispatched. ``False`` if it had ended already.
+        """
+        reconnecting = reconnecting or (self._reconnector is not None and self._reconnector.active)
         with self._state_lock:
             if not self._live:
-                return
+                return False
             self._live = False
             self._session_created = False
             tag = self._tag
@@ -212,8 +255,10 @@ class RealtimeClient(EventHandler):
         self._tools.close()
         self._input_audio.restart()
         # Waiters for "close" itself are untagged: the close dispatch below wakes them.
-        self._fail_waiters(tag, closed_error(payload))
-        self._emit("close", payload)
+        self._fail_waiters(tag, closed_error(payload, reconnecting=reconnecting))
+        if not reconnecting:
+            self._emit("close", payload)
+        return True
 
     # -- connection ------------------------------------------------------------------
 
@@ -238,6 +283,7 @@ class RealtimeClient(EventHandler):
             self.realtime.disconnect()
             self._end_connection({"error": True, "code": None, "reason": None})
         self._tools.join_stopped()
+        self._expired = False
         self.conversation.clear()
         self._sent.clear()
         self._input_audio.restart()
@@ -264,9 +310,13 @@ class RealtimeClient(EventHandler):
 
     def disconnect(self) -> None:
         """Close the socket, wake every blocked helper, clear the conversation. Idempotent; any thread."""
+        was_reconnecting = self._reconnector.stop() if self._reconnector is not None else False
+        self._expired = False
         if self.realtime.is_connected():
             self.realtime.disconnect()
-        self._end_connection({"error": False, "code": None, "reason": None})
+        ended = self._end_connection({"error": False, "code": None, "reason": None})
+        if was_reconnecting and not ended:  # the drop dispatched no close: this is the end
+            self._emit("close", {"error": False, "code": None, "reason": None})
         self.conversation.clear()
         if not self._is_dispatching_thread():
             self._tools.join_stopped()

@@ -70,6 +70,7 @@ class Inbound:
         emit: dispatches a client-level event (``emit(name, payload)``).
         wants: whether anything listens for a client-level event name now.
         on_session_created: called once ``session.created`` is handled.
+        on_session_expired: called at an ``error`` with code ``session_expired``.
 
     Attributes:
         session: the last session object the server sent, or ``None``.
@@ -87,6 +88,7 @@ class Inbound:
         emit: Callable[[str, Any], None],
         wants: Callable[[str], bool],
         on_session_created: Callable[[], None],
+        on_session_expired: Optional[Callable[[], None]] = None,
     ) -> None:
         self.conversation = conversation
         self._responses = responses
@@ -97,6 +99,7 @@ class Inbound:
         self._emit = emit
         self._wants = wants
         self._on_session_created = on_session_created
+        self._on_session_expired = on_session_expired
         self.session: Optional[Dict[str, Any]] = None
         routes: Dict[str, Callable[[Event], None]] = {
             event_type: self._plain for event_type in _PLAIN_CONVERSATION_EVENTS
@@ -293,6 +296,8 @@ class Inbound:
             ask = self._sent.handle_for(event_id)
             if isinstance(ask, Ask) and not requeued and ask not in failed:
                 failed.append(ask)
+        if error.code == "session_expired" and self._on_session_expired is not None:
+            self._on_session_expired()
         if error.code == NOT_ACTIVE_CODE:
             # A cancel that crossed the end of its response is a harmless race; but
             # a response we still hold active lost its response.done: move on.

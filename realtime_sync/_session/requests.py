@@ -347,7 +347,7 @@ def pick_reply(response: Dict[str, Any], get_item: Callable[[str], Optional[Dict
     return items[-1] if items else None
 
 
-def closed_error(payload: Any) -> ConnectionClosedError:
+def closed_error(payload: Any, *, reconnecting: bool = False) -> ConnectionClosedError:
     """The error that waits and requests of a connection that ended raise (``payload``: the ``close`` payload).
 
     It carries the close code and reason, or the reason alone when the
@@ -360,4 +360,5 @@ def closed_error(payload: Any) -> ConnectionClosedError:
         detail = f" (code {code}{': ' + reason if reason else ''})"
     elif reason:
         detail = f" ({reason})"
-    return ConnectionClosedError(f"the connection to the Realtime server closed{detail}", code=code, reason=reason)
+    note = "; the client is reconnecting, and requests in flight are not sent again" if reconnecting else ""
+    return ConnectionClosedError(f"the connection to the Realtime server closed{detail}{note}", code=code, reason=reason)
