@@ -86,12 +86,10 @@ class RealtimeClient(EventHandler):
             unanswered (no ``response.created``, no ``error``) before the
             client stops waiting for it, fails the :meth:`ask` waiting on it
             and sends the next queued request; ``None`` waits for ever.
-        reconnect: ``True`` (or a :class:`ReconnectPolicy`) to reconnect after
-            an unexpected close or a session expiry: the session settings and
-            tools are sent again and the conversation is replayed (text, tool
-            calls; audio by transcript); ``reconnecting`` / ``reconnected`` are
-            dispatched. Requests in flight when the socket dropped fail (nothing
-            is sent twice); sends fail with NotConnectedError until reconnected.
+        reconnect: ``True`` (or a :class:`ReconnectPolicy`) to reconnect after an
+            unexpected close or a session expiry, sending the session and tools
+            again and replaying the conversation (``reconnecting`` /
+            ``reconnected`` events). What was in flight fails; nothing is sent twice.
         **api_options: passed to :class:`~realtime_sync.api.RealtimeAPI`
             (``ping_interval``, ``ping_timeout``, ``max_frame_size``, ``protocol``...).
 
@@ -157,9 +155,11 @@ class RealtimeClient(EventHandler):
             self._reconnector = Reconnector(
                 reconnect if isinstance(reconnect, ReconnectPolicy) else ReconnectPolicy(),
                 connect=self.connect,
-                replay=self._replay,
+                replay=self.restore_history,
+                drop=self.realtime.disconnect,
+                snapshot=self.export_history,
+                end=self._end_connection,
                 emit=self._emit,
-                give_up=lambda payload: self._emit("close", payload),
             )
         self._add_api_event_handlers()
 
@@ -212,26 +212,12 @@ class RealtimeClient(EventHandler):
 
     def _on_realtime_close(self, payload: Dict[str, Any]) -> None:
         """The socket ended (receive thread): report it, or reconnect when the policy says so."""
-        reconnector = self._reconnector
-        if reconnector is None or not reconnector.absorbs(payload, self._expired):
+        cause = str(closed_error(payload)).replace(" closed", " dropped", 1)
+        if self._reconnector is None or not self._reconnector.handle_close(payload, self._expired, cause):
             self._end_connection(payload)
-            return
-        cause = "the session expired" if self._expired else str(closed_error(payload)).replace(" closed", " dropped", 1)
-        history = _history.export_items(self.conversation.get_items())
-        if self._end_connection(payload, reconnecting=True):
-            reconnector.start(history, payload, cause)
 
     def _on_session_expired(self) -> None:
         self._expired = True
-
-    def _replay(self, history: List[Dict[str, Any]], timeout: float) -> None:
-        """Reconnect worker: create the old conversation in the new session."""
-        try:
-            self.restore_history(history, timeout=timeout)
-        except BaseException:
-            if self.realtime.is_connected():  # try again on a new connection
-                self.realtime.disconnect()
-            raise
 
     def _on_session_created(self) -> None:
         """``session.created`` (receive thread): wake wait_for_session_created()."""

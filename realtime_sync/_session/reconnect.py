@@ -111,10 +111,16 @@ class Reconnector:
 
     Args:
         policy: the :class:`ReconnectPolicy`.
-        connect: opens a new connection and sends the session settings; raises on failure.
-        replay: creates ``history`` in the new session (waits for the server); raises on failure.
-        emit: dispatches a client-level event (``reconnecting``, ``reconnected``).
-        give_up: called with a ``close`` payload when every attempt failed.
+        connect: opens a new connection and sends the session settings
+            (``connect(timeout)``); raises on failure.
+        replay: creates ``history`` in the new session and waits for the
+            server (``replay(history, timeout=...)``); raises on failure.
+        drop: closes a new connection whose replay failed, before the next attempt.
+        snapshot: the conversation's history at the moment of a drop.
+        end: ends the client's connection state (``end(close, reconnecting)``);
+            ``False`` when it had ended already.
+        emit: dispatches a client-level event (``reconnecting``,
+            ``reconnected``, and the final ``close`` when every attempt failed).
     """
 
     def __init__(
@@ -122,15 +128,19 @@ class Reconnector:
         policy: ReconnectPolicy,
         *,
         connect: Callable[[float], Any],
-        replay: Callable[[List[Dict[str, Any]], float], Any],
+        replay: Callable[..., Any],
+        drop: Callable[[], None],
+        snapshot: Callable[[], List[Dict[str, Any]]],
+        end: Callable[[Dict[str, Any], bool], bool],
         emit: Callable[[str, Any], None],
-        give_up: Callable[[Dict[str, Any]], None],
     ) -> None:
         self.policy = policy
         self._connect = connect
         self._replay = replay
+        self._drop = drop
+        self._snapshot = snapshot
+        self._end = end
         self._emit = emit
-        self._give_up = give_up
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -144,9 +154,20 @@ class Reconnector:
         thread = self._thread
         return thread is not None and thread.is_alive()
 
-    def absorbs(self, close: Dict[str, Any], expired: bool) -> bool:
-        """Whether the end of a connection (its ``close`` payload) is reconnected rather than reported."""
-        return self.active or self.policy.applies_to(close, expired)
+    def handle_close(self, close: Dict[str, Any], expired: bool, cause: str) -> bool:
+        """The socket ended (receive thread): reconnect if the policy says so; ``False`` to report it.
+
+        While reconnecting, a connection that ends (a failed attempt) is not
+        reported either. Otherwise the history is taken before anything is
+        cleared, the client's connection state is ended (failing what was in
+        flight) and the attempts start.
+        """
+        if not (self.active or self.policy.applies_to(close, expired)):
+            return False
+        history = self._snapshot()
+        if self._end(close, True) and not self.running:
+            self.start(history, close, "the session expired" if expired else cause)
+        return True
 
     def start(self, history: List[Dict[str, Any]], close: Dict[str, Any], cause: str) -> bool:
         """Begin reconnecting after ``close`` (any thread); ``False`` if already running."""
@@ -196,7 +217,11 @@ class Reconnector:
                 self._connect(policy.timeout)
                 if stop.is_set():
                     return
-                self._replay(history, policy.timeout)
+                try:
+                    self._replay(history, timeout=policy.timeout)
+                except BaseException:
+                    self._drop()  # try again on a new connection
+                    raise
             except Exception as exc:  # each failure is logged; the last one ends the client's connection
                 last_error = exc
                 if stop.is_set():
@@ -213,4 +238,4 @@ class Reconnector:
             return
         self.active = False
         reason = f"reconnection failed after {cause}: {last_error}" if last_error else f"reconnection failed after {cause}"
-        self._give_up({"error": True, "code": close.get("code"), "reason": reason})
+        self._emit("close", {"error": True, "code": close.get("code"), "reason": reason})
