@@ -120,12 +120,13 @@ class RealtimeClient(EventHandler):
         check_seconds("response_start_timeout", response_start_timeout)
         check_seconds("input_audio_window", input_audio_window, optional=False)
         self.model = model
+        self.tool_timeout = tool_timeout
+        self.input_audio_window = float(input_audio_window)
         self.conversation = Conversation()
         self._state_lock = threading.Lock()
         self._live = False
         self._tag: object = None  # this connection's tag on every waiter and handle
         self._session_created = False
-        self._expired = False  # the server said the session hit its maximum duration
         self._outlet = Outlet(self.dispatch, self.has_listeners)
         self._emit = self._outlet.emit
         self._settings = SessionSettings()
@@ -148,7 +149,6 @@ class RealtimeClient(EventHandler):
             emit=self._emit,
             wants=self._outlet.wants,
             on_session_created=self._on_session_created,
-            on_session_expired=self._on_session_expired,
         )
         self._reconnector: Optional[Reconnector] = None
         if reconnect:
@@ -177,16 +177,6 @@ class RealtimeClient(EventHandler):
         """The last session object the server sent (``session.created`` / ``session.updated``), or ``None``."""
         return self._inbound.session
 
-    @property
-    def tool_timeout(self) -> Optional[float]:
-        """Seconds a tool handler may run (``None``: no limit)."""
-        return self._tools.timeout
-
-    @property
-    def input_audio_window(self) -> float:
-        """Seconds of input audio kept in server-VAD mode."""
-        return self._input_audio.window_seconds
-
     # -- wiring --------------------------------------------------------------------
 
     def _add_api_event_handlers(self) -> None:
@@ -213,11 +203,8 @@ class RealtimeClient(EventHandler):
     def _on_realtime_close(self, payload: Dict[str, Any]) -> None:
         """The socket ended (receive thread): report it, or reconnect when the policy says so."""
         cause = str(closed_error(payload)).replace(" closed", " dropped", 1)
-        if self._reconnector is None or not self._reconnector.handle_close(payload, self._expired, cause):
+        if self._reconnector is None or not self._reconnector.handle_close(payload, self._inbound.expired, cause):
             self._end_connection(payload)
-
-    def _on_session_expired(self) -> None:
-        self._expired = True
 
     def _on_session_created(self) -> None:
         """``session.created`` (receive thread): wake wait_for_session_created()."""
@@ -269,7 +256,6 @@ class RealtimeClient(EventHandler):
             self.realtime.disconnect()
             self._end_connection({"error": True, "code": None, "reason": None})
         self._tools.join_stopped()
-        self._expired = False
         self.conversation.clear()
         self._sent.clear()
         self._input_audio.restart()
@@ -279,7 +265,7 @@ class RealtimeClient(EventHandler):
             self._live = True
             self._tag = object()
             self._session_created = False
-        self._inbound.session = None
+        self._inbound.new_session()
         try:
             if self.model is None:
                 self.realtime.connect(timeout=timeout)
@@ -297,7 +283,7 @@ class RealtimeClient(EventHandler):
     def disconnect(self) -> None:
         """Close the socket, wake every blocked helper, clear the conversation. Idempotent; any thread."""
         was_reconnecting = self._reconnector.stop() if self._reconnector is not None else False
-        self._expired = False
+        self._inbound.expired = False
         if self.realtime.is_connected():
             self.realtime.disconnect()
         ended = self._end_connection({"error": False, "code": None, "reason": None})

@@ -49,10 +49,11 @@ class Inbound:
         emit: dispatches a client-level event (``emit(name, payload)``).
         wants: whether anything listens for a client-level event name now.
         on_session_created: called once ``session.created`` is handled.
-        on_session_expired: called at an ``error`` with code ``session_expired``.
 
     Attributes:
         session: the last session object the server sent, or ``None``.
+        expired: whether the server said the session hit its maximum
+            duration (an ``error`` with code ``session_expired``).
     """
 
     def __init__(
@@ -67,7 +68,6 @@ class Inbound:
         emit: Callable[[str, Any], None],
         wants: Callable[[str], bool],
         on_session_created: Callable[[], None],
-        on_session_expired: Optional[Callable[[], None]] = None,
     ) -> None:
         self.conversation = conversation
         self._responses = responses
@@ -78,7 +78,7 @@ class Inbound:
         self._emit = emit
         self._wants = wants
         self._on_session_created = on_session_created
-        self._on_session_expired = on_session_expired
+        self.expired = False
         self.session: Optional[Dict[str, Any]] = None
         # Every event the conversation folds in gets at least a conversation.updated
         # when it changes an item (deltas, GA transcription deltas, MCP events...).
@@ -141,6 +141,11 @@ class Inbound:
             self.report(ProtocolError(f"{event.get('type')}: could not be processed: {exc}", event=event), event)
 
     # -- the session ---------------------------------------------------------------------
+
+    def new_session(self) -> None:
+        """A new connection: forget the old session object and its expiry."""
+        self.session = None
+        self.expired = False
 
     def _session(self, event: Event) -> None:
         session = event.get("session")
@@ -288,8 +293,8 @@ class Inbound:
             ask = self._sent.handle_for(event_id)
             if isinstance(ask, Ask) and not requeued and ask not in failed:
                 failed.append(ask)
-        if error.code == "session_expired" and self._on_session_expired is not None:
-            self._on_session_expired()
+        if error.code == "session_expired":
+            self.expired = True
         if error.code == NOT_ACTIVE_CODE:
             # A cancel that crossed the end of its response is a harmless race; but
             # a response we still hold active lost its response.done: move on.
