@@ -582,7 +582,6 @@ def test_proxy_and_headers_become_client_options_only_when_given() -> None:
     assert given["proxy"] == "http://proxy.local:3128" and given["headers"] == {"A": "1"}
 
 
-@pytest.mark.xfail(reason="needs RealtimeAPI(proxy=) from the transport area", strict=False)
 def test_a_proxy_that_refuses_is_named_in_the_one_line_error() -> None:
     port = closed_port()
     result = cli("chat", "--url", "ws://192.0.2.1:9/v1/realtime", "--proxy", "127.0.0.1:%d" % port, "--timeout", "5")
