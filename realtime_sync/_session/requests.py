@@ -52,6 +52,21 @@ class Ask(Waiter):
 
     __slots__ = ()
 
+    def result(self, timeout: Optional[float], what: str, text: str) -> Dict[str, Any]:
+        """Wait up to ``timeout`` seconds, then :meth:`response`.
+
+        Raises:
+            RealtimeTimeoutError: not settled in time; says what waited (``what``
+                for the reply to ``text``) and how long.
+        """
+        if not self.wait(timeout):
+            shown = repr(text if len(text) <= 40 else text[:37] + "...")
+            raise RealtimeTimeoutError(
+                f"{what} waited {timeout:g} s for the reply to {shown} and it did not finish "
+                "(the response goes on; cancel_response() stops it, or pass a longer timeout)"
+            )
+        return self.response()
+
     def response(self) -> Dict[str, Any]:
         """The final response of a settled ask; raises the error that ended it.
 
