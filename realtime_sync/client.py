@@ -49,10 +49,11 @@ would wait for an event that thread itself has to deliver.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import queue
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from . import audio as _audio
 from . import history as _history
@@ -64,7 +65,7 @@ from ._session.requests import Ask, ResponseQueue, Ticket, pick_reply
 from ._session.sent import SentEvents
 from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG, SessionSettings
 from ._session.tools import ToolBox
-from .api import RealtimeAPI
+from .api import RealtimeAPI, generate_id
 from .conversation import Conversation
 from .errors import (
     ConfigurationError,
@@ -231,6 +232,9 @@ class RealtimeClient(EventHandler):
 
     def _on_server_event(self, wire_event: ServerEvent) -> None:
         """RealtimeAPI's ``on_server_event`` hook (receive thread): the inbound route."""
+        if wire_event.get("type") == "error" and isinstance(wire_event.get("error"), dict):
+            with self._turn_mode():  # a refused session.update no longer decides the turn mode
+                self._settings.effective.rejected(wire_event["error"].get("event_id"))
         self._inbound.handle(wire_event)
 
     def _on_realtime_error(self, payload: Dict[str, Any]) -> None:
@@ -243,6 +247,8 @@ class RealtimeClient(EventHandler):
     def _on_session(self, event: ServerEvent) -> None:
         """``session.created`` / ``session.updated`` (receive thread)."""
         session = event.get("session")
+        with self._turn_mode():
+            self._settings.effective.answered(event.get("type"), session)
         if isinstance(session, dict):
             self.session = session
             try:
@@ -324,6 +330,7 @@ class RealtimeClient(EventHandler):
             self._tag = object()
             self._session_created = False
             self.session = None
+        self._settings.effective.restart()
         try:
             if self.model is None:
                 self.realtime.connect(timeout=timeout)
@@ -335,7 +342,7 @@ class RealtimeClient(EventHandler):
             self._responses.close()
             self._tools.close()
             raise
-        self.update_session()
+        self._send_session(self._settings.connect_payload(self.realtime.protocol, self._tools.definitions()))
         return True
 
     def disconnect(self) -> None:
@@ -373,35 +380,74 @@ class RealtimeClient(EventHandler):
     # -- session and tools -------------------------------------------------------------
 
     def get_turn_detection_type(self) -> Optional[str]:
-        """``"server_vad"`` (or another server mode) when turn detection is on, else ``None``."""
-        return self._settings.turn_detection_type()
+        """The turn detection in force: ``"server_vad"``, ``"semantic_vad"``, or ``None`` for manual turns.
+
+        While connected it follows the server's session (``session.created`` /
+        ``session.updated``), or a change sent and not yet answered; a
+        ``turn_detection`` dict without ``type`` is server VAD. Before the
+        server said, the stored setting (on GA, unset means the server's
+        default: server VAD).
+        """
+        return self._settings.turn_detection_type(self.realtime.protocol, self.realtime.is_connected())
 
     def update_session(self, **config: Any) -> bool:
-        """Store session settings and, when connected, send ``session.update``.
+        """Store session settings and, when connected, send those in ``session.update``.
 
-        Any session field is accepted (``instructions``, ``voice``,
-        ``modalities``, ``input_audio_format``, ``output_audio_format``,
+        Both spellings are accepted, on either wire dialect: the reference's
+        flat keys (``instructions``, ``voice``, ``modalities``,
+        ``input_audio_format``, ``output_audio_format``,
         ``input_audio_transcription``, ``turn_detection``, ``tools``,
-        ``tool_choice``, ``temperature``, ``max_response_output_tokens``...);
-        fields not given keep their value. Without arguments it re-sends the
-        whole configuration. Tools given here are plain definitions (nothing
-        runs them); tools added with :meth:`add_tool` are merged in.
+        ``tool_choice``, ``temperature``, ``max_response_output_tokens``...)
+        and GA's (``type="realtime"``, ``output_modalities``,
+        ``audio={"input": {"format", "noise_reduction", "transcription",
+        "turn_detection"}, "output": {"format", "voice", "speed"}}``,
+        ``max_output_tokens``, ``tool_choice`` objects, ``prompt``,
+        ``tracing``, ``truncation``, ``include``...). They are stored in the
+        flat spelling (:attr:`session_config`); only the settings given are
+        sent (with the registered tools when ``tools`` is given). Without
+        arguments every setting is sent again (on GA: every setting the
+        caller set). Tools given here are plain definitions (nothing runs
+        them); tools added with :meth:`add_tool` are merged in.
 
         Raises:
-            ConfigurationError: an unknown audio format, a ``turn_detection``
-                that is not a dict or ``None``, a tool without a name, or a
-                tool name given twice or already added with :meth:`add_tool`.
+            ConfigurationError: an unknown setting, one given in both
+                spellings, an unknown audio format, a ``turn_detection`` that
+                is not a dict or ``None``, a tool without a name, or a tool
+                name given twice or already added with :meth:`add_tool`.
                 Nothing is stored or sent then.
         """
         checked = self._settings.check(config, self._tools.table())
+        with self._turn_mode():
+            self._settings.update(checked)
+        self._apply_formats(checked)
+        if self.realtime.is_connected():
+            registered = self._tools.definitions()
+            if config:
+                session = self._settings.payload(registered, checked)
+            else:
+                session = self._settings.connect_payload(self.realtime.protocol, registered)
+            self._send_session(session)
+        return True
+
+    def _send_session(self, session: Dict[str, Any]) -> None:
+        """Send ``session.update``, noted first as unanswered (its answer may beat the return)."""
+        event_id = generate_id("evt_")
+        with self._turn_mode():
+            self._settings.effective.sending(event_id, session)
+        try:
+            self._send("session.update", {"event_id": event_id, "session": session})
+        except BaseException:
+            with self._turn_mode():
+                self._settings.effective.rejected(event_id)
+            raise
+
+    @contextlib.contextmanager
+    def _turn_mode(self) -> Iterator[None]:
+        """Around a change that may switch turn detection on or off: drop the other mode's audio."""
         was_vad = self.get_turn_detection_type() is not None
-        self._settings.update(checked)
-        self._apply_formats(self._settings.config)
+        yield
         if was_vad != (self.get_turn_detection_type() is not None):
             self._input_audio.mode_changed()
-        if self.realtime.is_connected():
-            self._send("session.update", {"session": self._settings.payload(self._tools.definitions())})
-        return True
 
     def add_tool(self, definition: Dict[str, Any], handler: ToolHandler) -> Dict[str, Any]:
         """Register a tool the model may call, and run ``handler`` when it does.
@@ -533,13 +579,15 @@ class RealtimeClient(EventHandler):
         return self.send_user_message_content([{"type": "input_text", "text": text}])
 
     def _send_user_message(self, parts: List[Dict[str, Any]], ask: Optional[Ask]) -> None:
+        # Manual turns: audio appended before this message is committed first, so it
+        # becomes its own user item (which takes the samples), ahead of this one.
+        self._commit_pending_audio(ask)
         if parts:
             self._send(
                 "conversation.item.create",
                 {"item": {"type": "message", "role": "user", "content": parts}},
                 ask,
             )
-        self._commit_pending_audio(ask)
         self._responses.request(Ticket(ask=ask))
 
     # -- input audio -----------------------------------------------------------------------
