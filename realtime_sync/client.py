@@ -558,11 +558,14 @@ class RealtimeClient(EventHandler):
                 "hi"}`` or ``{"type": "input_audio", "audio": samples}``, where
                 audio may be base64 text or samples (int16/float numpy array
                 or pcm16 bytes) at the input format's rate, which are encoded
-                for the input format. The caller's list and dicts are not
-                modified. An empty list only requests a response.
+                for the input format, or ``{"type": "input_image", "image":
+                ...}`` with PNG/JPEG/GIF/WebP bytes, a path or a data URL (sent
+                as ``image_url``, a data URL; GA only). The caller's list and
+                dicts are not modified. An empty list only requests a response.
 
         Raises:
-            ConfigurationError: ``content`` is not a list of dicts with a ``type``.
+            ConfigurationError: ``content`` is not a list of dicts with a
+                ``type``, or an image that cannot be read or recognised.
             TypeError, ValueError: audio that cannot be converted.
             NotConnectedError: not connected.
         """

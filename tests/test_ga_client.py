@@ -9,6 +9,7 @@ never produced by ``realtime_sync.dialects``.
 
 from __future__ import annotations
 
+import base64
 import threading
 from typing import Any, Dict, Iterator, List
 
@@ -421,5 +422,63 @@ def test_manual_audio_then_text_gives_two_items(ga_server: ScriptedServer) -> No
         assert np.array_equal(appended[0]["formatted"]["audio"], samples)
         assert len(appended[1]["formatted"]["audio"]) == 0
         assert appended[1]["formatted"]["text"] == "what did I just say?"
+    finally:
+        client.disconnect()
+
+
+# -- images -------------------------------------------------------------------------------------
+
+_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+_PNG_URL = "data:image/png;base64," + base64.b64encode(_PNG).decode("ascii")
+
+
+def test_images_from_bytes_a_path_or_a_data_url(ga_server: ScriptedServer, tmp_path: Any) -> None:
+    path = tmp_path / "dot.png"
+    path.write_bytes(_PNG)
+    client = _connect(ga_server)
+    try:
+        for image in (_PNG, str(path), path, _PNG_URL):
+            mark = ga_server.mark()
+            content = [{"type": "input_text", "text": "What is this?"}, {"type": "input_image", "image": image}]
+            client.send_user_message_content(content)
+            create = ga_server.wait_frames(mark, 2)[0]
+            assert create["type"] == "conversation.item.create"
+            assert create["item"]["content"] == [
+                {"type": "input_text", "text": "What is this?"},
+                {"type": "input_image", "image_url": _PNG_URL},
+            ]
+            assert content[1]["image"] is image  # the caller's part is not changed
+            response = {"id": f"resp_{mark}", "object": "realtime.response", "output": []}
+            ga_server.send(ga_event("response.created", response=dict(response, status="in_progress")))
+            ga_server.send(ga_event("response.done", response=dict(response, status="completed")))
+        mark = ga_server.mark()
+        client.send_user_message_content([{"type": "input_image", "image_url": _PNG_URL, "detail": "low"}])
+        create = ga_server.wait_frames(mark, 1)[0]
+        assert create["item"]["content"] == [{"type": "input_image", "image_url": _PNG_URL, "detail": "low"}]
+    finally:
+        client.disconnect()
+
+
+@pytest.mark.parametrize(
+    "part, message",
+    [
+        ({"type": "input_image", "image": b"not an image"}, "not a PNG, JPEG, GIF or WebP"),
+        ({"type": "input_image", "image": "/no/such/file.png"}, "cannot read the image"),
+        ({"type": "input_image", "image": "data:text/plain;base64,aGk="}, "data URL"),
+        ({"type": "input_image", "image": 3}, "bytes, a path or a data URL"),
+        ({"type": "input_image"}, "needs"),
+        ({"type": "input_image", "image": _PNG, "image_url": _PNG_URL}, "not both"),
+    ],
+)
+def test_bad_images_raise_before_sending(ga_server: ScriptedServer, part: Event, message: str) -> None:
+    client = _connect(ga_server)
+    try:
+        mark = ga_server.mark()
+        with pytest.raises(ConfigurationError, match=message):
+            client.send_user_message_content([part])
+        _sync(ga_server, client)
+        assert ga_server.since(mark) == []
     finally:
         client.disconnect()
