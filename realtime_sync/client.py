@@ -425,7 +425,7 @@ class RealtimeClient(EventHandler):
             if config:
                 session = self._settings.payload(registered, checked)
             else:
-                session = self._settings.connect_payload(self.realtime.protocol, registered)
+                session = self._settings.connect_payload(self.realtime.protocol, registered, resend=True)
             self._send_session(session)
         return True
 

@@ -482,3 +482,16 @@ def test_bad_images_raise_before_sending(ga_server: ScriptedServer, part: Event,
         assert ga_server.since(mark) == []
     finally:
         client.disconnect()
+
+
+def test_removing_the_last_tool_empties_the_tools_on_ga(ga_server: ScriptedServer) -> None:
+    client = _connect(ga_server)
+    try:
+        client.add_tool({"name": "lookup", "parameters": {"type": "object"}}, lambda args: 1)
+        (_, added) = ga_server.wait_for("session.update", 2)
+        assert added["session"]["tools"] == [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}]
+        client.remove_tool("lookup")
+        (_, _, removed) = ga_server.wait_for("session.update", 3)
+        assert removed["session"] == {"type": "realtime", "tools": []}
+    finally:
+        client.disconnect()

@@ -208,17 +208,20 @@ class SessionSettings:
             session["tools"] = tools
         return session
 
-    def connect_payload(self, protocol: str, registered: List[Dict[str, Any]]) -> Dict[str, Any]:
-        """The ``session`` of the ``session.update`` that ``connect()`` sends.
+    def connect_payload(
+        self, protocol: str, registered: List[Dict[str, Any]], *, resend: bool = False
+    ) -> Dict[str, Any]:
+        """The ``session`` of the ``session.update`` that ``connect()`` sends (or a full re-send).
 
         Beta: every setting, as the reference client does. GA: only the
-        settings the caller set (and the tools, when there are any), so the
+        settings the caller set, and the tools when there are any (always on
+        a ``resend``, so a removed tool is removed on the server too); the
         server's defaults (its instructions, server VAD, voice...) stand.
         """
         if protocol == "beta":
             return self.payload(registered)
         keys = set(self._explicit)
-        if registered or self.config.get("tools"):
+        if resend or registered or self.config.get("tools"):
             keys.add("tools")
         return self.payload(registered, keys)
 
