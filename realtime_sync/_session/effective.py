@@ -1,9 +1,11 @@
 """The session as the server runs it, and the changes on their way to it.
 
-:class:`EffectiveSession` keeps the last ``session`` object the server sent
-(``session.created`` / ``session.updated``, in the beta model whatever the
-wire dialect) and the ``session.update`` events the client sent that the
-server has not answered yet. :meth:`EffectiveSession.value` answers "what is
+:class:`EffectiveSession` keeps what the last ``session`` object the server
+sent (``session.created`` / ``session.updated``) says about the settings the
+client acts on, and the same for each ``session.update`` the client sent that
+the server has not answered yet (both as
+:func:`realtime_sync.dialects.effective_session` reads them: ``turn_detection_type``,
+audio formats, voice...). :meth:`EffectiveSession.value` answers "what is
 this setting now?" from the newest unanswered update that sets it, else from
 the server's session: so a client that has just switched turn detection acts
 on the switch at once, and otherwise on what the server says, not on its own
@@ -35,7 +37,7 @@ class EffectiveSession:
 
     @property
     def server(self) -> Optional[Dict[str, Any]]:
-        """The last session object the server sent on this connection, or ``None``."""
+        """What the server's last session object said (``effective_session``), or ``None``."""
         return self._server
 
     def restart(self) -> None:
@@ -45,7 +47,7 @@ class EffectiveSession:
             self._in_flight = []
 
     def sending(self, event_id: str, session: Dict[str, Any]) -> None:
-        """Note a ``session.update`` about to be sent (before the frame: its answer may come at once)."""
+        """Note a ``session.update`` (its ``effective_session``) before the frame: its answer may come at once."""
         with self._lock:
             self._in_flight.append((event_id, session))
             del self._in_flight[:-_IN_FLIGHT_KEPT]
@@ -60,7 +62,7 @@ class EffectiveSession:
         return False
 
     def answered(self, event_type: object, session: object) -> None:
-        """``session.created`` / ``session.updated`` (beta model) arrived."""
+        """``session.created`` / ``session.updated`` arrived (``session``: its ``effective_session``)."""
         with self._lock:
             if isinstance(session, dict):
                 self._server = session

@@ -23,9 +23,8 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Set
 
 from .. import audio as _audio
 from .._dialect_values import tool_choice_from_ga
-from ..dialects import audio_format_from_ga, session_from_ga
+from ..dialects import audio_format_from_ga, effective_session, session_from_ga
 from ..errors import ConfigurationError
-from .effective import EffectiveSession
 
 __all__ = [
     "SessionSettings",
@@ -34,6 +33,7 @@ __all__ = [
     "SESSION_KEYS",
     "VOICES",
     "turn_detection_kind",
+    "check_seconds",
 ]
 
 #: The session configuration a new client starts with (the reference's defaults).
@@ -95,16 +95,12 @@ SESSION_KEYS: FrozenSet[str] = _FLAT_KEYS | _GA_ONLY_KEYS | frozenset(_GA_SPELLE
 
 
 def turn_detection_kind(turn_detection: Any) -> Optional[str]:
-    """The turn detection mode a ``turn_detection`` value puts the server in.
+    """The turn detection mode a ``turn_detection`` value puts the server in (``None``: off).
 
-    ``None`` (off) for anything but a dict; a dict without ``type`` is server
-    VAD, as both dialects' servers read it.
+    A dict without ``type`` is server VAD, as both dialects' servers read it
+    (:func:`realtime_sync.dialects.effective_session` decides).
     """
-    if not isinstance(turn_detection, dict):
-        return None
-    kind = turn_detection.get("type")
-    if kind is None:
-        return "server_vad"
+    kind = effective_session({"turn_detection": turn_detection}).get("turn_detection_type")
     return kind if isinstance(kind, str) else None
 
 
@@ -118,8 +114,6 @@ class SessionSettings:
     def __init__(self) -> None:
         self.config: Dict[str, Any] = copy.deepcopy(DEFAULT_SESSION_CONFIG)
         self._explicit: Set[str] = set()
-        #: The server's session and the updates it has not answered (restarted per connection).
-        self.effective = EffectiveSession()
 
     def restore_defaults(self) -> None:
         self.config = copy.deepcopy(DEFAULT_SESSION_CONFIG)
@@ -129,22 +123,6 @@ class SessionSettings:
     def explicit(self) -> FrozenSet[str]:
         """The keys (flat spelling) the caller set since construction or :meth:`restore_defaults`."""
         return frozenset(self._explicit)
-
-    def turn_detection_type(self, protocol: str = "beta", connected: bool = False) -> Optional[str]:
-        """The turn detection in force: ``"server_vad"``, ``"semantic_vad"``..., or ``None`` (manual turns).
-
-        While ``connected``: the newest unanswered ``session.update`` that sets
-        it, else the server's session. Otherwise, or before the server said:
-        the stored setting; on GA, when the caller never set it, the GA
-        server's default (server VAD).
-        """
-        if connected:
-            known, value = self.effective.value("turn_detection")
-            if known:
-                return turn_detection_kind(value)
-        if protocol != "beta" and "turn_detection" not in self._explicit:
-            return "server_vad"
-        return turn_detection_kind(self.config.get("turn_detection"))
 
     def check(self, config: Mapping[str, Any], registered: Iterable[str]) -> Dict[str, Any]:
         """Validate new settings; return them in flat spelling, deep-copied, ready to store.
@@ -314,3 +292,12 @@ def _tool_kind(tool: Any) -> Optional[str]:
         return None
     kind = tool.get("type", "function")
     return kind if isinstance(kind, str) else None
+
+
+def check_seconds(name: str, value: Any, *, optional: bool = True) -> None:
+    """Raise ConfigurationError unless ``value`` is a positive number of seconds (or ``None`` when optional)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        allowed = " or None" if optional else ""
+        raise ConfigurationError(f"{name} must be a positive number of seconds{allowed}, got {value!r}")
