@@ -43,6 +43,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 from . import audio as _audio
 from . import history as _history
+from ._session.control import SessionControl
 from ._session.inbound import Inbound
 from ._session.input_audio import InputAudio
 from ._session.outbound import Outbound, prepare_content, truncate_point
@@ -150,6 +151,9 @@ class RealtimeClient(EventHandler):
                 end=self._end_connection,
                 emit=self._emit,
             )
+        self._session_control = SessionControl(
+            self._settings, self.realtime, self._send, self._tools, self._input_audio, self._inbound.apply_formats
+        )
         self._add_api_event_handlers()
 
     def __repr__(self) -> str:
@@ -182,6 +186,7 @@ class RealtimeClient(EventHandler):
         return self._is_dispatching_thread()
 
     def _on_server_event(self, wire_event: ServerEvent) -> None:  # RealtimeAPI's hook, receive thread
+        self._session_control.server_event(wire_event)  # the effective session first
         self._inbound.handle(wire_event)
 
     def _on_realtime_error(self, payload: Dict[str, Any]) -> None:  # a frame the socket layer refused
@@ -263,7 +268,7 @@ class RealtimeClient(EventHandler):
             self._responses.close()
             self._tools.close()
             raise
-        self.update_session()
+        self._session_control.connected()
         return True
 
     def disconnect(self) -> None:
@@ -301,29 +306,25 @@ class RealtimeClient(EventHandler):
     # -- session and tools -------------------------------------------------------------
 
     def get_turn_detection_type(self) -> Optional[str]:
-        """``"server_vad"`` (or another server mode) when turn detection is on, else ``None``."""
-        return self._settings.turn_detection_type()
+        """``"server_vad"``, ``"semantic_vad"`` or ``None`` (manual turns), as the server's session says.
+
+        (Or a change not yet answered; before the server said, the stored setting: unset on GA is server VAD.)
+        """
+        return self._session_control.turn_detection_type()
 
     def update_session(self, **config: Any) -> bool:
-        """Store session settings (``instructions``, ``voice``, ``turn_detection``...) and send them.
+        """Store session settings and, when connected, send exactly those (``session.update``).
 
-        Fields not given keep their value; without arguments the whole
-        configuration is sent again. Tools given here are plain definitions;
-        tools added with :meth:`add_tool` are merged in.
+        Flat keys (``instructions``, ``voice``, ``modalities``, ``turn_detection``...)
+        or GA's (``type``, ``output_modalities``, ``audio={"input": {...}, "output":
+        {...}}``, ``max_output_tokens``, ``prompt``...), on either wire; stored flat
+        in :attr:`session_config`. No arguments: every setting again (GA: those set,
+        and the tools). Tools added with :meth:`add_tool` are merged into ``tools``.
 
-        Raises:
-            ConfigurationError: an unknown audio format, a ``turn_detection``
-                that is not a dict or ``None``, a tool without a name, given
-                twice or already added (nothing is stored or sent then).
+        Raises ConfigurationError (nothing stored or sent) for an unknown setting,
+        one given both ways, or a bad format, ``turn_detection``, voice or tool.
         """
-        checked = self._settings.check(config, self._tools.table())
-        was_vad = self.get_turn_detection_type() is not None
-        self._settings.update(checked)
-        self._inbound.apply_formats(self._settings.config)
-        if was_vad != (self.get_turn_detection_type() is not None):
-            self._input_audio.mode_changed()
-        if self.realtime.is_connected():
-            self._send("session.update", {"session": self._settings.payload(self._tools.definitions())})
+        self._session_control.update(config)
         return True
 
     def add_tool(self, definition: Dict[str, Any], handler: ToolHandler) -> Dict[str, Any]:
@@ -389,7 +390,8 @@ class RealtimeClient(EventHandler):
 
     def send_user_message_content(self, content: Any = None) -> bool:
         """Send a user message of content parts (``input_text``, ``input_audio`` with base64 or
-        samples at the input rate, ...), then request a response; ``[]`` only requests one."""
+        samples at the input rate, ``input_image`` from bytes, a path or a data URL), then
+        request a response; ``[]`` only requests one."""
         parts = prepare_content(content, self.conversation.input_audio_format)
         if not self.realtime.is_connected():
             raise NotConnectedError("not connected; call connect() first")
@@ -403,13 +405,14 @@ class RealtimeClient(EventHandler):
         return self.send_user_message_content([{"type": "input_text", "text": text}])
 
     def _send_user_message(self, parts: List[Dict[str, Any]], ask: Optional[Ask]) -> None:
+        # Manual turns: audio appended before this message is committed first, as its own item.
+        self._commit_pending_audio(ask)
         if parts:
             self._send(
                 "conversation.item.create",
                 {"item": {"type": "message", "role": "user", "content": parts}},
                 ask,
             )
-        self._commit_pending_audio(ask)
         self._responses.request(Ticket(ask=ask))
 
     # -- input audio -----------------------------------------------------------------------
