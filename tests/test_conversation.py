@@ -1371,7 +1371,9 @@ def test_long_streamed_text_appends_in_linear_time(kind: str) -> None:
         assert stored == chunk * len(events) and holder[key] == stored
 
     small, large = _ratio(feed, 2, 16)
-    assert large / small < 20, (small, large)
+    # Measured 6-16x here; the allocator's realloc sets the floor (a bare `s += chunk`
+    # loop in CPython behaves the same). A copy per delta measured 60-100x.
+    assert large / small < 25, (small, large)
 
 
 def test_creating_items_and_responses_is_linear() -> None:
