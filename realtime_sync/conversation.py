@@ -457,7 +457,9 @@ class Conversation:
         for entry in final_output:
             if isinstance(entry, dict) and isinstance(entry.get("id"), str):
                 item = self._item_lookup.get(entry["id"]) or self._responses.detached(entry["id"])
-                if item is not None:
+                if item is None:  # never announced (no output_item.added): kept on the response
+                    self._responses.attach_final(response, entry)
+                else:
                     self._reconcile(item, entry)
         # A cancelled response can end here with no audio.done / output_item.done.
         for item in response["output_items"]:

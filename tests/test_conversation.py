@@ -1370,7 +1370,7 @@ def test_long_streamed_text_appends_in_linear_time(kind: str) -> None:
         stored = item["arguments"] if kind == "arguments" else item["content"][0][kind]
         assert stored == chunk * len(events) and holder[key] == stored
 
-    small, large = _ratio(feed, 2, 16)
+    small, large = _ratio(feed, 2, 16, repeat=5)
     # Measured 6-16x here; the allocator's realloc sets the floor (a bare `s += chunk`
     # loop in CPython behaves the same). A copy per delta measured 60-100x.
     assert large / small < 25, (small, large)
@@ -1748,3 +1748,14 @@ def test_ga_input_image_parts_are_kept(conv: Conversation) -> None:
     assert item["formatted"]["text"] == "What is this?" and item["status"] == "completed"
     done, _ = conv.process_event(ga("conversation.item.done", previous_item_id=None, item=user))
     assert done is item and item["content"][1]["image_url"] == image
+
+
+def test_ga_response_done_keeps_output_items_it_never_announced(conv: Conversation) -> None:
+    conv.process_event(ga("response.created", response=_ga_response("resp_x", conversation_id=None)))
+    final = {"id": "item_x", "object": "realtime.item", "type": "message", "role": "assistant", "status": "completed",
+             "content": [{"type": "output_text", "text": "Classified: billing."}]}
+    conv.process_event(ga("response.done", response=_ga_response("resp_x", conversation_id=None, status="completed",
+                                                                 output=[final])))
+    (kept,) = conv.get_response("resp_x")["output_items"]
+    assert kept["formatted"]["text"] == "Classified: billing." and kept["status"] == "completed"
+    assert conv.items == []
