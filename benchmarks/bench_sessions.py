@@ -1,0 +1,377 @@
+"""Benchmark: many concurrent sessions in one process, against a simulator in another.
+
+A telephony or call-centre backend runs one Realtime session per caller. This
+script opens N ``RealtimeClient`` sessions in this process against one
+``RealtimeSimulator`` running in a separate process (``--serve`` mode of this
+script: ``realtime=True`` pacing, server VAD), and streams audio both ways
+at real time in every session:
+
+* in: one pacer thread appends a 100 ms chunk of quiet noise (below the VAD
+  threshold, so no turn is detected) to every session every 100 ms;
+* out: each session asks for one long spoken reply, which the simulator
+  streams at real time (100 ms audio deltas, a transcript delta per word).
+
+After ``--warmup`` seconds it measures for ``--seconds`` seconds and prints,
+for each N in ``--sessions``:
+
+* memory per session: the RSS growth of this process since before the first
+  session, over N (VmRSS; it includes each session's audio, which grows with
+  the run's length: the conversation keeps the reply, server VAD keeps a
+  window of input);
+* threads per session: threads started, over N;
+* CPU per event: this process's CPU time over the events it received and sent
+  in the window;
+* latency: from the simulator handing an audio delta to its socket (a stamp
+  added in the server process, ``time.monotonic``, one clock for both
+  processes) to the session's ``conversation.updated`` callback; the worst
+  session's p99 and the p99 of all;
+* real time: the reply audio received in the window over the window's length
+  (the slowest session), and how late the input pacer ran (p99 of its ticks).
+
+A level of N is "carried at real time" when the slowest session received at
+least 95% of real time, the input pacer's p99 lateness is under 100 ms and
+the worst p99 latency is under 50 ms. ``--find-max`` then keeps raising N
+(x1.5) until a level is not carried, and reports the largest one that was.
+
+Targets: per-session memory, threads and CPU flat from the smallest to the
+largest N (within 1.3x); p99 callback latency under 50 ms at 300 sessions;
+the simulator serving 300 sessions. The soft limit of open files is raised to
+the hard limit in both processes (each session is one socket here and one
+there).
+
+Usage::
+
+    python benchmarks/bench_sessions.py                       # quick: N = 10, 100 (about a minute)
+    python benchmarks/bench_sessions.py --sessions 10 100 300 --seconds 20
+    python benchmarks/bench_sessions.py --sessions 300 --find-max
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+__all__ = ["main", "run_level"]
+
+CHUNK_MS = 100
+_AUDIO_DELTAS = ("response.audio.delta", "response.output_audio.delta")
+
+
+def _raise_nofile() -> Tuple[int, int]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def _status(pid: str, field: str) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _cpu_seconds(pid: str) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- the server process -------------------------------------------------------------------
+
+
+def serve(reply_seconds: float) -> int:
+    """Run the simulator (real-time pacing) until stdin closes; print its port and dialect."""
+    _raise_nofile()
+    from realtime_sync.simulator import RealtimeSimulator, Reply
+    from realtime_sync.simulator import outbox as _outbox
+    from realtime_sync.simulator.responder import CHARS_PER_SECOND
+
+    # Stamp each audio delta as the simulator hands it to its socket (benchmark-only patch).
+    original_send = _outbox.Outbox.send
+
+    def stamped_send(self: Any, event: Dict[str, Any]) -> Dict[str, Any]:
+        if event.get("type") in _AUDIO_DELTAS:
+            event = dict(event, t_sent=time.monotonic())
+        return original_send(self, event)
+
+    _outbox.Outbox.send = stamped_send  # type: ignore[method-assign]
+    text = "hello there " * int(reply_seconds * CHARS_PER_SECOND / 12 + 2)
+
+    def responder(items: List[Dict[str, Any]], session: Dict[str, Any]) -> Any:
+        return Reply(text=text)
+
+    options: Dict[str, Any] = {"responder": responder, "realtime": True, "audio_chunk_ms": CHUNK_MS}
+    ga = "protocol" in inspect.signature(RealtimeSimulator).parameters
+    with RealtimeSimulator(**options) as sim:
+        print(f"PORT {sim.port} {'ga' if ga else 'beta'} {os.getpid()}", flush=True)
+        sys.stdin.read()
+    return 0
+
+
+def start_server(reply_seconds: float) -> Tuple[str, str, str, subprocess.Popen]:  # type: ignore[type-arg]
+    proc = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "--serve", str(reply_seconds)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    words = proc.stdout.readline().split()
+    if len(words) != 4 or words[0] != "PORT":
+        proc.kill()
+        raise RuntimeError(f"the simulator did not start: {words!r}")
+    return f"ws://127.0.0.1:{words[1]}", words[2], words[3], proc
+
+
+def stop_server(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    assert proc.stdin is not None
+    proc.stdin.close()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# -- one session ------------------------------------------------------------------------------
+
+
+class Session:
+    """One RealtimeClient with its counters (touched only on its receive thread)."""
+
+    def __init__(self, url: str, protocol: str) -> None:
+        from realtime_sync import RealtimeClient
+        from realtime_sync.client import DEFAULT_SERVER_VAD_CONFIG
+
+        self.client = RealtimeClient(url=url, protocol=protocol)
+        self.client.update_session(turn_detection=dict(DEFAULT_SERVER_VAD_CONFIG))
+        self.called: Optional[float] = None
+        self.lags: List[float] = []
+        self.samples = 0
+        self.events = 0
+        self.errors: List[Any] = []
+        self.recording = False
+        self.client.realtime.on("server.*", self._on_raw)
+        self.client.on("conversation.updated", self._on_updated)
+        self.client.on("error", self.errors.append)
+
+    # conversation.updated runs first (the client's on_server_event hook), then the
+    # server.* listeners: the callback notes its time, the raw listener pairs it with
+    # the stamp of the same event.
+    def _on_updated(self, payload: Dict[str, Any]) -> None:
+        delta = payload["delta"]
+        if delta is not None and "audio" in delta:
+            self.called = time.monotonic()
+            if self.recording:
+                self.samples += len(delta["audio"])
+
+    def _on_raw(self, event: Dict[str, Any]) -> None:
+        self.events += 1
+        stamp = event.get("t_sent")
+        if stamp is not None and self.called is not None:
+            if self.recording:
+                self.lags.append(self.called - stamp)
+            self.called = None
+
+
+def _p99(values: List[float]) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+
+
+def run_level(n: int, seconds: float, warmup: float) -> Dict[str, Any]:
+    """N sessions for warmup + seconds against a fresh simulator process; the figures."""
+    url, protocol, server_pid, proc = start_server(warmup + seconds + 30)
+    sessions: List[Session] = []
+    try:
+        # A first session warms the imports, then the baseline is taken.
+        probe = Session(url, protocol)
+        probe.client.connect(timeout=30)
+        probe.client.wait_for_session_created(timeout=30)
+        probe.client.disconnect()
+        del probe
+        import gc
+
+        gc.collect()
+        base_rss, base_threads = _status("self", "VmRSS"), threading.active_count()
+        connect_started = time.perf_counter()
+        for _ in range(n):
+            session = Session(url, protocol)
+            session.client.connect(timeout=60)
+            sessions.append(session)
+        for session in sessions:
+            if not session.client.wait_for_session_created(timeout=60):
+                raise RuntimeError("a session got no session.created")
+        connect_seconds = time.perf_counter() - connect_started
+        rate = 24000
+        size = rate * CHUNK_MS // 1000
+        noise = (np.random.default_rng(2).standard_normal(size) * 10).astype(np.int16)  # about -70 dBFS
+        stop = threading.Event()
+        late: List[float] = []
+        sent = [0]
+
+        def pacer() -> None:
+            due = time.monotonic()
+            while not stop.is_set():
+                for session in sessions:
+                    session.client.append_input_audio(noise)
+                sent[0] += len(sessions)
+                late.append(time.monotonic() - due)
+                due += CHUNK_MS / 1000.0
+                pause = due - time.monotonic()
+                if pause > 0:
+                    stop.wait(pause)
+
+        pace_thread = threading.Thread(target=pacer, name="bench-pacer", daemon=True)
+        pace_thread.start()
+        for session in sessions:
+            session.client.create_response()
+        time.sleep(warmup)
+        for session in sessions:
+            session.recording = True
+        late.clear()
+        events0, sent0 = sum(s.events for s in sessions), sent[0]
+        cpu0, server_cpu0, wall0 = time.process_time(), _cpu_seconds(server_pid), time.monotonic()
+        time.sleep(seconds)
+        cpu, server_cpu = time.process_time() - cpu0, _cpu_seconds(server_pid) - server_cpu0
+        wall = time.monotonic() - wall0
+        received, sent_events = sum(s.events for s in sessions) - events0, sent[0] - sent0
+        for session in sessions:
+            session.recording = False
+        rss, threads = _status("self", "VmRSS"), threading.active_count()
+        server_rss, server_threads = _status(server_pid, "VmRSS"), _status(server_pid, "Threads")
+        stop.set()
+        pace_thread.join()
+        errors = [e for s in sessions for e in s.errors]
+        per_session_p99 = [_p99(s.lags) for s in sessions if s.lags]
+        all_lags = [lag for s in sessions for lag in s.lags]
+        speeds = [s.samples / rate / wall for s in sessions]
+        result = {
+            "n": n,
+            "protocol": protocol,
+            "connect_s": connect_seconds,
+            "rss_per_session_mb": (rss - base_rss) / 1024 / n,
+            "threads_per_session": (threads - base_threads - 1) / n,  # the pacer is not a session's
+            "cpu_us_per_event": cpu / max(received + sent_events, 1) * 1e6,
+            "cpu_share": cpu / wall,
+            "events_per_s": (received + sent_events) / wall,
+            "worst_p99_ms": max(per_session_p99) * 1000 if per_session_p99 else float("nan"),
+            "p99_ms": _p99(all_lags) * 1000,
+            "p50_ms": statistics.median(all_lags) * 1000 if all_lags else float("nan"),
+            "slowest_x_realtime": min(speeds) if speeds else 0.0,
+            "pacer_p99_late_ms": _p99(late) * 1000,
+            "server_cpu_share": server_cpu / wall,
+            "server_rss_per_session_mb": server_rss / 1024 / n,
+            "server_threads": server_threads,
+            "errors": len(errors),
+            "first_error": str(errors[0])[:200] if errors else "",
+        }
+        result["carried"] = (
+            result["slowest_x_realtime"] >= 0.95 and result["pacer_p99_late_ms"] < 100 and result["worst_p99_ms"] < 50
+        )
+        return result
+    finally:
+        for session in sessions:
+            try:
+                session.client.disconnect()
+            except Exception:  # noqa: BLE001 - best effort at the end of a run
+                pass
+        stop_server(proc)
+
+
+def _row(r: Dict[str, Any]) -> str:
+    return (
+        f"  {r['n']:5d} {r['rss_per_session_mb']:8.2f} MB {r['threads_per_session']:5.2f} "
+        f"{r['cpu_us_per_event']:7.1f} us {r['cpu_share'] * 100:5.1f}% {r['events_per_s']:8.0f} "
+        f"{r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['worst_p99_ms']:8.2f} ms {r['slowest_x_realtime']:6.2f}x "
+        f"{r['pacer_p99_late_ms']:6.1f} ms {r['server_cpu_share'] * 100:5.1f}% {r['server_rss_per_session_mb']:6.2f} MB "
+        f"{r['server_threads']:5d} {r['connect_s']:6.1f} s  {'yes' if r['carried'] else 'NO'}"
+        + (f"  errors: {r['errors']} ({r['first_error']})" if r["errors"] else "")
+    )
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, nargs="+", default=[10, 100], help="the levels N (default 10 100)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per level")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
+    parser.add_argument("--find-max", action="store_true", help="then raise N by 1.5x until a level is not carried")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--serve", type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve is not None:
+        return serve(args.serve)
+    limits = _raise_nofile()
+    print(
+        f"== N concurrent sessions, audio both ways at real time ({CHUNK_MS} ms chunks in, a paced spoken reply out), "
+        f"simulator in another process; {args.warmup:g} s warm-up, {args.seconds:g} s measured; RLIMIT_NOFILE {limits[0]}"
+    )
+    header = (
+        f"  {'N':>5s} {'RSS/sess':>11s} {'thr/s':>5s} {'CPU/event':>10s} {'CPU':>6s} {'events/s':>8s} "
+        f"{'p50':>7s} {'p99':>7s} {'worst p99':>11s} {'slowest':>7s} {'pacer p99':>9s} {'sim CPU':>6s} "
+        f"{'sim RSS/s':>9s} {'sim thr':>7s} {'connect':>8s}  real time?"
+    )
+    print(header)
+    results: List[Dict[str, Any]] = []
+    levels = list(args.sessions)
+    while levels:
+        n = levels.pop(0)
+        try:
+            result = run_level(n, args.seconds, args.warmup)
+        except Exception as exc:  # noqa: BLE001 - a level that cannot run is a finding
+            print(f"  {n:5d} could not run: {type(exc).__name__}: {exc}")
+            break
+        results.append(result)
+        print(_row(result), flush=True)
+        if args.find_max and not levels and result["carried"]:
+            levels.append(int(n * 1.5))
+    if results:
+        first, last = results[0], results[-1]
+        print(f"== targets (protocol {first['protocol']}; 2 shared cores: the ratios between levels are the figures)")
+        for key, label in (
+            ("rss_per_session_mb", "memory per session"),
+            ("threads_per_session", "threads per session"),
+            ("cpu_us_per_event", "CPU per event"),
+        ):
+            ratio = last[key] / first[key] if first[key] else float("nan")
+            print(
+                f"  {label:22s} N={first['n']} -> N={last['n']}: {first[key]:.2f} -> {last[key]:.2f} ({ratio:.2f}x)"
+                f"   target flat within 1.3x: {'met' if ratio <= 1.3 else 'MISSED'}"
+            )
+        at300 = [r for r in results if r["n"] == 300]
+        if at300:
+            r = at300[0]
+            print(f"  worst p99 latency at 300: {r['worst_p99_ms']:.1f} ms   target < 50 ms: "
+                  f"{'met' if r['worst_p99_ms'] < 50 else 'MISSED'}")
+            print(f"  simulator serving 300 sessions at real time: {'met' if r['slowest_x_realtime'] >= 0.95 else 'MISSED'}"
+                  f" (slowest session {r['slowest_x_realtime']:.2f}x real time, errors {r['errors']})")
+        else:
+            print(f"  worst p99 latency at {last['n']}: {last['worst_p99_ms']:.1f} ms (the target, < 50 ms, is for N=300: "
+                  "run with --sessions 10 100 300)")
+        carried = [r["n"] for r in results if r["carried"]]
+        print(f"  largest N carried at real time in this run: {max(carried) if carried else 'none'}"
+              + ("" if args.find_max else " (of the levels tried; --find-max searches)"))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(results, out, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
