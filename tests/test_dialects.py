@@ -1150,3 +1150,41 @@ def test_effective_session_reads_a_beta_server_session() -> None:
     assert effective["turn_detection_type"] == "server_vad" and effective["voice"] == "sage"
     assert effective["input_audio_format"] == "pcm16"
     assert effective_session({"voice": "ash"}) == {"voice": "ash"}  # only what it states
+
+
+def test_ga_native_session_round_trips_through_the_flat_form() -> None:
+    wire = client_to_wire({"event_id": "evt_r", "type": "session.update", "session": _GA_DOC_SETTINGS}, "ga")
+    validate(GA_CLIENT, wire)
+    flat = dialects.session_from_ga(wire["session"])
+    assert "audio" not in flat and flat["voice"] == "cedar" and flat["turn_detection"]["type"] == "semantic_vad"
+    again = client_to_wire({"event_id": "evt_r", "type": "session.update", "session": flat}, "ga")
+    assert validate(GA_CLIENT, again).model_dump() == validate(GA_CLIENT, wire).model_dump()
+
+
+def test_out_of_band_response_create_with_ga_native_options() -> None:
+    options = {"conversation": "none", "output_modalities": ["text"], "modalities": ["text", "audio"],
+               "instructions": "Classify the topic.", "metadata": {"purpose": "classification"},
+               "audio": {"output": {"voice": "cedar", "format": "g711_ulaw"}}, "voice": "alloy",
+               "max_output_tokens": 64, "input": [
+                   {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "My bill is wrong."}]}]}
+    wire = client_to_wire({"event_id": "evt_o", "type": "response.create", "response": options}, "ga")
+    model = validate(GA_CLIENT, wire).response
+    assert model.conversation == "none" and model.output_modalities == ["text"]
+    assert model.audio.output.voice == "cedar" and model.audio.output.format.type == "audio/pcmu"
+    assert model.metadata == {"purpose": "classification"} and model.max_output_tokens == 64
+    assert model.input[0].content[0].text == "My bill is wrong."
+
+
+def test_mcp_approval_and_images_go_out_as_ga_items() -> None:
+    approval = {"event_id": "evt_a", "type": "conversation.item.create",
+                "item": {"type": "mcp_approval_response", "id": "mcpa_1", "approval_request_id": "mcpr_1",
+                         "approve": True}}  # GA requires the item id here
+    model = validate(GA_CLIENT, client_to_wire(approval, "ga"))
+    assert model.item.type == "mcp_approval_response" and model.item.approve is True
+    image = {"event_id": "evt_i", "type": "conversation.item.create", "item": {
+        "type": "message", "role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}]}}
+    model = validate(GA_CLIENT, client_to_wire(image, "ga"))
+    assert [part.type for part in model.item.content] == ["input_text", "input_image"]
+    assert model.item.content[1].image_url == "data:image/png;base64,iVBORw0KGgo="
