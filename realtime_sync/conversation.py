@@ -336,6 +336,12 @@ class Conversation:
     def _reconcile(self, item: Item, final: Mapping[str, Any]) -> None:
         reconcile(item, final, item.get("id") in self._truncated)
 
+    def _settle(self, item: Item, final: Mapping[str, Any]) -> None:
+        """The item is final: an item still ``in_progress`` (MCP items carry no status) is done."""
+        if item.get("status") in (None, "in_progress"):
+            item["status"] = "incomplete" if final.get("error") else "completed"
+        self._finish_audio(item)
+
     def _delta(self, event: Mapping[str, Any]) -> str:
         delta = event.get("delta")
         if delta.__class__ is not str:
@@ -376,9 +382,7 @@ class Conversation:
         item_id = _field(event, final, "id", str)
         item = self._item_lookup.get(item_id) or self._add_item(final)
         self._reconcile(item, final)
-        if not isinstance(final.get("status"), str) or final["status"] == "in_progress":
-            item["status"] = "completed"
-        self._finish_audio(item)
+        self._settle(item, final)
         return item, None
 
     def _on_item_truncated(self, event: Mapping[str, Any]) -> ProcessResult:
@@ -449,7 +453,7 @@ class Conversation:
         final = _field(event, event, "item", dict)
         item = self._item(event, _field(event, final, "id", str))
         self._reconcile(item, final)
-        self._finish_audio(item)
+        self._settle(item, final)
         return item, None
 
     def _on_response_done(self, event: Mapping[str, Any]) -> ProcessResult:

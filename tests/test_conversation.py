@@ -1736,6 +1736,17 @@ def test_ga_mcp_call_failure_is_recorded(conv: Conversation) -> None:
     failed = dict(call, error={"type": "protocol_error", "code": 500, "message": "boom"})
     conv.process_event(ga("conversation.item.done", previous_item_id=None, item=failed))
     assert item["formatted"]["error"] == {"type": "protocol_error", "code": 500, "message": "boom"}
+    assert item["status"] == "incomplete" and conv.claim_completion("mcp_2") is False
+
+
+def test_ga_mcp_call_done_without_status_events_is_completed(conv: Conversation) -> None:
+    call = {"id": "mcp_3", "type": "mcp_call", "server_label": "s", "name": "t", "arguments": "{}"}
+    item, _ = conv.process_event(ga("conversation.item.added", previous_item_id=None, item=call))
+    assert item["status"] == "in_progress"
+    conv.process_event(ga("response.output_item.done", response_id="resp_1", output_index=0,
+                          item=dict(call, output="42")))
+    assert item["status"] == "completed" and item["formatted"]["output"] == "42"
+    assert conv.claim_completion("mcp_3") is True
 
 
 def test_ga_input_image_parts_are_kept(conv: Conversation) -> None:
