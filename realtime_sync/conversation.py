@@ -38,6 +38,17 @@ never joins the conversation are kept on the response record:
 ``get_response(id)["output_items"]`` holds the response's output items, with
 ``formatted`` fields, whether or not they are in :attr:`Conversation.items`.
 
+Layout
+------
+:class:`Conversation` holds the state and routes each event (the table is in
+``_conversation_routes``); the work is done by small parts it owns or calls:
+``_conversation_items`` (building items, growing text, reconciling final
+items), ``_conversation_audio`` (audio buffers), ``_conversation_responses``
+(responses and their detached output items), ``_conversation_speech``
+(speech boundaries and input slicing), ``_conversation_transcripts`` (input
+transcription, parked until its item exists) and ``_conversation_fields``
+(field checks that turn malformed values into ProtocolError).
+
 Threads
 -------
 :meth:`Conversation.process_event` normally runs on the socket thread, while
