@@ -498,6 +498,20 @@ def scenario_devices(card: FakeSoundCard, directory: Path, params: Dict[str, Any
     return result
 
 
+def _record_device_input(mic: Any) -> List[bytes]:
+    """Keep what PortAudio hands ``mic`` (before any of our processing); call before ``mic.start()``."""
+    device_input: List[bytes] = []
+    on_portaudio = mic._on_portaudio
+
+    def recording_callback(in_data: Optional[bytes], *args: Any) -> Any:
+        if in_data:
+            device_input.append(bytes(in_data))
+        return on_portaudio(in_data, *args)
+
+    mic._on_portaudio = recording_callback
+    return device_input
+
+
 def scenario_capture(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) -> Dict[str, Any]:
     """Capture a tone through a Microphone and save what its callback received."""
     from realtime_sync import devices
@@ -515,15 +529,7 @@ def scenario_capture(card: FakeSoundCard, directory: Path, params: Dict[str, Any
         callback=on_chunk,
         sample_rate=params.get("device_rate"),
     )
-    device_input: List[bytes] = []  # what PortAudio handed the microphone, before our processing
-    on_portaudio = mic._on_portaudio
-
-    def recording_callback(in_data: Optional[bytes], *args: Any) -> Any:
-        if in_data:
-            device_input.append(bytes(in_data))
-        return on_portaudio(in_data, *args)
-
-    mic._on_portaudio = recording_callback  # type: ignore[method-assign]
+    device_input = _record_device_input(mic)
     mic.start()
     card.say(np.concatenate([silence(0.1), tone(params["freq"], params["seconds"]), silence(params.get("tail", 0.3))]))
     said = card.wait_said(20)
@@ -688,6 +694,7 @@ def scenario_capture_to_client(card: FakeSoundCard, directory: Path, params: Dic
     try:
         client.update_session(turn_detection=None)
         mic = devices.Microphone(client=client, audio_format=fmt)
+        device_input = _record_device_input(mic)
         with mic:
             card.say(np.concatenate([tone(params["freq"], params["seconds"], amplitude=0.3), silence(0.2)]))
             card.wait_said(10)
@@ -708,7 +715,14 @@ def scenario_capture_to_client(card: FakeSoundCard, directory: Path, params: Dic
         sim.stop()
     sent = np.concatenate(wire) if wire else np.zeros(0, np.int16)
     _save(directory, "wire.raw", sent)
-    return {"rate": mic.rate, "sent_samples": int(len(sent)), "committed_samples": committed, "appends": len(wire)}
+    _save(directory, "device_input.raw", np.frombuffer(b"".join(device_input), dtype="<i2"))
+    return {
+        "rate": mic.rate,
+        "device_rate": mic.device_rate,
+        "sent_samples": int(len(sent)),
+        "committed_samples": committed,
+        "appends": len(wire),
+    }
 
 
 def _voice_session(card: FakeSoundCard, params: Dict[str, Any], reply: str):  # type: ignore[no-untyped-def]
@@ -939,6 +953,7 @@ def scenario_push_to_talk(card: FakeSoundCard, directory: Path, params: Dict[str
             "speaker_rate": chat.speaker.rate,
             "user_audio_samples": int(len(user_audio)),
             "mic_rate": chat.microphone.rate if chat.microphone else None,
+            "mic_device_rate": chat.microphone.device_rate if chat.microphone else None,
         }
         _save(directory, "user.raw", np.asarray(user_audio, dtype=np.int16))
     _save(directory, "item.raw", rec.item_audio(item_id))

@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any, Dict
 
 import numpy as np
 import pytest
@@ -57,12 +57,6 @@ def audio_stack() -> None:
 def voice_stack(audio_stack: None) -> None:
     """The audio stack plus the simulator (the ``server`` extra's websockets)."""
     pytest.importorskip("websockets", reason="the simulator needs the server extra (websockets)")
-
-
-def _span(samples: np.ndarray, rate: int) -> Tuple[int, int]:
-    span = card.active_span(samples, rate)
-    assert span is not None, "no sound at all"
-    return span
 
 
 def _scenario(name: str, tmp_path: Path, **params: Any) -> Dict[str, Any]:
@@ -154,20 +148,39 @@ def test_captured_tone_arrives_intact(audio_stack: None, tmp_path: Path, audio_f
     assert all(n == result["chunk_samples"] for n in lengths[:-1])
     assert 0 < lengths[-1] <= result["chunk_samples"]
     captured = card.load(tmp_path / "capture", "captured.raw")
-    span = card.active_span(captured, rate)
-    assert span is not None
+    _assert_microphone_delivered_the_device_input(tmp_path / "capture", captured, audio_format, device_rate)
+    _assert_tone(captured, rate, 440, 1.0, device_rate)
+
+
+def _assert_microphone_delivered_the_device_input(
+    directory: Path, delivered: np.ndarray, audio_format: str, device_rate: int
+) -> None:
+    """Every sample PortAudio handed the microphone, resampled, in order: nothing doubled or dropped."""
+    rate = audio.sample_rate(audio_format)
+    device_input = card.load(directory, "device_input.raw")
+    expected = audio.resample(device_input, device_rate, rate)  # one call; the microphone streams
+    assert len(delivered) == len(expected), (len(delivered), len(expected))
+    if device_rate == rate:  # no resampling: exact, through the wire format's codec
+        if audio_format != "pcm16":
+            expected = audio.decode_audio(audio.encode_audio(expected, audio_format), audio_format)
+        np.testing.assert_array_equal(delivered, expected)
+    else:  # streaming and one-call resampling agree to rounding
+        assert np.abs(delivered.astype(np.int32) - expected).max(initial=0) <= 1
+
+
+def _assert_tone(samples: np.ndarray, rate: int, freq: float, seconds: float, device_rate: int) -> None:
+    """The tone the card was told to say arrived: its length, pitch and (when the card did not convert
+    rates) its exact shape. ALSA's rate conversion on the fake card can, under heavy CPU load, repeat
+    a few ms of input before PortAudio hands it to us (the microphone is checked against that input
+    above), so through it only a tone of about the right length and pitch is required."""
+    span = card.active_span(samples, rate)
+    assert span is not None, "no sound at all"
     start, end = span
-    assert abs((end - start) / rate - 1.0) <= 0.01  # length within 10 ms (one 5 ms frame each side)
-    assert abs(card.dominant_frequency(captured[start:end], rate) - 440) < 1.0
-    # Every sample the device delivered, resampled, in order: nothing doubled or dropped by the
-    # microphone. (Compared with the device's own input, not with the ideal tone: under heavy
-    # load ALSA's rate conversion on the fake card can itself repeat a few ms before we get them.)
-    device_input = card.load(tmp_path / "capture", "device_input.raw")
-    expected = audio.resample(device_input, device_rate, rate)
-    assert len(captured) == len(expected)
-    assert np.abs(captured.astype(np.int32) - expected).max(initial=0) <= 1
-    if device_rate == card.CARD_RATE:  # no rate conversion on the card: the tone itself, intact
-        _offset, score = card.align(captured, card.tone(440, 1.0, rate=rate))
+    intact = device_rate == card.CARD_RATE
+    assert abs((end - start) / rate - seconds) <= (0.01 if intact else 0.1), (start, end)
+    assert abs(card.dominant_frequency(samples[start:end], rate) - freq) < (1.0 if intact else 2.0)
+    if intact:  # a clean sine at the expected level, nothing doubled or dropped
+        _offset, score = card.align(samples, card.tone(freq, seconds, rate=rate))
         assert score > 0.99, score
 
 
@@ -178,9 +191,8 @@ def test_microphone_streams_into_the_client(voice_stack: None, tmp_path: Path, a
     assert result["rate"] == rate
     assert result["appends"] > 5 and result["committed_samples"] == result["sent_samples"]
     sent = card.load(tmp_path / "capture_to_client", "wire.raw")  # the appends' audio, decoded
-    start, end = _span(sent, rate)
-    assert abs((end - start) / rate - 0.5) <= 0.01
-    assert abs(card.dominant_frequency(sent[start:end], rate) - 600) < 1.5
+    _assert_microphone_delivered_the_device_input(tmp_path / "capture_to_client", sent, audio_format, result["device_rate"])
+    _assert_tone(sent, rate, 600, 0.5, result["device_rate"])
 
 
 def test_stop_delivers_the_last_partial_chunk(audio_stack: None, tmp_path: Path) -> None:
@@ -188,9 +200,8 @@ def test_stop_delivers_the_last_partial_chunk(audio_stack: None, tmp_path: Path)
     lengths = result["chunk_lengths"]
     assert lengths and lengths[-1] < result["chunk_samples"]  # never a full second: only stop() sent it
     captured = card.load(tmp_path / "capture", "captured.raw")
-    start, end = _span(captured, 24000)
-    assert abs((end - start) / 24000 - 0.3) <= 0.01
-    assert abs(card.dominant_frequency(captured[start:end], 24000) - 300) < 1.0
+    _assert_microphone_delivered_the_device_input(tmp_path / "capture", captured, "pcm16", result["device_rate"])
+    _assert_tone(captured, 24000, 300, 0.3, result["device_rate"])
 
 
 @pytest.mark.parametrize("device_rate", [None, 44100, 16000])
@@ -298,9 +309,7 @@ def test_push_to_talk_sends_only_between_begin_and_end(voice_stack: None, tmp_pa
     last_append = max(i for i, t in enumerate(sent) if t == "input_audio_buffer.append")
     assert sent.index("input_audio_buffer.commit") > last_append
     user = card.load(tmp_path / "push_to_talk", "user.raw")
-    start, end = _span(user, 24000)
-    assert abs((end - start) / 24000 - 0.5) <= 0.01
-    assert abs(card.dominant_frequency(user[start:end], 24000) - 550) < 1.0
+    _assert_tone(user, 24000, 550, 0.5, result["mic_device_rate"])
     assert len(user) < 24000 * 1.0  # the 440 Hz tone spoken before begin_turn() is not in the turn
     item = card.load(tmp_path / "push_to_talk", "item.raw")
     played = card.load(tmp_path / "push_to_talk", "played.raw")
