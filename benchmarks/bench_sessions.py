@@ -116,10 +116,39 @@ def serve(reply_seconds: float) -> int:
 
     options: Dict[str, Any] = {"responder": responder, "realtime": True, "audio_chunk_ms": CHUNK_MS}
     ga = "protocol" in inspect.signature(RealtimeSimulator).parameters
+    profile_path = os.environ.get("BENCH_SESSIONS_PROFILE")
+    profiles = _profile_threads() if profile_path else []
     with RealtimeSimulator(**options) as sim:
         print(f"PORT {sim.port} {'ga' if ga else 'beta'} {os.getpid()}", flush=True)
         sys.stdin.read()
+    if profile_path:
+        import pstats
+
+        stats = pstats.Stats(profiles[0])
+        for profile in profiles[1:]:
+            stats.add(profile)
+        stats.dump_stats(profile_path)
     return 0
+
+
+def _profile_threads() -> List[Any]:
+    """Profile every thread started from now on (cProfile, one profile per thread)."""
+    import cProfile
+
+    profiles: List[Any] = []
+    original_run = threading.Thread.run
+
+    def profiled_run(self: threading.Thread) -> None:
+        profile = cProfile.Profile(time.thread_time)  # CPU time: blocking and GIL waits cost nothing
+        profiles.append(profile)
+        profile.enable()
+        try:
+            original_run(self)
+        finally:
+            profile.disable()
+
+    threading.Thread.run = profiled_run  # type: ignore[method-assign]
+    return profiles
 
 
 def start_server(reply_seconds: float) -> Tuple[str, str, str, subprocess.Popen]:  # type: ignore[type-arg]
@@ -199,6 +228,8 @@ def run_level(n: int, seconds: float, warmup: float) -> Dict[str, Any]:
     """N sessions for warmup + seconds against a fresh simulator process; the figures."""
     url, protocol, server_pid, proc = start_server(warmup + seconds + 30)
     sessions: List[Session] = []
+    profile_path = os.environ.get("BENCH_SESSIONS_PROFILE_CLIENT")
+    profiles = _profile_threads() if profile_path else []
     try:
         # A first session warms the imports, then the baseline is taken.
         probe = Session(url, protocol)
@@ -293,6 +324,13 @@ def run_level(n: int, seconds: float, warmup: float) -> Dict[str, Any]:
             except Exception:  # noqa: BLE001 - best effort at the end of a run
                 pass
         stop_server(proc)
+        if profile_path and profiles:
+            import pstats
+
+            stats = pstats.Stats(profiles[0])
+            for profile in profiles[1:]:
+                stats.add(profile)
+            stats.dump_stats(profile_path)
 
 
 def _row(r: Dict[str, Any]) -> str:
