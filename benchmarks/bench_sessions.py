@@ -241,7 +241,7 @@ def _audio_bytes(session: Session) -> int:
     return total
 
 
-def run_level(n: int, seconds: float, warmup: float, servers: int = 1) -> Dict[str, Any]:
+def run_level(n: int, seconds: float, warmup: float, servers: int = 1, pacers: int = 1) -> Dict[str, Any]:
     """N sessions for warmup + seconds against fresh simulator processes; the figures."""
     started = [start_server(warmup + seconds + 30) for _ in range(servers)]
     urls = [s[0] for s in started]
@@ -276,28 +276,36 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1) -> Dict[s
         noise = (np.random.default_rng(2).standard_normal(size) * 10).astype(np.int16)  # about -70 dBFS
         stop = threading.Event()
         late: List[float] = []
+        ticks: List[Tuple[float, float]] = []  # (wall, CPU) of one round of appends
         sent = [0]
 
-        def pacer() -> None:
+        def pacer(group: List[Session]) -> None:
             due = time.monotonic()
             while not stop.is_set():
-                for session in sessions:
+                tick, tick_cpu = time.monotonic(), time.thread_time()
+                for session in group:
                     session.client.append_input_audio(noise)
-                sent[0] += len(sessions)
+                ticks.append((time.monotonic() - tick, time.thread_time() - tick_cpu))
+                sent[0] += len(group)  # a race between pacers: a count, near enough
                 late.append(time.monotonic() - due)
                 due += CHUNK_MS / 1000.0
                 pause = due - time.monotonic()
                 if pause > 0:
                     stop.wait(pause)
 
-        pace_thread = threading.Thread(target=pacer, name="bench-pacer", daemon=True)
-        pace_thread.start()
+        pace_threads = [
+            threading.Thread(target=pacer, args=(sessions[k::pacers],), name=f"bench-pacer-{k}", daemon=True)
+            for k in range(min(pacers, n))
+        ]
+        for thread in pace_threads:
+            thread.start()
         for session in sessions:
             session.client.create_response()
         time.sleep(warmup)
         for session in sessions:
             session.recording = True
         late.clear()
+        ticks.clear()
         events0, sent0 = sum(s.events for s in sessions), sent[0]
         cpu0, wall0 = time.process_time(), time.monotonic()
         server_cpu0 = [_cpu_seconds(pid) for pid in server_pids]
@@ -313,7 +321,8 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1) -> Dict[s
         server_rss = sum(_status(pid, "VmRSS") for pid in server_pids)
         server_threads = sum(_status(pid, "Threads") for pid in server_pids)
         stop.set()
-        pace_thread.join()
+        for thread in pace_threads:
+            thread.join()
         errors = [e for s in sessions for e in s.errors]
         per_session_p99 = [_p99(s.lags) for s in sessions if s.lags]
         all_lags = [lag for s in sessions for lag in s.lags]
@@ -326,7 +335,7 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1) -> Dict[s
             "audio_per_session_mb": audio / 2**20 / n,
             "fixed_per_session_mb": ((rss - base_rss) * 1024 - audio) / 2**20 / n,
             "servers": servers,
-            "threads_per_session": (threads - base_threads - 1) / n,  # the pacer is not a session's
+            "threads_per_session": (threads - base_threads - len(pace_threads)) / n,  # pacers are not a session's
             "cpu_us_per_event": cpu / max(received + sent_events, 1) * 1e6,
             "cpu_share": cpu / wall,
             "events_per_s": (received + sent_events) / wall,
@@ -335,6 +344,8 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1) -> Dict[s
             "p50_ms": statistics.median(all_lags) * 1000 if all_lags else float("nan"),
             "slowest_x_realtime": min(speeds) if speeds else 0.0,
             "pacer_p99_late_ms": _p99(late) * 1000,
+            "append_wall_us": statistics.median(t[0] for t in ticks) / max(1, n // len(pace_threads)) * 1e6 if ticks else 0.0,
+            "append_cpu_us": statistics.median(t[1] for t in ticks) / max(1, n // len(pace_threads)) * 1e6 if ticks else 0.0,
             "server_cpu_share": max(server_cpu) / wall,
             "server_rss_per_session_mb": server_rss / 1024 / n,
             "server_threads": server_threads,
@@ -370,6 +381,7 @@ def _row(r: Dict[str, Any]) -> str:
         f"{r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['worst_p99_ms']:8.2f} ms {r['slowest_x_realtime']:6.2f}x "
         f"{r['pacer_p99_late_ms']:6.1f} ms {r['server_cpu_share'] * 100:5.1f}% {r['server_rss_per_session_mb']:6.2f} MB "
         f"{r['server_threads']:5d} {r['connect_s']:6.1f} s  {'yes' if r['carried'] else 'NO'}"
+        + f"  append {r['append_wall_us']:.0f} us wall / {r['append_cpu_us']:.0f} us CPU"
         + (f"  errors: {r['errors']} ({r['first_error']})" if r["errors"] else "")
     )
 
@@ -380,6 +392,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per level")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
     parser.add_argument("--servers", type=int, default=1, help="simulator processes, sessions spread over them")
+    parser.add_argument("--pacers", type=int, default=1, help="threads appending the input audio, sessions split among them")
+    parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval (s) in this process (default 0.005)")
     parser.add_argument("--find-max", action="store_true", help="then raise N by 1.5x until a level is not carried")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--serve", type=float, help=argparse.SUPPRESS)
@@ -387,6 +401,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.serve is not None:
         return serve(args.serve)
     limits = _raise_nofile()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     print(
         f"== N concurrent sessions, audio both ways at real time ({CHUNK_MS} ms chunks in, a paced spoken reply out), "
         f"simulator in another process; {args.warmup:g} s warm-up, {args.seconds:g} s measured; RLIMIT_NOFILE {limits[0]}"
@@ -402,7 +418,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     while levels:
         n = levels.pop(0)
         try:
-            result = run_level(n, args.seconds, args.warmup, args.servers)
+            result = run_level(n, args.seconds, args.warmup, args.servers, args.pacers)
         except Exception as exc:  # noqa: BLE001 - a level that cannot run is a finding
             print(f"  {n:5d} could not run: {type(exc).__name__}: {exc}")
             break
