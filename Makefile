@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean audio-extra
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,19 +16,34 @@ $(VENV)/.demo-installed: $(VENV)/bin/python setup.cfg setup.py
 	$(PIP) install -e ".[server]"
 	@touch $@
 
-# Tests want pyaudio too; where PortAudio's headers are missing pyaudio cannot
-# build, so the install falls back to the test extra alone and the audio tests
-# say why they skip (REALTIME_SYNC_REQUIRE_AUDIO=1 turns that skip into a failure).
+# The test extra; the audio extra is the separate step below.
 $(VENV)/.test-installed: $(VENV)/bin/python setup.cfg setup.py
-	$(PIP) install -e ".[test,audio,server]" || { \
-	  echo "pyaudio could not be installed (is PortAudio installed? see README); audio tests will skip"; \
-	  $(PIP) install -e ".[test,server]"; }
+	$(PIP) install -e ".[test,server]"
 	@touch $@
+
+# The audio extra (pyaudio), looked at on every `make test` (no stamp): pyaudio
+# builds only against PortAudio, so it is installed once PortAudio is there
+# (pkg-config, else one of these headers); until then one line says what to
+# install and the audio tests skip (REALTIME_SYNC_REQUIRE_AUDIO=1 makes them fail).
+PORTAUDIO_HEADERS ?= /usr/include/portaudio.h /usr/local/include/portaudio.h /opt/homebrew/include/portaudio.h
+HAVE_PORTAUDIO = ( pkg-config --exists portaudio-2.0 2>/dev/null && exit 0; \
+	for h in $(PORTAUDIO_HEADERS); do [ -f "$$h" ] && exit 0; done; exit 1 )
+
+audio-extra: $(VENV)/.test-installed
+	@if $(PY) -c "import pyaudio" >/dev/null 2>&1; then \
+	  :; \
+	elif ! $(HAVE_PORTAUDIO); then \
+	  echo "note: PortAudio is missing, so the audio tests skip: apt-get install portaudio19-dev (or brew install portaudio), then make test again"; \
+	elif $(PIP) install -e ".[audio]" >$(VENV)/audio-install.log 2>&1; then \
+	  echo "installed the audio extra (pyaudio) into $(VENV)"; \
+	else \
+	  echo "note: pyaudio did not build although PortAudio is there (see $(VENV)/audio-install.log); the audio tests skip"; \
+	fi
 
 demo: $(VENV)/.demo-installed
 	$(PY) -m realtime_sync demo
 
-test: $(VENV)/.test-installed
+test: $(VENV)/.test-installed audio-extra
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.test-installed

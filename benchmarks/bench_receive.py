@@ -8,9 +8,10 @@ run, alternating so both see the same machine load:
 * ``bare``: websocket-client's blocking ``recv()`` + ``json.loads`` + base64
   decode in a plain loop: the least a client can do per frame.
 * ``RealtimeAPI``: the library with its defaults, a ``server.*`` callback that
-  base64-decodes each delta; frames travel through ``WebSocketApp``'s loop on
-  the receive thread, are parsed once and dispatched twice
-  (``server.response.audio.delta``, ``server.*``).
+  base64-decodes each delta; frames are read by the connection's own buffered
+  frame reader on the receive thread (``realtime_sync/_transport/frames.py``),
+  parsed once and dispatched twice (``server.response.audio.delta``,
+  ``server.*``).
 
 The target is ``bare / RealtimeAPI <= 1.2`` (RealtimeAPI within 1.2x).
 ``--split`` adds two columns that take the difference apart: ``bare +
@@ -38,12 +39,14 @@ this path (servers do not mask); masking only touches what the client sends.
 
 Two more things RealtimeAPI does on this path, both found by profiling:
 
-* ``WebSocketApp``'s default dispatcher runs a ``selectors`` wait and a ping
-  check before every frame (about 2 us a frame). RealtimeAPI passes its own
-  dispatcher (``_FrameReader`` in ``_receive_loop.py``) that reads frames back to back;
-  with pings and a ping timeout (the default) the socket timeout
-  (``ping_interval + ping_timeout``) is the liveness check, and the pong check
-  between frames is two attribute reads.
+* websocket-client reads each frame with several small ``recv`` calls (two
+  for the header, more for the payload) and its ``WebSocketApp`` loop adds a
+  ``selectors`` wait and a ping check per frame. RealtimeAPI uses
+  websocket-client for the handshake only; its connection then reads the
+  socket in 64 kB blocks and parses every frame in the block from one
+  buffer (``FrameReader`` in ``realtime_sync/_transport/frames.py``), waiting
+  in ``poll`` only when the buffer holds no complete frame. Pings are sent by
+  the receive thread itself (no keep-alive thread).
 * ``json.loads`` wraps ``JSONDecoder.raw_decode`` in two whitespace regex
   matches (about 1 us a frame); RealtimeAPI calls the documented
   ``raw_decode``, checks that the value ends the frame, and leaves anything
@@ -51,7 +54,7 @@ Two more things RealtimeAPI does on this path, both found by profiling:
   ``json.loads``, as the goal defines it.
 
 What is left between the two columns: the two dispatches (about 0.5 us per
-frame, see ``bare + dispatch``), ``WebSocketApp``'s per-frame callbacks, and
+frame, see ``bare + dispatch``), the listener calls per frame, and
 running on a background thread at all (``bare, on a thread``). Run-to-run
 noise on a shared machine is several percent: compare the rounds (the
 per-round ratios are printed with their spread), and prefer the CPU column.

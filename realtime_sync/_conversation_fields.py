@@ -17,7 +17,7 @@ from typing import Any, Dict, Mapping, Tuple, Type, Union
 
 from .errors import ProtocolError
 
-__all__ = ["MAX_QUEUED_IDS", "field", "milliseconds", "text_or_empty", "park"]
+__all__ = ["MAX_QUEUED_IDS", "field", "milliseconds", "samples_at", "text_or_empty", "park"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,27 @@ def milliseconds(event: Mapping[str, Any], key: str) -> Union[int, float]:
             event=dict(event),
         )
     return value
+
+
+# Sample positions are clamped here: far past any real audio, still an int.
+_MAX_POSITION = 2**62
+
+
+def samples_at(ms: float, rate: int) -> int:
+    """The sample index at ``ms`` milliseconds (floor), clamped to +-2**62.
+
+    ``ms`` is finite (checked by :func:`milliseconds`), but a finite number of
+    milliseconds can still overflow a float once multiplied by the rate.
+    """
+    try:
+        position = ms * rate / 1000
+    except OverflowError:  # a huge int divided into a float
+        return _MAX_POSITION if ms > 0 else -_MAX_POSITION
+    if position >= _MAX_POSITION:
+        return _MAX_POSITION
+    if position <= -_MAX_POSITION:
+        return -_MAX_POSITION
+    return math.floor(position)
 
 
 def text_or_empty(value: Any) -> str:

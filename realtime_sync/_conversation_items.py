@@ -1,8 +1,22 @@
-"""Item-level bookkeeping for the conversation: building, finding parts, reconciling.
+"""Item-level bookkeeping for the conversation: building, growing, reconciling.
 
 Pure functions over one item dict (the server's JSON plus ``formatted``);
 :class:`~realtime_sync.conversation.Conversation` calls them with its lock
 held and keeps all cross-item state itself.
+
+Growing text in linear time
+---------------------------
+Text, transcript and argument deltas are appended to two places: the content
+part (or ``item["arguments"]``) and ``formatted``. ``s = s + delta`` on a
+string that a dict also holds copies the whole string, so a long reply costs
+quadratic time. CPython appends in place (``realloc``) when the string has one
+reference, the local variable that ``+=`` stores back to. :func:`grow` and
+:func:`grow_pair` therefore take the string out of its dicts (an empty string
+stands in for that instant), append, and put it back. A part and ``formatted``
+share one string object while they hold the same text (one text part, one
+audio part), so one append serves both. If a user keeps a reference to an
+earlier string the next append copies once, which is correct, just not free.
+Other Python implementations get correct, if slower, results.
 """
 
 from __future__ import annotations
@@ -18,13 +32,17 @@ from .errors import ProtocolError
 
 __all__ = [
     "TEXT_PART_TYPES",
+    "MCP_ITEM_TYPES",
+    "grow",
+    "grow_pair",
+    "grow_input_transcript",
+    "add_part",
     "new_item",
     "find_part",
     "tool_of",
     "refresh_text",
     "refresh_transcript",
     "reconcile",
-    "apply_parked_transcription",
 ]
 
 logger = logging.getLogger(__name__)
@@ -32,14 +50,85 @@ logger = logging.getLogger(__name__)
 Item = Dict[str, Any]
 
 TEXT_PART_TYPES = ("text", "input_text")
+MCP_ITEM_TYPES = ("mcp_call", "mcp_list_tools", "mcp_approval_request", "mcp_approval_response")
+
+# Fields a final item (conversation.item.done, response.output_item.done) may
+# complete on a tool or MCP item, and the formatted fields built from them.
+_FINAL_FIELDS = ("name", "call_id", "server_label", "output", "error", "tools", "approve", "reason",
+                 "approval_request_id")
+
+
+def grow(holder: Dict[str, Any], key: str, delta: str) -> None:
+    """``holder[key] += delta`` without copying ``holder[key]`` (see the module docs)."""
+    value = holder.get(key)
+    if value.__class__ is not str:
+        value = ""
+    holder[key] = ""
+    value += delta  # in place: the local is the only reference
+    holder[key] = value
+
+
+def grow_pair(first: Dict[str, Any], first_key: str, second: Dict[str, Any], second_key: str, delta: str) -> None:
+    """Append ``delta`` to ``first[first_key]`` and ``second[second_key]``, sharing one string if they do."""
+    value = first.get(first_key)
+    if value.__class__ is str and second.get(second_key) is value:
+        first[first_key] = ""
+        second[second_key] = ""
+        value += delta  # in place: the local is the only reference
+        first[first_key] = value
+        second[second_key] = value
+        return
+    del value
+    grow(first, first_key, delta)
+    grow(second, second_key, delta)
+
+
+def _set_tool(formatted: Dict[str, Any], fields: Dict[str, Any]) -> None:
+    """Update ``formatted["tool"]`` in place (a user may hold it), or create it."""
+    tool = formatted.get("tool")
+    if isinstance(tool, dict):
+        tool.update(fields)
+    else:
+        formatted["tool"] = fields
+
+
+def _format_tool(item: Item) -> None:
+    """Set ``formatted["tool"]`` / ``"output"`` and friends for function and MCP items."""
+    formatted = item["formatted"]
+    item_type = item.get("type")
+    if item_type == "function_call":
+        _set_tool(formatted, {"type": "function", "name": item.get("name"), "call_id": item.get("call_id"),
+                              "arguments": item["arguments"]})
+    elif item_type == "function_call_output":
+        formatted["output"] = item.get("output")
+    elif item_type in ("mcp_call", "mcp_approval_request"):
+        fields = {"type": item_type, "server_label": item.get("server_label"), "name": item.get("name"),
+                  "arguments": item["arguments"]}
+        if item_type == "mcp_call":
+            fields["approval_request_id"] = item.get("approval_request_id")
+            formatted["output"] = item.get("output")
+            formatted["error"] = copy.deepcopy(item.get("error"))
+        else:
+            formatted["approval_request_id"] = item.get("id")
+        _set_tool(formatted, fields)
+    elif item_type == "mcp_list_tools":
+        _set_tool(formatted, {"type": item_type, "server_label": item.get("server_label")})
+        tools = item.get("tools")
+        formatted["tools"] = copy.deepcopy(tools) if isinstance(tools, list) else []
+    elif item_type == "mcp_approval_response":
+        formatted["approval_request_id"] = item.get("approval_request_id")
+        formatted["approve"] = item.get("approve")
+        formatted["reason"] = item.get("reason")
 
 
 def new_item(source: Mapping[str, Any]) -> Item:
     """A deep copy of the server's ``item`` with ``formatted`` and the reference's status.
 
     User messages become ``completed``, other messages and function calls
-    ``in_progress``, function outputs ``completed``; ``formatted.text`` holds
-    the text of the ``text`` / ``input_text`` parts.
+    ``in_progress``, function outputs ``completed`` (MCP calls and tool lists
+    ``in_progress``, approval requests and responses ``completed``);
+    ``formatted.text`` holds the text of the ``text`` / ``input_text`` parts.
+    Other parts (``input_image``, ``input_audio``...) are kept as they are.
     """
     item: Item = copy.deepcopy(dict(source))
     formatted: Dict[str, Any] = {
@@ -58,19 +147,15 @@ def new_item(source: Mapping[str, Any]) -> Item:
     item_type = item.get("type")
     if item_type == "message":
         item["status"] = "completed" if item.get("role") == "user" else "in_progress"
-    elif item_type == "function_call":
+    elif item_type in ("function_call", "mcp_call", "mcp_approval_request"):
         if not isinstance(item.get("arguments"), str):
             item["arguments"] = ""
-        formatted["tool"] = {
-            "type": "function",
-            "name": item.get("name"),
-            "call_id": item.get("call_id"),
-            "arguments": item["arguments"],
-        }
+        item["status"] = "completed" if item_type == "mcp_approval_request" else "in_progress"
+    elif item_type == "mcp_list_tools":
         item["status"] = "in_progress"
-    elif item_type == "function_call_output":
+    elif item_type in ("function_call_output", "mcp_approval_response"):
         item["status"] = "completed"
-        formatted["output"] = item.get("output")
+    _format_tool(item)
     return item
 
 
@@ -94,6 +179,46 @@ def find_part(event: Mapping[str, Any], item: Item) -> Dict[str, Any]:
         )
     part: Dict[str, Any] = content[index]
     return part
+
+
+def add_part(event: Mapping[str, Any], item: Item) -> None:
+    """``response.content_part.added``: append a copy of ``event["part"]`` to the item's content.
+
+    A ``content_index`` naming a part the item already has (it came with the
+    item) changes nothing; one past the end appends; any other is an error.
+    """
+    part = field(event, event, "part", dict)
+    content = item.get("content")
+    if content is None:
+        content = item["content"] = []
+    if not isinstance(content, list):
+        raise ProtocolError(
+            f'response.content_part.added: item "{item["id"]}" has no content list', event=dict(event)
+        )
+    index = field(event, event, "content_index", int, required=False)
+    if index is None or index == len(content):
+        content.append(copy.deepcopy(dict(part)))
+    elif index > len(content) or index < 0:
+        raise ProtocolError(
+            f"response.content_part.added: content_index {index} is out of range for "
+            f'item "{item["id"]}", which has {len(content)} content part(s)',
+            event=dict(event),
+        )
+
+
+def grow_input_transcript(event: Mapping[str, Any], item: Item, delta: str) -> None:
+    """Append an input transcription delta to the audio part and ``formatted.transcript``.
+
+    ``content_index`` is optional on GA (0 when missing); an item with no
+    content gets the delta in ``formatted`` only.
+    """
+    formatted = item["formatted"]
+    content = item.get("content")
+    if event.get("content_index") is None and not (isinstance(content, list) and content):
+        grow(formatted, "transcript", delta)
+        return
+    located = event if event.get("content_index") is not None else {**event, "content_index": 0}
+    grow_pair(find_part(located, item), "transcript", formatted, "transcript", delta)
 
 
 def tool_of(event: Mapping[str, Any], item: Item) -> Dict[str, Any]:
@@ -158,24 +283,12 @@ def reconcile(item: Item, final: Mapping[str, Any], truncated: bool) -> None:
                 content.append(part)
         refresh_text(item)
         refresh_transcript(item, truncated)
-    tool = item["formatted"].get("tool")
-    if isinstance(final.get("arguments"), str):
+    if isinstance(final.get("arguments"), str):  # omitted: the streamed arguments stay
         item["arguments"] = final["arguments"]
-        if tool is not None:
-            tool["arguments"] = final["arguments"]
-
-
-def apply_parked_transcription(item: Item, parked: Mapping[str, Any]) -> None:
-    """Give a new item the transcription (or its failure) that arrived before it."""
-    formatted = item["formatted"]
-    if "error" in parked:
-        formatted["transcript_error"] = parked["error"]
-    if "transcript" not in parked:
-        return
-    formatted["transcript"] = parked["formatted"]
-    content = item.get("content")
-    index = parked["content_index"]
-    if isinstance(content, list) and 0 <= index < len(content) and isinstance(content[index], dict):
-        content[index]["transcript"] = parked["transcript"]
-    else:
-        logger.warning("item %s has no content part %d for its early transcript", item.get("id"), index)
+    changed = False
+    for key in _FINAL_FIELDS:
+        if key in final and final[key] is not None and item.get(key) != final[key]:
+            item[key] = copy.deepcopy(final[key])
+            changed = True
+    if changed or "arguments" in item:
+        _format_tool(item)

@@ -11,13 +11,12 @@ conversation gives them to the item once it is created.
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 
 from . import audio as _audio
-from ._conversation_fields import field, milliseconds, park
+from ._conversation_fields import field, milliseconds, park, samples_at
 
 __all__ = ["SpeechQueue"]
 
@@ -42,6 +41,12 @@ class SpeechQueue:
     def take(self, item_id: str) -> Optional[Dict[str, Any]]:
         """Remove and return what was parked for ``item_id`` (``audio_start_ms``, ``audio_end_ms``, ``audio``)."""
         return self._queued.pop(item_id, None)
+
+    def start_ms(self, item_id: str) -> Optional[float]:
+        """The ``audio_start_ms`` seen for ``item_id`` (a finite number), or ``None``."""
+        entry = self._queued.get(item_id)
+        value = entry.get("audio_start_ms") if entry is not None else None
+        return None if value is None else float(value)
 
     def started(self, event: Mapping[str, Any]) -> None:
         """``input_audio_buffer.speech_started``: remember ``audio_start_ms`` for the item."""
@@ -74,8 +79,8 @@ class SpeechQueue:
                 samples = _audio.to_pcm16(samples)
             rate = _audio.sample_rate(input_audio_format)
             offset = int(input_audio_offset)
-            start = math.floor(start_ms * rate / 1000) - offset
-            stop = math.floor(end_ms * rate / 1000) - offset
+            start = samples_at(start_ms, rate) - offset
+            stop = samples_at(end_ms, rate) - offset
             if start < 0:
                 logger.debug("speech for item %s starts %d samples before the kept input audio", item_id, -start)
             size = int(samples.shape[0])

@@ -7,6 +7,7 @@ A beta session is flat (``modalities``, ``voice``, ``input_audio_format``,
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Dict, Mapping, Tuple
 
 from ._dialect_items import item_from_ga, item_to_ga, items
@@ -30,6 +31,8 @@ __all__ = [
     "response_from_ga",
     "response_options_from_ga",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 def _audio_section(config: Dict[str, Any], direction: str) -> Dict[str, Any]:
@@ -69,12 +72,25 @@ _GA_ONLY_SESSION_KEYS = (
 )
 
 
-def session_to_ga(session: Mapping[str, Any], *, where: str = "session") -> Dict[str, Any]:
-    """A flat beta session config as a GA realtime session (a new dict).
+def _prefer(result: Dict[str, Any], beta_key: str, ga_key: str, convert: Callable[[Any], Any]) -> None:
+    """Move ``result[beta_key]`` to ``result[ga_key]``; a GA-native value already there wins."""
+    value = result.pop(beta_key)
+    if ga_key in result:
+        logger.debug("session: %s=%r ignored, %s given as well", beta_key, value, ga_key)
+    else:
+        result[ga_key] = convert(value)
 
-    Keys already in GA form (``audio``, ``output_modalities``, ``type``...)
-    are kept and the beta keys are merged into them; ``temperature`` is
-    dropped. ``where`` names the config in log messages.
+
+def session_to_ga(session: Mapping[str, Any], *, where: str = "session") -> Dict[str, Any]:
+    """A session config, flat (beta), GA-native or a mix, as a GA realtime session (a new dict).
+
+    Flat keys move to their GA places; keys already in GA form (``audio``,
+    ``output_modalities``, ``max_output_tokens``, ``type``...) are kept, and
+    when a setting is given both ways the GA-native value wins. Values are
+    normalised wherever they were given (an audio format name such as
+    ``"pcm16"`` becomes its GA object, a turn detection without ``type``
+    becomes ``server_vad``); ``temperature`` is dropped. ``where`` names the
+    config in log messages.
 
     Raises:
         ConfigurationError: an unknown audio format name.
@@ -83,27 +99,40 @@ def session_to_ga(session: Mapping[str, Any], *, where: str = "session") -> Dict
     if "temperature" in result:
         drop_temperature(result, where)
     if "modalities" in result:
-        result["output_modalities"] = modalities_to_ga(result.pop("modalities"))
+        _prefer(result, "modalities", "output_modalities", modalities_to_ga)
     if "max_response_output_tokens" in result:
-        result["max_output_tokens"] = result.pop("max_response_output_tokens")
+        _prefer(result, "max_response_output_tokens", "max_output_tokens", same)
     if "tool_choice" in result:
         result["tool_choice"] = tool_choice_to_ga(result["tool_choice"])
     sections: Dict[str, Dict[str, Any]] = {}
     for beta_key, (direction, ga_key, convert) in _SESSION_AUDIO_TO_GA.items():
+        audio = result.get("audio")
+        given = audio.get(direction) if isinstance(audio, dict) else None
+        if beta_key not in result and not (isinstance(given, dict) and ga_key in given):
+            continue
+        section = sections.get(direction)
+        if section is None:
+            section = sections[direction] = _audio_section(result, direction)
         if beta_key in result:
-            section = sections.get(direction)
-            if section is None:
-                section = sections[direction] = _audio_section(result, direction)
-            section[ga_key] = convert(result.pop(beta_key))
+            value = result.pop(beta_key)
+            if ga_key in section:
+                logger.debug("%s: %s=%r ignored, audio.%s.%s given as well", where, beta_key, value, direction, ga_key)
+                continue
+            section[ga_key] = value
+        section[ga_key] = convert(section[ga_key])
     result.setdefault("type", "realtime")
     return result
 
 
-def session_from_ga(session: Mapping[str, Any]) -> Dict[str, Any]:
-    """A GA realtime session as a flat beta session (a new dict).
+def session_from_ga(session: Mapping[str, Any], *, keep_nulls: bool = False) -> Dict[str, Any]:
+    """A GA realtime session (or a mix of GA-native and flat keys) as a flat beta session (a new dict).
 
-    A transcription session (``type: "transcription"``) comes back as a
-    shallow copy, untranslated.
+    Flat keys are kept; when a setting is given both ways the GA-native value
+    wins. GA-only fields (``include``, ``prompt``, ``truncation``...) are kept
+    as they are, except nulls, which are left out unless ``keep_nulls`` (a
+    caller's update that clears a field keeps its null). A transcription
+    session (``type: "transcription"``) comes back as a shallow copy,
+    untranslated.
     """
     result: Dict[str, Any] = dict(session)
     if result.get("type", "realtime") != "realtime":
@@ -135,9 +164,10 @@ def session_from_ga(session: Mapping[str, Any]) -> Dict[str, Any]:
             result["audio"] = leftover
         else:
             del result["audio"]
-    for key in _GA_ONLY_SESSION_KEYS:
-        if key in result and result[key] is None:
-            del result[key]
+    if not keep_nulls:
+        for key in _GA_ONLY_SESSION_KEYS:
+            if key in result and result[key] is None:
+                del result[key]
     return result
 
 

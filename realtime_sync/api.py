@@ -1,35 +1,79 @@
 """The socket layer: one Realtime API WebSocket served by a background thread.
 
-:class:`RealtimeAPI` wraps a websocket-client ``WebSocketApp``. ``connect()``
-starts one daemon thread, named ``realtime-sync-recv``, that reads the socket,
-parses each server frame once and dispatches it as ``server.<type>`` and then
-``server.*``. Every callback registered on those names runs on that thread, in
-arrival order: keep them short and hand slow work to a worker thread.
+:class:`RealtimeAPI` holds a connection's configuration (URL, credentials,
+headers, dialect, limits) and makes one private connection object per
+:meth:`~RealtimeAPI.connect`: the connection owns the socket and one daemon
+thread, named ``realtime-sync-recv``, that reads it, parses each server frame
+once and hands it to RealtimeAPI, which dispatches it as ``server.<type>`` and
+then ``server.*``. Every callback registered on those names runs on that
+thread, in arrival order: keep them short and hand slow work to a worker
+thread.
 
-Two wire dialects (``protocol``): ``"ga"``, what OpenAI's live service speaks
-(the default for ``api.openai.com``), and ``"beta"`` (the default for any
-other host: relays, older Azure deployments, the simulator). The caller always
-speaks the beta programming model: :meth:`RealtimeAPI.send` translates each
-client event with :func:`realtime_sync.dialects.client_to_wire` before writing
-it. Server events are dispatched exactly as they arrive, in the wire dialect;
-translating them for a conversation is the caller's job
+Two wire dialects (``protocol``): ``"ga"``, what OpenAI's live service speaks,
+and ``"beta"`` (relays, older Azure deployments, the simulator). The caller
+always speaks the beta programming model: :meth:`RealtimeAPI.send` translates
+each client event with :func:`realtime_sync.dialects.client_to_wire` before
+writing it. Server events are dispatched exactly as they arrive, in the wire
+dialect; translating them for a conversation is the caller's job
 (:func:`realtime_sync.dialects.server_from_wire`).
+
+Endpoints:
+
+- OpenAI (``api.openai.com``): GA by default; ``Authorization: Bearer <key>``,
+  the key from ``OPENAI_API_KEY`` when ``api_key`` is not given.
+- Azure OpenAI (``<resource>.openai.azure.com``,
+  ``<resource>.cognitiveservices.azure.com``): the key travels in an
+  ``api-key`` header (from ``api_key=``, or ``AZURE_OPENAI_API_KEY``), never in
+  ``Authorization``. ``wss://<resource>.openai.azure.com/openai/v1/realtime``
+  speaks GA (no ``OpenAI-Beta`` header) and takes the *deployment* name as the
+  model: ``connect(model="<deployment>")`` or ``?model=<deployment>`` in the
+  URL. The older ``/openai/realtime?api-version=...&deployment=...`` form is
+  beta by default and gets no ``model=`` (a model given to ``connect()``
+  becomes ``deployment=`` when the URL has none).
+- Any other host (relays, the simulator): beta by default, a key only when
+  one is given.
+
+Where credentials go, and where they never go:
+
+- A key (``api_key``, an ``api-key``/``Authorization`` header, a query
+  parameter such as ``api-key``, ``key`` or ``token``, URL user info) is never
+  sent over plain ``ws://`` to a host that is not loopback: the constructor
+  raises :class:`~realtime_sync.errors.InsecureTransportError`.
+- Redirects are refused: a 3xx answer to the handshake raises
+  :class:`~realtime_sync.errors.HandshakeError` naming the ``Location`` (its
+  credentials masked), and nothing is sent there.
+- The key never appears in logs, reprs, exception messages, close reasons or
+  HTTP bodies we report, nor in a server ``error`` event (the server may echo
+  a key back: error events are masked before they are dispatched), and after
+  a failed :meth:`~RealtimeAPI.connect` no traceback frame's locals hold it.
+
+Liveness: the receive thread pings every ``ping_interval`` seconds; a pong
+missing for ``ping_timeout`` seconds, or a message still incomplete
+``frame_timeout`` seconds after its first byte, ends the connection (a
+``close`` with ``error: True``, ``code: None`` and the reason). Deadlines are
+judged on the socket, after what it already holds has been read, so a slow
+callback delays pings but never makes a healthy connection look dead.
 
 Events dispatched (payloads are dicts):
 
 - ``server.<type>``, ``server.*``: each server event as it came off the wire
-  (in the connection's dialect, untranslated).
+  (in the connection's dialect, untranslated; in ``error`` events the
+  connection's credentials are masked).
 - ``client.<type>``, ``client.*``: each event passed to :meth:`RealtimeAPI.send`,
   as written on the wire, on the sending thread, before it is written.
-- ``error``: a frame that is not a JSON object with a string ``type``:
-  ``{"error": ProtocolError, "event": None or the object, "client_event": None,
-  "raw": the frame text cut to 200 characters}``. The loop goes on.
+- ``error``: a frame that is not a JSON object with a string ``type``, or one
+  refused by size or framing rules (the connection then closes with 1009 or
+  1002): ``{"error": ProtocolError, "event": None or the object,
+  "client_event": None, "raw": the frame text cut to 200 characters}``.
 - ``close``: once per connection, when the socket has ended:
   ``{"error": bool, "code": int or None, "reason": str or None}``. ``error`` is
   false when :meth:`RealtimeAPI.disconnect` closed it or the server closed it
-  with code 1000, true otherwise. Just before it, every
-  :meth:`RealtimeAPI.wait_for_next` begun while connected (for any other
-  event) raises :class:`~realtime_sync.errors.ConnectionClosedError`.
+  with code 1000, true otherwise; a connection that ended without a close
+  frame has ``code: None`` and a ``reason`` saying why (``connection reset by
+  peer``, ``ping/pong timed out: no pong within 10 s``, ...). Just before it,
+  every :meth:`RealtimeAPI.wait_for_next` begun while connected (for any other
+  event) raises :class:`~realtime_sync.errors.ConnectionClosedError` with the
+  same ``code`` and ``reason``.
 
 Example::
 
@@ -42,27 +86,43 @@ Example::
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
 import secrets
 import ssl
 import threading
-import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import websocket
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import dialects
-from ._receive_loop import _CLOSE_GRACE, _IO_TIMEOUT, _Connection, _ReceiveLoop
+from ._transport.connection import Connection, Listeners, Timing
+from ._transport.failures import Attempt
+from ._transport.proxy import environment_proxy, proxy_options
+from ._transport.secrets import (
+    REDACTED,
+    SECRET_HEADERS,
+    Redactor,
+    Secret,
+    redact_url,
+    secret_query_values,
+    summarize_event,
+)
+from ._transport.urls import (
+    Endpoint,
+    check_headers,
+    check_query,
+    has_line_break,
+    header_lines,
+    is_loopback,
+    key_header_name,
+)
 from .errors import (
     ConfigurationError,
+    ConnectionClosedError,
     InsecureTransportError,
     NotConnectedError,
     RealtimeConnectionError,
-    RealtimeTimeoutError,
 )
 from .events import EventHandler
 
@@ -84,23 +144,18 @@ DEFAULT_MODEL = dialects.default_model("beta")
 #: The name of the thread that reads the socket and runs server callbacks.
 RECEIVE_THREAD_NAME = "realtime-sync-recv"
 
-_OPENAI_HOSTS = frozenset({"api.openai.com"})
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-# Header names and query parameters whose values are credentials.
-_SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "api-key", "x-api-key", "openai-api-key", "cookie"}
-)
-_SECRET_QUERY = frozenset(
-    {"api-key", "api_key", "apikey", "key", "token", "access_token", "sig", "signature", "password"}
-)
-_REDACTED = "[secure]"
+# random byte -> base58 character (232 = 4 x 58 bytes used, the other 24 skipped)
+_ID_TABLE = bytes(ord(_BASE58[value % 58]) for value in range(232)) + bytes(24)
+_ID_SKIPPED = bytes(range(232, 256))
 
 
 def generate_id(prefix: str, length: int = 21) -> str:
     """Return ``prefix`` followed by random base58 characters, ``length`` in all.
 
     The reference client's id format: ``generate_id("evt_")`` gives ``evt_``
-    and 17 characters. Uses :mod:`secrets`.
+    and 17 characters, drawn uniformly from :mod:`secrets` random bytes
+    (bytes 0-231 map four to a character; the rest are skipped).
 
     Raises:
         ValueError: ``length`` leaves no room after ``prefix``.
@@ -108,32 +163,13 @@ def generate_id(prefix: str, length: int = 21) -> str:
     count = length - len(prefix)
     if count <= 0:
         raise ValueError(f"length {length} leaves no room after prefix {prefix!r}")
-    value = secrets.randbelow(58**count)
-    chars = []
-    for _ in range(count):
-        value, digit = divmod(value, 58)
-        chars.append(_BASE58[digit])
-    return prefix + "".join(chars)
+    chars = b""
+    while len(chars) < count:
+        chars += secrets.token_bytes(count + 8).translate(_ID_TABLE, _ID_SKIPPED)
+    return prefix + chars[:count].decode("ascii")
 
 
-class _Secret:
-    """A credential that never shows itself in a repr or a traceback's locals."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return _REDACTED
-
-    __str__ = __repr__
-
-
-class RealtimeAPI(_ReceiveLoop, EventHandler):
+class RealtimeAPI(EventHandler):
     """A Realtime API WebSocket connection that dispatches every event it carries.
 
     The constructor only checks and stores settings; :meth:`connect` opens the
@@ -142,36 +178,51 @@ class RealtimeAPI(_ReceiveLoop, EventHandler):
     Args:
         url: the WebSocket URL (``ws://`` or ``wss://``); default
             :data:`DEFAULT_URL`. Any query it has is kept.
-        api_key: sent as ``Authorization: Bearer <key>``. For OpenAI's host it
-            defaults to the ``OPENAI_API_KEY`` environment variable; other
-            hosts get no key unless given one.
+        api_key: the key. Sent as ``Authorization: Bearer <key>``, or as an
+            ``api-key`` header to Azure hosts. For OpenAI's host it defaults to
+            the ``OPENAI_API_KEY`` environment variable, for Azure hosts to
+            ``AZURE_OPENAI_API_KEY``; other hosts get no key unless given one.
         debug: log every event sent and received (type, ``event_id``, audio as
             its length) at DEBUG level on the ``realtime_sync.api`` logger.
-        headers: extra handshake headers (Azure wants ``api-key``); a value of
-            ``None`` removes a default header such as ``OpenAI-Beta``.
+        headers: extra handshake headers; a value of ``None`` removes a
+            default header such as ``OpenAI-Beta``.
         query: extra query parameters for the URL.
-        ping_interval: seconds between keep-alive pings; ``None`` or 0 sends none.
-        ping_timeout: seconds to wait for a pong before the connection counts
-            as dead; ``None`` waits for ever. Must be below ``ping_interval``.
-            With both set, the open socket's timeout is their sum (one
-            interval more until the first pong): nothing received for that
-            long (not even a pong) ends the connection with a ``ping/pong
-            timed out`` error ``close``, and so does a write that makes no
-            progress for that long. Otherwise a connection may stay
-            idle for ever and a stalled frame or write ends it after 30 s.
-        max_frame_size: the largest server frame accepted, in bytes; a larger
-            one is reported as an ``error`` and the connection is closed with
-            code 1009. ``None`` accepts any size. The check runs once the frame
-            has been read (websocket-client has no earlier hook).
+        ping_interval: seconds between keep-alive pings, sent by the receive
+            thread; ``None`` or 0 sends none.
+        ping_timeout: seconds a ping may wait for its pong before the
+            connection counts as dead (a ``close`` with the reason ``ping/pong
+            timed out: no pong within ... s``); ``None`` never judges. Must be
+            below ``ping_interval``. Judged only after everything the socket
+            holds has been read: time spent in callbacks does not count.
+            With both set, a write that makes no progress for
+            ``ping_interval + ping_timeout`` seconds fails (30 s otherwise).
+        frame_timeout: seconds a server message may take from its first byte to
+            its last (a frame trickling in slowly is cut off with a ``close``
+            whose reason starts ``frame timed out``); ``None`` sets no limit.
+        max_frame_size: the largest server message accepted, in bytes, checked
+            from the frame header before any of its payload is kept: a larger
+            one is reported once as an ``error`` and the connection is closed
+            with code 1009. ``None`` accepts any size.
         ssl_context: the TLS context for ``wss://`` (default: the system's CA
             certificates, host name checked).
         protocol: the wire dialect, ``"ga"`` or ``"beta"``. ``None`` (the
-            default) picks ``"ga"`` for OpenAI's host (``api.openai.com``,
-            which has retired the beta protocol) and ``"beta"`` for any other
-            host (relays, Azure deployments, the simulator). It decides the
+            default) picks ``"ga"`` for OpenAI's host and Azure's
+            ``/openai/v1/`` endpoints, ``"beta"`` for any other (relays, the
+            older Azure deployment URLs, the simulator). It decides the
             handshake headers (beta sends ``OpenAI-Beta: realtime=v1``), the
             default model and how :meth:`send` writes client events; it is
             kept as the attribute :attr:`protocol`.
+        on_server_event: called on the receive thread with every parsed server
+            event, before the ``server.<type>`` and ``server.*`` listeners (the
+            owner's hook: :class:`~realtime_sync.client.RealtimeClient` updates
+            its conversation there). An exception in it is logged, and the
+            listeners and the loop go on.
+        proxy: an explicit proxy, ``"http://[user:password@]host:port"`` (also
+            ``socks4://``, ``socks4a://``, ``socks5://``, ``socks5h://``; the
+            SOCKS kinds need the ``python-socks`` package). ``None`` (the
+            default) honours the environment (``https_proxy`` for ``wss://``,
+            ``http_proxy`` for ``ws://``, ``no_proxy``). A failure to reach the
+            proxy is reported as such, naming it.
 
     Raises:
         ConfigurationError: an argument is invalid.
@@ -189,75 +240,60 @@ class RealtimeAPI(_ReceiveLoop, EventHandler):
         query: Optional[Mapping[str, str]] = None,
         ping_interval: Optional[float] = 20.0,
         ping_timeout: Optional[float] = 10.0,
+        frame_timeout: Optional[float] = 30.0,
         max_frame_size: Optional[int] = 16 * 1024 * 1024,
         ssl_context: Optional[ssl.SSLContext] = None,
         protocol: Optional[str] = None,
         on_server_event: Optional[Callable[[Dict[str, Any]], None]] = None,
+        proxy: Optional[str] = None,
     ) -> None:
         super().__init__()
         if on_server_event is not None and not callable(on_server_event):
             raise ConfigurationError("on_server_event must be callable or None")
-        #: Called on the receive thread with every parsed server event, before
-        #: the ``server.<type>`` and ``server.*`` listeners (the owner's hook:
-        #: :class:`~realtime_sync.client.RealtimeClient` updates its conversation
-        #: there, so user listeners see the item already updated).
         self._on_server_event = on_server_event
         url = DEFAULT_URL if url is None else url
         if not isinstance(url, str):
             raise ConfigurationError(f"url must be a str, not {type(url).__name__}")
-        parts = urlsplit(url)
-        if parts.scheme not in ("ws", "wss") or not parts.hostname:
-            raise ConfigurationError(
-                f"url must look like wss://host/path or ws://host:port/path, got {_redact_url(url)!r}"
-            )
-        self._base_url = _Secret(url)  # its query or user info may hold a credential
-        self._url_secrets = [
-            _Secret(value)
-            for name, value in parse_qsl(parts.query, keep_blank_values=True)
-            if name.lower() in _SECRET_QUERY and value
-        ]
-        if parts.password:
-            self._url_secrets.append(_Secret(parts.password))
-        self._host = parts.hostname.lower()
-        self._secure = parts.scheme == "wss"
+        self._endpoint = Endpoint(url, redact_url(url))
+        self._base_url = Secret(url)  # its query or user info may hold a credential
+        url_parts = urlsplit(url)
+        found = secret_query_values(parse_qsl(url_parts.query, keep_blank_values=True))
+        if url_parts.password:
+            found.append(Secret(url_parts.password))
+            found.append(Secret(unquote(url_parts.password)))
         if protocol is None:
-            protocol = "ga" if self._host in _OPENAI_HOSTS else "beta"
+            protocol = self._endpoint.default_protocol()
         #: The wire dialect of this connection, ``"ga"`` or ``"beta"``.
         self.protocol: str = dialects.check_protocol(protocol)
 
-        if api_key is None and self._host in _OPENAI_HOSTS:
-            api_key = os.environ.get("OPENAI_API_KEY") or None
+        self._key_env: Optional[str] = None
+        if api_key is None and self._endpoint.key_env() is not None:
+            env_name = self._endpoint.key_env()
+            assert env_name is not None
+            api_key = os.environ.get(env_name) or None
+            if api_key is not None:
+                self._key_env = env_name
         if api_key is not None:
             if not isinstance(api_key, str):
                 raise ConfigurationError(f"api_key must be a str, not {type(api_key).__name__}")
-            if not api_key.strip() or _has_line_break(api_key):
+            if not api_key.strip() or has_line_break(api_key):
                 raise ConfigurationError("api_key is empty or contains a line break")
-        self._api_key = _Secret(api_key) if api_key else None
+        self._api_key = Secret(api_key) if api_key else None
+        if self._api_key is not None:
+            found.append(self._api_key)
 
-        self._extra_headers: Dict[str, Any] = {}
-        for name, value in (headers or {}).items():
-            if not isinstance(name, str) or not name or _has_line_break(name) or ":" in name:
-                raise ConfigurationError(f"invalid header name {name!r}")
-            stored: Any = value
-            if value is not None:
-                if not isinstance(value, str) or _has_line_break(value):
-                    raise ConfigurationError(f"header {name!r} must be a str without line breaks")
-                if name.lower() in _SECRET_HEADERS:
-                    stored = _Secret(value)
-            self._extra_headers[name] = stored
+        self._extra_headers = check_headers(headers, found)
+        self._query = check_query(query)
+        found.extend(secret_query_values(self._query))
 
-        self._query: List[Tuple[str, str]] = []
-        for name, value in (query or {}).items():
-            if not isinstance(name, str) or not isinstance(value, str):
-                raise ConfigurationError("query names and values must be str")
-            self._query.append((name, value))
+        self._proxy_options, proxy_secrets, self._proxy_shown = proxy_options(proxy)
+        found.extend(proxy_secrets)
+        self._redactor = Redactor(found)
 
-        sends_secret = self._api_key is not None or bool(self._url_secrets) or any(
-            isinstance(value, _Secret) for value in self._extra_headers.values()
-        )
-        if sends_secret and not self._secure and not _is_loopback(self._host):
+        endpoint_secrets = [s for s in found if s not in proxy_secrets]
+        if endpoint_secrets and not self._endpoint.secure and not is_loopback(self._endpoint.host):
             raise InsecureTransportError(
-                f"refusing to send an API key in clear text over ws:// to {self._host!r}; "
+                f"refusing to send an API key in clear text over ws:// to {self._endpoint.host!r}; "
                 "use wss://, or a loopback host (127.0.0.1, localhost) for local servers"
             )
 
@@ -267,27 +303,29 @@ class RealtimeAPI(_ReceiveLoop, EventHandler):
             raise ConfigurationError("ping_timeout must be None or a number of seconds > 0")
         if ping_interval and ping_timeout and ping_timeout >= ping_interval:
             raise ConfigurationError("ping_timeout must be shorter than ping_interval")
+        if frame_timeout is not None and (not _is_number(frame_timeout) or frame_timeout <= 0):
+            raise ConfigurationError("frame_timeout must be None or a number of seconds > 0")
         if max_frame_size is not None and (
             not isinstance(max_frame_size, int) or isinstance(max_frame_size, bool) or max_frame_size <= 0
         ):
             raise ConfigurationError("max_frame_size must be None or a positive number of bytes")
         self._ping_interval = float(ping_interval or 0)
         self._ping_timeout = float(ping_timeout) if ping_timeout else None
+        self._frame_timeout = float(frame_timeout) if frame_timeout else None
         self._max_frame_size = max_frame_size
         self._ssl_context = ssl_context
         #: Log every event (type, event_id, audio length) at DEBUG level.
         self.debug = bool(debug)
 
         self._state_lock = threading.Lock()
-        self._send_lock = threading.Lock()
-        self._conn: Optional[_Connection] = None
+        self._conn: Optional[Connection] = None
 
     # -- public API ---------------------------------------------------------
 
     @property
     def url(self) -> str:
         """The URL given to the constructor, with credentials in it masked."""
-        return _redact_url(self._base_url.reveal())
+        return redact_url(self._base_url.reveal())
 
     def __repr__(self) -> str:
         return (
@@ -304,7 +342,7 @@ class RealtimeAPI(_ReceiveLoop, EventHandler):
     def is_connected(self) -> bool:
         """Whether the socket is open and no disconnect has begun."""
         conn = self._conn
-        return conn is not None and conn.open and not conn.closing
+        return conn is not None and conn.is_open()
 
     def is_receive_thread(self) -> bool:
         """Whether the calling thread is this connection's receive thread.
@@ -320,82 +358,53 @@ class RealtimeAPI(_ReceiveLoop, EventHandler):
 
         Args:
             model: sent as the ``model`` query parameter (it replaces one the
-                URL or ``query`` has). ``None`` keeps the URL's own ``model``
-                if it has one, and otherwise asks for the dialect's default:
-                ``gpt-realtime`` on GA, :data:`DEFAULT_MODEL`
-                (``gpt-4o-realtime-preview-2024-10-01``) on beta.
-            timeout: seconds for DNS, TCP, TLS and the handshake together;
-                ``None`` waits for ever.
+                URL or ``query`` has; for Azure's GA endpoint it is the
+                deployment name, and for Azure's older deployment URLs it
+                becomes ``deployment=`` when the URL names none). ``None`` keeps
+                the URL's own ``model`` if it has one, and otherwise asks for
+                the dialect's default: ``gpt-realtime`` on GA,
+                :data:`DEFAULT_MODEL` (``gpt-4o-realtime-preview-2024-10-01``)
+                on beta.
+            timeout: seconds for DNS, TCP, proxy, TLS and the handshake
+                together; ``None`` waits for ever.
 
         Returns:
             ``True`` once the socket is open.
 
         Raises:
-            AuthenticationError: HTTP 401/403 (check the API key).
-            HandshakeError: any other HTTP status; the server's message is in
-                the exception text and ``body``.
+            AuthenticationError: HTTP 401/403; the message names the header the
+                key went in (and the environment variable, when it came from one).
+            HandshakeError: any other HTTP status, including a redirect (never
+                followed; the message names the ``Location``, masked).
             RealtimeTimeoutError: no open socket within ``timeout``.
-            RealtimeConnectionError: refused, DNS failure, TLS failure, already
-                connected, or cancelled by :meth:`disconnect`.
-            ConfigurationError: no API key for OpenAI's host, or bad arguments.
+            RealtimeConnectionError: refused, DNS failure, TLS failure, proxy
+                failure (naming the proxy), already connected, or cancelled by
+                :meth:`disconnect`.
+            ConfigurationError: no API key for OpenAI's host, no deployment for
+                an Azure GA endpoint, or bad arguments.
         """
         if timeout is not None and (not _is_number(timeout) or timeout <= 0):
             raise ConfigurationError("timeout must be None or a positive number of seconds")
         if model is not None and (not isinstance(model, str) or not model):
             raise ConfigurationError("model must be a non-empty str or None")
-        if self._api_key is None and self._host in _OPENAI_HOSTS:
+        endpoint = self._endpoint
+        if self._api_key is None and endpoint.is_openai:
             raise ConfigurationError(
-                f"no API key for {self._host}: pass api_key=... or set the OPENAI_API_KEY "
+                f"no API key for {endpoint.host}: pass api_key=... or set the OPENAI_API_KEY "
                 "environment variable"
             )
+        target, model = self._target(model)
         with self._state_lock:
             previous = self._conn
             if previous is not None and not previous.finished.is_set() and not previous.closing:
                 raise RealtimeConnectionError(
                     f"already connected (or connecting) to {self.url}; call disconnect() first"
                 )
-            conn = _Connection(self.url, timeout)
-            target, model = self._build_url(model)
-            headers = self._header_lines()
-            conn.app = websocket.WebSocketApp(
-                target,
-                header=lambda: self._before_handshake(conn, headers),
-                on_open=lambda app: self._on_open(conn, app),
-                on_message=self._make_receiver(conn),
-                on_error=lambda app, exc: self._on_error(conn, exc),
-                on_close=lambda app, code, reason: self._on_close(conn, code, reason),
-                on_pong=lambda app, data: self._on_pong(conn),
-            )
-            conn.thread = threading.Thread(
-                target=self._run, args=(conn,), name=RECEIVE_THREAD_NAME, daemon=True
-            )
+            conn = self._new_connection(target, timeout)
             self._conn = conn
-        logger.debug(
-            "connecting to %s (model=%s, headers=%s)",
-            self.url,
-            model,
-            {name: _REDACTED if name.lower() in _SECRET_HEADERS else value
-             for name, value in (line.split(": ", 1) for line in headers)},
-        )
-        conn.thread.start()
-        try:
-            opened = conn.opened.wait(timeout)
-        except BaseException:  # KeyboardInterrupt while waiting: do not leave a socket behind
-            self._abandon(conn)
-            raise
-        if not opened:
-            self._abandon(conn)
-            raise RealtimeTimeoutError(
-                f"timed out after {timeout:g} s connecting to {self.url}; check the URL, "
-                "the network and any proxy, or pass a longer timeout"
-            )
-        if conn.failure is not None:
-            if conn.thread is not threading.current_thread():
-                conn.thread.join(_CLOSE_GRACE)
-            cause = conn.cause
-            if cause is not None and self._redact(str(cause)) != str(cause):
-                cause = None  # never chain an exception whose text holds a credential
-            raise conn.failure from cause
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("connecting to %s (model=%s, headers=%s)", self.url, model, self._shown_headers())
+        conn.open_within(timeout)
         return True
 
     def disconnect(self, timeout: Optional[float] = 5.0) -> None:
@@ -412,35 +421,9 @@ class RealtimeAPI(_ReceiveLoop, EventHandler):
             timeout: seconds to wait for the receive thread; ``None`` waits for
                 ever. A thread still alive after it is logged as a warning.
         """
-        with self._state_lock:
-            conn = self._conn
-            if conn is None:
-                return
-            conn.closing = True
-        thread = conn.thread
-        on_loop_thread = thread is threading.current_thread()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if not conn.finished.is_set():
-            if conn.open:
-                self._send_close_frame(conn, 1000, "")
-            if conn.app is not None:
-                conn.app.keep_running = False
-            if on_loop_thread:
-                return
-            if thread is not None:
-                thread.join(_CLOSE_GRACE if timeout is None else min(_CLOSE_GRACE, timeout))
-                if thread.is_alive():
-                    # The server did not answer the close frame in time.
-                    self._abort_socket(conn)
-        if thread is not None and not on_loop_thread and thread.is_alive():
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            thread.join(remaining)
-            if thread.is_alive():
-                logger.warning(
-                    "the receive thread of %s is still running %s s after disconnect()",
-                    self.url,
-                    timeout,
-                )
+        conn = self._conn
+        if conn is not None:
+            conn.close(timeout)
 
     def send(self, event_name: str, data: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
         """Send one client event; return it as written on the wire.
@@ -459,7 +442,8 @@ class RealtimeAPI(_ReceiveLoop, EventHandler):
                 (``ping_interval + ping_timeout``, 30 s by default).
             ConfigurationError: ``data`` is not a dict, names another
                 ``type``, cannot be translated (an unknown audio format) or
-                cannot be encoded as JSON.
+                cannot be encoded as JSON in UTF-8 (a lone surrogate, say);
+                then nothing is dispatched or written.
         """
         if not isinstance(event_name, str) or not event_name:
             raise ConfigurationError("event_name must be a non-empty str such as 'response.create'")
@@ -469,42 +453,30 @@ class RealtimeAPI(_ReceiveLoop, EventHandler):
             raise ConfigurationError(f"data must be a dict, not {type(data).__name__}")
         declared = data.get("type", event_name)
         if declared != event_name:
-            raise ConfigurationError(
-                f"data has type {declared!r} but the event name is {event_name!r}"
-            )
+            raise ConfigurationError(f"data has type {declared!r} but the event name is {event_name!r}")
         conn = self._conn
-        if conn is None or not conn.open or conn.closing:
+        if conn is None or not conn.is_open():
             raise NotConnectedError(f"cannot send {event_name!r}: not connected; call connect() first")
-        event: Dict[str, Any] = {"event_id": generate_id("evt_"), "type": event_name}
+        event_id = data["event_id"] if "event_id" in data else generate_id("evt_")
+        event: Dict[str, Any] = {"event_id": event_id, "type": event_name}
         event.update(data)
         event["type"] = event_name
         event = dialects.client_to_wire(event, self.protocol)
         event_name = event["type"]
         try:
-            text = json.dumps(event, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            payload = json.dumps(event, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ConfigurationError(
+                f"event {event_name!r} holds text that cannot be encoded as UTF-8 "
+                f"(a lone surrogate at position {exc.start}?)"
+            ) from None
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(f"event {event_name!r} cannot be encoded as JSON: {exc}") from exc
         self.dispatch("client." + event_name, event)
         self.dispatch("client.*", event)
         if self.debug:
             self._log_event("sent", event)
-        if not self._send_lock.acquire(timeout=_IO_TIMEOUT):
-            raise RealtimeTimeoutError(f"another send() has blocked for {_IO_TIMEOUT:g} s")
-        try:
-            ws = conn.ws
-            if ws is None or not conn.open:
-                raise NotConnectedError(f"cannot send {event_name!r}: the connection has closed")
-            ws.send(text)
-        except websocket.WebSocketTimeoutException as exc:
-            raise RealtimeTimeoutError(
-                f"cannot send {event_name!r}: the server accepted nothing for {conn.io_timeout:g} s"
-            ) from exc
-        except (websocket.WebSocketException, OSError) as exc:
-            raise NotConnectedError(
-                f"cannot send {event_name!r}: the connection has closed ({type(exc).__name__})"
-            ) from exc
-        finally:
-            self._send_lock.release()
+        conn.send(payload, repr(event_name))
         return event
 
     def wait_for_next(self, name: str, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
@@ -535,7 +507,7 @@ class RealtimeAPI(_ReceiveLoop, EventHandler):
         self._refuse_to_block(name)
         waiter = self._add_waiter(name, tag=conn)
         # The connection may have ended before the waiter was in place; then
-        # _finish may have failed the waiters without it: withdraw it here.
+        # the close listener may have failed the waiters without it: withdraw it.
         if conn.finished.is_set() and self._remove_waiter(name, waiter):
             assert conn.closed_error is not None
             raise conn.closed_error
@@ -546,86 +518,94 @@ class RealtimeAPI(_ReceiveLoop, EventHandler):
     def _is_dispatching_thread(self) -> bool:
         return super()._is_dispatching_thread() or self.is_receive_thread()
 
-    # -- connection internals (the receive loop is in _receive_loop.py) --------
+    # -- the connection and its listeners --------------------------------------
 
-    def _build_url(self, model: Optional[str]) -> Tuple[str, str]:
-        """The URL to open and the model it names (``model`` or as resolved)."""
-        parts = urlsplit(self._base_url.reveal())
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        extra_names = {name for name, _ in self._query}
-        query = [(name, value) for name, value in query if name not in extra_names]
-        query.extend(self._query)
-        if model is None:
-            named = [value for name, value in query if name == "model"]
-            if named:
-                return urlunsplit(parts._replace(query=urlencode(query))), named[-1]
-            model = dialects.default_model(self.protocol)
-        query = [(name, value) for name, value in query if name != "model"]
-        query.append(("model", model))
-        return urlunsplit(parts._replace(query=urlencode(query))), model
+    def _target(self, model: Optional[str]) -> Tuple[Secret, Optional[str]]:
+        """The URL to open (it may hold a key) and the model (deployment) it names."""
+        return self._endpoint.build(self._base_url, self._query, model, self.protocol)
 
     def _header_lines(self) -> List[str]:
-        headers: Dict[str, Any] = {}
-        if self._api_key is not None:
-            headers["Authorization"] = _Secret("Bearer " + self._api_key.reveal())
-        headers.update(dialects.handshake_headers(self.protocol))
-        lowered = {name.lower(): name for name in headers}
-        for name, value in self._extra_headers.items():
-            existing = lowered.get(name.lower())
-            if existing is not None:
-                del headers[existing]
-            if value is not None:
-                headers[name] = value
-        return [
-            f"{name}: {value.reveal() if isinstance(value, _Secret) else value}"
-            for name, value in headers.items()
-        ]
+        """The handshake header lines (they hold the key: never log or keep them)."""
+        return header_lines(self._endpoint, self._api_key, self.protocol, self._extra_headers)
 
-    def _secrets(self) -> List[str]:
-        values = [v.reveal() for v in self._extra_headers.values() if isinstance(v, _Secret)]
-        values.extend(secret.reveal() for secret in self._url_secrets)
-        if self._api_key is not None:
-            values.append(self._api_key.reveal())
-        return values
+    def _shown_headers(self) -> Dict[str, str]:
+        shown = {}
+        for line in self._header_lines():
+            name, value = line.split(": ", 1)
+            shown[name] = REDACTED if name.lower() in SECRET_HEADERS else value
+        return shown
 
-    def _redact(self, text: str) -> str:
-        """``text`` with every credential this object holds masked."""
-        for secret in self._secrets():
-            if secret:
-                text = text.replace(secret, _REDACTED)
-        return text
+    def _new_connection(self, target: Secret, timeout: Optional[float]) -> Connection:
+        """One connection, given this object's listeners (under the state lock)."""
+        attempt = Attempt(
+            self.url,
+            self._endpoint.where,
+            timeout,
+            key_header=key_header_name(self._endpoint, self._api_key is not None, self._extra_headers),
+            key_env=self._key_env if self._api_key is not None else None,
+            proxy=self._proxy_shown or environment_proxy(self._endpoint.host, self._endpoint.secure),
+        )
+        timing = Timing(timeout, self._ping_interval, self._ping_timeout, self._frame_timeout, self._max_frame_size)
+        conn: Optional[Connection] = None
 
-def _redact_url(url: str) -> str:
-    """``url`` with credentials in its user info or query masked."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid url>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = _REDACTED + "@" + netloc.rsplit("@", 1)[1]
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(name.lower() in _SECRET_QUERY for name, _ in pairs):
-            query = urlencode(
-                [(n, _REDACTED if n.lower() in _SECRET_QUERY else v) for n, v in pairs]
-            )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+        def on_close(payload: Dict[str, Any], error: ConnectionClosedError) -> None:
+            # waits begun while this connection was open raise before ``close`` runs
+            self._fail_waiters(conn, error)
+            self.dispatch("close", payload)
 
+        conn = Connection(
+            target,
+            self._header_lines,
+            attempt,
+            self._redactor,
+            timing,
+            Listeners(self._event_listener(), self._error_listener, on_close),
+            thread_name=RECEIVE_THREAD_NAME,
+            ssl_context=self._ssl_context,
+            proxy=self._proxy_options,
+        )
+        return conn
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    def _event_listener(self) -> Callable[[Dict[str, Any]], None]:
+        """The per-event hot path (receive thread): mask errors, hook, dispatch twice."""
+        dispatch = self.dispatch
+        first = self._on_server_event
+        redactor = self._redactor
+        mask = redactor.value if redactor else None
+
+        def on_event(event: Dict[str, Any]) -> None:
+            event_type = event["type"]
+            if event_type == "error" and mask is not None:
+                event = mask(event)
+            if self.debug:
+                self._log_event("received", event)
+            if first is not None:
+                try:
+                    first(event)
+                except Exception:
+                    logger.exception("on_server_event failed for %s", event_type)
+            dispatch("server." + event_type, event)
+            dispatch("server.*", event)
+
+        return on_event
+
+    def _error_listener(self, payload: Dict[str, Any]) -> None:
+        logger.warning("ignored a frame from %s: %s", self.url, payload["error"])
+        self.dispatch("error", payload)
+
+    # -- logging --------------------------------------------------------------
+
+    def _log_event(self, direction: str, event: Mapping[str, Any]) -> None:
+        if not logger.isEnabledFor(logging.DEBUG):
+            return
+        logger.debug(
+            "%s %s event_id=%s %s",
+            direction,
+            event.get("type"),
+            event.get("event_id"),
+            self._redactor.text(summarize_event(event)),
+        )
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _has_line_break(text: str) -> bool:
-    return "\r" in text or "\n" in text or "\0" in text

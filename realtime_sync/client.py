@@ -14,37 +14,24 @@ for scripts and notebooks::
         reply = client.ask("What is the capital of France?", timeout=30)
         print(reply["formatted"]["transcript"] or reply["formatted"]["text"])
 
-The client holds small parts from ``realtime_sync._session`` and delegates:
-the response queue, the input audio, the tools, the record of sent events,
-and the two routes -- :class:`~realtime_sync._session.outbound.Outbound` for
-every event it sends, :class:`~realtime_sync._session.inbound.Inbound` for
-every server event (given to :class:`~realtime_sync.api.RealtimeAPI` as its
+The client holds small parts from ``realtime_sync._session`` and delegates
+to them; server events reach it through :class:`~realtime_sync.api.RealtimeAPI`'s
 ``on_server_event`` hook, so the conversation is updated before the socket
-layer's ``server.*`` listeners run).
-
-Threads: server events and the client-level events they cause
-(``conversation.updated``, ``conversation.item.appended``,
-``conversation.item.completed``, ``conversation.interrupted``, ``error``,
-server-side ``realtime.event``) are dispatched on the receive thread: keep
-callbacks short, or pull from :meth:`RealtimeClient.events` on your own
-thread. ``realtime.event`` for a client event runs on the sending thread.
-Sending methods are safe from any thread; tool handlers run on a worker
-thread (``realtime-sync-tools``).
+layer's ``server.*`` listeners run. Server events and the client events they
+cause are dispatched on the receive thread (keep callbacks short, or pull
+from :meth:`RealtimeClient.events`); sending methods are safe from any
+thread; tool handlers run on a worker thread.
 
 Blocking helpers
 ----------------
-One rule for every blocking helper: ``timeout`` is in float seconds, ``None``
-waits for ever. When it runs out, the ``wait_for_*`` helpers return ``None``
-(as the reference client does), while helpers that *do* something and wait
-for its result -- :meth:`~RealtimeClient.ask`,
-:meth:`~RealtimeClient.restore_history` -- raise
-:class:`~realtime_sync.errors.RealtimeTimeoutError` saying what they waited
-for and how long. If the connection ends while any of them waits, it raises
-:class:`~realtime_sync.errors.ConnectionClosedError` at once (with the close
-code or reason), so ``timeout=None`` never hangs on a dead connection. Called
-while not connected they raise :class:`~realtime_sync.errors.NotConnectedError`;
-called from inside a callback (the receive thread), ``RuntimeError``: they
-would wait for an event that thread itself has to deliver.
+``timeout`` is float seconds, ``None`` for ever. When it runs out the
+``wait_for_*`` helpers return ``None`` (as the reference client does), while
+:meth:`~RealtimeClient.ask` and :meth:`~RealtimeClient.restore_history`
+raise :class:`~realtime_sync.errors.RealtimeTimeoutError` saying what they
+waited for and how long. Any of them raises
+:class:`~realtime_sync.errors.ConnectionClosedError` at once when the
+connection ends while it waits, ``NotConnectedError`` when not connected, and
+``RuntimeError`` from inside a callback (where it would wait for ever).
 """
 
 from __future__ import annotations
@@ -52,38 +39,30 @@ from __future__ import annotations
 import copy
 import queue
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 from . import audio as _audio
 from . import history as _history
-from ._session.event_queue import CLIENT_EVENTS, EventQueue
 from ._session.inbound import Inbound
 from ._session.input_audio import InputAudio
 from ._session.outbound import Outbound, prepare_content, truncate_point
-from ._session.requests import Ask, ResponseQueue, Ticket, pick_reply
+from ._session.outlet import Outlet
+from ._session.requests import Ask, ResponseQueue, Ticket, closed_error, pick_reply
 from ._session.sent import SentEvents
-from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG, SessionSettings
+from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG, SessionSettings, check_seconds
 from ._session.tools import ToolBox
 from .api import RealtimeAPI
 from .conversation import Conversation
 from .errors import (
     ConfigurationError,
-    ConnectionClosedError,
     NotConnectedError,
     RealtimeConnectionError,
-    RealtimeError,
     RealtimeTimeoutError,
-    ServerError,
 )
 from .events import EventHandler
-from .types import CloseEvent, Item, ServerEvent, ToolHandler
+from .types import Item, ServerEvent, ToolHandler
 
-__all__ = [
-    "RealtimeClient",
-    "DEFAULT_SESSION_CONFIG",
-    "DEFAULT_SERVER_VAD_CONFIG",
-    "ToolHandler",
-]
+__all__ = ["RealtimeClient", "DEFAULT_SESSION_CONFIG", "DEFAULT_SERVER_VAD_CONFIG", "ToolHandler"]
 
 # The name under which wait_for_session_created() waits (never dispatched to callbacks).
 _SESSION_CREATED = "_session.created"
@@ -93,16 +72,11 @@ class RealtimeClient(EventHandler):
     """A Realtime API session with conversation state, tools and blocking helpers.
 
     Args:
-        url: the WebSocket URL (default: OpenAI's endpoint). For a local
-            simulator: ``RealtimeSimulator().url``.
-        api_key: the API key; on OpenAI's endpoint it defaults to the
-            ``OPENAI_API_KEY`` environment variable.
-        model: the model to request at :meth:`connect`; ``None`` uses the
-            socket layer's default.
-        debug: log every event sent and received (at DEBUG level, audio
-            redacted) for this client only.
-        headers: extra HTTP headers for the WebSocket handshake.
-        query: extra URL query parameters.
+        url: the WebSocket URL (default: OpenAI's; a simulator's ``.url``).
+        api_key: the API key (on OpenAI's endpoint, default ``OPENAI_API_KEY``).
+        model: the model to request at :meth:`connect` (``None``: the default).
+        debug: log every event sent and received (DEBUG, audio redacted).
+        headers, query: extra handshake headers and URL query parameters.
         tool_timeout: seconds a tool handler may run before its output becomes
             an error; ``None`` for no limit.
         input_audio_window: seconds of recent input audio kept in server-VAD
@@ -117,8 +91,6 @@ class RealtimeClient(EventHandler):
     Attributes:
         realtime: the :class:`~realtime_sync.api.RealtimeAPI` socket layer.
         conversation: the :class:`~realtime_sync.conversation.Conversation`.
-        session: the last session object the server sent
-            (``session.created`` / ``session.updated``), or ``None``.
 
     The constructor starts no thread; :meth:`connect` does.
     """
@@ -138,27 +110,23 @@ class RealtimeClient(EventHandler):
         **api_options: Any,
     ) -> None:
         super().__init__()
-        for name, value in (("tool_timeout", tool_timeout), ("response_start_timeout", response_start_timeout)):
-            if value is not None and not value > 0:
-                raise ConfigurationError(f"{name} must be a positive number of seconds or None, got {value!r}")
-        if not input_audio_window > 0:
-            raise ConfigurationError(
-                f"input_audio_window must be a positive number of seconds, got {input_audio_window!r}"
-            )
+        check_seconds("tool_timeout", tool_timeout)
+        check_seconds("response_start_timeout", response_start_timeout)
+        check_seconds("input_audio_window", input_audio_window, optional=False)
         self.model = model
         self.conversation = Conversation()
-        self.session: Optional[Dict[str, Any]] = None
         self._state_lock = threading.Lock()
         self._live = False
         self._tag: object = None  # this connection's tag on every waiter and handle
         self._session_created = False
-        self._event_queue: Optional[EventQueue] = None
+        self._outlet = Outlet(self.dispatch, self.has_listeners)
+        self._emit = self._outlet.emit
         self._settings = SessionSettings()
         self._sent = SentEvents()
         self.realtime = RealtimeAPI(
             url, api_key, debug=debug, headers=headers, query=query, on_server_event=self._on_server_event, **api_options
         )
-        self._outbound = Outbound(self.realtime, self._sent, self._emit, self._wants)
+        self._outbound = Outbound(self.realtime, self._sent, self._emit, self._outlet.wants)
         self._send = self._outbound.send
         self._responses = ResponseQueue(self._send, answer_timeout=response_start_timeout)
         self._input_audio = InputAudio(input_audio_window)
@@ -171,8 +139,8 @@ class RealtimeClient(EventHandler):
             sent=self._sent,
             protocol=lambda: self.realtime.protocol,
             emit=self._emit,
-            wants=self._wants,
-            on_session=self._on_session,
+            wants=self._outlet.wants,
+            on_session_created=self._on_session_created,
         )
         self._add_api_event_handlers()
 
@@ -182,9 +150,13 @@ class RealtimeClient(EventHandler):
 
     @property
     def session_config(self) -> Dict[str, Any]:
-        """The session settings sent with ``session.update`` (tools added with
-        :meth:`add_tool` are merged in when sending)."""
+        """The session settings sent with ``session.update`` (plus the tools of :meth:`add_tool`)."""
         return self._settings.config
+
+    @property
+    def session(self) -> Optional[Dict[str, Any]]:
+        """The last session object the server sent (``session.created`` / ``session.updated``), or ``None``."""
+        return self._inbound.session
 
     @property
     def tool_timeout(self) -> Optional[float]:
@@ -208,26 +180,8 @@ class RealtimeClient(EventHandler):
         return super()._is_dispatching_thread() or self.realtime.is_receive_thread()
 
     def is_callback_thread(self) -> bool:
-        """Whether the calling thread delivers this client's events (is inside a callback).
-
-        Blocking helpers refuse to wait there; helpers built on the client
-        (such as :func:`realtime_sync.history.restore_history`) check it too.
-        """
+        """Whether the calling thread delivers this client's events (a callback), where nothing may block."""
         return self._is_dispatching_thread()
-
-    def _wants(self, name: str) -> bool:
-        """Whether anything would receive a dispatch of ``name`` now (listeners or the events() queue)."""
-        if self.has_listeners(name):
-            return True
-        event_queue = self._event_queue
-        return event_queue is not None and name in event_queue.names
-
-    def _emit(self, name: str, payload: Any) -> None:
-        """Dispatch a client-level event to callbacks, waiters and the events() queue."""
-        self.dispatch(name, payload)
-        event_queue = self._event_queue
-        if event_queue is not None:
-            event_queue.offer(name, payload)
 
     def _on_server_event(self, wire_event: ServerEvent) -> None:
         """RealtimeAPI's ``on_server_event`` hook (receive thread): the inbound route."""
@@ -237,33 +191,16 @@ class RealtimeClient(EventHandler):
         """A malformed frame reported by the socket layer: pass it on."""
         self._emit("error", payload)
 
-    def _on_realtime_close(self, payload: CloseEvent) -> None:
+    def _on_realtime_close(self, payload: Dict[str, Any]) -> None:
         self._end_connection(payload)
 
-    def _on_session(self, event: ServerEvent) -> None:
-        """``session.created`` / ``session.updated`` (receive thread)."""
-        session = event.get("session")
-        if isinstance(session, dict):
-            self.session = session
-            try:
-                self._apply_formats(session)
-            except RealtimeError as exc:
-                self._inbound.report(exc, event)
-        if event.get("type") == "session.created":
-            with self._state_lock:
-                self._session_created = True
-            self._wake_waiters(_SESSION_CREATED, True)
+    def _on_session_created(self) -> None:
+        """``session.created`` (receive thread): wake wait_for_session_created()."""
+        with self._state_lock:
+            self._session_created = True
+        self._wake_waiters(_SESSION_CREATED, True)
 
-    def _apply_formats(self, session: Dict[str, Any]) -> None:
-        """Point the conversation at the audio formats named in ``session``."""
-        for key in ("input_audio_format", "output_audio_format"):
-            value = session.get(key)
-            if value in _audio.AUDIO_FORMATS and getattr(self.conversation, key) != value:
-                setattr(self.conversation, key, value)
-                if key == "input_audio_format":
-                    self._input_audio.restart()  # offsets counted at the old rate
-
-    def _end_connection(self, payload: CloseEvent) -> None:
+    def _end_connection(self, payload: Dict[str, Any]) -> None:
         """The connection is over: fail waiters and requests, stop the tools, dispatch ``close`` once."""
         with self._state_lock:
             if not self._live:
@@ -274,14 +211,8 @@ class RealtimeClient(EventHandler):
         self._responses.close()
         self._tools.close()
         self._input_audio.restart()
-        code = payload.get("code") if isinstance(payload, dict) else None
-        reason = payload.get("reason") if isinstance(payload, dict) else None
-        detail = f" (code {code}{': ' + reason if reason else ''})" if code is not None else ""
-        if code is None and reason:
-            detail = f" ({reason})"
-        error = ConnectionClosedError(f"the connection to the Realtime server closed{detail}", code=code, reason=reason)
         # Waiters for "close" itself are untagged: the close dispatch below wakes them.
-        self._fail_waiters(tag, error)
+        self._fail_waiters(tag, closed_error(payload))
         self._emit("close", payload)
 
     # -- connection ------------------------------------------------------------------
@@ -291,13 +222,9 @@ class RealtimeClient(EventHandler):
         return bool(self.realtime.is_connected())
 
     def connect(self, timeout: Optional[float] = 10.0) -> bool:
-        """Open the socket and send ``session.update`` with :attr:`session_config`.
+        """Open the socket (``timeout``: seconds for the handshake) and send ``session.update``.
 
-        The conversation is cleared first: a new connection is a new session
-        (after the server closed the old one, its items stay readable until here).
-
-        Args:
-            timeout: seconds to wait for the WebSocket handshake.
+        The conversation is cleared first: a new connection is a new session.
 
         Raises:
             RealtimeConnectionError: already connected, or the socket layer's
@@ -307,10 +234,7 @@ class RealtimeClient(EventHandler):
             raise RealtimeConnectionError("already connected; call disconnect() first")
         with self._state_lock:
             unfinished = self._live
-        if unfinished:
-            # The server closed the socket and the receive thread has not handled
-            # "close" yet: let it finish first, or that late close would end the
-            # new connection (this joins the old receive thread).
+        if unfinished:  # closed by the server, "close" not handled yet: finish it first
             self.realtime.disconnect()
             self._end_connection({"error": True, "code": None, "reason": None})
         self._tools.join_stopped()
@@ -323,7 +247,7 @@ class RealtimeClient(EventHandler):
             self._live = True
             self._tag = object()
             self._session_created = False
-            self.session = None
+        self._inbound.session = None
         try:
             if self.model is None:
                 self.realtime.connect(timeout=timeout)
@@ -339,11 +263,7 @@ class RealtimeClient(EventHandler):
         return True
 
     def disconnect(self) -> None:
-        """Close the socket, wake every blocked helper and clear the conversation.
-
-        Idempotent and safe from any thread, including callbacks. From another
-        thread it also waits (briefly) for the tool worker to finish.
-        """
+        """Close the socket, wake every blocked helper, clear the conversation. Idempotent; any thread."""
         if self.realtime.is_connected():
             self.realtime.disconnect()
         self._end_connection({"error": False, "code": None, "reason": None})
@@ -356,10 +276,10 @@ class RealtimeClient(EventHandler):
         self.disconnect()
         self.clear_event_handlers()
         self.realtime.clear_event_handlers()
-        self._event_queue = None
+        self._outlet.drop_queue()
         self._settings.restore_defaults()
         self._tools.clear()
-        self._apply_formats(self._settings.config)
+        self._inbound.apply_formats(self._settings.config)
         self._add_api_event_handlers()
 
     def __enter__(self) -> "RealtimeClient":
@@ -377,26 +297,21 @@ class RealtimeClient(EventHandler):
         return self._settings.turn_detection_type()
 
     def update_session(self, **config: Any) -> bool:
-        """Store session settings and, when connected, send ``session.update``.
+        """Store session settings (``instructions``, ``voice``, ``turn_detection``...) and send them.
 
-        Any session field is accepted (``instructions``, ``voice``,
-        ``modalities``, ``input_audio_format``, ``output_audio_format``,
-        ``input_audio_transcription``, ``turn_detection``, ``tools``,
-        ``tool_choice``, ``temperature``, ``max_response_output_tokens``...);
-        fields not given keep their value. Without arguments it re-sends the
-        whole configuration. Tools given here are plain definitions (nothing
-        runs them); tools added with :meth:`add_tool` are merged in.
+        Fields not given keep their value; without arguments the whole
+        configuration is sent again. Tools given here are plain definitions;
+        tools added with :meth:`add_tool` are merged in.
 
         Raises:
             ConfigurationError: an unknown audio format, a ``turn_detection``
-                that is not a dict or ``None``, a tool without a name, or a
-                tool name given twice or already added with :meth:`add_tool`.
-                Nothing is stored or sent then.
+                that is not a dict or ``None``, a tool without a name, given
+                twice or already added (nothing is stored or sent then).
         """
         checked = self._settings.check(config, self._tools.table())
         was_vad = self.get_turn_detection_type() is not None
         self._settings.update(checked)
-        self._apply_formats(self._settings.config)
+        self._inbound.apply_formats(self._settings.config)
         if was_vad != (self.get_turn_detection_type() is not None):
             self._input_audio.mode_changed()
         if self.realtime.is_connected():
@@ -404,21 +319,15 @@ class RealtimeClient(EventHandler):
         return True
 
     def add_tool(self, definition: Dict[str, Any], handler: ToolHandler) -> Dict[str, Any]:
-        """Register a tool the model may call, and run ``handler`` when it does.
+        """Register a tool (``{"name", "description", "parameters"}``) and run ``handler`` for its calls.
 
-        Args:
-            definition: ``{"name", "description", "parameters"}`` (``type``
-                defaults to ``"function"``).
-            handler: called as ``handler(arguments)`` with the parsed
-                arguments dict, on the tool worker thread; its return value is
-                JSON-encoded as the call's output.
-
-        Returns:
-            ``{"definition": ..., "handler": ...}``.
-
-        Raises:
-            ConfigurationError: no name, handler not callable, or the name is
-                already registered (here or in ``session_config["tools"]``).
+        ``handler(arguments)`` runs on the tool worker thread with the parsed
+        arguments; its result is JSON-encoded as the call's output (bad JSON,
+        an exception or ``tool_timeout`` give ``{"error": ...}``). Once the
+        response has finished and every call in it has its output, one
+        ``response.create`` lets the model use them. Returns
+        ``{"definition", "handler"}``; ConfigurationError for no name, a
+        handler that is not callable, or a name already taken.
         """
         name = definition.get("name") if isinstance(definition, dict) else None
         if isinstance(name, str) and self._settings.defines_tool(name):
@@ -429,11 +338,7 @@ class RealtimeClient(EventHandler):
         return {"definition": stored, "handler": handler}
 
     def remove_tool(self, name: str) -> bool:
-        """Unregister a tool (and update the session when connected).
-
-        Raises:
-            ConfigurationError: no tool of that name was added.
-        """
+        """Unregister a tool (and update the session). Raises ConfigurationError if unknown."""
         self._tools.remove(name)
         if self.realtime.is_connected():
             self.update_session()
@@ -447,24 +352,12 @@ class RealtimeClient(EventHandler):
     # -- conversation --------------------------------------------------------------------
 
     def create_item(self, item: Dict[str, Any], *, event_id: Optional[str] = None) -> str:
-        """Add ``item`` to the server's conversation (``conversation.item.create``); request no response.
+        """Send ``conversation.item.create`` for ``item`` (beta model); request no response. Any thread.
 
-        The server confirms with ``conversation.item.created`` (dispatched here
-        as ``conversation.item.appended``) or rejects it with an ``error``
-        naming the event id. Safe from any thread.
-
-        Args:
-            item: the item, in the beta model (``{"type": "message", "role":
-                "user", "content": [...]}``, a ``function_call_output``...).
-            event_id: the client event id to send it with (default: a new
-                one); give one to match the server's answer to it.
-
-        Returns:
-            The event id it was sent with.
-
-        Raises:
-            ConfigurationError: ``item`` is not a dict with a ``type``.
-            NotConnectedError: not connected.
+        The server answers with ``conversation.item.created`` (here
+        ``conversation.item.appended``) or an ``error`` naming ``event_id``
+        (default: a new one). Returns the event id. Raises ConfigurationError
+        (not a dict with a ``type``) or NotConnectedError.
         """
         if not isinstance(item, dict) or not isinstance(item.get("type"), str):
             raise ConfigurationError(f'item must be a dict with a "type", got {item!r}')
@@ -474,51 +367,28 @@ class RealtimeClient(EventHandler):
         return str(self._send("conversation.item.create", data)["event_id"])
 
     def delete_item(self, id: str) -> bool:  # noqa: A002 - the reference's name
-        """Ask the server to delete an item (``conversation.item.delete``).
-
-        The conversation drops it when ``conversation.item.deleted`` arrives.
-
-        Raises:
-            ConfigurationError: ``id`` is not a non-empty string.
-            NotConnectedError: not connected.
-        """
+        """Ask the server to delete an item; the conversation drops it at ``conversation.item.deleted``."""
         if not isinstance(id, str) or not id:
             raise ConfigurationError(f"item id must be a non-empty string, got {id!r}")
         self._send("conversation.item.delete", {"item_id": id})
         return True
 
     def export_history(self) -> List[Dict[str, Any]]:
-        """The conversation so far as a JSON-serialisable history.
-
-        :func:`realtime_sync.history.export_items` of the conversation's items:
-        text, transcripts and function calls; no ids, audio, or unfinished
-        items. Give it to :meth:`restore_history` in a later session.
-        """
+        """The conversation as a JSON-serialisable history (:func:`realtime_sync.history.export_items`)."""
         return _history.export_items(self.conversation.get_items())
 
     def restore_history(self, history: Sequence[Dict[str, Any]], *, timeout: Optional[float] = 10.0) -> List[Item]:
-        """Create the items of an exported history in this session and wait until the server has them.
-
-        See :func:`realtime_sync.history.restore_history` (arguments, return
-        value and errors); requests no response.
-        """
-        return _history.restore_history(self, history, timeout=timeout)
+        """Create an exported history's items here; see :func:`realtime_sync.history.restore_history`."""
+        return cast(List[Item], _history.restore_history(self, history, timeout=timeout))
 
     def send_user_message_content(self, content: Any = None) -> bool:
         """Send a user message made of content parts, then request a response.
 
-        Args:
-            content: a list of parts such as ``{"type": "input_text", "text":
-                "hi"}`` or ``{"type": "input_audio", "audio": samples}``, where
-                audio may be base64 text or samples (int16/float numpy array
-                or pcm16 bytes) at the input format's rate, which are encoded
-                for the input format. The caller's list and dicts are not
-                modified. An empty list only requests a response.
-
-        Raises:
-            ConfigurationError: ``content`` is not a list of dicts with a ``type``.
-            TypeError, ValueError: audio that cannot be converted.
-            NotConnectedError: not connected.
+        ``content``: parts such as ``{"type": "input_text", "text": "hi"}`` or
+        ``{"type": "input_audio", "audio": samples}`` (base64, or samples at
+        the input rate, encoded here; the caller's dicts are not modified).
+        An empty list only requests a response. Raises ConfigurationError (not
+        a list of typed dicts), TypeError/ValueError (bad audio), NotConnectedError.
         """
         parts = prepare_content(content, self.conversation.input_audio_format)
         if not self.realtime.is_connected():
@@ -545,21 +415,12 @@ class RealtimeClient(EventHandler):
     # -- input audio -----------------------------------------------------------------------
 
     def append_input_audio(self, samples: Any) -> bool:
-        """Send input audio (``input_audio_buffer.append``).
+        """Send input audio: int16 or float samples, or pcm16 bytes, mono at the input rate.
 
-        Args:
-            samples: int16 numpy array, float array in [-1, 1], or pcm16
-                little-endian bytes, mono at the input format's rate (24 kHz
-                for pcm16, 8 kHz for G.711); encoded for the input format.
-                Empty input sends nothing.
-
-        With turn detection off the audio is also kept until
-        :meth:`create_response` commits it; in server-VAD mode only the last
-        ``input_audio_window`` seconds are kept, for cutting out speech.
-
-        Raises:
-            TypeError, ValueError: audio that cannot be converted.
-            NotConnectedError: not connected.
+        With turn detection off it is kept until :meth:`create_response`
+        commits it; in server-VAD mode the last ``input_audio_window`` seconds
+        are kept to cut out speech. Raises TypeError/ValueError for audio that
+        cannot be converted, NotConnectedError when not connected.
         """
         pcm = _audio.to_pcm16(samples)  # always a new array: later changes by the caller are harmless
         if pcm.shape[0] == 0:
@@ -595,142 +456,82 @@ class RealtimeClient(EventHandler):
     # -- responses ---------------------------------------------------------------------------
 
     def create_response(self, response: Optional[Dict[str, Any]] = None) -> bool:
-        """Request a model response (``response.create``); never blocks. Safe from any thread.
+        """Request a response (``response`` settings optional); never blocks. Safe from any thread.
 
-        With turn detection off, input audio appended since the last commit is
-        committed first (and becomes the user item's ``formatted["audio"]``).
-        While a response is active (or one was requested and not started), the
-        request is queued and sent when that response is done.
-
-        Args:
-            response: optional per-response settings (``instructions``,
-                ``modalities``, ...), sent as the event's ``response`` object.
-
-        Returns:
-            ``True`` if ``response.create`` was sent now, ``False`` if queued.
-
-        Raises:
-            NotConnectedError: not connected.
+        With turn detection off, pending input audio is committed first. While
+        a response is requested or active, the request is queued and sent when
+        it ends. Returns ``True`` if sent now, ``False`` if queued.
         """
         if response is not None and not isinstance(response, dict):
             raise ConfigurationError("response must be a dict of response settings")
         if not self.realtime.is_connected():
             raise NotConnectedError("not connected; call connect() first")
         self._commit_pending_audio()
-        return self._responses.request(Ticket(options=_deep_copy(response)))
+        return self._responses.request(Ticket(options=copy.deepcopy(response)))
 
     def cancel_response(self, id: Optional[str] = None, sample_count: int = 0) -> Optional[Item]:  # noqa: A002
-        """Stop the response in progress and, for audio, cut the item to what was heard.
+        """Stop the response in progress and, for audio, cut the item to what was heard. Any thread.
 
-        Safe from any thread, including callbacks. Requests queued behind the
-        active response are dropped too (an :meth:`ask` waiting on one returns
-        ``None``).
-
-        Without ``id``: send ``response.cancel`` when a response is active (or
-        requested); otherwise send nothing.
-
-        With ``id`` (an assistant message item) and ``sample_count`` (samples
-        of its audio that were played): everything is checked first; then
-        ``response.cancel`` is sent if a response is still active, and
-        ``conversation.item.truncate`` with ``audio_end_ms`` computed from the
-        output format's sample rate and capped at the audio received for that
-        item. When nothing was heard (0 ms) or the item has no audio part, no
-        truncate is sent.
-
-        Returns:
-            The item, or ``None`` without ``id``.
-
-        Raises:
-            UnknownItemError: no item with that id.
-            ConfigurationError: the item is not an assistant message, or
-                ``sample_count`` is not a non-negative integer.
-            NotConnectedError: not connected.
+        Sends ``response.cancel`` if a response is requested or active and
+        drops queued requests (an :meth:`ask` waiting on one returns ``None``).
+        With ``id`` (an assistant message) and ``sample_count`` (samples
+        played), also sends ``conversation.item.truncate`` with ``audio_end_ms
+        = floor(sample_count / rate * 1000)``, capped at the audio received.
+        Returns the item. Raises UnknownItemError (no such item) or
+        ConfigurationError (not an assistant message, bad ``sample_count``).
         """
         if not self.realtime.is_connected():
             raise NotConnectedError("not connected; call connect() first")
         if id is None:
-            self._cancel_active()
+            self._responses.cancel()
             return None
         item = self.conversation.get_item(id) if isinstance(id, str) else None
         rate = _audio.sample_rate(self.conversation.output_audio_format)
         audio_index, audio_end_ms = truncate_point(item, id, sample_count, rate)
-        self._cancel_active()
+        self._responses.cancel()
         if audio_index is not None and audio_end_ms > 0:
             self._send(
                 "conversation.item.truncate",
                 {"item_id": id, "content_index": audio_index, "audio_end_ms": audio_end_ms},
             )
-        return item
-
-    def _cancel_active(self) -> None:
-        for ticket in self._responses.drop_queued():
-            if ticket.ask is not None:
-                ticket.ask.resolve({"status": "cancelled", "output": []})
-        if self._responses.busy():
-            self._send("response.cancel")
+        return cast(Item, item)
 
     def active_response_id(self) -> Optional[str]:
         """The id of the response being generated, or ``None``."""
         return self._responses.active_response_id()
 
     def reset_responses(self) -> int:
-        """Forget every response requested, active or queued, and fail the :meth:`ask` calls waiting on them.
+        """Forget every response requested, active or queued; fail the :meth:`ask` calls waiting on them.
 
-        For a server that never sends ``response.done``: the next
-        :meth:`create_response` is sent at once instead of queueing behind a
-        response that will never end. Sends nothing (call
-        :meth:`cancel_response` first to stop a response the server may still
-        be generating). Returns how many requests were forgotten.
+        For a server that never sends ``response.done``: the next request is
+        sent at once. Sends nothing. Returns how many were forgotten.
         """
-        tickets = self._responses.reset()
-        error = RealtimeError("the response was abandoned by reset_responses()")
-        for ticket in tickets:
-            if ticket.ask is not None:
-                ticket.ask.fail(error)
-        return len(tickets)
+        return self._responses.reset()
 
     # -- blocking helpers ------------------------------------------------------------------
 
     def wait_for_session_created(self, timeout: Optional[float] = None) -> Optional[bool]:
-        """Block until the server's ``session.created`` (at once if already there).
-
-        Returns:
-            ``True``, or ``None`` when ``timeout`` seconds ran out.
-
-        Raises:
-            NotConnectedError: not connected.
-            ConnectionClosedError: the connection ended while waiting.
-            RuntimeError: called from inside a callback (the receive thread).
-        """
+        """Block until the server's ``session.created`` (at once if already there): ``True``, or ``None`` on timeout."""
         result: Optional[bool] = self._wait(_SESSION_CREATED, timeout, "wait_for_session_created")
         return result
 
     def wait_for_next_item(self, timeout: Optional[float] = None) -> Optional[Item]:
-        """Block until the next item is appended to the conversation and return it.
-
-        Returns ``None`` on timeout; raises like :meth:`wait_for_session_created`.
-        """
+        """Block until the next item is appended to the conversation and return it (``None`` on timeout)."""
         payload = self._wait("conversation.item.appended", timeout, "wait_for_next_item")
         return payload["item"] if payload is not None else None
 
     def wait_for_next_completed_item(self, timeout: Optional[float] = None) -> Optional[Item]:
-        """Block until the next item is completed and return it.
-
-        Returns ``None`` on timeout; raises like :meth:`wait_for_session_created`.
-        """
+        """Block until the next item is completed and return it (``None`` on timeout)."""
         payload = self._wait("conversation.item.completed", timeout, "wait_for_next_completed_item")
         return payload["item"] if payload is not None else None
 
     def wait_for_next(self, name: str, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
         """Block until the next event ``name`` this client dispatches, and return its payload.
 
-        As :meth:`EventHandler.wait_for_next <realtime_sync.events.EventHandler.wait_for_next>`
-        (``None`` on timeout, ``RuntimeError`` from inside a callback), and
-        while connected it also raises
-        :class:`~realtime_sync.errors.ConnectionClosedError` when the connection
-        ends (except when waiting for ``"close"`` itself, which returns the
-        close payload). Wire events are waited for on :attr:`realtime`
-        (``client.realtime.wait_for_next("server.response.done")``).
+        As :meth:`EventHandler.wait_for_next <realtime_sync.events.EventHandler.wait_for_next>`;
+        while connected it also raises ConnectionClosedError when the
+        connection ends (waiting for ``"close"`` returns its payload). Wire
+        events are waited for on :attr:`realtime`.
         """
         if not isinstance(name, str):
             raise TypeError(f"event name must be a str, not {type(name).__name__}")
@@ -763,28 +564,16 @@ class RealtimeClient(EventHandler):
     def ask(self, text: str, timeout: Optional[float] = 60.0) -> Optional[Item]:
         """Send ``text`` as a user message and return the finished assistant item.
 
-        The notebook helper: it sends the message, requests a response (queued
-        behind an active one), follows automatic tool calls to the response
-        that comes after them, and returns the last assistant message of the
-        final response, with ``formatted`` ``text``, ``transcript`` and
-        ``audio`` complete (or the response's last item when it holds no
-        assistant message). A cancelled response still returns its partial item.
-
-        Args:
-            text: the user's message.
-            timeout: seconds to wait for the whole exchange; ``None`` for ever.
-
-        Returns:
-            The item, or ``None`` if the response produced no item.
+        The notebook helper: it requests a response (queued behind an active
+        one), follows automatic tool calls to the response after them, and
+        returns the last assistant message of the final response, ``formatted``
+        complete (else its last item; ``None`` if it produced none; a cancelled
+        response gives its partial item). ``timeout``: seconds for it all.
 
         Raises:
-            RealtimeTimeoutError: ``timeout`` ran out (the response goes on:
-                :meth:`cancel_response` stops it).
-            ServerError: the server rejected the message or the response, or
-                the response failed.
-            ConnectionClosedError: the connection ended while waiting.
-            NotConnectedError: not connected.
-            RuntimeError: called from inside a callback (the receive thread).
+            RealtimeTimeoutError: ``timeout`` ran out (the response goes on).
+            ServerError: the server rejected the message, or the response failed.
+            ConnectionClosedError, NotConnectedError, RuntimeError: see "Blocking helpers".
         """
         if not isinstance(text, str):
             raise ConfigurationError(f"text must be a str, got {type(text).__name__}")
@@ -805,48 +594,24 @@ class RealtimeClient(EventHandler):
                 f"ask() waited {timeout:g} s for the reply to {_preview(text)} and it did not finish "
                 "(the response goes on; cancel_response() stops it, or pass a longer timeout)"
             )
-        if ask.error is not None:
-            raise ask.error
-        response: Dict[str, Any] = ask.payload or {}
-        if response.get("status") == "failed":
-            details = response.get("status_details") or {}
-            error = details.get("error") if isinstance(details, dict) else None
-            if not isinstance(error, dict):
-                error = {"type": "response_failed", "message": "the response failed"}
-            raise ServerError(dict(error))
-        return pick_reply(response, self.conversation.get_item)
+        return cast(Optional[Item], pick_reply(ask.response(), self.conversation.get_item))
 
     def events(self, maxsize: int = 1000, *, include_realtime_events: bool = False) -> "queue.Queue[Tuple[str, Any]]":
-        """A thread-safe queue of ``(name, payload)`` for a GUI or other thread to pull.
+        """A thread-safe queue of ``(name, payload)`` client-level events, for a GUI thread to pull.
 
-        The client puts every client-level event in it (``conversation.updated``,
-        ``conversation.item.appended``, ``conversation.item.completed``,
-        ``conversation.interrupted``, ``error``, ``close``, and with
-        ``include_realtime_events`` also ``realtime.event``). The queue is
-        bounded by ``maxsize``: when the reader falls behind, the oldest
-        entries are dropped (counted in :attr:`events_dropped`, with a
-        warning) so the receive thread never blocks. Payloads hold the live
-        item dicts: read ``item["formatted"]`` for the current state.
-
-        The first call creates the queue; later calls return the same queue.
+        Holds ``conversation.*``, ``error``, ``close`` (and ``realtime.event``
+        with ``include_realtime_events``); bounded by ``maxsize``, the oldest
+        dropped when the reader falls behind (:attr:`events_dropped`). The
+        first call creates it; later calls return the same queue.
         """
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
             raise ConfigurationError(f"maxsize must be a positive int, got {maxsize!r}")
-        with self._state_lock:
-            if self._event_queue is None:
-                names = CLIENT_EVENTS + (("realtime.event",) if include_realtime_events else ())
-                self._event_queue = EventQueue(maxsize, names)
-            return self._event_queue.queue
+        return self._outlet.queue(maxsize, include_realtime_events)
 
     @property
     def events_dropped(self) -> int:
         """How many events the :meth:`events` queue dropped because it was full."""
-        event_queue = self._event_queue
-        return event_queue.dropped if event_queue is not None else 0
-
-
-def _deep_copy(value: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-    return copy.deepcopy(value) if value is not None else None
+        return self._outlet.dropped
 
 
 def _preview(text: str) -> str:

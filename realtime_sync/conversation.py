@@ -19,56 +19,56 @@ Every item carries ``item["formatted"]``, a plain dict with:
 * ``"transcript_error"`` (only after
   ``conversation.item.input_audio_transcription.failed``): the server's
   ``error`` object for that input transcription.
+* MCP items: ``"tool"`` (``{"type": "mcp_call"`` or ``"mcp_approval_request"``,
+  ``"server_label", "name", "arguments"}``, an MCP call's also
+  ``"approval_request_id"``), ``"output"`` and ``"error"`` (MCP calls),
+  ``"approval_request_id"`` (approval requests: the id to answer;
+  approval responses: the request answered), ``"approve"`` / ``"reason"``
+  (approval responses), ``"tool"`` (``{"type": "mcp_list_tools",
+  "server_label"}``) and ``"tools"`` (tool lists).
 
-How audio is stored
--------------------
-Concatenating arrays on every ``response.audio.delta`` copies the whole item
-each time, which is quadratic over a long reply. Each item that is receiving
-audio owns a private int16 buffer that grows geometrically (it quadruples: an
-append costs amortized O(delta), growing copies about a third of a long
-reply's samples in all, and the spare part of a large buffer is address space
-that the operating system backs with memory only once it is written), and
-after each append
-``formatted["audio"]`` is reassigned to a view of the filled part. A user who
-reads ``item["formatted"]["audio"]`` therefore always gets a plain
-``numpy.ndarray`` of int16 holding exactly the samples received so far, and an
-array read earlier keeps its contents: later appends only write past its end,
-and growing allocates a new buffer. When the audio is done
-(``response.audio.done``, ``response.output_item.done``, or the
-``response.done`` of its response) the spare capacity is released. If a user
-replaces ``formatted["audio"]`` with an array of their own, the next delta is
-appended to that array.
+Every delta costs time in proportion to the delta, not to the item: audio
+grows in place (:mod:`realtime_sync._conversation_audio`), text, transcripts
+and arguments are appended in place (:mod:`realtime_sync._conversation_items`),
+and adding or deleting an item costs O(1). Each ``formatted`` value is a plain
+``str`` or int16 array after every delta.
+
+Out-of-band responses (``conversation: "none"``) and any response output that
+never joins the conversation are kept on the response record:
+``get_response(id)["output_items"]`` holds the response's output items, with
+``formatted`` fields, whether or not they are in :attr:`Conversation.items`.
 
 Threads
 -------
 :meth:`Conversation.process_event` normally runs on the socket thread, while
 user threads call :meth:`~Conversation.get_items` / :meth:`~Conversation.get_item`.
-All state changes happen under one lock, and the ``items`` and ``responses``
-lists are replaced, never mutated in place, so a list obtained from any of
-them never changes under the reader's feet. The item dicts themselves are
-updated in place as deltas arrive (that is the point of the cache).
+All state changes happen under one lock. A list obtained from ``items`` or
+``responses`` never changes under the reader's feet (a new one is built, on
+the next read, after a change). The item dicts themselves are updated in
+place as deltas arrive (that is the point of the cache); while a value grows in
+place its key holds an empty value for an instant, so a thread that reads an
+item without the lock while deltas arrive may, rarely, see ``""`` or an empty
+array once.
 """
 
 from __future__ import annotations
 
 import collections.abc
-import copy
 import logging
-import math
 import threading
-from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple, Type
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 import numpy as np
 
 from . import audio as _audio
-from ._conversation_audio import AudioBuffer
+from ._conversation_audio import AudioStore
 from ._conversation_fields import field as _field
 from ._conversation_fields import milliseconds as _milliseconds
-from ._conversation_fields import park as _park
-from ._conversation_fields import text_or_empty as _text
+from ._conversation_fields import samples_at
 from ._conversation_items import (
-    apply_parked_transcription,
+    add_part,
     find_part,
+    grow_pair,
     new_item,
     reconcile,
     refresh_text,
@@ -76,10 +76,12 @@ from ._conversation_items import (
     tool_of,
 )
 from ._conversation_responses import ResponseBook
+from ._conversation_routes import HANDLED_EVENTS, processor_table
 from ._conversation_speech import SpeechQueue
+from ._conversation_transcripts import TranscriptQueue
 from .errors import ProtocolError, UnknownItemError
 
-__all__ = ["Conversation"]
+__all__ = ["Conversation", "HANDLED_EVENTS"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +90,7 @@ Delta = Dict[str, Any]
 ProcessResult = Tuple[Optional[Item], Optional[Delta]]
 
 _NONE: ProcessResult = (None, None)
+
 
 class Conversation:
     """Client-side cache of a Realtime conversation, fed by server events.
@@ -105,35 +108,33 @@ class Conversation:
     :class:`~realtime_sync.errors.ConfigurationError`.
 
     Attributes:
-        items: the conversation's items in creation order (a list that is
-            replaced, never mutated, when items are added or deleted).
+        items: the conversation's items in creation order.
         responses: the responses in creation order; each is the server's
-            response dict with ``"output"`` as a list of item ids, and the final
+            response dict with ``"output"`` as a list of item ids,
+            ``"output_items"`` the output items themselves, and the final
             ``status``, ``status_details`` and ``usage`` once ``response.done``
             arrived.
     """
 
-    def __init__(
-        self, *, input_audio_format: str = "pcm16", output_audio_format: str = "pcm16"
-    ) -> None:
+    def __init__(self, *, input_audio_format: str = "pcm16", output_audio_format: str = "pcm16") -> None:
         self._lock = threading.RLock()
         self._input_audio_format = "pcm16"
         self._output_audio_format = "pcm16"
         self.input_audio_format = input_audio_format
         self.output_audio_format = output_audio_format
-        self.items: List[Item] = []
-        self._item_lookup: Dict[str, Item] = {}
+        self._item_lookup: Dict[str, Item] = {}  # in creation order
+        self._items_snapshot: Optional[List[Item]] = []
         self._responses = ResponseBook()
         self._speech = SpeechQueue()
-        self._queued_transcripts: Dict[str, Dict[str, Any]] = {}
+        self._audio = AudioStore()
+        self._transcripts = TranscriptQueue()
         self._queued_input_audio: Optional[np.ndarray] = None
-        self._audio_buffers: Dict[str, AudioBuffer] = {}
-        self._audio_formats: Dict[str, str] = {}
         self._truncated: Set[str] = set()
+        self._completions: Set[str] = set()
         # Event type -> processor function of this class, so routing an event is
         # one dict lookup (functions, not bound methods: no reference cycle
         # keeps a dropped conversation's audio alive until the next GC pass).
-        self._processors = _processor_table(type(self))
+        self._processors: Dict[str, Callable[[Any, Mapping[str, Any]], ProcessResult]] = processor_table(type(self))
 
     # -- configuration -------------------------------------------------------------
 
@@ -158,24 +159,34 @@ class Conversation:
         self._output_audio_format = value
 
     @property
+    def items(self) -> List[Item]:
+        """The items in creation order: a list that is never changed once returned."""
+        with self._lock:
+            snapshot = self._items_snapshot
+            if snapshot is None:
+                snapshot = self._items_snapshot = list(self._item_lookup.values())
+            return snapshot
+
+    @property
     def responses(self) -> List[Dict[str, Any]]:
-        """The responses in creation order (a list replaced, never mutated, when one is added)."""
-        return self._responses.responses
+        """The responses in creation order: a list that is never changed once returned."""
+        with self._lock:
+            return self._responses.responses
 
     # -- public API ----------------------------------------------------------------
 
     def clear(self) -> None:
         """Forget every item, response and queued piece of audio or transcript."""
         with self._lock:
-            self.items = []
             self._item_lookup = {}
+            self._items_snapshot = []
             self._responses.clear()
             self._speech.clear()
-            self._queued_transcripts = {}
+            self._audio.clear()
+            self._transcripts.clear()
             self._queued_input_audio = None
-            self._audio_buffers = {}
-            self._audio_formats = {}
             self._truncated = set()
+            self._completions = set()
 
     def queue_input_audio(self, array: Any) -> np.ndarray:
         """Hold input audio for the next user message item that gets created.
@@ -201,12 +212,42 @@ class Conversation:
     def get_items(self) -> List[Item]:
         """Return a new list of all items, in order. Safe from any thread."""
         with self._lock:
-            return list(self.items)
+            return list(self._item_lookup.values())
 
     def get_response(self, response_id: str) -> Optional[Dict[str, Any]]:
-        """Return the response with this id, or ``None``. Safe from any thread."""
+        """Return the response with this id, or ``None``. Safe from any thread.
+
+        Its ``"output_items"`` holds the response's output items (for an
+        out-of-band response, the only place they are kept).
+        """
         with self._lock:
             return self._responses.get(response_id)
+
+    def speech_start_ms(self, item_id: str) -> Optional[float]:
+        """The ``audio_start_ms`` of ``input_audio_buffer.speech_started`` for this item.
+
+        A finite number (an event with NaN or infinity was refused with a
+        :class:`~realtime_sync.errors.ProtocolError`), or ``None`` if none was
+        seen or the item was created since. Safe from any thread.
+        """
+        with self._lock:
+            return self._speech.start_ms(item_id)
+
+    def claim_completion(self, item_id: str) -> bool:
+        """True once per item: the first call after its status became ``"completed"``.
+
+        An item is completed by ``conversation.item.created`` (user messages,
+        function outputs), ``response.output_item.done`` or (GA)
+        ``conversation.item.done``, often by two of them; the client calls this
+        before dispatching ``conversation.item.completed`` so that the
+        dispatch happens exactly once. Safe from any thread.
+        """
+        with self._lock:
+            item = self._item_lookup.get(item_id) or self._responses.detached(item_id)
+            if item is None or item.get("status") != "completed" or item_id in self._completions:
+                return False
+            self._completions.add(item_id)
+            return True
 
     def process_event(
         self,
@@ -219,6 +260,9 @@ class Conversation:
 
         Runs on the thread that receives events (the socket thread, in the
         client); it only does bookkeeping and never blocks on user code.
+        :data:`HANDLED_EVENTS` lists the event types it folds in (beta model
+        names, plus GA's ``conversation.item.done``, input transcription
+        deltas and MCP events); others return ``(None, None)``.
 
         Args:
             event: the server event (a dict with ``event_id`` and ``type``). It
@@ -233,21 +277,21 @@ class Conversation:
             ``(item, delta)``: the item the event changed (or ``None``), and what
             changed (``{"text": str}``, ``{"transcript": str}``,
             ``{"arguments": str}`` or ``{"audio": int16 array}``) or ``None``.
-            Events the conversation does not track return ``(None, None)``.
+            The item may be an output item of a response that is not in
+            :attr:`items` (an out-of-band response).
 
         Raises:
             ProtocolError: the event is not a dict, lacks ``event_id`` or
-                ``type``, lacks a field it needs, or names a content part that
-                does not exist.
+                ``type``, lacks a field it needs, has a value of the wrong type
+                or out of range (NaN, infinity...), or names a content part
+                that does not exist.
             UnknownItemError: the event names an item or response that the
                 conversation does not hold.
         """
         # Exact-type checks first (what json.loads makes), the general ones only
         # when they fail: this runs for every delta.
         if event.__class__ is not dict and not isinstance(event, collections.abc.Mapping):
-            raise ProtocolError(
-                f"a server event must be a JSON object, got {type(event).__name__}"
-            )
+            raise ProtocolError(f"a server event must be a JSON object, got {type(event).__name__}")
         event_id = event.get("event_id")
         if not isinstance(event_id, str) or not event_id:
             raise ProtocolError('server event is missing "event_id"', event=dict(event))
@@ -266,11 +310,9 @@ class Conversation:
     # -- helpers -------------------------------------------------------------------
 
     def _item(self, event: Mapping[str, Any], item_id: str) -> Item:
-        item = self._item_lookup.get(item_id)
+        item = self._item_lookup.get(item_id) or self._responses.detached(item_id)
         if item is None:
-            raise UnknownItemError(
-                f'{event.get("type")}: item "{item_id}" not found', event=dict(event)
-            )
+            raise UnknownItemError(f'{event.get("type")}: item "{item_id}" not found', event=dict(event))
         return item
 
     def _event_item(self, event: Mapping[str, Any]) -> Item:
@@ -287,25 +329,35 @@ class Conversation:
     def _refresh_transcript(self, item: Item) -> None:
         refresh_transcript(item, item.get("id") in self._truncated)
 
-    def _append_audio(self, item: Item, chunk: np.ndarray) -> None:
-        item_id = item["id"]
-        formatted = item["formatted"]
-        buffer = self._audio_buffers.get(item_id)
-        if buffer is None or buffer.view is not formatted.get("audio"):
-            current = formatted.get("audio")
-            seed = None if current is None else np.asarray(current, dtype=np.int16)
-            buffer = self._audio_buffers[item_id] = AudioBuffer(seed)
-        formatted["audio"] = buffer.append(chunk)
-
     def _finish_audio(self, item: Item) -> None:
-        """Release the spare capacity of an item's audio buffer."""
-        buffer = self._audio_buffers.pop(item["id"], None)
-        formatted = item["formatted"]
-        if buffer is not None and formatted.get("audio") is buffer.view:
-            formatted["audio"] = buffer.finish()
+        """The item's audio is complete: trim its buffer."""
+        self._audio.finish(item["id"], item["formatted"])
 
     def _reconcile(self, item: Item, final: Mapping[str, Any]) -> None:
         reconcile(item, final, item.get("id") in self._truncated)
+
+    def _delta(self, event: Mapping[str, Any]) -> str:
+        delta = event.get("delta")
+        if delta.__class__ is not str:
+            delta = _field(event, event, "delta", str)
+        return delta
+
+    def _add_item(self, source: Mapping[str, Any]) -> Item:
+        """Store a new item built from the server's ``source`` (its id is new)."""
+        item_id = source["id"]
+        item = new_item(source)
+        formatted = item["formatted"]
+        speech = self._speech.take(item_id)
+        if speech is not None and speech.get("audio") is not None:
+            formatted["audio"] = speech["audio"]
+        self._transcripts.apply(item)
+        if item.get("type") == "message" and item.get("role") == "user" and self._queued_input_audio is not None:
+            formatted["audio"] = self._queued_input_audio
+            self._queued_input_audio = None
+        self._item_lookup[item_id] = item
+        self._items_snapshot = None
+        self._responses.adopt(item)
+        return item
 
     # -- processors ----------------------------------------------------------------
 
@@ -316,76 +368,58 @@ class Conversation:
         if existing is not None:
             logger.debug("conversation.item.created repeated for item %s", item_id)
             return existing, None
-        item = new_item(source)
-        formatted = item["formatted"]
-        speech = self._speech.take(item_id)
-        if speech is not None and speech.get("audio") is not None:
-            formatted["audio"] = speech["audio"]
-        parked = self._queued_transcripts.pop(item_id, None)
-        if parked is not None:
-            apply_parked_transcription(item, parked)
-        if item.get("type") == "message" and item.get("role") == "user" and self._queued_input_audio is not None:
-            formatted["audio"] = self._queued_input_audio
-            self._queued_input_audio = None
-        self._item_lookup[item_id] = item
-        self.items = self.items + [item]
+        return self._add_item(source), None
+
+    def _on_item_done(self, event: Mapping[str, Any]) -> ProcessResult:
+        # GA: the item is final. One the conversation missed is added first.
+        final = _field(event, event, "item", dict)
+        item_id = _field(event, final, "id", str)
+        item = self._item_lookup.get(item_id) or self._add_item(final)
+        self._reconcile(item, final)
+        if not isinstance(final.get("status"), str) or final["status"] == "in_progress":
+            item["status"] = "completed"
+        self._finish_audio(item)
         return item, None
 
     def _on_item_truncated(self, event: Mapping[str, Any]) -> ProcessResult:
         item = self._event_item(event)
         audio_end_ms = _milliseconds(event, "audio_end_ms")
         if audio_end_ms < 0:
-            raise ProtocolError(
-                f"conversation.item.truncated: audio_end_ms must be >= 0, got {audio_end_ms}",
-                event=dict(event),
-            )
-        audio_format = self._audio_formats.get(item["id"], self._output_audio_format)
-        end = math.floor(audio_end_ms * _audio.sample_rate(audio_format) / 1000)
-        formatted = item["formatted"]
-        self._audio_buffers.pop(item["id"], None)
-        formatted["audio"] = np.array(formatted["audio"][:end], dtype=np.int16, copy=True)
-        formatted["transcript"] = ""
-        self._truncated.add(item["id"])
+            raise ProtocolError(f"conversation.item.truncated: audio_end_ms must be >= 0, got {audio_end_ms}",
+                                event=dict(event))
+        item_id = item["id"]
+        rate = _audio.sample_rate(self._audio.formats.get(item_id, self._output_audio_format))
+        self._audio.truncate(item_id, item["formatted"], samples_at(audio_end_ms, rate))
+        item["formatted"]["transcript"] = ""
+        self._truncated.add(item_id)
         return item, None
 
     def _on_item_deleted(self, event: Mapping[str, Any]) -> ProcessResult:
-        item = self._event_item(event)
-        item_id = item["id"]
-        del self._item_lookup[item_id]
-        self.items = [other for other in self.items if other is not item]
-        self._audio_buffers.pop(item_id, None)
-        self._audio_formats.pop(item_id, None)
+        item_id = _field(event, event, "item_id", str)
+        item = self._item_lookup.pop(item_id, None)
+        if item is None:
+            raise UnknownItemError(f'conversation.item.deleted: item "{item_id}" not found', event=dict(event))
+        self._items_snapshot = None
+        self._audio.forget(item_id)
         self._truncated.discard(item_id)
+        self._completions.discard(item_id)
         return item, None
+
+    def _on_transcription_delta(self, event: Mapping[str, Any]) -> ProcessResult:
+        # GA streams the user's words while the input is transcribed.
+        item = self._item_lookup.get(_field(event, event, "item_id", str))
+        delta = self._transcripts.delta(event, item, self._delta(event))
+        return (item, delta) if item is not None else _NONE
 
     def _on_transcription_completed(self, event: Mapping[str, Any]) -> ProcessResult:
-        item_id = _field(event, event, "item_id", str)
-        index = _field(event, event, "content_index", int)
-        transcript = _field(event, event, "transcript", str, required=False) or ""
-        # One space marks an empty transcription, so it differs from "none yet".
-        shown = transcript or " "
-        item = self._item_lookup.get(item_id)
-        if item is None:
-            # In server-VAD mode the transcription can beat conversation.item.created.
-            parked = _park(self._queued_transcripts, item_id)
-            parked.update(transcript=transcript, formatted=shown, content_index=index)
-            return _NONE
-        part = self._part(event, item)
-        part["transcript"] = transcript
-        item["formatted"]["transcript"] = shown
-        return item, {"transcript": transcript}
+        item = self._item_lookup.get(_field(event, event, "item_id", str))
+        delta = self._transcripts.completed(event, item)
+        return (item, delta) if item is not None else _NONE
 
     def _on_transcription_failed(self, event: Mapping[str, Any]) -> ProcessResult:
-        item_id = _field(event, event, "item_id", str)
-        error = copy.deepcopy(_field(event, event, "error", dict, required=False) or {})
-        item = self._item_lookup.get(item_id)
-        if item is None:
-            _park(self._queued_transcripts, item_id)["error"] = error
-            return _NONE
-        if event.get("content_index") is not None:
-            self._part(event, item)
-        item["formatted"]["transcript_error"] = error
-        return item, None
+        item = self._item_lookup.get(_field(event, event, "item_id", str))
+        self._transcripts.failed(event, item)
+        return (item, None) if item is not None else _NONE
 
     def _on_speech_started(self, event: Mapping[str, Any]) -> ProcessResult:
         self._speech.started(event)
@@ -405,7 +439,10 @@ class Conversation:
         return _NONE
 
     def _on_output_item_added(self, event: Mapping[str, Any]) -> ProcessResult:
-        self._responses.output_item_added(event)
+        source = event.get("item")
+        item_id = source.get("id") if isinstance(source, dict) else None
+        known = self._item_lookup.get(item_id) if isinstance(item_id, str) else None
+        self._responses.output_item_added(event, known)
         return _NONE
 
     def _on_output_item_done(self, event: Mapping[str, Any]) -> ProcessResult:
@@ -419,10 +456,12 @@ class Conversation:
         response, final_output = self._responses.done(event)
         for entry in final_output:
             if isinstance(entry, dict) and isinstance(entry.get("id"), str):
-                item = self._item_lookup.get(entry["id"])
+                item = self._item_lookup.get(entry["id"]) or self._responses.detached(entry["id"])
                 if item is not None:
                     self._reconcile(item, entry)
         # A cancelled response can end here with no audio.done / output_item.done.
+        for item in response["output_items"]:
+            self._finish_audio(item)
         for item_id in response["output"]:
             item = self._item_lookup.get(item_id)
             if item is not None:
@@ -431,25 +470,7 @@ class Conversation:
 
     def _on_content_part_added(self, event: Mapping[str, Any]) -> ProcessResult:
         item = self._event_item(event)
-        part = _field(event, event, "part", dict)
-        content = item.get("content")
-        if content is None:
-            content = item["content"] = []
-        if not isinstance(content, list):
-            raise ProtocolError(
-                f'response.content_part.added: item "{item["id"]}" has no content list',
-                event=dict(event),
-            )
-        index = _field(event, event, "content_index", int, required=False)
-        if index is None or index == len(content):
-            content.append(copy.deepcopy(dict(part)))
-        elif index > len(content) or index < 0:
-            raise ProtocolError(
-                f"response.content_part.added: content_index {index} is out of range for "
-                f'item "{item["id"]}", which has {len(content)} content part(s)',
-                event=dict(event),
-            )
-        # index < len(content): the part arrived with the item already.
+        add_part(event, item)
         return item, None
 
     def _on_content_part_done(self, event: Mapping[str, Any]) -> ProcessResult:
@@ -466,11 +487,8 @@ class Conversation:
     def _on_text_delta(self, event: Mapping[str, Any]) -> ProcessResult:
         item = self._event_item(event)
         part = self._part(event, item)
-        delta = event.get("delta")
-        if delta.__class__ is not str:
-            delta = _field(event, event, "delta", str)
-        part["text"] = _text(part.get("text")) + delta
-        item["formatted"]["text"] += delta
+        delta = self._delta(event)
+        grow_pair(part, "text", item["formatted"], "text", delta)
         return item, {"text": delta}
 
     def _on_text_done(self, event: Mapping[str, Any]) -> ProcessResult:
@@ -483,11 +501,8 @@ class Conversation:
     def _on_transcript_delta(self, event: Mapping[str, Any]) -> ProcessResult:
         item = self._event_item(event)
         part = self._part(event, item)
-        delta = event.get("delta")
-        if delta.__class__ is not str:
-            delta = _field(event, event, "delta", str)
-        part["transcript"] = _text(part.get("transcript")) + delta
-        item["formatted"]["transcript"] += delta
+        delta = self._delta(event)
+        grow_pair(part, "transcript", item["formatted"], "transcript", delta)
         return item, {"transcript": delta}
 
     def _on_transcript_done(self, event: Mapping[str, Any]) -> ProcessResult:
@@ -519,22 +534,15 @@ class Conversation:
         if payload.__class__ is not str:
             payload = _field(event, event, "delta", str)
         item_id = item["id"]
-        audio_format = self._audio_formats.get(item_id)
-        if audio_format is None:
-            audio_format = self._audio_formats[item_id] = self._output_audio_format
-        try:
-            samples = _audio.decode_audio(payload, audio_format)
-        except ValueError as exc:  # binascii.Error is a ValueError
-            raise ProtocolError(
-                f"response.audio.delta: audio payload is not valid base64 {audio_format}: {exc}",
-                event=dict(event),
-            ) from exc
+        store = self._audio
+        audio_format = store.formats.get(item_id) or store.format_of(item_id, self._output_audio_format)
+        samples = store.decode(event, payload, audio_format)
         formatted = item["formatted"]
-        buffer = self._audio_buffers.get(item_id)
+        buffer = store.buffers.get(item_id)
         if buffer is not None and buffer.view is formatted.get("audio"):
-            formatted["audio"] = buffer.append(samples)
+            buffer.append(samples, formatted)
         else:
-            self._append_audio(item, samples)
+            store.append(item_id, formatted, samples)
         return item, {"audio": samples}
 
     def _on_audio_done(self, event: Mapping[str, Any]) -> ProcessResult:
@@ -543,13 +551,10 @@ class Conversation:
         return item, None
 
     def _on_arguments_delta(self, event: Mapping[str, Any]) -> ProcessResult:
+        # Function calls and (GA) MCP calls: response.mcp_call_arguments.delta.
         item = self._event_item(event)
-        delta = event.get("delta")
-        if delta.__class__ is not str:
-            delta = _field(event, event, "delta", str)
-        tool = tool_of(event, item)
-        item["arguments"] = _text(item.get("arguments")) + delta
-        tool["arguments"] += delta
+        delta = self._delta(event)
+        grow_pair(item, "arguments", tool_of(event, item), "arguments", delta)
         return item, {"arguments": delta}
 
     def _on_arguments_done(self, event: Mapping[str, Any]) -> ProcessResult:
@@ -560,40 +565,9 @@ class Conversation:
         tool["arguments"] = arguments
         return item, None
 
-
-# Event type -> Conversation method. input_audio_buffer.speech_stopped is routed
-# in process_event because it also takes the input audio buffer.
-_PROCESSORS: Dict[str, str] = {
-    "conversation.item.created": "_on_item_created",
-    "conversation.item.truncated": "_on_item_truncated",
-    "conversation.item.deleted": "_on_item_deleted",
-    "conversation.item.input_audio_transcription.completed": "_on_transcription_completed",
-    "conversation.item.input_audio_transcription.failed": "_on_transcription_failed",
-    "input_audio_buffer.speech_started": "_on_speech_started",
-    "response.created": "_on_response_created",
-    "response.done": "_on_response_done",
-    "response.output_item.added": "_on_output_item_added",
-    "response.output_item.done": "_on_output_item_done",
-    "response.content_part.added": "_on_content_part_added",
-    "response.content_part.done": "_on_content_part_done",
-    "response.text.delta": "_on_text_delta",
-    "response.text.done": "_on_text_done",
-    "response.audio_transcript.delta": "_on_transcript_delta",
-    "response.audio_transcript.done": "_on_transcript_done",
-    "response.audio.delta": "_on_audio_delta",
-    "response.audio.done": "_on_audio_done",
-    "response.function_call_arguments.delta": "_on_arguments_delta",
-    "response.function_call_arguments.done": "_on_arguments_done",
-}
-
-
-_Processor = Callable[[Conversation, Mapping[str, Any]], ProcessResult]
-
-
-def _processor_table(cls: Type[Conversation]) -> Dict[str, _Processor]:
-    """Event type -> processor function for ``cls`` (subclass overrides included), cached on the class."""
-    table: Optional[Dict[str, _Processor]] = cls.__dict__.get("_processor_table")
-    if table is None:
-        table = {event_type: getattr(cls, name) for event_type, name in _PROCESSORS.items()}
-        setattr(cls, "_processor_table", table)
-    return table
+    def _on_mcp_status(self, event: Mapping[str, Any]) -> ProcessResult:
+        # response.mcp_call.* and mcp_list_tools.*: in_progress, completed or failed.
+        item = self._event_item(event)
+        outcome = str(event["type"]).rsplit(".", 1)[-1]
+        item["status"] = {"failed": "incomplete"}.get(outcome, outcome)
+        return item, None

@@ -13,7 +13,13 @@ speak either wire while the client and the conversation stay unchanged:
 * :func:`server_from_wire` - a server event as it came off the wire to the
   beta shape the conversation understands;
 * :func:`client_from_wire` / :func:`server_to_wire` - the reverse directions,
-  for a server that wants to speak GA (the simulator) and for round trips.
+  for a server that wants to speak GA (the simulator) and for round trips;
+* :func:`session_to_ga` / :func:`session_from_ga` - a session config of
+  either form (flat, GA-native or mixed) to one form;
+* :func:`merge_session_update` - a user's session update (either form) folded
+  into the client's stored config, returning only what changed;
+* :func:`effective_session` - what a server's ``session`` object (either
+  dialect) says about turn detection, audio formats, voice and modalities.
 
 For ``protocol="beta"`` every function returns its argument itself. For
 ``"ga"`` they never modify their argument: they copy only the dicts and lists
@@ -35,9 +41,13 @@ GA                                          beta
 ``response.output_audio.delta`` / ``.done`` ``response.audio.delta`` / ``.done``
 ``response.output_audio_transcript.*``      ``response.audio_transcript.*``
 ``conversation.item.added``                 ``conversation.item.created``
-``conversation.item.done``                  (none: keeps its name, item translated)
+``conversation.item.done``                  (none: keeps its name, item translated;
+                                            the conversation completes the item)
 ``session.update`` with ``type: realtime``  ``session.update`` (flat session)
-``output_audio_buffer.*``, ``mcp_*``,       (none: pass through unchanged)
+``conversation.item.input_audio_           (none: pass through unchanged; the
+transcription.delta``, ``mcp_list_tools.*``,  conversation folds them in)
+``response.mcp_call*``
+``output_audio_buffer.*``,                  (none: pass through unchanged)
 ``input_audio_buffer.timeout_triggered``,
 ``conversation.item.input_audio_transcription.segment``, DTMF
 all other events                            the same name and shape
@@ -91,6 +101,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
+from ._dialect_config import SESSION_KEYS, effective_session, merge_session_update
 from ._dialect_items import item_from_ga, item_to_ga, part_from_ga
 from ._dialect_session import (
     response_from_ga,
@@ -116,6 +127,9 @@ __all__ = [
     "session_from_ga",
     "audio_format_to_ga",
     "audio_format_from_ga",
+    "SESSION_KEYS",
+    "merge_session_update",
+    "effective_session",
 ]
 
 Event = Dict[str, Any]

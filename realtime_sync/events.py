@@ -260,7 +260,8 @@ class EventHandler:
             self._remove_waiter(name, waiter)
         if waiter.error is not None:
             raise waiter.error
-        return waiter.payload
+        payload: Optional[Dict[str, Any]] = waiter.payload
+        return payload
 
     def _wake_waiters(self, name: str, payload: Any) -> int:
         """Resolve the waiters for ``name`` with ``payload`` without running callbacks.

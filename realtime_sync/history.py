@@ -56,6 +56,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import threading
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Sequence, Set, Union
 
@@ -188,29 +189,43 @@ def save_history(path: PathLike, items: Iterable[Mapping[str, Any]]) -> History:
     """Export ``items`` (see :func:`export_items`) and write them to a JSON file.
 
     The file holds ``{"format": "realtime_sync.history", "version": 1,
-    "items": [...]}`` in UTF-8. It is written to a temporary file next to
-    ``path`` and then renamed, so an existing history is never left half
-    written.
+    "items": [...]}`` in UTF-8. It is written to a new private temporary file
+    in the same directory (:func:`tempfile.mkstemp`: a name nobody can
+    predict, created exclusively, so a file or symlink planted there is never
+    followed) and then moved over ``path`` with :func:`os.replace`, so an
+    existing history is never left half written.
 
     Returns:
         The exported history that was written.
 
     Raises:
-        ConfigurationError: ``items`` is not a list of dicts.
+        ConfigurationError: ``items`` is not a list of dicts, or its text
+            cannot be written as UTF-8 (a lone surrogate).
         OSError: the file cannot be written.
     """
     history = export_items(items)
     document = {"format": HISTORY_FORMAT, "version": HISTORY_VERSION, "items": history}
-    path = os.fspath(path)
-    temporary = f"{path}.tmp"
     try:
-        with open(temporary, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, ensure_ascii=False, indent=1)
-            stream.write("\n")
+        data = (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigurationError(
+            f"the history holds text that is not valid Unicode (a lone surrogate at position {exc.start}); "
+            "it cannot be written as UTF-8"
+        ) from None
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ConfigurationError(f"the history cannot be written as JSON: {exc}") from None
+    path = os.fspath(path)
+    directory, name = os.path.split(os.path.abspath(path))
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(data)
         os.replace(temporary, path)
     except BaseException:
-        if os.path.exists(temporary):
+        try:
             os.remove(temporary)
+        except OSError:
+            pass
         raise
     return history
 
@@ -236,6 +251,8 @@ def load_history(path: PathLike) -> History:
             document = json.load(stream)
         except ValueError as exc:
             raise ConfigurationError(f"{path} is not a JSON history file: {exc}") from exc
+        except RecursionError:
+            raise ConfigurationError(f"{path} is not a history file: its JSON is nested too deeply") from None
     if isinstance(document, dict):
         if document.get("format") != HISTORY_FORMAT:
             raise ConfigurationError(f"{path} is not a realtime_sync history file (no format {HISTORY_FORMAT!r})")

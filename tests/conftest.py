@@ -1,19 +1,34 @@
-"""Shared pytest fixtures for the realtime_sync suite.
+"""Shared pytest fixtures for the realtime_sync suite: the servers and the recorders.
 
-``simulator``: a started :class:`realtime_sync.simulator.RealtimeSimulator` on
-127.0.0.1 (free port, unpaced streaming, default responder), stopped on
-teardown. Connect to ``simulator.url``.
+Servers (each on 127.0.0.1, a free port, stopped on teardown):
 
-``make_simulator``: a factory taking the simulator's keyword options
-(``responder=``, ``speed=``, ``require_api_key=``, fault options...); every
-simulator it starts is stopped on teardown::
+``simulator``
+    a started :class:`realtime_sync.simulator.RealtimeSimulator` (unpaced
+    streaming, default responder). Connect to ``simulator.url``.
+``make_simulator``
+    a factory taking the simulator's keyword options (``responder=``,
+    ``speed=``, ``require_api_key=``, fault options...)::
 
-    def test_slow_reply(make_simulator):
-        sim = make_simulator(speed=5.0)
-        ...
+        def test_slow_reply(make_simulator):
+            sim = make_simulator(speed=5.0)
+``scripted``
+    a :class:`support_client.ScriptedServer`: greets with ``session.created``,
+    records every client frame, sends whatever the test scripts; the test
+    fails if a responder installed on it raised.
 
-The simulator is imported inside the fixtures, so test modules that do not use
-them run even where the ``websockets`` package is missing.
+Recorders:
+
+``record``
+    ``record(emitter, *names)`` registers an
+    :class:`support_client.EventRecorder` callback for each name on
+    ``emitter`` (a client, ``client.realtime`` or any EventHandler) and
+    returns the recorder, whose ``wait(name, count)`` sleeps on a Condition.
+
+Optional dependencies are skipped per test, not per module: a fixture that
+needs the ``websockets`` package (the simulator, the scripted server) skips
+the tests that use it when the package is missing, and
+``client_event_validator`` (the ``openai`` SDK's pydantic models) skips the
+tests that ask for it.
 """
 
 from __future__ import annotations
@@ -21,11 +36,13 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator, List
 
 import pytest
+from support_client import EventRecorder
 
 
 @pytest.fixture
 def make_simulator() -> Iterator[Callable[..., Any]]:
     """Factory fixture: ``make_simulator(**options)`` returns a started RealtimeSimulator."""
+    pytest.importorskip("websockets")
     from realtime_sync.simulator import RealtimeSimulator
 
     started: List[RealtimeSimulator] = []
@@ -46,3 +63,34 @@ def make_simulator() -> Iterator[Callable[..., Any]]:
 def simulator(make_simulator: Callable[..., Any]) -> Any:
     """A started RealtimeSimulator with unpaced (fast) streaming, stopped after the test."""
     return make_simulator()
+
+
+@pytest.fixture
+def scripted() -> Iterator[Any]:
+    """A started ScriptedServer (beta dialect); the test fails if its responder raised."""
+    pytest.importorskip("websockets")
+    from support_client import ScriptedServer
+
+    with ScriptedServer() as server:
+        yield server
+        assert not server.errors, server.errors
+
+
+@pytest.fixture
+def record() -> Callable[..., EventRecorder]:
+    """``record(emitter, *names)``: an EventRecorder registered on ``emitter`` for ``names``."""
+
+    def start(emitter: Any, *names: str) -> EventRecorder:
+        return EventRecorder().record_on(emitter, *names)
+
+    return start
+
+
+@pytest.fixture
+def client_event_validator() -> Callable[..., Any]:
+    """``validate(frame, protocol="beta")`` against the openai SDK's client-event models (skips without them)."""
+    pytest.importorskip("pydantic")
+    pytest.importorskip("openai")
+    from support_client import validate_client_event
+
+    return validate_client_event

@@ -15,12 +15,12 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Optional
-
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.server import Server, ServerConnection, serve
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional
 
 from realtime_sync import dialects
+
+if TYPE_CHECKING:  # the websockets package is imported when a server starts
+    from websockets.sync.server import Server, ServerConnection
 
 __all__ = [
     "ScriptedServer",
@@ -125,6 +125,8 @@ class ScriptedServer:
     # -- lifecycle ------------------------------------------------------------
 
     def start(self) -> "ScriptedServer":
+        from websockets.sync.server import serve
+
         self._server = serve(self._handle, "127.0.0.1", 0, compression=None, max_size=None)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="scripted-server", daemon=True
@@ -157,6 +159,8 @@ class ScriptedServer:
     # -- connection -------------------------------------------------------------
 
     def _handle(self, connection: ServerConnection) -> None:
+        from websockets.exceptions import ConnectionClosed
+
         with self._cond:
             self.connections.append(connection)
             self._cond.notify_all()
@@ -181,17 +185,17 @@ class ScriptedServer:
         event = dict(event)
         event.setdefault("event_id", _next_id("event_"))
         event = dialects.server_to_wire(event, self.protocol)
-        target = connection or self.wait_for_connection(len(self.connections) or 1)
+        target = connection or self.latest_connection()
         target.send(json.dumps(event))
         return event
 
     def send_raw(self, text: str) -> None:
         """Send a frame as is (for malformed input)."""
-        self.wait_for_connection(len(self.connections) or 1).send(text)
+        self.latest_connection().send(text)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the latest connection from the server side."""
-        self.wait_for_connection(len(self.connections) or 1).close(code, reason)
+        self.latest_connection().close(code, reason)
 
     # -- reading what the client sent --------------------------------------------
 
@@ -217,6 +221,24 @@ class ScriptedServer:
                     f"{[f.get('type') for f in self.received]}"
                 )
             return matching()
+
+    def latest_connection(self, timeout: float = 5.0) -> ServerConnection:
+        """The newest connection that is still open (waits for one).
+
+        Not simply the last one registered: after a client reconnects, the old
+        connection's handler may register after the new one's.
+        """
+        from websockets.protocol import State
+
+        def newest_open() -> Optional[ServerConnection]:
+            opened = [c for c in self.connections if c.state is State.OPEN]
+            return opened[-1] if opened else None
+
+        with self._cond:
+            assert self._cond.wait_for(lambda: newest_open() is not None, timeout), "no open connection"
+            found = newest_open()
+            assert found is not None
+            return found
 
     def wait_for_connection(self, count: int = 1, timeout: float = 5.0) -> ServerConnection:
         with self._cond:
@@ -336,25 +358,36 @@ class ScriptedServer:
 
 
 class EventRecorder:
-    """Collects ``(name, payload)`` from client callbacks; waits on a Condition."""
+    """Collects ``(name, payload)`` from callbacks (and the thread each ran on); waits on a Condition.
+
+    ``recorder.callback(name)`` is the callback to register;
+    :meth:`record_on` registers one per name on an emitter.
+    """
 
     def __init__(self) -> None:
         self.events: List[Any] = []
+        self.threads: List[threading.Thread] = []
         self._cond = threading.Condition()
 
     def callback(self, name: str) -> Callable[[Any], None]:
         def record(payload: Any) -> None:
             with self._cond:
                 self.events.append((name, payload))
+                self.threads.append(threading.current_thread())
                 self._cond.notify_all()
 
         return record
+
+    def record_on(self, emitter: Any, *names: str) -> "EventRecorder":
+        for name in names:
+            emitter.on(name, self.callback(name))
+        return self
 
     def of(self, name: str) -> List[Any]:
         with self._cond:
             return [p for n, p in self.events if n == name]
 
-    def wait(self, name: str, count: int = 1, timeout: float = 5.0) -> List[Any]:
+    def wait(self, name: str, count: int = 1, timeout: float = 10.0) -> List[Any]:
         with self._cond:
             if not self._cond.wait_for(lambda: len([1 for n, _ in self.events if n == name]) >= count, timeout):
                 raise AssertionError(f"expected {count} {name!r}, got {[n for n, _ in self.events]}")

@@ -27,7 +27,18 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
-__all__ = ["FixtureServer", "Handshake", "silent_listener", "mute_server", "closed_port"]
+__all__ = [
+    "FixtureServer",
+    "Handshake",
+    "silent_listener",
+    "mute_server",
+    "raw_server",
+    "read_client_frame",
+    "server_frame",
+    "TunnelProxy",
+    "tls_contexts",
+    "closed_port",
+]
 
 Message = Union[str, bytes]
 
@@ -51,6 +62,8 @@ class FixtureServer:
         reject_status: answer every handshake with this HTTP status instead
             of upgrading (for example 401).
         reject_body: the JSON-serialisable body sent with ``reject_status``.
+        reject_headers: extra response headers sent with ``reject_status``
+            (``Location`` for a redirect, say).
         on_connect: called with the server connection right after the
             handshake, on the server's connection thread (send a
             ``session.created`` from here, for example).
@@ -62,12 +75,14 @@ class FixtureServer:
         *,
         reject_status: Optional[int] = None,
         reject_body: Any = None,
+        reject_headers: Optional[Dict[str, str]] = None,
         on_connect: Optional[Callable[[ServerConnection], None]] = None,
         ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
         self.ssl_context = ssl_context
         self.reject_status = reject_status
         self.reject_body = reject_body
+        self.reject_headers = dict(reject_headers or {})
         self.on_connect = on_connect
         self.handshakes: List[Handshake] = []
         self.received: List[Message] = []
@@ -180,6 +195,8 @@ class FixtureServer:
         response_headers["Content-Type"] = "application/json"
         response_headers["Content-Length"] = str(len(body))
         response_headers["Connection"] = "close"
+        for name, value in self.reject_headers.items():
+            response_headers[name] = value
         return Response(self.reject_status, "Rejected", response_headers, body)
 
     def _handle(self, connection: ServerConnection) -> None:
@@ -309,9 +326,198 @@ def _server_frame(payload: bytes) -> bytes:
     return bytes([0x81, 126]) + len(payload).to_bytes(2, "big") + payload
 
 
+def server_frame(payload: bytes, opcode: int = 0x1, *, fin: bool = True, mask: Optional[bytes] = None) -> bytes:
+    """One server frame of any length and opcode, masked with ``mask`` (4 bytes) if given."""
+    first = (0x80 if fin else 0) | opcode
+    length = len(payload)
+    mask_bit = 0x80 if mask is not None else 0
+    if length < 126:
+        header = bytes([first, mask_bit | length])
+    elif length < 65536:
+        header = bytes([first, mask_bit | 126]) + length.to_bytes(2, "big")
+    else:
+        header = bytes([first, mask_bit | 127]) + length.to_bytes(8, "big")
+    if mask is None:
+        return header + payload
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return header + mask + masked
+
+
+def read_client_frame(conn: socket.socket) -> Tuple[int, bytes]:
+    """Read one (masked) client frame from ``conn``: ``(opcode, unmasked payload)``."""
+
+    def exactly(count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            chunk = conn.recv(count - len(data))
+            if not chunk:
+                raise ConnectionError("the client closed the socket")
+            data += chunk
+        return data
+
+    b0, b1 = exactly(2)
+    length = b1 & 0x7F
+    if length == 126:
+        length = int.from_bytes(exactly(2), "big")
+    elif length == 127:
+        length = int.from_bytes(exactly(8), "big")
+    key = exactly(4) if b1 & 0x80 else b"\0\0\0\0"
+    payload = exactly(length)
+    return b0 & 0x0F, bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
 @contextlib.contextmanager
-def tls_contexts() -> Iterator[Tuple[ssl.SSLContext, ssl.SSLContext]]:
-    """A throw-away self-signed certificate for 127.0.0.1: ``(server, client)`` contexts.
+def raw_server(script: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A server that completes one WebSocket handshake, then hands the socket to ``script``.
+
+    ``script(conn)`` runs on the server's thread and writes whatever bytes the
+    test needs (trickled frames, huge headers, a reset). The socket is closed
+    when it returns. Yields the ``ws://`` URL.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            if _accept_handshake(conn):
+                with contextlib.suppress(OSError):
+                    script(conn)
+
+    thread = threading.Thread(target=serve, name="fixture-raw-server", daemon=True)
+    thread.start()
+    try:
+        yield f"ws://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        thread.join(10.0)
+
+
+def _accept_handshake(conn: socket.socket) -> bool:
+    request = b""
+    while b"\r\n\r\n" not in request:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return False
+        request += chunk
+    key = ""
+    for line in request.decode("latin-1").split("\r\n"):
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "sec-websocket-key":
+            key = value.strip()
+    accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+    conn.sendall(
+        (
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        ).encode()
+    )
+    return True
+
+
+class TunnelProxy:
+    """An HTTP ``CONNECT`` proxy on 127.0.0.1 that tunnels every request to one port.
+
+    Whatever host the client asks for, the tunnel goes to ``127.0.0.1:target_port``
+    (so a test can connect to ``wss://myres.openai.azure.com`` and reach a
+    local fixture server). Records each ``CONNECT`` target and the request
+    headers (lower-cased names). With ``refuse_status`` it answers every
+    request with that status instead.
+    """
+
+    def __init__(self, target_port: int, *, refuse_status: Optional[int] = None) -> None:
+        self.target_port = target_port
+        self.refuse_status = refuse_status
+        self.requests: List[Tuple[str, Dict[str, str]]] = []
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(8)
+        self._threads: List[threading.Thread] = []
+        self._sockets: List[socket.socket] = []
+        self._accepting = threading.Thread(target=self._accept, name="fixture-proxy", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def __enter__(self) -> "TunnelProxy":
+        self._accepting.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._listener.close()
+        for sock in list(self._sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self._accepting.join(5.0)
+        for thread in self._threads:
+            thread.join(5.0)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self._sockets.append(client)
+            thread = threading.Thread(target=self._serve, args=(client,), name="fixture-proxy-conn", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, client: socket.socket) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            try:
+                chunk = client.recv(4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            request += chunk
+        head, _, rest = request.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        self.requests.append((lines[0], headers))
+        if self.refuse_status is not None:
+            client.sendall(f"HTTP/1.1 {self.refuse_status} Refused\r\nContent-Length: 0\r\n\r\n".encode())
+            client.close()
+            return
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        self._sockets.append(upstream)
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        if rest:
+            upstream.sendall(rest)
+        pump = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+        self._threads.append(pump)
+        pump.start()
+        _pump(client, upstream)
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while True:
+            data = source.recv(65536)
+            if not data:
+                break
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
+@contextlib.contextmanager
+def tls_contexts(*names: str) -> Iterator[Tuple[ssl.SSLContext, ssl.SSLContext]]:
+    """A throw-away self-signed certificate for 127.0.0.1 (and DNS ``names``): ``(server, client)`` contexts.
 
     Made with the ``openssl`` command; yields nothing usable without it, so
     callers skip when :func:`shutil.which` finds no ``openssl``.
@@ -321,9 +527,10 @@ def tls_contexts() -> Iterator[Tuple[ssl.SSLContext, ssl.SSLContext]]:
         raise RuntimeError("the openssl command is needed to make a test certificate")
     with tempfile.TemporaryDirectory() as folder:
         cert, key = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+        alt_names = "subjectAltName=" + ",".join(["IP:127.0.0.1"] + [f"DNS:{name}" for name in names])
         subprocess.run(
             [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+             "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", alt_names,
              "-keyout", key, "-out", cert],
             check=True, capture_output=True, timeout=60,
         )

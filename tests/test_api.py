@@ -13,10 +13,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import websocket
 from support_ws import FixtureServer, closed_port, mute_server, silent_listener, tls_contexts
 
-from realtime_sync._receive_loop import _peer_close_args
 from realtime_sync.api import DEFAULT_URL, RECEIVE_THREAD_NAME, RealtimeAPI, generate_id
 from realtime_sync.errors import (
     AuthenticationError,
@@ -55,9 +53,8 @@ def make_api() -> Iterator[Callable[..., RealtimeAPI]]:
         api.disconnect()
 
 
-# The receive loop reads frames back to back when pings with a timeout bound
-# silence (the default), and polls before each frame otherwise: closing
-# behaviour must not depend on which.
+# With pings (the default) the receive loop wakes for them and judges pongs;
+# without, it may sleep until data comes: closing behaviour must not depend on which.
 RECEIVE_MODES = pytest.mark.parametrize(
     "mode", [{}, {"ping_interval": None}], ids=["back-to-back reads", "poll before each frame"]
 )
@@ -112,6 +109,12 @@ def client_log(caplog: pytest.LogCaptureFixture) -> str:
     )
 
 
+def built(api: RealtimeAPI, model: Optional[str]) -> Tuple[str, Optional[str]]:
+    """The URL ``connect(model)`` would open, revealed, and the model it names."""
+    url, named = api._target(model)
+    return url.reveal(), named
+
+
 def recv_threads() -> List[threading.Thread]:
     return [
         t for t in threading.enumerate() if t.name == RECEIVE_THREAD_NAME or "_send_ping" in t.name
@@ -164,14 +167,14 @@ def test_protocol_defaults_to_ga_for_openai_and_beta_elsewhere() -> None:
     openai = RealtimeAPI(api_key=SECRET)
     assert openai.protocol == "ga"
     assert not any(line.lower().startswith("openai-beta") for line in openai._header_lines())
-    assert openai._build_url(None) == (DEFAULT_URL + "?model=gpt-realtime", "gpt-realtime")
+    assert built(openai, None) == (DEFAULT_URL + "?model=gpt-realtime", "gpt-realtime")
     assert RealtimeAPI("wss://API.OpenAI.com/v1/realtime", api_key=SECRET).protocol == "ga"
     assert RealtimeAPI("wss://example.com/relay").protocol == "beta"
     assert RealtimeAPI("ws://127.0.0.1:9/").protocol == "beta"
     # an explicit choice wins either way
     beta = RealtimeAPI(api_key=SECRET, protocol="beta")
     assert "OpenAI-Beta: realtime=v1" in beta._header_lines()
-    assert beta._build_url(None)[1] == "gpt-4o-realtime-preview-2024-10-01"
+    assert built(beta, None)[1] == "gpt-4o-realtime-preview-2024-10-01"
     assert RealtimeAPI("ws://127.0.0.1:9/", protocol="ga").protocol == "ga"
 
 
@@ -451,6 +454,39 @@ def test_server_events_dispatched_as_type_then_wildcard_on_receive_thread(
     assert everything.threads == [RECEIVE_THREAD_NAME] * 2
 
 
+def test_on_server_event_runs_first_and_a_raising_hook_is_logged(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI], caplog: pytest.LogCaptureFixture
+) -> None:
+    order: List[str] = []
+
+    def hook(event: Dict[str, Any]) -> None:
+        order.append("hook:" + event["event_id"])
+        assert threading.current_thread().name == RECEIVE_THREAD_NAME
+        if event["event_id"] == "event_bad":
+            raise RuntimeError("hook bug")
+
+    api = make_api(server.url, on_server_event=hook)
+    api.on("server.session.created", lambda e: order.append("type:" + e["event_id"]))
+    api.on("server.*", lambda e: order.append("*:" + e["event_id"]))
+    everything = Collector()
+    api.on("server.*", everything)
+    api.connect(timeout=5.0)
+    with caplog.at_level(logging.ERROR, logger="realtime_sync.api"):
+        for event_id in ("event_1", "event_bad", "event_3"):
+            server.send_json({"type": "session.created", "event_id": event_id})
+        everything.wait(3)
+    assert order == [
+        "hook:event_1", "type:event_1", "*:event_1",
+        "hook:event_bad", "type:event_bad", "*:event_bad",  # the listeners still run
+        "hook:event_3", "type:event_3", "*:event_3",
+    ]
+    logged = [r for r in caplog.records if r.exc_info and "hook bug" in str(r.exc_info[1])]
+    assert len(logged) == 1 and "on_server_event" in logged[0].getMessage()
+    assert api.is_connected()
+    with pytest.raises(ConfigurationError):
+        RealtimeAPI(server.url, on_server_event="not callable")  # type: ignore[arg-type]
+
+
 def test_eight_threads_sending_concurrently_lose_and_interleave_nothing(
     server: FixtureServer, make_api: Callable[..., RealtimeAPI]
 ) -> None:
@@ -630,23 +666,6 @@ def test_server_close_dispatches_close_once_with_code_and_reason(
     assert not recv_threads()
 
 
-def test_close_frame_reported_as_an_error_gives_its_code_and_reason() -> None:
-    # websocket-client 1.9.0 hands on_error the close frame itself and on_close
-    # (None, None); 1.9.1+ hand on_error an exception carrying the code. The
-    # installed version exercises one shape end to end; check both here.
-    frame = websocket.ABNF(1, 0, 0, 0, websocket.ABNF.OPCODE_CLOSE, 0, b"\x0f\xa0gone \xe2\x9c\x93")
-    assert _peer_close_args(frame) == (4000, "gone \u2713")
-    bare = websocket.ABNF(1, 0, 0, 0, websocket.ABNF.OPCODE_CLOSE, 0, b"")
-    assert _peer_close_args(bare) == (None, None)
-    assert _peer_close_args(websocket.ABNF(1, 0, 0, 0, websocket.ABNF.OPCODE_TEXT, 0, b"{}")) is None
-    converted = websocket.WebSocketConnectionClosedException("Connection closed (code 4000): gone")
-    setattr(converted, "status_code", 4000)
-    setattr(converted, "reason", "gone")
-    assert _peer_close_args(converted) == (4000, "gone")
-    assert _peer_close_args(websocket.WebSocketConnectionClosedException("lost")) is None
-    assert _peer_close_args(OSError("reset")) is None
-
-
 def test_server_normal_close_is_not_an_error(server: FixtureServer, make_api: Callable[..., RealtimeAPI]) -> None:
     api = make_api(server.url)
     closes = Collector()
@@ -719,14 +738,10 @@ def test_quiet_connection_with_answered_pings_stays_open(
 
 
 def test_quiet_connection_without_pings_stays_open(
-    server: FixtureServer, make_api: Callable[..., RealtimeAPI], monkeypatch: pytest.MonkeyPatch
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
 ) -> None:
-    """Without pings nothing bounds silence; the stalled-frame timeout does not apply to it."""
-    import realtime_sync._receive_loop as receive_loop
-
-    monkeypatch.setattr(receive_loop, "_IO_TIMEOUT", 0.2)
-    monkeypatch.setattr(receive_loop, "_IDLE_WAIT", 0.1)
-    api = make_api(server.url, ping_interval=None)
+    """Without pings nothing bounds silence; the frame deadline does not apply to it."""
+    api = make_api(server.url, ping_interval=None, frame_timeout=0.2)
     closed = threading.Event()
     api.on("close", lambda event: closed.set())
     received = Collector()
@@ -819,15 +834,14 @@ def test_disconnect_is_idempotent_and_leaves_no_thread(server: FixtureServer) ->
     api.connect(timeout=5.0)
     assert api.is_connected()
     assert [t.name for t in recv_threads()].count(RECEIVE_THREAD_NAME) == 1
-    assert api._conn is not None and api._conn.app is not None
-    ping_thread = api._conn.app.ping_thread  # websocket-client's keep-alive thread
-    assert ping_thread is not None and ping_thread.is_alive()
+    # one thread per connection: the receive thread also sends the pings
+    assert not any("ping" in t.name for t in threading.enumerate())
     started = time.monotonic()
     api.disconnect()
     assert time.monotonic() - started < 3.0
     api.disconnect()
     assert not api.is_connected()
-    assert not recv_threads() and not ping_thread.is_alive()
+    assert not recv_threads()
     assert closes.events == [{"error": False, "code": 1000, "reason": None}]
     assert server.wait_for_client_close()[0] == 1000
 
@@ -1041,7 +1055,7 @@ def test_debug_logs_type_and_id_audio_as_length_and_never_the_key(
 
 
 def test_without_debug_events_are_not_logged(server: FixtureServer, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.DEBUG, logger="realtime_sync.api"):
+    with caplog.at_level(logging.DEBUG, logger="realtime_sync"):
         api = RealtimeAPI(server.url)
         got = Collector()
         api.on("server.*", got)
@@ -1050,7 +1064,7 @@ def test_without_debug_events_are_not_logged(server: FixtureServer, caplog: pyte
         server.send_json({"type": "session.created", "event_id": "event_quiet"})
         got.wait(1)
         api.disconnect()
-    lines = [r.getMessage() for r in caplog.records if r.name == "realtime_sync.api"]
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("realtime_sync")]
     assert any("connected to" in line for line in lines)
     assert not any("event_quiet" in line or "response.create" in line for line in lines)
 
@@ -1072,7 +1086,7 @@ def test_key_never_in_logs_repr_or_exceptions(caplog: pytest.LogCaptureFixture) 
             api.disconnect()
     assert server.handshakes[0].headers["authorization"] == f"Bearer {SECRET}"  # it was sent...
     text = client_log(caplog)
-    assert "realtime_sync.api" in text and "websocket:" in text
+    assert "realtime_sync.api" in text and "realtime_sync._transport" in text
     assert SECRET not in text  # ...and never logged, by us or by websocket-client
     error = info.value
     assert SECRET not in str(error) and SECRET not in repr(error) and SECRET not in error.body

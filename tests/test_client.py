@@ -1,24 +1,33 @@
-"""RealtimeClient end to end against RealtimeSimulator (a real WebSocket server on 127.0.0.1)."""
+"""RealtimeClient end to end against RealtimeSimulator (a real WebSocket server on 127.0.0.1).
+
+The simulator comes from conftest.py's fixtures, which skip a test when the
+``websockets`` package is missing.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Callable, Dict, Iterator, List
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List
 
 import numpy as np
 import pytest
+from support_client import EventRecorder, signal_when_waiting
 
-pytest.importorskip("websockets")
+from realtime_sync import RealtimeClient
+from realtime_sync.client import DEFAULT_SERVER_VAD_CONFIG
+from realtime_sync.errors import ConnectionClosedError, ProtocolError, RealtimeTimeoutError, ServerError
 
-from support_client import EventRecorder, signal_when_waiting  # noqa: E402
+if TYPE_CHECKING:  # the simulator needs the websockets package: imported per test
+    from realtime_sync.simulator import RealtimeSimulator, Reply
 
-from realtime_sync import RealtimeClient  # noqa: E402
-from realtime_sync.client import DEFAULT_SERVER_VAD_CONFIG  # noqa: E402
-from realtime_sync.errors import ConnectionClosedError, ProtocolError, RealtimeTimeoutError, ServerError  # noqa: E402
-from realtime_sync.simulator import RealtimeSimulator, Reply  # noqa: E402
+Simulator = Callable[..., "RealtimeSimulator"]
 
-Simulator = Callable[..., RealtimeSimulator]
+
+def _reply(**fields: Any) -> "Reply":
+    from realtime_sync.simulator import Reply
+
+    return Reply(**fields)
 
 
 def tone(ms: int, rate: int = 24000, amplitude: float = 0.3) -> np.ndarray:
@@ -38,10 +47,7 @@ def client(simulator: RealtimeSimulator) -> Iterator[RealtimeClient]:
 
 
 def _record(client: RealtimeClient, *names: str) -> EventRecorder:
-    recorder = EventRecorder()
-    for name in names:
-        client.on(name, recorder.callback(name))
-    return recorder
+    return EventRecorder().record_on(client, *names)
 
 
 def _tool_script(tool: str, arguments: Any) -> Callable[[List[Dict[str, Any]], Dict[str, Any]], Reply]:
@@ -50,8 +56,8 @@ def _tool_script(tool: str, arguments: Any) -> Callable[[List[Dict[str, Any]], D
     def respond(items: List[Dict[str, Any]], session: Dict[str, Any]) -> Reply:
         last = items[-1]
         if last.get("type") == "function_call_output":
-            return Reply(text=f"The tool said {last['output']}")
-        return Reply(tool_name=tool, tool_arguments=arguments)
+            return _reply(text=f"The tool said {last['output']}")
+        return _reply(tool_name=tool, tool_arguments=arguments)
 
     return respond
 
@@ -199,7 +205,7 @@ def test_unknown_tool_is_left_to_the_user(make_simulator: Simulator) -> None:
 
 def test_interrupt_cancels_and_truncates_to_what_was_heard(make_simulator: Simulator) -> None:
     long_text = "This reply is long enough to be interrupted while it is still being spoken aloud. " * 3
-    simulator = make_simulator(speed=4.0, responder=lambda items, session: Reply(text=long_text))
+    simulator = make_simulator(speed=4.0, responder=lambda items, session: _reply(text=long_text))
     with RealtimeClient(url=simulator.url) as client:
         first_audio = threading.Event()
         item_ids: List[str] = []

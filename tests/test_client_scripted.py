@@ -1,8 +1,9 @@
 """RealtimeClient against a scripted server: the exact frames each method sends,
 event routing, errors, tools and blocking helpers, event by event.
 
-Every frame the client sends in these tests is validated at teardown against
-the ``openai`` SDK's beta ``RealtimeClientEvent`` models.
+Every frame the client sends through the ``client`` fixture is validated at
+teardown against the ``openai`` SDK's beta ``RealtimeClientEvent`` models
+when the SDK is installed. The ``scripted`` server comes from conftest.py.
 """
 
 from __future__ import annotations
@@ -24,62 +25,55 @@ from realtime_sync.errors import (
     ConnectionClosedError,
     NotConnectedError,
     ProtocolError,
+    RealtimeTimeoutError,
     ServerError,
     UnknownItemError,
 )
 
-pytest.importorskip("openai")
 
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as scripted:
-        yield scripted
-        assert not scripted.errors
-
-
-def _validate_all(server: ScriptedServer) -> None:
-    for frame in server.frames():
+def _validate_all(scripted: ScriptedServer) -> None:
+    try:
+        import openai  # noqa: F401  (the models validate_client_event uses)
+    except ImportError:
+        return
+    for frame in scripted.frames():
         validate_client_event(frame)
 
 
 @pytest.fixture
-def client(server: ScriptedServer) -> Iterator[RealtimeClient]:
-    rt = RealtimeClient(url=server.url, tool_timeout=5.0)
+def client(scripted: ScriptedServer) -> Iterator[RealtimeClient]:
+    rt = RealtimeClient(url=scripted.url, tool_timeout=5.0)
     rt.connect(timeout=5)
     assert rt.wait_for_session_created(timeout=5) is True
-    server.wait_for("session.update")
+    scripted.wait_for("session.update")
     yield rt
     rt.disconnect()
-    _validate_all(server)
+    _validate_all(scripted)
 
 
 def _record(client: RealtimeClient, *names: str) -> EventRecorder:
-    recorder = EventRecorder()
-    for name in names:
-        client.on(name, recorder.callback(name))
-    return recorder
+    return EventRecorder().record_on(client, *names)
 
 
-def _start_response(server: ScriptedServer, client: RealtimeClient, response_id: str = "resp_1") -> None:
+def _start_response(scripted: ScriptedServer, client: RealtimeClient, response_id: str = "resp_1") -> None:
     """Make the client see an active response, and wait until it does."""
-    server.response_created(response_id)
-    _sync(server, client)
+    scripted.response_created(response_id)
+    _sync(scripted, client)
 
 
-def _sync(server: ScriptedServer, client: RealtimeClient) -> None:
+def _sync(scripted: ScriptedServer, client: RealtimeClient) -> None:
     """Wait until the client processed everything the server sent so far."""
     seen = threading.Event()
     client.realtime.on_next("server.rate_limits.updated", lambda event: seen.set())
-    server.send({"type": "rate_limits.updated", "rate_limits": []})
+    scripted.send({"type": "rate_limits.updated", "rate_limits": []})
     assert seen.wait(5)
 
 
 # -- connection and session ------------------------------------------------------------
 
 
-def test_connect_sends_default_session_update(server: ScriptedServer, client: RealtimeClient) -> None:
-    (update,) = server.frames("session.update")
+def test_connect_sends_default_session_update(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    (update,) = scripted.frames("session.update")
     session = update["session"]
     assert session == {
         "modalities": ["text", "audio"],
@@ -95,21 +89,21 @@ def test_connect_sends_default_session_update(server: ScriptedServer, client: Re
         "max_response_output_tokens": 4096,
     }
     assert update["event_id"].startswith("evt_")
-    assert client.session == server.session
+    assert client.session == scripted.session
     assert client.is_connected()
 
 
-def test_update_session_merges_tools_and_sets_formats(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_update_session_merges_tools_and_sets_formats(scripted: ScriptedServer, client: RealtimeClient) -> None:
     client.add_tool({"name": "lookup", "description": "d", "parameters": {"type": "object"}}, lambda a: 1)
-    server.wait_for("session.update", 2)
-    mark = server.mark()
+    scripted.wait_for("session.update", 2)
+    mark = scripted.mark()
     client.update_session(
         instructions="be brief",
         tools=[{"name": "plain", "description": "no handler"}],
         output_audio_format="g711_ulaw",
         input_audio_format="g711_alaw",
     )
-    (update,) = server.wait_frames(mark, 1)
+    (update,) = scripted.wait_frames(mark, 1)
     session = update["session"]
     assert session["instructions"] == "be brief"
     assert [(t["type"], t["name"]) for t in session["tools"]] == [("function", "plain"), ("function", "lookup")]
@@ -119,12 +113,12 @@ def test_update_session_merges_tools_and_sets_formats(server: ScriptedServer, cl
 
 
 def test_update_session_rejects_bad_config_without_changing_anything(
-    server: ScriptedServer, client: RealtimeClient
+    scripted: ScriptedServer, client: RealtimeClient
 ) -> None:
     client.add_tool({"name": "lookup"}, lambda a: 1)
-    server.wait_for("session.update", 2)
+    scripted.wait_for("session.update", 2)
     before = json.dumps(client.session_config)
-    mark = server.mark()
+    mark = scripted.mark()
     with pytest.raises(ConfigurationError, match="lookup"):
         client.update_session(instructions="x", tools=[{"name": "lookup"}])
     with pytest.raises(ConfigurationError, match="twice"):
@@ -134,18 +128,18 @@ def test_update_session_rejects_bad_config_without_changing_anything(
     with pytest.raises(ConfigurationError, match="turn_detection"):
         client.update_session(turn_detection="server_vad")
     assert json.dumps(client.session_config) == before
-    _sync(server, client)
-    assert server.since(mark) == []
+    _sync(scripted, client)
+    assert scripted.since(mark) == []
 
 
-def test_server_session_formats_win(server: ScriptedServer, client: RealtimeClient) -> None:
-    server.send({"type": "session.updated", "session": session_object(output_audio_format="g711_alaw")})
-    _sync(server, client)
+def test_server_session_formats_win(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    scripted.send({"type": "session.updated", "session": session_object(output_audio_format="g711_alaw")})
+    _sync(scripted, client)
     assert client.conversation.output_audio_format == "g711_alaw"
     assert client.session["output_audio_format"] == "g711_alaw"
 
 
-def test_add_and_remove_tool_validate_and_update_session(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_add_and_remove_tool_validate_and_update_session(scripted: ScriptedServer, client: RealtimeClient) -> None:
     with pytest.raises(ConfigurationError):
         client.add_tool({"description": "no name"}, lambda a: 1)
     with pytest.raises(ConfigurationError):
@@ -155,17 +149,17 @@ def test_add_and_remove_tool_validate_and_update_session(server: ScriptedServer,
     assert added["definition"] == definition and definition == {"name": "x", "parameters": {"type": "object"}}
     with pytest.raises(ConfigurationError, match="already"):
         client.add_tool({"name": "x"}, lambda a: 2)
-    updates = server.wait_for("session.update", 2)
+    updates = scripted.wait_for("session.update", 2)
     assert updates[-1]["session"]["tools"] == [{"type": "function", "name": "x", "parameters": {"type": "object"}}]
     client.remove_tool("x")
-    updates = server.wait_for("session.update", 3)
+    updates = scripted.wait_for("session.update", 3)
     assert updates[-1]["session"]["tools"] == []
     with pytest.raises(ConfigurationError):
         client.remove_tool("x")
 
 
-def test_realtime_event_for_client_and_server_events(server: ScriptedServer) -> None:
-    rt = RealtimeClient(url=server.url)
+def test_realtime_event_for_client_and_server_events(scripted: ScriptedServer) -> None:
+    rt = RealtimeClient(url=scripted.url)
     recorder = _record(rt, "realtime.event")
     rt.connect(timeout=5)
     try:
@@ -178,7 +172,7 @@ def test_realtime_event_for_client_and_server_events(server: ScriptedServer) -> 
         rt.disconnect()
 
 
-def test_realtime_event_when_asked_for_late(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_realtime_event_when_asked_for_late(scripted: ScriptedServer, client: RealtimeClient) -> None:
     seen: List[Dict[str, Any]] = []
 
     @client.on("realtime.event")
@@ -186,16 +180,16 @@ def test_realtime_event_when_asked_for_late(server: ScriptedServer, client: Real
         seen.append(event)
 
     events = client.events(include_realtime_events=True)
-    _sync(server, client)
+    _sync(scripted, client)
     server_types = [e["event"]["type"] for e in seen if e["source"] == "server"]
     assert server_types == ["rate_limits.updated"]
     queued = [events.get_nowait() for _ in range(events.qsize())]
     assert [(name, payload["event"]["type"]) for name, payload in queued] == [("realtime.event", "rate_limits.updated")]
 
 
-def test_context_manager_connects_and_disconnects(server: ScriptedServer) -> None:
+def test_context_manager_connects_and_disconnects(scripted: ScriptedServer) -> None:
     closes: List[Dict[str, Any]] = []
-    with RealtimeClient(url=server.url) as rt:
+    with RealtimeClient(url=scripted.url) as rt:
         rt.on("close", closes.append)
         assert rt.is_connected()
         assert rt.wait_for_session_created(5)
@@ -203,7 +197,7 @@ def test_context_manager_connects_and_disconnects(server: ScriptedServer) -> Non
     assert len(closes) == 1 and closes[0]["error"] is False
 
 
-def test_reset_restores_defaults_and_clears_handlers(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_reset_restores_defaults_and_clears_handlers(scripted: ScriptedServer, client: RealtimeClient) -> None:
     client.update_session(instructions="custom")
     client.add_tool({"name": "t"}, lambda a: 1)
     client.on("conversation.updated", lambda e: None)
@@ -213,7 +207,7 @@ def test_reset_restores_defaults_and_clears_handlers(server: ScriptedServer, cli
     assert client.tools == {}
     client.connect(timeout=5)
     assert client.wait_for_session_created(5)
-    updates = server.wait_for("session.update", 4)
+    updates = scripted.wait_for("session.update", 4)
     assert updates[-1]["session"]["instructions"] == ""
 
 
@@ -221,13 +215,13 @@ def test_reset_restores_defaults_and_clears_handlers(server: ScriptedServer, cli
 
 
 def test_send_user_message_content_encodes_audio_without_mutating(
-    server: ScriptedServer, client: RealtimeClient
+    scripted: ScriptedServer, client: RealtimeClient
 ) -> None:
     samples = np.arange(-50, 50, dtype=np.int16)
     content = [{"type": "input_text", "text": "hi"}, {"type": "input_audio", "audio": samples}]
-    mark = server.mark()
+    mark = scripted.mark()
     client.send_user_message_content(content)
-    create, response = server.wait_frames(mark, 2)
+    create, response = scripted.wait_frames(mark, 2)
     assert content[1]["audio"] is samples
     assert create["type"] == "conversation.item.create"
     item = create["item"]
@@ -240,14 +234,14 @@ def test_send_user_message_content_encodes_audio_without_mutating(
         client.send_user_message_content([{"text": "no type"}])
 
 
-def test_send_text_and_delete_item(server: ScriptedServer, client: RealtimeClient) -> None:
-    mark = server.mark()
+def test_send_text_and_delete_item(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    mark = scripted.mark()
     client.send_text("hello")
-    frames = server.wait_frames(mark, 2)
+    frames = scripted.wait_frames(mark, 2)
     assert frames[0]["item"]["content"] == [{"type": "input_text", "text": "hello"}]
-    mark = server.mark()
+    mark = scripted.mark()
     client.delete_item("item_9")
-    (delete,) = server.wait_frames(mark, 1)
+    (delete,) = scripted.wait_frames(mark, 1)
     assert delete["type"] == "conversation.item.delete" and delete["item_id"] == "item_9"
     with pytest.raises(ConfigurationError):
         client.delete_item("")
@@ -262,14 +256,14 @@ def test_send_text_and_delete_item(server: ScriptedServer, client: RealtimeClien
     ],
     ids=["int16", "float", "bytes"],
 )
-def test_manual_turn_commits_before_response_create(server: ScriptedServer, client: RealtimeClient, make: Any) -> None:
+def test_manual_turn_commits_before_response_create(scripted: ScriptedServer, client: RealtimeClient, make: Any) -> None:
     chunk = (np.arange(2400) % 200 - 100).astype(np.int16)
-    mark = server.mark()
+    mark = scripted.mark()
     client.append_input_audio(make(chunk))
     client.append_input_audio(make(chunk))
     client.append_input_audio(make(chunk[:0]))  # empty: nothing sent
     client.create_response()
-    frames = server.wait_frames(mark, 4)
+    frames = scripted.wait_frames(mark, 4)
     assert [f["type"] for f in frames] == [
         "input_audio_buffer.append",
         "input_audio_buffer.append",
@@ -279,7 +273,7 @@ def test_manual_turn_commits_before_response_create(server: ScriptedServer, clie
     assert np.array_equal(audio.base64_to_pcm16(frames[0]["audio"]), chunk)
     # The committed audio becomes the next user item's formatted audio.
     recorder = _record(client, "conversation.item.appended")
-    server.send(
+    scripted.send(
         {
             "type": "conversation.item.created",
             "previous_item_id": None,
@@ -298,41 +292,41 @@ def test_manual_turn_commits_before_response_create(server: ScriptedServer, clie
     assert np.array_equal(item["formatted"]["audio"], np.concatenate([chunk, chunk]))
 
 
-def test_g711_input_is_encoded_for_the_format(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_g711_input_is_encoded_for_the_format(scripted: ScriptedServer, client: RealtimeClient) -> None:
     client.update_session(input_audio_format="g711_ulaw")
-    server.wait_for("session.update", 2)
+    scripted.wait_for("session.update", 2)
     chunk = (np.arange(800) * 37 % 4000 - 2000).astype(np.int16)
-    mark = server.mark()
+    mark = scripted.mark()
     client.append_input_audio(chunk)
-    (append,) = server.wait_frames(mark, 1)
+    (append,) = scripted.wait_frames(mark, 1)
     assert base64.b64decode(append["audio"]) == audio.ulaw_encode(chunk)
 
 
-def test_vad_mode_does_not_commit(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_vad_mode_does_not_commit(scripted: ScriptedServer, client: RealtimeClient) -> None:
     client.update_session(turn_detection=DEFAULT_SERVER_VAD_CONFIG)
     assert client.get_turn_detection_type() == "server_vad"
-    server.wait_for("session.update", 2)
-    mark = server.mark()
+    scripted.wait_for("session.update", 2)
+    mark = scripted.mark()
     client.append_input_audio(np.ones(480, dtype=np.int16))
     client.create_response()
-    assert [f["type"] for f in server.wait_frames(mark, 2)] == ["input_audio_buffer.append", "response.create"]
+    assert [f["type"] for f in scripted.wait_frames(mark, 2)] == ["input_audio_buffer.append", "response.create"]
 
 
-def test_cancel_without_active_response_sends_nothing(server: ScriptedServer, client: RealtimeClient) -> None:
-    mark = server.mark()
+def test_cancel_without_active_response_sends_nothing(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    mark = scripted.mark()
     assert client.cancel_response() is None
-    _sync(server, client)
-    assert server.since(mark) == []
-    _start_response(server, client)
+    _sync(scripted, client)
+    assert scripted.since(mark) == []
+    _start_response(scripted, client)
     client.cancel_response()
-    (cancel,) = server.wait_frames(mark, 1)
+    (cancel,) = scripted.wait_frames(mark, 1)
     assert cancel["type"] == "response.cancel"
 
 
-def _assistant_with_audio(server: ScriptedServer, client: RealtimeClient, samples: int, rate_format: str = "pcm16") -> None:
-    server.assistant_item("item_a")
+def _assistant_with_audio(scripted: ScriptedServer, client: RealtimeClient, samples: int, rate_format: str = "pcm16") -> None:
+    scripted.assistant_item("item_a")
     chunk = np.full(samples, 100, dtype=np.int16)
-    server.send(
+    scripted.send(
         {
             "type": "response.audio.delta",
             "response_id": "resp_1",
@@ -342,16 +336,16 @@ def _assistant_with_audio(server: ScriptedServer, client: RealtimeClient, sample
             "delta": audio.encode_audio(chunk, rate_format),
         }
     )
-    _sync(server, client)
+    _sync(scripted, client)
 
 
-def test_cancel_and_truncate_caps_at_received_audio(server: ScriptedServer, client: RealtimeClient) -> None:
-    _start_response(server, client)
-    _assistant_with_audio(server, client, 12000)  # 500 ms at 24 kHz
-    mark = server.mark()
+def test_cancel_and_truncate_caps_at_received_audio(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    _start_response(scripted, client)
+    _assistant_with_audio(scripted, client, 12000)  # 500 ms at 24 kHz
+    mark = scripted.mark()
     item = client.cancel_response("item_a", 48000)  # the listener cannot have heard 2 s
     assert item is not None and item["id"] == "item_a"
-    cancel, truncate = server.wait_frames(mark, 2)
+    cancel, truncate = scripted.wait_frames(mark, 2)
     assert cancel["type"] == "response.cancel"
     assert truncate == {
         "event_id": truncate["event_id"],
@@ -362,94 +356,94 @@ def test_cancel_and_truncate_caps_at_received_audio(server: ScriptedServer, clie
     }
 
 
-def test_truncate_after_response_done_and_rate_of_output_format(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_truncate_after_response_done_and_rate_of_output_format(scripted: ScriptedServer, client: RealtimeClient) -> None:
     client.update_session(output_audio_format="g711_ulaw")
-    server.wait_for("session.update", 2)
-    _start_response(server, client)
-    _assistant_with_audio(server, client, 8000, "g711_ulaw")  # 1 s at 8 kHz
-    server.response_done()
-    _sync(server, client)
-    mark = server.mark()
+    scripted.wait_for("session.update", 2)
+    _start_response(scripted, client)
+    _assistant_with_audio(scripted, client, 8000, "g711_ulaw")  # 1 s at 8 kHz
+    scripted.response_done()
+    _sync(scripted, client)
+    mark = scripted.mark()
     client.cancel_response("item_a", 4000)
-    (truncate,) = server.wait_frames(mark, 1)
+    (truncate,) = scripted.wait_frames(mark, 1)
     assert truncate["type"] == "conversation.item.truncate" and truncate["audio_end_ms"] == 500
     # Nothing heard: no truncate, and no cancel as nothing is active.
-    mark = server.mark()
+    mark = scripted.mark()
     client.cancel_response("item_a", 0)
-    _sync(server, client)
-    assert server.since(mark) == []
+    _sync(scripted, client)
+    assert scripted.since(mark) == []
 
 
-def test_cancel_response_validates_before_sending(server: ScriptedServer, client: RealtimeClient) -> None:
-    _start_response(server, client)
-    server.send(
+def test_cancel_response_validates_before_sending(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    _start_response(scripted, client)
+    scripted.send(
         {
             "type": "conversation.item.created",
             "item": {"id": "item_u", "type": "message", "role": "user", "status": "completed", "content": []},
         }
     )
-    _sync(server, client)
-    mark = server.mark()
+    _sync(scripted, client)
+    mark = scripted.mark()
     with pytest.raises(UnknownItemError):
         client.cancel_response("nope", 10)
     with pytest.raises(ConfigurationError, match="assistant"):
         client.cancel_response("item_u", 10)
     with pytest.raises(ConfigurationError):
         client.cancel_response("item_u", -1)
-    _sync(server, client)
-    assert server.since(mark) == []
+    _sync(scripted, client)
+    assert scripted.since(mark) == []
 
 
-def test_create_response_while_active_is_sent_after_done(server: ScriptedServer, client: RealtimeClient) -> None:
-    _start_response(server, client)
-    mark = server.mark()
+def test_create_response_while_active_is_sent_after_done(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    _start_response(scripted, client)
+    mark = scripted.mark()
     assert client.create_response() is False
-    _sync(server, client)
-    assert server.since(mark) == []
-    server.response_done()
-    (create,) = server.wait_frames(mark, 1)
+    _sync(scripted, client)
+    assert scripted.since(mark) == []
+    scripted.response_done()
+    (create,) = scripted.wait_frames(mark, 1)
     assert create["type"] == "response.create"
     # In flight (no response.created yet): a second one waits too.
     assert client.create_response() is False
-    _sync(server, client)
-    assert len(server.since(mark)) == 1
+    _sync(scripted, client)
+    assert len(scripted.since(mark)) == 1
 
 
 def test_a_failed_response_create_does_not_leave_the_client_busy(
-    server: ScriptedServer, client: RealtimeClient
+    scripted: ScriptedServer, client: RealtimeClient
 ) -> None:
     with pytest.raises(ConfigurationError):
         client.create_response({"metadata": object()})  # cannot be encoded as JSON
-    mark = server.mark()
+    mark = scripted.mark()
     assert client.create_response() is True
-    (create,) = server.wait_frames(mark, 1)
+    (create,) = scripted.wait_frames(mark, 1)
     assert create["type"] == "response.create"
 
 
-def test_create_response_from_a_callback_does_not_block(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_create_response_from_a_callback_does_not_block(scripted: ScriptedServer, client: RealtimeClient) -> None:
     results: List[bool] = []
     client.on("conversation.item.completed", lambda e: results.append(client.create_response()))
-    _start_response(server, client)
-    server.send(
+    _start_response(scripted, client)
+    scripted.send(
         {
             "type": "conversation.item.created",
             "item": {"id": "item_u", "type": "message", "role": "user", "status": "completed", "content": []},
         }
     )
-    _sync(server, client)
+    _sync(scripted, client)
     assert results == [False]
-    server.response_done()
-    server.wait_for("response.create")
+    scripted.response_done()
+    scripted.wait_for("response.create")
 
 
-def test_active_response_error_is_retried_after_done(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_active_response_error_is_retried_after_done(scripted: ScriptedServer, client: RealtimeClient) -> None:
     errors = _record(client, "error")
-    mark = server.mark()
+    mark = scripted.mark()
     client.create_response()
-    (create,) = server.wait_frames(mark, 1)
+    (create,) = scripted.wait_frames(mark, 1)
     # The server had started a response of its own (server VAD) and refuses ours.
-    server.response_created("resp_vad")
-    server.send(
+    scripted.response_created("resp_vad")
+    scripted.send(
         {
             "type": "error",
             "error": {
@@ -462,22 +456,22 @@ def test_active_response_error_is_retried_after_done(server: ScriptedServer, cli
     )
     (payload,) = errors.wait("error")
     assert payload["client_event"]["event_id"] == create["event_id"]
-    server.response_done("resp_vad")
-    frames = server.wait_frames(mark, 2)
+    scripted.response_done("resp_vad")
+    frames = scripted.wait_frames(mark, 2)
     assert [f["type"] for f in frames] == ["response.create", "response.create"]
 
 
 # -- routing server events ---------------------------------------------------------------
 
 
-def test_item_events_and_deltas(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_item_events_and_deltas(scripted: ScriptedServer, client: RealtimeClient) -> None:
     recorder = _record(
         client, "conversation.updated", "conversation.item.appended", "conversation.item.completed"
     )
-    _start_response(server, client)
-    server.assistant_item("item_t", audio=False)
+    _start_response(scripted, client)
+    scripted.assistant_item("item_t", audio=False)
     for word in ("Hel", "lo"):
-        server.send(
+        scripted.send(
             {
                 "type": "response.text.delta",
                 "response_id": "resp_1",
@@ -495,7 +489,7 @@ def test_item_events_and_deltas(server: ScriptedServer, client: RealtimeClient) 
         "role": "assistant",
         "content": [{"type": "text", "text": "Hello"}],
     }
-    server.send({"type": "response.output_item.done", "response_id": "resp_1", "output_index": 0, "item": final})
+    scripted.send({"type": "response.output_item.done", "response_id": "resp_1", "output_index": 0, "item": final})
     (completed,) = recorder.wait("conversation.item.completed")
     assert completed["item"]["formatted"]["text"] == "Hello"
     (appended,) = recorder.of("conversation.item.appended")
@@ -505,15 +499,15 @@ def test_item_events_and_deltas(server: ScriptedServer, client: RealtimeClient) 
 
 
 def test_deltas_reach_every_kind_of_listener(
-    server: ScriptedServer, client: RealtimeClient, monkeypatch: pytest.MonkeyPatch
+    scripted: ScriptedServer, client: RealtimeClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # conversation.updated is only built when something would receive it: check
     # each kind of receiver on its own, and that state is kept with none.
-    _start_response(server, client)
-    server.assistant_item("item_q", audio=False)
+    _start_response(scripted, client)
+    scripted.assistant_item("item_q", audio=False)
 
     def text_delta(word: str) -> None:
-        server.send(
+        scripted.send(
             {
                 "type": "response.text.delta",
                 "response_id": "resp_1",
@@ -525,7 +519,7 @@ def test_deltas_reach_every_kind_of_listener(
         )
 
     text_delta("a")  # nobody listens
-    _sync(server, client)
+    _sync(scripted, client)
     item = client.conversation.get_item("item_q")
     assert item is not None and item["formatted"]["text"] == "a"
 
@@ -546,16 +540,16 @@ def test_deltas_reach_every_kind_of_listener(
 
     events = client.events()
     text_delta("d")
-    _sync(server, client)
+    _sync(scripted, client)
     queued = [events.get_nowait() for _ in range(events.qsize())]
     assert [(name, p["delta"]) for name, p in queued] == [("conversation.updated", {"text": "d"})]
     assert item["formatted"]["text"] == "abcd" and got == [{"text": "b"}]
 
 
-def test_out_of_order_unknown_and_bad_events_become_errors(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_out_of_order_unknown_and_bad_events_become_errors(scripted: ScriptedServer, client: RealtimeClient) -> None:
     recorder = _record(client, "error", "conversation.updated", "realtime.event")
     # A transcript before its item: parked, then attached.
-    server.send(
+    scripted.send(
         {
             "type": "conversation.item.input_audio_transcription.completed",
             "item_id": "item_v",
@@ -563,7 +557,7 @@ def test_out_of_order_unknown_and_bad_events_become_errors(server: ScriptedServe
             "transcript": "hi there",
         }
     )
-    server.send(
+    scripted.send(
         {
             "type": "conversation.item.created",
             "item": {
@@ -576,9 +570,9 @@ def test_out_of_order_unknown_and_bad_events_become_errors(server: ScriptedServe
         }
     )
     # Events the client does not know pass through.
-    server.send({"type": "output_audio_buffer.started", "response_id": "resp_x"})
+    scripted.send({"type": "output_audio_buffer.started", "response_id": "resp_x"})
     # A delta for an unknown item: an error dispatch, and the loop goes on.
-    server.send(
+    scripted.send(
         {
             "type": "response.text.delta",
             "response_id": "r",
@@ -588,8 +582,8 @@ def test_out_of_order_unknown_and_bad_events_become_errors(server: ScriptedServe
             "delta": "x",
         }
     )
-    server.send_raw("this is not json")
-    _sync(server, client)
+    scripted.send_raw("this is not json")
+    _sync(scripted, client)
     item = client.conversation.get_item("item_v")
     assert item is not None and item["formatted"]["transcript"] == "hi there"
     errors = recorder.of("error")
@@ -602,7 +596,7 @@ def test_out_of_order_unknown_and_bad_events_become_errors(server: ScriptedServe
 
 
 def test_a_raising_callback_is_logged_and_the_loop_goes_on(
-    server: ScriptedServer, client: RealtimeClient, caplog: pytest.LogCaptureFixture
+    scripted: ScriptedServer, client: RealtimeClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken(payload: Dict[str, Any]) -> None:
         raise RuntimeError("user bug")
@@ -610,7 +604,7 @@ def test_a_raising_callback_is_logged_and_the_loop_goes_on(
     client.on("conversation.item.appended", broken)
     recorder = _record(client, "conversation.item.appended")
     for index in range(2):
-        server.send(
+        scripted.send(
             {
                 "type": "conversation.item.created",
                 "item": {"id": f"item_{index}", "type": "message", "role": "user", "status": "completed", "content": []},
@@ -621,14 +615,14 @@ def test_a_raising_callback_is_logged_and_the_loop_goes_on(
     assert client.is_connected()
 
 
-def test_server_error_mid_response_names_the_client_event(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_server_error_mid_response_names_the_client_event(scripted: ScriptedServer, client: RealtimeClient) -> None:
     recorder = _record(client, "error", "conversation.item.completed")
-    _start_response(server, client)
-    server.assistant_item("item_a")
-    mark = server.mark()
+    _start_response(scripted, client)
+    scripted.assistant_item("item_a")
+    mark = scripted.mark()
     client.delete_item("missing_item")
-    (delete,) = server.wait_frames(mark, 1)
-    server.send(
+    (delete,) = scripted.wait_frames(mark, 1)
+    scripted.send(
         {
             "type": "error",
             "error": {
@@ -646,7 +640,7 @@ def test_server_error_mid_response_names_the_client_event(server: ScriptedServer
     assert payload["client_event"] == delete
     assert payload["event"]["type"] == "error"
     # The response carries on.
-    server.send(
+    scripted.send(
         {
             "type": "response.output_item.done",
             "response_id": "resp_1",
@@ -657,8 +651,8 @@ def test_server_error_mid_response_names_the_client_event(server: ScriptedServer
     recorder.wait("conversation.item.completed")
 
 
-def test_speech_events_interrupt_and_slice_the_window(server: ScriptedServer) -> None:
-    with RealtimeClient(url=server.url, input_audio_window=1.0) as rt:
+def test_speech_events_interrupt_and_slice_the_window(scripted: ScriptedServer) -> None:
+    with RealtimeClient(url=scripted.url, input_audio_window=1.0) as rt:
         rt.update_session(turn_detection=DEFAULT_SERVER_VAD_CONFIG)
         recorder = _record(rt, "conversation.interrupted", "conversation.item.appended")
         ramp = (np.arange(24000 * 3) % 30000).astype(np.int16)  # 3 s at 24 kHz
@@ -666,9 +660,9 @@ def test_speech_events_interrupt_and_slice_the_window(server: ScriptedServer) ->
             rt.append_input_audio(ramp[start : start + 2400])
         # Only about a second is kept, whatever the session length.
         assert rt._input_audio.window_samples <= 24000 + 2400
-        server.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": 2500, "item_id": "item_s"})
-        server.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 2900, "item_id": "item_s"})
-        server.send(
+        scripted.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": 2500, "item_id": "item_s"})
+        scripted.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 2900, "item_id": "item_s"})
+        scripted.send(
             {
                 "type": "conversation.item.created",
                 "item": {
@@ -683,14 +677,14 @@ def test_speech_events_interrupt_and_slice_the_window(server: ScriptedServer) ->
         item = recorder.wait("conversation.item.appended")[0]["item"]
         assert recorder.of("conversation.interrupted") == [{}]
         assert np.array_equal(item["formatted"]["audio"], ramp[60000:69600])
-        _validate_all(server)
+        _validate_all(scripted)
 
 
 # -- tools ---------------------------------------------------------------------------------
 
 
-def _tool_outputs(server: ScriptedServer, count: int) -> Dict[str, Any]:
-    frames = server.wait_for("conversation.item.create", count)
+def _tool_outputs(scripted: ScriptedServer, count: int) -> Dict[str, Any]:
+    frames = scripted.wait_for("conversation.item.create", count)
     return {
         f["item"]["call_id"]: json.loads(f["item"]["output"])
         for f in frames
@@ -698,7 +692,7 @@ def _tool_outputs(server: ScriptedServer, count: int) -> Dict[str, Any]:
     }
 
 
-def test_tool_calls_run_on_a_worker_and_one_response_follows(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_tool_calls_run_on_a_worker_and_one_response_follows(scripted: ScriptedServer, client: RealtimeClient) -> None:
     threads: List[str] = []
     release = threading.Event()
 
@@ -709,50 +703,50 @@ def test_tool_calls_run_on_a_worker_and_one_response_follows(server: ScriptedSer
 
     client.add_tool({"name": "add"}, add)
     client.add_tool({"name": "boom"}, lambda args: 1 / 0)
-    _start_response(server, client)
-    server.function_call("item_f1", "call_1", "add", '{"a": 1, "b": 2}')
-    server.function_call("item_f2", "call_2", "boom", "{}", index=1)
-    server.function_call("item_f3", "call_3", "unregistered", "{}", index=2)
-    server.function_call("item_f4", "call_4", "add", "{not json", index=3)
-    server.response_done()
-    _sync(server, client)
-    assert server.frames("response.create") == []  # the calls are not done yet
+    _start_response(scripted, client)
+    scripted.function_call("item_f1", "call_1", "add", '{"a": 1, "b": 2}')
+    scripted.function_call("item_f2", "call_2", "boom", "{}", index=1)
+    scripted.function_call("item_f3", "call_3", "unregistered", "{}", index=2)
+    scripted.function_call("item_f4", "call_4", "add", "{not json", index=3)
+    scripted.response_done()
+    _sync(scripted, client)
+    assert scripted.frames("response.create") == []  # the calls are not done yet
     release.set()
-    outputs = _tool_outputs(server, 3)
+    outputs = _tool_outputs(scripted, 3)
     assert outputs["call_1"] == {"sum": 3}
     assert "division by zero" in outputs["call_2"]["error"]
     assert "invalid JSON" in outputs["call_4"]["error"]
     assert "call_3" not in outputs
-    server.wait_for("response.create")
-    _sync(server, client)
-    assert len(server.frames("response.create")) == 1
-    types = [f["type"] for f in server.frames()]
+    scripted.wait_for("response.create")
+    _sync(scripted, client)
+    assert len(scripted.frames("response.create")) == 1
+    types = [f["type"] for f in scripted.frames()]
     assert types.index("response.create") > max(i for i, t in enumerate(types) if t == "conversation.item.create")
     assert threads and all(name.startswith("realtime-sync-tool") for name in threads)
 
 
-def test_slow_tool_times_out_with_an_error_output(server: ScriptedServer) -> None:
+def test_slow_tool_times_out_with_an_error_output(scripted: ScriptedServer) -> None:
     release = threading.Event()
-    with RealtimeClient(url=server.url, tool_timeout=0.2) as rt:
+    with RealtimeClient(url=scripted.url, tool_timeout=0.2) as rt:
         rt.add_tool({"name": "slow"}, lambda args: release.wait(5))
-        server.response_created()
-        server.function_call("item_f", "call_s", "slow", "{}")
-        server.response_done()
-        outputs = _tool_outputs(server, 1)
+        scripted.response_created()
+        scripted.function_call("item_f", "call_s", "slow", "{}")
+        scripted.response_done()
+        outputs = _tool_outputs(scripted, 1)
         assert "did not finish" in outputs["call_s"]["error"]
-        server.wait_for("response.create")
+        scripted.wait_for("response.create")
         release.set()
-        _validate_all(server)
+        _validate_all(scripted)
 
 
-def test_tool_only_follows_up_completed_responses(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_tool_only_follows_up_completed_responses(scripted: ScriptedServer, client: RealtimeClient) -> None:
     client.add_tool({"name": "t"}, lambda args: "ok")
-    _start_response(server, client)
-    server.function_call("item_f", "call_c", "t", "{}")
-    server.response_done(status="cancelled")
-    assert _tool_outputs(server, 1) == {"call_c": "ok"}
-    _sync(server, client)
-    assert server.frames("response.create") == []
+    _start_response(scripted, client)
+    scripted.function_call("item_f", "call_c", "t", "{}")
+    scripted.response_done(status="cancelled")
+    assert _tool_outputs(scripted, 1) == {"call_c": "ok"}
+    _sync(scripted, client)
+    assert scripted.frames("response.create") == []
 
 
 # -- blocking helpers ------------------------------------------------------------------------
@@ -767,7 +761,7 @@ def test_waits_time_out_with_none(client: RealtimeClient) -> None:
     "helper", ["wait_for_next_item", "wait_for_next_completed_item", "ask", "wait_for_next"]
 )
 def test_disconnect_wakes_waiters(
-    server: ScriptedServer, client: RealtimeClient, monkeypatch: pytest.MonkeyPatch, helper: str
+    scripted: ScriptedServer, client: RealtimeClient, monkeypatch: pytest.MonkeyPatch, helper: str
 ) -> None:
     waiting = signal_when_waiting(monkeypatch)
     outcome: List[BaseException] = []
@@ -795,14 +789,14 @@ def test_disconnect_wakes_waiters(
 
 
 def test_wait_for_close_returns_its_payload(
-    server: ScriptedServer, client: RealtimeClient, monkeypatch: pytest.MonkeyPatch
+    scripted: ScriptedServer, client: RealtimeClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     waiting = signal_when_waiting(monkeypatch)
     payloads: List[Any] = []
     thread = threading.Thread(target=lambda: payloads.append(client.wait_for_next("close", timeout=10)))
     thread.start()
     assert waiting.wait(5)
-    server.close(4001, "bye")
+    scripted.close(4001, "bye")
     thread.join(10)
     assert payloads == [{"error": True, "code": 4001, "reason": "bye"}]
 
@@ -812,15 +806,15 @@ def test_events_queue_needs_a_positive_size(client: RealtimeClient) -> None:
         client.events(maxsize=0)
 
 
-def test_server_close_wakes_ask(server: ScriptedServer, client: RealtimeClient) -> None:
-    server.responder = lambda srv, frame: srv.close(4000, "session expired") if frame["type"] == "response.create" else None
+def test_server_close_wakes_ask(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    scripted.responder = lambda srv, frame: srv.close(4000, "session expired") if frame["type"] == "response.create" else None
     with pytest.raises(ConnectionClosedError) as info:
         client.ask("hello", timeout=None)
     assert info.value.code == 4000 and info.value.reason == "session expired"
     assert not client.is_connected()
 
 
-def test_waiting_inside_a_callback_raises(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_waiting_inside_a_callback_raises(scripted: ScriptedServer, client: RealtimeClient) -> None:
     seen: List[BaseException] = []
 
     def callback(payload: Dict[str, Any]) -> None:
@@ -830,20 +824,20 @@ def test_waiting_inside_a_callback_raises(server: ScriptedServer, client: Realti
             seen.append(exc)
 
     client.on("conversation.item.appended", callback)
-    server.send(
+    scripted.send(
         {
             "type": "conversation.item.created",
             "item": {"id": "item_x", "type": "message", "role": "user", "status": "completed", "content": []},
         }
     )
-    _sync(server, client)
+    _sync(scripted, client)
     assert len(seen) == 1 and "callback" in str(seen[0])
 
 
-def test_disconnect_from_inside_a_callback(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_disconnect_from_inside_a_callback(scripted: ScriptedServer, client: RealtimeClient) -> None:
     recorder = _record(client, "close")
     client.on("conversation.item.appended", lambda payload: client.disconnect())
-    server.send(
+    scripted.send(
         {
             "type": "conversation.item.created",
             "item": {"id": "item_x", "type": "message", "role": "user", "status": "completed", "content": []},
@@ -857,7 +851,7 @@ def test_disconnect_from_inside_a_callback(server: ScriptedServer, client: Realt
     assert client.conversation.get_items() == []
 
 
-def test_ask_raises_the_server_error_for_its_request(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_ask_raises_the_server_error_for_its_request(scripted: ScriptedServer, client: RealtimeClient) -> None:
     def refuse(srv: ScriptedServer, frame: Dict[str, Any]) -> None:
         if frame["type"] == "conversation.item.create":
             srv.send(
@@ -867,22 +861,22 @@ def test_ask_raises_the_server_error_for_its_request(server: ScriptedServer, cli
                 }
             )
 
-    server.responder = refuse
+    scripted.responder = refuse
     with pytest.raises(ServerError, match="no"):
         client.ask("hello", timeout=5)
 
 
-def test_events_queue_is_bounded_and_drops_oldest(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_events_queue_is_bounded_and_drops_oldest(scripted: ScriptedServer, client: RealtimeClient) -> None:
     events = client.events(maxsize=3)
     assert client.events() is events
     for index in range(5):
-        server.send(
+        scripted.send(
             {
                 "type": "conversation.item.created",
                 "item": {"id": f"item_{index}", "type": "message", "role": "user", "status": "completed", "content": []},
             }
         )
-    _sync(server, client)
+    _sync(scripted, client)
     got = [events.get_nowait() for _ in range(events.qsize())]
     assert len(got) == 3
     assert got[-1][0] == "conversation.item.completed" and got[-1][1]["item"]["id"] == "item_4"
@@ -892,26 +886,27 @@ def test_events_queue_is_bounded_and_drops_oldest(server: ScriptedServer, client
 # -- the GA wire dialect ---------------------------------------------------------------------
 
 
-def test_ga_dialect_is_translated_both_ways() -> None:
-    with ScriptedServer(protocol="ga") as server:
-        client = RealtimeClient(url=server.url, protocol="ga")
+def test_ga_dialect_is_translated_both_ways(client_event_validator: Any) -> None:
+    pytest.importorskip("websockets")
+    with ScriptedServer(protocol="ga") as scripted:
+        client = RealtimeClient(url=scripted.url, protocol="ga")
         recorder = _record(client, "conversation.item.completed", "realtime.event", "error")
         client.connect(timeout=5)
         try:
             assert client.wait_for_session_created(timeout=5)
-            (update,) = server.wait_for("session.update")
+            (update,) = scripted.wait_for("session.update")
             assert update["session"]["type"] == "realtime"
             assert update["session"]["audio"]["output"]["format"] == {"type": "audio/pcm", "rate": 24000}
             client.send_text("hi")
-            server.wait_for("response.create")
-            server.response_created()
-            server.assistant_item("item_ga")
+            scripted.wait_for("response.create")
+            scripted.response_created()
+            scripted.assistant_item("item_ga")
             chunk = np.arange(2400, dtype=np.int16)
             for name, field, value in (
                 ("response.audio.delta", "delta", audio.pcm16_to_base64(chunk)),
                 ("response.audio_transcript.delta", "delta", "Hi there"),
             ):
-                server.send(
+                scripted.send(
                     {
                         "type": name,
                         "response_id": "resp_1",
@@ -929,13 +924,13 @@ def test_ga_dialect_is_translated_both_ways() -> None:
                 "role": "assistant",
                 "content": [{"type": "audio", "transcript": "Hi there"}],
             }
-            server.send({"type": "response.output_item.done", "response_id": "resp_1", "output_index": 0, "item": final})
-            server.response_done(output=[final])
+            scripted.send({"type": "response.output_item.done", "response_id": "resp_1", "output_index": 0, "item": final})
+            scripted.response_done(output=[final])
             completed = [p["item"] for p in recorder.wait("conversation.item.completed")]
             assert completed[0]["id"] == "item_ga"
             assert completed[0]["formatted"]["transcript"] == "Hi there"
             assert np.array_equal(completed[0]["formatted"]["audio"], chunk)
-            _sync(server, client)
+            _sync(scripted, client)
             assert recorder.of("error") == []
             assert client.active_response_id() is None
             server_types = {e["event"]["type"] for e in recorder.of("realtime.event") if e["source"] == "server"}
@@ -943,14 +938,14 @@ def test_ga_dialect_is_translated_both_ways() -> None:
             assert "response.output_audio.delta" not in server_types
         finally:
             client.disconnect()
-        for frame in server.frames():
-            validate_client_event(frame, "ga")
+        for frame in scripted.frames():
+            client_event_validator(frame, "ga")
 
 
 # -- review: lifecycle, tools and memory ----------------------------------------------------
 
 
-def test_disconnect_while_a_tool_blocks_leaves_no_tool_worker(server: ScriptedServer) -> None:
+def test_disconnect_while_a_tool_blocks_leaves_no_tool_worker(scripted: ScriptedServer) -> None:
     release = threading.Event()
     started = threading.Event()
 
@@ -959,12 +954,12 @@ def test_disconnect_while_a_tool_blocks_leaves_no_tool_worker(server: ScriptedSe
         release.wait(10)
         return "late"
 
-    rt = RealtimeClient(url=server.url, tool_timeout=8.0)
+    rt = RealtimeClient(url=scripted.url, tool_timeout=8.0)
     try:
         rt.connect(timeout=5)
         rt.add_tool({"name": "slow"}, slow)
-        server.response_created()
-        server.function_call("item_f", "call_s", "slow", "{}")
+        scripted.response_created()
+        scripted.function_call("item_f", "call_s", "slow", "{}")
         assert started.wait(5)
         rt.disconnect()
         workers = [t for t in threading.enumerate() if t.name == "realtime-sync-tools"]
@@ -973,18 +968,18 @@ def test_disconnect_while_a_tool_blocks_leaves_no_tool_worker(server: ScriptedSe
         release.set()
         rt.disconnect()
 
-def test_reconnect_after_the_server_closed_starts_with_an_empty_conversation(server: ScriptedServer) -> None:
-    rt = RealtimeClient(url=server.url)
+def test_reconnect_after_the_server_closed_starts_with_an_empty_conversation(scripted: ScriptedServer) -> None:
+    rt = RealtimeClient(url=scripted.url)
     closed = threading.Event()
     rt.on("close", lambda payload: closed.set())
     try:
         rt.connect(timeout=5)
-        server.response_created()
-        server.assistant_item("item_old")
-        server.response_done()
-        _sync(server, rt)
+        scripted.response_created()
+        scripted.assistant_item("item_old")
+        scripted.response_done()
+        _sync(scripted, rt)
         assert rt.conversation.get_item("item_old") is not None
-        server.close(4000, "session expired")
+        scripted.close(4000, "session expired")
         assert closed.wait(5)
         assert rt.conversation.get_item("item_old") is not None  # still readable after the close
         rt.connect(timeout=5)
@@ -995,13 +990,13 @@ def test_reconnect_after_the_server_closed_starts_with_an_empty_conversation(ser
         rt.disconnect()
 
 
-def test_sent_audio_messages_are_not_kept_whole(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_sent_audio_messages_are_not_kept_whole(scripted: ScriptedServer, client: RealtimeClient) -> None:
     errors = _record(client, "error")
     samples = np.zeros(24000, dtype=np.int16)
     client.send_user_message_content([{"type": "input_audio", "audio": samples}])
-    (create,) = server.wait_for("conversation.item.create")
+    (create,) = scripted.wait_for("conversation.item.create")
     error = {"type": "invalid_request_error", "code": "x", "message": "bad", "event_id": create["event_id"]}
-    server.send({"type": "error", "error": error})
+    scripted.send({"type": "error", "error": error})
     (payload,) = errors.wait("error")
     kept = payload["client_event"]
     assert kept["event_id"] == create["event_id"]
@@ -1011,7 +1006,7 @@ def test_sent_audio_messages_are_not_kept_whole(server: ScriptedServer, client: 
 
 
 def test_reconnect_before_the_old_close_is_handled_keeps_the_new_connection(
-    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The receive thread marks the socket closed before it dispatches "close"; a
     # reconnect in that gap must not have the old close end the new connection.
@@ -1025,12 +1020,12 @@ def test_reconnect_before_the_old_close_is_handled_keeps_the_new_connection(
         original(self, payload)
 
     monkeypatch.setattr(RealtimeClient, "_on_realtime_close", delayed_close)
-    rt = RealtimeClient(url=server.url)
+    rt = RealtimeClient(url=scripted.url)
     closes = _record(rt, "close")
     try:
         rt.connect(timeout=5)
-        server.wait_for_connection()
-        server.close(4000, "session expired")
+        scripted.wait_for_connection()
+        scripted.close(4000, "session expired")
         assert entered.wait(5)
         assert not rt.is_connected()
         # Let the old close through once the client touches the socket layer again.
@@ -1046,7 +1041,7 @@ def test_reconnect_before_the_old_close_is_handled_keeps_the_new_connection(
         assert closes.wait("close")[0]["code"] == 4000
         assert rt.wait_for_session_created(timeout=5) is True
         assert rt.create_response() is True
-        server.wait_for("response.create")
+        scripted.wait_for("response.create")
         assert len(closes.of("close")) == 1
     finally:
         gate.set()
@@ -1054,13 +1049,13 @@ def test_reconnect_before_the_old_close_is_handled_keeps_the_new_connection(
 
 
 def test_tool_result_that_is_not_strict_json_becomes_an_error_output(
-    server: ScriptedServer, client: RealtimeClient
+    scripted: ScriptedServer, client: RealtimeClient
 ) -> None:
     client.add_tool({"name": "ratio"}, lambda args: {"ratio": float("nan")})
-    _start_response(server, client)
-    server.function_call("item_f", "call_n", "ratio", "{}")
-    server.response_done()
-    (frame,) = server.wait_for("conversation.item.create")
+    _start_response(scripted, client)
+    scripted.function_call("item_f", "call_n", "ratio", "{}")
+    scripted.response_done()
+    (frame,) = scripted.wait_for("conversation.item.create")
 
     def reject(constant: str) -> None:
         raise ValueError(f"{constant} is not JSON")
@@ -1071,7 +1066,7 @@ def test_tool_result_that_is_not_strict_json_becomes_an_error_output(
 
 @pytest.mark.parametrize("order", ["output_fails_first", "response_done_first"])
 def test_ask_fails_when_a_tool_output_cannot_be_sent(
-    server: ScriptedServer, client: RealtimeClient, order: str
+    scripted: ScriptedServer, client: RealtimeClient, order: str
 ) -> None:
     # A send that times out (a stalled socket, still open) must not leave ask()
     # waiting for a follow-up response that will never be requested.
@@ -1105,22 +1100,22 @@ def test_ask_fails_when_a_tool_output_cannot_be_sent(
                 assert send_failed.wait(5)
             srv.response_done()
 
-    server.responder = respond
+    scripted.responder = respond
     with pytest.raises(RealtimeTimeoutError):
         client.ask("use the tool", timeout=10)
-    _sync(server, client)
-    assert len(server.frames("response.create")) == 1
+    _sync(scripted, client)
+    assert len(scripted.frames("response.create")) == 1
 
 
-def test_repeated_item_created_appends_the_item_once(server: ScriptedServer, client: RealtimeClient) -> None:
+def test_repeated_item_created_appends_the_item_once(scripted: ScriptedServer, client: RealtimeClient) -> None:
     appended: List[str] = []
     completed: List[str] = []
     client.on("conversation.item.appended", lambda e: appended.append(e["item"]["id"]))
     client.on("conversation.item.completed", lambda e: completed.append(e["item"]["id"]))
     item = {"id": "item_dup", "type": "message", "role": "user", "status": "completed", "content": []}
     for _ in range(2):  # a relay's retry, or GA's .added translated beside .created
-        server.send({"type": "conversation.item.created", "previous_item_id": None, "item": item})
-    _sync(server, client)
+        scripted.send({"type": "conversation.item.created", "previous_item_id": None, "item": item})
+    _sync(scripted, client)
     assert appended == ["item_dup"] and completed == ["item_dup"]
     assert [i["id"] for i in client.conversation.get_items()] == ["item_dup"]
 
@@ -1147,3 +1142,157 @@ def test_tools_added_from_many_threads_are_all_kept(client: RealtimeClient, monk
     assert len(client.tools) == 200
     with pytest.raises(ConfigurationError, match="already added"):
         client.add_tool({"name": "tool_0_0"}, lambda arguments: None)
+
+
+# -- order: the conversation first, then the user's server listeners ----------------------------
+
+
+def test_server_listeners_read_the_conversation_already_updated(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    """A ``server.response.text.delta`` listener sees the item with that delta in it (as the reference)."""
+    seen: List[str] = []
+    done = threading.Event()
+
+    def on_delta(event: Dict[str, Any]) -> None:
+        item = client.conversation.get_item(event["item_id"])
+        seen.append(item["formatted"]["text"] if item is not None else "<missing>")
+        if len(seen) == 2:
+            done.set()
+
+    client.realtime.on("server.response.text.delta", on_delta)
+    _start_response(scripted, client)
+    scripted.assistant_item("item_a", "resp_1", audio=False)
+    for delta in ("Hel", "lo"):
+        scripted.send(
+            {"type": "response.text.delta", "response_id": "resp_1", "item_id": "item_a",
+             "output_index": 0, "content_index": 0, "delta": delta}
+        )
+    assert done.wait(5)
+    assert seen == ["Hel", "Hello"]
+
+
+# -- resilience: nothing the server does (or fails to do) wedges the client -------------------
+
+
+def test_deeply_nested_tool_arguments_give_an_error_output_and_later_tools_still_run(
+    scripted: ScriptedServer, client: RealtimeClient
+) -> None:
+    calls: List[Dict[str, Any]] = []
+    client.add_tool({"name": "echo"}, lambda args: calls.append(args) or "ok")
+    _start_response(scripted, client)
+    deep = '{"a":' * 5000 + "1" + "}" * 5000
+    scripted.function_call("item_f1", "call_1", "echo", deep)
+    scripted.function_call("item_f2", "call_2", "echo", '{"b": 2}', index=1)
+    outputs = _tool_outputs(scripted, 2)
+    assert "nested too deeply" in outputs["call_1"]["error"]
+    assert outputs["call_2"] == "ok" and calls == [{"b": 2}]
+    # the worker is alive: a later response's call runs too
+    scripted.response_done("resp_1")
+    scripted.wait_for("response.create")
+    scripted.response_created("resp_2")
+    scripted.function_call("item_f3", "call_3", "echo", '{"c": 3}', response_id="resp_2")
+    assert _tool_outputs(scripted, 3)["call_3"] == "ok"
+
+
+def test_the_tool_gets_the_streamed_arguments_when_the_final_item_omits_them(
+    scripted: ScriptedServer, client: RealtimeClient
+) -> None:
+    got: List[Dict[str, Any]] = []
+    client.add_tool({"name": "lookup"}, lambda args: got.append(args) or "ok")
+    _start_response(scripted, client)
+    item = {"id": "item_f", "object": "realtime.item", "type": "function_call", "status": "in_progress",
+            "call_id": "call_1", "name": "lookup", "arguments": ""}
+    scripted.send({"type": "response.output_item.added", "response_id": "resp_1", "output_index": 0, "item": item})
+    scripted.send({"type": "conversation.item.created", "previous_item_id": None, "item": item})
+    for delta in ('{"city": ', '"Oslo"}'):
+        scripted.send({"type": "response.function_call_arguments.delta", "response_id": "resp_1", "item_id": "item_f",
+                       "output_index": 0, "call_id": "call_1", "delta": delta})
+    final = {key: value for key, value in item.items() if key != "arguments"}
+    scripted.send({"type": "response.output_item.done", "response_id": "resp_1", "output_index": 0,
+                   "item": dict(final, status="completed")})
+    assert _tool_outputs(scripted, 1)["call_1"] == "ok"
+    assert got == [{"city": "Oslo"}]
+
+
+def test_a_lost_response_done_is_forgotten_when_the_server_says_nothing_is_active(
+    scripted: ScriptedServer, client: RealtimeClient
+) -> None:
+    _start_response(scripted, client)  # resp_1 never gets its response.done
+    assert client.create_response() is False  # queued behind it
+    client.cancel_response()
+    (cancel,) = scripted.wait_for("response.cancel")
+    scripted.send({"type": "error", "error": {"type": "invalid_request_error", "code": "response_cancel_not_active",
+                                              "message": "Cancellation failed: no active response found",
+                                              "param": None, "event_id": cancel["event_id"]}})
+    _sync(scripted, client)
+    assert client.active_response_id() is None
+    mark = scripted.mark()
+    assert client.create_response() is True  # sent at once: nothing is wedged
+    assert [f["type"] for f in scripted.wait_frames(mark, 1)] == ["response.create"]
+
+
+def test_an_unanswered_response_create_is_given_up_after_response_start_timeout(scripted: ScriptedServer) -> None:
+    with RealtimeClient(url=scripted.url, response_start_timeout=0.3) as rt:
+        assert rt.wait_for_session_created(5)
+        scripted.wait_for("session.update")
+        assert rt.create_response() is True  # the server never answers this one
+        assert rt.create_response() is False  # queued behind it
+        first, second = scripted.wait_for("response.create", 2)  # sent once the first was given up
+        assert first["event_id"] != second["event_id"]
+
+
+def test_ask_behind_an_unanswered_response_create_fails_with_a_timeout_naming_it(scripted: ScriptedServer) -> None:
+    with RealtimeClient(url=scripted.url, response_start_timeout=0.2) as rt:
+        assert rt.wait_for_session_created(5)
+        with pytest.raises(RealtimeTimeoutError, match="did not start the requested response within 0.2 s"):
+            rt.ask("anyone there?", timeout=5)
+
+
+def test_reset_responses_unwedges_the_queue(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    _start_response(scripted, client)  # never done
+    assert client.create_response() is False
+    assert client.reset_responses() == 2  # the active one and the queued one
+    assert client.active_response_id() is None
+    mark = scripted.mark()
+    assert client.create_response() is True
+    assert [f["type"] for f in scripted.wait_frames(mark, 1)] == ["response.create"]
+
+
+def test_cancel_response_drops_the_queued_requests_too(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    _start_response(scripted, client)
+    assert client.create_response() is False
+    client.cancel_response()
+    scripted.wait_for("response.cancel")
+    mark = scripted.mark()
+    scripted.response_done("resp_1", status="cancelled")
+    _sync(scripted, client)
+    client.update_session()  # a frame sent after anything the response.done could have caused
+    frames = scripted.wait_frames(mark, 1)
+    assert [f["type"] for f in frames] == ["session.update"]  # the queued request was dropped, not sent
+
+
+@pytest.mark.parametrize("event_id", [["evt_a", "evt_b"], {"id": "evt_a"}, 7])
+def test_an_error_with_an_odd_event_id_gives_exactly_one_error_dispatch(
+    scripted: ScriptedServer, client: RealtimeClient, event_id: Any
+) -> None:
+    recorder = _record(client, "error")
+    scripted.send({"type": "error", "error": {"type": "invalid_request_error", "code": "bad", "message": "odd",
+                                              "param": None, "event_id": event_id}})
+    _sync(scripted, client)
+    (payload,) = recorder.of("error")
+    assert isinstance(payload["error"], ServerError) and payload["client_event"] is None
+    assert client.is_connected()
+
+
+def test_a_connection_lost_without_a_close_frame_gives_ask_the_reason(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    import socket as socket_module
+
+    def drop(server: ScriptedServer, frame: Dict[str, Any]) -> None:
+        if frame.get("type") == "response.create":
+            server.latest_connection().socket.shutdown(socket_module.SHUT_RDWR)  # no close frame
+
+    scripted.responder = drop
+    with pytest.raises(ConnectionClosedError) as caught:
+        client.ask("hello?", timeout=10)
+    error = caught.value
+    assert error.code is None and error.reason
+    assert error.reason in str(error)

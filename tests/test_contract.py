@@ -23,6 +23,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import numpy as np
 import pytest
+import support_client
+from support_client import EventRecorder
 
 import realtime_sync
 from realtime_sync import Conversation, EventHandler, RealtimeAPI, RealtimeClient, RealtimeError
@@ -67,32 +69,6 @@ def assert_params(function: Callable[..., Any], expected: List[Any]) -> None:
             parameter.default is not EMPTY
             or parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)
         ), (function, parameter)
-
-
-class Recorder:
-    """Collects payloads per event name; waits on a Condition."""
-
-    def __init__(self) -> None:
-        self.events: List[Any] = []
-        self._cond = threading.Condition()
-
-    def callback(self, name: str) -> Callable[[Any], None]:
-        def record(payload: Any) -> None:
-            with self._cond:
-                self.events.append((name, payload, threading.current_thread()))
-                self._cond.notify_all()
-
-        return record
-
-    def of(self, name: str) -> List[Any]:
-        with self._cond:
-            return [p for n, p, _ in self.events if n == name]
-
-    def wait(self, name: str, count: int = 1, timeout: float = WAIT) -> List[Any]:
-        with self._cond:
-            ok = self._cond.wait_for(lambda: len([1 for n, _, _ in self.events if n == name]) >= count, timeout)
-            assert ok, f"expected {count} {name!r}, got {[n for n, _, _ in self.events]}"
-            return [p for n, p, _ in self.events if n == name]
 
 
 # ---------------------------------------------------------------------------
@@ -287,13 +263,6 @@ def test_wait_for_next_from_the_dispatching_thread_raises() -> None:
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def scripted() -> Iterator[Any]:
-    support = pytest.importorskip("support_client")
-    with support.ScriptedServer() as server:
-        yield server
-
-
 def test_realtime_api_signatures() -> None:
     assert_params(RealtimeAPI.__init__, [("url", None), ("api_key", None)])
     init = params(RealtimeAPI.__init__)
@@ -318,7 +287,7 @@ def test_connect_default_model_on_the_wire(scripted: Any) -> None:
 
 def test_connect_send_dispatch_and_disconnect(scripted: Any) -> None:
     api = RealtimeAPI(url=scripted.url, debug=False)
-    rec = Recorder()
+    rec = EventRecorder()
     for name in ("client.session.update", "client.*", "server.session.created", "server.*", "close"):
         api.on(name, rec.callback(name))
     assert api.is_connected() is False
@@ -358,7 +327,7 @@ def test_connect_send_dispatch_and_disconnect(scripted: Any) -> None:
 
 def test_non_object_frames_are_reported_and_the_loop_goes_on(scripted: Any) -> None:
     api = RealtimeAPI(url=scripted.url)
-    rec = Recorder()
+    rec = EventRecorder()
     api.on("error", rec.callback("error"))
     api.on("server.rate_limits.updated", rec.callback("rate"))
     api.connect(timeout=WAIT)
@@ -380,7 +349,7 @@ def test_non_object_frames_are_reported_and_the_loop_goes_on(scripted: Any) -> N
 
 def test_close_payload_when_the_server_ends_the_socket(scripted: Any) -> None:
     api = RealtimeAPI(url=scripted.url)
-    rec = Recorder()
+    rec = EventRecorder()
     api.on("close", rec.callback("close"))
     api.connect(timeout=WAIT)
     scripted.close(4000, "going away")
@@ -394,7 +363,7 @@ def test_close_payload_when_the_server_ends_the_socket(scripted: Any) -> None:
 
 def test_disconnect_from_inside_a_callback(scripted: Any) -> None:
     api = RealtimeAPI(url=scripted.url)
-    rec = Recorder()
+    rec = EventRecorder()
     problems: List[BaseException] = []
 
     def stop(event: Event) -> None:
@@ -788,7 +757,7 @@ def test_client_signatures() -> None:
 def connected(scripted: Any) -> Iterator[Any]:
     """A RealtimeClient connected to the scripted server, with a Recorder on its events."""
     client = RealtimeClient(url=scripted.url)
-    rec = Recorder()
+    rec = EventRecorder()
     for name in (
         "realtime.event",
         "conversation.updated",
@@ -931,10 +900,9 @@ def test_client_conversation_events_and_cancel_response(scripted: Any, connected
 def test_wait_for_next_item_and_completed_item_return_the_item(
     scripted: Any, connected: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    support = pytest.importorskip("support_client")
     results: Dict[str, Any] = {}
 
-    waiting = support.signal_when_waiting(monkeypatch)  # set once a helper is registered
+    waiting = support_client.signal_when_waiting(monkeypatch)  # set once a helper is registered
     thread = threading.Thread(target=lambda: results.update(item=connected.wait_for_next_item(timeout=WAIT)))
     thread.start()
     assert waiting.wait(WAIT)
@@ -1251,7 +1219,7 @@ def test_send_from_several_threads_at_once(scripted: Any) -> None:
 
 def test_unlisted_server_events_pass_through_without_harm(scripted: Any) -> None:
     client = RealtimeClient(url=scripted.url)
-    rec = Recorder()
+    rec = EventRecorder()
     client.on("error", rec.callback("error"))
     client.realtime.on("server.*", rec.callback("server.*"))
     client.connect(timeout=WAIT)
@@ -1393,7 +1361,7 @@ def test_simulator_rejects_short_commits_and_a_second_response(make_simulator: A
 
     sim = make_simulator(responder=slow)
     api = RealtimeAPI(url=sim.url)
-    rec = Recorder()
+    rec = EventRecorder()
     for name in ("server.session.created", "server.error", "server.response.created"):
         api.on(name, rec.callback(name))
     api.connect(timeout=WAIT)
@@ -1423,10 +1391,10 @@ def test_simulator_rejects_short_commits_and_a_second_response(make_simulator: A
 
 
 def test_server_listeners_see_the_raw_ga_wire_event_and_the_model_is_the_same() -> None:
-    support = pytest.importorskip("support_client")
-    with support.ScriptedServer(protocol="ga") as server:
+    pytest.importorskip("websockets")
+    with support_client.ScriptedServer(protocol="ga") as server:
         client = RealtimeClient(url=server.url, protocol="ga")
-        rec = Recorder()
+        rec = EventRecorder()
         client.realtime.on("server.*", rec.callback("server.*"))
         client.on("conversation.updated", rec.callback("updated"))
         client.connect(timeout=WAIT)
@@ -1512,7 +1480,7 @@ def test_reset_then_connect_again(scripted: Any) -> None:
 def test_transcription_before_its_item_reaches_the_user_item(make_simulator: Any) -> None:
     sim = make_simulator(transcriber="turn on the lights", transcript_before_item=True)
     client = RealtimeClient(url=sim.url)
-    rec = Recorder()
+    rec = EventRecorder()
     client.realtime.on("server.*", rec.callback("server.*"))
     client.on("conversation.item.completed", rec.callback("completed"))
     client.connect(timeout=WAIT)
@@ -1539,7 +1507,7 @@ def test_transcription_before_its_item_reaches_the_user_item(make_simulator: Any
 def test_session_expiry_is_an_error_then_a_close(make_simulator: Any) -> None:
     sim = make_simulator(max_session_seconds=0.2)
     client = RealtimeClient(url=sim.url)
-    rec = Recorder()
+    rec = EventRecorder()
     client.on("error", rec.callback("error"))
     client.on("close", rec.callback("close"))
     client.connect(timeout=WAIT)
@@ -1555,7 +1523,7 @@ def test_session_expiry_is_an_error_then_a_close(make_simulator: Any) -> None:
 
 def test_simulator_truncation_and_deletion_reach_the_conversation(simulator: Any) -> None:
     client = RealtimeClient(url=simulator.url)
-    rec = Recorder()
+    rec = EventRecorder()
     client.on("conversation.item.completed", rec.callback("completed"))
     # On "server.*" after the client's own handler: it has processed the event.
     wanted = ("response.done", "conversation.item.truncated", "conversation.item.deleted")
@@ -1650,7 +1618,7 @@ def test_tool_round_trip_through_the_simulator(make_simulator: Any) -> None:
 
 def test_client_error_payload_names_the_client_event(simulator: Any) -> None:
     client = RealtimeClient(url=simulator.url)
-    rec = Recorder()
+    rec = EventRecorder()
     client.on("error", rec.callback("error"))
     client.connect(timeout=WAIT)
     try:

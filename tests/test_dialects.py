@@ -880,12 +880,14 @@ def test_full_ga_stream_gives_the_conversation_the_same_items_as_the_beta_stream
     beta_conversation, beta_results = _fold(beta_events)
 
     # Every event the beta stream has changed the same item with the same delta;
-    # conversation.item.done, which beta lacks, changed nothing.
+    # conversation.item.done, which beta lacks, completes the item it names.
     ga_without_done = [result for event, result in zip(translated, ga_results)
                        if event["type"] != "conversation.item.done"]
     assert ga_without_done == beta_results
-    assert all(result == (None, None) for event, result in zip(translated, ga_results)
-               if event["type"] == "conversation.item.done")
+    for event, (item_id, delta) in zip(translated, ga_results):
+        if event["type"] == "conversation.item.done":
+            assert item_id == event["item"]["id"] and delta is None
+            assert ga_conversation.get_item(item_id)["status"] == "completed"
 
     assert _comparable(ga_conversation.get_items()) == _comparable(beta_conversation.get_items())
     assert _comparable(ga_conversation.responses) == _comparable(beta_conversation.responses)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import TYPE_CHECKING, Any, Callable, Dict, List
 
 import numpy as np
 import pytest
 
+from realtime_sync import RealtimeClient
 from realtime_sync.errors import (
     ConfigurationError,
     ConnectionClosedError,
@@ -30,12 +31,10 @@ from realtime_sync.history import (
     save_history,
 )
 
-pytest.importorskip("websockets")
+if TYPE_CHECKING:  # the simulator needs the websockets package: the fixtures skip without it
+    from realtime_sync.simulator import RealtimeSimulator
 
-from realtime_sync import RealtimeClient  # noqa: E402
-from realtime_sync.simulator import RealtimeSimulator, default_responder  # noqa: E402
-
-Simulator = Callable[..., RealtimeSimulator]
+Simulator = Callable[..., "RealtimeSimulator"]
 
 WEATHER_TOOL = {
     "name": "get_weather",
@@ -59,6 +58,8 @@ class RecordingResponder:
         self.seen: List[List[Dict[str, Any]]] = []
 
     def __call__(self, items: List[Dict[str, Any]], session: Dict[str, Any]) -> Any:
+        from realtime_sync.simulator import default_responder
+
         self.seen.append(items)
         return default_responder(items, session)
 
@@ -342,8 +343,9 @@ def test_restore_from_a_callback_raises_runtime_error(simulator: RealtimeSimulat
         assert "restore_history" in str(outcome[0])
 
 
-def test_restore_over_the_ga_dialect_sends_ga_items() -> None:
-    from support_client import ScriptedServer, validate_client_event
+def test_restore_over_the_ga_dialect_sends_ga_items(client_event_validator: Any) -> None:
+    pytest.importorskip("websockets")
+    from support_client import ScriptedServer
 
     def confirm(server: ScriptedServer, frame: Dict[str, Any]) -> None:
         if frame.get("type") == "conversation.item.create":  # a GA server answers conversation.item.added
@@ -359,7 +361,7 @@ def test_restore_over_the_ga_dialect_sends_ga_items() -> None:
         frames = server.frames("conversation.item.create")
         assert [frame["item"]["content"][0]["type"] for frame in frames] == ["input_text", "output_text"]
         for frame in frames:
-            validate_client_event(frame, "ga")
+            client_event_validator(frame, "ga")
         assert server.errors == []
 
 
@@ -382,3 +384,48 @@ def test_export_keeps_a_system_message_the_conversation_left_in_progress() -> No
         {"type": "message", "role": "system", "content": [{"type": "input_text", "text": "Be brief."}]},
         user_text("Hi"),
     ]
+
+
+# -- files written safely, bad files refused with our errors ------------------------------
+
+
+def test_save_history_writes_a_private_temporary_file_and_never_follows_a_planted_link(tmp_path: Path) -> None:
+    target = tmp_path / "victim.txt"
+    target.write_text("precious", encoding="utf-8")
+    path = tmp_path / "chat.json"
+    (tmp_path / "chat.json.tmp").symlink_to(target)  # the old, predictable temporary name
+    save_history(path, [user_text("hello")])
+    assert target.read_text(encoding="utf-8") == "precious"
+    assert load_history(path) == [user_text("hello")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chat.json", "chat.json.tmp", "victim.txt"]
+
+
+def test_save_history_replaces_atomically_and_cleans_up_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    path = tmp_path / "chat.json"
+    save_history(path, [user_text("first")])
+
+    def refuse(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        save_history(path, [user_text("second")])
+    monkeypatch.undo()
+    assert load_history(path) == [user_text("first")]  # the old file is whole
+    assert [p.name for p in tmp_path.iterdir()] == ["chat.json"]  # no temporary left behind
+
+
+def test_a_lone_surrogate_in_save_history_raises_configuration_error(tmp_path: Path) -> None:
+    path = tmp_path / "chat.json"
+    with pytest.raises(ConfigurationError, match="surrogate"):
+        save_history(path, [user_text("bad \ud800 text")])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_deeply_nested_history_file_raises_configuration_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="nested"):
+        load_history(path)

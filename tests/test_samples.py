@@ -17,8 +17,13 @@ pytest.importorskip("websockets", reason="the simulator needs the server extra (
 
 
 def run_sample(name: str, *args: str, timeout: float = 60.0, **env: str) -> str:
-    result = run_python([str(SAMPLES / name), *args], timeout=timeout, env=clean_env(**env))
-    assert result.returncode == 0, "%s failed (%s):\n%s\n%s" % (name, result.returncode, result.stdout, result.stderr)
+    """Run a sample in an empty directory; it must succeed and leave the directory empty."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        result = run_python([str(SAMPLES / name), *args], timeout=timeout, env=clean_env(**env), cwd=Path(folder))
+        assert result.returncode == 0, "%s failed (%s):\n%s\n%s" % (name, result.returncode, result.stdout, result.stderr)
+        assert list(Path(folder).iterdir()) == [], "%s wrote into the current directory" % name
     return result.stdout
 
 

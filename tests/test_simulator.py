@@ -263,7 +263,7 @@ def test_huge_frame_gets_an_error_and_the_session_goes_on(conn: Conn, filler: st
 def test_unexpected_failure_in_a_handler_is_a_server_error_not_a_dead_session(
     conn: Conn, caplog: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import realtime_sync.simulator.session as sim_session
+    import realtime_sync.simulator.wire as sim_session
 
     def broken(item: Any) -> None:
         raise RuntimeError("bug in the simulator")
@@ -898,7 +898,8 @@ def test_browser_subprotocols_carry_key_and_beta_flag(make_simulator: Callable[.
     assert info.value.status_code == 401
 
 
-def test_beta_header_required_and_default_model(simulator: RealtimeSimulator) -> None:
+def test_beta_header_required_and_default_model(make_simulator: Callable[..., RealtimeSimulator]) -> None:
+    simulator = make_simulator(protocol="beta")
     with pytest.raises(websocket.WebSocketBadStatusException) as info:
         websocket.create_connection(simulator.url, timeout=5)
     assert info.value.status_code == 400 and b"OpenAI-Beta" in info.value.resp_body
@@ -1088,6 +1089,9 @@ def test_stop_is_prompt_with_handshakes_left_unfinished(caplog: Any) -> None:
         {"malformed_frame_after": True},
         {"event_delay": -0.5},
         {"max_session_seconds": 0},
+        {"protocol": "v2"},
+        {"refuse_connections": -1},
+        {"refuse_reconnections": 1.5},
     ],
     ids=lambda options: next(iter(options)),
 )
@@ -1204,3 +1208,16 @@ def test_command_line_runs_until_ctrl_c(stop_signal: int) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_standalone_dialect_and_expiry_flags(capsys: Any) -> None:
+    from realtime_sync.simulator.cli import build_parser, main
+
+    args = build_parser().parse_args(["--protocol", "beta", "--refuse-beta", "--max-session-seconds", "90"])
+    assert (args.protocol, args.refuse_beta, args.max_session_seconds) == ("beta", True, 90.0)
+    assert build_parser().parse_args([]).protocol == "ga"
+    for bad in (["--max-session-seconds", "0"], ["--protocol", "v2"]):
+        with pytest.raises(SystemExit) as info:
+            main(bad)
+        assert info.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err

@@ -15,7 +15,7 @@ Nothing here imports the client, and none of it is public API.
 * :mod:`.settings` -- the session configuration and its validation.
 * :mod:`.inbound` -- the route of every server event into the conversation
   and the parts above, and the client-level events it dispatches.
-* :mod:`.event_queue` -- the bounded queue behind ``RealtimeClient.events()``.
+* :mod:`.outlet` -- where client-level events go: listeners and the ``events()`` queue.
 """
 
 from __future__ import annotations

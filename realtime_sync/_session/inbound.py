@@ -69,7 +69,10 @@ class Inbound:
         protocol: returns the connection's wire dialect.
         emit: dispatches a client-level event (``emit(name, payload)``).
         wants: whether anything listens for a client-level event name now.
-        on_session: called with each ``session.created`` / ``session.updated`` event.
+        on_session_created: called once ``session.created`` is handled.
+
+    Attributes:
+        session: the last session object the server sent, or ``None``.
     """
 
     def __init__(
@@ -83,7 +86,7 @@ class Inbound:
         protocol: Callable[[], str],
         emit: Callable[[str, Any], None],
         wants: Callable[[str], bool],
-        on_session: Callable[[Event], None],
+        on_session_created: Callable[[], None],
     ) -> None:
         self.conversation = conversation
         self._responses = responses
@@ -93,15 +96,16 @@ class Inbound:
         self._protocol = protocol
         self._emit = emit
         self._wants = wants
-        self._on_session = on_session
+        self._on_session_created = on_session_created
+        self.session: Optional[Dict[str, Any]] = None
         routes: Dict[str, Callable[[Event], None]] = {
             event_type: self._plain for event_type in _PLAIN_CONVERSATION_EVENTS
         }
         routes.update(
             {
                 "error": self._error,
-                "session.created": on_session,
-                "session.updated": on_session,
+                "session.created": self._session,
+                "session.updated": self._session,
                 "conversation.item.created": self._item_created,
                 "input_audio_buffer.speech_started": self._speech_started,
                 "input_audio_buffer.speech_stopped": self._speech_stopped,
@@ -152,6 +156,28 @@ class Inbound:
         else:  # a bug: report it, keep the socket thread alive
             logger.error("processing %s failed", event.get("type"), exc_info=exc)
             self.report(ProtocolError(f"{event.get('type')}: could not be processed: {exc}", event=event), event)
+
+    # -- the session ---------------------------------------------------------------------
+
+    def _session(self, event: Event) -> None:
+        session = event.get("session")
+        if isinstance(session, dict):
+            self.session = session
+            try:
+                self.apply_formats(session)
+            except RealtimeError as exc:
+                self.report(exc, event)
+        if event.get("type") == "session.created":
+            self._on_session_created()
+
+    def apply_formats(self, session: Dict[str, Any]) -> None:
+        """Point the conversation at the audio formats named in ``session`` (any thread)."""
+        for key in ("input_audio_format", "output_audio_format"):
+            value = session.get(key)
+            if value in _audio.AUDIO_FORMATS and getattr(self.conversation, key) != value:
+                setattr(self.conversation, key, value)
+                if key == "input_audio_format":
+                    self._input_audio.restart()  # offsets were counted at the old rate
 
     # -- conversation events ------------------------------------------------------------
 

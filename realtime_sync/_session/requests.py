@@ -27,10 +27,10 @@ import threading
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from ..api import generate_id
-from ..errors import NotConnectedError, RealtimeError, RealtimeTimeoutError
+from ..errors import ConnectionClosedError, NotConnectedError, RealtimeError, RealtimeTimeoutError, ServerError
 from ..events import Waiter
 
-__all__ = ["Ask", "Ticket", "ResponseQueue", "pick_reply", "ACTIVE_RESPONSE_CODE", "NOT_ACTIVE_CODE"]
+__all__ = ["Ask", "Ticket", "ResponseQueue", "pick_reply", "closed_error", "ACTIVE_RESPONSE_CODE", "NOT_ACTIVE_CODE"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,25 @@ class Ask(Waiter):
     """
 
     __slots__ = ()
+
+    def response(self) -> Dict[str, Any]:
+        """The final response of a settled ask; raises the error that ended it.
+
+        Raises:
+            ServerError: the response failed (its ``status_details.error``), or
+                the server rejected an event sent for the ask.
+            RealtimeError: the error the ask was failed with.
+        """
+        if self.error is not None:
+            raise self.error
+        response: Dict[str, Any] = self.payload or {}
+        if response.get("status") == "failed":
+            details = response.get("status_details") or {}
+            error = details.get("error") if isinstance(details, dict) else None
+            if not isinstance(error, dict):
+                error = {"type": "response_failed", "message": "the response failed"}
+            raise ServerError(dict(error))
+        return response
 
 
 class Ticket:
@@ -264,29 +283,41 @@ class ResponseQueue:
             self._active_ticket = None
         return ticket
 
-    def drop_queued(self) -> List[Ticket]:
-        """Remove and return every queued (not yet sent) request."""
+    def cancel(self) -> None:
+        """Drop the queued requests (their asks get an empty cancelled response) and
+        send ``response.cancel`` if a response is requested or active."""
         with self._lock:
             dropped = list(self._queued)
             self._queued.clear()
-        return dropped
+            busy = self._busy()
+        for ticket in dropped:
+            if ticket.ask is not None:
+                ticket.ask.resolve({"status": "cancelled", "output": []})
+        if busy:
+            self._send("response.cancel", {}, None)
 
-    def reset(self) -> List[Ticket]:
-        """Forget every request, sent, active or queued; return their tickets.
+    def reset(self) -> int:
+        """Forget every request, sent, active or queued, and the active response.
 
-        For a server that never ends a response: the next request is sent at once.
+        For a server that never ends a response: the next request is sent at
+        once. The asks waiting on them fail. Returns how many were forgotten.
         """
         with self._lock:
             tickets = list(self._in_flight.values()) + list(self._queued)
             if self._active_ticket is not None:
                 tickets.append(self._active_ticket)
+            count = len(tickets) + (1 if self._active is not None and self._active_ticket is None else 0)
             for ticket in self._in_flight.values():
                 _stop_timer(ticket)
             self._in_flight.clear()
             self._queued.clear()
             self._active = None
             self._active_ticket = None
-        return tickets
+        error = RealtimeError("the response was abandoned by reset_responses()")
+        for ticket in tickets:
+            if ticket.ask is not None:
+                ticket.ask.fail(error)
+        return count
 
 
 def _stop_timer(ticket: Ticket) -> None:
@@ -302,14 +333,31 @@ def pick_reply(response: Dict[str, Any], get_item: Callable[[str], Optional[Dict
     item when there is one), else its last item, else ``None``.
     """
     items: List[Dict[str, Any]] = []
-    for entry in response.get("output") or []:
+    output: List[Any] = response.get("output") or []
+    for entry in output:
         entry_id = entry.get("id") if isinstance(entry, dict) else entry
         live = get_item(entry_id) if isinstance(entry_id, str) else None
         if live is not None:
             items.append(live)
         elif isinstance(entry, dict):
             items.append(entry)
-    for item in reversed(items):
-        if item.get("type") == "message" and item.get("role") == "assistant":
-            return item
+    replies = [item for item in items if item.get("type") == "message" and item.get("role") == "assistant"]
+    if replies:
+        return replies[-1]
     return items[-1] if items else None
+
+
+def closed_error(payload: Any) -> ConnectionClosedError:
+    """The error that waits and requests of a connection that ended raise (``payload``: the ``close`` payload).
+
+    It carries the close code and reason, or the reason alone when the
+    connection ended without a close frame (reset, ping timeout).
+    """
+    code = payload.get("code") if isinstance(payload, dict) else None
+    reason = payload.get("reason") if isinstance(payload, dict) else None
+    detail = ""
+    if code is not None:
+        detail = f" (code {code}{': ' + reason if reason else ''})"
+    elif reason:
+        detail = f" ({reason})"
+    return ConnectionClosedError(f"the connection to the Realtime server closed{detail}", code=code, reason=reason)

@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, List, Optional, Set
 from .. import audio as _audio
 from ..errors import ConfigurationError
 
-__all__ = ["SessionSettings", "DEFAULT_SESSION_CONFIG", "DEFAULT_SERVER_VAD_CONFIG"]
+__all__ = ["SessionSettings", "DEFAULT_SESSION_CONFIG", "DEFAULT_SERVER_VAD_CONFIG", "check_seconds"]
 
 #: The session configuration a new client starts with (the reference's defaults).
 DEFAULT_SESSION_CONFIG: Dict[str, Any] = {
@@ -114,3 +114,12 @@ def _check_tools(tools: Any, registered: Set[str]) -> None:
         if name in seen:
             raise ConfigurationError(f'tool "{name}" is defined twice')
         seen.add(name)
+
+
+def check_seconds(name: str, value: Any, *, optional: bool = True) -> None:
+    """Raise ConfigurationError unless ``value`` is a positive number of seconds (or ``None`` when optional)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        allowed = " or None" if optional else ""
+        raise ConfigurationError(f"{name} must be a positive number of seconds{allowed}, got {value!r}")

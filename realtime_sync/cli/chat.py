@@ -167,7 +167,7 @@ def run_voice(args: argparse.Namespace, *, stdin: TextIO, out: TextIO) -> int:
         from .. import devices
     except ImportError as exc:
         raise RealtimeError(
-            "voice needs the audio extra: pip install 'realtime_sync[audio]' "
+            "voice needs the audio extra: pip install -e '.[audio]' in the checkout "
             "(PortAudio first: apt-get install portaudio19-dev, or brew install portaudio): %s" % exc
         ) from exc
     if args.list_devices:

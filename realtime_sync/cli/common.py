@@ -128,7 +128,7 @@ def open_backend(
     except ImportError as exc:
         raise ConfigurationError(
             "no OPENAI_API_KEY is set and the built-in simulator cannot start: "
-            "its server library is missing (pip install 'realtime_sync[server]')"
+            "its server library is missing (pip install -e '.[server]' in the checkout, or pip install websockets)"
         ) from exc
     options: Dict[str, Any] = {}
     if speed is not None:

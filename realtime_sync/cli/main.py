@@ -83,7 +83,7 @@ def _header(text: str) -> Tuple[str, str]:
 
 
 def _proxy(text: str) -> str:
-    parts = urllib.parse.urlsplit(text)
+    parts = urllib.parse.urlsplit(text if "://" in text else "http://" + text)  # host:port is an HTTP proxy
     if parts.scheme.lower() not in _PROXY_SCHEMES or not parts.hostname:
         raise argparse.ArgumentTypeError(
             "%r is not a proxy URL (http://HOST:PORT, or %s)" % (text, ", ".join(_PROXY_SCHEMES[1:]))
@@ -303,12 +303,13 @@ def _simulate(argv: List[str]) -> int:
         from ..simulator import main as simulator_main
     except ImportError as exc:
         print(
-            "%s: error: the simulator needs its server library: pip install 'realtime_sync[server]' (%s)" % (PROG, exc),
+            "%s: error: the simulator needs its server library: pip install -e '.[server]' in the checkout, "
+            "or pip install websockets (%s)" % (PROG, exc),
             file=sys.stderr,
         )
         return EXIT_ERROR
     try:
-        return int(simulator_main(argv) or EXIT_OK)
+        return int(simulator_main(argv, prog="%s simulate" % PROG) or EXIT_OK)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
 

@@ -1,10 +1,11 @@
-"""RealtimeSimulator: a local, protocol-faithful OpenAI Realtime (beta) server.
+"""RealtimeSimulator: a local, protocol-faithful OpenAI Realtime server.
 
-It serves the beta WebSocket protocol on 127.0.0.1 for tests, samples and
+It serves the Realtime WebSocket protocol on 127.0.0.1 for tests, samples and
 offline development: sessions, the input audio buffer with an energy-based
-server VAD, conversation items, responses streaming text, synthesised audio and
-function calls in the real server's event order, cancellation, truncation,
-deletion, and ``error`` events shaped like the real ones. ::
+server VAD, conversation items, responses streaming text, synthesised audio,
+function calls and (GA) MCP calls in the real server's event order,
+cancellation, truncation, deletion, and ``error`` events shaped like the real
+ones. ::
 
     from realtime_sync.simulator import RealtimeSimulator
 
@@ -12,15 +13,24 @@ deletion, and ``error`` events shaped like the real ones. ::
         client = RealtimeClient(url=sim.url)
         ...
 
+Dialects: a connection speaks GA (what OpenAI's live service speaks: model
+``gpt-realtime``, nested ``session.audio`` settings, ``conversation.item.added``
+/ ``.done``, ``response.output_text.delta``...) unless the client sends
+``OpenAI-Beta: realtime=v1`` (as relays and older deployments expect) or the
+simulator is made with ``protocol="beta"``; then it speaks the original beta
+protocol. ``refuse_beta=True`` answers beta connections as the live service now
+does (``error`` ``beta_api_shape_disabled``, close 4000).
+
 The "model" is a replaceable responder: a callable ``responder(items, session)``
 that gets copies of the conversation items the response is based on (user
-audio carries the simulated transcript) and the effective session config of
-the response (session merged with ``response.create`` overrides), and returns
-a :class:`Reply` (``text``, and optionally ``tool_name`` / ``tool_arguments``),
-a dict with those keys, or a plain string. It runs on the session's streaming
-thread. The default, :func:`default_responder`, greets, answers questions,
-echoes, calls a configured tool the user's words name, and summarises tool
-output. ::
+audio carries the simulated transcript) and the effective configuration of the
+response (the session merged with ``response.create`` overrides, in the
+simulator's flat internal form: ``modalities``, ``voice``, ``tools``...), and
+returns a :class:`Reply` (``text``, optionally ``tool_name`` /
+``tool_arguments``, or ``mcp_tool`` / ``mcp_arguments``), a dict with those
+keys, or a plain string. It runs on the session's streaming thread. The
+default, :func:`default_responder`, greets, answers questions, echoes, calls a
+configured tool the user's words name, and summarises tool output. ::
 
     def responder(items, session):
         return Reply(text="It is sunny.")
@@ -29,21 +39,39 @@ output. ::
 
 Server VAD is energy-based: ``turn_detection.threshold`` (0..1) maps to an RMS
 level of ``-70 + 60 * threshold`` dBFS per 10 ms frame (0.5 -> -40 dBFS);
-``prefix_padding_ms`` and ``silence_duration_ms`` work as on the real server.
+``prefix_padding_ms`` and ``silence_duration_ms`` work as on the real server;
+``semantic_vad`` ends a turn after a pause set by its ``eagerness``.
 
-Faults (dropped connections, malformed frames, delays, injected errors, session
-expiry) can be switched on to test clients' failure handling.
+Faults for reconnection tests: options ``drop_after`` (cut the connection
+after N events, no close frame), ``malformed_frame_after``, ``error_after``,
+``event_delay``, ``max_session_seconds`` (``session_expired``, then a close),
+``refuse_connections`` (the first N handshakes get HTTP 503),
+``refuse_reconnections`` (the first N handshakes after a session has started
+get HTTP 503); at run time :meth:`RealtimeSimulator.refuse_next_connections`,
+:meth:`RealtimeSimulator.drop_connections`,
+:meth:`RealtimeSimulator.expire_sessions`,
+:meth:`RealtimeSimulator.send_malformed_frame` and
+:meth:`RealtimeSimulator.broadcast`.
 
 Threads: ``start()`` runs the accept loop on a ``realtime-sync-sim-server``
 thread; each connection gets a handler thread (reading client events) and a
 ``realtime-sync-sim-stream-*`` thread (streaming responses). ``stop()`` closes
 everything and joins them all.
 
-Needs the ``websockets`` package: ``pip install "realtime_sync[server]"``.
-Run standalone with ``python -m realtime_sync.simulator --port 8765``: replies
-then stream in real time, like a live model's, for demos and other processes
-(``--speed N`` for N times real time, ``--speed 0`` unpaced); embedded
-``RealtimeSimulator()`` defaults to 50 times real time, for tests.
+Inside: :mod:`.server` (the server and handshakes) runs one
+:mod:`.session` per connection, composed of an :mod:`.outbox` (every frame
+out, faults), :mod:`.input_audio` (buffer, :mod:`.vad`, transcription) and a
+:mod:`.streaming` response streamer sharing a :mod:`.state`; :mod:`.wire`
+renders events in the connection's dialect (:mod:`.ga` for GA, with
+:mod:`.config` validating settings), :mod:`.responder` is the stand-in model,
+:mod:`.mcp` the simulated MCP servers, :mod:`.cli` the command line.
+
+Needs the ``websockets`` package: ``pip install "realtime_sync[server]"``
+(:func:`main` and :mod:`.cli` import without it). Run standalone with
+``python -m realtime_sync.simulator --port 8765``: replies then stream in real
+time, like a live model's, for demos and other processes (``--speed N`` for N
+times real time, ``--speed 0`` unpaced); embedded ``RealtimeSimulator()``
+defaults to 50 times real time, for tests.
 """
 
 from __future__ import annotations

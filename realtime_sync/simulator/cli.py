@@ -73,6 +73,17 @@ def _port(text: str) -> int:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    """``--max-session-seconds``: a positive number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
 def build_parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
     """The simulator's argument parser (``prog`` names the command in its messages)."""
     parser = argparse.ArgumentParser(
@@ -83,6 +94,24 @@ def build_parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=_port, default=8765, help="TCP port (0 = any free port; default 8765)")
     parser.add_argument("--api-key", default=None, help="require this bearer token (default: none)")
+    parser.add_argument(
+        "--protocol",
+        choices=("ga", "beta"),
+        default="ga",
+        help="wire dialect: ga (default; a client sending 'OpenAI-Beta: realtime=v1' still gets beta) or beta",
+    )
+    parser.add_argument(
+        "--refuse-beta",
+        action="store_true",
+        help="refuse beta connections as OpenAI's live service does (error beta_api_shape_disabled, close 4000)",
+    )
+    parser.add_argument(
+        "--max-session-seconds",
+        type=_positive_seconds,
+        default=None,
+        metavar="S",
+        help="end each session after S seconds (error session_expired, then close), as the live service does",
+    )
     add_pacing_arguments(parser)
     parser.add_argument("--verbose", "-v", "--debug", action="store_true", help="log every event")
     return parser
@@ -118,7 +147,15 @@ def main(argv: Optional[Sequence[str]] = None, *, prog: Optional[str] = None) ->
     except ImportError as exc:
         print(f"{parser.prog}: {exc}", file=sys.stderr)
         return 1
-    simulator = RealtimeSimulator(host=args.host, port=args.port, require_api_key=args.api_key, **pacing)
+    simulator = RealtimeSimulator(
+        host=args.host,
+        port=args.port,
+        require_api_key=args.api_key,
+        protocol=args.protocol,
+        refuse_beta=args.refuse_beta,
+        max_session_seconds=args.max_session_seconds,
+        **pacing,
+    )
     try:
         simulator.start()
     except OSError as exc:

@@ -1,5 +1,10 @@
 """Session configuration for the simulator: defaults, ids, and validation.
 
+The session's internal form is the beta protocol's flat one (``modalities``,
+``voice``, ``input_audio_format``, ``turn_detection``...); this module
+validates beta ``session.update`` / ``response.create`` payloads and items
+against it, and holds the checks the GA dialect (:mod:`.ga`) reuses.
+
 Validation follows the real server's error shapes: an ``error`` event with
 ``type: "invalid_request_error"``, a ``code`` (``invalid_value``,
 ``invalid_type``, ``unknown_parameter``, ``missing_required_parameter``,
@@ -32,6 +37,12 @@ __all__ = [
     "validate_item",
     "invalid_type",
     "invalid_value",
+    "check_mcp_tool",
+    "check_range",
+    "check_tools",
+    "check_tool_choice",
+    "check_max_tokens",
+    "is_number",
 ]
 
 DEFAULT_MODEL = "gpt-4o-realtime-preview-2024-10-01"
@@ -129,17 +140,17 @@ def invalid_value(param: str, value: Any, allowed: Any) -> ClientError:
     )
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_range(param: str, value: Any, low: float, high: float, integer: bool = False) -> None:
+def check_range(param: str, value: Any, low: float, high: float, integer: bool = False) -> None:
     if integer:
         if not isinstance(value, int) or isinstance(value, bool):
             raise invalid_type(param, "an integer", value)
         kind = "integer"
     else:
-        if not _is_number(value):
+        if not is_number(value):
             raise invalid_type(param, "a decimal", value)
         kind = "decimal"
     if value < low:
@@ -191,20 +202,28 @@ def _check_modalities(param: str, value: Any) -> List[str]:
     return list(value)
 
 
-def _check_tools(param: str, value: Any) -> List[Dict[str, Any]]:
+def check_tools(param: str, value: Any, *, mcp: bool = False) -> List[Dict[str, Any]]:
+    """Validate a ``tools`` list; ``mcp``: MCP server tools (GA) are allowed too.
+
+    Raises:
+        ClientError: the first invalid entry, named by ``param[index]``.
+    """
     if not isinstance(value, list):
         raise invalid_type(param, "an array", value)
-    tools = []
+    tools: List[Dict[str, Any]] = []
     names = set()
     for index, tool in enumerate(value):
         where = f"{param}[{index}]"
         if not isinstance(tool, dict):
             raise invalid_type(where, "an object", tool)
+        if mcp and tool.get("type") == "mcp":
+            tools.append(check_mcp_tool(where, tool))
+            continue
         for key in tool:
             if key not in ("type", "name", "description", "parameters"):
                 raise ClientError("unknown_parameter", f"Unknown parameter: '{where}.{key}'.", f"{where}.{key}")
         if tool.get("type", "function") != "function":
-            raise invalid_value(f"{where}.type", tool.get("type"), ("function",))
+            raise invalid_value(f"{where}.type", tool.get("type"), ("function", "mcp") if mcp else ("function",))
         if "name" not in tool:
             raise ClientError(
                 "missing_required_parameter", f"Missing required parameter: '{where}.name'.", f"{where}.name"
@@ -234,7 +253,50 @@ def _check_tools(param: str, value: Any) -> List[Dict[str, Any]]:
     return tools
 
 
-def _check_tool_choice(param: str, value: Any) -> Any:
+_MCP_TOOL_KEYS: Dict[str, Any] = {
+    "type": None,
+    "server_label": (str, "a string"),
+    "server_url": (str, "a string"),
+    "server_description": (str, "a string"),
+    "connector_id": (str, "a string"),
+    "authorization": (str, "a string"),
+    "headers": (dict, "an object"),
+    "allowed_tools": ((list, dict), "an array or an object"),
+    "require_approval": ((str, dict), "a string or an object"),
+    "allowed_callers": (list, "an array"),
+    "defer_loading": (bool, "a boolean"),
+    "tunnel_id": (str, "a string"),
+}
+
+
+def check_mcp_tool(where: str, tool: Dict[str, Any]) -> Dict[str, Any]:
+    """Validate one MCP server tool (``{"type": "mcp", "server_label": ...}``, GA only)."""
+    for key, expected in _MCP_TOOL_KEYS.items():
+        if expected is not None and tool.get(key) is not None and not isinstance(tool[key], expected[0]):
+            raise invalid_type(f"{where}.{key}", expected[1], tool[key])
+    for key in tool:
+        if key not in _MCP_TOOL_KEYS:
+            raise ClientError("unknown_parameter", f"Unknown parameter: '{where}.{key}'.", f"{where}.{key}")
+    if not isinstance(tool.get("server_label"), str) or not tool["server_label"]:
+        raise ClientError(
+            "missing_required_parameter", f"Missing required parameter: '{where}.server_label'.", f"{where}.server_label"
+        )
+    approval = tool.get("require_approval")
+    if isinstance(approval, str) and approval not in ("always", "never"):
+        raise invalid_value(f"{where}.require_approval", approval, ("always", "never"))
+    return copy.deepcopy(tool)
+
+
+def check_tool_choice(param: str, value: Any, *, mcp: bool = False) -> Any:
+    """Validate ``tool_choice``: a mode, a function, or (``mcp``, GA) an MCP server's tool."""
+    if isinstance(value, dict) and mcp and value.get("type") == "mcp":
+        if not isinstance(value.get("server_label"), str):
+            raise ClientError(
+                "missing_required_parameter",
+                f"Missing required parameter: '{param}.server_label'.",
+                f"{param}.server_label",
+            )
+        return dict(value)
     if isinstance(value, str):
         if value not in ("auto", "none", "required"):
             raise invalid_value(param, value, ("auto", "none", "required"))
@@ -265,9 +327,9 @@ def _check_turn_detection(param: str, value: Any, current: Any) -> Optional[Dict
             if entry not in ("server_vad", "semantic_vad"):
                 raise invalid_value(where, entry, ("server_vad", "semantic_vad"))
         elif key == "threshold":
-            _check_range(where, entry, 0.0, 1.0)
+            check_range(where, entry, 0.0, 1.0)
         elif key in ("prefix_padding_ms", "silence_duration_ms"):
-            _check_range(where, entry, 0, 10000, integer=True)
+            check_range(where, entry, 0, 10000, integer=True)
         elif key in ("create_response", "interrupt_response"):
             if not isinstance(entry, bool):
                 raise invalid_type(where, "a boolean", entry)
@@ -280,11 +342,11 @@ def _check_turn_detection(param: str, value: Any, current: Any) -> Optional[Dict
     return merged
 
 
-def _check_max_tokens(param: str, value: Any) -> Any:
+def check_max_tokens(param: str, value: Any) -> Any:
     if value == "inf":
         return value
     if isinstance(value, int) and not isinstance(value, bool):
-        _check_range(param, value, 1, 4096, integer=True)
+        check_range(param, value, 1, 4096, integer=True)
         return value
     raise ClientError(
         "invalid_value", f"Invalid '{param}': expected an integer between 1 and 4096, or 'inf'.", param
@@ -311,14 +373,14 @@ def _apply_common(target: Dict[str, Any], key: str, value: Any, prefix: str) -> 
             raise invalid_value(param, value, AUDIO_FORMATS)
         target[key] = value
     elif key == "tools":
-        target[key] = _check_tools(param, value)
+        target[key] = check_tools(param, value)
     elif key == "tool_choice":
-        target[key] = _check_tool_choice(param, value)
+        target[key] = check_tool_choice(param, value)
     elif key == "temperature":
-        _check_range(param, value, 0.6, 1.2)
+        check_range(param, value, 0.6, 1.2)
         target[key] = value
     elif key in ("max_response_output_tokens", "max_output_tokens"):
-        target["max_response_output_tokens"] = _check_max_tokens(param, value)
+        target["max_response_output_tokens"] = check_max_tokens(param, value)
     else:
         return False
     return True

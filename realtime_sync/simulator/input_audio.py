@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 _MIN_COMMIT_MS = 100.0
+_WORDS = re.compile(r"\s*\S+\s*")
+# semantic_vad: how long a pause ends a turn, by eagerness (the simulator has no semantics)
+_EAGERNESS_SILENCE_MS = {"low": 1000, "medium": 600, "high": 250, "auto": 600}
 
 
 class InputBuffer:
@@ -125,6 +128,8 @@ class InputAudio:
         threshold = float(detection.get("threshold", 0.5))
         padding = int(detection.get("prefix_padding_ms", 300))
         silence = int(detection.get("silence_duration_ms", 500))
+        if detection.get("type") == "semantic_vad":
+            silence = _EAGERNESS_SILENCE_MS.get(str(detection.get("eagerness", "auto")), 600)
         if self._vad is not None and self._vad.rate == rate:
             self._vad.configure(threshold, padding, silence)  # keeps position and speech state
         else:
@@ -247,6 +252,7 @@ class InputAudio:
         if transcribing and self.options.transcript_before_item:
             self._send_transcription(item_id, part, transcript, len(samples) / float(rate))
         self._send({"type": "conversation.item.created", "previous_item_id": previous, "item": copy.deepcopy(item)})
+        self._send({"type": "conversation.item.done", "previous_item_id": previous, "item": copy.deepcopy(item)})
         if transcribing and not self.options.transcript_before_item:
             self._send_transcription(item_id, part, transcript, len(samples) / float(rate))
 
@@ -267,6 +273,15 @@ class InputAudio:
             )
             return
         part["transcript"] = transcript
+        for word in _WORDS.findall(transcript):  # streamed as it is recognised (GA only)
+            self._send(
+                {
+                    "type": "conversation.item.input_audio_transcription.delta",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "delta": word,
+                }
+            )
         self._send(
             {
                 "type": "conversation.item.input_audio_transcription.completed",

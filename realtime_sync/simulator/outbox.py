@@ -12,15 +12,19 @@ import json
 import logging
 import socket
 import threading
-from typing import Any, Dict
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from .config import new_id
 from .state import Closed, SimOptions
+
+#: Renders an internal event for the session's dialect (None: not sent in it).
+Render = Callable[[Mapping[str, Any]], Optional[Dict[str, Any]]]
 
 __all__ = ["Outbox"]
 
 logger = logging.getLogger(__name__)
 
+_MALFORMED = '{"type": "response.text.delta", "delta": '  # cut short: not JSON
 _INJECTED_ERROR: Dict[str, Any] = {
     "type": "server_error",
     "code": None,
@@ -38,9 +42,13 @@ class Outbox:
         options: the simulator's options (faults).
         closed: the session's closed flag; once set, nothing more is written.
         name: the session id, for logs.
+        render: turns an internal event into the session's dialect (:meth:`~.wire.Wire.render`).
     """
 
-    def __init__(self, connection: Any, options: SimOptions, closed: threading.Event, name: str) -> None:
+    def __init__(
+        self, connection: Any, options: SimOptions, closed: threading.Event, name: str, render: Optional[Render] = None
+    ) -> None:
+        self.render = render
         self.connection = connection
         self.options = options
         self.closed = closed
@@ -49,14 +57,23 @@ class Outbox:
         self.sent = 0
         self.dropped = False
 
-    def send(self, event: Dict[str, Any]) -> Dict[str, Any]:
-        """Add an event_id, apply faults, and write one server event; returns it as sent.
+    def send(self, event: Dict[str, Any], *, raw: bool = False) -> Dict[str, Any]:
+        """Render, add an event_id, apply faults, and write one server event; returns it as sent.
+
+        An event the session's dialect does not have is not sent (and not
+        counted); it is returned as given. ``raw``: send ``event`` as it is
+        (only an ``event_id`` is added).
 
         Raises:
             Closed: the connection is closed (or was just dropped by a fault).
         """
         from websockets.exceptions import ConnectionClosed
 
+        if not raw and self.render is not None:
+            rendered = self.render(event)
+            if rendered is None:
+                return event
+            event = rendered
         event = {"event_id": new_id("event"), **event}
         opts = self.options
         if opts.event_delay > 0 and self.closed.wait(opts.event_delay):
@@ -72,7 +89,7 @@ class Outbox:
                 self.connection.send(frame)
                 self.sent += 1
                 if opts.malformed_frame_after is not None and self.sent == opts.malformed_frame_after:
-                    self.connection.send('{"type": "response.text.delta", "delta": ')
+                    self.connection.send(_MALFORMED)
                 if opts.error_after is not None and self.sent == opts.error_after:
                     error = opts.error or _INJECTED_ERROR
                     self.connection.send(json.dumps({"event_id": new_id("event"), "type": "error", "error": error}))
@@ -81,6 +98,22 @@ class Outbox:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("simulator %s sent %s %s", self.name, event["type"], event["event_id"])
         return event
+
+    def send_malformed(self) -> None:
+        """Fault: write one frame that is not valid JSON.
+
+        Raises:
+            Closed: the connection is closed.
+        """
+        from websockets.exceptions import ConnectionClosed
+
+        with self.lock:
+            if self.closed.is_set():
+                raise Closed()
+            try:
+                self.connection.send(_MALFORMED)
+            except (ConnectionClosed, OSError) as exc:
+                raise Closed() from exc
 
     def drop(self) -> None:
         """Fault: end the TCP connection abruptly, without a close frame."""

@@ -56,19 +56,37 @@ class Reply:
         tool_name: name of a function to call, or ``None``.
         tool_arguments: the call's arguments, a dict (JSON-encoded on the
             wire) or an already encoded JSON string.
+        mcp_tool: (GA) a tool of a simulated MCP server to call: the
+            response carries an ``mcp_approval_request`` item, or the
+            ``mcp_call`` itself when the server's ``require_approval`` is
+            ``"never"`` for it (see :mod:`realtime_sync.simulator.mcp`).
+        mcp_server: the MCP server's ``server_label`` (default: the only MCP
+            server of the session).
+        mcp_arguments: the MCP call's arguments, like ``tool_arguments``.
     """
 
     text: str = ""
     tool_name: Optional[str] = None
     tool_arguments: Union[Dict[str, Any], str, None] = None
+    mcp_tool: Optional[str] = None
+    mcp_server: Optional[str] = None
+    mcp_arguments: Union[Dict[str, Any], str, None] = None
 
     def arguments_json(self) -> str:
         """The tool arguments as the JSON string the wire carries."""
-        if self.tool_arguments is None:
-            return "{}"
-        if isinstance(self.tool_arguments, str):
-            return self.tool_arguments
-        return json.dumps(self.tool_arguments)
+        return _encode(self.tool_arguments)
+
+    def mcp_arguments_json(self) -> str:
+        """The MCP call's arguments as the JSON string the wire carries."""
+        return _encode(self.mcp_arguments)
+
+
+def _encode(arguments: Union[Dict[str, Any], str, None]) -> str:
+    if arguments is None:
+        return "{}"
+    if isinstance(arguments, str):
+        return arguments
+    return json.dumps(arguments)
 
 
 Responder = Callable[[List[Dict[str, Any]], Dict[str, Any]], Union[Reply, Mapping[str, Any], str]]
@@ -83,7 +101,7 @@ def coerce_reply(value: Any) -> Reply:
 
     Accepts a Reply, a str (the text), ``None`` (empty reply), or a mapping with
     ``text`` and optionally ``tool_name``/``tool_arguments`` or
-    ``tool_call: {"name", "arguments"}``.
+    ``tool_call: {"name", "arguments"}``, and ``mcp_tool``/``mcp_server``/``mcp_arguments``.
 
     Raises:
         TypeError: anything else.
@@ -100,6 +118,9 @@ def coerce_reply(value: Any) -> Reply:
             text=str(value.get("text") or ""),
             tool_name=value.get("tool_name") or call.get("name"),
             tool_arguments=value.get("tool_arguments", call.get("arguments")),
+            mcp_tool=value.get("mcp_tool"),
+            mcp_server=value.get("mcp_server"),
+            mcp_arguments=value.get("mcp_arguments"),
         )
     raise TypeError(f"a responder must return Reply, dict or str, not {type(value).__name__}")
 
@@ -227,19 +248,36 @@ def _summarise_output(name: str, output: str) -> str:
     return f"Here is what {name or 'the tool'} returned: {value}."
 
 
+def _image_kind(url: str) -> str:
+    """``image/png`` for a data URL, ``a linked image`` for a web address."""
+    if url.startswith("data:"):
+        return url[5:].split(";", 1)[0].split(",", 1)[0] or "image"
+    return "a linked image"
+
+
 def default_responder(items: List[Dict[str, Any]], session: Dict[str, Any]) -> Reply:
     """The built-in deterministic "model", useful for demos and tests.
 
-    - After a ``function_call_output`` item: summarises the tool's output.
+    - After a ``function_call_output`` or an ``mcp_call`` item: summarises the
+      tool's output (or its error); after a refused MCP approval, says so.
     - When the last user message names a configured tool (its name, or a
       distinctive word of it such as "weather" for ``get_weather``), or
       ``tool_choice`` requires one: calls it, with arguments chosen from the
       tool's JSON schema and the user's words (a ``location``-like string
       property gets the place after "in"/"at"/"for"; numbers come from the text).
+    - A user message with an ``input_image`` is acknowledged (the simulator
+      cannot see it).
     - Greetings get a greeting, questions a short answer that repeats the
       question, anything else is echoed back.
     """
     last = items[-1] if items else None
+    if last is not None and last.get("type") == "mcp_call":
+        if last.get("error"):
+            message = last["error"].get("message") if isinstance(last["error"], Mapping) else last["error"]
+            return Reply(text=f"Sorry, {last.get('name') or 'the tool'} failed: {message}.")
+        return Reply(text=_summarise_output(str(last.get("name") or ""), str(last.get("output") or "")))
+    if last is not None and last.get("type") == "mcp_approval_response" and not last.get("approve"):
+        return Reply(text="Understood. I will not run that tool.")
     if last is not None and last.get("type") == "function_call_output":
         call_id = last.get("call_id")
         name = next(
@@ -252,6 +290,12 @@ def default_responder(items: List[Dict[str, Any]], session: Dict[str, Any]) -> R
     tool = _choose_tool(session, text) if user is not None else None
     if tool is not None:
         return Reply(tool_name=str(tool["name"]), tool_arguments=_arguments_from_schema(tool, text))
+    images = [p for p in (user or {}).get("content") or [] if isinstance(p, Mapping) and p.get("type") == "input_image"]
+    if images:
+        kind = _image_kind(str(images[-1].get("image_url") or ""))
+        seen = f"{len(images)} images" if len(images) > 1 else f"an image ({kind})"
+        about = f' You wrote: "{text.strip()}"' if text else ""
+        return Reply(text=f"I received {seen}, but I am a simulator and cannot see it.{about}")
     if not text:
         return Reply(text="Hello! I am the realtime_sync simulator. How can I help you?")
     if text.startswith("(inaudible"):
@@ -275,7 +319,7 @@ _FORMANTS = {
 _SCHWA = (500, 1500)
 _VOICE_PITCH = {
     "alloy": 150.0, "ash": 110.0, "ballad": 120.0, "coral": 200.0, "echo": 115.0,
-    "sage": 190.0, "shimmer": 210.0, "verse": 130.0,
+    "sage": 190.0, "shimmer": 210.0, "verse": 130.0, "marin": 195.0, "cedar": 105.0,
 }
 
 

@@ -9,17 +9,13 @@ face is :mod:`realtime_sync.simulator`.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
-import socket
 import threading
 import urllib.parse
 import weakref
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 try:
-    from websockets.datastructures import Headers
-    from websockets.http11 import Response as _HTTPResponse
     from websockets.protocol import State
     from websockets.sync.server import ServerConnection
     from websockets.sync.server import serve as _serve
@@ -31,10 +27,12 @@ except ImportError as _exc:  # pragma: no cover - exercised without the extra
     ) from _exc
 
 from ..errors import ConfigurationError
-from .config import DEFAULT_MODEL
+from .handshake import RedactingLogger, asks_for_beta, header_values, json_error, refuse_beta, shutdown_socket
+from .mcp import McpServers
 from .responder import Responder, Transcriber, default_responder
 from .session import MAX_EVENT_BYTES, SimSession
-from .state import SimOptions
+from .state import Closed, SimOptions
+from .wire import PROTOCOLS
 
 __all__ = ["RealtimeSimulator"]
 
@@ -50,58 +48,11 @@ _CONNECTING = State.CONNECTING
 _CLOSE_TIMEOUT = 1.0  # seconds stop() waits for a client to answer the close frame
 
 
-class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]  # generic only in 3.11+ stubs
-    """The ``websockets`` server logger, with credentials in logged headers masked.
-
-    At DEBUG level websockets logs every request header, ``Authorization``
-    included; the simulator's API key must not reach a log. While the
-    simulator stops, the handshakes it cuts short are expected, not errors:
-    some websockets versions (15 and older) log each at ERROR, so they are
-    logged at DEBUG instead.
-    """
-
-    _SECRET_HEADERS = ("authorization", "sec-websocket-protocol")
-
-    def __init__(self, logger: logging.Logger, stopping: Callable[[], bool]) -> None:
-        super().__init__(logger, {})
-        self._stopping = stopping
-
-    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        if level > logging.DEBUG and msg == "opening handshake failed" and self._stopping():
-            level = logging.DEBUG
-        if (
-            len(args) == 2
-            and isinstance(args[0], str)
-            and args[0].lower() in self._SECRET_HEADERS
-            and isinstance(msg, str)
-            and msg.endswith("%s: %s")
-        ):
-            args = (args[0], "[secure]")
-        super().log(level, msg, *args, **kwargs)
-
-
-def _json_error(status: int, message: str, code: Optional[str]) -> Any:
-    """An HTTP error response with an OpenAI-style JSON body, for a rejected handshake."""
-    body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
-    data = json.dumps(body).encode("utf-8")
-    headers = Headers(
-        [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Connection", "close")]
-    )
-    reason = {400: "Bad Request", 401: "Unauthorized"}.get(status, "Error")
-    return _HTTPResponse(status, reason, headers, data)
-
-
-def _shutdown_socket(sock: socket.socket) -> None:
-    """Shut a socket down both ways (its reader sees the end at once); errors ignored."""
+def _expire(session: SimSession) -> None:
     try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-
-
-def _header_values(headers: Headers, name: str) -> List[str]:
-    """Every comma-separated value of header ``name``, over all its occurrences."""
-    return [value.strip() for line in headers.get_all(name) for value in line.split(",") if value.strip()]
+        session.expire()
+    except Closed:
+        logger.debug("session %s closed before it could expire", session.id)
 
 
 def _script(
@@ -149,7 +100,15 @@ def _check_options(
 
 
 class RealtimeSimulator:
-    """A local Realtime API server speaking the beta protocol.
+    """A local Realtime API server speaking the GA protocol, and the beta one when asked.
+
+    Each connection speaks one dialect: beta when ``protocol="beta"`` or when
+    the client asks for it (header ``OpenAI-Beta: realtime=v1`` or subprotocol
+    ``openai-beta.realtime-v1``, as relays and older deployments expect), GA
+    otherwise. A GA session starts with GA's defaults (model ``gpt-realtime``,
+    voice ``marin``, server VAD on) and sends GA's events
+    (``conversation.item.added`` / ``.done``, ``response.output_text.delta``,
+    ``response.output_audio.delta``, input transcription deltas, MCP items...).
 
     Args:
         host: interface to bind (loopback by default).
@@ -160,9 +119,17 @@ class RealtimeSimulator:
         require_api_key: when set, the handshake needs ``Authorization: Bearer
             <key>`` (or the browser subprotocol ``openai-insecure-api-key.<key>``);
             otherwise HTTP 401 with an OpenAI-style JSON error body.
-        require_beta_header: when true (default), a handshake without
-            ``OpenAI-Beta: realtime=v1`` (or subprotocol ``openai-beta.realtime-v1``)
-            gets HTTP 400 with a JSON error body.
+        protocol: ``"ga"`` (default): GA unless the client asks for beta;
+            ``"beta"``: every connection speaks beta.
+        require_beta_header: when true, a handshake without ``OpenAI-Beta:
+            realtime=v1`` (or subprotocol ``openai-beta.realtime-v1``) gets HTTP
+            400 with a JSON error body. Default: true when ``protocol="beta"``.
+        refuse_beta: reproduce the live service, which has retired beta: a
+            beta connection gets an ``error`` with code
+            ``beta_api_shape_disabled``, then a close with code 4000.
+        mcp_servers: simulated MCP servers for GA sessions,
+            ``{server_label: {tool_name: callable(arguments) -> str | JSON-able}}``
+            (see :mod:`realtime_sync.simulator.mcp`).
         speed: pacing of streamed output as a multiple of real time (50 means a
             two-second reply streams in 40 ms); ``None`` or 0 sends as fast as
             possible.
@@ -188,6 +155,11 @@ class RealtimeSimulator:
         max_session_seconds: end each session after this long, as the real
             server does after 30 minutes: an ``error`` with code
             ``session_expired``, then a normal close. ``None``: no limit.
+        refuse_connections: fault: the first this many handshakes get HTTP 503.
+        refuse_reconnections: fault: once a session has started, the next this
+            many handshakes get HTTP 503 (a reconnection test's "the server
+            refuses the first retry"). :meth:`refuse_next_connections` arms
+            more at run time; :attr:`handshakes_refused` counts them all.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. The
     constructor starts nothing.
@@ -204,7 +176,7 @@ class RealtimeSimulator:
         port: int = 0,
         responder: Optional[Responder] = None,
         require_api_key: Optional[str] = None,
-        require_beta_header: bool = True,
+        require_beta_header: Optional[bool] = None,
         speed: Optional[float] = 50.0,
         realtime: bool = False,
         audio_chunk_ms: int = 100,
@@ -216,6 +188,11 @@ class RealtimeSimulator:
         event_delay: float = 0.0,
         max_session_seconds: Optional[float] = None,
         transcript_before_item: bool = False,
+        protocol: str = "ga",
+        refuse_beta: bool = False,
+        mcp_servers: Optional[McpServers] = None,
+        refuse_connections: int = 0,
+        refuse_reconnections: int = 0,
     ) -> None:
         _check_options(
             speed=speed,
@@ -226,10 +203,21 @@ class RealtimeSimulator:
             event_delay=event_delay,
             max_session_seconds=max_session_seconds,
         )
+        if protocol not in PROTOCOLS:
+            raise ConfigurationError(f"protocol must be 'ga' or 'beta', not {protocol!r}")
+        for name, count in (("refuse_connections", refuse_connections), ("refuse_reconnections", refuse_reconnections)):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ConfigurationError(f"{name} must be an int >= 0, not {count!r}")
+        self.protocol = protocol
+        self.refuse_beta = bool(refuse_beta)
+        self._refusals = refuse_connections  # handshakes still to refuse
+        self._reconnect_refusals = refuse_reconnections  # the same, once a session has started
+        #: How many handshakes the refusal faults have answered with HTTP 503.
+        self.handshakes_refused = 0
         self.host = host
         self._requested_port = int(port)
         self._api_key = require_api_key
-        self.require_beta_header = require_beta_header
+        self.require_beta_header = protocol == "beta" if require_beta_header is None else bool(require_beta_header)
         self.options = SimOptions(
             responder=responder or default_responder,
             speed=1.0 if realtime else speed,
@@ -242,6 +230,7 @@ class RealtimeSimulator:
             event_delay=float(event_delay),
             max_session_seconds=max_session_seconds,
             transcript_before_item=transcript_before_item,
+            mcp_servers=mcp_servers,
         )
         self._server: Any = None
         self._thread: Optional[threading.Thread] = None
@@ -294,7 +283,7 @@ class RealtimeSimulator:
                 max_size=_MAX_FRAME,
                 open_timeout=10,
                 close_timeout=_CLOSE_TIMEOUT,
-                logger=_RedactingLogger(logging.getLogger("websockets.server"), lambda: self._stopping),
+                logger=RedactingLogger(logging.getLogger("websockets.server"), lambda: self._stopping),
             )
             self._server = server
             self._port = int(server.socket.getsockname()[1])
@@ -368,7 +357,7 @@ class RealtimeSimulator:
                     stopping = simulator._stopping
                     simulator._opening.add(self)
                 if stopping:  # accepted while stop() runs: refuse at once
-                    _shutdown_socket(self.socket)
+                    shutdown_socket(self.socket)
 
         return _SimConnection
 
@@ -378,7 +367,7 @@ class RealtimeSimulator:
             opening = list(self._opening)
         for connection in opening:
             if connection.protocol.state is _CONNECTING:
-                _shutdown_socket(connection.socket)
+                shutdown_socket(connection.socket)
 
     # -- inspection and runtime faults ----------------------------------------
 
@@ -410,6 +399,53 @@ class RealtimeSimulator:
                 logger.debug("broadcast to %s failed", session.id, exc_info=True)
         return reached
 
+    def _open_sessions(self) -> List[SimSession]:
+        with self._lock:
+            return [s for s in self._sessions if not s.closed.is_set()]
+
+    def refuse_next_connections(self, count: int = 1) -> None:
+        """Fault: answer the next ``count`` handshakes with HTTP 503 (any thread)."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ConfigurationError(f"count must be an int >= 0, not {count!r}")
+        with self._lock:
+            self._refusals += count
+
+    def drop_connections(self) -> int:
+        """Fault: end every open connection abruptly (TCP cut, no close frame), as a network failure would.
+
+        Returns the number of connections dropped.
+        """
+        sessions = self._open_sessions()
+        for session in sessions:
+            session.drop()
+        return len(sessions)
+
+    def expire_sessions(self) -> int:
+        """Fault: end every open session now as the live service does at its maximum duration.
+
+        Each gets an ``error`` with code ``session_expired``, then a close (1000)
+        on a thread of its own (the close waits for the client's answer; this
+        call does not). Returns the number of sessions expired.
+        """
+        sessions = self._open_sessions()
+        for session in sessions:
+            closer = threading.Thread(target=_expire, args=(session,), name="realtime-sync-sim-expire", daemon=True)
+            with self._lock:
+                self._handler_threads.append(closer)  # stop() joins it
+            closer.start()
+        return len(sessions)
+
+    def send_malformed_frame(self) -> int:
+        """Fault: send one frame that is not valid JSON to every open session; returns how many it reached."""
+        reached = 0
+        for session in self._open_sessions():
+            try:
+                session.send_malformed_frame()
+                reached += 1
+            except ConnectionError:
+                logger.debug("malformed frame to %s failed", session.id, exc_info=True)
+        return reached
+
     # -- websockets callbacks (connection handler threads) ---------------------
 
     def _select_subprotocol(
@@ -429,19 +465,29 @@ class RealtimeSimulator:
             # threads of finished handshakes (rejected ones never reach _handle) are dropped
             self._handler_threads = [t for t in self._handler_threads if t.is_alive()]
             self._handler_threads.append(threading.current_thread())
+        with self._lock:
+            refuse = self._refusals > 0 or (self.sessions_started > 0 and self._reconnect_refusals > 0)
+            if self._refusals > 0:
+                self._refusals -= 1
+            elif refuse:
+                self._reconnect_refusals -= 1
+            if refuse:
+                self.handshakes_refused += 1
+        if refuse:
+            return json_error(503, "The server is temporarily unavailable (refused by the simulator).", None)
         headers = request.headers
         # a header may come more than once: read every value (Headers.get raises then)
-        offered = _header_values(headers, "Sec-WebSocket-Protocol")
+        offered = header_values(headers, "Sec-WebSocket-Protocol")
         if self._api_key is not None:
             given = [
                 value[7:].strip()
-                for value in _header_values(headers, "Authorization")
+                for value in header_values(headers, "Authorization")
                 if value.lower().startswith("bearer ")
             ]
             given += [p[len(_KEY_SUBPROTOCOL) :] for p in offered if p.startswith(_KEY_SUBPROTOCOL)]
             given = [key for key in given if key]
             if not given:
-                return _json_error(
+                return json_error(
                     401,
                     "You didn't provide an API key. You need to provide your API key in an Authorization "
                     "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
@@ -450,16 +496,16 @@ class RealtimeSimulator:
             expected = self._api_key.encode("utf-8")
             # every key offered must be the right one (compared in constant time)
             if not all([hmac.compare_digest(key.encode("utf-8"), expected) for key in given]):
-                return _json_error(
+                return json_error(
                     401,
                     "Incorrect API key provided. You can find your API key at "
                     "https://platform.openai.com/account/api-keys.",
                     "invalid_api_key",
                 )
         if self.require_beta_header:
-            beta = _header_values(headers, "OpenAI-Beta")
+            beta = header_values(headers, "OpenAI-Beta")
             if "realtime=v1" not in beta and "openai-beta.realtime-v1" not in offered:
-                return _json_error(
+                return json_error(
                     400,
                     "Missing required header: 'OpenAI-Beta: realtime=v1'. This server speaks the beta Realtime API.",
                     "missing_beta_header",
@@ -469,8 +515,13 @@ class RealtimeSimulator:
     def _handle(self, connection: Any) -> None:
         thread = threading.current_thread()
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(connection.request.path).query)
-        model = (query.get("model") or [DEFAULT_MODEL])[0]
-        session = SimSession(connection, model, self.options)
+        model = (query.get("model") or [None])[0]
+        headers = connection.request.headers
+        protocol = "beta" if self.protocol == "beta" or asks_for_beta(headers) else "ga"
+        if protocol == "beta" and self.refuse_beta:
+            refuse_beta(connection)
+            return
+        session = SimSession(connection, model, self.options, protocol)
         thread.name = f"realtime-sync-sim-conn-{session.id}"
         with self._lock:
             if self._stopping:
@@ -479,7 +530,7 @@ class RealtimeSimulator:
             if thread not in self._handler_threads:
                 self._handler_threads.append(thread)
             self.sessions_started += 1
-        logger.debug("simulator session %s opened (model %s)", session.id, model)
+        logger.debug("simulator session %s opened (%s, model %s)", session.id, protocol, session.state.session["model"])
         try:
             session.run()
         finally:

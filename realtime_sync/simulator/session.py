@@ -9,6 +9,8 @@ handles the input audio buffer and server VAD, and a
 ``response.cancel`` and new input are handled while a response streams. The
 state's lock guards the conversation; paced waits sleep on the response's
 cancel event, so a cancel or :meth:`SimSession.close` interrupts them at once.
+The session's :class:`~.wire.Wire` reads client events in its dialect (GA or
+beta) and renders every event the parts send.
 """
 
 from __future__ import annotations
@@ -22,36 +24,19 @@ from typing import Any, Dict, Optional, Union
 import numpy as np
 
 from .. import audio as _audio
-from .config import (
-    ClientError,
-    apply_session_update,
-    default_session,
-    invalid_type,
-    invalid_value,
-    new_id,
-    response_config,
-    validate_item,
-)
+from .config import ClientError, invalid_type, invalid_value, new_id
 from .input_audio import InputAudio
+from .mcp import list_mcp_tools
 from .outbox import Outbox
 from .state import Closed, SessionState, SimOptions, SimResponse
 from .streaming import ResponseStreamer
+from .wire import Wire
 
 __all__ = ["MAX_EVENT_BYTES", "SimSession"]
 
 logger = logging.getLogger(__name__)
 
-_CLIENT_EVENTS = (
-    "session.update",
-    "input_audio_buffer.append",
-    "input_audio_buffer.commit",
-    "input_audio_buffer.clear",
-    "conversation.item.create",
-    "conversation.item.truncate",
-    "conversation.item.delete",
-    "response.create",
-    "response.cancel",
-)
+_SESSION_LIFETIME = 30 * 60  # seconds: what ``expires_at`` announces when the simulator sets no limit
 #: Largest client frame the simulator acts on (larger ones get an ``error``).
 MAX_EVENT_BYTES = 16 * 1024 * 1024
 _SEND_STUCK_AFTER = 0.5  # seconds close() lets a send in progress finish
@@ -80,15 +65,19 @@ class SimSession:
 
     Args:
         connection: a ``websockets.sync.server.ServerConnection``.
-        model: the model named in the URL, echoed in the session.
+        model: the model named in the URL, echoed in the session (None: the dialect's default).
         options: the simulator's options.
+        protocol: the session's wire dialect, ``"ga"`` or ``"beta"``.
     """
 
-    def __init__(self, connection: Any, model: str, options: SimOptions) -> None:
+    def __init__(self, connection: Any, model: Optional[str], options: SimOptions, protocol: str = "beta") -> None:
         self.options = options
-        self.state = SessionState(default_session(model), new_id("conv"))
+        self.wire = Wire(protocol)
+        lifetime = options.max_session_seconds or _SESSION_LIFETIME
+        session = self.wire.default_session(model or self.wire.default_model, int(time.time() + lifetime))
+        self.state = SessionState(session, new_id("conv"))
         self.closed = self.state.closed
-        self.outbox = Outbox(connection, options, self.closed, self.id)
+        self.outbox = Outbox(connection, options, self.closed, self.id, self.wire.render)
         self._send = self.outbox.send
         self.input = InputAudio(self.state, options, self._send, self._respond_to_turn)
         self.streamer = ResponseStreamer(self.state, options, self._send, self.id)
@@ -119,7 +108,7 @@ class SimSession:
             while not self.closed.is_set():
                 timeout = None if deadline is None else deadline - time.monotonic()
                 if timeout is not None and timeout <= 0:
-                    self._expire()
+                    self.expire()
                     break
                 try:
                     message = self.outbox.connection.recv(timeout=timeout)
@@ -137,9 +126,13 @@ class SimSession:
             self.closed.set()
             self.streamer.stop()
 
-    def _expire(self) -> None:
-        """End the session as the real server does when it hits its maximum duration."""
-        limit = float(self.options.max_session_seconds or 0)
+    def expire(self) -> None:
+        """End the session as the real server does when it hits its maximum duration (any thread).
+
+        Raises:
+            Closed: the connection was already closed.
+        """
+        limit = float(self.options.max_session_seconds or _SESSION_LIFETIME)
         minutes = limit / 60.0
         duration = f"{minutes:g} minutes" if limit >= 60 else f"{limit:g} seconds"
         with self.state.lock:
@@ -172,6 +165,21 @@ class SimSession:
             self.outbox.cut()
         self.outbox.close(1001, "simulator stopping")
 
+    def drop(self) -> None:
+        """Fault: end the connection abruptly, without a close frame (any thread)."""
+        self.outbox.drop()
+
+    def send_malformed_frame(self) -> None:
+        """Fault: send one frame that is not valid JSON (any thread).
+
+        Raises:
+            ConnectionError: the connection is closed.
+        """
+        try:
+            self.outbox.send_malformed()
+        except Closed:
+            raise ConnectionError("the simulator session is closed") from None
+
     def join(self, timeout: Optional[float] = None) -> None:
         """Wait for the streaming thread to end (seconds, None = forever)."""
         self.streamer.join(timeout)
@@ -185,7 +193,7 @@ class SimSession:
             ConnectionError: the connection is closed.
         """
         try:
-            return self._send(event)
+            return self.outbox.send(event, raw=True)
         except Closed:
             raise ConnectionError("the simulator session is closed") from None
 
@@ -211,6 +219,7 @@ class SimSession:
         event_type = event["type"]
         handler = getattr(self, "_on_" + event_type.replace(".", "_"))
         try:
+            self.wire.check_event(event)
             with self.state.lock:
                 handler(event)
         except ClientError as exc:
@@ -264,21 +273,26 @@ class SimSession:
             problem = ClientError("invalid_event", "The 'type' field is missing.", None)
         elif not isinstance(event_type, str):
             problem = invalid_type("type", "a string", event_type)
-        elif event_type not in _CLIENT_EVENTS:
-            problem = invalid_value("type", event_type, _CLIENT_EVENTS)
+        elif event_type not in self.wire.client_events:
+            problem = invalid_value("type", event_type, self.wire.client_events)
         if problem is not None:
             self._error(problem, event_id)
             return None
         return event
 
     def _on_session_update(self, event: Dict[str, Any]) -> None:
-        old_format = self.state.session["input_audio_format"]
-        new = apply_session_update(self.state.session, event.get("session"), audio_sent=self.state.audio_sent)
-        if new["input_audio_format"] != old_format:
-            self.input.restart(old_format)
+        old = self.state.session
+        new = self.wire.session_update(old, event.get("session"), audio_sent=self.state.audio_sent)
+        if new["input_audio_format"] != old["input_audio_format"]:
+            self.input.restart(old["input_audio_format"])
         self.state.session = new
         self.input.configure_vad()
         self._send({"type": "session.updated", "session": copy.deepcopy(self.state.session)})
+        listed = {i.get("server_label") for i in self.state.items if i.get("type") == "mcp_list_tools"}
+        for tool in new["tools"]:
+            if tool.get("type") == "mcp" and tool["server_label"] not in listed:
+                listed.add(tool["server_label"])
+                list_mcp_tools(self.state, self._send, tool, self.options.mcp_servers)
 
     def _on_input_audio_buffer_append(self, event: Dict[str, Any]) -> None:
         self.input.append(event)
@@ -290,10 +304,7 @@ class SimSession:
         self.input.clear()
 
     def _on_conversation_item_create(self, event: Dict[str, Any]) -> None:
-        raw = event.get("item")
-        validate_item(raw)
-        assert isinstance(raw, dict)  # validate_item checked it
-        item: Dict[str, Any] = copy.deepcopy(raw)
+        item = self.wire.item(event.get("item"))
         item_id = item.get("id") or new_id("item")
         if self.state.find(item_id) >= 0:
             raise ClientError("invalid_value", f"Item with id '{item_id}' already exists.", "item.id")
@@ -317,9 +328,19 @@ class SimSession:
                 f"Tool call ID '{item['call_id']}' not found in conversation.",
                 "item.call_id",
             )
-        # the server's field order: id, object, type, status, then the rest
-        rest = {k: v for k, v in item.items() if k not in ("id", "object", "type", "status")}
-        item = {"id": item_id, "object": "realtime.item", "type": item["type"], "status": "completed", **rest}
+        if item["type"] == "mcp_approval_response":
+            request_id = item["approval_request_id"]
+            if not any(i.get("type") == "mcp_approval_request" and i.get("id") == request_id for i in self.state.items):
+                raise ClientError(
+                    "invalid_value",
+                    f"Approval request with id '{request_id}' not found in conversation.",
+                    "item.approval_request_id",
+                )
+            item = {"id": item_id, **{k: v for k, v in item.items() if k != "id"}}
+        else:
+            # the server's field order: id, object, type, status, then the rest
+            rest = {k: v for k, v in item.items() if k not in ("id", "object", "type", "status")}
+            item = {"id": item_id, "object": "realtime.item", "type": item["type"], "status": "completed", **rest}
         if item["type"] == "message":
             content = []
             for index, part in enumerate(item["content"]):
@@ -337,6 +358,22 @@ class SimSession:
         previous = self.state.items[position - 1]["id"] if position > 0 else None
         self.state.items.insert(position, item)
         self._send({"type": "conversation.item.created", "previous_item_id": previous, "item": copy.deepcopy(item)})
+        self._send({"type": "conversation.item.done", "previous_item_id": previous, "item": copy.deepcopy(item)})
+
+    def _on_conversation_item_retrieve(self, event: Dict[str, Any]) -> None:
+        item_id = _required_string(event, "item_id")
+        position = self.state.find(item_id)
+        if position < 0:
+            raise ClientError("item_not_found", f"Item with item_id not found: {item_id}", "item_id")
+        self._send({"type": "conversation.item.retrieved", "item": copy.deepcopy(self.state.items[position])})
+
+    def _on_output_audio_buffer_clear(self, event: Dict[str, Any]) -> None:
+        raise ClientError(
+            "invalid_value",
+            "output_audio_buffer.clear is only supported for WebRTC and SIP connections; over WebSocket "
+            "stop playback on the client and send conversation.item.truncate.",
+            "type",
+        )
 
     def _on_conversation_item_truncate(self, event: Dict[str, Any]) -> None:
         item_id = _required_string(event, "item_id")
@@ -406,16 +443,14 @@ class SimSession:
         self._send({"type": "conversation.item.deleted", "item_id": item_id})
 
     def _on_response_create(self, event: Dict[str, Any]) -> None:
-        config = response_config(self.state.session, event.get("response"))
+        config = self.wire.response_config(self.state.session, event.get("response"))
         if config["input"] is not None:
-            for index, entry in enumerate(config["input"]):
-                if isinstance(entry, dict) and entry.get("type") == "item_reference":
-                    continue
-                try:
-                    validate_item(entry)
-                except ClientError as exc:
-                    exc.param = (exc.param or "").replace("item", f"response.input[{index}]", 1)
-                    raise
+            config["input"] = [
+                entry
+                if isinstance(entry, dict) and entry.get("type") == "item_reference"
+                else self.wire.item(entry, f"response.input[{index}]")
+                for index, entry in enumerate(config["input"])
+            ]
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         self._start_response(config, event_id)
 
@@ -437,7 +472,7 @@ class SimSession:
     def _respond_to_turn(self) -> None:
         """Start the response a finished server-VAD turn asks for (lock held)."""
         try:
-            self._start_response(response_config(self.state.session, None), None)
+            self._start_response(self.wire.response_config(self.state.session, None), None)
         except ClientError:
             # a response that speech did not interrupt (interrupt_response false) goes on
             logger.debug("simulator %s: turn ended during an active response", self.id)

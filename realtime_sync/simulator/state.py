@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -47,6 +47,8 @@ class SimOptions:
     transcript_before_item: bool = False
     rate_limit_requests: int = 5000
     rate_limit_tokens: int = 200000
+    #: simulated MCP servers (see :mod:`.mcp`): ``{server_label: {tool_name: tool}}``
+    mcp_servers: Optional[Mapping[str, Mapping[str, Any]]] = None
 
 
 @dataclass

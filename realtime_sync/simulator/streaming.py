@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .. import audio as _audio
 from .config import new_id
+from .mcp import approved_requests, call_mcp_tool, mcp_server_tool, needs_approval
 from .responder import CHARS_PER_SECOND, Reply, coerce_reply, synthesize_speech
 from .state import Closed, SendEvent, SessionState, SimOptions, SimResponse
 
@@ -156,6 +157,13 @@ class ResponseStreamer:
         response.started = time.monotonic()
         with self.state.lock:
             self._send({"type": "response.created", "response": self._response_object(response, "in_progress")})
+            approved = approved_requests(self.state.items) if response.in_conversation else []
+        text_tokens = audio_tokens = 0
+        for request in approved:  # calls the client approved are made before the model speaks
+            if response.cancel_event.is_set():
+                break
+            text_tokens += self._stream_mcp_call(response, request, str(request["arguments"]), str(request["id"]))
+        with self.state.lock:
             items = self._model_input(response)
         reply: Optional[Reply] = None
         failure: Optional[Dict[str, Any]] = None
@@ -166,9 +174,10 @@ class ResponseStreamer:
                 logger.exception("simulator responder raised")
                 failure = {"type": "server_error", "code": "responder_error"}  # the spec has no message here
         incomplete = False
-        text_tokens = audio_tokens = 0
         if reply is not None:
             text, incomplete = self._apply_token_limit(response, reply)
+            if reply.mcp_tool and not response.cancel_event.is_set():
+                text_tokens += self._stream_mcp_reply(response, reply)
             if text and not response.cancel_event.is_set():
                 text_tokens, audio_tokens = self._stream_message(response, text)
             if reply.tool_name and not incomplete and not response.cancel_event.is_set():
@@ -204,8 +213,9 @@ class ResponseStreamer:
         return output_index
 
     def _done_output_item(self, response: SimResponse, output_index: int, item: Dict[str, Any], cancelled: bool) -> None:
-        """Settle an output item's status and send ``response.output_item.done`` (lock held)."""
-        item["status"] = "incomplete" if cancelled else "completed"
+        """Settle an output item's status; send ``response.output_item.done`` and ``conversation.item.done`` (lock held)."""
+        if "status" in item:  # MCP items have none
+            item["status"] = "incomplete" if cancelled else "completed"
         self._send(
             {
                 "type": "response.output_item.done",
@@ -214,6 +224,73 @@ class ResponseStreamer:
                 "item": copy.deepcopy(item),
             }
         )
+        if response.in_conversation:
+            position = self.state.find(item["id"])
+            if position >= 0:
+                previous = self.state.items[position - 1]["id"] if position > 0 else None
+                self._send({"type": "conversation.item.done", "previous_item_id": previous, "item": copy.deepcopy(item)})
+
+    def _stream_mcp_reply(self, response: SimResponse, reply: Reply) -> int:
+        """The MCP call a reply asks for: an approval request, or the call itself when none is needed."""
+        server = mcp_server_tool(response.config.get("tools") or [], reply.mcp_server)
+        name = str(reply.mcp_tool)
+        if server is None:
+            logger.warning("simulator: reply asks for MCP tool %r but the session has no such MCP server", name)
+            return 0
+        arguments = reply.mcp_arguments_json()
+        if not needs_approval(server, name):
+            request = {"server_label": server["server_label"], "name": name}
+            return self._stream_mcp_call(response, request, arguments, None)
+        item: Dict[str, Any] = {
+            "id": new_id("mcpr"),
+            "type": "mcp_approval_request",
+            "server_label": server["server_label"],
+            "name": name,
+            "arguments": arguments,
+        }
+        output_index = self._add_output_item(response, item)
+        with self.state.lock:
+            self._done_output_item(response, output_index, item, False)
+        return math.ceil(len(arguments) / 4)
+
+    def _stream_mcp_call(
+        self, response: SimResponse, request: Dict[str, Any], arguments: str, approval_request_id: Optional[str]
+    ) -> int:
+        """Stream one ``mcp_call``: its arguments, then the simulated server's output or error."""
+        label, name = str(request["server_label"]), str(request["name"])
+        item: Dict[str, Any] = {
+            "id": new_id("mcp"),
+            "type": "mcp_call",
+            "server_label": label,
+            "name": name,
+            "arguments": "",
+            "approval_request_id": approval_request_id,
+            "output": None,
+            "error": None,
+        }
+        output_index = self._add_output_item(response, item)
+        where = {"response_id": response.id, "item_id": item["id"], "output_index": output_index}
+        step = 12
+        for offset in range(0, len(arguments), step):
+            if not self._pace(response, offset / (CHARS_PER_SECOND * 4)):
+                break
+            delta = arguments[offset : offset + step]
+            with self.state.lock:
+                if response.cancel_event.is_set():
+                    break
+                item["arguments"] += delta
+                self._send({"type": "response.mcp_call_arguments.delta", **where, "delta": delta})
+        with self.state.lock:
+            self._send({"type": "response.mcp_call_arguments.done", **where, "arguments": item["arguments"]})
+            self._send({"type": "response.mcp_call.in_progress", "item_id": item["id"], "output_index": output_index})
+        cancelled = response.cancel_event.is_set()
+        output, error = (None, None) if cancelled else call_mcp_tool(self.options.mcp_servers, label, name, arguments)
+        with self.state.lock:
+            item["output"], item["error"] = output, error
+            done = "response.mcp_call.failed" if error is not None or cancelled else "response.mcp_call.completed"
+            self._send({"type": done, "item_id": item["id"], "output_index": output_index})
+            self._done_output_item(response, output_index, item, cancelled)
+        return math.ceil(len(item["arguments"]) / 4)
 
     def _stream_message(self, response: SimResponse, text: str) -> Tuple[int, int]:
         config = response.config
@@ -316,7 +393,9 @@ class ResponseStreamer:
                 self._send({"type": "response.function_call_arguments.delta", **where, "delta": delta})
         cancelled = response.cancel_event.is_set()
         with self.state.lock:
-            self._send({"type": "response.function_call_arguments.done", **where, "arguments": item["arguments"]})
+            self._send(
+                {"type": "response.function_call_arguments.done", **where, "name": item["name"], "arguments": item["arguments"]}
+            )
             self._done_output_item(response, output_index, item, cancelled)
         return math.ceil(len(item["arguments"]) / 4)
 

@@ -1,0 +1,23 @@
+"""The private socket layer under :mod:`realtime_sync.api`.
+
+Modules, each importing only the ones listed before it:
+
+* :mod:`.secrets`: credentials that never print themselves, masking of text,
+  URLs and server ``error`` events.
+* :mod:`.urls`: endpoint rules (OpenAI, Azure, loopback), the URL a
+  connection opens and the handshake headers.
+* :mod:`.frames`: a buffered reader of server WebSocket frames (sizes
+  checked from the header) and the writer of masked client frames.
+* :mod:`.proxy`: the explicit ``proxy=`` option and the environment's proxy.
+* :mod:`.failures`: why a connection attempt failed or ended, as a key-free
+  :class:`~realtime_sync.errors.RealtimeError`.
+* :mod:`.connection`: :class:`~.connection.Connection`, one socket and its
+  receive thread, given its listeners; it knows nothing of its owner.
+
+:class:`realtime_sync.api.RealtimeAPI` holds the configuration and makes one
+:class:`~.connection.Connection` per ``connect()``.
+"""
+
+from __future__ import annotations
+
+__all__: "list[str]" = []

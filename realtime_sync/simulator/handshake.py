@@ -1,0 +1,100 @@
+"""The handshake side of the simulator's server: headers, HTTP error answers, credentials in logs.
+
+Helpers for :mod:`.server`: OpenAI-style JSON error responses for rejected
+handshakes, reading repeated headers, the dialect a client asks for, the
+live service's refusal of beta connections, and a ``websockets`` logger
+adapter that masks credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from typing import Any, Callable, List, Optional
+
+from websockets.datastructures import Headers
+from websockets.http11 import Response as _HTTPResponse
+
+from .config import new_id
+
+__all__ = ["RedactingLogger", "asks_for_beta", "header_values", "json_error", "refuse_beta", "shutdown_socket"]
+
+logger = logging.getLogger(__name__)
+
+
+class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]  # generic only in 3.11+ stubs
+    """The ``websockets`` server logger, with credentials in logged headers masked.
+
+    At DEBUG level websockets logs every request header, ``Authorization``
+    included; the simulator's API key must not reach a log. While the
+    simulator stops, the handshakes it cuts short are expected, not errors:
+    some websockets versions (15 and older) log each at ERROR, so they are
+    logged at DEBUG instead.
+    """
+
+    _SECRET_HEADERS = ("authorization", "sec-websocket-protocol")
+
+    def __init__(self, logger: logging.Logger, stopping: Callable[[], bool]) -> None:
+        super().__init__(logger, {})
+        self._stopping = stopping
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if level > logging.DEBUG and msg == "opening handshake failed" and self._stopping():
+            level = logging.DEBUG
+        if (
+            len(args) == 2
+            and isinstance(args[0], str)
+            and args[0].lower() in self._SECRET_HEADERS
+            and isinstance(msg, str)
+            and msg.endswith("%s: %s")
+        ):
+            args = (args[0], "[secure]")
+        super().log(level, msg, *args, **kwargs)
+
+
+def json_error(status: int, message: str, code: Optional[str]) -> Any:
+    """An HTTP error response with an OpenAI-style JSON body, for a rejected handshake."""
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+    data = json.dumps(body).encode("utf-8")
+    headers = Headers(
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Connection", "close")]
+    )
+    reason = {400: "Bad Request", 401: "Unauthorized", 503: "Service Unavailable"}.get(status, "Error")
+    return _HTTPResponse(status, reason, headers, data)
+
+
+def refuse_beta(connection: Any) -> None:
+    """Answer a beta connection as the live service does now: an ``error``, then close 4000."""
+    error = {
+        "type": "invalid_request_error",
+        "code": "beta_api_shape_disabled",
+        "message": "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.",
+        "param": None,
+        "event_id": None,
+    }
+    try:
+        connection.send(json.dumps({"event_id": new_id("event"), "type": "error", "error": error}))
+        connection.close(4000, "beta_api_shape_disabled")
+    except Exception:
+        logger.debug("refusing a beta connection failed", exc_info=True)
+
+
+def shutdown_socket(sock: socket.socket) -> None:
+    """Shut a socket down both ways (its reader sees the end at once); errors ignored."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def header_values(headers: Headers, name: str) -> List[str]:
+    """Every comma-separated value of header ``name``, over all its occurrences."""
+    return [value.strip() for line in headers.get_all(name) for value in line.split(",") if value.strip()]
+
+
+def asks_for_beta(headers: Headers) -> bool:
+    """Whether a handshake asks for the beta dialect (``OpenAI-Beta: realtime=v1`` or its subprotocol)."""
+    return "realtime=v1" in header_values(headers, "OpenAI-Beta") or "openai-beta.realtime-v1" in header_values(
+        headers, "Sec-WebSocket-Protocol"
+    )

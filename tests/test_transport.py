@@ -1,0 +1,575 @@
+"""The socket layer under attack and on bad networks, against real servers on 127.0.0.1.
+
+Secrets (redirects, ws:// with a key, echoed keys, traceback locals, text
+that cannot be encoded), liveness (trickled frames, slow callbacks, huge
+frame headers, connections ending without a close code), Azure endpoints
+and proxies. The fixture servers are in ``support_ws.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import socket
+import struct
+import threading
+import time
+import tracemalloc
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from support_ws import (
+    FixtureServer,
+    TunnelProxy,
+    closed_port,
+    mute_server,
+    raw_server,
+    read_client_frame,
+    server_frame,
+    tls_contexts,
+)
+
+from realtime_sync.api import RealtimeAPI
+from realtime_sync.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionClosedError,
+    HandshakeError,
+    InsecureTransportError,
+    ProtocolError,
+    RealtimeConnectionError,
+    ServerError,
+)
+
+SECRET = "sk-test-Zq81SecretValueThatMustNeverLeak"
+
+
+class Collector:
+    """Records events of one name; wait() blocks until `count` arrived."""
+
+    def __init__(self) -> None:
+        self.events: List[Dict[str, Any]] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, event: Dict[str, Any]) -> None:
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+
+    def wait(self, count: int = 1, timeout: float = 5.0) -> List[Dict[str, Any]]:
+        with self._cond:
+            assert self._cond.wait_for(lambda: len(self.events) >= count, timeout), (
+                f"got {len(self.events)} of {count} events"
+            )
+            return list(self.events)
+
+
+@pytest.fixture
+def server() -> Iterator[FixtureServer]:
+    with FixtureServer() as fixture:
+        yield fixture
+
+
+@pytest.fixture
+def make_api() -> Iterator[Callable[..., RealtimeAPI]]:
+    created: List[RealtimeAPI] = []
+
+    def factory(url: str, **kwargs: Any) -> RealtimeAPI:
+        api = RealtimeAPI(url, **kwargs)
+        created.append(api)
+        return api
+
+    yield factory
+    for api in created:
+        api.disconnect()
+
+
+def needs_openssl() -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+
+
+# -- secrets -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_redirects_are_refused_and_nothing_is_sent_to_the_location(status: int) -> None:
+    with FixtureServer() as elsewhere:
+        elsewhere_url = elsewhere.url
+        location = elsewhere_url + "/steal?token=" + SECRET
+        with FixtureServer(reject_status=status, reject_headers={"Location": location}) as server:
+            api = RealtimeAPI(server.url, api_key=SECRET)
+            with pytest.raises(HandshakeError, match="redirect") as info:
+                api.connect(timeout=5.0)
+        assert elsewhere.handshakes == []  # the key never went there
+    message = str(info.value)
+    assert elsewhere_url + "/steal?token=%5Bsecure%5D" in message
+    assert SECRET not in message
+    assert info.value.status_code == status
+    assert not api.is_connected()
+
+
+@pytest.mark.parametrize("name", ["api-key", "token", "key", "access_token", "sig"])
+def test_a_key_in_query_over_plain_ws_to_a_remote_host_is_refused(name: str) -> None:
+    with pytest.raises(InsecureTransportError) as info:
+        RealtimeAPI("ws://example.com/v1/realtime", query={name: SECRET})
+    assert SECRET not in str(info.value)
+    with pytest.raises(InsecureTransportError):
+        RealtimeAPI("ws://example.com/v1/realtime", headers={"api-key": SECRET})
+    # the same over TLS, to loopback, or a harmless parameter is fine
+    RealtimeAPI("wss://example.com/v1/realtime", query={name: SECRET})
+    RealtimeAPI("ws://127.0.0.1:9/", query={name: SECRET})
+    RealtimeAPI("ws://example.com/", query={"api-version": "2024-10-01-preview"})
+
+
+def test_a_key_echoed_in_a_server_error_event_is_masked_everywhere(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI], caplog: pytest.LogCaptureFixture
+) -> None:
+    hooked: List[Dict[str, Any]] = []
+    api = make_api(server.url, api_key=SECRET, debug=True, on_server_event=hooked.append)
+    errors = Collector()
+    api.on("server.error", errors)
+    others = Collector()
+    api.on("server.response.text.delta", others)
+    with caplog.at_level(logging.DEBUG):
+        api.connect(timeout=5.0)
+        server.send_json({"type": "error", "event_id": "event_1", "error": {
+            "type": "invalid_request_error", "code": "invalid_api_key",
+            "message": f"Incorrect API key provided: {SECRET}.", "param": None, "event_id": None,
+            "details": [f"Bearer {SECRET}"],
+        }})
+        event = errors.wait(1)[0]
+        # other events are not touched (the hot path does not pay for masking)
+        server.send_json({"type": "response.text.delta", "event_id": "event_2", "delta": "hello"})
+        assert others.wait(1)[0]["delta"] == "hello"
+    assert event["error"]["message"] == "Incorrect API key provided: [secure]."
+    assert event["error"]["details"] == ["Bearer [secure]"]
+    assert event["error"]["code"] == "invalid_api_key"
+    assert hooked[0] is event  # the owner's hook saw the masked event too
+    error = ServerError(event["error"])
+    assert SECRET not in str(error) and SECRET not in repr(error.error)
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("realtime_sync"))
+    assert "event_id=event_1" in logged and SECRET not in logged
+
+
+def _frame_locals_holding(exc: BaseException, secret: str) -> List[str]:
+    """Where ``secret`` shows in the locals of the traceback frames of ``exc`` and its chain."""
+    found: List[str] = []
+    seen: Set[int] = set()
+
+    def shows(value: Any, depth: int = 0) -> bool:
+        if depth > 4:
+            return False
+        try:
+            text = repr(value)
+        except Exception:
+            return False
+        if secret in text:
+            return True
+        if isinstance(value, dict):
+            return any(shows(k, depth + 1) or shows(v, depth + 1) for k, v in value.items())
+        if isinstance(value, (list, tuple, set)):
+            return any(shows(v, depth + 1) for v in value)
+        attributes = getattr(value, "__dict__", None)
+        if isinstance(attributes, dict) and depth < 2:
+            return any(shows(v, depth + 1) for v in attributes.values())
+        return False
+
+    chain: Optional[BaseException] = exc
+    while chain is not None and id(chain) not in seen:
+        seen.add(id(chain))
+        tb = chain.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            for name, value in frame.f_locals.items():
+                if shows(value):
+                    found.append(f"{frame.f_code.co_filename}:{frame.f_code.co_name}:{name}")
+            tb = tb.tb_next
+        chain = chain.__cause__ or chain.__context__
+    return found
+
+
+@pytest.mark.parametrize("failure", ["http 401", "refused", "redirect"])
+def test_no_traceback_frame_local_holds_the_key_after_a_failed_connect(failure: str) -> None:
+    caught: Optional[BaseException] = None
+    if failure == "refused":
+        api = RealtimeAPI(f"ws://127.0.0.1:{closed_port()}/?api-key={SECRET}", api_key=SECRET)
+        try:
+            api.connect(timeout=5.0)
+        except RealtimeConnectionError as exc:
+            caught = exc
+    else:
+        options: Dict[str, Any] = {"reject_status": 401, "reject_body": {"error": {"message": "no"}}}
+        if failure == "redirect":
+            options = {"reject_status": 302, "reject_headers": {"Location": "ws://127.0.0.1:9/x"}}
+        with FixtureServer(**options) as server:
+            api = RealtimeAPI(server.url, api_key=SECRET, headers={"api-key": SECRET})
+            try:
+                api.connect(timeout=5.0)
+            except RealtimeConnectionError as exc:
+                caught = exc
+    assert caught is not None
+    assert caught.__cause__ is not None or failure == "redirect"  # websocket-client's error is chained
+    assert _frame_locals_holding(caught, SECRET) == []
+
+
+def test_text_that_cannot_be_utf8_is_a_configuration_error_and_nothing_is_written(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    api = make_api(server.url)
+    sent = Collector()
+    api.on("client.*", sent)
+    api.connect(timeout=5.0)
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "bad \ud800 text"}]}
+    with pytest.raises(ConfigurationError, match="UTF-8"):
+        api.send("conversation.item.create", {"item": item})
+    assert sent.events == []
+    api.send("response.create")
+    assert [json.loads(m)["type"] for m in server.wait_for_messages(1)] == ["response.create"]
+    assert api.is_connected()
+
+
+# -- liveness ------------------------------------------------------------------------
+
+
+def _trickle(every: float, stop: threading.Event) -> Callable[[socket.socket], None]:
+    """A server script: one event, then a 1000-byte frame one byte every ``every`` s."""
+
+    def script(conn: socket.socket) -> None:
+        conn.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
+        conn.sendall(bytes([0x81, 126]) + (1000).to_bytes(2, "big"))
+        conn.settimeout(every)
+        while not stop.is_set():
+            conn.sendall(b" ")
+            try:
+                if conn.recv(65536) == b"":
+                    return
+            except socket.timeout:
+                pass
+
+    return script
+
+
+@pytest.mark.parametrize(
+    "options, reason",
+    [
+        ({"ping_interval": None, "frame_timeout": 0.6}, "frame timed out"),
+        ({"ping_interval": 0.4, "ping_timeout": 0.3, "frame_timeout": None}, "ping/pong timed out"),
+    ],
+    ids=["frame deadline", "pong deadline"],
+)
+def test_a_frame_trickling_in_does_not_keep_the_connection_alive(options: Dict[str, Any], reason: str) -> None:
+    stop = threading.Event()
+    with raw_server(_trickle(0.05, stop)) as url:
+        api = RealtimeAPI(url, **options)
+        closes = Collector()
+        api.on("close", closes)
+        try:
+            api.connect(timeout=5.0)
+            started = time.monotonic()
+            payload = closes.wait(1, timeout=10.0)[0]
+            assert time.monotonic() - started < 3.0
+            assert payload["error"] is True and payload["code"] is None
+            assert payload["reason"].startswith(reason)
+        finally:
+            stop.set()
+            api.disconnect()
+
+
+def test_slow_callbacks_do_not_close_a_healthy_ponging_connection(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI]
+) -> None:
+    """Two 1.5 s callbacks, a ping outstanding during the second, ping_timeout 0.3 s."""
+    api = make_api(server.url, ping_interval=0.5, ping_timeout=0.3)
+    started = threading.Event()
+    done = Collector()
+
+    def slow(event: Dict[str, Any]) -> None:
+        started.set()
+        threading.Event().wait(1.5)  # the user's slow work on the receive thread
+        done(event)
+
+    api.on("server.slow", slow)
+    closes = Collector()
+    api.on("close", closes)
+    api.connect(timeout=5.0)
+    server.send_json({"type": "slow", "event_id": "event_1"})
+    assert started.wait(5.0)
+    server.send_json({"type": "slow", "event_id": "event_2"})  # read (and a ping sent) after the first callback
+    server.send_json({"type": "slow", "event_id": "event_3"})
+    assert [e["event_id"] for e in done.wait(3, timeout=10.0)] == ["event_1", "event_2", "event_3"]
+    assert closes.events == [] and api.is_connected()
+
+
+def test_a_frame_header_over_max_frame_size_is_refused_before_its_payload() -> None:
+    client_frames: List[Any] = []
+    blob = b"A" * (4 * 1024 * 1024)
+
+    def script(conn: socket.socket) -> None:
+        declared = 8 * 1024**3  # 8 GiB
+        conn.sendall(bytes([0x81, 127]) + struct.pack("!Q", declared) + b'{"type": "x"')
+        conn.settimeout(5.0)
+        for _ in range(8):  # 32 MiB more, as fast as the client takes it
+            try:
+                conn.sendall(blob)
+            except OSError:
+                break
+        with pytest.raises(Exception):  # noqa: B017 - read until the client's close frame
+            while True:
+                client_frames.append(read_client_frame(conn))
+
+    with raw_server(script) as url:
+        api = RealtimeAPI(url, max_frame_size=1024 * 1024)
+        errors, closes = Collector(), Collector()
+        api.on("error", errors)
+        api.on("close", closes)
+        tracemalloc.start()
+        try:
+            api.connect(timeout=5.0)
+            payload = closes.wait(1, timeout=10.0)[0]
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+            api.disconnect()
+    assert payload == {"error": True, "code": 1009, "reason": "message too big"}
+    assert len(errors.events) == 1
+    reported = errors.events[0]
+    assert isinstance(reported["error"], ProtocolError) and "max_frame_size" in str(reported["error"])
+    assert "8589934592" in str(reported["error"])
+    assert peak < 8 * 1024 * 1024  # nothing of the 8 GiB (or the 32 MiB sent) was kept
+    assert client_frames and client_frames[0][0] == 0x8
+    assert int.from_bytes(client_frames[0][1][:2], "big") == 1009
+
+
+def _reset(conn: socket.socket) -> None:
+    conn.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
+    conn.recv(1)  # the test's send() below says when
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def _fin(conn: socket.socket) -> None:
+    conn.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
+    read_client_frame(conn)  # the whole frame: unread bytes would turn the close into a reset
+    conn.shutdown(socket.SHUT_WR)
+    conn.settimeout(5.0)
+    while conn.recv(65536):
+        pass
+
+
+@pytest.mark.parametrize(
+    "script, reason",
+    [(_reset, "connection reset by peer"), (_fin, "the server closed the TCP connection without a close frame")],
+    ids=["RST", "FIN"],
+)
+def test_an_end_without_close_code_carries_its_reason(script: Callable[[socket.socket], None], reason: str) -> None:
+    with raw_server(script) as url:
+        api = RealtimeAPI(url)
+        created = Collector()
+        api.on("server.session.created", created)
+        closes = Collector()
+        api.on("close", closes)
+        try:
+            api.connect(timeout=5.0)
+            created.wait(1)
+            failures: List[BaseException] = []
+
+            def waiter() -> None:
+                try:
+                    api.wait_for_next("server.response.done", timeout=10.0)
+                except BaseException as exc:
+                    failures.append(exc)
+
+            thread = threading.Thread(target=waiter)
+            thread.start()
+            threading.Event().wait(0.1)  # let the waiter register (it raises either way)
+            api.send("response.create")  # tells the script to end the connection
+            payload = closes.wait(1, timeout=5.0)[0]
+            thread.join(5.0)
+        finally:
+            api.disconnect()
+    assert payload == {"error": True, "code": None, "reason": reason}
+    assert len(failures) == 1 and isinstance(failures[0], ConnectionClosedError)
+    assert failures[0].reason == reason and reason in str(failures[0])
+
+
+def test_a_missing_pong_names_the_ping_timeout_in_the_error() -> None:
+    with mute_server() as url:
+        api = RealtimeAPI(url, ping_interval=0.2, ping_timeout=0.1)
+        closes = Collector()
+        api.on("close", closes)
+        api.connect(timeout=5.0)
+        payload = closes.wait(1, timeout=5.0)[0]
+        api.disconnect()
+    assert payload == {"error": True, "code": None, "reason": "ping/pong timed out: no pong within 0.1 s"}
+
+
+def test_server_pings_are_answered_with_their_payload_and_masked_server_frames_are_read() -> None:
+    pongs: List[Any] = []
+    answered = threading.Event()
+
+    def script(conn: socket.socket) -> None:
+        conn.sendall(server_frame(b"are you there", 0x9))
+        conn.sendall(server_frame(b'{"type":"masked.event","event_id":"e1"}', mask=b"\x11\x22\x33\x44"))
+        conn.settimeout(5.0)
+        pongs.append(read_client_frame(conn))
+        answered.set()
+        read_client_frame(conn)  # the close frame
+
+    with raw_server(script) as url:
+        api = RealtimeAPI(url)
+        events = Collector()
+        api.on("server.*", events)
+        try:
+            api.connect(timeout=5.0)
+            assert answered.wait(5.0)
+            assert events.wait(1)[0] == {"type": "masked.event", "event_id": "e1"}
+        finally:
+            api.disconnect()
+    assert pongs == [(0xA, b"are you there")]
+
+
+@pytest.mark.parametrize("value", [0, -1, "5", True])
+def test_a_bad_frame_timeout_is_a_configuration_error(value: Any) -> None:
+    with pytest.raises(ConfigurationError, match="frame_timeout"):
+        RealtimeAPI("ws://127.0.0.1:9/", frame_timeout=value)
+
+
+# -- Azure ---------------------------------------------------------------------------
+
+AZURE_HOST = "myres.openai.azure.com"
+
+
+@pytest.fixture
+def azure() -> Iterator[Any]:
+    """A TLS fixture server reached as any *.azure.com host through a tunnelling proxy."""
+    needs_openssl()
+    names = (AZURE_HOST, "myres.cognitiveservices.azure.com")
+    with tls_contexts(*names) as (server_tls, client_tls), FixtureServer(ssl_context=server_tls) as server:
+        with TunnelProxy(server.port) as proxy:
+
+            class Azure:
+                def __init__(self) -> None:
+                    self.server, self.proxy, self.client_tls = server, proxy, client_tls
+
+                def api(self, url: str, **options: Any) -> RealtimeAPI:
+                    return RealtimeAPI(url, proxy=proxy.url, ssl_context=client_tls, **options)
+
+            yield Azure()
+
+
+def test_azure_ga_endpoint_defaults_to_ga_with_the_deployment_as_model_and_an_api_key_header(azure: Any) -> None:
+    for host in ("myres.openai.azure.com", "myres.cognitiveservices.azure.com"):
+        api = azure.api(f"wss://{host}/openai/v1/realtime", api_key=SECRET)
+        assert api.protocol == "ga"
+        try:
+            api.connect(model="my-deployment", timeout=5.0)
+        finally:
+            api.disconnect()
+        handshake = azure.server.handshakes[-1]
+        assert urlsplit(handshake.path).path == "/openai/v1/realtime"
+        assert parse_qs(urlsplit(handshake.path).query) == {"model": ["my-deployment"]}
+        assert handshake.headers["api-key"] == SECRET
+        assert "authorization" not in handshake.headers and "openai-beta" not in handshake.headers
+        assert azure.proxy.requests[-1][0] == f"CONNECT {host}:443 HTTP/1.1"
+    with pytest.raises(ConfigurationError, match="deployment"):
+        azure.api(f"wss://{AZURE_HOST}/openai/v1/realtime", api_key=SECRET).connect(timeout=5.0)
+
+
+def test_azure_deployment_url_is_beta_and_gets_no_model(azure: Any) -> None:
+    url = f"wss://{AZURE_HOST}/openai/realtime?api-version=2024-10-01-preview&deployment=dep"
+    api = azure.api(url, api_key=SECRET)
+    assert api.protocol == "beta"
+    try:
+        api.connect(timeout=5.0)
+    finally:
+        api.disconnect()
+    handshake = azure.server.handshakes[-1]
+    assert parse_qs(urlsplit(handshake.path).query) == {"api-version": ["2024-10-01-preview"], "deployment": ["dep"]}
+    assert handshake.headers["api-key"] == SECRET and "authorization" not in handshake.headers
+
+
+def test_azure_key_from_the_environment_and_a_401_hint_naming_the_header(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    needs_openssl()
+    body = {"error": {"message": "Access denied due to invalid subscription key."}}
+    with tls_contexts(AZURE_HOST) as (server_tls, client_tls):
+        with FixtureServer(reject_status=401, reject_body=body, ssl_context=server_tls) as server:
+            with TunnelProxy(server.port) as proxy:
+                url = f"wss://{AZURE_HOST}/openai/v1/realtime?model=dep"
+                monkeypatch.setenv("AZURE_OPENAI_API_KEY", SECRET)
+                with pytest.raises(AuthenticationError) as from_env:
+                    RealtimeAPI(url, proxy=proxy.url, ssl_context=client_tls).connect(timeout=5.0)
+                assert server.handshakes[-1].headers["api-key"] == SECRET
+                monkeypatch.delenv("AZURE_OPENAI_API_KEY")
+                with pytest.raises(AuthenticationError) as given:
+                    RealtimeAPI(url, SECRET, proxy=proxy.url, ssl_context=client_tls).connect(timeout=5.0)
+    assert "api-key header" in str(from_env.value) and "AZURE_OPENAI_API_KEY" in str(from_env.value)
+    assert "api-key header" in str(given.value)
+    assert "environment" not in str(given.value) and "OPENAI_API_KEY" not in str(given.value)
+    assert "Authorization" not in str(given.value)
+
+
+def test_a_401_hint_names_authorization_and_no_env_var_for_a_given_key() -> None:
+    with FixtureServer(reject_status=401, reject_body={"error": {"message": "bad key"}}) as server:
+        with pytest.raises(AuthenticationError) as info:
+            RealtimeAPI(server.url, api_key=SECRET).connect(timeout=5.0)
+    assert "Authorization header" in str(info.value) and "OPENAI_API_KEY" not in str(info.value)
+
+
+# -- proxies -------------------------------------------------------------------------
+
+
+def test_an_explicit_proxy_carries_the_connection_and_its_credentials(server: FixtureServer) -> None:
+    with TunnelProxy(server.port) as proxy:
+        proxied = proxy.url.replace("http://", "http://user:pr0xy-pa55@")
+        api = RealtimeAPI("ws://realtime.test/v1/realtime", proxy=proxied)
+        try:
+            api.connect(timeout=5.0)
+            api.send("response.create")
+            assert json.loads(server.wait_for_messages(1)[0])["type"] == "response.create"
+        finally:
+            api.disconnect()
+    line, headers = proxy.requests[0]
+    assert line == "CONNECT realtime.test:80 HTTP/1.1"
+    assert headers["proxy-authorization"].startswith("Basic ")
+    assert "pr0xy-pa55" not in repr(api) and "pr0xy-pa55" not in str(vars(api))
+
+
+def test_the_environment_proxy_is_honoured(server: FixtureServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    with TunnelProxy(server.port) as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        api = RealtimeAPI("ws://realtime.test/v1/realtime")
+        try:
+            api.connect(timeout=5.0)
+        finally:
+            api.disconnect()
+    assert proxy.requests[0][0] == "CONNECT realtime.test:80 HTTP/1.1"
+
+
+def test_a_proxy_that_fails_is_named_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    dead = f"http://127.0.0.1:{closed_port()}"
+    with pytest.raises(RealtimeConnectionError, match="proxy") as explicit:
+        RealtimeAPI("ws://realtime.test/", proxy=dead).connect(timeout=5.0)
+    assert dead in str(explicit.value) and "realtime.test" not in str(explicit.value).split("proxy")[0]
+    monkeypatch.setenv("https_proxy", dead)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    with pytest.raises(RealtimeConnectionError, match="proxy") as from_env:
+        RealtimeAPI("wss://realtime.test/").connect(timeout=5.0)
+    assert dead in str(from_env.value)
+    with TunnelProxy(9, refuse_status=403) as refusing:
+        refusing_url = refusing.url
+        with pytest.raises(RealtimeConnectionError, match="proxy") as refused:
+            RealtimeAPI("ws://realtime.test/", proxy=refusing_url).connect(timeout=5.0)
+    assert refusing_url in str(refused.value) and "403" in str(refused.value)
+
+
+@pytest.mark.parametrize("proxy", ["ftp://host:1", "http://", "", 5])
+def test_a_bad_proxy_is_a_configuration_error(proxy: Any) -> None:
+    with pytest.raises(ConfigurationError, match="proxy"):
+        RealtimeAPI("ws://127.0.0.1:9/", proxy=proxy)
