@@ -9,7 +9,8 @@ of (variant / floor) for process CPU per event and for wall time.
 
 Receive leads (``RealtimeClient`` full conversation, and ``RealtimeAPI``):
 
-* ``buffered``: read the socket in 256 KiB blocks and serve websocket-client's
+* ``buffered`` (only where RealtimeAPI still reads through websocket-client's
+  ``frame_buffer``): read the socket in 256 KiB blocks and serve websocket-client's
   small reads (2-byte header, length, payload) from that buffer: one
   ``recv`` syscall per many frames instead of three or four per frame (a
   prototype of a buffered frame reader; websocket-client still parses frames);
@@ -20,9 +21,6 @@ Receive leads (``RealtimeClient`` full conversation, and ``RealtimeAPI``):
 
 Send leads (``append_input_audio`` of 20 ms int16 chunks):
 
-* ``one-id``: ``RealtimeAPI.send`` makes an ``event_id`` (``secrets.randbelow``
-  + 17 ``divmod``) that the client's ``event_id``, already in ``data``,
-  overwrites at once: skip it (patched as a constant id in ``api``);
 * ``fast-ids``: both ids from ``os.urandom(17).translate(table)`` (base58, a
   slightly uneven spread that ids do not need);
 * ``encoder``: one cached ``json.JSONEncoder`` for ``RealtimeAPI.send``
@@ -121,11 +119,32 @@ def patch_pybase64() -> Callable[[], None]:
     return undo
 
 
+def _has_frame_buffer() -> bool:
+    """Whether RealtimeAPI reads through websocket-client's frame_buffer (not its own block reader)."""
+    try:
+        from realtime_sync import _receive_loop  # noqa: F401 - the layout before the _transport package
+    except ImportError:
+        return False
+    return True
+
+
+def _parser_module() -> Any:
+    import importlib
+
+    for name in ("realtime_sync._transport.connection", "realtime_sync._receive_loop"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "_RAW_DECODE"):
+            return module
+    raise ImportError("no _RAW_DECODE to patch in this tree")
+
+
 def patch_orjson_loads() -> Callable[[], None]:
     import orjson
 
-    from realtime_sync import _receive_loop
-
+    _receive_loop = _parser_module()
     original = _receive_loop._RAW_DECODE
     loads = orjson.loads
 
@@ -148,18 +167,6 @@ _TABLE = bytes(ord(_BASE58[i % 58]) for i in range(256))
 
 def fast_id(prefix: str, length: int = 21) -> str:
     return prefix + os.urandom(length - len(prefix)).translate(_TABLE).decode("ascii")
-
-
-def patch_one_id() -> Callable[[], None]:
-    from realtime_sync import api as api_module
-
-    original = api_module.generate_id
-    api_module.generate_id = lambda prefix, length=21: "evt_overwritten00000"  # type: ignore[assignment]
-
-    def undo() -> None:
-        api_module.generate_id = original
-
-    return undo
 
 
 def patch_fast_ids() -> Callable[[], None]:
@@ -266,28 +273,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--only", choices=("receive", "send"))
     args = parser.parse_args(argv)
     b64, orj = _have("pybase64"), _have("orjson")
+    buffered = _has_frame_buffer()
     receive: List[Tuple[str, bf.Run, str]] = [
         ("floor", bf.floor_full, "stream"),
         ("client", bf.client_full, "stream"),
-        ("client+buffered", _variant(bf.client_full, patch_buffered), "stream"),
         ("raw", bf.floor_raw, "stream"),
         ("api", bf.api_raw, "stream"),
-        ("api+buffered", _variant(bf.api_raw, patch_buffered), "stream"),
     ]
+    if buffered:  # before RealtimeAPI had its own block reader
+        receive.append(("client+buffered", _variant(bf.client_full, patch_buffered), "stream"))
+        receive.append(("api+buffered", _variant(bf.api_raw, patch_buffered), "stream"))
     if b64:
         receive.append(("client+pybase64", _variant(bf.client_full, patch_pybase64), "stream"))
     if orj:
         receive.append(("client+orjson", _variant(bf.client_full, patch_orjson_loads), "stream"))
         receive.append(("api+orjson", _variant(bf.api_raw, patch_orjson_loads), "stream"))
-        receive.append(("api+buffered+orjson", _variant(bf.api_raw, patch_buffered, patch_orjson_loads), "stream"))
+        if buffered:
+            receive.append(("api+buffered+orjson", _variant(bf.api_raw, patch_buffered, patch_orjson_loads), "stream"))
     if b64 and orj:
-        receive.append(
-            ("client+all three", _variant(bf.client_full, patch_buffered, patch_pybase64, patch_orjson_loads), "stream")
-        )
+        both = (patch_buffered, patch_pybase64, patch_orjson_loads) if buffered else (patch_pybase64, patch_orjson_loads)
+        receive.append(("client+" + "+".join(p.__name__[6:] for p in both), _variant(bf.client_full, *both), "stream"))
     send: List[Tuple[str, bf.Run, str]] = [
         ("send", bf.send_floor, "sink"),
         ("append", bf.send_client, "sink"),
-        ("append+one-id", _variant(bf.send_client, patch_one_id), "sink"),
         ("append+fast-ids", _variant(bf.send_client, patch_fast_ids), "sink"),
         ("append+encoder", _variant(bf.send_client, patch_encoder), "sink"),
     ]
