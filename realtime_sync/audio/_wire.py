@@ -103,11 +103,12 @@ def pcm16_to_base64(samples: AudioLike) -> str:
     which is read in place, not copied).
     """
     pcm = pcm16_view(samples)
-    if not _NATIVE_LE:  # pragma: no cover - big-endian hosts
-        pcm = pcm.astype(PCM16_LE)
-    elif not pcm.flags.c_contiguous:
-        pcm = np.ascontiguousarray(pcm)
-    return _encode(pcm)
+    if _NATIVE_LE:
+        try:
+            return _encode(pcm)  # the array's own memory: no copy
+        except ValueError:  # "ndarray is not C-contiguous": a strided view
+            return _encode(np.ascontiguousarray(pcm))
+    return _encode(pcm.astype(PCM16_LE))  # pragma: no cover - big-endian hosts
 
 
 def _pcm16_from_writable(data: bytearray) -> np.ndarray:
