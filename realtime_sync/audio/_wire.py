@@ -30,11 +30,14 @@ __all__ = ["BASE64_BACKEND", "pcm16_to_base64", "base64_to_pcm16", "encode_audio
 
 
 def _optional_pybase64() -> Optional[Any]:
-    """The ``pybase64`` module of the optional ``fast`` extra, or None."""
+    """The ``pybase64`` module of the optional ``fast`` extra (1.3 or newer), or None."""
     try:
-        return importlib.import_module("pybase64")
+        module = importlib.import_module("pybase64")
     except ImportError:
         return None
+    if not all(hasattr(module, name) for name in ("b64encode_as_string", "b64decode_as_bytearray")):
+        return None  # too old to help: the standard library is as good
+    return module
 
 
 _pybase64 = _optional_pybase64()
