@@ -7,6 +7,7 @@ The simulator comes from conftest.py's fixtures, which skip a test when the
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List
 
@@ -16,7 +17,7 @@ from support_client import EventRecorder, signal_when_waiting
 
 from realtime_sync import RealtimeClient
 from realtime_sync.client import DEFAULT_SERVER_VAD_CONFIG
-from realtime_sync.errors import ConnectionClosedError, ProtocolError, RealtimeTimeoutError, ServerError
+from realtime_sync.errors import ConnectionClosedError, ProtocolError, RealtimeTimeoutError, ServerError, ToolError
 
 if TYPE_CHECKING:  # the simulator needs the websockets package: imported per test
     from realtime_sync.simulator import RealtimeSimulator, Reply
@@ -176,6 +177,25 @@ def test_raising_tool_sends_an_error_output(make_simulator: Simulator) -> None:
         assert reply is not None and "the tool broke" in reply["formatted"]["text"]
         output = next(i for i in client.conversation.get_items() if i["type"] == "function_call_output")
         assert json.loads(output["output"]) == {"error": "the tool broke"}
+
+
+def test_a_tool_error_is_sent_in_its_own_words_without_a_traceback(
+    make_simulator: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    simulator = make_simulator(responder=_tool_script("weather", {"city": "Atlantis"}))
+    with RealtimeClient(url=simulator.url) as client:
+        client.update_session(modalities=["text"])
+
+        def weather(args: Dict[str, Any]) -> None:
+            raise ToolError(f"no such city: {args['city']}")
+
+        client.add_tool({"name": "weather"}, weather)
+        with caplog.at_level(logging.INFO, logger="realtime_sync"):
+            client.ask("weather?", timeout=10)
+        output = next(i for i in client.conversation.get_items() if i["type"] == "function_call_output")
+        assert json.loads(output["output"]) == {"error": "no such city: Atlantis"}
+        failures = [r for r in caplog.records if "weather" in r.getMessage() and "failed" in r.getMessage()]
+        assert failures and all(r.levelno == logging.INFO and r.exc_info is None for r in failures)
 
 
 def test_unknown_tool_is_left_to_the_user(make_simulator: Simulator) -> None:
