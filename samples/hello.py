@@ -14,7 +14,7 @@ from realtime_sync import RealtimeClient
 def main() -> None:
     with server_options() as options:
         with RealtimeClient(**options) as client:  # connects, and disconnects at the end
-            client.update_session(modalities=["text"])  # text replies only
+            client.update_session(output_modalities=["text"])  # text replies only
             reply = client.ask("Hello! What can you do?", timeout=30)  # None on timeout
             if reply is None:
                 raise SystemExit("no reply within 30 seconds")

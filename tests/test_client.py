@@ -108,7 +108,8 @@ def test_send_text_and_wait_for_completed_items(client: RealtimeClient) -> None:
 
 
 def test_manual_audio_turn(client: RealtimeClient) -> None:
-    client.update_session(modalities=["text"], input_audio_transcription={"model": "whisper-1"})
+    # GA servers run server VAD unless told otherwise: manual turns say so.
+    client.update_session(modalities=["text"], input_audio_transcription={"model": "whisper-1"}, turn_detection=None)
     speech = tone(600)
     for start in range(0, len(speech), 2400):
         client.append_input_audio(speech[start : start + 2400])
@@ -277,12 +278,12 @@ def test_ask_raises_a_timeout_error_saying_what_it_waited_for(make_simulator: Si
 
 def test_session_error_names_the_session_update(client: RealtimeClient) -> None:
     recorder = _record(client, "error")
-    client.update_session(temperature=9.0)  # the server accepts 0.6 .. 1.2
+    client.update_session(speed=9.0)  # the server accepts 0.25 .. 1.5
     (payload,) = recorder.wait("error", timeout=10)
     assert isinstance(payload["error"], ServerError)
-    assert payload["error"].error.get("param") == "session.temperature"
+    assert payload["error"].error.get("param") == "session.audio.output.speed"  # the GA wire's name
     assert payload["client_event"]["type"] == "session.update"
-    assert payload["client_event"]["session"]["temperature"] == 9.0
+    assert payload["client_event"]["session"] == {"speed": 9.0}  # as the caller asked
     assert client.is_connected()
 
 
