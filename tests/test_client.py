@@ -366,8 +366,9 @@ def test_reconnects_after_a_drop_replays_the_conversation_and_fails_only_what_wa
 ) -> None:
     from realtime_sync.client import ReconnectPolicy
 
-    # 4 events to connect, 16 for the first exchange; the 24th (mid-reply of the second) cuts the socket
-    simulator = make_simulator(drop_after=24)
+    # GA: 5 events to connect and update, 18 for the first exchange; the 27th (the second reply's
+    # response.output_item.added) cuts the socket
+    simulator = make_simulator(drop_after=27)
     policy = ReconnectPolicy(attempts=3, initial_delay=0, jitter=0, timeout=5)
     with RealtimeClient(url=simulator.url, reconnect=policy) as client:
         recorder = _record(client, "reconnecting", "reconnected", "close")
