@@ -109,7 +109,8 @@ def test_send_text_and_wait_for_completed_items(client: RealtimeClient) -> None:
 
 
 def test_manual_audio_turn(client: RealtimeClient) -> None:
-    client.update_session(modalities=["text"], input_audio_transcription={"model": "whisper-1"})
+    # GA servers run server VAD unless told otherwise: manual turns say so.
+    client.update_session(modalities=["text"], input_audio_transcription={"model": "whisper-1"}, turn_detection=None)
     speech = tone(600)
     for start in range(0, len(speech), 2400):
         client.append_input_audio(speech[start : start + 2400])
@@ -297,12 +298,12 @@ def test_ask_raises_a_timeout_error_saying_what_it_waited_for(make_simulator: Si
 
 def test_session_error_names_the_session_update(client: RealtimeClient) -> None:
     recorder = _record(client, "error")
-    client.update_session(temperature=9.0)  # the server accepts 0.6 .. 1.2
+    client.update_session(speed=9.0)  # the server accepts 0.25 .. 1.5
     (payload,) = recorder.wait("error", timeout=10)
     assert isinstance(payload["error"], ServerError)
-    assert payload["error"].error.get("param") == "session.temperature"
+    assert payload["error"].error.get("param") == "session.audio.output.speed"  # the GA wire's name
     assert payload["client_event"]["type"] == "session.update"
-    assert payload["client_event"]["session"]["temperature"] == 9.0
+    assert payload["client_event"]["session"] == {"speed": 9.0}  # as the caller asked
     assert client.is_connected()
 
 
@@ -385,8 +386,9 @@ def test_reconnects_after_a_drop_replays_the_conversation_and_fails_only_what_wa
 ) -> None:
     from realtime_sync.client import ReconnectPolicy
 
-    # 4 events to connect, 16 for the first exchange; the 24th (mid-reply of the second) cuts the socket
-    simulator = make_simulator(drop_after=24)
+    # GA: 5 events to connect and update, 18 for the first exchange; the 27th (the second reply's
+    # response.output_item.added) cuts the socket
+    simulator = make_simulator(drop_after=27)
     policy = ReconnectPolicy(attempts=3, initial_delay=0, jitter=0, timeout=5)
     with RealtimeClient(url=simulator.url, reconnect=policy) as client:
         recorder = _record(client, "reconnecting", "reconnected", "close")
