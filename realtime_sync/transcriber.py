@@ -46,12 +46,12 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Deque, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import numpy as np
 
 from . import audio as _audio
+from ._utterance import SAMPLE_RATE, AudioLog, Utterance, ms_to_sample
 from .api import RealtimeAPI, generate_id
 from .errors import (
     ConfigurationError,
@@ -73,88 +73,9 @@ logger = logging.getLogger(__name__)
 TRANSCRIPTION_MODELS = ("gpt-4o-transcribe", "gpt-4o-mini-transcribe", "whisper-1", "gpt-realtime-whisper")
 #: The default turn detection: the server's VAD cuts the audio into utterances.
 SERVER_VAD: Mapping[str, Any] = {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 500}
-#: The rate of the audio sent (``audio/pcm`` at 24 kHz); other rates are resampled.
-SAMPLE_RATE = 24000
 _LOGPROBS = "item.input_audio_transcription.logprobs"
 _KEEP_UNCLAIMED_MS = 15000  # audio kept while no utterance claims it (prefix padding looks back)
 _FILE_CHUNK_MS = 100
-
-
-@dataclass
-class Utterance:
-    """One turn of speech and its transcription.
-
-    Attributes:
-        item_id: the server's id of the user item holding the audio.
-        text: the transcript: the deltas so far, then the final text.
-        status: ``"in_progress"``, ``"completed"`` or ``"failed"``.
-        previous_item_id: the item before it (transcriptions may finish out of order).
-        start_ms, end_ms: the audio span, in milliseconds from the first audio
-            sent (``speech_started`` / ``speech_stopped`` with turn detection,
-            the appended audio between commits without); None until known.
-        logprobs: ``[{"token", "logprob", "bytes"}, ...]`` when the
-            transcriber was made with ``include_logprobs=True``, else None.
-        usage: the server's usage report of the transcription.
-        error: the server's error object when the transcription failed.
-        audio: the utterance's int16 samples at 24 kHz when ``keep_audio=True``.
-    """
-
-    item_id: str
-    text: str = ""
-    status: str = "in_progress"
-    previous_item_id: Optional[str] = None
-    start_ms: Optional[int] = None
-    end_ms: Optional[int] = None
-    logprobs: Optional[List[Dict[str, Any]]] = None
-    usage: Optional[Dict[str, Any]] = None
-    error: Optional[Dict[str, Any]] = None
-    audio: Optional[np.ndarray] = field(default=None, repr=False)
-
-    @property
-    def done(self) -> bool:
-        """Whether the transcription has completed or failed."""
-        return self.status != "in_progress"
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "failed"
-
-    @property
-    def duration_ms(self) -> Optional[int]:
-        """``end_ms - start_ms`` once both are known."""
-        return None if self.start_ms is None or self.end_ms is None else self.end_ms - self.start_ms
-
-
-class _AudioLog:
-    """The audio sent, kept to cut out each utterance's samples (24 kHz int16). Receive thread and caller."""
-
-    def __init__(self) -> None:
-        self.chunks: Deque[np.ndarray] = deque()
-        self.start = 0  # absolute index of chunks[0][0]
-        self.end = 0
-
-    def append(self, samples: np.ndarray) -> None:
-        if len(samples):
-            self.chunks.append(samples)
-            self.end += len(samples)
-
-    def cut(self, first: int, last: int) -> np.ndarray:
-        """Samples ``first:last`` (absolute), as far as they are still kept."""
-        parts, position = [], self.start
-        for chunk in self.chunks:
-            lo, hi = max(first - position, 0), min(last - position, len(chunk))
-            if lo < hi:
-                parts.append(chunk[lo:hi])
-            position += len(chunk)
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
-
-    def forget_before(self, position: int) -> None:
-        while self.chunks and self.start + len(self.chunks[0]) <= position:
-            self.start += len(self.chunks.popleft())
-
-
-def _ms_to_sample(ms: int) -> int:
-    return int(ms) * SAMPLE_RATE // 1000
 
 
 class RealtimeTranscriber(EventHandler):
@@ -256,7 +177,7 @@ class RealtimeTranscriber(EventHandler):
         self._next: Optional[Waiter] = None
         self._closed: Optional[ConnectionClosedError] = None
         self._pending_event: Dict[str, Waiter] = {}  # client event_id -> waiter of its answer
-        self._audio = _AudioLog()
+        self._audio = AudioLog()
         self._sent = 0  # samples sent
         self._committed_upto = 0  # manual turns: where the next commit's span starts
         self._manual_spans: Deque[Tuple[int, int]] = deque()
@@ -289,7 +210,7 @@ class RealtimeTranscriber(EventHandler):
             self._closed = None
             self._open.clear()
             self._finished.clear()
-            self._audio = _AudioLog()
+            self._audio = AudioLog()
             self._sent = self._committed_upto = 0
             self._manual_spans.clear()
         self.api.connect(timeout=timeout)
@@ -406,7 +327,7 @@ class RealtimeTranscriber(EventHandler):
                     self.commit()
             else:
                 silence = int(detection.get("silence_duration_ms") or 500) + 500
-                self.append_audio(np.zeros(_ms_to_sample(silence), dtype=np.int16))
+                self.append_audio(np.zeros(ms_to_sample(silence), dtype=np.int16))
             self._barrier(deadline)
             with self._lock:
                 speaking = any(u.end_ms is None and u.start_ms is not None for u in mine)
@@ -604,12 +525,12 @@ class RealtimeTranscriber(EventHandler):
 
     def _keep_audio(self, utterance: Utterance) -> None:
         if self.keep_audio and utterance.start_ms is not None and utterance.end_ms is not None:
-            utterance.audio = self._audio.cut(_ms_to_sample(utterance.start_ms), _ms_to_sample(utterance.end_ms))
+            utterance.audio = self._audio.cut(ms_to_sample(utterance.start_ms), ms_to_sample(utterance.end_ms))
 
     def _forget_audio(self) -> None:
         """Drop audio no utterance can still claim (lock held)."""
-        starts = [_ms_to_sample(u.start_ms) for u in self._open.values() if u.start_ms is not None]
-        self._audio.forget_before(min(starts + [self._audio.end - _ms_to_sample(_KEEP_UNCLAIMED_MS)]))
+        starts = [ms_to_sample(u.start_ms) for u in self._open.values() if u.start_ms is not None]
+        self._audio.forget_before(min(starts + [self._audio.end - ms_to_sample(_KEEP_UNCLAIMED_MS)]))
 
     def _on_close(self, event: Dict[str, Any]) -> None:
         reason = event.get("reason")
