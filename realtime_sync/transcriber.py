@@ -180,7 +180,7 @@ class RealtimeTranscriber(EventHandler):
         self._audio = AudioLog()
         self._sent = 0  # samples sent
         self._committed_upto = 0  # manual turns: where the next commit's span starts
-        self._manual_spans: Deque[Tuple[int, int]] = deque()
+        self._manual_spans: Dict[str, Tuple[int, int]] = {}  # commit event_id -> its span, oldest first
         self._collectors: List[List[Utterance]] = []  # transcribe_file() calls in progress
         self._microphone: Optional["Microphone"] = None
 
@@ -262,15 +262,20 @@ class RealtimeTranscriber(EventHandler):
         with self._lock:
             if self.keep_audio:
                 self._audio.append(data)
+                self._forget_audio()
             self._sent += len(data)
         self.api.send("input_audio_buffer.append", {"audio": _audio.pcm16_to_base64(data)})
 
     def commit(self) -> None:
-        """End the current utterance yourself (for ``turn_detection=None``); it needs 100 ms of audio."""
+        """End the current utterance now (the way to end each one with ``turn_detection=None``).
+
+        The server wants 100 ms of audio or more; it answers an ``error`` otherwise.
+        """
+        event_id = generate_id("evt_")
         with self._lock:
-            self._manual_spans.append((self._committed_upto, self._sent))
+            self._manual_spans[event_id] = (self._committed_upto, self._sent)
             self._committed_upto = self._sent
-        self.api.send("input_audio_buffer.commit")
+        self.api.send("input_audio_buffer.commit", {"event_id": event_id})
 
     def clear(self) -> None:
         """Drop the audio sent since the last utterance ended."""
@@ -445,6 +450,7 @@ class RealtimeTranscriber(EventHandler):
         error = ServerError(event.get("error") or {})
         with self._lock:
             waiter = self._pending_event.get(error.event_id or "")
+            self._manual_spans.pop(error.event_id or "", None)  # a refused commit makes no utterance
         if waiter is not None:
             param = error.error.get("param")
             waiter.fail(
@@ -480,8 +486,9 @@ class RealtimeTranscriber(EventHandler):
             elif event_type == "input_audio_buffer.committed":
                 utterance.previous_item_id = event.get("previous_item_id")
                 if utterance.end_ms is None and self._manual_spans:
-                    first, last = self._manual_spans.popleft()
-                    utterance.start_ms = first * 1000 // SAMPLE_RATE
+                    first, last = self._manual_spans.pop(next(iter(self._manual_spans)))
+                    if utterance.start_ms is None:  # with VAD, speech_started said where it began
+                        utterance.start_ms = first * 1000 // SAMPLE_RATE
                     utterance.end_ms = last * 1000 // SAMPLE_RATE
                     self._keep_audio(utterance)
                 started = fresh

@@ -488,3 +488,93 @@ def test_cli_transcribe_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         main(["transcribe", "--help"])
     assert "microphone" in capsys.readouterr().out
 
+
+
+class FakeMicrophone:
+    """Stands in for ``realtime_sync.devices.Microphone``: its worker thread delivers SPEECH in 40 ms chunks."""
+
+    made: List["FakeMicrophone"] = []
+
+    def __init__(self, device: Any = None, *, callback: Any, **options: Any) -> None:
+        self.device, self.callback, self.options = device, callback, options
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._work, name="realtime-sync-mic")
+        FakeMicrophone.made.append(self)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _work(self) -> None:
+        step = RATE * 40 // 1000
+        for start in range(0, len(SPEECH), step):
+            if self.stopped.is_set():
+                return
+            self.callback(SPEECH[start : start + step])
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def fake_microphone(monkeypatch: pytest.MonkeyPatch) -> Any:
+    import realtime_sync.devices
+
+    FakeMicrophone.made = []
+    monkeypatch.setattr(realtime_sync.devices, "Microphone", FakeMicrophone)
+    return FakeMicrophone
+
+
+def test_listen_feeds_the_microphone_into_the_session(make_simulator: Any, fake_microphone: Any) -> None:
+    sim = make_simulator(transcriber=["from the microphone", "again"])
+    with RealtimeTranscriber(sim.url) as stt:
+        microphone = stt.listen("USB", chunk_ms=40)
+        assert (microphone.device, microphone.options) == ("USB", {"chunk_ms": 40})
+        with pytest.raises(ConfigurationError):
+            stt.listen()
+        got = [u.text for u in stt.utterances(timeout=5)]
+    assert got == ["from the microphone", "again"]
+    assert microphone.stopped.is_set() and not microphone.thread.is_alive()  # disconnect() closed it
+    assert _client_threads() == []
+
+
+def test_cli_without_a_file_listens_until_enter(make_simulator: Any, fake_microphone: Any) -> None:
+    from realtime_sync.cli.transcribe import run_transcribe
+
+    sim = make_simulator(transcriber=["one", "two"])
+    finished = threading.Event()
+
+    class Keyboard(io.StringIO):
+        def readline(self, *args: Any) -> str:  # Enter, once both captions are out
+            assert finished.wait(10)
+            return "\n"
+
+    class Screen(io.StringIO):
+        def write(self, text: str) -> int:
+            result = super().write(text)
+            if self.getvalue().count("\n") == 2:
+                finished.set()
+            return result
+
+    out, err = Screen(), io.StringIO()
+    args = _cli_args("--url", sim.url, "--input-device", "2", "--vad", "semantic")
+    assert run_transcribe(args, stdin=Keyboard(), out=out, err=err) == 0
+    assert out.getvalue().splitlines() == ["one", "two"]
+    assert "Press Enter to stop" in err.getvalue()
+    assert fake_microphone.made[0].device == 2 and fake_microphone.made[0].stopped.is_set()
+
+
+def test_commits_with_vad_keep_the_speech_start_and_a_refused_commit_shifts_nothing(make_simulator: Any) -> None:
+    sim = make_simulator(transcriber=["cut short", "later"])
+    errors: List[Any] = []
+    with RealtimeTranscriber(sim.url) as stt:
+        stt.on("error", lambda e: errors.append(e["error"]))
+        stt.commit()  # nothing buffered: the server refuses it
+        stt.append_audio(np.concatenate([silence(0.5), tone(0.6)]))  # speech still going on...
+        stt.commit()  # ...ended here
+        first = stt.wait_for_utterance(timeout=5)
+        stt.append_audio(np.concatenate([silence(0.5), tone(0.5), silence(1.0)]))
+        second = stt.wait_for_utterance(timeout=5)
+    assert [e.code for e in errors] == ["input_audio_buffer_commit_empty"]
+    assert first is not None and (first.text, first.start_ms, first.end_ms) == ("cut short", 200, 1100)
+    assert second is not None and (second.text, second.start_ms, second.end_ms) == ("later", 1300, 2600)
