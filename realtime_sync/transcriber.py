@@ -171,7 +171,9 @@ class RealtimeTranscriber(EventHandler):
         self.config: Dict[str, Any] = config
         #: The session as the server last reported it (``session.created`` / ``.updated``).
         self.session: Optional[Dict[str, Any]] = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the state below; never held while sending
+        self._append_lock = threading.Lock()  # one append (or commit) at a time, in order
+        self._resampler: Optional[_audio.Resampler] = None
         self._open: Dict[str, Utterance] = {}
         self._finished: Deque[Utterance] = deque()
         self._next: Optional[Waiter] = None
@@ -213,6 +215,7 @@ class RealtimeTranscriber(EventHandler):
             self._audio = AudioLog()
             self._sent = self._committed_upto = 0
             self._manual_spans.clear()
+            self._resampler = None
         self.api.connect(timeout=timeout)
         try:
             self._request("session.update", {"session": copy.deepcopy(self.config)}, deadline, "session.updated")
@@ -247,16 +250,35 @@ class RealtimeTranscriber(EventHandler):
     # -- audio in ----------------------------------------------------------------
 
     def append_audio(self, samples: Any, rate: int = SAMPLE_RATE) -> None:
-        """Send audio: int16 or float (``[-1, 1]``) mono samples at ``rate`` Hz (resampled to 24 kHz).
+        """Send audio: int16 or float (``[-1, 1]``) mono samples at ``rate`` Hz.
 
-        Safe from any thread (a microphone's worker thread, say).
+        Audio at another rate goes through one streaming resampler to 24 kHz,
+        so a stream of chunks is resampled without seams (it holds back a few
+        milliseconds until the next chunk or :meth:`commit`). Safe from any
+        thread (a microphone's worker thread, say): appends are sent in the
+        order they are counted.
 
         Raises:
             NotConnectedError: not connected.
         """
         data = _audio.to_pcm16(samples)
-        if rate != SAMPLE_RATE:
-            data = _audio.resample(data, rate, SAMPLE_RATE)
+        with self._append_lock:
+            if rate != SAMPLE_RATE:
+                if self._resampler is None or self._resampler.from_rate != rate:
+                    self._send_samples(self._flush_resampler())
+                    self._resampler = _audio.Resampler(rate, SAMPLE_RATE)
+                data = self._resampler.process(data)
+            elif self._resampler is not None:
+                self._send_samples(self._flush_resampler())
+            self._send_samples(data)
+
+    def _flush_resampler(self) -> np.ndarray:
+        """What the streaming resampler still holds (append lock held)."""
+        resampler, self._resampler = self._resampler, None
+        return np.zeros(0, dtype=np.int16) if resampler is None else _audio.to_pcm16(resampler.flush())
+
+    def _send_samples(self, data: np.ndarray) -> None:
+        """Count, keep (``keep_audio``) and send 24 kHz samples (append lock held)."""
         if not len(data):
             return
         with self._lock:
@@ -272,10 +294,12 @@ class RealtimeTranscriber(EventHandler):
         The server wants 100 ms of audio or more; it answers an ``error`` otherwise.
         """
         event_id = generate_id("evt_")
-        with self._lock:
-            self._manual_spans[event_id] = (self._committed_upto, self._sent)
-            self._committed_upto = self._sent
-        self.api.send("input_audio_buffer.commit", {"event_id": event_id})
+        with self._append_lock:
+            self._send_samples(self._flush_resampler())
+            with self._lock:
+                self._manual_spans[event_id] = (self._committed_upto, self._sent)
+                self._committed_upto = self._sent
+            self.api.send("input_audio_buffer.commit", {"event_id": event_id})
 
     def clear(self) -> None:
         """Drop the audio sent since the last utterance ended."""

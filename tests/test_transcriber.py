@@ -578,3 +578,17 @@ def test_commits_with_vad_keep_the_speech_start_and_a_refused_commit_shifts_noth
     assert [e.code for e in errors] == ["input_audio_buffer_commit_empty"]
     assert first is not None and (first.text, first.start_ms, first.end_ms) == ("cut short", 200, 1100)
     assert second is not None and (second.text, second.start_ms, second.end_ms) == ("later", 1300, 2600)
+
+
+def test_chunks_at_another_rate_are_resampled_as_one_stream(make_simulator: Any) -> None:
+    sim = make_simulator(transcriber=["resampled"])
+    source = audio.resample(tone(0.5), RATE, 16000)
+    with RealtimeTranscriber(sim.url, turn_detection=None, keep_audio=True) as stt:
+        for start in range(0, len(source), 320):  # 20 ms chunks at 16 kHz
+            stt.append_audio(source[start : start + 320], rate=16000)
+        stt.commit()  # sends what the resampler held back first
+        utterance = stt.wait_for_utterance(timeout=5)
+    assert utterance is not None and utterance.audio is not None
+    whole = audio.resample(source, 16000, RATE)
+    assert len(utterance.audio) == len(whole) and (utterance.start_ms, utterance.end_ms) == (0, 500)
+    assert np.max(np.abs(utterance.audio.astype(int) - whole.astype(int))) <= 1  # no seams at the chunk edges
