@@ -17,9 +17,9 @@ __all__ = ["SAMPLE_RATE", "Utterance", "AudioLog", "ms_to_sample"]
 SAMPLE_RATE = 24000
 
 
-@dataclass
+@dataclass(eq=False)
 class Utterance:
-    """One turn of speech and its transcription.
+    """One turn of speech and its transcription (compared by identity).
 
     Attributes:
         item_id: the server's id of the user item holding the audio.

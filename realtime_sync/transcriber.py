@@ -28,6 +28,9 @@ Callbacks (one dict argument each) run on the receive thread, in order:
 - ``error`` ``{"error": ServerError, "event"}``: the server refused something.
 - ``close`` ``{"error", "code", "reason"}``: the connection ended.
 
+An utterance's callbacks have all run by the time :meth:`~RealtimeTranscriber.utterances`
+yields it.
+
 Blocking calls follow the package's rule: a call that waits for events
 (:meth:`~RealtimeTranscriber.utterances`,
 :meth:`~RealtimeTranscriber.wait_for_utterance`) ends (the iteration stops,
@@ -46,7 +49,7 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Deque, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Deque, Dict, Iterator, List, Mapping, Optional, Set, Tuple
 
 import numpy as np
 
@@ -183,7 +186,8 @@ class RealtimeTranscriber(EventHandler):
         self._sent = 0  # samples sent
         self._committed_upto = 0  # manual turns: where the next commit's span starts
         self._manual_spans: Dict[str, Tuple[int, int]] = {}  # commit event_id -> its span, oldest first
-        self._collectors: List[List[Utterance]] = []  # transcribe_file() calls in progress
+        # transcribe_file() calls in progress: their utterances, and the ids of those delivered
+        self._collectors: List[Tuple[List[Utterance], Set[str]]] = []
         self._microphone: Optional["Microphone"] = None
 
     def __repr__(self) -> str:
@@ -342,8 +346,9 @@ class RealtimeTranscriber(EventHandler):
         if rate != SAMPLE_RATE:
             samples = _audio.resample(samples, rate, SAMPLE_RATE)
         mine: List[Utterance] = []
+        delivered: Set[str] = set()
         with self._lock:
-            self._collectors.append(mine)
+            self._collectors.append((mine, delivered))
         try:
             step = SAMPLE_RATE * _FILE_CHUNK_MS // 1000
             for first in range(0, len(samples), step):
@@ -365,7 +370,7 @@ class RealtimeTranscriber(EventHandler):
                 self._barrier(deadline)
             while True:
                 with self._lock:
-                    if all(u.done for u in mine):
+                    if all(u.item_id in delivered for u in mine):
                         for utterance in mine:
                             if utterance in self._finished:
                                 self._finished.remove(utterance)
@@ -374,7 +379,7 @@ class RealtimeTranscriber(EventHandler):
                 self._wait(waiter, deadline, "the transcription of the file")
         finally:
             with self._lock:
-                self._collectors.remove(mine)
+                self._collectors = [c for c in self._collectors if c[0] is not mine]
 
     # -- results out ----------------------------------------------------------------
 
@@ -490,8 +495,8 @@ class RealtimeTranscriber(EventHandler):
         utterance = self._open.get(item_id)
         if utterance is None:
             utterance = self._open[item_id] = Utterance(item_id)
-            for collector in self._collectors:
-                collector.append(utterance)
+            for collected, _delivered in self._collectors:
+                collected.append(utterance)
         return utterance
 
     def _on_item_event(self, event_type: str, event: Dict[str, Any]) -> None:
@@ -535,16 +540,12 @@ class RealtimeTranscriber(EventHandler):
                 finished = True
             elif fresh:
                 del self._open[item_id]  # an event about another item: not a turn
-                for collector in self._collectors:
-                    collector.remove(utterance)
+                for collected, _delivered in self._collectors:
+                    collected.remove(utterance)
                 return
             if finished:
                 del self._open[item_id]
-                self._finished.append(utterance)
-                self._forget_audio()
-            waiter = self._next if (finished or started) else None
-        if waiter is not None:
-            waiter.resolve(None)
+            waiter = self._next if started else None
         if started:
             self.dispatch("utterance.started", {"utterance": utterance})
         if payload:
@@ -553,6 +554,15 @@ class RealtimeTranscriber(EventHandler):
             self.dispatch("utterance.failed", {"utterance": utterance, "error": utterance.error})
         elif finished:
             self.dispatch("utterance.completed", {"utterance": utterance})
+        if finished:  # after the callbacks: the iterator never overtakes them
+            with self._lock:
+                self._finished.append(utterance)
+                self._forget_audio()
+                for _collected, delivered in self._collectors:
+                    delivered.add(item_id)
+                waiter = self._next
+        if waiter is not None:
+            waiter.resolve(None)
 
     def _keep_audio(self, utterance: Utterance) -> None:
         if self.keep_audio and utterance.start_ms is not None and utterance.end_ms is not None:
