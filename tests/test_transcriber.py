@@ -592,3 +592,27 @@ def test_chunks_at_another_rate_are_resampled_as_one_stream(make_simulator: Any)
     whole = audio.resample(source, 16000, RATE)
     assert len(utterance.audio) == len(whole) and (utterance.start_ms, utterance.end_ms) == (0, 500)
     assert np.max(np.abs(utterance.audio.astype(int) - whole.astype(int))) <= 1  # no seams at the chunk edges
+
+
+def test_the_iterator_hands_out_an_utterance_after_its_callbacks_ran(make_simulator: Any) -> None:
+    sim = make_simulator(transcriber=["a", None, "c"])
+    called: List[str] = []
+    release = threading.Event()
+
+    def slow_callback(event: Dict[str, Any]) -> None:  # receive thread: holds the utterance back
+        assert release.wait(5)
+        called.append(event["utterance"].item_id)
+
+    with RealtimeTranscriber(sim.url) as stt:
+        stt.on("utterance.completed", slow_callback)
+        stt.on("utterance.failed", slow_callback)
+        stt.append_audio(np.concatenate([SPEECH, SPEECH[: int(RATE * 1.5)], silence(1.0)]))  # three turns
+        assert stt.wait_for_utterance(timeout=0.2) is None  # held back by the callback
+        release.set()
+        handed_out = []
+        for utterance in stt.utterances(timeout=5):
+            assert utterance.item_id in called
+            handed_out.append(utterance.text)
+            if len(handed_out) == 3:
+                break
+    assert handed_out == ["a", "", "c"]
