@@ -258,8 +258,13 @@ class RealtimeSimulator:
 
     @property
     def url(self) -> str:
-        """The ``ws://host:port`` URL to give RealtimeClient / RealtimeAPI."""
-        return f"ws://{self.host}:{self.port}"
+        """The URL to give RealtimeClient / RealtimeAPI: ``ws://host:port/v1/realtime``.
+
+        OpenAI's GA path, so a client given it speaks GA by default; the
+        simulator serves any path, and speaks beta to a client that sends
+        ``OpenAI-Beta: realtime=v1`` (``protocol="beta"``).
+        """
+        return f"ws://{self.host}:{self.port}/v1/realtime"
 
     def start(self) -> RealtimeSimulator:
         """Bind the socket and start serving on a background thread; returns self.
