@@ -39,7 +39,7 @@ from __future__ import annotations
 import copy
 import queue
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
+from typing import Any, ContextManager, Dict, List, Optional, Sequence, Tuple, cast
 
 from . import audio as _audio
 from . import history as _history
@@ -60,6 +60,7 @@ from .errors import (
     RealtimeTimeoutError,
 )
 from .events import EventHandler
+from .recording import ClientRecording, Recorder
 from .types import Item, ServerEvent, ToolHandler
 
 __all__ = ["RealtimeClient", "DEFAULT_SESSION_CONFIG", "DEFAULT_SERVER_VAD_CONFIG", "ToolHandler"]
@@ -85,6 +86,10 @@ class RealtimeClient(EventHandler):
             unanswered (no ``response.created``, no ``error``) before the
             client stops waiting for it, fails the :meth:`ask` waiting on it
             and sends the next queued request; ``None`` waits for ever.
+        record: a file to record every frame of each connection to
+            (:mod:`realtime_sync.recording`: JSON Lines, no key, no headers),
+            replayable with ``RealtimeSimulator(replay=...)``; see also :meth:`record`.
+        record_audio: keep audio in the recording (``False``: its length only).
         **api_options: passed to :class:`~realtime_sync.api.RealtimeAPI`
             (``ping_interval``, ``ping_timeout``, ``max_frame_size``, ``protocol``...).
 
@@ -107,6 +112,8 @@ class RealtimeClient(EventHandler):
         tool_timeout: Optional[float] = 30.0,
         input_audio_window: float = 60.0,
         response_start_timeout: Optional[float] = 30.0,
+        record: Optional[str] = None,
+        record_audio: bool = True,
         **api_options: Any,
     ) -> None:
         super().__init__()
@@ -123,9 +130,9 @@ class RealtimeClient(EventHandler):
         self._emit = self._outlet.emit
         self._settings = SessionSettings()
         self._sent = SentEvents()
-        self.realtime = RealtimeAPI(
-            url, api_key, debug=debug, headers=headers, query=query, on_server_event=self._on_server_event, **api_options
-        )
+        self._recording = ClientRecording(record, record_audio=record_audio)
+        hook = self._recording.hook(self._on_server_event)  # records each server event before it is handled
+        self.realtime = RealtimeAPI(url, api_key, debug=debug, headers=headers, query=query, on_server_event=hook, **api_options)
         self._outbound = Outbound(self.realtime, self._sent, self._emit, self._outlet.wants)
         self._send = self._outbound.send
         self._responses = ResponseQueue(self._send, answer_timeout=response_start_timeout)
@@ -232,6 +239,7 @@ class RealtimeClient(EventHandler):
         """
         if self.is_connected():
             raise RealtimeConnectionError("already connected; call disconnect() first")
+        self._recording.connecting(self.realtime)
         with self._state_lock:
             unfinished = self._live
         if unfinished:  # closed by the server, "close" not handled yet: finish it first
@@ -267,6 +275,7 @@ class RealtimeClient(EventHandler):
         if self.realtime.is_connected():
             self.realtime.disconnect()
         self._end_connection({"error": False, "code": None, "reason": None})
+        self._recording.disconnected()
         self.conversation.clear()
         if not self._is_dispatching_thread():
             self._tools.join_stopped()
@@ -281,6 +290,10 @@ class RealtimeClient(EventHandler):
         self._tools.clear()
         self._inbound.apply_formats(self._settings.config)
         self._add_api_event_handlers()
+
+    def record(self, path: str, *, record_audio: bool = True) -> ContextManager[Recorder]:
+        """Record every frame to ``path`` for a ``with`` block (see the ``record`` option); ConfigurationError if recording."""
+        return self._recording.recording(self.realtime, path, record_audio=record_audio)
 
     def __enter__(self) -> "RealtimeClient":
         if not self.is_connected():
