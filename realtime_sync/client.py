@@ -272,6 +272,7 @@ class RealtimeClient(EventHandler):
 
     def disconnect(self) -> None:
         """Close the socket, wake every blocked helper, clear the conversation. Idempotent; any thread."""
+        self._recording.disconnecting()
         if self.realtime.is_connected():
             self.realtime.disconnect()
         self._end_connection({"error": False, "code": None, "reason": None})

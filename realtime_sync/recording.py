@@ -36,8 +36,11 @@ began on the monotonic clock (microseconds), and ``dir``:
   written on the wire (``event_id`` included).
 - ``{"t": 0.0001, "dir": "open"}``: a connection begins (one before the first
   frame of each connection).
-- ``{"t": 9.87, "dir": "close", "code": 1000, "reason": null, "error": false}``:
-  the connection ended (the client's ``close`` payload).
+- ``{"t": 9.87, "dir": "close", "code": 1000, "reason": null, "error": false, "by": "client"}``:
+  the connection ended (the client's ``close`` payload); ``by`` is
+  ``"client"`` when the client disconnected, ``"server"`` when the server
+  closed it or it was lost (a replay then closes it the same way, with the
+  same code, or cuts it when ``code`` is ``null``).
 
 Elided audio (``record_audio=False``): each base64 audio string (the
 ``delta`` of ``*audio.delta`` events, any string field named ``audio``, such as
@@ -285,7 +288,7 @@ def read_recording(path: PathLike) -> Recording:
             current.append(Frame(str(direction), event, float(moment), number))
         elif direction == "close":
             if recording.closes:
-                recording.closes[-1] = {k: record.get(k) for k in ("code", "reason", "error")}
+                recording.closes[-1] = {k: record.get(k) for k in ("code", "reason", "error", "by")}
             current = None
         elif direction != "open":
             logger.debug("%s, line %d: record of unknown kind %r ignored", name, number, direction)
@@ -327,6 +330,7 @@ class Recorder:
         self._queue: "queue.Queue[Optional[str]]" = queue.Queue(_QUEUE_SIZE)
         self._start = time.monotonic()
         self._open = False  # a connection's frames are being recorded
+        self._client_closing = False  # the client is disconnecting: the next close is its own
         self._closed = False
         #: The first error met writing the file (``None``: none).
         self.error: Optional[OSError] = None
@@ -359,13 +363,21 @@ class Recorder:
             return
         self._put(direction, '"event":' + encoded)
 
+    def client_closing(self) -> None:
+        """The client is about to disconnect: the next close is recorded as its own (``"by": "client"``)."""
+        with self._lock:
+            self._client_closing = True
+
     def closed(self, payload: Dict[str, Any]) -> None:
         """Record the end of a connection (the ``close`` payload). Any thread."""
         with self._lock:
+            by = "client" if self._client_closing else "server"
+            self._client_closing = False
             if not self._open or self._closed:
                 return
             self._open = False
             fields = {k: payload.get(k) for k in ("code", "reason", "error")}
+            fields["by"] = by
             self._enqueue(self._line("close", json.dumps(fields, default=str)[1:-1]))
 
     def _put(self, direction: str, body: str) -> None:
@@ -418,7 +430,7 @@ class Recorder:
                 return
             if self._open:
                 self._open = False
-                self._enqueue(self._line("close", '"code":null,"reason":"recording stopped","error":false'))
+                self._enqueue(self._line("close", '"code":null,"reason":"recording stopped","error":false,"by":"client"'))
             self._closed = True
         self._queue.put(_STOP)
         if self._thread is not threading.current_thread():
@@ -476,6 +488,12 @@ class ClientRecording:
                 self._written = True
             if self.active is not None:
                 self._listen(api)
+
+    def disconnecting(self) -> None:
+        """The client is about to disconnect (its close is recorded as the client's)."""
+        recorder = self.active
+        if recorder is not None:
+            recorder.client_closing()
 
     def disconnected(self) -> None:
         """The client disconnected: close the ``record=`` file; a ``record()`` context's is only flushed."""

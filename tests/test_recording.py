@@ -522,3 +522,48 @@ def test_events_record_then_replay_serves_it(tmp_path: Path) -> None:
 
     missing = run_python(["-m", "realtime_sync", "replay", str(tmp_path / "nope.jsonl")], env=env, cwd=tmp_path)
     assert missing.returncode == 1 and "no recording at" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize("fault", ["expire", "drop"])
+def test_a_connection_the_server_ended_ends_the_same_way_in_replay(tmp_path: Path, fault: str) -> None:
+    path = tmp_path / "ended.jsonl"
+    with RealtimeSimulator(speed=None) as simulator:
+        client = RealtimeClient(url=simulator.url, protocol="ga", record=str(path))
+        closed = threading.Event()
+        client.on("close", lambda payload: closed.set())
+        client.connect(timeout=10)
+        assert client.ask("Hello!", timeout=10) is not None
+        simulator.expire_sessions() if fault == "expire" else simulator.drop_connections()
+        assert closed.wait(10)
+        client.disconnect()
+    [close] = read_recording(path).closes
+    assert close is not None and close["by"] == "server"
+    assert close["code"] == (1000 if fault == "expire" else None)
+
+    with RealtimeSimulator(replay=str(path)) as simulator:
+        client = RealtimeClient(url=simulator.url, protocol="ga")
+        ends: List[Dict[str, Any]] = []
+        ended = threading.Event()
+        client.on("close", lambda payload: (ends.append(payload), ended.set()))
+        client.connect(timeout=10)
+        assert client.ask("Hello!", timeout=10) is not None
+        assert ended.wait(10)
+        client.disconnect()
+        simulator.check_replay()
+    if fault == "expire":
+        assert ends[0]["code"] == 1000 and ends[0]["reason"] == "session expired" and not ends[0]["error"]
+    else:
+        assert ends[0]["code"] is None and ends[0]["error"]
+
+
+def test_a_connection_the_client_ended_stays_open_in_replay(hello_recording: Path) -> None:
+    [close] = read_recording(hello_recording).closes
+    assert close is not None and close["by"] == "client"
+    with RealtimeSimulator(replay=str(hello_recording)) as simulator:
+        client = RealtimeClient(url=simulator.url, protocol="ga")
+        client.add_tool(WEATHER, weather)
+        client.connect(timeout=10)
+        assert client.ask("Hello there!", timeout=10) is not None
+        assert client.realtime.wait_for_next("server.error", timeout=0.3) is None  # nothing more comes
+        assert client.is_connected()
+        client.disconnect()

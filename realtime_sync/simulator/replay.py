@@ -44,6 +44,8 @@ import logging
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 
+from websockets.frames import EXTERNAL_CLOSE_CODES
+
 from ..recording import Frame, PathLike, Recording, ReplayDivergenceError, elide_audio, read_recording, restore_audio
 from .config import new_id
 from .handshake import shutdown_socket
@@ -233,6 +235,7 @@ class ReplaySession:
                 return
             self._send_frames(self._greetings())
             self._send_frames(self._until_client_frame())
+            self._end_like_the_server()
             while not self.closed.is_set():
                 self._handle(self.connection.recv())
         except (ConnectionClosed, OSError):
@@ -289,6 +292,22 @@ class ReplaySession:
         self._frames.pop(0)
         self._learn_ids(expected.event, event)
         self._send_frames(self._until_client_frame())
+        self._end_like_the_server()
+
+    def _end_like_the_server(self) -> None:
+        """Once every frame is sent: end the connection as the server did, when the server ended it."""
+        closes = self.replay.recording.closes
+        close = closes[self.index] if self.index < len(closes) else None
+        if self._frames or close is None or close.get("by") != "server":
+            return
+        code, reason = close.get("code"), close.get("reason")
+        self.closed.set()
+        if not isinstance(code, int) or isinstance(code, bool) or code == 1006:
+            self.drop()  # lost without a close frame
+        elif code in EXTERNAL_CLOSE_CODES or 3000 <= code < 5000:
+            self.connection.close(code, str(reason or ""))
+        else:
+            self.connection.close(1011, str(reason or ""))
 
     def _learn_ids(self, recorded: Dict[str, Any], got: Dict[str, Any]) -> None:
         """Map the ids the recorded client made to the ones this client made."""
