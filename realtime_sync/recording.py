@@ -51,7 +51,9 @@ zero bytes (silence in pcm16) in its place.
 Writing (:class:`Recorder`) never slows the socket: each frame is encoded on
 the thread that saw it and handed through a bounded queue to a writer thread
 (``realtime-sync-recorder``) that writes buffered; the file is flushed when the
-queue runs dry and when the recording stops (a client's ``disconnect()``).
+queue runs dry and when the recording stops (a client's ``disconnect()``, the
+end of ``record()``, or the program's exit). A file that exists and is not a
+recording is never replaced.
 
 This module knows nothing of the client: :class:`ClientRecording` is the small
 object a :class:`~realtime_sync.client.RealtimeClient` holds for its
@@ -61,6 +63,7 @@ object a :class:`~realtime_sync.client.RealtimeClient` holds for its
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
 import json
@@ -306,14 +309,16 @@ class Recorder:
     close it (idempotent).
 
     Args:
-        path: the file; created, or replaced (``append=True``: added to, when
-            it already holds a recording).
+        path: the file; created, or replaced when it holds a recording
+            (``append=True``: added to). A file that is not a recording is
+            never replaced.
         protocol: the session's wire dialect.
         url: the server's URL, credentials already masked.
         record_audio: keep audio (``False``: replace it by its length).
 
     Raises:
-        ConfigurationError: the file cannot be opened for writing.
+        ConfigurationError: the file cannot be opened for writing, or exists
+            and is not a recording.
     """
 
     def __init__(
@@ -321,7 +326,13 @@ class Recorder:
     ) -> None:
         self.path = os.fspath(path)
         self.record_audio = bool(record_audio)
-        append = append and os.path.exists(self.path) and os.path.getsize(self.path) > 0
+        exists = os.path.isfile(self.path) and os.path.getsize(self.path) > 0
+        if exists and not _is_recording(self.path):
+            raise ConfigurationError(
+                f"cannot record to {self.path!r}: the file exists and is not a realtime_sync recording "
+                "(refusing to replace it)"
+            )
+        append = append and exists
         try:
             self._file = open(self.path, "a" if append else "w", encoding="utf-8", buffering=_BUFFER)
         except OSError as exc:
@@ -348,6 +359,7 @@ class Recorder:
             self._queue.put(json.dumps(header, ensure_ascii=False) + "\n")
         self._thread = threading.Thread(target=self._write_lines, name="realtime-sync-recorder", daemon=True)
         self._thread.start()
+        atexit.register(self.close)  # a program that never disconnects still gets its file
 
     def __repr__(self) -> str:
         return f"<Recorder {self.path!r} frames={self.frames}{' closed' if self._closed else ''}>"
@@ -433,6 +445,7 @@ class Recorder:
                 self._enqueue(self._line("close", '"code":null,"reason":"recording stopped","error":false,"by":"client"'))
             self._closed = True
         self._queue.put(_STOP)
+        atexit.unregister(self.close)
         if self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
@@ -551,6 +564,16 @@ class ClientRecording:
         for name, callback in (("client.*", self._on_client_event), ("close", self._on_close)):
             with contextlib.suppress(ValueError):
                 api.off(name, callback)
+
+
+def _is_recording(path: str) -> bool:
+    """Whether the file starts with a recording's header line."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            header = json.loads(handle.readline())
+    except (OSError, ValueError):
+        return False
+    return isinstance(header, dict) and header.get("format") == FORMAT
 
 
 def _check_path(path: Any) -> str:

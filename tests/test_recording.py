@@ -419,6 +419,27 @@ def test_a_missing_or_malformed_recording_is_a_configuration_error(tmp_path: Pat
         assert path.read_text(encoding="utf-8") == content  # nothing lost
 
 
+def test_a_file_that_is_not_a_recording_is_never_replaced(tmp_path: Path, hello_recording: Path) -> None:
+    precious = tmp_path / "notes.txt"
+    precious.write_text("my notes\n", encoding="utf-8")
+    with RealtimeSimulator(speed=None) as simulator:
+        client = RealtimeClient(url=simulator.url, protocol="ga", record=str(precious))
+        with pytest.raises(ConfigurationError, match="exists and is not a realtime_sync recording"):
+            client.connect(timeout=10)
+        assert precious.read_text(encoding="utf-8") == "my notes\n"
+        client = RealtimeClient(url=simulator.url, protocol="ga", record=str(hello_recording))  # a recording: replaced
+        converse(client, "What is 2 + 2?")
+    assert "What is 2 + 2?" in hello_recording.read_text() and "Hello there!" not in hello_recording.read_text()
+
+
+def test_readers_ignore_fields_and_records_they_do_not_know(tmp_path: Path) -> None:
+    records: List[Dict[str, Any]] = [{"dir": "note", "text": "a later kind of record"}] + hand_written_ga_stream()
+    records[1]["extra"] = {"added": "later"}
+    path = write_recording(tmp_path / "later.jsonl", records, comment="a field added later")
+    recording = read_recording(path)
+    assert len(recording.connections) == 1 and len(recording.frames()) == len(records) - 1
+
+
 def test_an_unwritable_recording_path_fails_connect_clearly(tmp_path: Path) -> None:
     with RealtimeSimulator(speed=None) as simulator:
         client = RealtimeClient(url=simulator.url, protocol="ga", record=str(tmp_path / "missing" / "x.jsonl"))

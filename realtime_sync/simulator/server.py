@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import threading
 import urllib.parse
 import weakref
@@ -204,7 +205,7 @@ class RealtimeSimulator:
         mcp_servers: Optional[McpServers] = None,
         refuse_connections: int = 0,
         refuse_reconnections: int = 0,
-        replay: Optional[str] = None,
+        replay: Union[str, "os.PathLike[str]", None] = None,
         replay_strict: bool = True,
     ) -> None:
         _check_options(
