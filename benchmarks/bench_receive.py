@@ -43,7 +43,7 @@ Two more things RealtimeAPI does on this path, both found by profiling:
   for the header, more for the payload) and its ``WebSocketApp`` loop adds a
   ``selectors`` wait and a ping check per frame. RealtimeAPI uses
   websocket-client for the handshake only; its connection then reads the
-  socket in 256 kB blocks and parses every frame in the block from one
+  socket in 64 kB blocks and parses every frame in the block from one
   buffer (``FrameReader`` in ``realtime_sync/_transport/frames.py``), waiting
   in ``poll`` only when the buffer holds no complete frame. Pings are sent by
   the receive thread itself (no keep-alive thread).

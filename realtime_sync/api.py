@@ -145,13 +145,17 @@ DEFAULT_MODEL = dialects.default_model("beta")
 RECEIVE_THREAD_NAME = "realtime-sync-recv"
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+# random byte -> base58 character (232 = 4 x 58 bytes used, the other 24 skipped)
+_ID_TABLE = bytes(ord(_BASE58[value % 58]) for value in range(232)) + bytes(24)
+_ID_SKIPPED = bytes(range(232, 256))
 
 
 def generate_id(prefix: str, length: int = 21) -> str:
     """Return ``prefix`` followed by random base58 characters, ``length`` in all.
 
     The reference client's id format: ``generate_id("evt_")`` gives ``evt_``
-    and 17 characters. Uses :mod:`secrets`.
+    and 17 characters, drawn uniformly from :mod:`secrets` random bytes
+    (bytes 0-231 map four to a character; the rest are skipped).
 
     Raises:
         ValueError: ``length`` leaves no room after ``prefix``.
@@ -159,12 +163,10 @@ def generate_id(prefix: str, length: int = 21) -> str:
     count = length - len(prefix)
     if count <= 0:
         raise ValueError(f"length {length} leaves no room after prefix {prefix!r}")
-    value = secrets.randbelow(58**count)
-    chars = []
-    for _ in range(count):
-        value, digit = divmod(value, 58)
-        chars.append(_BASE58[digit])
-    return prefix + "".join(chars)
+    chars = b""
+    while len(chars) < count:
+        chars += secrets.token_bytes(count + 8).translate(_ID_TABLE, _ID_SKIPPED)
+    return prefix + chars[:count].decode("ascii")
 
 
 class RealtimeAPI(EventHandler):
@@ -455,7 +457,8 @@ class RealtimeAPI(EventHandler):
         conn = self._conn
         if conn is None or not conn.is_open():
             raise NotConnectedError(f"cannot send {event_name!r}: not connected; call connect() first")
-        event: Dict[str, Any] = {"event_id": generate_id("evt_"), "type": event_name}
+        event_id = data["event_id"] if "event_id" in data else generate_id("evt_")
+        event: Dict[str, Any] = {"event_id": event_id, "type": event_name}
         event.update(data)
         event["type"] = event_name
         event = dialects.client_to_wire(event, self.protocol)

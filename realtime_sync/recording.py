@@ -375,10 +375,10 @@ class Recorder:
             return
         self._put(direction, '"event":' + encoded)
 
-    def client_closing(self) -> None:
+    def client_closing(self, closing: bool = True) -> None:
         """The client is about to disconnect: the next close is recorded as its own (``"by": "client"``)."""
         with self._lock:
-            self._client_closing = True
+            self._client_closing = closing
 
     def closed(self, payload: Dict[str, Any]) -> None:
         """Record the end of a connection (the ``close`` payload). Any thread."""
@@ -512,6 +512,8 @@ class ClientRecording:
         """The client disconnected: close the ``record=`` file; a ``record()`` context's is only flushed."""
         with self._lock:
             recorder, own = self.active, self._own
+            if recorder is not None:
+                recorder.client_closing(False)  # it was closed already: a later close is not the client's
             if own:
                 self.active = None
                 self._own = False
