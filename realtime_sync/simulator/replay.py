@@ -32,7 +32,10 @@ dialect, a connection the recording does not have) is logged at ERROR,
 kept in :attr:`Replay.divergences` (the simulator's ``replay_divergences``)
 as a :class:`~realtime_sync.recording.ReplayDivergenceError`, and sent to
 the client as an ``error`` event with code ``replay_diverged`` naming the
-event, the expected and the received; then the connection closes (1008).
+event, the expected and the received. The replay stops there: the
+connection stays open (so the client reads the error in its own time) and
+every later client event gets an ``error`` (code ``replay_diverged``) naming
+its ``event_id`` and the first divergence.
 Elided audio (a recording made with ``record_audio=False``) is replayed as
 silence of the recorded length.
 """
@@ -63,7 +66,6 @@ _KEY_FIELDS = {
     "conversation.item.create": ("item", "previous_item_id"),
 }
 _MISSING = object()
-_DIVERGED = 1008  # close code: policy violation
 
 
 def _shown(value: Any) -> str:
@@ -203,6 +205,7 @@ class ReplaySession:
         self._send_lock = threading.Lock()
         self._ids: Dict[str, str] = {}
         self._matched = 0
+        self._divergence: Optional[str] = None  # the first divergence: the replay stopped there
         self.id = new_id("sess")
         connections = replay.recording.connections
         self._frames: List[Frame] = list(connections[index]) if index < len(connections) else []
@@ -225,17 +228,16 @@ class ReplaySession:
                     f"{asked}; connect with protocol={self.protocol!r}",
                     None,
                 )
-                return
-            if self.index >= len(recording.connections):
+            elif self.index >= len(recording.connections):
                 self._diverge(
                     f"the recording {recording.path!r} holds {len(recording.connections)} connection(s); "
                     f"this is connection {self.index + 1}",
                     None,
                 )
-                return
-            self._send_frames(self._greetings())
-            self._send_frames(self._until_client_frame())
-            self._end_like_the_server()
+            else:
+                self._send_frames(self._greetings())
+                self._send_frames(self._until_client_frame())
+                self._end_like_the_server()
             while not self.closed.is_set():
                 self._handle(self.connection.recv())
         except (ConnectionClosed, OSError):
@@ -270,6 +272,9 @@ class ReplaySession:
             self._diverge(f"the client sent a frame that is not a JSON event: {_shown(str(message))}", None)
             return
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+        if self._divergence is not None:
+            self._diverge(self._divergence, event_id)
+            return
         number = self._matched + 1
         where = f"client event {number} of connection {self.index + 1} of {self.replay.recording.path!r}"
         if not self._frames:
@@ -333,8 +338,12 @@ class ReplaySession:
             self.connection.send(text)
 
     def _diverge(self, message: str, client_event_id: Optional[str]) -> None:
-        """Report a divergence: kept and logged here, an ``error`` event to the client, then close."""
-        self.replay.diverged(message)
+        """Report a divergence: kept and logged here (the first), an ``error`` event to the client; the replay stops."""
+        if self._divergence is None:
+            self._divergence = message
+            self.replay.diverged(message)
+        else:
+            message = f"the replay stopped at an earlier divergence: {self._divergence}"
         error = {
             "type": "invalid_request_error",
             "code": "replay_diverged",
@@ -344,10 +353,8 @@ class ReplaySession:
         }
         try:
             self._send(json.dumps({"type": "error", "event_id": new_id("event"), "error": error}, ensure_ascii=False))
-            self.connection.close(_DIVERGED, "replay diverged")
         except Exception:
             logger.debug("replay: reporting a divergence to the client failed", exc_info=True)
-        self.closed.set()
 
     # -- what the simulator asks of its sessions (any thread) -------------------------------
 
