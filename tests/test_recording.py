@@ -143,6 +143,12 @@ def test_the_key_and_the_headers_are_never_written(tmp_path: Path) -> None:
         client = RealtimeClient(
             url=simulator.url + "/v1/realtime?api-key=" + SECRET, api_key=SECRET, protocol="ga", record=str(path)
         )
+        errors = Errors(client)
+        client.connect(timeout=10)
+        # a server that echoes the key back in an error: masked before anything sees it, the recording too
+        simulator.broadcast({"type": "error", "error": {"type": "invalid_request_error", "message": "bad key " + SECRET}})
+        assert "bad key" in errors.first()["error"]["message"]
+        client.disconnect()
         converse(client, "Hello!")
     text = path.read_text(encoding="utf-8")
     assert SECRET not in text and SECRET[8:] not in text
