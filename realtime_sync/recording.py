@@ -343,6 +343,7 @@ class Recorder:
         self._open = False  # a connection's frames are being recorded
         self._client_closing = False  # the client is disconnecting: the next close is its own
         self._closed = False
+        self._slow = False  # warned that the writer fell behind
         #: The first error met writing the file (``None``: none).
         self.error: Optional[OSError] = None
         self.frames = 0
@@ -410,7 +411,9 @@ class Recorder:
         try:
             self._queue.put_nowait(line)
         except queue.Full:
-            logger.warning("recording %s: the disk is slower than the session; waiting for the writer", self.path)
+            if not self._slow:
+                self._slow = True
+                logger.warning("recording %s: the disk is slower than the session; waiting for the writer", self.path)
             self._queue.put(line)
 
     def _write_lines(self) -> None:
