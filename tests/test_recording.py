@@ -631,3 +631,33 @@ def test_a_connection_the_client_ended_stays_open_in_replay(hello_recording: Pat
         assert client.realtime.wait_for_next("server.error", timeout=0.3) is None  # nothing more comes
         assert client.is_connected()
         client.disconnect()
+
+
+def test_a_reconnecting_client_replays_its_drop_and_its_reconnection(tmp_path: Path) -> None:
+    from realtime_sync.client import ReconnectPolicy
+
+    path = tmp_path / "reconnect.jsonl"
+
+    def run(url: str, drop: Any, **options: Any) -> List[Any]:
+        policy = ReconnectPolicy(2, initial_delay=0.01, jitter=0)
+        client = RealtimeClient(url=url, protocol="ga", reconnect=policy, **options)
+        reconnected = threading.Event()
+        client.on("reconnected", lambda payload: reconnected.set())
+        client.connect(timeout=10)
+        assert client.ask("Hello!", timeout=10) is not None
+        drop()
+        assert reconnected.wait(10), "the client did not reconnect"
+        assert client.ask("What is 2 + 2?", timeout=10) is not None
+        items = client.conversation.get_items()
+        shape = [(i["type"], i.get("role"), i["formatted"].get("text") or i["formatted"].get("transcript")) for i in items]
+        client.disconnect()
+        return shape
+
+    with RealtimeSimulator(speed=None) as simulator:
+        recorded = run(simulator.url, simulator.drop_connections, record=str(path))
+    recording = read_recording(path)
+    assert len(recording.connections) == 2 and recording.closes[0] is not None and recording.closes[0]["by"] == "server"
+    with RealtimeSimulator(replay=str(path)) as simulator:
+        replayed = run(simulator.url, lambda: None)  # the replay drops the first connection by itself
+        simulator.check_replay()
+    assert replayed == recorded
