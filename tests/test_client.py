@@ -448,3 +448,28 @@ def test_the_reconnect_policy_backs_off_with_a_cap_and_never_retries_refused_cre
     assert policy.applies_to({"error": False, "code": 1000, "reason": None}, expired=True)
     with pytest.raises(ConfigurationError):
         ReconnectPolicy(attempts=0)
+
+
+def test_a_refused_first_reconnection_is_retried_and_a_malformed_frame_is_no_reason_to_reconnect(
+    make_simulator: Simulator,
+) -> None:
+    from realtime_sync.client import ReconnectPolicy
+
+    # a frame that is not JSON follows event 2 (an error dispatch; the connection goes on);
+    # events 1-4 are session.created, conversation.created, session.updated and the first
+    # item's confirmation: the fifth (the second item's) cuts the socket instead
+    simulator = make_simulator(malformed_frame_after=2, drop_after=4, refuse_reconnections=1)
+    policy = ReconnectPolicy(attempts=3, initial_delay=0, jitter=0, timeout=5)
+    with RealtimeClient(url=simulator.url, reconnect=policy) as client:
+        recorder = _record(client, "reconnecting", "reconnected", "close", "error", "conversation.item.appended")
+        assert client.wait_for_session_created(timeout=5)
+        client.create_item({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "kept"}]})
+        recorder.wait("conversation.item.appended")
+        client.create_item({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "lost"}]})
+        (reconnected,) = recorder.wait("reconnected")
+        assert reconnected["attempt"] == 2  # the first attempt got HTTP 503
+        assert simulator.handshakes_refused == 1
+        assert [p["attempt"] for p in recorder.of("reconnecting")] == [1, 2]
+        assert any(isinstance(p["error"], ProtocolError) for p in recorder.of("error"))  # the malformed frame
+        assert recorder.of("close") == []
+        assert _texts(client) == [("user", "kept")]

@@ -238,7 +238,6 @@ def test_server_vad_with_streamed_input_transcription(session_for: Callable[...,
     assert session.errors() == []
 
 
-@pytest.mark.xfail(reason="the client's inbound route does not pass transcription deltas to the conversation yet")
 def test_streamed_input_transcription_grows_the_user_item(session_for: Callable[..., Session]) -> None:
     session = session_for(
         {"transcriber": "hello there friend"},
