@@ -145,8 +145,10 @@ def test_the_key_and_the_headers_are_never_written(tmp_path: Path) -> None:
         )
         errors = Errors(client)
         client.connect(timeout=10)
+        assert client.wait_for_session_created(timeout=10)  # the simulator's session is registered
         # a server that echoes the key back in an error: masked before anything sees it, the recording too
-        simulator.broadcast({"type": "error", "error": {"type": "invalid_request_error", "message": "bad key " + SECRET}})
+        echo = {"type": "error", "error": {"type": "invalid_request_error", "message": "bad key " + SECRET}}
+        assert simulator.broadcast(echo) == 1
         assert "bad key" in errors.first()["error"]["message"]
         client.disconnect()
         converse(client, "Hello!")
