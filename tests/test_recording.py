@@ -110,7 +110,12 @@ def test_a_recorded_simulator_session_replays_to_the_same_conversation(tmp_path:
     path = tmp_path / "session.jsonl"
     recorded = record_session(path, protocol, *QUESTIONS)
     assert any(kind == "function_call" for kind, *_ in recorded), "the tool should have been called"
-    assert read_recording(path).protocol == protocol
+    recording = read_recording(path)
+    assert recording.protocol == protocol
+    # what was recorded is the wire in the session's dialect: the openai SDK's models of it accept every frame
+    server_model, client_model = sdk_models(protocol)
+    for frame in recording.frames():
+        (server_model if frame.direction == "server" else client_model).validate_python(frame.event)
     assert replay_session(path, *QUESTIONS) == recorded
 
 
@@ -319,10 +324,15 @@ def test_a_client_in_the_other_dialect_is_told_which(hello_recording: Path) -> N
 # -- hand-written GA streams, in the shapes of openai.types.realtime -------------------------
 
 
-def ga_models() -> Any:
+def sdk_models(protocol: str = "ga") -> Any:
+    """The openai SDK's pydantic models of server and client events: GA, or beta."""
     pydantic = pytest.importorskip("pydantic")
-    realtime = pytest.importorskip("openai.types.realtime")
+    realtime = pytest.importorskip("openai.types.realtime" if protocol == "ga" else "openai.types.beta.realtime")
     return pydantic.TypeAdapter(realtime.RealtimeServerEvent), pydantic.TypeAdapter(realtime.RealtimeClientEvent)
+
+
+def ga_models() -> Any:
+    return sdk_models("ga")
 
 
 def hand_written_ga_stream() -> List[Dict[str, Any]]:
