@@ -673,3 +673,33 @@ def test_a_reconnecting_client_replays_its_drop_and_its_reconnection(tmp_path: P
         replayed = run(simulator.url, lambda: None)  # the replay drops the first connection by itself
         simulator.check_replay()
     assert replayed == recorded
+
+
+def test_replay_speed_keeps_the_recorded_latency(tmp_path: Path) -> None:
+    import time
+
+    records = hand_written_ga_stream()
+    path = write_recording(tmp_path / "paced.jsonl", records)
+    # the server took 0.4 s (recorded time) to answer the response.create
+    text = path.read_text(encoding="utf-8").splitlines()
+    paced = [text[0]]
+    for line in text[1:]:
+        record = json.loads(line)
+        after_request = record["dir"] == "server" and record["event"]["type"].startswith("response.")
+        record["t"] = 1.0 if after_request else 0.0
+        paced.append(json.dumps(record))
+    path.write_text("\n".join(paced) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="replay_speed"):
+        RealtimeSimulator(replay=str(path), replay_speed=0)
+
+    def answer_time(speed: Optional[float]) -> float:
+        with RealtimeSimulator(replay=str(path), replay_strict=False, replay_speed=speed) as simulator:
+            client = RealtimeClient(url=simulator.url, protocol="ga")
+            client.connect(timeout=10)
+            start = time.monotonic()
+            assert client.ask("Hi", timeout=10) is not None
+            took = time.monotonic() - start
+            client.disconnect()
+        return took
+
+    assert answer_time(2.0) >= 0.45  # 1 s recorded, twice as fast

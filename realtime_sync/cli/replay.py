@@ -31,6 +31,12 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="match client events by type only and ignore extra ones (default: strict, type and key fields)",
     )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        metavar="N",
+        help="send the server events with their recorded timing, N times faster (1: real time; default: at once)",
+    )
     parser.add_argument("--print", action="store_true", help="print the recorded events, one line each, and exit")
     parser.add_argument("--json", action="store_true", help="with --print: each event as one line of JSON")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="with --print: colours")
@@ -65,7 +71,9 @@ def run_replay(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
         return _print(args, out)
     from ..simulator import RealtimeSimulator
 
-    simulator = RealtimeSimulator(host=args.host, port=args.port, replay=args.file, replay_strict=not args.lenient)
+    simulator = RealtimeSimulator(
+        host=args.host, port=args.port, replay=args.file, replay_strict=not args.lenient, replay_speed=args.speed or None
+    )
     assert simulator.replay is not None
     recording = simulator.replay.recording
     simulator.start()

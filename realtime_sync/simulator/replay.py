@@ -49,6 +49,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from websockets.frames import EXTERNAL_CLOSE_CODES
 
+from ..errors import ConfigurationError
 from ..recording import Frame, PathLike, Recording, ReplayDivergenceError, elide_audio, read_recording, restore_audio
 from .config import new_id
 from .handshake import shutdown_socket
@@ -147,14 +148,20 @@ class Replay:
     Args:
         path: the recording.
         strict: strict matching (type and key fields) or lenient (type only).
+        speed: pace the server frames as recorded, this many times faster
+            (1: the recorded timing; the gap after a client frame is the
+            server's recorded latency); ``None`` sends them at once.
 
     Raises:
         ConfigurationError: the recording is missing, malformed or of another version.
     """
 
-    def __init__(self, path: PathLike, *, strict: bool = True) -> None:
+    def __init__(self, path: PathLike, *, strict: bool = True, speed: Optional[float] = None) -> None:
+        if speed is not None and (isinstance(speed, bool) or not isinstance(speed, (int, float)) or not speed > 0):
+            raise ConfigurationError(f"replay_speed must be a number above 0 or None, not {speed!r}")
         self.recording: Recording = read_recording(path)
         self.strict = bool(strict)
+        self.speed = None if speed is None else float(speed)
         self._lock = threading.Lock()
         self._served = 0
         #: Every divergence seen, in order.
@@ -206,6 +213,7 @@ class ReplaySession:
         self._ids: Dict[str, str] = {}
         self._matched = 0
         self._divergence: Optional[str] = None  # the first divergence: the replay stopped there
+        self._clock: Optional[float] = None  # the recorded time reached (pacing)
         self.id = new_id("sess")
         connections = replay.recording.connections
         self._frames: List[Frame] = list(connections[index]) if index < len(connections) else []
@@ -295,6 +303,7 @@ class ReplaySession:
             return
         self._matched += 1
         self._frames.pop(0)
+        self._clock = expected.time if self._clock is None else max(self._clock, expected.time)
         self._learn_ids(expected.event, event)
         self._send_frames(self._until_client_frame())
         self._end_like_the_server()
@@ -325,7 +334,12 @@ class ReplaySession:
                 self._ids[old] = new
 
     def _send_frames(self, frames: List[Frame]) -> None:
+        speed = self.replay.speed
         for frame in frames:
+            if speed is not None and self._clock is not None and frame.time > self._clock:
+                if self.closed.wait((frame.time - self._clock) / speed):
+                    return  # closed while pacing
+            self._clock = frame.time if self._clock is None else max(self._clock, frame.time)
             event = frame.event
             if self.replay.recording.audio_elided:
                 event = restore_audio(event)

@@ -172,6 +172,8 @@ class RealtimeSimulator:
             :meth:`check_replay` raises the first.
         replay_strict: match each client event's type and key fields (the
             default), or its type only, ignoring extra client events (``False``).
+        replay_speed: pace the replayed server frames as recorded, this many
+            times faster (1: real time); ``None`` (the default): at once.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. The
     constructor starts nothing.
@@ -207,6 +209,7 @@ class RealtimeSimulator:
         refuse_reconnections: int = 0,
         replay: Union[str, "os.PathLike[str]", None] = None,
         replay_strict: bool = True,
+        replay_speed: Optional[float] = None,
     ) -> None:
         _check_options(
             speed=speed,
@@ -223,7 +226,7 @@ class RealtimeSimulator:
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 raise ConfigurationError(f"{name} must be an int >= 0, not {count!r}")
         #: The recording served (``replay=``), or ``None``.
-        self.replay = None if replay is None else Replay(replay, strict=replay_strict)
+        self.replay = None if replay is None else Replay(replay, strict=replay_strict, speed=replay_speed)
         self.protocol = protocol if self.replay is None else self.replay.protocol
         self.refuse_beta = bool(refuse_beta)
         self._refusals = refuse_connections  # handshakes still to refuse
