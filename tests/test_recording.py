@@ -534,12 +534,22 @@ def test_the_plugin_fails_a_test_whose_client_diverges(tmp_path: Path, hello_rec
         "    try:\n"
         "        client.ask('Goodbye', timeout=10)\n"
         "    except Exception:\n"
-        "        pass\n" % (WEATHER,)
+        "        pass\n"
+        "def test_allowed(realtime_replay):\n"
+        "    replay = realtime_replay('recordings/hello.jsonl', allow_divergence=True)\n"
+        "    client = _client(replay)\n"
+        "    try:\n"
+        "        client.ask('Goodbye', timeout=10)\n"
+        "    except Exception as exc:\n"
+        "        assert 'replay_diverged' in str(exc)\n"
+        "    assert 'Goodbye' in str(replay.divergences[0])\n" % (WEATHER,)
     )
     result = run_python(
         ["-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite)], env=clean_env(PYTHONPATH=str(ROOT)), cwd=tmp_path
     )
-    assert "1 passed" in result.stdout and "1 failed" in result.stdout, result.stdout + result.stderr
+    summary = result.stdout.strip().splitlines()[-1]
+    assert summary.startswith("1 failed, 2 passed in ") and "error" not in summary, result.stdout + result.stderr
+    assert "FAILED suite/test_bot.py::test_other - the client diverged" in result.stdout
     assert 'the client diverged from the recording' in result.stdout
     assert 'got "Goodbye"' in result.stdout
 
