@@ -234,21 +234,20 @@ class Recorder:
 
     def _write_lines(self) -> None:
         """The writer thread: write queued lines, flush whenever the queue runs dry."""
-        handle = self._file
         while True:
             line = self._queue.get()
             if line is _STOP:
                 break
             if self.error is None:
                 try:
-                    handle.write(line)
+                    self._file.write(line)
                     if self._queue.empty():
-                        handle.flush()
+                        self._file.flush()
                 except OSError as exc:
                     self.error = exc
                     logger.error("recording %s stopped: %s", self.path, exc)
         try:
-            handle.close()
+            self._file.close()
         except OSError as exc:
             if self.error is None:
                 self.error = exc

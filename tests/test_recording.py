@@ -713,3 +713,39 @@ def test_replay_speed_keeps_the_recorded_latency(tmp_path: Path) -> None:
         return took
 
     assert answer_time(2.0) >= 0.45  # 1 s recorded, twice as fast
+
+
+def test_a_stuck_disk_never_blocks_the_thread_that_records_and_nothing_is_lost(tmp_path: Path) -> None:
+    from realtime_sync.recording import Recorder
+
+    class StuckFile:
+        """A file whose writes wait until the test lets them through."""
+
+        def __init__(self, real: Any) -> None:
+            self.real = real
+            self.gate = threading.Event()
+            self.writer_threads: List[str] = []
+
+        def write(self, text: str) -> int:
+            self.writer_threads.append(threading.current_thread().name)
+            assert self.gate.wait(30)
+            return int(self.real.write(text))
+
+        def flush(self) -> None:
+            self.real.flush()
+
+        def close(self) -> None:
+            self.real.close()
+
+    path = tmp_path / "stuck.jsonl"
+    recorder = Recorder(path, protocol="ga", url="ws://127.0.0.1:1")
+    stuck = StuckFile(recorder._file)
+    recorder._file = stuck  # type: ignore[assignment]
+    event = {"event_id": "event_1", "type": "response.output_text.delta", "delta": "x"}
+    for _ in range(500):  # all queued while the disk is stuck: the caller never waits
+        recorder.frame("server", event)
+    stuck.gate.set()
+    recorder.close()
+    assert set(stuck.writer_threads) == {"realtime-sync-recorder"}
+    recording = read_recording(path)
+    assert len(recording.frames()) == 500
