@@ -567,6 +567,7 @@ def test_events_record_then_replay_serves_it(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
+    assert "Recorded the session to %s" % path in result.stderr
     recording = read_recording(path)
     assert recording.audio_elided and len(recording.connections) == 1
 

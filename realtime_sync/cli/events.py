@@ -387,4 +387,6 @@ def run_events(args: argparse.Namespace, *, stdin: TextIO, out: TextIO, err: Tex
             finally:
                 client.disconnect()
                 log.close()
+    if record:
+        print("Recorded the session to %s (replay it: realtime-sync replay %s)." % (record, record), file=err)
     return 0
