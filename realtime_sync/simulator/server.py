@@ -166,7 +166,8 @@ class RealtimeSimulator:
         replay: a recording (``RealtimeClient(record=...)``) to serve instead
             of simulating: each connection gets the next recorded connection's
             server frames, each answering the client frame it follows, in the
-            recording's dialect (see :mod:`realtime_sync.simulator.replay`);
+            recording's dialect (:attr:`protocol` becomes the recording's;
+            see :mod:`realtime_sync.simulator.replay`);
             divergences go to the client as ``error`` events (code
             ``replay_diverged``) and to :attr:`replay_divergences`;
             :meth:`check_replay` raises the first.
