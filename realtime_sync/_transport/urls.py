@@ -96,8 +96,8 @@ class Endpoint:
         return f"{self.host}:{self.port}"
 
     def default_protocol(self) -> str:
-        """GA for OpenAI and Azure's ``/openai/v1/`` path, beta for everything else."""
-        return "ga" if self.kind in (OPENAI, AZURE_GA) else "beta"
+        """GA everywhere (what OpenAI's live service speaks), except Azure's older deployment URLs (beta)."""
+        return "beta" if self.kind == AZURE_DEPLOYMENT else "ga"
 
     def key_env(self) -> Optional[str]:
         """The environment variable the key defaults to, or ``None`` (then no key unless given)."""
@@ -119,7 +119,8 @@ class Endpoint:
         ``extra_query`` replaces parameters of the same name in the URL.
         ``model`` replaces the URL's ``model`` (Azure's deployment form: its
         ``deployment``, added only when the URL has none); ``None`` keeps the
-        URL's and otherwise asks for the dialect's default model. Azure's GA
+        URL's, adds none when the query has an ``intent`` (OpenAI's
+        ``?intent=transcription``), and otherwise asks for the dialect's default model. Azure's GA
         path has no default: its ``model`` is a deployment name.
 
         Raises:
@@ -139,6 +140,9 @@ class Endpoint:
             named = [v for n, v in query if n == "model"]
             if named:
                 return Secret(urlunsplit(parts._replace(query=urlencode(query)))), named[-1]
+            if any(n == "intent" for n, _ in query):
+                # ``?intent=transcription``: the intent names the session, no model is asked for
+                return Secret(urlunsplit(parts._replace(query=urlencode(query)))), None
             if self.kind == AZURE_GA:
                 raise ConfigurationError(
                     f"no deployment for the Azure endpoint {self.host}: pass the deployment name as "

@@ -546,6 +546,7 @@ class RealtimeSimulator:
         thread = threading.current_thread()
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(connection.request.path).query)
         model = (query.get("model") or [None])[0]
+        intent = (query.get("intent") or [None])[0]
         headers = connection.request.headers
         protocol = "beta" if self.protocol == "beta" or asks_for_beta(headers) else "ga"
         session: _Session
@@ -555,7 +556,7 @@ class RealtimeSimulator:
             refuse_beta(connection)
             return
         else:
-            session = SimSession(connection, model, self.options, protocol)
+            session = SimSession(connection, model, self.options, protocol, intent)
         thread.name = f"realtime-sync-sim-conn-{session.id}"
         with self._lock:
             if self._stopping:
