@@ -496,7 +496,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         ("append", send_client, "sink"),
     ]
     try:
-        import openai.resources.realtime.realtime  # noqa: F401 - the GA connection (openai >= 1.102)
+        import openai.resources.realtime.realtime  # noqa: F401 - the GA connection (recent openai releases)
     except ImportError:
         print("  (this openai package has no GA realtime connection: the SDK row is skipped; pip install -U openai)")
         receive = [c for c in receive if c[0] != "sdk"]
