@@ -7,6 +7,7 @@ The simulator comes from conftest.py's fixtures, which skip a test when the
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List
 
@@ -16,7 +17,7 @@ from support_client import EventRecorder, signal_when_waiting
 
 from realtime_sync import RealtimeClient
 from realtime_sync.client import DEFAULT_SERVER_VAD_CONFIG
-from realtime_sync.errors import ConnectionClosedError, ProtocolError, RealtimeTimeoutError, ServerError
+from realtime_sync.errors import ConnectionClosedError, ProtocolError, RealtimeTimeoutError, ServerError, ToolError
 
 if TYPE_CHECKING:  # the simulator needs the websockets package: imported per test
     from realtime_sync.simulator import RealtimeSimulator, Reply
@@ -108,7 +109,8 @@ def test_send_text_and_wait_for_completed_items(client: RealtimeClient) -> None:
 
 
 def test_manual_audio_turn(client: RealtimeClient) -> None:
-    client.update_session(modalities=["text"], input_audio_transcription={"model": "whisper-1"})
+    # GA servers run server VAD unless told otherwise: manual turns say so.
+    client.update_session(modalities=["text"], input_audio_transcription={"model": "whisper-1"}, turn_detection=None)
     speech = tone(600)
     for start in range(0, len(speech), 2400):
         client.append_input_audio(speech[start : start + 2400])
@@ -176,6 +178,25 @@ def test_raising_tool_sends_an_error_output(make_simulator: Simulator) -> None:
         assert reply is not None and "the tool broke" in reply["formatted"]["text"]
         output = next(i for i in client.conversation.get_items() if i["type"] == "function_call_output")
         assert json.loads(output["output"]) == {"error": "the tool broke"}
+
+
+def test_a_tool_error_is_sent_in_its_own_words_without_a_traceback(
+    make_simulator: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    simulator = make_simulator(responder=_tool_script("weather", {"city": "Atlantis"}))
+    with RealtimeClient(url=simulator.url) as client:
+        client.update_session(modalities=["text"])
+
+        def weather(args: Dict[str, Any]) -> None:
+            raise ToolError(f"no such city: {args['city']}")
+
+        client.add_tool({"name": "weather"}, weather)
+        with caplog.at_level(logging.INFO, logger="realtime_sync"):
+            client.ask("weather?", timeout=10)
+        output = next(i for i in client.conversation.get_items() if i["type"] == "function_call_output")
+        assert json.loads(output["output"]) == {"error": "no such city: Atlantis"}
+        failures = [r for r in caplog.records if "weather" in r.getMessage() and "failed" in r.getMessage()]
+        assert failures and all(r.levelno == logging.INFO and r.exc_info is None for r in failures)
 
 
 def test_unknown_tool_is_left_to_the_user(make_simulator: Simulator) -> None:
@@ -277,12 +298,12 @@ def test_ask_raises_a_timeout_error_saying_what_it_waited_for(make_simulator: Si
 
 def test_session_error_names_the_session_update(client: RealtimeClient) -> None:
     recorder = _record(client, "error")
-    client.update_session(temperature=9.0)  # the server accepts 0.6 .. 1.2
+    client.update_session(speed=9.0)  # the server accepts 0.25 .. 1.5
     (payload,) = recorder.wait("error", timeout=10)
     assert isinstance(payload["error"], ServerError)
-    assert payload["error"].error.get("param") == "session.temperature"
+    assert payload["error"].error.get("param") == "session.audio.output.speed"  # the GA wire's name
     assert payload["client_event"]["type"] == "session.update"
-    assert payload["client_event"]["session"]["temperature"] == 9.0
+    assert payload["client_event"]["session"] == {"speed": 9.0}  # as the caller asked
     assert client.is_connected()
 
 
@@ -347,3 +368,130 @@ def test_events_queue_for_another_thread(client: RealtimeClient) -> None:
             break
     assert names.count("conversation.item.appended") == 2
     assert "conversation.updated" in names
+
+
+# -- sessions that survive: reconnection -----------------------------------------------------
+
+
+def _texts(client: RealtimeClient) -> List[Any]:
+    return [
+        (item["role"], item["formatted"]["text"] or item["formatted"]["transcript"])
+        for item in client.conversation.get_items()
+        if item["type"] == "message"
+    ]
+
+
+def test_reconnects_after_a_drop_replays_the_conversation_and_fails_only_what_was_in_flight(
+    make_simulator: Simulator,
+) -> None:
+    from realtime_sync.client import ReconnectPolicy
+
+    # GA: 5 events to connect and update, 18 for the first exchange; the 27th (the second reply's
+    # response.output_item.added) cuts the socket
+    simulator = make_simulator(drop_after=27)
+    policy = ReconnectPolicy(attempts=3, initial_delay=0, jitter=0, timeout=5)
+    with RealtimeClient(url=simulator.url, reconnect=policy) as client:
+        recorder = _record(client, "reconnecting", "reconnected", "close")
+        assert client.wait_for_session_created(timeout=5)
+        client.update_session(modalities=["text"])
+        first = client.ask("hello", timeout=5)
+        assert first is not None
+        with pytest.raises(ConnectionClosedError, match="reconnecting"):
+            client.ask("second", timeout=5)
+        (reconnected,) = recorder.wait("reconnected")
+        assert reconnected["attempt"] == 1 and reconnected["items"] == 3
+        (reconnecting,) = recorder.of("reconnecting")
+        assert reconnecting["attempt"] == 1 and "dropped" in reconnecting["cause"]
+        assert recorder.of("close") == []
+        # the new session holds the old conversation (the cut-off reply is not replayed), once, in order
+        assert _texts(client) == [("user", "hello"), ("assistant", first["formatted"]["text"]), ("user", "second")]
+        third = client.ask("third", timeout=5)
+        assert third is not None and third["status"] == "completed"
+        assert _texts(client)[-2:] == [("user", "third"), ("assistant", third["formatted"]["text"])]
+    assert [payload["error"] for payload in recorder.of("close")] == [False]  # one close, at disconnect()
+
+
+def test_an_expired_session_rolls_over_to_a_new_one(make_simulator: Simulator) -> None:
+    from realtime_sync.client import ReconnectPolicy
+
+    simulator = make_simulator(max_session_seconds=1.0)
+    policy = ReconnectPolicy(initial_delay=0, jitter=0, timeout=5)
+    client = RealtimeClient(url=simulator.url, reconnect=policy)
+    recorder = _record(client, "reconnecting", "reconnected", "close", "error", "conversation.item.appended")
+    client.connect(timeout=5)
+    try:
+        client.create_item({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "remember me"}]})
+        recorder.wait("conversation.item.appended")  # one round trip, well inside the session's second
+        reconnected = recorder.wait("reconnected")[0]
+        assert reconnected["cause"] == "the session expired" and reconnected["items"] == 1
+        assert _texts(client)[:1] == [("user", "remember me")]
+        assert any(p["error"].code == "session_expired" for p in recorder.of("error"))
+        assert recorder.of("close") == []
+    finally:
+        client.disconnect()
+    assert len(recorder.of("close")) == 1
+
+
+def test_reconnection_gives_up_after_its_attempts_with_one_close_naming_the_cause(make_simulator: Simulator) -> None:
+    from realtime_sync.client import ReconnectPolicy
+
+    simulator = make_simulator()
+    policy = ReconnectPolicy(attempts=2, initial_delay=0, jitter=0, timeout=2)
+    client = RealtimeClient(url=simulator.url, reconnect=policy)
+    recorder = _record(client, "reconnecting", "reconnected", "close")
+    client.connect(timeout=5)
+    try:
+        assert client.wait_for_session_created(timeout=5)
+        simulator.stop()  # the server goes away: every attempt is refused
+        (close,) = recorder.wait("close")
+        assert close["error"] is True and "reconnection failed" in close["reason"]
+        assert [p["attempt"] for p in recorder.of("reconnecting")] == [1, 2]
+        assert recorder.of("reconnected") == [] and not client.is_connected()
+    finally:
+        client.disconnect()
+    assert len(recorder.of("close")) == 1
+
+
+def test_the_reconnect_policy_backs_off_with_a_cap_and_never_retries_refused_credentials() -> None:
+    from realtime_sync.client import ReconnectPolicy
+    from realtime_sync.errors import AuthenticationError, ConfigurationError, HandshakeError, RealtimeConnectionError
+
+    policy = ReconnectPolicy(initial_delay=0.5, multiplier=2, max_delay=3, jitter=0)
+    assert [policy.delay(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    jittery = ReconnectPolicy(initial_delay=1, jitter=0.2)
+    assert all(0.8 <= jittery.delay(1) <= 1.2 for _ in range(50))
+    assert not policy.retryable(AuthenticationError("no", status_code=401))
+    assert not policy.retryable(HandshakeError("no such model", status_code=404))
+    assert policy.retryable(HandshakeError("busy", status_code=503))
+    assert policy.retryable(HandshakeError("slow down", status_code=429))
+    assert policy.retryable(RealtimeConnectionError("refused"))
+    assert policy.applies_to({"error": True, "code": 1006, "reason": None}, expired=False)
+    assert not policy.applies_to({"error": False, "code": 1000, "reason": None}, expired=False)
+    assert policy.applies_to({"error": False, "code": 1000, "reason": None}, expired=True)
+    with pytest.raises(ConfigurationError):
+        ReconnectPolicy(attempts=0)
+
+
+def test_a_refused_first_reconnection_is_retried_and_a_malformed_frame_is_no_reason_to_reconnect(
+    make_simulator: Simulator,
+) -> None:
+    from realtime_sync.client import ReconnectPolicy
+
+    # a frame that is not JSON follows event 2 (an error dispatch; the connection goes on);
+    # events 1-4 are session.created, conversation.created, session.updated and the first
+    # item's confirmation: the fifth (the second item's) cuts the socket instead
+    simulator = make_simulator(malformed_frame_after=2, drop_after=4, refuse_reconnections=1)
+    policy = ReconnectPolicy(attempts=3, initial_delay=0, jitter=0, timeout=5)
+    with RealtimeClient(url=simulator.url, reconnect=policy) as client:
+        recorder = _record(client, "reconnecting", "reconnected", "close", "error", "conversation.item.appended")
+        assert client.wait_for_session_created(timeout=5)
+        client.create_item({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "kept"}]})
+        recorder.wait("conversation.item.appended")
+        client.create_item({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "lost"}]})
+        (reconnected,) = recorder.wait("reconnected")
+        assert reconnected["attempt"] == 2  # the first attempt got HTTP 503
+        assert simulator.handshakes_refused == 1
+        assert [p["attempt"] for p in recorder.of("reconnecting")] == [1, 2]
+        assert any(isinstance(p["error"], ProtocolError) for p in recorder.of("error"))  # the malformed frame
+        assert recorder.of("close") == []
+        assert _texts(client) == [("user", "kept")]
