@@ -303,7 +303,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", choices=("receive", "send"))
     args = parser.parse_args(argv)
-    b64, orj = _have("pybase64"), _have("orjson")
+    from realtime_sync.audio import _wire
+
+    # pybase64 variants only where the library does not use it already (its 'fast' extra)
+    b64 = _have("pybase64") and getattr(_wire, "BASE64_BACKEND", "stdlib") != "pybase64"
+    orj = _have("orjson")
+    print(f"base64 backend of the library: {getattr(_wire, 'BASE64_BACKEND', 'stdlib')}")
     buffered = _has_frame_buffer()
     receive: List[Tuple[str, bf.Run, str]] = [
         ("floor", bf.floor_full, "stream"),
@@ -340,6 +345,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             ("append+fast-ids+orjson+pybase64", _variant(bf.send_client, patch_fast_ids, patch_orjson_send,
                                                           patch_pybase64_encode), "sink")
         )
+    elif orj:
+        send.append(("append+concat+fast-ids", _variant(bf.send_client, patch_concat_append, patch_fast_ids), "sink"))
     contenders = receive if args.only == "receive" else send if args.only == "send" else receive + send
     stream_url, sink_url, stop = start_server_process(args.minutes)
     urls = {"stream": stream_url, "sink": sink_url}
