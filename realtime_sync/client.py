@@ -55,11 +55,7 @@ from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG
 from ._session.tools import ToolBox
 from .api import RealtimeAPI
 from .conversation import Conversation
-from .errors import (
-    ConfigurationError,
-    NotConnectedError,
-    RealtimeConnectionError,
-)
+from .errors import ConfigurationError, NotConnectedError, RealtimeConnectionError
 from .events import EventHandler
 from .recording import ClientRecording, Recorder
 from .types import Item, ServerEvent, ToolHandler
@@ -148,14 +144,10 @@ class RealtimeClient(EventHandler):
         )
         self._reconnector: Optional[Reconnector] = None
         if reconnect:
+            policy = reconnect if isinstance(reconnect, ReconnectPolicy) else ReconnectPolicy()
             self._reconnector = Reconnector(
-                reconnect if isinstance(reconnect, ReconnectPolicy) else ReconnectPolicy(),
-                connect=self.connect,
-                replay=self.restore_history,
-                drop=self.realtime.disconnect,
-                snapshot=self.export_history,
-                end=self._end_connection,
-                emit=self._emit,
+                policy, connect=self.connect, replay=self.restore_history, drop=self.realtime.disconnect,
+                snapshot=self.export_history, end=self._end_connection, emit=self._emit,
             )
         self._session_control = SessionControl(
             self._settings, self.realtime, self._send, self._tools, self._input_audio, self._inbound.apply_formats
