@@ -119,7 +119,8 @@ class Endpoint:
         ``extra_query`` replaces parameters of the same name in the URL.
         ``model`` replaces the URL's ``model`` (Azure's deployment form: its
         ``deployment``, added only when the URL has none); ``None`` keeps the
-        URL's and otherwise asks for the dialect's default model. Azure's GA
+        URL's and otherwise asks for the dialect's default model (none when
+        the query has ``call_id``: a call's session has its model). Azure's GA
         path has no default: its ``model`` is a deployment name.
 
         Raises:
@@ -139,6 +140,8 @@ class Endpoint:
             named = [v for n, v in query if n == "model"]
             if named:
                 return Secret(urlunsplit(parts._replace(query=urlencode(query)))), named[-1]
+            if any(n == "call_id" for n, _ in query):  # attaching to a call: its session names the model
+                return Secret(urlunsplit(parts._replace(query=urlencode(query)))), None
             if self.kind == AZURE_GA:
                 raise ConfigurationError(
                     f"no deployment for the Azure endpoint {self.host}: pass the deployment name as "

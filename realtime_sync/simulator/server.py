@@ -8,7 +8,6 @@ face is :mod:`realtime_sync.simulator`.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 import urllib.parse
@@ -27,9 +26,19 @@ except ImportError as _exc:  # pragma: no cover - exercised without the extra
     ) from _exc
 
 from ..errors import ConfigurationError
-from .handshake import RedactingLogger, asks_for_beta, header_values, json_error, refuse_beta, shutdown_socket
+from .handshake import (
+    RedactingLogger,
+    asks_for_beta,
+    check_credentials,
+    header_values,
+    json_error,
+    offered_keys,
+    refuse_beta,
+    shutdown_socket,
+)
 from .mcp import McpServers
 from .responder import Responder, Transcriber, default_responder
+from .rest import SimCall, SimRest, apply_bound_session, call_id_of, check_rest_options
 from .session import MAX_EVENT_BYTES, SimSession
 from .state import Closed, SimOptions
 from .wire import PROTOCOLS
@@ -43,7 +52,6 @@ logger = logging.getLogger(__name__)
 # connection with 1009 (message too big) rather than buffer without bound.
 _MAX_FRAME = 4 * MAX_EVENT_BYTES
 _REALTIME_SUBPROTOCOL = Subprotocol("realtime")
-_KEY_SUBPROTOCOL = "openai-insecure-api-key."
 _CONNECTING = State.CONNECTING
 _CLOSE_TIMEOUT = 1.0  # seconds stop() waits for a client to answer the close frame
 
@@ -160,6 +168,11 @@ class RealtimeSimulator:
             many handshakes get HTTP 503 (a reconnection test's "the server
             refuses the first retry"). :meth:`refuse_next_connections` arms
             more at run time; :attr:`handshakes_refused` counts them all.
+        http_port: the port of the REST server beside the WebSocket one
+            (client secrets, SIP call control: see :mod:`.rest`); 0 picks a
+            free one (:attr:`http_url`), ``None`` serves no REST.
+        webhook_secret: the ``whsec_...`` secret :meth:`ring` signs webhooks
+            with (default: a new one, :attr:`webhook_secret`).
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. The
     constructor starts nothing.
@@ -193,6 +206,8 @@ class RealtimeSimulator:
         mcp_servers: Optional[McpServers] = None,
         refuse_connections: int = 0,
         refuse_reconnections: int = 0,
+        http_port: Optional[int] = 0,
+        webhook_secret: Optional[str] = None,
     ) -> None:
         _check_options(
             speed=speed,
@@ -208,6 +223,11 @@ class RealtimeSimulator:
         for name, count in (("refuse_connections", refuse_connections), ("refuse_reconnections", refuse_reconnections)):
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 raise ConfigurationError(f"{name} must be an int >= 0, not {count!r}")
+        check_rest_options(http_port)
+        #: The REST side (client secrets, calls), or ``None`` when ``http_port=None``.
+        self.rest: Optional[SimRest] = (
+            None if http_port is None else SimRest(host, http_port, api_key=require_api_key, webhook_secret=webhook_secret)
+        )
         self.protocol = protocol
         self.refuse_beta = bool(refuse_beta)
         self._refusals = refuse_connections  # handshakes still to refuse
@@ -261,6 +281,30 @@ class RealtimeSimulator:
         """The ``ws://host:port`` URL to give RealtimeClient / RealtimeAPI."""
         return f"ws://{self.host}:{self.port}"
 
+    @property
+    def http_url(self) -> str:
+        """The REST base URL (``http://host:port/v1``) for ``create_client_secret``, ``accept_call``... (``base_url=``)."""
+        if self.rest is None:
+            raise RuntimeError("this simulator serves no REST endpoints (http_port=None)")
+        return self.rest.url
+
+    @property
+    def webhook_secret(self) -> str:
+        """The secret (``whsec_...``) the webhooks of :meth:`ring` are signed with."""
+        if self.rest is None:
+            raise RuntimeError("this simulator serves no REST endpoints (http_port=None)")
+        return self.rest.webhook_secret
+
+    def ring(self, webhook_url: str, **options: Any) -> SimCall:
+        """Ring a fake SIP call: post a signed ``realtime.call.incoming`` webhook to ``webhook_url``.
+
+        Returns the :class:`~.rest.SimCall` (its status, ``wait_for()``,
+        ``say()``, ``hang_up()``); options as :meth:`.rest.SimRest.ring`.
+        """
+        if self.rest is None:
+            raise RuntimeError("this simulator serves no REST endpoints (http_port=None)")
+        return self.rest.ring(webhook_url, **options)
+
     def start(self) -> RealtimeSimulator:
         """Bind the socket and start serving on a background thread; returns self.
 
@@ -291,6 +335,8 @@ class RealtimeSimulator:
                 target=server.serve_forever, name="realtime-sync-sim-server", daemon=True
             )
             self._thread.start()
+            if self.rest is not None:
+                self.rest.start()
         logger.info("realtime simulator listening on %s", self.url)
         return self
 
@@ -309,6 +355,8 @@ class RealtimeSimulator:
             sessions = list(self._sessions)
         if server is None:
             return
+        if self.rest is not None:
+            self.rest.stop(timeout)
         self._abort_handshakes()
         # close in parallel: each close waits up to close_timeout for the client's reply
         closers = [
@@ -478,30 +526,16 @@ class RealtimeSimulator:
         headers = request.headers
         # a header may come more than once: read every value (Headers.get raises then)
         offered = header_values(headers, "Sec-WebSocket-Protocol")
-        if self._api_key is not None:
-            given = [
-                value[7:].strip()
-                for value in header_values(headers, "Authorization")
-                if value.lower().startswith("bearer ")
-            ]
-            given += [p[len(_KEY_SUBPROTOCOL) :] for p in offered if p.startswith(_KEY_SUBPROTOCOL)]
-            given = [key for key in given if key]
-            if not given:
-                return json_error(
-                    401,
-                    "You didn't provide an API key. You need to provide your API key in an Authorization "
-                    "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                    None,
-                )
-            expected = self._api_key.encode("utf-8")
-            # every key offered must be the right one (compared in constant time)
-            if not all([hmac.compare_digest(key.encode("utf-8"), expected) for key in given]):
-                return json_error(
-                    401,
-                    "Incorrect API key provided. You can find your API key at "
-                    "https://platform.openai.com/account/api-keys.",
-                    "invalid_api_key",
-                )
+        refusal = check_credentials(headers, self._api_key, self.rest.check_client_secret if self.rest else None)
+        if refusal is not None:
+            return refusal
+        call_id = call_id_of(request.path)
+        if call_id is not None:
+            if self.rest is None:
+                return json_error(404, f"No call found with id '{call_id}'.", "call_not_found")
+            _, call_refusal = self.rest.check_call(call_id)
+            if call_refusal is not None:
+                return json_error(*call_refusal)
         if self.require_beta_header:
             beta = header_values(headers, "OpenAI-Beta")
             if "realtime=v1" not in beta and "openai-beta.realtime-v1" not in offered:
@@ -511,6 +545,19 @@ class RealtimeSimulator:
                     "missing_beta_header",
                 )
         return None
+
+    def _bind(self, session: SimSession, request: Any) -> Optional[SimCall]:
+        """Apply the configuration a client secret or an accepted call binds to the new session; the call."""
+        if self.rest is None:
+            return None
+        call_id = call_id_of(request.path)
+        call = self.rest.check_call(call_id)[0] if call_id is not None else None
+        config = call.session if call is not None else None
+        if config is None:
+            config = self.rest.bound_session(offered_keys(request.headers))
+        if config is not None:
+            apply_bound_session(session, config)
+        return call
 
     def _handle(self, connection: Any) -> None:
         thread = threading.current_thread()
@@ -522,6 +569,7 @@ class RealtimeSimulator:
             refuse_beta(connection)
             return
         session = SimSession(connection, model, self.options, protocol)
+        call = self._bind(session, connection.request)
         thread.name = f"realtime-sync-sim-conn-{session.id}"
         with self._lock:
             if self._stopping:
@@ -530,6 +578,8 @@ class RealtimeSimulator:
             if thread not in self._handler_threads:
                 self._handler_threads.append(thread)
             self.sessions_started += 1
+        if call is not None:
+            call.attach(session)
         logger.debug("simulator session %s opened (%s, model %s)", session.id, protocol, session.state.session["model"])
         try:
             session.run()
