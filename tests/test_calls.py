@@ -167,7 +167,8 @@ def test_bad_call_arguments_are_refused_before_any_request() -> None:
 
 
 def test_sip_webhook_sample_answers_calls_end_to_end(tmp_path: Any) -> None:
-    result = run_python([str(SAMPLES / "sip_webhook.py"), "--calls", "2"], timeout=120, env=clean_env(PYTHONPATH=str(ROOT)), cwd=tmp_path)
+    args = [str(SAMPLES / "sip_webhook.py"), "--calls", "2"]
+    result = run_python(args, timeout=120, env=clean_env(PYTHONPATH=str(ROOT)), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert out.count("incoming call from") == 2 and out.count("agent attached") == 2
@@ -200,7 +201,8 @@ def test_sip_webhook_refuses_a_badly_signed_webhook_and_loses_nothing(sim: Any) 
 
 
 def test_token_server_sample_hands_the_app_a_secret(tmp_path: Any) -> None:
-    result = run_python([str(SAMPLES / "token_server.py"), "Who are you?"], timeout=120, env=clean_env(PYTHONPATH=str(ROOT)), cwd=tmp_path)
+    args = [str(SAMPLES / "token_server.py"), "Who are you?"]
+    result = run_python(args, timeout=120, env=clean_env(PYTHONPATH=str(ROOT)), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "server: token endpoint at http://127.0.0.1:" in out
