@@ -39,14 +39,16 @@ from __future__ import annotations
 import copy
 import queue
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 from . import audio as _audio
 from . import history as _history
+from ._session.control import SessionControl
 from ._session.inbound import Inbound
 from ._session.input_audio import InputAudio
 from ._session.outbound import Outbound, prepare_content, truncate_point
 from ._session.outlet import Outlet
+from ._session.reconnect import Reconnector, ReconnectPolicy
 from ._session.requests import Ask, ResponseQueue, Ticket, closed_error, pick_reply
 from ._session.sent import SentEvents
 from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG, SessionSettings, check_seconds
@@ -57,12 +59,11 @@ from .errors import (
     ConfigurationError,
     NotConnectedError,
     RealtimeConnectionError,
-    RealtimeTimeoutError,
 )
 from .events import EventHandler
 from .types import Item, ServerEvent, ToolHandler
 
-__all__ = ["RealtimeClient", "DEFAULT_SESSION_CONFIG", "DEFAULT_SERVER_VAD_CONFIG", "ToolHandler"]
+__all__ = ["RealtimeClient", "ReconnectPolicy", "DEFAULT_SESSION_CONFIG", "DEFAULT_SERVER_VAD_CONFIG", "ToolHandler"]
 
 # The name under which wait_for_session_created() waits (never dispatched to callbacks).
 _SESSION_CREATED = "_session.created"
@@ -75,28 +76,20 @@ class RealtimeClient(EventHandler):
         url: the WebSocket URL (default: OpenAI's; a simulator's ``.url``).
         api_key: the API key (on OpenAI's endpoint, default ``OPENAI_API_KEY``).
         model: the model to request at :meth:`connect` (``None``: the default).
-        call_id: attach to the session of a SIP call accepted with
-            :func:`realtime_sync.rest.accept_call` (the URL gets ``call_id=``
-            instead of ``model=``; the call's session keeps the configuration
-            it was accepted with, plus what :meth:`update_session` sets).
+        call_id: attach to a SIP call's session (accepted with
+            :func:`realtime_sync.rest.accept_call`): ``call_id=`` replaces ``model=`` in the URL.
         debug: log every event sent and received (DEBUG, audio redacted).
         headers, query: extra handshake headers and URL query parameters.
-        tool_timeout: seconds a tool handler may run before its output becomes
-            an error; ``None`` for no limit.
-        input_audio_window: seconds of recent input audio kept in server-VAD
-            mode so speech can be cut out of it at ``speech_stopped``.
-        response_start_timeout: seconds a ``response.create`` may go
-            unanswered (no ``response.created``, no ``error``) before the
-            client stops waiting for it, fails the :meth:`ask` waiting on it
-            and sends the next queued request; ``None`` waits for ever.
-        **api_options: passed to :class:`~realtime_sync.api.RealtimeAPI`
-            (``ping_interval``, ``ping_timeout``, ``max_frame_size``, ``protocol``...).
+        tool_timeout: seconds a tool handler may run (``None``: no limit).
+        input_audio_window: seconds of input audio kept in server-VAD mode.
+        response_start_timeout: seconds a ``response.create`` may go unanswered
+            before it is given up (its :meth:`ask` fails, the queue moves on).
+        reconnect: ``True`` or a :class:`ReconnectPolicy`: reconnect after an
+            unexpected close or a session expiry (see the README).
+        **api_options: for :class:`~realtime_sync.api.RealtimeAPI` (``protocol``, pings...).
 
-    Attributes:
-        realtime: the :class:`~realtime_sync.api.RealtimeAPI` socket layer.
-        conversation: the :class:`~realtime_sync.conversation.Conversation`.
-
-    The constructor starts no thread; :meth:`connect` does.
+    Attributes ``realtime`` (the socket layer) and ``conversation``. The
+    constructor starts no thread; :meth:`connect` does.
     """
 
     def __init__(
@@ -112,6 +105,7 @@ class RealtimeClient(EventHandler):
         tool_timeout: Optional[float] = 30.0,
         input_audio_window: float = 60.0,
         response_start_timeout: Optional[float] = 30.0,
+        reconnect: Union[bool, ReconnectPolicy] = False,
         **api_options: Any,
     ) -> None:
         super().__init__()
@@ -123,8 +117,9 @@ class RealtimeClient(EventHandler):
             if not isinstance(call_id, str) or not call_id.strip():
                 raise ConfigurationError(f"call_id must be a call's id (rtc_...), not {call_id!r}")
             query = {**(query or {}), "call_id": call_id}
-        #: The SIP call this client attaches to, or ``None``.
-        self.call_id = call_id
+        self.call_id = call_id  # the SIP call this client attaches to, or None
+        self.tool_timeout = tool_timeout
+        self.input_audio_window = float(input_audio_window)
         self.conversation = Conversation()
         self._state_lock = threading.Lock()
         self._live = False
@@ -153,6 +148,20 @@ class RealtimeClient(EventHandler):
             wants=self._outlet.wants,
             on_session_created=self._on_session_created,
         )
+        self._reconnector: Optional[Reconnector] = None
+        if reconnect:
+            self._reconnector = Reconnector(
+                reconnect if isinstance(reconnect, ReconnectPolicy) else ReconnectPolicy(),
+                connect=self.connect,
+                replay=self.restore_history,
+                drop=self.realtime.disconnect,
+                snapshot=self.export_history,
+                end=self._end_connection,
+                emit=self._emit,
+            )
+        self._session_control = SessionControl(
+            self._settings, self.realtime, self._send, self._tools, self._input_audio, self._inbound.apply_formats
+        )
         self._add_api_event_handlers()
 
     def __repr__(self) -> str:
@@ -169,16 +178,6 @@ class RealtimeClient(EventHandler):
         """The last session object the server sent (``session.created`` / ``session.updated``), or ``None``."""
         return self._inbound.session
 
-    @property
-    def tool_timeout(self) -> Optional[float]:
-        """Seconds a tool handler may run (``None``: no limit)."""
-        return self._tools.timeout
-
-    @property
-    def input_audio_window(self) -> float:
-        """Seconds of input audio kept in server-VAD mode."""
-        return self._input_audio.window_seconds
-
     # -- wiring --------------------------------------------------------------------
 
     def _add_api_event_handlers(self) -> None:
@@ -194,28 +193,33 @@ class RealtimeClient(EventHandler):
         """Whether the calling thread delivers this client's events (a callback), where nothing may block."""
         return self._is_dispatching_thread()
 
-    def _on_server_event(self, wire_event: ServerEvent) -> None:
-        """RealtimeAPI's ``on_server_event`` hook (receive thread): the inbound route."""
+    def _on_server_event(self, wire_event: ServerEvent) -> None:  # RealtimeAPI's hook, receive thread
+        self._session_control.server_event(wire_event)  # the effective session first
         self._inbound.handle(wire_event)
 
-    def _on_realtime_error(self, payload: Dict[str, Any]) -> None:
-        """A malformed frame reported by the socket layer: pass it on."""
+    def _on_realtime_error(self, payload: Dict[str, Any]) -> None:  # a frame the socket layer refused
         self._emit("error", payload)
 
     def _on_realtime_close(self, payload: Dict[str, Any]) -> None:
-        self._end_connection(payload)
+        """The socket ended (receive thread): report it, or reconnect when the policy says so."""
+        cause = str(closed_error(payload)).replace(" closed", " dropped", 1)
+        if self._reconnector is None or not self._reconnector.handle_close(payload, self._inbound.expired, cause):
+            self._end_connection(payload)
 
-    def _on_session_created(self) -> None:
-        """``session.created`` (receive thread): wake wait_for_session_created()."""
+    def _on_session_created(self) -> None:  # receive thread: wake wait_for_session_created()
         with self._state_lock:
             self._session_created = True
         self._wake_waiters(_SESSION_CREATED, True)
 
-    def _end_connection(self, payload: Dict[str, Any]) -> None:
-        """The connection is over: fail waiters and requests, stop the tools, dispatch ``close`` once."""
+    def _end_connection(self, payload: Dict[str, Any], reconnecting: bool = False) -> bool:
+        """The connection is over: fail waiters and requests, stop the tools, dispatch ``close`` once.
+
+        While reconnecting no ``close`` is dispatched. ``False`` if it had ended already.
+        """
+        reconnecting = reconnecting or (self._reconnector is not None and self._reconnector.active)
         with self._state_lock:
             if not self._live:
-                return
+                return False
             self._live = False
             self._session_created = False
             tag = self._tag
@@ -223,14 +227,16 @@ class RealtimeClient(EventHandler):
         self._tools.close()
         self._input_audio.restart()
         # Waiters for "close" itself are untagged: the close dispatch below wakes them.
-        self._fail_waiters(tag, closed_error(payload))
-        self._emit("close", payload)
+        self._fail_waiters(tag, closed_error(payload, reconnecting=reconnecting))
+        if not reconnecting:
+            self._emit("close", payload)
+        return True
 
     # -- connection ------------------------------------------------------------------
 
     def is_connected(self) -> bool:
         """Whether the socket is open."""
-        return bool(self.realtime.is_connected())
+        return self.realtime.is_connected()
 
     def connect(self, timeout: Optional[float] = 10.0) -> bool:
         """Open the socket (``timeout``: seconds for the handshake) and send ``session.update``.
@@ -258,7 +264,7 @@ class RealtimeClient(EventHandler):
             self._live = True
             self._tag = object()
             self._session_created = False
-        self._inbound.session = None
+        self._inbound.new_session()
         try:
             if self.model is None:
                 self.realtime.connect(timeout=timeout)
@@ -270,14 +276,18 @@ class RealtimeClient(EventHandler):
             self._responses.close()
             self._tools.close()
             raise
-        self.update_session()
+        self._session_control.connected()
         return True
 
     def disconnect(self) -> None:
         """Close the socket, wake every blocked helper, clear the conversation. Idempotent; any thread."""
+        was_reconnecting = self._reconnector.stop() if self._reconnector is not None else False
+        self._inbound.expired = False
         if self.realtime.is_connected():
             self.realtime.disconnect()
-        self._end_connection({"error": False, "code": None, "reason": None})
+        ended = self._end_connection({"error": False, "code": None, "reason": None})
+        if was_reconnecting and not ended:  # the drop dispatched no close: this is the end
+            self._emit("close", {"error": False, "code": None, "reason": None})
         self.conversation.clear()
         if not self._is_dispatching_thread():
             self._tools.join_stopped()
@@ -304,29 +314,25 @@ class RealtimeClient(EventHandler):
     # -- session and tools -------------------------------------------------------------
 
     def get_turn_detection_type(self) -> Optional[str]:
-        """``"server_vad"`` (or another server mode) when turn detection is on, else ``None``."""
-        return self._settings.turn_detection_type()
+        """``"server_vad"``, ``"semantic_vad"`` or ``None`` (manual turns), as the server's session says.
+
+        (Or a change not yet answered; before the server said, the stored setting: unset on GA is server VAD.)
+        """
+        return self._session_control.turn_detection_type()
 
     def update_session(self, **config: Any) -> bool:
-        """Store session settings (``instructions``, ``voice``, ``turn_detection``...) and send them.
+        """Store session settings and, when connected, send exactly those (``session.update``).
 
-        Fields not given keep their value; without arguments the whole
-        configuration is sent again. Tools given here are plain definitions;
-        tools added with :meth:`add_tool` are merged in.
+        Flat keys (``instructions``, ``voice``, ``modalities``, ``turn_detection``...)
+        or GA's (``type``, ``output_modalities``, ``audio={"input": {...}, "output":
+        {...}}``, ``max_output_tokens``, ``prompt``...), on either wire; stored flat
+        in :attr:`session_config`. No arguments: every setting again (GA: those set,
+        and the tools). Tools added with :meth:`add_tool` are merged into ``tools``.
 
-        Raises:
-            ConfigurationError: an unknown audio format, a ``turn_detection``
-                that is not a dict or ``None``, a tool without a name, given
-                twice or already added (nothing is stored or sent then).
+        Raises ConfigurationError (nothing stored or sent) for an unknown setting,
+        one given both ways, or a bad format, ``turn_detection``, voice or tool.
         """
-        checked = self._settings.check(config, self._tools.table())
-        was_vad = self.get_turn_detection_type() is not None
-        self._settings.update(checked)
-        self._inbound.apply_formats(self._settings.config)
-        if was_vad != (self.get_turn_detection_type() is not None):
-            self._input_audio.mode_changed()
-        if self.realtime.is_connected():
-            self._send("session.update", {"session": self._settings.payload(self._tools.definitions())})
+        self._session_control.update(config)
         return True
 
     def add_tool(self, definition: Dict[str, Any], handler: ToolHandler) -> Dict[str, Any]:
@@ -363,12 +369,10 @@ class RealtimeClient(EventHandler):
     # -- conversation --------------------------------------------------------------------
 
     def create_item(self, item: Dict[str, Any], *, event_id: Optional[str] = None) -> str:
-        """Send ``conversation.item.create`` for ``item`` (beta model); request no response. Any thread.
+        """Send ``conversation.item.create`` for ``item`` (beta model), no response; return the event id.
 
-        The server answers with ``conversation.item.created`` (here
-        ``conversation.item.appended``) or an ``error`` naming ``event_id``
-        (default: a new one). Returns the event id. Raises ConfigurationError
-        (not a dict with a ``type``) or NotConnectedError.
+        The server answers ``conversation.item.created`` (``conversation.item.appended``
+        here) or an ``error`` naming ``event_id`` (default: a new one). Any thread.
         """
         if not isinstance(item, dict) or not isinstance(item.get("type"), str):
             raise ConfigurationError(f'item must be a dict with a "type", got {item!r}')
@@ -393,14 +397,9 @@ class RealtimeClient(EventHandler):
         return cast(List[Item], _history.restore_history(self, history, timeout=timeout))
 
     def send_user_message_content(self, content: Any = None) -> bool:
-        """Send a user message made of content parts, then request a response.
-
-        ``content``: parts such as ``{"type": "input_text", "text": "hi"}`` or
-        ``{"type": "input_audio", "audio": samples}`` (base64, or samples at
-        the input rate, encoded here; the caller's dicts are not modified).
-        An empty list only requests a response. Raises ConfigurationError (not
-        a list of typed dicts), TypeError/ValueError (bad audio), NotConnectedError.
-        """
+        """Send a user message of content parts (``input_text``, ``input_audio`` with base64 or
+        samples at the input rate, ``input_image`` from bytes, a path or a data URL), then
+        request a response; ``[]`` only requests one."""
         parts = prepare_content(content, self.conversation.input_audio_format)
         if not self.realtime.is_connected():
             raise NotConnectedError("not connected; call connect() first")
@@ -414,13 +413,14 @@ class RealtimeClient(EventHandler):
         return self.send_user_message_content([{"type": "input_text", "text": text}])
 
     def _send_user_message(self, parts: List[Dict[str, Any]], ask: Optional[Ask]) -> None:
+        # Manual turns: audio appended before this message is committed first, as its own item.
+        self._commit_pending_audio(ask)
         if parts:
             self._send(
                 "conversation.item.create",
                 {"item": {"type": "message", "role": "user", "content": parts}},
                 ask,
             )
-        self._commit_pending_audio(ask)
         self._responses.request(Ticket(ask=ask))
 
     # -- input audio -----------------------------------------------------------------------
@@ -430,8 +430,7 @@ class RealtimeClient(EventHandler):
 
         With turn detection off it is kept until :meth:`create_response`
         commits it; in server-VAD mode the last ``input_audio_window`` seconds
-        are kept to cut out speech. Raises TypeError/ValueError for audio that
-        cannot be converted, NotConnectedError when not connected.
+        are kept to cut speech out of.
         """
         pcm = _audio.to_pcm16(samples)  # always a new array: later changes by the caller are harmless
         if pcm.shape[0] == 0:
@@ -537,12 +536,11 @@ class RealtimeClient(EventHandler):
         return payload["item"] if payload is not None else None
 
     def wait_for_next(self, name: str, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
-        """Block until the next event ``name`` this client dispatches, and return its payload.
+        """The payload of the next event ``name`` this client dispatches (``None`` on timeout).
 
-        As :meth:`EventHandler.wait_for_next <realtime_sync.events.EventHandler.wait_for_next>`;
-        while connected it also raises ConnectionClosedError when the
-        connection ends (waiting for ``"close"`` returns its payload). Wire
-        events are waited for on :attr:`realtime`.
+        While connected it raises ConnectionClosedError when the connection
+        ends (waiting for ``"close"`` returns its payload). Wire events are
+        waited for on :attr:`realtime`.
         """
         if not isinstance(name, str):
             raise TypeError(f"event name must be a str, not {type(name).__name__}")
@@ -596,16 +594,11 @@ class RealtimeClient(EventHandler):
             self._track(ask)
         try:
             self._send_user_message([{"type": "input_text", "text": text}], ask)
-            finished = ask.wait(timeout)
+            response = ask.result(timeout, "ask()", text)
         finally:
             self._untrack(ask)
             self._sent.forget_handle(ask)
-        if not finished:
-            raise RealtimeTimeoutError(
-                f"ask() waited {timeout:g} s for the reply to {_preview(text)} and it did not finish "
-                "(the response goes on; cancel_response() stops it, or pass a longer timeout)"
-            )
-        return cast(Optional[Item], pick_reply(ask.response(), self.conversation.get_item))
+        return cast(Optional[Item], pick_reply(response, self.conversation.get_item))
 
     def events(self, maxsize: int = 1000, *, include_realtime_events: bool = False) -> "queue.Queue[Tuple[str, Any]]":
         """A thread-safe queue of ``(name, payload)`` client-level events, for a GUI thread to pull.
@@ -624,6 +617,3 @@ class RealtimeClient(EventHandler):
         """How many events the :meth:`events` queue dropped because it was full."""
         return self._outlet.dropped
 
-
-def _preview(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:37] + "...")

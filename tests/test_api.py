@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from support_client import SignalingWaiters
 from support_ws import FixtureServer, closed_port, mute_server, silent_listener, tls_contexts
 
 from realtime_sync.api import DEFAULT_URL, RECEIVE_THREAD_NAME, RealtimeAPI, generate_id
@@ -81,22 +82,6 @@ class Collector:
             )
             return list(self.events)
 
-
-class _SignalingWaiters(Dict[str, Any]):
-    """Stands in for EventHandler._waiters: releases `registered` as a waiter registers.
-
-    Registration happens under the handler's lock, so a dispatch after the
-    release cannot miss the waiter; no polling needed.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.registered = threading.Semaphore(0)
-
-    def setdefault(self, key: Any, default: Any = None) -> Any:
-        value = super().setdefault(key, default)
-        self.registered.release()
-        return value
 
 
 def client_log(caplog: pytest.LogCaptureFixture) -> str:
@@ -921,13 +906,13 @@ def test_wait_for_next_woken_by_server_event_and_refused_on_receive_thread(
     api.on("server.session.created", on_created)
     api.connect(timeout=5.0)
     assert not api.is_receive_thread()
-    waiters = _SignalingWaiters()
+    waiters = SignalingWaiters()
     api._waiters = waiters
     registered = waiters.registered
     result: List[Optional[Dict[str, Any]]] = []
     waiter = threading.Thread(target=lambda: result.append(api.wait_for_next("server.session.created", 10.0)))
     waiter.start()
-    assert registered.acquire(timeout=5.0)  # the waiter is in place (see _SignalingWaiters)
+    assert registered.acquire(timeout=5.0)  # the waiter is in place (see SignalingWaiters)
     server.send_json({"type": "session.created", "event_id": "e1"})
     waiter.join(5.0)
     assert result == [{"type": "session.created", "event_id": "e1"}]
@@ -936,7 +921,7 @@ def test_wait_for_next_woken_by_server_event_and_refused_on_receive_thread(
 
 def _wait_in_thread(api: RealtimeAPI, name: str, timeout: Optional[float]) -> Tuple[threading.Thread, List[Any]]:
     """Start a thread blocked in api.wait_for_next(name); return once its waiter is registered."""
-    waiters = _SignalingWaiters()
+    waiters = SignalingWaiters()
     waiters.update(api._waiters)
     api._waiters = waiters
     outcome: List[Any] = []

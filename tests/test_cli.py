@@ -650,3 +650,41 @@ def test_events_stops_quietly_when_its_reader_goes_away(simulator) -> None:
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
     assert len(result.stdout.splitlines()) == 1
+
+
+def test_events_on_a_terminal_is_coloured_and_folds_deltas_in_place(simulator) -> None:
+    """Under a pseudo-terminal (what a user sees): colours by default, one status line rewritten in place."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "realtime_sync", "events", "--text-only", "--url", simulator.url, "--say", "Hi"],
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+        cwd=str(ROOT),
+    )
+    os.close(terminal)
+    chunks = []
+    try:
+        while True:
+            try:
+                data = os.read(controller, 65536)
+            except OSError:  # EIO: the program ended and closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        assert process.wait(timeout=60) == 0, process.stderr.read() if process.stderr else ""
+    finally:
+        os.close(controller)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert "\x1b[36m-> client" in screen and "\x1b[32m<- server" in screen  # coloured without --color
+    assert re.search(r"\r\x1b\[K  \.\.\. response\.(output_)?text\.delta x\d", screen)  # a count rewritten in place
+    assert re.search(r'response\.(output_)?text\.delta\x1b\[0m  "Hello! How can I help you today\?" \(\d+ deltas\)', screen)

@@ -347,3 +347,129 @@ def test_events_queue_for_another_thread(client: RealtimeClient) -> None:
             break
     assert names.count("conversation.item.appended") == 2
     assert "conversation.updated" in names
+
+
+# -- sessions that survive: reconnection -----------------------------------------------------
+
+
+def _texts(client: RealtimeClient) -> List[Any]:
+    return [
+        (item["role"], item["formatted"]["text"] or item["formatted"]["transcript"])
+        for item in client.conversation.get_items()
+        if item["type"] == "message"
+    ]
+
+
+def test_reconnects_after_a_drop_replays_the_conversation_and_fails_only_what_was_in_flight(
+    make_simulator: Simulator,
+) -> None:
+    from realtime_sync.client import ReconnectPolicy
+
+    # 4 events to connect, 16 for the first exchange; the 24th (mid-reply of the second) cuts the socket
+    simulator = make_simulator(drop_after=24)
+    policy = ReconnectPolicy(attempts=3, initial_delay=0, jitter=0, timeout=5)
+    with RealtimeClient(url=simulator.url, reconnect=policy) as client:
+        recorder = _record(client, "reconnecting", "reconnected", "close")
+        assert client.wait_for_session_created(timeout=5)
+        client.update_session(modalities=["text"])
+        first = client.ask("hello", timeout=5)
+        assert first is not None
+        with pytest.raises(ConnectionClosedError, match="reconnecting"):
+            client.ask("second", timeout=5)
+        (reconnected,) = recorder.wait("reconnected")
+        assert reconnected["attempt"] == 1 and reconnected["items"] == 3
+        (reconnecting,) = recorder.of("reconnecting")
+        assert reconnecting["attempt"] == 1 and "dropped" in reconnecting["cause"]
+        assert recorder.of("close") == []
+        # the new session holds the old conversation (the cut-off reply is not replayed), once, in order
+        assert _texts(client) == [("user", "hello"), ("assistant", first["formatted"]["text"]), ("user", "second")]
+        third = client.ask("third", timeout=5)
+        assert third is not None and third["status"] == "completed"
+        assert _texts(client)[-2:] == [("user", "third"), ("assistant", third["formatted"]["text"])]
+    assert [payload["error"] for payload in recorder.of("close")] == [False]  # one close, at disconnect()
+
+
+def test_an_expired_session_rolls_over_to_a_new_one(make_simulator: Simulator) -> None:
+    from realtime_sync.client import ReconnectPolicy
+
+    simulator = make_simulator(max_session_seconds=1.0)
+    policy = ReconnectPolicy(initial_delay=0, jitter=0, timeout=5)
+    client = RealtimeClient(url=simulator.url, reconnect=policy)
+    recorder = _record(client, "reconnecting", "reconnected", "close", "error", "conversation.item.appended")
+    client.connect(timeout=5)
+    try:
+        client.create_item({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "remember me"}]})
+        recorder.wait("conversation.item.appended")  # one round trip, well inside the session's second
+        reconnected = recorder.wait("reconnected")[0]
+        assert reconnected["cause"] == "the session expired" and reconnected["items"] == 1
+        assert _texts(client)[:1] == [("user", "remember me")]
+        assert any(p["error"].code == "session_expired" for p in recorder.of("error"))
+        assert recorder.of("close") == []
+    finally:
+        client.disconnect()
+    assert len(recorder.of("close")) == 1
+
+
+def test_reconnection_gives_up_after_its_attempts_with_one_close_naming_the_cause(make_simulator: Simulator) -> None:
+    from realtime_sync.client import ReconnectPolicy
+
+    simulator = make_simulator()
+    policy = ReconnectPolicy(attempts=2, initial_delay=0, jitter=0, timeout=2)
+    client = RealtimeClient(url=simulator.url, reconnect=policy)
+    recorder = _record(client, "reconnecting", "reconnected", "close")
+    client.connect(timeout=5)
+    try:
+        assert client.wait_for_session_created(timeout=5)
+        simulator.stop()  # the server goes away: every attempt is refused
+        (close,) = recorder.wait("close")
+        assert close["error"] is True and "reconnection failed" in close["reason"]
+        assert [p["attempt"] for p in recorder.of("reconnecting")] == [1, 2]
+        assert recorder.of("reconnected") == [] and not client.is_connected()
+    finally:
+        client.disconnect()
+    assert len(recorder.of("close")) == 1
+
+
+def test_the_reconnect_policy_backs_off_with_a_cap_and_never_retries_refused_credentials() -> None:
+    from realtime_sync.client import ReconnectPolicy
+    from realtime_sync.errors import AuthenticationError, ConfigurationError, HandshakeError, RealtimeConnectionError
+
+    policy = ReconnectPolicy(initial_delay=0.5, multiplier=2, max_delay=3, jitter=0)
+    assert [policy.delay(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    jittery = ReconnectPolicy(initial_delay=1, jitter=0.2)
+    assert all(0.8 <= jittery.delay(1) <= 1.2 for _ in range(50))
+    assert not policy.retryable(AuthenticationError("no", status_code=401))
+    assert not policy.retryable(HandshakeError("no such model", status_code=404))
+    assert policy.retryable(HandshakeError("busy", status_code=503))
+    assert policy.retryable(HandshakeError("slow down", status_code=429))
+    assert policy.retryable(RealtimeConnectionError("refused"))
+    assert policy.applies_to({"error": True, "code": 1006, "reason": None}, expired=False)
+    assert not policy.applies_to({"error": False, "code": 1000, "reason": None}, expired=False)
+    assert policy.applies_to({"error": False, "code": 1000, "reason": None}, expired=True)
+    with pytest.raises(ConfigurationError):
+        ReconnectPolicy(attempts=0)
+
+
+def test_a_refused_first_reconnection_is_retried_and_a_malformed_frame_is_no_reason_to_reconnect(
+    make_simulator: Simulator,
+) -> None:
+    from realtime_sync.client import ReconnectPolicy
+
+    # a frame that is not JSON follows event 2 (an error dispatch; the connection goes on);
+    # events 1-4 are session.created, conversation.created, session.updated and the first
+    # item's confirmation: the fifth (the second item's) cuts the socket instead
+    simulator = make_simulator(malformed_frame_after=2, drop_after=4, refuse_reconnections=1)
+    policy = ReconnectPolicy(attempts=3, initial_delay=0, jitter=0, timeout=5)
+    with RealtimeClient(url=simulator.url, reconnect=policy) as client:
+        recorder = _record(client, "reconnecting", "reconnected", "close", "error", "conversation.item.appended")
+        assert client.wait_for_session_created(timeout=5)
+        client.create_item({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "kept"}]})
+        recorder.wait("conversation.item.appended")
+        client.create_item({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "lost"}]})
+        (reconnected,) = recorder.wait("reconnected")
+        assert reconnected["attempt"] == 2  # the first attempt got HTTP 503
+        assert simulator.handshakes_refused == 1
+        assert [p["attempt"] for p in recorder.of("reconnecting")] == [1, 2]
+        assert any(isinstance(p["error"], ProtocolError) for p in recorder.of("error"))  # the malformed frame
+        assert recorder.of("close") == []
+        assert _texts(client) == [("user", "kept")]

@@ -896,7 +896,7 @@ def test_ga_dialect_is_translated_both_ways(client_event_validator: Any) -> None
             assert client.wait_for_session_created(timeout=5)
             (update,) = scripted.wait_for("session.update")
             assert update["session"]["type"] == "realtime"
-            assert update["session"]["audio"]["output"]["format"] == {"type": "audio/pcm", "rate": 24000}
+            assert update["session"] == {"type": "realtime"}  # GA: the server's defaults stand
             client.send_text("hi")
             scripted.wait_for("response.create")
             scripted.response_created()
@@ -1296,3 +1296,44 @@ def test_a_connection_lost_without_a_close_frame_gives_ask_the_reason(scripted: 
     error = caught.value
     assert error.code is None and error.reason
     assert error.reason in str(error)
+
+
+# -- GA-only events reach the conversation, and each item completes once --------------------------
+
+
+def test_conversation_item_done_completes_an_item_once(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    recorder = _record(client, "conversation.item.completed", "conversation.updated")
+    item = {"id": "item_c", "object": "realtime.item", "type": "message", "role": "user", "status": "in_progress",
+            "content": [{"type": "input_audio", "transcript": None}]}
+    scripted.send({"type": "conversation.item.created", "previous_item_id": None, "item": item})
+    scripted.send({"type": "conversation.item.done", "previous_item_id": None, "item": dict(item, status="completed")})
+    scripted.send({"type": "conversation.item.done", "previous_item_id": None, "item": dict(item, status="completed")})
+    _sync(scripted, client)
+    completed = recorder.of("conversation.item.completed")
+    assert [p["item"]["id"] for p in completed] == ["item_c"]
+    assert client.conversation.get_item("item_c")["status"] == "completed"
+
+
+def test_streamed_input_transcription_updates_the_item(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    recorder = _record(client, "conversation.updated")
+    item = {"id": "item_t", "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
+            "content": [{"type": "input_audio", "transcript": None}]}
+    scripted.send({"type": "conversation.item.created", "previous_item_id": None, "item": item})
+    for delta in ("Hel", "lo"):
+        scripted.send({"type": "conversation.item.input_audio_transcription.delta", "item_id": "item_t",
+                       "content_index": 0, "delta": delta})
+    _sync(scripted, client)
+    deltas = [p["delta"] for p in recorder.of("conversation.updated") if p["delta"]]
+    assert deltas == [{"transcript": "Hel"}, {"transcript": "lo"}]
+    assert client.conversation.get_item("item_t")["formatted"]["transcript"] == "Hello"
+
+
+def test_a_nan_speech_start_gives_one_error_and_the_stop_is_handled(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    recorder = _record(client, "error")
+    scripted.send_raw(json.dumps({"type": "input_audio_buffer.speech_started", "event_id": "ev_nan",
+                                  "audio_start_ms": float("nan"), "item_id": "item_s"}))
+    scripted.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 900, "item_id": "item_s"})
+    _sync(scripted, client)
+    (payload,) = recorder.of("error")
+    assert isinstance(payload["error"], ProtocolError) and payload["event"]["event_id"] == "ev_nan"
+    assert client.is_connected()

@@ -1,6 +1,7 @@
-"""The public API contract of DESIGN.md, sentence by sentence.
+"""The public API contract, sentence by sentence.
 
-Code outside the project calls the names DESIGN.md writes, exactly as written:
+Code outside the project calls the public names (the README and the
+docstrings document them) exactly as written:
 these tests pin them (names, parameter names and defaults, return values,
 event names and payload shapes, exceptions) against real parts: the
 :class:`~realtime_sync.simulator.RealtimeSimulator`, a scripted WebSocket
@@ -50,7 +51,7 @@ def assert_params(function: Callable[..., Any], expected: List[Any]) -> None:
 
     A bare name must have no default (required) unless it is ``**name`` or
     ``*name``; parameters after the listed ones must all have defaults (so a
-    call written as in DESIGN.md works).
+    call written as documented works).
     """
     found = list(params(function).values())
     assert len(found) >= len(expected), (function, found)
@@ -875,7 +876,7 @@ def test_client_conversation_events_and_cancel_response(scripted: Any, connected
         connected.cancel_response("item_u", 10)
 
     # 24024 / 24000 * 1000 is 1000.9999999999999 in floating point: the formula is
-    # DESIGN.md's (and the reference's), float division included.
+    # The reference's formula, float division included.
     for sample_count, expected_ms in ((12345, 514), (24024, 1000)):
         mark = scripted.mark()
         assert connected.cancel_response("item_a", sample_count)["id"] == "item_a"
@@ -1019,7 +1020,7 @@ def test_simulator_round_trip_as_in_design() -> None:
     pytest.importorskip("websockets")
     from realtime_sync.simulator import RealtimeSimulator
 
-    with RealtimeSimulator() as sim:  # exactly as DESIGN.md writes it
+    with RealtimeSimulator() as sim:  # exactly as the README writes it
         assert sim.url.startswith("ws://127.0.0.1:") and sim.port > 0
         client = RealtimeClient(url=sim.url)
         replied = threading.Event()

@@ -650,3 +650,20 @@ def test_refuse_the_first_reconnection(make_simulator: Callable[..., RealtimeSim
         websocket.create_connection(sim.url, timeout=5)
     assert sim.handshakes_refused == 2
     conn.close()
+
+
+def test_g711_formats_in_ga(ga: Conn) -> None:
+    session = ga.update(audio={"input": {"format": {"type": "audio/pcma"}}, "output": {"format": {"type": "audio/pcmu"}}})
+    assert (session["audio"]["input"]["format"], session["audio"]["output"]["format"]) == (
+        {"type": "audio/pcma"},
+        {"type": "audio/pcmu"},
+    )
+    ga.send("input_audio_buffer.append", audio=audio.encode_audio(np.zeros(800, dtype=np.int16), "g711_alaw"))
+    ga.send("input_audio_buffer.commit")
+    assert ga.until("conversation.item.done")[-1]["item"]["content"][0]["type"] == "input_audio"
+    ga.user_text("Hi")
+    ga.send("response.create")
+    events = ga.done()
+    chunks = [audio.decode_audio(e["delta"], "g711_ulaw") for e in events if e["type"] == "response.output_audio.delta"]
+    assert chunks and sum(len(c) for c in chunks) > 8000 * 0.5  # 8 kHz speech, half a second or more
+    assert events[-1]["response"]["audio"]["output"]["format"] == {"type": "audio/pcmu"}

@@ -12,7 +12,10 @@ Nothing here imports the client, and none of it is public API.
 * :mod:`.input_audio` -- pending manual-turn audio and the server-VAD window.
 * :mod:`.tools` -- the registered tools, their worker thread and the
   per-response batches that decide the follow-up ``response.create``.
-* :mod:`.settings` -- the session configuration and its validation.
+* :mod:`.settings` -- the session configuration (flat and GA spellings) and its validation.
+* :mod:`.effective` -- what the server says the session is, and the updates on their way.
+* :mod:`.control` -- ``update_session`` / ``connect``'s ``session.update`` and the turn mode in force.
+* :mod:`.images` -- ``input_image`` parts from bytes, a path or a data URL.
 * :mod:`.inbound` -- the route of every server event into the conversation
   and the parts above, and the client-level events it dispatches.
 * :mod:`.outlet` -- where client-level events go: listeners and the ``events()`` queue.

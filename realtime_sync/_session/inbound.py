@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .. import audio as _audio
 from .. import dialects
-from ..conversation import Conversation
+from ..conversation import HANDLED_EVENTS, Conversation
 from ..errors import ProtocolError, RealtimeError, ServerError
 from .input_audio import InputAudio
 from .requests import NOT_ACTIVE_CODE, Ask, ResponseQueue
@@ -34,27 +34,6 @@ logger = logging.getLogger(__name__)
 
 Event = Dict[str, Any]
 Item = Dict[str, Any]
-
-# Server events folded into the conversation that need nothing more than a
-# ``conversation.updated`` dispatch when they change an item.
-_PLAIN_CONVERSATION_EVENTS = (
-    "conversation.item.truncated",
-    "conversation.item.deleted",
-    "conversation.item.input_audio_transcription.completed",
-    "conversation.item.input_audio_transcription.failed",
-    "response.output_item.added",
-    "response.content_part.added",
-    "response.content_part.done",
-    "response.text.delta",
-    "response.text.done",
-    "response.audio_transcript.delta",
-    "response.audio_transcript.done",
-    "response.audio.delta",
-    "response.audio.done",
-    "response.function_call_arguments.delta",
-    "response.function_call_arguments.done",
-)
-
 
 def now_iso() -> str:
     """The current UTC time as ISO 8601 with milliseconds (``realtime.event``'s ``time``)."""
@@ -73,6 +52,8 @@ class Inbound:
 
     Attributes:
         session: the last session object the server sent, or ``None``.
+        expired: whether the server said the session hit its maximum
+            duration (an ``error`` with code ``session_expired``).
     """
 
     def __init__(
@@ -97,16 +78,18 @@ class Inbound:
         self._emit = emit
         self._wants = wants
         self._on_session_created = on_session_created
+        self.expired = False
         self.session: Optional[Dict[str, Any]] = None
-        routes: Dict[str, Callable[[Event], None]] = {
-            event_type: self._plain for event_type in _PLAIN_CONVERSATION_EVENTS
-        }
+        # Every event the conversation folds in gets at least a conversation.updated
+        # when it changes an item (deltas, GA transcription deltas, MCP events...).
+        routes: Dict[str, Callable[[Event], None]] = {event_type: self._plain for event_type in HANDLED_EVENTS}
         routes.update(
             {
                 "error": self._error,
                 "session.created": self._session,
                 "session.updated": self._session,
                 "conversation.item.created": self._item_created,
+                "conversation.item.done": self._item_done,
                 "input_audio_buffer.speech_started": self._speech_started,
                 "input_audio_buffer.speech_stopped": self._speech_stopped,
                 "response.created": self._response_created,
@@ -159,6 +142,11 @@ class Inbound:
 
     # -- the session ---------------------------------------------------------------------
 
+    def new_session(self) -> None:
+        """A new connection: forget the old session object and its expiry."""
+        self.session = None
+        self.expired = False
+
     def _session(self, event: Event) -> None:
         session = event.get("session")
         if isinstance(session, dict):
@@ -205,27 +193,39 @@ class Inbound:
         if known:
             return
         self._emit("conversation.item.appended", {"item": item})
-        if item.get("status") == "completed":
+        self._completed(item)
+
+    def _completed(self, item: Item) -> None:
+        """Dispatch ``conversation.item.completed`` once per item (several events complete one)."""
+        item_id = item.get("id")
+        if isinstance(item_id, str) and self.conversation.claim_completion(item_id):
             self._emit("conversation.item.completed", {"item": item})
+
+    def _item_done(self, event: Event) -> None:
+        """GA ``conversation.item.done``: the item is final."""
+        item, delta = self.process(event)
+        if item is not None:
+            self._emit("conversation.updated", {"item": item, "delta": delta})
+            self._completed(item)
 
     def _output_item_done(self, event: Event) -> None:
         item, delta = self.process(event)
         if item is not None:
             self._emit("conversation.updated", {"item": item, "delta": delta})
-            if item.get("status") == "completed":
-                self._emit("conversation.item.completed", {"item": item})
+            self._completed(item)
         final = event.get("item")
         if isinstance(final, dict) and final.get("type") == "function_call":
             self._start_tool_call(event, final, item)
 
     def _speech_started(self, event: Event) -> None:
-        self._input_audio.speech_started(event.get("item_id"), event.get("audio_start_ms"))
-        self.process(event)
+        self.process(event)  # the conversation keeps the (checked) start
         self._emit("conversation.interrupted", {})
 
     def _speech_stopped(self, event: Event) -> None:
         rate = _audio.sample_rate(self.conversation.input_audio_format)
-        buffer, offset = self._input_audio.speech_stopped(event.get("item_id"), rate)
+        item_id = event.get("item_id")
+        start_ms = self.conversation.speech_start_ms(item_id) if isinstance(item_id, str) else None
+        buffer, offset = self._input_audio.window_from(start_ms, rate)
         item, delta = self.process(event, buffer, input_audio_offset=offset)
         if item is not None:
             self._emit("conversation.updated", {"item": item, "delta": delta})
@@ -293,6 +293,8 @@ class Inbound:
             ask = self._sent.handle_for(event_id)
             if isinstance(ask, Ask) and not requeued and ask not in failed:
                 failed.append(ask)
+        if error.code == "session_expired":
+            self.expired = True
         if error.code == NOT_ACTIVE_CODE:
             # A cancel that crossed the end of its response is a harmless race; but
             # a response we still hold active lost its response.done: move on.

@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import collections
 import threading
-from typing import Deque, Dict, List, Optional, Tuple
+from typing import Deque, List, Optional, Tuple
 
 import numpy as np
 
 __all__ = ["InputAudio"]
 
-# How many speech starts (by item id) are remembered without their stop.
-_SPEECH_STARTS_KEPT = 64
-
-
 class InputAudio:
-    """Pending manual-turn audio, the server-VAD window and speech starts. Thread-safe.
+    """Pending manual-turn audio and the server-VAD window. Thread-safe.
 
     Args:
         window_seconds: seconds of audio kept in server-VAD mode.
@@ -41,7 +37,6 @@ class InputAudio:
         self._window: Deque[np.ndarray] = collections.deque()
         self._window_samples = 0
         self._total = 0  # every sample appended this session
-        self._speech_starts: Dict[str, float] = {}
 
     @property
     def window_samples(self) -> int:
@@ -93,21 +88,10 @@ class InputAudio:
             self._window.clear()
             self._window_samples = 0
             self._total = 0
-            self._speech_starts = {}
 
-    def speech_started(self, item_id: object, start_ms: object) -> None:
-        """Remember where the speech of ``item_id`` began (``audio_start_ms``)."""
-        if not isinstance(item_id, str) or isinstance(start_ms, bool) or not isinstance(start_ms, (int, float)):
-            return
+    def window_from(self, start_ms: Optional[float], rate: int) -> Tuple[np.ndarray, int]:
+        """The kept audio from the chunk holding ``start_ms`` on (all of it for ``None``), and its offset in the stream."""
         with self._lock:
-            self._speech_starts[item_id] = start_ms
-            while len(self._speech_starts) > _SPEECH_STARTS_KEPT:
-                self._speech_starts.pop(next(iter(self._speech_starts)))
-
-    def speech_stopped(self, item_id: object, rate: int) -> Tuple[np.ndarray, int]:
-        """The kept audio from the chunk holding the speech start on, and its offset in the stream."""
-        with self._lock:
-            start_ms = self._speech_starts.pop(item_id, None) if isinstance(item_id, str) else None
             offset = self._total - self._window_samples
             chunks = list(self._window)
         if start_ms is not None and chunks:

@@ -23,6 +23,7 @@ from .. import dialects
 from ..api import RealtimeAPI, generate_id
 from ..errors import ConfigurationError, NotConnectedError, UnknownItemError
 from ..events import Waiter
+from .images import image_part
 from .inbound import now_iso
 from .sent import SentEvents
 
@@ -94,8 +95,12 @@ class Outbound:
 def prepare_content(content: Any, input_format: str) -> List[Dict[str, Any]]:
     """Checked copies of user content parts, audio samples encoded for ``input_format``.
 
+    ``input_image`` parts get their image (bytes, a path or a data URL) as a
+    data URL (:func:`~.images.image_part`).
+
     Raises:
-        ConfigurationError: ``content`` is not a list of dicts with a ``type``.
+        ConfigurationError: ``content`` is not a list of dicts with a ``type``,
+            or an image that cannot be read or is not PNG, JPEG, GIF or WebP.
         TypeError, ValueError: audio that cannot be converted.
     """
     if content is None:
@@ -111,6 +116,8 @@ def prepare_content(content: Any, input_format: str) -> List[Dict[str, Any]]:
             audio = part.get("audio")
             if audio is not None and not isinstance(audio, str):
                 part["audio"] = _audio.encode_audio(_audio.to_pcm16(audio), input_format)
+        elif part["type"] == "input_image":
+            part = image_part(part)
         parts.append(part)
     return parts
 

@@ -19,6 +19,8 @@ CLIENT_EVENTS: Tuple[str, ...] = (
     "conversation.interrupted",
     "error",
     "close",
+    "reconnecting",
+    "reconnected",
 )
 
 

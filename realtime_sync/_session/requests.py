@@ -52,6 +52,21 @@ class Ask(Waiter):
 
     __slots__ = ()
 
+    def result(self, timeout: Optional[float], what: str, text: str) -> Dict[str, Any]:
+        """Wait up to ``timeout`` seconds, then :meth:`response`.
+
+        Raises:
+            RealtimeTimeoutError: not settled in time; says what waited (``what``
+                for the reply to ``text``) and how long.
+        """
+        if not self.wait(timeout):
+            shown = repr(text if len(text) <= 40 else text[:37] + "...")
+            raise RealtimeTimeoutError(
+                f"{what} waited {timeout:g} s for the reply to {shown} and it did not finish "
+                "(the response goes on; cancel_response() stops it, or pass a longer timeout)"
+            )
+        return self.response()
+
     def response(self) -> Dict[str, Any]:
         """The final response of a settled ask; raises the error that ended it.
 
@@ -347,7 +362,7 @@ def pick_reply(response: Dict[str, Any], get_item: Callable[[str], Optional[Dict
     return items[-1] if items else None
 
 
-def closed_error(payload: Any) -> ConnectionClosedError:
+def closed_error(payload: Any, *, reconnecting: bool = False) -> ConnectionClosedError:
     """The error that waits and requests of a connection that ended raise (``payload``: the ``close`` payload).
 
     It carries the close code and reason, or the reason alone when the
@@ -360,4 +375,5 @@ def closed_error(payload: Any) -> ConnectionClosedError:
         detail = f" (code {code}{': ' + reason if reason else ''})"
     elif reason:
         detail = f" ({reason})"
-    return ConnectionClosedError(f"the connection to the Realtime server closed{detail}", code=code, reason=reason)
+    note = "; the client is reconnecting, and requests in flight are not sent again" if reconnecting else ""
+    return ConnectionClosedError(f"the connection to the Realtime server closed{detail}{note}", code=code, reason=reason)
