@@ -40,7 +40,7 @@ import socket
 import ssl
 import urllib.error
 import urllib.request
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 from urllib.parse import quote, urlsplit
 
 from ._transport.secrets import Redactor, Secret, clear_traceback, redact_url
@@ -154,6 +154,7 @@ class _Endpoint:
         self.base = Secret(base.rstrip("/"))
         self.shown = shown.rstrip("/")
         self.path = parts.path.rstrip("/")
+        self.loopback = is_loopback(host)
         self.redactor = Redactor([self.key] if self.key is not None else [])
 
     def __repr__(self) -> str:
@@ -179,7 +180,11 @@ def _post(
     request.add_header("User-Agent", "realtime_sync")
     if endpoint.key is not None:
         request.add_header("Authorization", "Bearer " + endpoint.key.reveal())
-    opener = urllib.request.build_opener(_NoRedirect(), urllib.request.HTTPSHandler(context=ssl.create_default_context()))
+    https = urllib.request.HTTPSHandler(context=ssl.create_default_context())
+    handlers: List[urllib.request.BaseHandler] = [_NoRedirect(), https]
+    if endpoint.loopback:  # a local server (the simulator) is never reached through an environment proxy
+        handlers.append(urllib.request.ProxyHandler({}))
+    opener = urllib.request.build_opener(*handlers)
     failure: Optional[RealtimeError] = None
     try:
         with opener.open(request, timeout=timeout) as response:
