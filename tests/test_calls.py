@@ -210,3 +210,31 @@ def test_token_server_sample_hands_the_app_a_secret(tmp_path: Any) -> None:
     assert "app: session instructions: You are the assistant of the Example desktop app." in out
     assert out.splitlines()[-1].startswith("assistant: ") and "Who are you?" in out
     assert "sk-sim-" not in out
+
+
+def test_the_caller_speaking_interrupts_a_response_and_hanging_up_ends_the_session(receiver: Any) -> None:
+    slow = RealtimeSimulator(require_api_key=KEY, speed=1.0)  # replies stream in real time: there is time to interrupt
+    with slow:
+        call = slow.ring(receiver[0])
+        accept_call(call.id, {"audio": {"input": {"turn_detection": {"type": "server_vad"}}}},
+                    api_key=KEY, base_url=slow.http_url)
+        client = RealtimeClient(url=slow.url, api_key=KEY, call_id=call.id, protocol="ga")
+        started, closed = threading.Event(), threading.Event()
+        done: List[Dict[str, Any]] = []
+        client.realtime.on("server.response.created", lambda event: started.set())
+        finished = threading.Event()
+        client.realtime.on("server.response.done", lambda event: (done.append(event["response"]), finished.set()))
+        client.on("close", lambda payload: closed.set())
+        client.connect(timeout=10)
+        try:
+            assert call.wait_for_session(10)
+            call.say("Tell me a long story about the sea, please.")
+            assert started.wait(10)
+            call.say("Stop!")  # barge-in: the first response is cancelled, a new one starts
+            assert finished.wait(10)
+            call.hang_up()
+            assert closed.wait(10) and call.status == "ended"
+            assert call.actions[-1] == "caller_hangup"
+        finally:
+            client.disconnect()
+    assert done and done[0]["status"] == "cancelled"

@@ -226,3 +226,17 @@ def test_a_bad_webhook_is_refused_with_a_clear_error_and_no_secret(problem: str)
         verify_webhook(body, headers, secret)
     assert secret not in str(info.value) and secret[6:] not in str(info.value)
     assert isinstance(info.value, ValueError)
+
+
+def test_a_server_that_never_answers_is_a_timeout() -> None:
+    import socket
+
+    from realtime_sync.errors import RealtimeTimeoutError
+
+    with socket.socket() as listener:  # accepts connections (backlog) but never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        with pytest.raises(RealtimeTimeoutError, match="no answer within 0.5 s") as info:
+            create_client_secret(api_key=KEY, base_url=url, timeout=0.5)
+        assert KEY not in str(info.value)

@@ -167,6 +167,7 @@ def main(argv: Optional[Sequence[str]] = None, *, prog: Optional[str] = None) ->
         previous = signal.signal(signal.SIGTERM, _terminate)
     status = 0
     print(f"Realtime simulator listening on {simulator.url}  (Ctrl-C to stop)", flush=True)
+    print(f"REST (client secrets, SIP call control) on {simulator.http_url}", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
