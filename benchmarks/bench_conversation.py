@@ -227,7 +227,7 @@ def main() -> None:
         resident = "n/a" if result["resident_peak"] is None else f"{result['resident_peak']:.2f}x"
         print(f"\nmemory, {result['minutes']:g}-minute reply ({result['megabytes']:.1f} MB of samples held): "
               f"peak resident {resident} (target <= 1.15x), tracemalloc peak {result['traced_peak']:.2f}x "
-              f"(counts reserved capacity; was 5x with a doubling buffer and a final copy)")
+              f"(counts reserved capacity; before: 2.0x resident, a buffer grown by copying plus a final copy)")
     if "text" not in args.skip:
         print("\ntext deltas, 1 KiB each: seconds for 1 / 8 / 64 MiB (target: 8x the text in about 8x the time)")
         for kind, times in text():

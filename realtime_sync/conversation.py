@@ -316,7 +316,10 @@ class Conversation:
                     return self._on_speech_stopped(event, input_audio_buffer, input_audio_offset)
             return _NONE
         with self._lock:
-            return processor(self, event)
+            try:
+                return processor(self, event)
+            except RecursionError:  # copying a value nested hundreds deep
+                raise ProtocolError(f"{event_type}: a value is nested too deeply", event=dict(event)) from None
 
     # -- helpers -------------------------------------------------------------------
 

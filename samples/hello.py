@@ -15,7 +15,7 @@ from realtime_sync.errors import RealtimeTimeoutError
 def main() -> None:
     with server_options() as options:
         with RealtimeClient(**options) as client:  # connects, and disconnects at the end
-            client.update_session(modalities=["text"])  # text replies only
+            client.update_session(output_modalities=["text"])  # text replies only
             try:
                 reply = client.ask("Hello! What can you do?", timeout=30)
             except RealtimeTimeoutError as exc:  # ask() raises when its timeout runs out

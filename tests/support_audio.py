@@ -839,6 +839,13 @@ def _reply_played(card: FakeSoundCard, rec: _Recorder, chat: Any) -> str:
     return _assistant_items(rec)[0]
 
 
+def _sent_turn_detection(session: Dict[str, Any]) -> Any:
+    """The ``turn_detection`` a sent session sets, in either dialect (GA nests it), or ``"missing"``."""
+    if "turn_detection" in session:
+        return session["turn_detection"]
+    return ((session.get("audio") or {}).get("input") or {}).get("turn_detection", "missing")
+
+
 def scenario_turn(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) -> Dict[str, Any]:
     """A spoken turn through server VAD; the reply comes out of the playback device."""
     with _voice_chat(card, params) as (client, rec, chat):
@@ -947,9 +954,7 @@ def scenario_push_to_talk(card: FakeSoundCard, directory: Path, params: Dict[str
             "appended_before": appended_before,
             "appended": len(appended),
             "sent": [e.get("type") for e in sent],
-            "turn_detection": (
-                session_updates[-1]["session"].get("turn_detection", "missing") if session_updates else "missing"
-            ),
+            "turn_detection": _sent_turn_detection(session_updates[-1]["session"]) if session_updates else "missing",
             "speaker_rate": chat.speaker.rate,
             "user_audio_samples": int(len(user_audio)),
             "mic_rate": chat.microphone.rate if chat.microphone else None,

@@ -115,6 +115,7 @@ def test_headers_and_query_string(server: FixtureServer, make_api: Callable[...,
         api_key=SECRET,
         headers={"X-Extra": "yes"},
         query={"api-version": "2024-10-01-preview"},
+        protocol="beta",
     )
     assert api.connect(model="gpt-4o-realtime-preview-2024-12-17", timeout=5.0) is True
     handshake = server.handshakes[0]
@@ -148,14 +149,17 @@ def test_model_none_keeps_url_query_and_header_none_removes_default(
     assert handshake.headers["api-key"] == "azure"
 
 
-def test_protocol_defaults_to_ga_for_openai_and_beta_elsewhere() -> None:
+def test_protocol_defaults_to_ga_everywhere() -> None:
     openai = RealtimeAPI(api_key=SECRET)
     assert openai.protocol == "ga"
     assert not any(line.lower().startswith("openai-beta") for line in openai._header_lines())
     assert built(openai, None) == (DEFAULT_URL + "?model=gpt-realtime", "gpt-realtime")
     assert RealtimeAPI("wss://API.OpenAI.com/v1/realtime", api_key=SECRET).protocol == "ga"
-    assert RealtimeAPI("wss://example.com/relay").protocol == "beta"
-    assert RealtimeAPI("ws://127.0.0.1:9/").protocol == "beta"
+    assert RealtimeAPI("wss://example.com/relay").protocol == "ga"
+    local = RealtimeAPI("ws://127.0.0.1:9/")
+    assert local.protocol == "ga"
+    assert not any(line.lower().startswith("openai-beta") for line in local._header_lines())
+    assert built(local, None)[1] == "gpt-realtime"
     # an explicit choice wins either way
     beta = RealtimeAPI(api_key=SECRET, protocol="beta")
     assert "OpenAI-Beta: realtime=v1" in beta._header_lines()
@@ -214,7 +218,7 @@ def test_ga_connection_sends_no_beta_header_and_ga_shaped_events(
 def test_beta_connection_keeps_the_beta_wire(
     server: FixtureServer, make_api: Callable[..., RealtimeAPI]
 ) -> None:
-    api = make_api(server.url)
+    api = make_api(server.url, protocol="beta")
     assert api.protocol == "beta"
     api.connect(timeout=5.0)
     handshake = server.handshakes[0]

@@ -208,6 +208,15 @@ def test_base64_backends_agree_on_text_and_errors() -> None:
         assert _outcome(_wire._fast_decode, text) == expected, text
 
 
+def test_pybase64_without_the_calls_used_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    from realtime_sync.audio import _wire
+
+    monkeypatch.setitem(sys.modules, "pybase64", ModuleType("pybase64"))  # an old release: no *_as_string
+    assert _wire._optional_pybase64() is None
+    monkeypatch.setitem(sys.modules, "pybase64", None)  # not installed
+    assert _wire._optional_pybase64() is None
+
+
 def test_base64_backend_is_named() -> None:
     try:
         import pybase64  # noqa: F401

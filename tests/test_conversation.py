@@ -1770,3 +1770,55 @@ def test_ga_response_done_keeps_output_items_it_never_announced(conv: Conversati
     (kept,) = conv.get_response("resp_x")["output_items"]
     assert kept["formatted"]["text"] == "Classified: billing." and kept["status"] == "completed"
     assert conv.items == []
+
+
+def test_hostile_event_streams_give_realtime_errors_only() -> None:
+    """Random JSON in every field of every handled event: a RealtimeError or a result, never a builtin error."""
+    hypothesis = pytest.importorskip("hypothesis")
+    st = pytest.importorskip("hypothesis.strategies")
+    from realtime_sync.conversation import HANDLED_EVENTS
+    from realtime_sync.errors import RealtimeError
+
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=10 ** 300),
+                        st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+                        st.sampled_from(["msg_007", "fc_001", "resp_001", "audio", "text", "function_call",
+                                         "message", "assistant", "user", "completed", "AAAA", "mcp_call"]))
+    values = st.recursive(scalars, lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(
+            ["id", "type", "role", "content", "text", "transcript", "arguments", "status", "output", "audio",
+             "name", "call_id", "error", "tools", "approve"]), inner, max_size=4)), max_leaves=10)
+    keys = ["item_id", "response_id", "content_index", "output_index", "delta", "audio_start_ms", "audio_end_ms",
+            "transcript", "text", "arguments", "part", "item", "response", "error", "call_id"]
+    events = st.lists(st.tuples(st.sampled_from(sorted(HANDLED_EVENTS)),
+                                st.dictionaries(st.sampled_from(keys), values, max_size=6)), min_size=1, max_size=6)
+
+    @hypothesis.settings(max_examples=300, deadline=None, database=None)
+    @hypothesis.given(events)
+    def check(stream: List[Any]) -> None:
+        conv = Conversation()
+        conv.process_event(ev("response.created", response={"id": "resp_001", "output": []}))
+        assistant(conv, parts=("audio", "text"))
+        function_call(conv)
+        for event_type, fields in stream:
+            try:
+                conv.process_event(ev(event_type, **fields), np.zeros(480, dtype=np.int16))
+            except RealtimeError:
+                pass
+        for item in conv.get_items():
+            assert isinstance(item["formatted"], dict)
+
+    check()
+
+
+@pytest.mark.parametrize("event_type", ["conversation.item.created", "response.created", "response.content_part.added"])
+def test_deeply_nested_values_are_a_protocol_error(conv: Conversation, event_type: str) -> None:
+    nested: Any = "x"
+    for _ in range(5_000):
+        nested = [nested]
+    assistant(conv)
+    fields = {"conversation.item.created": {"item": {"id": "msg_deep", "type": "message", "content": nested}},
+              "response.created": {"response": {"id": "resp_deep", "metadata": nested}},
+              "response.content_part.added": {"item_id": "msg_007", "part": {"type": "text", "text": nested}}}
+    with pytest.raises(ProtocolError, match="nested too deeply"):
+        conv.process_event(ev(event_type, **fields[event_type]))
+    assert conv.get_item("msg_deep") is None and conv.get_response("resp_deep") is None

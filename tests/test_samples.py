@@ -109,6 +109,17 @@ def test_audio_file_writes_nothing_in_the_current_directory(tmp_path: Path) -> N
         shutil.rmtree(saved.parent)
 
 
+def test_transcribe_prints_each_utterance_as_it_streams_then_its_span() -> None:
+    out = run_sample("transcribe.py", "--logprobs")
+    lines = out.splitlines()
+    assert lines[0].startswith("generated input: ")
+    utterances = [line for line in lines if line.startswith("[utterance ")]
+    assert len(utterances) == 2, out
+    assert re.match(r"\[utterance 1\] \d+-\d+ ms '\(inaudible: [\d.]+ seconds of speech\)'$", utterances[0]), out
+    assert lines.count("(inaudible: 1.8 seconds of speech)") == 1  # the deltas, printed as they came
+    assert sum(line.startswith("  tokens: ") for line in lines) == 2
+
+
 def test_desktop_app_has_help() -> None:
     pytest.importorskip("tkinter")
     result = run_python([str(SAMPLES / "desktop_app.py"), "--help"], timeout=60, env=clean_env())

@@ -96,8 +96,8 @@ class Endpoint:
         return f"{self.host}:{self.port}"
 
     def default_protocol(self) -> str:
-        """GA for OpenAI and Azure's ``/openai/v1/`` path, beta for everything else."""
-        return "ga" if self.kind in (OPENAI, AZURE_GA) else "beta"
+        """GA everywhere (what OpenAI's live service speaks), except Azure's older deployment URLs (beta)."""
+        return "beta" if self.kind == AZURE_DEPLOYMENT else "ga"
 
     def key_env(self) -> Optional[str]:
         """The environment variable the key defaults to, or ``None`` (then no key unless given)."""
@@ -119,8 +119,9 @@ class Endpoint:
         ``extra_query`` replaces parameters of the same name in the URL.
         ``model`` replaces the URL's ``model`` (Azure's deployment form: its
         ``deployment``, added only when the URL has none); ``None`` keeps the
-        URL's and otherwise asks for the dialect's default model (none when
-        the query has ``call_id``: a call's session has its model). Azure's GA
+        URL's, adds none when the query has an ``intent`` (OpenAI's
+        ``?intent=transcription``) or a ``call_id`` (a SIP call's session),
+        and otherwise asks for the dialect's default model. Azure's GA
         path has no default: its ``model`` is a deployment name.
 
         Raises:
@@ -140,7 +141,8 @@ class Endpoint:
             named = [v for n, v in query if n == "model"]
             if named:
                 return Secret(urlunsplit(parts._replace(query=urlencode(query)))), named[-1]
-            if any(n == "call_id" for n, _ in query):  # attaching to a call: its session names the model
+            if any(n in ("intent", "call_id") for n, _ in query):
+                # ``?intent=transcription`` names the session, ``?call_id=`` a call's session: no model is asked for
                 return Secret(urlunsplit(parts._replace(query=urlencode(query)))), None
             if self.kind == AZURE_GA:
                 raise ConfigurationError(

@@ -30,11 +30,14 @@ __all__ = ["BASE64_BACKEND", "pcm16_to_base64", "base64_to_pcm16", "encode_audio
 
 
 def _optional_pybase64() -> Optional[Any]:
-    """The ``pybase64`` module of the optional ``fast`` extra, or None."""
+    """The ``pybase64`` module of the optional ``fast`` extra (1.3 or newer), or None."""
     try:
-        return importlib.import_module("pybase64")
+        module = importlib.import_module("pybase64")
     except ImportError:
         return None
+    if not all(hasattr(module, name) for name in ("b64encode_as_string", "b64decode_as_bytearray")):
+        return None  # too old to help: the standard library is as good
+    return module
 
 
 _pybase64 = _optional_pybase64()
@@ -103,11 +106,12 @@ def pcm16_to_base64(samples: AudioLike) -> str:
     which is read in place, not copied).
     """
     pcm = pcm16_view(samples)
-    if not _NATIVE_LE:  # pragma: no cover - big-endian hosts
-        pcm = pcm.astype(PCM16_LE)
-    elif not pcm.flags.c_contiguous:
-        pcm = np.ascontiguousarray(pcm)
-    return _encode(pcm)
+    if _NATIVE_LE:
+        try:
+            return _encode(pcm)  # the array's own memory: no copy
+        except ValueError:  # "ndarray is not C-contiguous": a strided view
+            return _encode(np.ascontiguousarray(pcm))
+    return _encode(pcm.astype(PCM16_LE))  # pragma: no cover - big-endian hosts
 
 
 def _pcm16_from_writable(data: bytearray) -> np.ndarray:

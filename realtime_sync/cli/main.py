@@ -22,6 +22,7 @@ from ..errors import RealtimeConnectionError, RealtimeError, RealtimeTimeoutErro
 from .chat import run_chat, run_voice
 from .demo import run_demo
 from .events import run_events
+from .transcribe import add_transcribe_options, run_transcribe
 
 __all__ = ["main", "build_parser", "describe_error", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
@@ -226,6 +227,18 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--text-only", action="store_true", help="ask for text replies only (no audio events)")
     events.set_defaults(handler=_cmd_events)
 
+    transcribe = commands.add_parser(
+        "transcribe",
+        parents=[common],
+        help="live captions: transcribe a WAV file or the microphone",
+        description="Transcribe speech in a transcription session: each utterance is one line, its "
+        "words appearing as they are recognised (on a terminal) and the final text replacing them. "
+        "Without FILE it listens to the microphone until Enter. --model names the transcription model "
+        "(default gpt-4o-transcribe; also gpt-4o-mini-transcribe, whisper-1).",
+    )
+    add_transcribe_options(transcribe)
+    transcribe.set_defaults(handler=_cmd_transcribe)
+
     commands.add_parser(
         "simulate",
         add_help=False,
@@ -341,3 +354,7 @@ def _cmd_voice(args: argparse.Namespace) -> int:
 
 def _cmd_events(args: argparse.Namespace) -> int:
     return run_events(args, stdin=sys.stdin, out=sys.stdout, err=sys.stderr)
+
+
+def _cmd_transcribe(args: argparse.Namespace) -> int:
+    return run_transcribe(args, stdin=sys.stdin, out=sys.stdout, err=sys.stderr)

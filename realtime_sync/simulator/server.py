@@ -563,12 +563,13 @@ class RealtimeSimulator:
         thread = threading.current_thread()
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(connection.request.path).query)
         model = (query.get("model") or [None])[0]
+        intent = (query.get("intent") or [None])[0]
         headers = connection.request.headers
         protocol = "beta" if self.protocol == "beta" or asks_for_beta(headers) else "ga"
         if protocol == "beta" and self.refuse_beta:
             refuse_beta(connection)
             return
-        session = SimSession(connection, model, self.options, protocol)
+        session = SimSession(connection, model, self.options, protocol, intent)
         call = self._bind(session, connection.request)
         thread.name = f"realtime-sync-sim-conn-{session.id}"
         with self._lock:
