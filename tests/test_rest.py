@@ -10,9 +10,10 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any, Dict, Iterator, List
 
 import pytest
 
@@ -240,3 +241,23 @@ def test_a_server_that_never_answers_is_a_timeout() -> None:
         with pytest.raises(RealtimeTimeoutError, match="no answer within 0.5 s") as info:
             create_client_secret(api_key=KEY, base_url=url, timeout=0.5)
         assert KEY not in str(info.value)
+
+
+def test_a_transcription_secret_opens_a_transcription_session_with_its_settings(sim: Any) -> None:
+    from realtime_sync import RealtimeAPI
+
+    config = {"type": "transcription", "audio": {"input": {"transcription": {"model": "gpt-4o-transcribe", "language": "fr"}}}}
+    value = create_client_secret(config, api_key=KEY, base_url=sim.http_url)["value"]
+    api = RealtimeAPI(sim.url, value, protocol="ga", query={"intent": "transcription"})
+    created: List[Dict[str, Any]] = []
+    got = threading.Event()
+    api.on("server.session.created", lambda event: (created.append(event), got.set()))
+    api.connect(timeout=10)
+    try:
+        assert got.wait(10)
+    finally:
+        api.disconnect()
+    session = created[0]["session"]
+    assert session["type"] == "transcription"
+    assert session["audio"]["input"]["transcription"]["model"] == "gpt-4o-transcribe"
+    assert session["audio"]["input"]["transcription"]["language"] == "fr"

@@ -42,6 +42,12 @@ from ..errors import ConfigurationError, RealtimeConnectionError
 from ..webhooks import new_webhook_secret, sign_webhook
 from .config import ClientError, new_id
 from .ga import GA_DEFAULT_MODEL, apply_ga_session_update, default_ga_session, session_to_ga
+from .transcription import (
+    apply_transcription_update,
+    default_transcription_session,
+    is_transcription,
+    transcription_session_to_ga,
+)
 
 __all__ = ["SimRest", "SimCall", "Refusal", "apply_bound_session", "call_id_of", "check_rest_options"]
 
@@ -74,10 +80,7 @@ def _session_request(config: Any, param: str) -> Tuple[Dict[str, Any], str]:
         raise ClientError("invalid_value", f"Invalid value for '{param}.type': expected 'realtime' or "
                           "'transcription'.", f"{param}.type")
     if kind == "transcription":
-        for key in config:
-            if key not in ("type", "audio", "include"):
-                raise ClientError("unknown_parameter", f"Unknown parameter: '{param}.{key}'.", f"{param}.{key}")
-        return copy.deepcopy(config), kind
+        return apply_transcription_update(default_transcription_session(0), config), kind
     model = config.get("model", GA_DEFAULT_MODEL)
     if not isinstance(model, str) or not model:
         raise ClientError("invalid_type", f"Invalid type for '{param}.model': expected a string.", f"{param}.model")
@@ -96,15 +99,18 @@ def apply_bound_session(session: Any, config: Dict[str, Any]) -> None:
     """Start a just-made :class:`~.session.SimSession` with a bound configuration (before it runs).
 
     ``config`` is a GA session request (from a client secret or an accepted
-    call); a transcription configuration is left to the session's own handling.
+    call): a realtime one applies to a realtime session, a transcription one
+    to a transcription session (``?intent=transcription``); otherwise nothing.
     """
-    if config.get("type") != "realtime":
+    transcription = config.get("type") == "transcription"
+    if transcription != is_transcription(session.state.session) or not session.wire.ga:
+        logger.debug("simulator %s: the bound %s configuration does not fit this session", session.id, config.get("type"))
         return
     update = {k: v for k, v in config.items() if k != "model"}
     with session.state.lock:
         old = session.state.session
-        new = apply_ga_session_update(old, update)
-        if config.get("model"):
+        new = apply_transcription_update(old, update) if transcription else apply_ga_session_update(old, update)
+        if config.get("model") and not transcription:
             new["model"] = config["model"]
         if new["input_audio_format"] != old["input_audio_format"]:
             session.input.restart(old["input_audio_format"])
@@ -294,9 +300,9 @@ class SimRest:
             internal["expires_at"] = 0
             session = session_to_ga(internal)
         else:
-            session = {"id": new_id("sess"), "object": "realtime.transcription_session", "type": "transcription",
-                       "audio": copy.deepcopy(internal.get("audio")), "expires_at": 0,
-                       "include": copy.deepcopy(internal.get("include"))}
+            internal["id"] = new_id("sess")
+            internal["expires_at"] = 0
+            session = transcription_session_to_ga(internal)
         return {"value": value, "expires_at": expires_at, "session": session}
 
     def expire_client_secrets(self) -> int:
