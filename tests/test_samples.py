@@ -166,3 +166,22 @@ def test_desktop_app_exits_quietly_on_ctrl_c(tmp_path: Path) -> None:
                 process.stderr.close()
     except NoDisplay as exc:
         pytest.skip(str(exc))
+
+
+def test_record_replay_records_replays_and_shows_a_divergence(tmp_path: Path) -> None:
+    from support_docs import ROOT
+
+    kept = tmp_path / "kept.jsonl"
+    out = run_sample("record_replay.py", "--keep", str(kept), PYTHONPATH=str(ROOT))
+    lines = out.splitlines()
+    assert lines[0].startswith("recorded 4 messages to a recording of ")
+    assert lines[1:3] == ["user: Hello!", "assistant: Hello! How can I help you today?"]
+    assert "replay matches the recording" in lines
+    assert any(
+        line.startswith("a diverging client is told: expected conversation.item.create with item.content[0].text")
+        and 'got "Something else entirely"' in line
+        for line in lines
+    ), out
+    from realtime_sync.recording import read_recording
+
+    assert read_recording(kept).audio_elided

@@ -219,7 +219,7 @@ class SimRest:
         webhook_secret: the secret fake calls' webhooks are signed with (default: a new ``whsec_...``).
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_key: Optional[str] = None,
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: Optional[str] = None,
                  webhook_secret: Optional[str] = None) -> None:
         self.host = host
         self._requested_port = port
@@ -435,6 +435,23 @@ class SimRest:
             return None, (400, f"The call {call_id} is {call.status}: only an accepted call has a session.",
                           "call_not_active")
         return call, None
+
+    def check_call_path(self, path: str) -> Optional[Refusal]:
+        """Why a handshake whose path has ``?call_id=`` is refused, or ``None`` (also with no ``call_id``)."""
+        call_id = call_id_of(path)
+        return None if call_id is None else self.check_call(call_id)[1]
+
+    def bind(self, session: Any, path: str, keys: List[str]) -> Optional[SimCall]:
+        """Apply what a handshake binds to its new session: an accepted call's or a client secret's configuration.
+
+        Returns the call the session serves (the caller attaches it once the session is registered), or None.
+        """
+        call_id = call_id_of(path)
+        call = self.check_call(call_id)[0] if call_id is not None else None
+        config = call.session if call is not None else self.bound_session(keys)
+        if config is not None:
+            apply_bound_session(session, config)
+        return call
 
     def handle(self, method: str, path: str, auth: List[str], raw: bytes) -> Tuple[int, bytes]:
         """Serve one request (an HTTP handler thread): status and JSON body."""

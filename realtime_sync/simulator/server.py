@@ -9,6 +9,7 @@ face is :mod:`realtime_sync.simulator`.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import urllib.parse
 import weakref
@@ -37,8 +38,9 @@ from .handshake import (
     shutdown_socket,
 )
 from .mcp import McpServers
+from .replay import Replay, ReplaySession
 from .responder import Responder, Transcriber, default_responder
-from .rest import SimCall, SimRest, apply_bound_session, call_id_of, check_rest_options
+from .rest import SimCall, SimRest, check_rest_options
 from .session import MAX_EVENT_BYTES, SimSession
 from .state import Closed, SimOptions
 from .wire import PROTOCOLS
@@ -54,6 +56,7 @@ _MAX_FRAME = 4 * MAX_EVENT_BYTES
 _REALTIME_SUBPROTOCOL = Subprotocol("realtime")
 _CONNECTING = State.CONNECTING
 _CLOSE_TIMEOUT = 1.0  # seconds stop() waits for a client to answer the close frame
+_Session = Union[SimSession, ReplaySession]
 
 
 def _expire(session: SimSession) -> None:
@@ -168,11 +171,21 @@ class RealtimeSimulator:
             many handshakes get HTTP 503 (a reconnection test's "the server
             refuses the first retry"). :meth:`refuse_next_connections` arms
             more at run time; :attr:`handshakes_refused` counts them all.
-        http_port: the port of the REST server beside the WebSocket one
-            (client secrets, SIP call control: see :mod:`.rest`); 0 picks a
-            free one (:attr:`http_url`), ``None`` serves no REST.
-        webhook_secret: the ``whsec_...`` secret :meth:`ring` signs webhooks
-            with (default: a new one, :attr:`webhook_secret`).
+        http_port: port of the REST side (client secrets, SIP calls: :mod:`.rest`;
+            :attr:`http_url`); 0: a free one, ``None``: no REST.
+        webhook_secret: the ``whsec_...`` :meth:`ring` signs with (default: a new one).
+        replay: a recording (``RealtimeClient(record=...)``) to serve instead
+            of simulating: each connection gets the next recorded connection's
+            server frames, each answering the client frame it follows, in the
+            recording's dialect (:attr:`protocol` becomes the recording's;
+            see :mod:`realtime_sync.simulator.replay`);
+            divergences go to the client as ``error`` events (code
+            ``replay_diverged``) and to :attr:`replay_divergences`;
+            :meth:`check_replay` raises the first.
+        replay_strict: match each client event's type and key fields (the
+            default), or its type only, ignoring extra client events (``False``).
+        replay_speed: pace the replayed server frames as recorded, this many
+            times faster (1: real time); ``None`` (the default): at once.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. The
     constructor starts nothing.
@@ -208,6 +221,9 @@ class RealtimeSimulator:
         refuse_reconnections: int = 0,
         http_port: Optional[int] = 0,
         webhook_secret: Optional[str] = None,
+        replay: Union[str, "os.PathLike[str]", None] = None,
+        replay_strict: bool = True,
+        replay_speed: Optional[float] = None,
     ) -> None:
         _check_options(
             speed=speed,
@@ -225,10 +241,10 @@ class RealtimeSimulator:
                 raise ConfigurationError(f"{name} must be an int >= 0, not {count!r}")
         check_rest_options(http_port)
         #: The REST side (client secrets, calls), or ``None`` when ``http_port=None``.
-        self.rest: Optional[SimRest] = (
-            None if http_port is None else SimRest(host, http_port, api_key=require_api_key, webhook_secret=webhook_secret)
-        )
-        self.protocol = protocol
+        self.rest = None if http_port is None else SimRest(host, http_port, require_api_key, webhook_secret)
+        #: The recording served (``replay=``), or ``None``.
+        self.replay = None if replay is None else Replay(replay, strict=replay_strict, speed=replay_speed)
+        self.protocol = protocol if self.replay is None else self.replay.protocol
         self.refuse_beta = bool(refuse_beta)
         self._refusals = refuse_connections  # handshakes still to refuse
         self._reconnect_refusals = refuse_reconnections  # the same, once a session has started
@@ -237,7 +253,7 @@ class RealtimeSimulator:
         self.host = host
         self._requested_port = int(port)
         self._api_key = require_api_key
-        self.require_beta_header = protocol == "beta" if require_beta_header is None else bool(require_beta_header)
+        self.require_beta_header = self.protocol == "beta" if require_beta_header is None else bool(require_beta_header)
         self.options = SimOptions(
             responder=responder or default_responder,
             speed=1.0 if realtime else speed,
@@ -255,7 +271,7 @@ class RealtimeSimulator:
         self._server: Any = None
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
-        self._sessions: List[SimSession] = []
+        self._sessions: List[_Session] = []
         self._handler_threads: List[threading.Thread] = []
         self._opening: "weakref.WeakSet[ServerConnection]" = weakref.WeakSet()
         self._port: Optional[int] = None
@@ -278,32 +294,32 @@ class RealtimeSimulator:
 
     @property
     def url(self) -> str:
-        """The ``ws://host:port`` URL to give RealtimeClient / RealtimeAPI."""
-        return f"ws://{self.host}:{self.port}"
+        """The URL to give RealtimeClient / RealtimeAPI: ``ws://host:port/v1/realtime``.
+
+        OpenAI's GA path, so a client given it speaks GA by default; the
+        simulator serves any path, and speaks beta to a client that sends
+        ``OpenAI-Beta: realtime=v1`` (``protocol="beta"``).
+        """
+        return f"ws://{self.host}:{self.port}/v1/realtime"
+
+    def _rest_side(self) -> SimRest:
+        if self.rest is None:
+            raise RuntimeError("this simulator serves no REST endpoints (http_port=None)")
+        return self.rest
 
     @property
     def http_url(self) -> str:
-        """The REST base URL (``http://host:port/v1``) for ``create_client_secret``, ``accept_call``... (``base_url=``)."""
-        if self.rest is None:
-            raise RuntimeError("this simulator serves no REST endpoints (http_port=None)")
-        return self.rest.url
+        """The REST base URL, ``http://host:port/v1`` (``base_url=`` of :mod:`realtime_sync.rest`)."""
+        return self._rest_side().url
 
     @property
     def webhook_secret(self) -> str:
         """The secret (``whsec_...``) the webhooks of :meth:`ring` are signed with."""
-        if self.rest is None:
-            raise RuntimeError("this simulator serves no REST endpoints (http_port=None)")
-        return self.rest.webhook_secret
+        return self._rest_side().webhook_secret
 
     def ring(self, webhook_url: str, **options: Any) -> SimCall:
-        """Ring a fake SIP call: post a signed ``realtime.call.incoming`` webhook to ``webhook_url``.
-
-        Returns the :class:`~.rest.SimCall` (its status, ``wait_for()``,
-        ``say()``, ``hang_up()``); options as :meth:`.rest.SimRest.ring`.
-        """
-        if self.rest is None:
-            raise RuntimeError("this simulator serves no REST endpoints (http_port=None)")
-        return self.rest.ring(webhook_url, **options)
+        """Ring a fake SIP call at ``webhook_url``: a :class:`~.rest.SimCall` (see :meth:`.rest.SimRest.ring`)."""
+        return self._rest_side().ring(webhook_url, **options)
 
     def start(self) -> RealtimeSimulator:
         """Bind the socket and start serving on a background thread; returns self.
@@ -447,7 +463,17 @@ class RealtimeSimulator:
                 logger.debug("broadcast to %s failed", session.id, exc_info=True)
         return reached
 
-    def _open_sessions(self) -> List[SimSession]:
+    @property
+    def replay_divergences(self) -> List[Exception]:
+        """The divergences of clients from the ``replay=`` recording (``ReplayDivergenceError``), in order."""
+        return list(self.replay.divergences) if self.replay is not None else []
+
+    def check_replay(self) -> None:
+        """Raise the first divergence from the ``replay=`` recording (ReplayDivergenceError), if any."""
+        if self.replay is not None:
+            self.replay.check()
+
+    def _open_sessions(self) -> List[_Session]:
         with self._lock:
             return [s for s in self._sessions if not s.closed.is_set()]
 
@@ -527,15 +553,11 @@ class RealtimeSimulator:
         # a header may come more than once: read every value (Headers.get raises then)
         offered = header_values(headers, "Sec-WebSocket-Protocol")
         refusal = check_credentials(headers, self._api_key, self.rest.check_client_secret if self.rest else None)
+        if refusal is None and self.rest is not None:
+            call_refusal = self.rest.check_call_path(request.path)  # ?call_id= of an unknown or unaccepted call
+            refusal = None if call_refusal is None else json_error(*call_refusal)
         if refusal is not None:
             return refusal
-        call_id = call_id_of(request.path)
-        if call_id is not None:
-            if self.rest is None:
-                return json_error(404, f"No call found with id '{call_id}'.", "call_not_found")
-            _, call_refusal = self.rest.check_call(call_id)
-            if call_refusal is not None:
-                return json_error(*call_refusal)
         if self.require_beta_header:
             beta = header_values(headers, "OpenAI-Beta")
             if "realtime=v1" not in beta and "openai-beta.realtime-v1" not in offered:
@@ -546,19 +568,6 @@ class RealtimeSimulator:
                 )
         return None
 
-    def _bind(self, session: SimSession, request: Any) -> Optional[SimCall]:
-        """Apply the configuration a client secret or an accepted call binds to the new session; the call."""
-        if self.rest is None:
-            return None
-        call_id = call_id_of(request.path)
-        call = self.rest.check_call(call_id)[0] if call_id is not None else None
-        config = call.session if call is not None else None
-        if config is None:
-            config = self.rest.bound_session(offered_keys(request.headers))
-        if config is not None:
-            apply_bound_session(session, config)
-        return call
-
     def _handle(self, connection: Any) -> None:
         thread = threading.current_thread()
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(connection.request.path).query)
@@ -566,11 +575,17 @@ class RealtimeSimulator:
         intent = (query.get("intent") or [None])[0]
         headers = connection.request.headers
         protocol = "beta" if self.protocol == "beta" or asks_for_beta(headers) else "ga"
-        if protocol == "beta" and self.refuse_beta:
+        session: _Session
+        call: Optional[SimCall] = None
+        if self.replay is not None:
+            session = self.replay.session(connection, asks_for_beta(headers))
+        elif protocol == "beta" and self.refuse_beta:
             refuse_beta(connection)
             return
-        session = SimSession(connection, model, self.options, protocol, intent)
-        call = self._bind(session, connection.request)
+        else:
+            session = SimSession(connection, model, self.options, protocol, intent)
+            if self.rest is not None:  # a client secret's or an accepted call's configuration
+                call = self.rest.bind(session, connection.request.path, offered_keys(headers))
         thread.name = f"realtime-sync-sim-conn-{session.id}"
         with self._lock:
             if self._stopping:
@@ -581,7 +596,7 @@ class RealtimeSimulator:
             self.sessions_started += 1
         if call is not None:
             call.attach(session)
-        logger.debug("simulator session %s opened (%s, model %s)", session.id, protocol, session.state.session["model"])
+        logger.debug("simulator session %s opened (%s, model %s)", session.id, protocol, model)
         try:
             session.run()
         finally:
