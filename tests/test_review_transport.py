@@ -1,0 +1,58 @@
+"""Review findings in realtime_sync._transport."""
+
+from __future__ import annotations
+
+import struct
+from typing import List
+
+import pytest
+
+from realtime_sync._transport import frames as frames_module
+from realtime_sync._transport.frames import OP_TEXT, FrameReader
+
+
+def _server_frame(payload: bytes, opcode: int = OP_TEXT) -> bytes:
+    length = len(payload)
+    if length < 126:
+        return bytes((0x80 | opcode, length)) + payload
+    if length < 65536:
+        return struct.pack("!BBH", 0x80 | opcode, 126, length) + payload
+    return struct.pack("!BBQ", 0x80 | opcode, 127, length) + payload
+
+
+class _ChunkSocket:
+    """Hands out pre-cut chunks, one per recv."""
+
+    def __init__(self, chunks: List[bytes]) -> None:
+        self.chunks = list(chunks)
+
+    def recv_into(self, view: memoryview) -> int:
+        chunk = self.chunks.pop(0)
+        view[: len(chunk)] = chunk
+        return len(chunk)
+
+    def recv(self, size: int) -> bytes:
+        return self.chunks.pop(0)
+
+
+def test_partial_since_follows_the_unfinished_message_not_one_long_finished(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A steady stream whose reads always end mid-frame: every message completes
+    # within a second, yet partial_since stayed at the first byte ever read,
+    # so frame_timeout ended a healthy, busy connection.
+    clock = [1000.0]
+    monkeypatch.setattr(frames_module.time, "monotonic", lambda: clock[0])
+    frame = _server_frame(b'{"type":"x","pad":"' + b"a" * 1000 + b'"}')
+    stream = frame * 100
+    chunks = [stream[i:i + 1337] for i in range(0, len(stream), 1337)]
+    assert all(len(stream[: i + 1337]) % len(frame) for i in range(0, len(stream) - 1337, 1337))
+    sock = _ChunkSocket(chunks)
+    reader = FrameReader(None)
+    seen = 0
+    while sock.chunks:
+        clock[0] += 1.0
+        reader.fill(sock)
+        seen += len(reader.parse())
+        if reader.partial_since is not None:
+            # the message still unfinished began no earlier than the previous read
+            assert clock[0] - reader.partial_since <= 1.0
+    assert seen == 100
