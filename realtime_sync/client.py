@@ -239,6 +239,9 @@ class RealtimeClient(EventHandler):
             RealtimeConnectionError: already connected, or the socket layer's
                 error (refused, handshake status, timeout...).
         """
+        reconnector = self._reconnector
+        if reconnector is not None and not reconnector.is_worker_thread():
+            reconnector.stop()  # a connection made by hand ends an automatic reconnection
         if self.is_connected():
             raise RealtimeConnectionError("already connected; call disconnect() first")
         with self._state_lock:
