@@ -56,3 +56,34 @@ def test_partial_since_follows_the_unfinished_message_not_one_long_finished(monk
             # the message still unfinished began no earlier than the previous read
             assert clock[0] - reader.partial_since <= 1.0
     assert seen == 100
+
+
+def test_a_deeply_nested_json_frame_is_one_error_dispatch_and_the_loop_goes_on() -> None:
+    # json raises RecursionError (not a ValueError) on deep nesting: the frame
+    # was only logged as a listener failure, with no `error` dispatch.
+    import socket
+    import threading
+
+    from support_ws import raw_server, read_client_frame, server_frame
+
+    from realtime_sync.api import RealtimeAPI
+    from realtime_sync.errors import ProtocolError
+
+    def script(conn: socket.socket) -> None:
+        conn.sendall(server_frame(b"[" * 100000 + b"]" * 100000))
+        conn.sendall(server_frame(b'{"type":"after","event_id":"e1"}'))
+        conn.settimeout(5.0)
+        read_client_frame(conn)  # the close frame
+
+    errors: list = []
+    after = threading.Event()
+    with raw_server(script) as url:
+        api = RealtimeAPI(url)
+        api.on("error", errors.append)
+        api.on("server.after", lambda event: after.set())
+        try:
+            api.connect(timeout=5.0)
+            assert after.wait(5.0)
+        finally:
+            api.disconnect()
+    assert len(errors) == 1 and isinstance(errors[0]["error"], ProtocolError)
