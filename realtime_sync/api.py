@@ -299,6 +299,16 @@ class RealtimeAPI(EventHandler):
                 f"refusing to send an API key in clear text over ws:// to {self._endpoint.host!r}; "
                 "use wss://, or a loopback host (127.0.0.1, localhost) for local servers"
             )
+        if endpoint_secrets and not self._endpoint.secure:
+            # a loopback server reached through a proxy on another host: the
+            # handshake crosses the network to that proxy in clear text
+            via = self._proxy_shown or environment_proxy(self._endpoint.host, False)
+            via_host = urlsplit(via).hostname if via else None
+            if via_host and not is_loopback(via_host):
+                raise InsecureTransportError(
+                    f"refusing to send an API key in clear text over ws:// through the proxy {via!r}; "
+                    "use wss://, or reach the local server without the proxy (set no_proxy)"
+                )
 
         if ping_interval is not None and (not _is_number(ping_interval) or ping_interval < 0):
             raise ConfigurationError("ping_interval must be None or a number of seconds >= 0")

@@ -87,3 +87,26 @@ def test_a_deeply_nested_json_frame_is_one_error_dispatch_and_the_loop_goes_on()
         finally:
             api.disconnect()
     assert len(errors) == 1 and isinstance(errors[0]["error"], ProtocolError)
+
+
+@pytest.mark.parametrize("env", [False, True])
+def test_a_key_over_plain_ws_to_loopback_through_a_remote_proxy_is_refused(
+    env: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ws:// to a loopback host is allowed with a key, but through a proxy on
+    # another host the handshake (and its Authorization header) crosses the
+    # network in clear text to that proxy.
+    from realtime_sync.api import RealtimeAPI
+    from realtime_sync.errors import InsecureTransportError
+
+    for name in ("no_proxy", "NO_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    options = {}
+    if env:
+        monkeypatch.setenv("http_proxy", "http://proxy.example.com:3128")
+        url = "ws://[::1]:8080/v1/realtime"  # websocket-client exempts only localhost and 127.0.0.1
+    else:
+        options["proxy"] = "http://proxy.example.com:3128"
+        url = "ws://127.0.0.1:8080/v1/realtime"
+    with pytest.raises(InsecureTransportError):
+        RealtimeAPI(url, api_key="sk-test-secret", **options)
