@@ -276,7 +276,9 @@ class RealtimeClient(EventHandler):
 
     def disconnect(self) -> None:
         """Close the socket, wake every blocked helper, clear the conversation. Idempotent; any thread."""
-        was_reconnecting = self._reconnector.stop() if self._reconnector is not None else False
+        was_reconnecting = (
+            self._reconnector.stop(join=not self._is_dispatching_thread()) if self._reconnector is not None else False
+        )
         self._inbound.expired = False
         if self.realtime.is_connected():
             self.realtime.disconnect()

@@ -33,3 +33,39 @@ def test_connect_during_reconnection_ends_the_reconnection_and_no_close_follows(
     finally:
         client.disconnect()
     assert [p["error"] for p in recorder.of("close")] == [False]
+
+
+def test_disconnect_from_a_callback_during_the_replay_returns_at_once(
+    make_simulator: Callable[..., Any],
+) -> None:
+    # disconnect() joined the reconnect worker (up to the policy's timeout + 5 s)
+    # even on the receive thread, whose events the worker's replay was waiting
+    # for: the socket thread stalled until the replay timed out.
+    import threading
+
+    simulator = make_simulator()
+    policy = ReconnectPolicy(attempts=2, initial_delay=0, jitter=0, timeout=3)
+    client = RealtimeClient(url=simulator.url, reconnect=policy)
+    recorder = EventRecorder().record_on(client, "reconnecting", "reconnected", "close", "conversation.item.appended")
+    took: list = []
+    done = threading.Event()
+
+    def on_appended(event: Any) -> None:
+        if recorder.of("reconnecting") and not took:
+            start = time.monotonic()
+            client.disconnect()
+            took.append(time.monotonic() - start)
+            done.set()
+
+    client.connect(timeout=5)
+    try:
+        client.create_item({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "one"}]})
+        client.create_item({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "two"}]})
+        recorder.wait("conversation.item.appended", 2)
+        client.on("conversation.item.appended", on_appended)
+        simulator.drop_connections()
+        assert done.wait(10)
+        assert took[0] < 1.0, f"disconnect() from a callback took {took[0]:.1f} s"
+    finally:
+        client.disconnect()
+    assert not client.is_connected()

@@ -189,17 +189,19 @@ class Reconnector:
             self._thread.start()
         return True
 
-    def stop(self) -> bool:
+    def stop(self, join: bool = True) -> bool:
         """Stop reconnecting (``disconnect()``); ``True`` if a drop was being reconnected.
 
-        Joins the worker (bounded by the policy's timeout) unless called on it.
+        Joins the worker (bounded by the policy's timeout) unless called on it
+        or ``join`` is false (a callback: the worker may be waiting for the
+        events that thread delivers; it ends once the connection is closed).
         """
         with self._lock:
             thread = self._thread
             self._stop.set()
             was_active = self.active
             self.active = False
-        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+        if join and thread is not None and thread.is_alive() and thread is not threading.current_thread():
             thread.join(self.policy.timeout + 5.0)
         return was_active
 
@@ -231,7 +233,8 @@ class Reconnector:
                 return None
             try:
                 self._connect(policy.timeout)
-                if stop.is_set():
+                if stop.is_set():  # disconnect() came during the handshake: close what it opened
+                    self._drop()
                     return None
                 try:
                     self._replay(history, timeout=policy.timeout)
