@@ -115,6 +115,7 @@ class RealtimeClient(EventHandler):
         self.conversation = Conversation()
         self._state_lock = threading.Lock()
         self._live = False
+        self._close_reported = False  # a close was dispatched since the last connect()
         self._tag: object = None  # this connection's tag on every waiter and handle
         self._session_created = False
         self._outlet = Outlet(self.dispatch, self.has_listeners)
@@ -221,6 +222,8 @@ class RealtimeClient(EventHandler):
         # Waiters for "close" itself are untagged: the close dispatch below wakes them.
         self._fail_waiters(tag, closed_error(payload, reconnecting=reconnecting))
         if not reconnecting:
+            with self._state_lock:
+                self._close_reported = True
             self._emit("close", payload)
         return True
 
@@ -257,6 +260,7 @@ class RealtimeClient(EventHandler):
         self._tools.open()
         with self._state_lock:
             self._live = True
+            self._close_reported = False
             self._tag = object()
             self._session_created = False
         self._inbound.new_session()
@@ -283,7 +287,9 @@ class RealtimeClient(EventHandler):
         if self.realtime.is_connected():
             self.realtime.disconnect()
         ended = self._end_connection({"error": False, "code": None, "reason": None})
-        if was_reconnecting and not ended:  # the drop dispatched no close: this is the end
+        with self._state_lock:
+            reported = self._close_reported
+        if was_reconnecting and not ended and not reported:  # the drop dispatched no close: this is the end
             self._emit("close", {"error": False, "code": None, "reason": None})
         self.conversation.clear()
         if not self._is_dispatching_thread():

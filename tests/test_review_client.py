@@ -69,3 +69,31 @@ def test_disconnect_from_a_callback_during_the_replay_returns_at_once(
     finally:
         client.disconnect()
     assert not client.is_connected()
+
+
+def test_disconnect_during_a_reconnection_handshake_dispatches_one_close(
+    make_simulator: Callable[..., Any],
+) -> None:
+    import threading
+
+    simulator = make_simulator()
+    policy = ReconnectPolicy(attempts=2, initial_delay=0, jitter=0, timeout=3)
+    client = RealtimeClient(url=simulator.url, reconnect=policy)
+    recorder = EventRecorder().record_on(client, "reconnecting", "reconnected", "close")
+    client.connect(timeout=5)
+    assert client.wait_for_session_created(timeout=5)
+    original = client.realtime.connect
+    handshaking = threading.Event()
+
+    def slow_connect(*args: Any, **kwargs: Any) -> Any:
+        handshaking.set()
+        time.sleep(0.5)
+        return original(*args, **kwargs)
+
+    client.realtime.connect = slow_connect  # type: ignore[method-assign]
+    simulator.drop_connections()
+    assert handshaking.wait(5)
+    client.disconnect()
+    time.sleep(0.3)
+    assert not client.is_connected()
+    assert [p["error"] for p in recorder.of("close")] == [False]
