@@ -110,3 +110,37 @@ def test_a_key_over_plain_ws_to_loopback_through_a_remote_proxy_is_refused(
         url = "ws://127.0.0.1:8080/v1/realtime"
     with pytest.raises(InsecureTransportError):
         RealtimeAPI(url, api_key="sk-test-secret", **options)
+
+
+def test_no_data_frame_follows_our_close_frame() -> None:
+    # RFC 6455 5.5.1: after sending a close frame an endpoint sends no more data.
+    # Once the receive thread answered the server's close (or refused a bad
+    # frame with 1002/1009) send() still wrote until the thread got to _finish.
+    from realtime_sync._transport.connection import Connection, Listeners, Timing
+    from realtime_sync._transport.failures import Attempt
+    from realtime_sync._transport.secrets import Redactor, Secret
+    from realtime_sync.errors import NotConnectedError
+
+    class Sink:
+        def __init__(self) -> None:
+            self.frames: List[bytes] = []
+
+        def sendall(self, data: bytes) -> None:
+            self.frames.append(data)
+
+    conn = Connection(
+        Secret("ws://127.0.0.1:9/"),
+        lambda: [],
+        Attempt("ws://127.0.0.1:9/", "127.0.0.1", 1.0),
+        Redactor([]),
+        Timing(1.0, 0, None, None, None),
+        Listeners(lambda e: None, lambda e: None, lambda p, e: None),
+        thread_name="t",
+    )
+    sink = Sink()
+    conn._sock = sink
+    conn.open = True
+    conn._send_close(1002, "protocol error")
+    with pytest.raises(NotConnectedError):
+        conn.send(b'{"type":"response.create"}', "'response.create'")
+    assert len(sink.frames) == 1  # the close frame only

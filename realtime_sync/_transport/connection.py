@@ -249,7 +249,7 @@ class Connection:
             raise RealtimeTimeoutError(f"cannot send {what}: another send() has blocked for {io_timeout:g} s")
         try:
             sock = self._sock
-            if sock is None or not self.open or self.closing:
+            if sock is None or not self.open or self.closing or self._close_sent:  # nothing after a close frame
                 raise NotConnectedError(f"cannot send {what}: the connection has closed")
             sock.sendall(frame)
         except (socket.timeout, TimeoutError) as exc:
