@@ -427,8 +427,9 @@ class RealtimeAPI(EventHandler):
         then shuts the socket down. Idempotent, and safe from any thread,
         including from a callback on the receive thread (it then returns at
         once and the thread ends after the callback returns). ``close`` is
-        dispatched once, on the receive thread; when this returns on another
-        thread, the ``close`` callbacks have run.
+        dispatched once, on the receive thread (not at all when :meth:`connect`
+        has begun a new connection before the old one ended); when this
+        returns on another thread, the ``close`` callbacks have run.
 
         Args:
             timeout: seconds to wait for the receive thread; ``None`` waits for
@@ -564,6 +565,14 @@ class RealtimeAPI(EventHandler):
         def on_close(payload: Dict[str, Any], error: ConnectionClosedError) -> None:
             # waits begun while this connection was open raise before ``close`` runs
             self._fail_waiters(conn, error)
+            with self._state_lock:
+                superseded = self._conn is not conn
+            if superseded:
+                # disconnect() returned (from a callback, or past its timeout) and
+                # connect() has begun a new connection since: "close" is about that
+                # one, and listeners cannot tell this late end from its end
+                logger.debug("connection to %s ended after a new one began: %s", self.url, payload)
+                return
             self.dispatch("close", payload)
 
         conn = Connection(

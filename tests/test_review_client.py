@@ -97,3 +97,38 @@ def test_disconnect_during_a_reconnection_handshake_dispatches_one_close(
     time.sleep(0.3)
     assert not client.is_connected()
     assert [p["error"] for p in recorder.of("close")] == [False]
+
+
+def test_the_old_connections_close_does_not_end_a_connection_opened_after_disconnect_from_a_callback(
+    make_simulator: Callable[..., Any],
+) -> None:
+    # disconnect() from a callback returns at once; the old receive thread
+    # then waits for the server's close reply. A connect() made meanwhile
+    # opened a new socket, and the old thread's close then ended the *new*
+    # connection's client state (requests refused, a second close).
+    import threading
+
+    simulator = make_simulator()
+    client = RealtimeClient(url=simulator.url)
+    recorder = EventRecorder().record_on(client, "close")
+    left = threading.Event()
+
+    def leave(event: Any) -> None:
+        client.disconnect()
+        left.set()
+
+    client.on("conversation.item.appended", leave)
+    client.connect(timeout=5)
+    try:
+        assert client.wait_for_session_created(timeout=5)
+        client.create_item({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "x"}]})
+        assert left.wait(5)
+        client.off("conversation.item.appended", leave)
+        client.connect(timeout=5)
+        assert client.wait_for_session_created(timeout=5)
+        time.sleep(1.5)  # the old thread has ended by now
+        assert client.is_connected()
+        assert len(recorder.of("close")) == 1
+        assert client.create_response() is True
+    finally:
+        client.disconnect()
