@@ -244,7 +244,8 @@ class RealtimeClient(EventHandler):
         """
         reconnector = self._reconnector
         if reconnector is not None and not reconnector.is_worker_thread():
-            reconnector.stop()  # a connection made by hand ends an automatic reconnection
+            # a connection made by hand ends an automatic reconnection
+            reconnector.stop(join=not self._is_dispatching_thread())
         if self.is_connected():
             raise RealtimeConnectionError("already connected; call disconnect() first")
         with self._state_lock:
