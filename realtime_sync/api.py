@@ -486,6 +486,8 @@ class RealtimeAPI(EventHandler):
             ) from None
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(f"event {event_name!r} cannot be encoded as JSON: {exc}") from exc
+        except RecursionError:
+            raise ConfigurationError(f"event {event_name!r} is nested too deeply to be encoded as JSON") from None
         self.dispatch("client." + event_name, event)
         self.dispatch("client.*", event)
         if self.debug:

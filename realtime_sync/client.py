@@ -51,7 +51,7 @@ from ._session.outlet import Outlet
 from ._session.reconnect import Reconnector, ReconnectPolicy
 from ._session.requests import Ask, ResponseQueue, Ticket, closed_error, pick_reply
 from ._session.sent import SentEvents
-from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG, SessionSettings, check_seconds
+from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG, SessionSettings, check_seconds, copy_config
 from ._session.tools import ToolBox
 from .api import RealtimeAPI
 from .conversation import Conversation
@@ -480,8 +480,9 @@ class RealtimeClient(EventHandler):
             raise ConfigurationError("response must be a dict of response settings")
         if not self.realtime.is_connected():
             raise NotConnectedError("not connected; call connect() first")
+        options = copy_config(response, "the response settings")
         self._commit_pending_audio()
-        return self._responses.request(Ticket(options=copy.deepcopy(response)))
+        return self._responses.request(Ticket(options=options))
 
     def cancel_response(self, id: Optional[str] = None, sample_count: int = 0) -> Optional[Item]:  # noqa: A002
         """Stop the response in progress and, for audio, cut the item to what was heard. Any thread.
