@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from typing import List
+from typing import Any, List
 
 import pytest
 
@@ -144,3 +144,28 @@ def test_no_data_frame_follows_our_close_frame() -> None:
     with pytest.raises(NotConnectedError):
         conn.send(b'{"type":"response.create"}', "'response.create'")
     assert len(sink.frames) == 1  # the close frame only
+
+
+@pytest.mark.parametrize("code, answer", [(1000, 1000), (4000, 4000), (1005, 1000), (999, 1002), (1004, 1002), (2999, 1002), (5000, 1002), (None, 1000)])
+def test_the_close_answer_never_carries_a_code_that_may_not_be_sent(code: Any, answer: int) -> None:
+    # RFC 6455 7.4: 1004-1006, 1015 and codes outside 1000-4999 must not be
+    # sent; the receive thread echoed any code the server sent.
+    from realtime_sync._transport.connection import Connection, Listeners, Timing
+    from realtime_sync._transport.failures import Attempt
+    from realtime_sync._transport.frames import OP_CLOSE
+    from realtime_sync._transport.secrets import Redactor, Secret
+
+    conn = Connection(
+        Secret("ws://127.0.0.1:9/"),
+        lambda: [],
+        Attempt("ws://127.0.0.1:9/", "127.0.0.1", 1.0),
+        Redactor([]),
+        Timing(1.0, 0, None, None, None),
+        Listeners(lambda e: None, lambda e: None, lambda p, e: None),
+        thread_name="t",
+    )
+    answered: List[Any] = []
+    conn._send_control = lambda opcode, payload, wait: answered.append((opcode, payload)) or True  # type: ignore
+    payload = b"" if code is None else code.to_bytes(2, "big") + b"bye"
+    assert conn._deliver_frames([(OP_CLOSE, payload)], lambda data: None)
+    assert answered == [(OP_CLOSE, answer.to_bytes(2, "big"))]
