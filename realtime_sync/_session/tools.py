@@ -302,7 +302,7 @@ class ToolBox:
             raise ConfigurationError('the tool definition needs a non-empty "name"')
         if not callable(handler):
             raise ConfigurationError(f'the handler of tool "{name}" must be callable')
-        stored = copy_config(definition, f'the definition of tool "{name}"')
+        stored: Dict[str, Any] = copy_config(definition, f'the definition of tool "{name}"')
         with self._lock:
             if name in self._registry:
                 raise ConfigurationError(f'tool "{name}" already added; remove_tool("{name}") first')
