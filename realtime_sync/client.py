@@ -51,7 +51,7 @@ from ._session.outlet import Outlet
 from ._session.reconnect import Reconnector, ReconnectPolicy
 from ._session.requests import Ask, ResponseQueue, Ticket, closed_error, pick_reply
 from ._session.sent import SentEvents
-from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG, SessionSettings, check_seconds
+from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG, SessionSettings, check_seconds, copy_config
 from ._session.tools import ToolBox
 from .api import RealtimeAPI
 from .conversation import Conversation
@@ -125,6 +125,7 @@ class RealtimeClient(EventHandler):
         self.conversation = Conversation()
         self._state_lock = threading.Lock()
         self._live = False
+        self._close_reported = False  # a close was dispatched since the last connect()
         self._tag: object = None  # this connection's tag on every waiter and handle
         self._session_created = False
         self._outlet = Outlet(self.dispatch, self.has_listeners)
@@ -227,6 +228,8 @@ class RealtimeClient(EventHandler):
         # Waiters for "close" itself are untagged: the close dispatch below wakes them.
         self._fail_waiters(tag, closed_error(payload, reconnecting=reconnecting))
         if not reconnecting:
+            with self._state_lock:
+                self._close_reported = True
             self._emit("close", payload)
         return True
 
@@ -245,6 +248,10 @@ class RealtimeClient(EventHandler):
             RealtimeConnectionError: already connected, or the socket layer's
                 error (refused, handshake status, timeout...).
         """
+        reconnector = self._reconnector
+        if reconnector is not None and not reconnector.is_worker_thread():
+            # a connection made by hand ends an automatic reconnection
+            reconnector.stop(join=not self._is_dispatching_thread())
         if self.is_connected():
             raise RealtimeConnectionError("already connected; call disconnect() first")
         self._recording.connecting(self.realtime)
@@ -261,6 +268,7 @@ class RealtimeClient(EventHandler):
         self._tools.open()
         with self._state_lock:
             self._live = True
+            self._close_reported = False
             self._tag = object()
             self._session_created = False
         self._inbound.new_session()
@@ -281,12 +289,15 @@ class RealtimeClient(EventHandler):
     def disconnect(self) -> None:
         """Close the socket, wake every blocked helper, clear the conversation. Idempotent; any thread."""
         self._recording.disconnecting()
-        was_reconnecting = self._reconnector.stop() if self._reconnector is not None else False
+        reconnector = self._reconnector
+        was_reconnecting = reconnector.stop(join=not self._is_dispatching_thread()) if reconnector is not None else False
         self._inbound.expired = False
         if self.realtime.is_connected():
             self.realtime.disconnect()
         ended = self._end_connection({"error": False, "code": None, "reason": None})
-        if was_reconnecting and not ended:  # the drop dispatched no close: this is the end
+        with self._state_lock:
+            reported = self._close_reported
+        if was_reconnecting and not ended and not reported:  # the drop dispatched no close: this is the end
             self._emit("close", {"error": False, "code": None, "reason": None})
         self._recording.disconnected()
         self.conversation.clear()
@@ -481,8 +492,9 @@ class RealtimeClient(EventHandler):
             raise ConfigurationError("response must be a dict of response settings")
         if not self.realtime.is_connected():
             raise NotConnectedError("not connected; call connect() first")
+        options = copy_config(response, "the response settings")
         self._commit_pending_audio()
-        return self._responses.request(Ticket(options=copy.deepcopy(response)))
+        return self._responses.request(Ticket(options=options))
 
     def cancel_response(self, id: Optional[str] = None, sample_count: int = 0) -> Optional[Item]:  # noqa: A002
         """Stop the response in progress and, for audio, cut the item to what was heard. Any thread.
