@@ -36,7 +36,6 @@ connection ends while it waits, ``NotConnectedError`` when not connected, and
 
 from __future__ import annotations
 
-import copy
 import queue
 import threading
 from typing import Any, ContextManager, Dict, List, Optional, Sequence, Tuple, Union, cast

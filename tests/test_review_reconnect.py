@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List
+from typing import Any, List
 
-from realtime_sync._session.reconnect import ReconnectPolicy, Reconnector
+from realtime_sync._session.reconnect import Reconnector, ReconnectPolicy
 
 
 def test_a_drop_during_the_reconnected_callback_is_reconnected_not_swallowed() -> None:

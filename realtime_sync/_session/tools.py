@@ -21,7 +21,6 @@ registered call in it has its output, the box asks for one follow-up
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import queue
