@@ -146,7 +146,10 @@ def test_no_data_frame_follows_our_close_frame() -> None:
     assert len(sink.frames) == 1  # the close frame only
 
 
-@pytest.mark.parametrize("code, answer", [(1000, 1000), (4000, 4000), (1005, 1000), (999, 1002), (1004, 1002), (2999, 1002), (5000, 1002), (None, 1000)])
+@pytest.mark.parametrize(
+    "code, answer",
+    [(1000, 1000), (4000, 4000), (1005, 1000), (999, 1002), (1004, 1002), (2999, 1002), (5000, 1002), (None, 1000)],
+)
 def test_the_close_answer_never_carries_a_code_that_may_not_be_sent(code: Any, answer: int) -> None:
     # RFC 6455 7.4: 1004-1006, 1015 and codes outside 1000-4999 must not be
     # sent; the receive thread echoed any code the server sent.
