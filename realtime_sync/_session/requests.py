@@ -275,6 +275,11 @@ class ResponseQueue:
                 self._active_ticket = None
             if ticket is not None and code == ACTIVE_RESPONSE_CODE and self._live:
                 self._queued.appendleft(ticket)
+                if self._active is None:
+                    # The server runs a response this queue does not know of (after
+                    # reset(), or one started around the client): hold the queue until
+                    # a response.done, instead of resending at once, again and again.
+                    self._active = ""
                 return ticket, True
         return ticket, False
 
