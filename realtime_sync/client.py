@@ -45,7 +45,7 @@ from . import history as _history
 from ._session.control import SessionControl
 from ._session.inbound import Inbound
 from ._session.input_audio import InputAudio
-from ._session.outbound import Outbound, prepare_content, truncate_point
+from ._session.outbound import Outbound, mcp_approval_item, prepare_content, truncate_point
 from ._session.outlet import Outlet
 from ._session.reconnect import Reconnector, ReconnectPolicy
 from ._session.requests import Ask, ResponseQueue, Ticket, closed_error, pick_reply
@@ -395,6 +395,13 @@ class RealtimeClient(EventHandler):
         if event_id is not None:
             data["event_id"] = event_id
         return str(self._send("conversation.item.create", data)["event_id"])
+
+    def answer_mcp_approval(self, approval_request_id: str, approve: bool, *, reason: Optional[str] = None) -> str:
+        """Answer an ``mcp_approval_request`` item with an ``mcp_approval_response``; return the event id.
+
+        Requests no response: call :meth:`create_response` next (the approved call runs in it).
+        """
+        return self.create_item(mcp_approval_item(approval_request_id, approve, reason))
 
     def delete_item(self, id: str) -> bool:  # noqa: A002 - the reference's name
         """Ask the server to delete an item; the conversation drops it at ``conversation.item.deleted``."""
