@@ -1,37 +1,17 @@
 """RealtimeClient: the application control flow over one Realtime session.
 
-:class:`RealtimeClient` is the synchronous counterpart of the JavaScript
-reference client (``lib/client.js`` in ``openai/openai-realtime-api-beta``).
-It owns a :class:`~realtime_sync.api.RealtimeAPI` (the socket) and a
-:class:`~realtime_sync.conversation.Conversation` (the cache of items), keeps
-the session configuration, runs registered tools, and offers blocking helpers
-for scripts and notebooks::
+The synchronous counterpart of the JavaScript reference client
+(``lib/client.js`` in ``openai/openai-realtime-api-beta``): it owns a
+:class:`~realtime_sync.api.RealtimeAPI` (the socket) and a
+:class:`~realtime_sync.conversation.Conversation`, keeps the session
+settings, runs tools, and offers blocking helpers. It holds small parts from
+``realtime_sync._session`` and delegates to them (ARCHITECTURE.md draws them).
 
-    from realtime_sync import RealtimeClient
-
-    with RealtimeClient(api_key="sk-...") as client:
-        client.update_session(instructions="Answer in one sentence.")
-        reply = client.ask("What is the capital of France?", timeout=30)
-        print(reply["formatted"]["transcript"] or reply["formatted"]["text"])
-
-The client holds small parts from ``realtime_sync._session`` and delegates
-to them; server events reach it through :class:`~realtime_sync.api.RealtimeAPI`'s
-``on_server_event`` hook, so the conversation is updated before the socket
-layer's ``server.*`` listeners run. Server events and the client events they
-cause are dispatched on the receive thread (keep callbacks short, or pull
-from :meth:`RealtimeClient.events`); sending methods are safe from any
-thread; tool handlers run on a worker thread.
-
-Blocking helpers
-----------------
-``timeout`` is float seconds, ``None`` for ever. When it runs out the
-``wait_for_*`` helpers return ``None`` (as the reference client does), while
-:meth:`~RealtimeClient.ask` and :meth:`~RealtimeClient.restore_history`
-raise :class:`~realtime_sync.errors.RealtimeTimeoutError` saying what they
-waited for and how long. Any of them raises
-:class:`~realtime_sync.errors.ConnectionClosedError` at once when the
-connection ends while it waits, ``NotConnectedError`` when not connected, and
-``RuntimeError`` from inside a callback (where it would wait for ever).
+Blocking helpers: ``timeout`` is float seconds, ``None`` for ever. On timeout
+the ``wait_for_*`` helpers return ``None`` (as the reference does), ``ask()``
+and ``restore_history()`` raise ``RealtimeTimeoutError``; all raise
+``ConnectionClosedError`` when the connection ends while they wait,
+``NotConnectedError`` when not connected, ``RuntimeError`` inside a callback.
 """
 
 from __future__ import annotations
@@ -577,9 +557,8 @@ class RealtimeClient(EventHandler):
     def _refuse_to_block(self, name: str) -> None:
         if self._is_dispatching_thread():
             raise RuntimeError(
-                f"{name}() was called on the thread that delivers this client's events "
-                "(from inside a callback); it would wait for ever. Call it from another "
-                "thread, or react to the event in a callback instead."
+                f"{name}() was called inside a callback, on the thread that delivers this client's "
+                "events: it would wait for ever. Call it from another thread, or react in a callback."
             )
 
     def _wait(self, name: str, timeout: Optional[float], what: str) -> Any:
