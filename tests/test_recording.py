@@ -549,7 +549,7 @@ def test_the_plugin_fails_a_test_whose_client_diverges(tmp_path: Path, hello_rec
     )
     summary = result.stdout.strip().splitlines()[-1]
     assert summary.startswith("1 failed, 2 passed in ") and "error" not in summary, result.stdout + result.stderr
-    assert "FAILED suite/test_bot.py::test_other - the client diverged" in result.stdout
+    assert "FAILED suite/test_bot.py::test_other" in result.stdout  # (the reason beside it depends on pytest's version)
     assert 'the client diverged from the recording' in result.stdout
     assert 'got "Goodbye"' in result.stdout
 

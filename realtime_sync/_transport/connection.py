@@ -353,6 +353,9 @@ class Connection:
                 redirect_limit=0,
                 **reveal_options(self._proxy),
             )
+            if getattr(ws.handshake_response, "status", None) in _REDIRECTS:
+                # websocket-client before 1.9.2 reports a redirect it did not follow as connected
+                raise websocket.WebSocketException("the handshake was redirected")
         except Exception as exc:
             redirect = None
             response = getattr(ws, "handshake_response", None)
