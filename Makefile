@@ -43,6 +43,9 @@ audio-extra: $(VENV)/.test-installed
 demo: $(VENV)/.demo-installed
 	$(PY) -m realtime_sync demo
 
+# The suite runs on every core (pytest-xdist); PYTEST_ARGS="-p no:xdist" runs it in one process.
+PYTEST_ARGS ?= -n auto
+
 test: $(VENV)/.test-installed audio-extra
 	$(PY) -m pytest $(PYTEST_ARGS)
 
