@@ -18,7 +18,10 @@ conversation in the new session, ``emit`` dispatches ``reconnecting`` /
 ``reconnected``, and ``give_up(payload)`` ends the client's connection for
 good with a ``close`` payload naming the last cause. Nothing in flight when
 the socket dropped is sent again: the client fails those requests before
-reconnecting.
+reconnecting. While it reconnects (from the drop until ``reconnected``, the
+replay included) only the worker sends: :meth:`Reconnector.refusal` gives the
+:class:`~realtime_sync.errors.ReconnectingError` every other sender gets, and
+:meth:`Reconnector.wait` lets a blocking call wait for the outcome.
 """
 
 from __future__ import annotations
@@ -26,9 +29,17 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from typing import Any, Callable, Dict, List, Optional
 
-from ..errors import AuthenticationError, ConfigurationError, HandshakeError
+from ..errors import (
+    AuthenticationError,
+    ConfigurationError,
+    HandshakeError,
+    NotConnectedError,
+    RealtimeTimeoutError,
+    ReconnectingError,
+)
 
 __all__ = ["ReconnectPolicy", "Reconnector"]
 
@@ -147,6 +158,13 @@ class Reconnector:
         #: True from a drop the policy retries until the client is reconnected
         #: or gives up: connections ending meanwhile dispatch no ``close``.
         self.active = False
+        #: The attempt under way and what ended the last connection (for messages).
+        self.attempt = 0
+        self.cause = ""
+        #: The ``close`` reason of the last reconnection that gave up, else ``None``.
+        self.failure: Optional[str] = None
+        self._settled = threading.Event()  # set while not reconnecting
+        self._settled.set()
 
     @property
     def running(self) -> bool:
@@ -175,6 +193,8 @@ class Reconnector:
             if self.running:
                 return False
             self.active = True
+            self.attempt, self.cause, self.failure = 1, cause, None
+            self._settled.clear()
             self._stop = threading.Event()
             self._thread = threading.Thread(
                 target=self._run,
@@ -195,6 +215,7 @@ class Reconnector:
             self._stop.set()
             was_active = self.active
             self.active = False
+            self._settled.set()
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
             thread.join(self.policy.timeout + 5.0)
         return was_active
@@ -202,10 +223,49 @@ class Reconnector:
     def is_worker_thread(self) -> bool:
         return self._thread is not None and self._thread is threading.current_thread()
 
+    def wait(self, timeout: Optional[float]) -> bool:
+        """Block until no reconnection is under way (reconnected, given up or stopped); ``False`` on timeout."""
+        return self._settled.wait(timeout)
+
+    def time_left(self, what: str, timeout: Optional[float]) -> Optional[float]:
+        """For a blocking send (``ask()``): wait out a reconnection under way within ``timeout``.
+
+        Returns the part of ``timeout`` left (``None``: no limit).
+
+        Raises:
+            RealtimeTimeoutError: still reconnecting when ``timeout`` ran out.
+            NotConnectedError: the reconnection failed.
+        """
+        if self.refusal(what) is None:
+            return timeout
+        started = time.monotonic()
+        if not self.wait(timeout):
+            raise RealtimeTimeoutError(
+                f"{what} waited {timeout:g} s for the client to reconnect (attempt {self.attempt} of "
+                f"{self.policy.attempts}, after: {self.cause}); nothing was sent"
+            )
+        if self.failure is not None:
+            raise NotConnectedError(f"{what} sent nothing: {self.failure}")
+        return None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+
+    def refusal(self, what: str) -> Optional[ReconnectingError]:
+        """The error for ``what`` (``"send 'response.create'"``) while reconnecting, off the worker; else ``None``."""
+        if not self.active or self.is_worker_thread():
+            return None
+        attempt, attempts, cause = self.attempt, self.policy.attempts, self.cause
+        return ReconnectingError(
+            f"cannot {what}: the client is reconnecting (attempt {attempt} of {attempts}, after: {cause}); "
+            "nothing was sent. Send again after the 'reconnected' event (wait_for_reconnection() waits for it).",
+            attempt=attempt,
+            attempts=attempts,
+            cause=cause,
+        )
+
     def _run(self, history: List[Dict[str, Any]], close: Dict[str, Any], cause: str, stop: threading.Event) -> None:
         policy = self.policy
         last_error: Optional[BaseException] = None
         for attempt in range(1, policy.attempts + 1):
+            self.attempt = attempt
             delay = policy.delay(attempt)
             self._emit(
                 "reconnecting",
@@ -231,11 +291,14 @@ class Reconnector:
                     break
                 continue
             self.active = False
+            self._settled.set()
             logger.info("reconnected after %s (attempt %d)", cause, attempt)
             self._emit("reconnected", {"attempt": attempt, "cause": cause, "items": len(history)})
             return
         if stop.is_set():
             return
-        self.active = False
         reason = f"reconnection failed after {cause}: {last_error}" if last_error else f"reconnection failed after {cause}"
+        self.failure = reason
+        self.active = False
+        self._settled.set()
         self._emit("close", {"error": True, "code": close.get("code"), "reason": reason})

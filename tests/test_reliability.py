@@ -1,0 +1,185 @@
+"""Sessions that survive: sends while reconnecting, nothing sent twice, reconnection by default
+where a person is talking (VoiceChat, the command line), and a compressed soak.
+
+The simulator runs in this process: the frames it receives are counted by
+wrapping its session's ``handle`` (the one entry point of every client frame).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Callable, Dict, List, Tuple
+
+import pytest
+from support_client import EventRecorder
+
+from realtime_sync import RealtimeClient
+from realtime_sync.client import ReconnectPolicy
+from realtime_sync.errors import NotConnectedError, RealtimeTimeoutError, ReconnectingError
+
+Simulator = Callable[..., Any]
+
+
+class Received:
+    """Every client frame the simulator's sessions handle: ``(session id, event)``."""
+
+    def __init__(self) -> None:
+        self.frames: List[Tuple[str, Dict[str, Any]]] = []
+        self._lock = threading.Lock()
+
+    def add(self, session_id: str, message: Any) -> None:
+        try:
+            event = json.loads(message)
+        except (TypeError, ValueError):
+            return
+        with self._lock:
+            self.frames.append((session_id, event))
+
+    def events(self, event_type: str) -> List[Tuple[str, Dict[str, Any]]]:
+        with self._lock:
+            return [(sid, event) for sid, event in self.frames if event.get("type") == event_type]
+
+    def user_texts(self) -> List[Tuple[str, str]]:
+        """``(session id, text)`` of every user message created, in the order received."""
+        texts = []
+        for sid, event in self.events("conversation.item.create"):
+            item = event.get("item") or {}
+            if item.get("role") == "user":
+                for part in item.get("content") or []:
+                    if part.get("type") == "input_text":
+                        texts.append((sid, part["text"]))
+        return texts
+
+
+@pytest.fixture
+def received(monkeypatch: pytest.MonkeyPatch) -> Received:
+    pytest.importorskip("websockets")
+    from realtime_sync.simulator.session import SimSession
+
+    record = Received()
+    original = SimSession.handle
+
+    def handle(self: Any, message: Any) -> None:
+        record.add(self.id, message)
+        original(self, message)
+
+    monkeypatch.setattr(SimSession, "handle", handle)
+    return record
+
+
+def _texts(client: RealtimeClient) -> List[Tuple[str, str]]:
+    return [
+        (item["role"], item["formatted"]["text"] or item["formatted"]["transcript"])
+        for item in client.conversation.get_items()
+        if item["type"] == "message"
+    ]
+
+
+class Held:
+    """A ``reconnecting`` callback that holds the reconnection (on its worker thread) until released."""
+
+    def __init__(self, client: RealtimeClient) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        client.on("reconnecting", self)
+
+    def __call__(self, payload: Dict[str, Any]) -> None:
+        self.entered.set()
+        assert self.release.wait(20)
+
+
+@pytest.mark.parametrize("protocol", ["beta", "ga"])
+def test_sends_while_reconnecting_fail_clearly_ask_waits_and_nothing_is_sent_twice(
+    make_simulator: Simulator, received: Received, monkeypatch: pytest.MonkeyPatch, protocol: str
+) -> None:
+    simulator = make_simulator()
+    policy = ReconnectPolicy(attempts=3, initial_delay=0, jitter=0, timeout=5)
+    client = RealtimeClient(url=simulator.url, protocol=protocol, reconnect=policy)
+    recorder = EventRecorder().record_on(client, "reconnected", "close")
+    held = Held(client)
+    client.connect(timeout=5)
+    try:
+        client.update_session(modalities=["text"], turn_detection=None)
+        first = client.ask("hello", timeout=10)
+        assert first is not None and not client.is_reconnecting()
+        assert simulator.drop_connections() == 1  # TCP cut, no close frame
+        assert held.entered.wait(10)
+        assert client.is_reconnecting() and not client.is_connected()
+        sends: List[Callable[[], Any]] = [
+            lambda: client.send_text("refused text"),
+            lambda: client.create_response(),
+            lambda: client.append_input_audio(b"\x00\x00" * 240),
+            lambda: client.create_item({"type": "message", "role": "user",
+                                        "content": [{"type": "input_text", "text": "refused item"}]}),
+            lambda: client.cancel_response(),
+            lambda: client.update_session(instructions="refused"),
+            lambda: client.wait_for_next_item(timeout=1),
+        ]
+        clear = r"the client is reconnecting \(attempt 1 of 3, after: the connection to the Realtime server dropped"
+        for send in sends:
+            with pytest.raises(ReconnectingError, match=clear) as caught:
+                send()
+            assert isinstance(caught.value, NotConnectedError)
+            assert (caught.value.attempt, caught.value.attempts) == (1, 3) and "dropped" in str(caught.value.cause)
+        assert "instructions" not in client.session_config or client.session_config["instructions"] != "refused"
+        # ask() waits for the reconnection within its timeout, or says it ran out
+        with pytest.raises(RealtimeTimeoutError, match="waited 0.2 s for the client to reconnect"):
+            client.ask("too early", timeout=0.2)
+        waiting = threading.Event()
+        from realtime_sync._session.reconnect import Reconnector
+
+        original_wait = Reconnector.wait
+
+        def wait(self: Any, timeout: Any) -> bool:
+            waiting.set()
+            return bool(original_wait(self, timeout))
+
+        monkeypatch.setattr(Reconnector, "wait", wait)
+        answers: List[Any] = []
+        asker = threading.Thread(target=lambda: answers.append(client.ask("after the drop", timeout=20)))
+        asker.start()
+        assert waiting.wait(10)
+        held.release.set()
+        asker.join(30)
+        assert not asker.is_alive() and answers and answers[0] is not None
+        recorder.wait("reconnected")
+        assert _texts(client) == [
+            ("user", "hello"), ("assistant", first["formatted"]["text"]),
+            ("user", "after the drop"), ("assistant", answers[0]["formatted"]["text"]),
+        ]
+        assert client.wait_for_reconnection(timeout=1) is True
+    finally:
+        held.release.set()
+        client.disconnect()
+    # what the simulator received: nothing twice, nothing refused
+    event_ids = [event.get("event_id") for _, event in received.frames]
+    assert len(event_ids) == len(set(event_ids))
+    (old, new) = sorted({sid for sid, _ in received.frames}, key=[sid for sid, _ in received.frames].index)
+    assert received.user_texts() == [(old, "hello"), (new, "hello"), (new, "after the drop")]
+    assert [sid for sid, _ in received.events("response.create")] == [old, new]
+    assert not [e for _, e in received.frames if "refused" in json.dumps(e) or "too early" in json.dumps(e)]
+    assert [p["error"] for p in recorder.of("close")] == [False]
+
+
+def test_a_request_in_flight_at_the_drop_is_never_sent_again(make_simulator: Simulator, received: Received) -> None:
+    # 4 events to connect, 16 for the first exchange; the 24th (mid-reply of the second) cuts the socket
+    simulator = make_simulator(drop_after=24)
+    policy = ReconnectPolicy(attempts=3, initial_delay=0, jitter=0, timeout=5)
+    with RealtimeClient(url=simulator.url, reconnect=policy) as client:
+        recorder = EventRecorder().record_on(client, "reconnected")
+        client.update_session(modalities=["text"])
+        assert client.ask("hello", timeout=10) is not None
+        with pytest.raises(Exception, match="reconnecting"):
+            client.ask("second", timeout=10)
+        recorder.wait("reconnected")
+        assert client.ask("third", timeout=10) is not None
+    sessions = list(dict.fromkeys(sid for sid, _ in received.frames))
+    assert len(sessions) == 2
+    old, new = sessions
+    # the cut-off request's response.create went out once, on the old connection; the replay
+    # creates the history's items once each (the new session's "second" is history, not a resend)
+    assert [sid for sid, _ in received.events("response.create")] == [old, old, new]
+    assert received.user_texts() == [(old, "hello"), (old, "second"), (new, "hello"), (new, "second"), (new, "third")]
+    event_ids = [event.get("event_id") for _, event in received.frames]
+    assert len(event_ids) == len(set(event_ids))
