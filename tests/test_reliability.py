@@ -16,7 +16,7 @@ from support_client import EventRecorder
 
 from realtime_sync import RealtimeClient
 from realtime_sync.client import ReconnectPolicy
-from realtime_sync.errors import NotConnectedError, RealtimeTimeoutError, ReconnectingError
+from realtime_sync.errors import ConfigurationError, NotConnectedError, RealtimeTimeoutError, ReconnectingError
 
 Simulator = Callable[..., Any]
 
@@ -183,3 +183,152 @@ def test_a_request_in_flight_at_the_drop_is_never_sent_again(make_simulator: Sim
     assert received.user_texts() == [(old, "hello"), (old, "second"), (new, "hello"), (new, "second"), (new, "third")]
     event_ids = [event.get("event_id") for _, event in received.frames]
     assert len(event_ids) == len(set(event_ids))
+
+
+# -- which closes are retried ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code, retried",
+    [(None, True), (1001, True), (1006, True), (1011, True), (1012, True), (1013, True),
+     (1000, False), (1002, False), (1008, False), (1009, False), (4000, False), (4999, False)],
+)
+def test_the_policy_retries_closes_that_a_new_connection_can_cure(code: Any, retried: bool) -> None:
+    policy = ReconnectPolicy()
+    assert policy.applies_to({"error": code != 1000, "code": code, "reason": None}, expired=False) is retried
+    assert policy.applies_to({"error": False, "code": 1000, "reason": None}, expired=True)  # an expiry always is
+
+
+def test_a_server_that_closes_with_an_application_code_is_not_reconnected() -> None:
+    from support_ws import FixtureServer
+
+    retired = {"type": "invalid_request_error", "code": "beta_api_shape_disabled",
+               "message": "The Realtime Beta API is no longer supported.", "param": None, "event_id": None}
+    with FixtureServer() as server:
+        client = RealtimeClient(url=server.url, protocol="beta", reconnect=ReconnectPolicy(initial_delay=0, jitter=0))
+        recorder = EventRecorder().record_on(client, "reconnecting", "close", "error")
+        client.connect(timeout=5)
+        try:
+            server.wait_for_connection()
+            server.send_json({"type": "error", "event_id": "event_1", "error": retired})
+            server.close(4000, "")
+            (close,) = recorder.wait("close")
+            assert close["error"] is True and close["code"] == 4000
+            assert recorder.of("reconnecting") == [] and not client.is_reconnecting()
+            assert len(server.handshakes) == 1
+        finally:
+            client.disconnect()
+        assert len(recorder.of("close")) == 1
+
+
+# -- on by default where a person is talking --------------------------------------------------
+
+
+class FakeMicrophone:
+    """Stands in for devices.Microphone: VoiceChat sets its callback; the test calls it."""
+
+    audio_format = "pcm16"
+
+    def __init__(self) -> None:
+        self.callback: Any = None
+        self.client: Any = None
+        self.on_error: Any = None
+        self._closed = False
+        self.running = False
+
+    def start(self) -> None:
+        self.running = True
+
+    def stop(self) -> None:
+        self.running = False
+
+    def close(self) -> None:
+        self.running, self._closed = False, True
+
+    def flush(self, timeout: Any = None) -> None:
+        pass
+
+
+class FakeSpeaker:
+    audio_format = "pcm16"
+    rate = 24000
+
+    def __init__(self) -> None:
+        self._closed = False
+        self.interrupts = 0
+        self.played: List[str] = []
+
+    def start(self) -> None:
+        pass
+
+    def play(self, item_id: str, audio: Any) -> None:
+        self.played.append(item_id)
+
+    def interrupt(self) -> Any:
+        self.interrupts += 1
+        return None
+
+    def close(self) -> None:
+        self._closed = True
+
+
+def test_voice_chat_makes_a_reconnecting_client_and_survives_a_drop(
+    make_simulator: Simulator, received: Received, caplog: pytest.LogCaptureFixture
+) -> None:
+    import numpy as np
+
+    from realtime_sync.devices import VoiceChat
+
+    simulator = make_simulator()
+    microphone, speaker = FakeMicrophone(), FakeSpeaker()
+    chat = VoiceChat(url=simulator.url, microphone=microphone, speaker=speaker)  # type: ignore[arg-type]
+    assert isinstance(chat.client.reconnect_policy, ReconnectPolicy)  # on by default
+    assert not chat.client.is_connected()  # the constructor starts nothing
+    recorder = EventRecorder().record_on(chat.client, "reconnected", "close")
+    chunk = np.zeros(2400, dtype=np.int16)
+    with chat:
+        assert chat.client.is_connected() and chat.client.wait_for_session_created(timeout=5)
+        assert chat.client.get_turn_detection_type() == "server_vad"
+        held = Held(chat.client)  # after the chat's own reconnecting callback
+        microphone.callback(chunk)
+        simulator.drop_connections()
+        assert held.entered.wait(10)
+        assert speaker.interrupts >= 1  # the reply being played was cut off with the connection
+        with caplog.at_level("WARNING", logger="realtime_sync.devices"):
+            microphone.callback(chunk)  # dropped quietly while reconnecting: nothing sent
+        assert [r for r in caplog.records if r.name.startswith("realtime_sync.devices")] == []
+        held.release.set()
+        recorder.wait("reconnected")
+        microphone.callback(chunk)
+        assert chat.client.get_turn_detection_type() == "server_vad"
+    assert not chat.client.is_connected() and speaker._closed is False  # the chat's own client is closed, not your devices
+    sessions = list(dict.fromkeys(sid for sid, _ in received.frames))
+    appends = [sid for sid, _ in received.events("input_audio_buffer.append")]
+    # (the first chunk may be cut off in flight by the drop; the one during the reconnection is never sent)
+    assert len(sessions) == 2 and appends[-1] == sessions[1] and appends.count(sessions[1]) == 1 and len(appends) <= 2
+    assert [p["error"] for p in recorder.of("close")] == [False]
+
+
+def test_voice_chat_reconnection_can_be_turned_off_and_belongs_to_the_client_it_makes() -> None:
+    from realtime_sync.devices import VoiceChat
+
+    assert VoiceChat(url="ws://127.0.0.1:9", reconnect=False).client.reconnect_policy is None
+    policy = ReconnectPolicy(attempts=2)
+    assert VoiceChat(url="ws://127.0.0.1:9", reconnect=policy).client.reconnect_policy is policy
+    client = RealtimeClient(url="ws://127.0.0.1:9")
+    assert VoiceChat(client).client.reconnect_policy is None  # a client you pass keeps its own policy
+    with pytest.raises(ConfigurationError, match="reconnect"):
+        VoiceChat(client, reconnect=True)
+    with pytest.raises(ConfigurationError, match="url"):
+        VoiceChat(client, url="ws://127.0.0.1:9")
+
+
+def test_the_command_line_reconnects_unless_told_not_to() -> None:
+    from realtime_sync.cli import build_parser
+    from realtime_sync.cli.common import Backend, client_options
+
+    backend = Backend("ws://127.0.0.1:1", simulated=True, description="test")
+    for command in ("chat", "voice", "demo"):
+        assert client_options(build_parser().parse_args([command]), backend)["reconnect"] is True
+        assert client_options(build_parser().parse_args([command, "--no-reconnect"]), backend)["reconnect"] is False
+    assert RealtimeClient(**client_options(build_parser().parse_args(["chat"]), backend)).reconnect_policy is not None

@@ -2,12 +2,16 @@
 
 :class:`ReconnectPolicy` says when a connection that ended is reconnected
 and how often and how fast it is tried: an unexpected close (a network
-error, close code 1006 or 1011, a ping timeout: every ``close`` whose
-``error`` is true) or the end of a session that hit its maximum duration
-(``error`` code ``session_expired``) is retried, up to ``attempts`` times,
+error or a ping timeout: no close code; or close code 1001, 1006, 1011,
+1012, 1013 or 1014, the codes of a server going away, failing or
+restarting) or the end of a session that hit its maximum duration (``error``
+code ``session_expired``) is retried, up to ``attempts`` times,
 with exponential backoff and jitter, capped at ``max_delay`` seconds. A
 refused key (HTTP 401/403) or a handshake the server refuses with another 4xx
-status (a model that does not exist...) is never retried.
+status (a model that does not exist...) is never retried, nor is a close
+that says the client is at fault or that retrying would not help (1002,
+1003, 1007, 1008, 1009, 1010, and the application codes 4000-4999, such as
+4000 for a retired protocol).
 
 :class:`Reconnector` runs the attempts on its own thread
 (``realtime-sync-reconnect``), never on the receive thread. It is given what
@@ -47,6 +51,10 @@ logger = logging.getLogger(__name__)
 
 #: The ``error`` code of a session that hit its maximum duration.
 SESSION_EXPIRED_CODE = "session_expired"
+
+#: Close codes worth a new connection: going away, abnormal end, server error,
+#: service restart, try again later, bad gateway (no code at all counts too).
+RETRIED_CLOSE_CODES = frozenset({1001, 1006, 1011, 1012, 1013, 1014})
 
 
 class ReconnectPolicy:
@@ -105,8 +113,11 @@ class ReconnectPolicy:
         return max(0.0, base)
 
     def applies_to(self, close: Dict[str, Any], expired: bool) -> bool:
-        """Whether a connection that ended with ``close`` is reconnected."""
-        return expired or bool(close.get("error"))
+        """Whether a connection that ended with ``close`` is reconnected (see the module docstring)."""
+        if expired:
+            return True
+        code = close.get("code")
+        return bool(close.get("error")) and (code is None or code in RETRIED_CLOSE_CODES)
 
     def retryable(self, exc: BaseException) -> bool:
         """Whether a failed attempt may be tried again (never for refused credentials or a 4xx)."""

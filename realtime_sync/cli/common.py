@@ -158,7 +158,9 @@ def client_options(args: argparse.Namespace, backend: Backend) -> Dict[str, Any]
 
     ``--header`` values go in ``headers``; ``proxy`` is passed only when
     ``--proxy`` was given, so the command line works with clients that do not
-    know the keyword.
+    know the keyword. Reconnection is on (``reconnect=True``: a dropped
+    connection or an expired session carries the conversation over to a new
+    one) unless ``--no-reconnect`` was given.
     """
     kwargs = backend.client_kwargs(
         model=getattr(args, "model", None),
@@ -171,6 +173,7 @@ def client_options(args: argparse.Namespace, backend: Backend) -> Dict[str, Any]
     proxy = getattr(args, "proxy", None)
     if proxy:
         kwargs["proxy"] = proxy
+    kwargs["reconnect"] = bool(getattr(args, "reconnect", True))
     return kwargs
 
 
