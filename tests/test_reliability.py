@@ -332,3 +332,31 @@ def test_the_command_line_reconnects_unless_told_not_to() -> None:
         assert client_options(build_parser().parse_args([command]), backend)["reconnect"] is True
         assert client_options(build_parser().parse_args([command, "--no-reconnect"]), backend)["reconnect"] is False
     assert RealtimeClient(**client_options(build_parser().parse_args(["chat"]), backend)).reconnect_policy is not None
+
+
+def test_the_chat_reports_a_drop_reconnects_and_goes_on(make_simulator: Simulator) -> None:
+    from support_docs import clean_env, run_python
+
+    from realtime_sync.simulator import default_responder
+
+    dropped = threading.Event()
+    holder: Dict[str, Any] = {}
+
+    def responder(items: Any, session: Any) -> Any:
+        said = [p.get("text") for i in items if i.get("role") == "user" for p in i.get("content") or []]
+        if said and said[-1] == "please drop" and not dropped.is_set():
+            dropped.set()
+            holder["simulator"].drop_connections()  # the reply never comes: the connection is cut
+        return default_responder(items, session)
+
+    simulator = holder["simulator"] = make_simulator(responder=responder)
+    result = run_python(
+        ["-m", "realtime_sync", "chat", "--url", simulator.url, "--timeout", "30"],
+        env=clean_env(), stdin="please drop\nWhat is a delta?\n", timeout=90,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert dropped.is_set()
+    assert "[reconnecting: attempt 1 of 5, after: the connection to the Realtime server dropped" in result.stderr
+    assert "[reconnected: the conversation goes on (1 items carried over)]" in result.stderr, result.stderr
+    assert "realtime-sync: error: the connection dropped during the reply" in result.stderr
+    assert 'You asked: "What is a delta?"' in result.stdout, result.stdout

@@ -17,7 +17,14 @@ import sys
 import threading
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 
-from ..errors import ConfigurationError, ConnectionClosedError, RealtimeError, RealtimeTimeoutError, ServerError
+from ..errors import (
+    ConfigurationError,
+    ConnectionClosedError,
+    RealtimeError,
+    RealtimeTimeoutError,
+    ReconnectingError,
+    ServerError,
+)
 
 __all__ = [
     "API_KEY_ENV",
@@ -256,6 +263,8 @@ class ReplyPrinter:
 
     A turn given up on with :meth:`abandon_turn` (its reply was too slow) is
     silenced until it ends, so its late words never mix with the next turn's.
+    A turn cut off by a dropped connection ends when the client starts
+    reconnecting; the reconnection is reported on ``err`` in a line each.
     """
 
     def __init__(self, out: TextIO, *, prefix: str = "assistant> ", err: Optional[TextIO] = None) -> None:
@@ -266,6 +275,7 @@ class ReplyPrinter:
         self._open_item: Optional[str] = None
         self._abandoned = 0  # turns given up on that have not ended yet
         self._turn_done = threading.Event()
+        self._cut_off = False  # the current turn ended with the connection (the client reconnects)
         self.last_response: Optional[Dict[str, Any]] = None
 
     def attach(self, client: Any) -> None:
@@ -275,6 +285,8 @@ class ReplyPrinter:
         client.realtime.on("server.response.done", self._on_response_done)
         client.on("close", self._on_close)
         client.on("error", self._on_error)
+        client.on("reconnecting", self._on_reconnecting)
+        client.on("reconnected", self._on_reconnected)
 
     def detach(self, client: Any) -> None:
         """Remove the callbacks added by :meth:`attach`."""
@@ -283,6 +295,8 @@ class ReplyPrinter:
         client.realtime.off("server.response.done", self._on_response_done)
         client.off("close", self._on_close)
         client.off("error", self._on_error)
+        client.off("reconnecting", self._on_reconnecting)
+        client.off("reconnected", self._on_reconnected)
 
     # -- socket thread -------------------------------------------------
     def _on_updated(self, event: Dict[str, Any]) -> None:
@@ -339,6 +353,25 @@ class ReplyPrinter:
     def _on_close(self, event: Dict[str, Any]) -> None:
         self._turn_done.set()
 
+    def _on_reconnecting(self, event: Dict[str, Any]) -> None:  # the client's reconnection worker
+        with self._lock:
+            self._end_line()
+            self._notice(
+                "[reconnecting: attempt %s of %s, after: %s]" % (event.get("attempt"), event.get("attempts"), event.get("cause"))
+            )
+            if not self._turn_done.is_set():
+                self._cut_off = True
+                self._turn_done.set()
+
+    def _on_reconnected(self, event: Dict[str, Any]) -> None:
+        with self._lock:
+            self._notice("[reconnected: the conversation goes on (%s items carried over)]" % event.get("items"))
+
+    def _notice(self, line: str) -> None:
+        err = self._err if self._err is not None else sys.stderr
+        err.write(line + "\n")
+        err.flush()
+
     def _on_error(self, event: Dict[str, Any]) -> None:
         err = self._err if self._err is not None else sys.stderr
         with self._lock:
@@ -355,7 +388,9 @@ class ReplyPrinter:
     # -- main thread ---------------------------------------------------
     def expect_reply(self) -> None:
         """Call before sending a message, so that an earlier turn's end is not mistaken for this one."""
-        self._turn_done.clear()
+        with self._lock:
+            self._turn_done.clear()
+            self._cut_off = False
 
     def wait_for_turn(self, timeout: Optional[float]) -> bool:
         """Block until the reply to the last message (tool round trips included) is done.
@@ -389,14 +424,22 @@ class ReplyPrinter:
         On timeout the turn is abandoned (see :meth:`abandon_turn`) before the
         error is raised, so the caller may go on with the next message.
 
+        While the client reconnects, the message waits (up to ``timeout``) for it.
+
         Raises:
             RealtimeTimeoutError: no finished reply within ``timeout`` seconds.
+            ReconnectingError: the connection dropped during the turn, or the
+                client was still reconnecting after ``timeout`` (the message was not sent).
             ConnectionClosedError: the server closed the connection meanwhile.
         """
         self.expect_reply()
+        if getattr(client, "is_reconnecting", lambda: False)():
+            client.wait_for_reconnection(timeout)
         client.send_text(text)
         if not self.wait_for_turn(timeout):  # only a finite timeout runs out
             self.abandon_turn(client)
             raise RealtimeTimeoutError("no reply within %g seconds (--timeout sets the limit)" % (timeout or 0))
+        if self._cut_off:
+            raise ReconnectingError("the connection dropped during the reply; the client is reconnecting: send it again")
         if not client.is_connected():
             raise ConnectionClosedError("the server closed the connection")
