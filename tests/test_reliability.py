@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
@@ -360,3 +361,26 @@ def test_the_chat_reports_a_drop_reconnects_and_goes_on(make_simulator: Simulato
     assert "[reconnected: the conversation goes on (1 items carried over)]" in result.stderr, result.stderr
     assert "realtime-sync: error: the connection dropped during the reply" in result.stderr
     assert 'You asked: "What is a delta?"' in result.stdout, result.stdout
+
+
+# -- the soak, compressed to seconds -----------------------------------------------------------
+
+
+def test_a_compressed_voice_soak_keeps_the_whole_conversation_through_two_drops_and_an_expiry(
+    make_simulator: Simulator,
+) -> None:
+    """benchmarks/bench_soak.py's session for 3 simulated minutes (the hour-long run is the benchmark)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_soak.py"
+    spec = importlib.util.spec_from_file_location("bench_soak", path)
+    assert spec is not None and spec.loader is not None
+    soak = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(soak)
+    simulator = make_simulator(transcriber=soak.transcriber, responder=soak.responder)
+    faults = [(40.0, "drop"), (80.0, "expire"), (120.0, "drop")]
+    result = soak.run_soak(simulator.url, simulator, minutes=3, faults=faults)
+    assert result["reconnections"] == 3
+    assert result["turns"] >= 20
+    assert result["history"] == result["expected"]  # every item, in order, none twice
+    assert len(set(result["history"])) == len(result["history"])
