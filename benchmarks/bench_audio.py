@@ -8,27 +8,36 @@ noise), the wall time of:
 * G.711 mu-law and A-law encode/decode at 8 kHz, one buffer and 20 ms chunks;
 * float32 <-> int16;
 * ``resample`` between the usual rates, as one buffer and as 40 ms chunks,
-  and the streaming ``Resampler`` in 40 ms chunks.
+  and the streaming ``Resampler`` in 40 ms chunks;
+* the base64 backends side by side on 20 ms pcm16 chunks (the standard
+  library and, when installed, ``pybase64`` of the ``fast`` extra), against
+  what a user would write by hand (``base64.b64encode(x.tobytes())`` and
+  ``np.frombuffer(base64.b64decode(t), "<i2").copy()``), and the encode path
+  of ``RealtimeClient.append_input_audio`` for int16 input
+  (``encode_audio(to_pcm16(chunk))``) against that hand-written floor.
 
 Each figure is the best of ``--repeat`` runs, printed as seconds, times
 faster than real time, and million samples (of input) per second.
 
 Usage::
 
-    python benchmarks/bench_audio.py [--minutes 10] [--repeat 3]
+    python benchmarks/bench_audio.py [--minutes 10] [--repeat 3] [--only-base64]
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import importlib
 import time
-from typing import Callable, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 
 from realtime_sync import audio
+from realtime_sync.audio import _wire
 
-__all__ = ["main", "signal"]
+__all__ = ["main", "signal", "base64_backends"]
 
 
 def signal(rate: int, seconds: float) -> np.ndarray:
@@ -57,14 +66,70 @@ def best_of(repeat: int, func: Callable[[], object]) -> float:
     return best
 
 
+def _optional(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def base64_backends(seconds: float, repeat: int) -> Dict[str, float]:
+    """Time base64 of ``seconds`` of 24 kHz pcm16 in 20 ms chunks, per backend; print and return them.
+
+    Returns seconds per path, keyed ``"<direction> <path>"``.
+    """
+    pcm = signal(24000, seconds)
+    parts = [np.ascontiguousarray(c) for c in chunks(pcm, 480)]  # 20 ms, like a microphone chunk
+    texts = [base64.b64encode(c.tobytes()).decode("ascii") for c in parts]
+    encoders: Dict[str, Callable[[np.ndarray], str]] = {
+        "by hand: b64encode(x.tobytes()).decode()": lambda c: base64.b64encode(c.tobytes()).decode("ascii"),
+        "stdlib (binascii, in place)": _wire._stdlib_encode,
+    }
+    decoders: Dict[str, Callable[[str], Any]] = {
+        "by hand: frombuffer(b64decode(t)).copy()": lambda t: np.frombuffer(base64.b64decode(t), "<i2").copy(),
+        "stdlib (binascii)": lambda t: _wire._pcm16_from_writable(_wire._stdlib_decode_writable(t)),
+    }
+    fast = _optional("pybase64")
+    if fast is not None:
+        encoders["pybase64"] = fast.b64encode_as_string
+        decoders["pybase64 (into a bytearray)"] = lambda t: _wire._pcm16_from_writable(fast.b64decode_as_bytearray(t))
+    for name, encode in encoders.items():
+        assert all(encode(c) == t for c, t in zip(parts[:50], texts)), name
+    paths: Dict[str, Callable[[], object]] = {}
+    for direction, table, inputs in (("encode", encoders, parts), ("decode", decoders, texts)):
+        for name, func in table.items():
+            key = f"{direction} by hand" if name.startswith("by hand") else f"{direction} {name}"
+            paths[key] = lambda func=func, inputs=inputs: [func(x) for x in inputs]  # type: ignore[misc]
+    # append_input_audio's encode path: the kept copy (to_pcm16) plus the wire text, vs the hand-written floor
+    paths["encode append_input_audio path: encode_audio(to_pcm16(x))"] = lambda: [
+        audio.encode_audio(audio.to_pcm16(c)) for c in parts
+    ]
+    # rounds interleave the paths, so a busy machine slows them alike; the best round of each is kept
+    results = {key: float("inf") for key in paths}
+    for _ in range(repeat):
+        for key, func in paths.items():
+            results[key] = min(results[key], best_of(1, func))
+    print(f"\nbase64 of {seconds / 60:g} min of 24 kHz pcm16 in 20 ms chunks ({len(parts)} chunks, best of {repeat}"
+          f" interleaved rounds); audio.BASE64_BACKEND = {audio.BASE64_BACKEND!r}")
+    print(f"{'path':<58} {'seconds':>9} {'us/chunk':>9} {'vs by hand':>10}")
+    for key, elapsed in results.items():
+        floor = results[key.split(" ", 1)[0] + " by hand"]
+        print(f"{key:<58} {elapsed:>9.4f} {elapsed / len(parts) * 1e6:>9.2f} {elapsed / floor:>9.2f}x", flush=True)
+    return results
+
+
 def main() -> None:
     """Parse arguments, run every measurement and print a table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the test audio")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (best is kept)")
+    parser.add_argument("--only-base64", action="store_true", help="only the base64 backends section")
     args = parser.parse_args()
     seconds = args.minutes * 60
     repeat = max(1, args.repeat)
+    if args.only_base64:
+        base64_backends(seconds, repeat)
+        return
 
     pcm24 = signal(24000, seconds)
     pcm8 = signal(8000, seconds)
@@ -156,6 +221,8 @@ def main() -> None:
 
         measure(f"resample {from_rate} -> {to_rate}, 40 ms chunks", len(x), stateless)
         measure(f"Resampler {from_rate} -> {to_rate}, 40 ms chunks", len(x), streaming)
+
+    base64_backends(seconds, repeat)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ After ``--warmup`` seconds it measures for ``--seconds`` seconds and prints,
 for each N in ``--sessions``:
 
 * memory per session: the RSS growth of this process since before the first
-  session, over N (VmRSS; it includes each session's audio, which grows with
-  the run's length: the conversation keeps the reply, server VAD keeps a
-  window of input);
+  session, over N (VmRSS), split into the audio the session holds (the reply
+  the conversation keeps and the server-VAD window of input; it grows with
+  the run's length and with how much audio arrived) and the rest, the fixed
+  cost of a session, which is the figure compared across N;
 * threads per session: threads started, over N;
 * CPU per event: this process's CPU time over the events it received and sent
   in the window;
@@ -32,6 +33,10 @@ A level of N is "carried at real time" when the slowest session received at
 least 95% of real time, the input pacer's p99 lateness is under 100 ms and
 the worst p99 latency is under 50 ms. ``--find-max`` then keeps raising N
 (x1.5) until a level is not carried, and reports the largest one that was.
+
+``--servers K`` spreads the sessions over K simulator processes, to tell the
+client's limit from the simulator's (one simulator process is one core at
+most: Python's GIL); the "sim CPU" column is the busiest one's.
 
 Targets: per-session memory, threads and CPU flat from the smallest to the
 largest N (within 1.3x); p99 callback latency under 50 ms at 300 sessions;
@@ -116,10 +121,39 @@ def serve(reply_seconds: float) -> int:
 
     options: Dict[str, Any] = {"responder": responder, "realtime": True, "audio_chunk_ms": CHUNK_MS}
     ga = "protocol" in inspect.signature(RealtimeSimulator).parameters
+    profile_path = os.environ.get("BENCH_SESSIONS_PROFILE")
+    profiles = _profile_threads() if profile_path else []
     with RealtimeSimulator(**options) as sim:
         print(f"PORT {sim.port} {'ga' if ga else 'beta'} {os.getpid()}", flush=True)
         sys.stdin.read()
+    if profile_path:
+        import pstats
+
+        stats = pstats.Stats(profiles[0])
+        for profile in profiles[1:]:
+            stats.add(profile)
+        stats.dump_stats(profile_path)
     return 0
+
+
+def _profile_threads() -> List[Any]:
+    """Profile every thread started from now on (cProfile, one profile per thread)."""
+    import cProfile
+
+    profiles: List[Any] = []
+    original_run = threading.Thread.run
+
+    def profiled_run(self: threading.Thread) -> None:
+        profile = cProfile.Profile(time.thread_time)  # CPU time: blocking and GIL waits cost nothing
+        profiles.append(profile)
+        profile.enable()
+        try:
+            original_run(self)
+        finally:
+            profile.disable()
+
+    threading.Thread.run = profiled_run  # type: ignore[method-assign]
+    return profiles
 
 
 def start_server(reply_seconds: float) -> Tuple[str, str, str, subprocess.Popen]:  # type: ignore[type-arg]
@@ -195,10 +229,28 @@ def _p99(values: List[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
 
 
-def run_level(n: int, seconds: float, warmup: float) -> Dict[str, Any]:
-    """N sessions for warmup + seconds against a fresh simulator process; the figures."""
-    url, protocol, server_pid, proc = start_server(warmup + seconds + 30)
+def _audio_bytes(session: Session) -> int:
+    """Bytes of audio a session holds: the conversation's items and the server-VAD input window."""
+    total = 0
+    for item in session.client.conversation.get_items():
+        audio = (item.get("formatted") or {}).get("audio")
+        total += int(getattr(audio, "nbytes", 0))
+    window = getattr(getattr(session.client, "_input_audio", None), "window_samples", None)
+    if callable(window):
+        total += 2 * int(window())
+    return total
+
+
+def run_level(n: int, seconds: float, warmup: float, servers: int = 1, pacers: int = 1) -> Dict[str, Any]:
+    """N sessions for warmup + seconds against fresh simulator processes; the figures."""
+    started = [start_server(warmup + seconds + 30) for _ in range(servers)]
+    urls = [s[0] for s in started]
+    protocol = started[0][1]
+    server_pids = [s[2] for s in started]
+    url = urls[0]
     sessions: List[Session] = []
+    profile_path = os.environ.get("BENCH_SESSIONS_PROFILE_CLIENT")
+    profiles = _profile_threads() if profile_path else []
     try:
         # A first session warms the imports, then the baseline is taken.
         probe = Session(url, protocol)
@@ -211,8 +263,8 @@ def run_level(n: int, seconds: float, warmup: float) -> Dict[str, Any]:
         gc.collect()
         base_rss, base_threads = _status("self", "VmRSS"), threading.active_count()
         connect_started = time.perf_counter()
-        for _ in range(n):
-            session = Session(url, protocol)
+        for index in range(n):
+            session = Session(urls[index % servers], protocol)
             session.client.connect(timeout=60)
             sessions.append(session)
         for session in sessions:
@@ -224,40 +276,53 @@ def run_level(n: int, seconds: float, warmup: float) -> Dict[str, Any]:
         noise = (np.random.default_rng(2).standard_normal(size) * 10).astype(np.int16)  # about -70 dBFS
         stop = threading.Event()
         late: List[float] = []
+        ticks: List[Tuple[float, float]] = []  # (wall, CPU) of one round of appends
         sent = [0]
 
-        def pacer() -> None:
+        def pacer(group: List[Session]) -> None:
             due = time.monotonic()
             while not stop.is_set():
-                for session in sessions:
+                tick, tick_cpu = time.monotonic(), time.thread_time()
+                for session in group:
                     session.client.append_input_audio(noise)
-                sent[0] += len(sessions)
+                ticks.append((time.monotonic() - tick, time.thread_time() - tick_cpu))
+                sent[0] += len(group)  # a race between pacers: a count, near enough
                 late.append(time.monotonic() - due)
                 due += CHUNK_MS / 1000.0
                 pause = due - time.monotonic()
                 if pause > 0:
                     stop.wait(pause)
 
-        pace_thread = threading.Thread(target=pacer, name="bench-pacer", daemon=True)
-        pace_thread.start()
+        pace_threads = [
+            threading.Thread(target=pacer, args=(sessions[k::pacers],), name=f"bench-pacer-{k}", daemon=True)
+            for k in range(min(pacers, n))
+        ]
+        for thread in pace_threads:
+            thread.start()
         for session in sessions:
             session.client.create_response()
         time.sleep(warmup)
         for session in sessions:
             session.recording = True
         late.clear()
+        ticks.clear()
         events0, sent0 = sum(s.events for s in sessions), sent[0]
-        cpu0, server_cpu0, wall0 = time.process_time(), _cpu_seconds(server_pid), time.monotonic()
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        server_cpu0 = [_cpu_seconds(pid) for pid in server_pids]
         time.sleep(seconds)
-        cpu, server_cpu = time.process_time() - cpu0, _cpu_seconds(server_pid) - server_cpu0
+        cpu = time.process_time() - cpu0
+        server_cpu = [_cpu_seconds(pid) - before for pid, before in zip(server_pids, server_cpu0)]
         wall = time.monotonic() - wall0
         received, sent_events = sum(s.events for s in sessions) - events0, sent[0] - sent0
         for session in sessions:
             session.recording = False
         rss, threads = _status("self", "VmRSS"), threading.active_count()
-        server_rss, server_threads = _status(server_pid, "VmRSS"), _status(server_pid, "Threads")
+        audio = sum(_audio_bytes(s) for s in sessions)
+        server_rss = sum(_status(pid, "VmRSS") for pid in server_pids)
+        server_threads = sum(_status(pid, "Threads") for pid in server_pids)
         stop.set()
-        pace_thread.join()
+        for thread in pace_threads:
+            thread.join()
         errors = [e for s in sessions for e in s.errors]
         per_session_p99 = [_p99(s.lags) for s in sessions if s.lags]
         all_lags = [lag for s in sessions for lag in s.lags]
@@ -267,7 +332,10 @@ def run_level(n: int, seconds: float, warmup: float) -> Dict[str, Any]:
             "protocol": protocol,
             "connect_s": connect_seconds,
             "rss_per_session_mb": (rss - base_rss) / 1024 / n,
-            "threads_per_session": (threads - base_threads - 1) / n,  # the pacer is not a session's
+            "audio_per_session_mb": audio / 2**20 / n,
+            "fixed_per_session_mb": ((rss - base_rss) * 1024 - audio) / 2**20 / n,
+            "servers": servers,
+            "threads_per_session": (threads - base_threads - len(pace_threads)) / n,  # pacers are not a session's
             "cpu_us_per_event": cpu / max(received + sent_events, 1) * 1e6,
             "cpu_share": cpu / wall,
             "events_per_s": (received + sent_events) / wall,
@@ -276,7 +344,9 @@ def run_level(n: int, seconds: float, warmup: float) -> Dict[str, Any]:
             "p50_ms": statistics.median(all_lags) * 1000 if all_lags else float("nan"),
             "slowest_x_realtime": min(speeds) if speeds else 0.0,
             "pacer_p99_late_ms": _p99(late) * 1000,
-            "server_cpu_share": server_cpu / wall,
+            "append_wall_us": statistics.median(t[0] for t in ticks) / max(1, n // len(pace_threads)) * 1e6 if ticks else 0.0,
+            "append_cpu_us": statistics.median(t[1] for t in ticks) / max(1, n // len(pace_threads)) * 1e6 if ticks else 0.0,
+            "server_cpu_share": max(server_cpu) / wall,
             "server_rss_per_session_mb": server_rss / 1024 / n,
             "server_threads": server_threads,
             "errors": len(errors),
@@ -292,16 +362,26 @@ def run_level(n: int, seconds: float, warmup: float) -> Dict[str, Any]:
                 session.client.disconnect()
             except Exception:  # noqa: BLE001 - best effort at the end of a run
                 pass
-        stop_server(proc)
+        for _, _, _, proc in started:
+            stop_server(proc)
+        if profile_path and profiles:
+            import pstats
+
+            stats = pstats.Stats(profiles[0])
+            for profile in profiles[1:]:
+                stats.add(profile)
+            stats.dump_stats(profile_path)
 
 
 def _row(r: Dict[str, Any]) -> str:
     return (
-        f"  {r['n']:5d} {r['rss_per_session_mb']:8.2f} MB {r['threads_per_session']:5.2f} "
+        f"  {r['n']:5d} {r['rss_per_session_mb']:5.2f} {r['audio_per_session_mb']:5.2f} {r['fixed_per_session_mb']:5.2f} MB "
+        f"{r['threads_per_session']:5.2f} "
         f"{r['cpu_us_per_event']:7.1f} us {r['cpu_share'] * 100:5.1f}% {r['events_per_s']:8.0f} "
         f"{r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['worst_p99_ms']:8.2f} ms {r['slowest_x_realtime']:6.2f}x "
         f"{r['pacer_p99_late_ms']:6.1f} ms {r['server_cpu_share'] * 100:5.1f}% {r['server_rss_per_session_mb']:6.2f} MB "
         f"{r['server_threads']:5d} {r['connect_s']:6.1f} s  {'yes' if r['carried'] else 'NO'}"
+        + f"  append {r['append_wall_us']:.0f} us wall / {r['append_cpu_us']:.0f} us CPU"
         + (f"  errors: {r['errors']} ({r['first_error']})" if r["errors"] else "")
     )
 
@@ -311,6 +391,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--sessions", type=int, nargs="+", default=[10, 100], help="the levels N (default 10 100)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per level")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
+    parser.add_argument("--servers", type=int, default=1, help="simulator processes, sessions spread over them")
+    parser.add_argument("--pacers", type=int, default=1, help="threads appending the input audio, sessions split among them")
+    parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval (s) in this process (default 0.005)")
     parser.add_argument("--find-max", action="store_true", help="then raise N by 1.5x until a level is not carried")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--serve", type=float, help=argparse.SUPPRESS)
@@ -318,12 +401,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.serve is not None:
         return serve(args.serve)
     limits = _raise_nofile()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     print(
         f"== N concurrent sessions, audio both ways at real time ({CHUNK_MS} ms chunks in, a paced spoken reply out), "
         f"simulator in another process; {args.warmup:g} s warm-up, {args.seconds:g} s measured; RLIMIT_NOFILE {limits[0]}"
     )
     header = (
-        f"  {'N':>5s} {'RSS/sess':>11s} {'thr/s':>5s} {'CPU/event':>10s} {'CPU':>6s} {'events/s':>8s} "
+        f"  {'N':>5s} {'RSS, audio, rest/sess':>20s} {'thr/s':>5s} {'CPU/event':>10s} {'CPU':>6s} {'events/s':>8s} "
         f"{'p50':>7s} {'p99':>7s} {'worst p99':>11s} {'slowest':>7s} {'pacer p99':>9s} {'sim CPU':>6s} "
         f"{'sim RSS/s':>9s} {'sim thr':>7s} {'connect':>8s}  real time?"
     )
@@ -333,7 +418,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     while levels:
         n = levels.pop(0)
         try:
-            result = run_level(n, args.seconds, args.warmup)
+            result = run_level(n, args.seconds, args.warmup, args.servers, args.pacers)
         except Exception as exc:  # noqa: BLE001 - a level that cannot run is a finding
             print(f"  {n:5d} could not run: {type(exc).__name__}: {exc}")
             break
@@ -345,7 +430,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         first, last = results[0], results[-1]
         print(f"== targets (protocol {first['protocol']}; 2 shared cores: the ratios between levels are the figures)")
         for key, label in (
-            ("rss_per_session_mb", "memory per session"),
+            ("fixed_per_session_mb", "memory per session (less audio)"),
             ("threads_per_session", "threads per session"),
             ("cpu_us_per_event", "CPU per event"),
         ):

@@ -247,15 +247,21 @@ def refresh_transcript(item: Item, truncated: bool) -> None:
     """Rebuild ``formatted.transcript`` from the audio parts, unless ``truncated``.
 
     A truncated item keeps an empty transcript: the user never heard the rest.
+    A user item's (``input_audio`` parts) belongs to the transcription events:
+    it is only set here from a non-empty final transcript, never emptied (a
+    GA ``conversation.item.done`` may come without it, or with ``null``).
     """
     if truncated:
         return
-    content = item.get("content") or []
-    item["formatted"]["transcript"] = "".join(
-        text_or_empty(part.get("transcript"))
-        for part in content
-        if isinstance(part, dict) and part.get("type") == "audio"
-    )
+    parts = [part for part in item.get("content") or [] if isinstance(part, dict)]
+    if any(part.get("type") == "audio" for part in parts):
+        item["formatted"]["transcript"] = "".join(
+            text_or_empty(part.get("transcript")) for part in parts if part.get("type") == "audio"
+        )
+        return
+    heard = "".join(text_or_empty(part.get("transcript")) for part in parts if part.get("type") == "input_audio")
+    if heard:
+        item["formatted"]["transcript"] = heard
 
 
 def reconcile(item: Item, final: Mapping[str, Any], truncated: bool) -> None:

@@ -115,6 +115,17 @@ class ResponseBook:
         response["output_items"].append(known)
         return created
 
+    def attach_final(self, response: Response, entry: Mapping[str, Any]) -> Item:
+        """A final output item (``response.done``) the response never announced: keep it detached."""
+        item = new_item(entry)
+        item_id = item["id"]
+        if isinstance(entry.get("status"), str):
+            item["status"] = entry["status"]
+        self._detached[item_id] = item
+        self._owner[item_id] = response["id"]
+        response["output_items"].append(item)
+        return item
+
     def adopt(self, item: Item) -> Optional[Item]:
         """The conversation created ``item``: it replaces the detached item of that id.
 

@@ -172,22 +172,35 @@ def session_from_ga(session: Mapping[str, Any], *, keep_nulls: bool = False) -> 
 
 
 def response_options_to_ga(options: Mapping[str, Any]) -> Dict[str, Any]:
-    """``response.create``'s beta ``response`` options, or a beta response, as GA."""
+    """``response.create``'s ``response`` options (or a beta response) as GA.
+
+    As :func:`session_to_ga`: flat keys move to their GA places, GA-native
+    keys (``output_modalities``, ``audio.output``, ``max_output_tokens``,
+    ``conversation``, ``metadata``...) are kept and win over a flat spelling
+    of the same setting.
+    """
     result: Dict[str, Any] = dict(options)
     if "temperature" in result:
         drop_temperature(result, "response")
     if "modalities" in result:
-        result["output_modalities"] = modalities_to_ga(result.pop("modalities"))
+        _prefer(result, "modalities", "output_modalities", modalities_to_ga)
     if "max_response_output_tokens" in result:
-        result["max_output_tokens"] = result.pop("max_response_output_tokens")
+        _prefer(result, "max_response_output_tokens", "max_output_tokens", same)
     if "tool_choice" in result:
         result["tool_choice"] = tool_choice_to_ga(result["tool_choice"])
-    if "voice" in result or "output_audio_format" in result:
+    audio = result.get("audio")
+    given = audio.get("output") if isinstance(audio, dict) else None
+    if "voice" in result or "output_audio_format" in result or isinstance(given, dict):
         output = _audio_section(result, "output")
-        if "voice" in result:
-            output["voice"] = result.pop("voice")
-        if "output_audio_format" in result:
-            output["format"] = audio_format_to_ga(result.pop("output_audio_format"))
+        for beta_key, ga_key in (("voice", "voice"), ("output_audio_format", "format")):
+            if beta_key in result:
+                value = result.pop(beta_key)
+                if ga_key in output:
+                    logger.debug("response: %s=%r ignored, audio.output.%s given as well", beta_key, value, ga_key)
+                else:
+                    output[ga_key] = value
+        if "format" in output:
+            output["format"] = audio_format_to_ga(output["format"])
     for key in ("input", "output"):
         if key in result:
             result[key] = items(result[key], item_to_ga)

@@ -9,8 +9,9 @@ then ``server.*``. Every callback registered on those names runs on that
 thread, in arrival order: keep them short and hand slow work to a worker
 thread.
 
-Two wire dialects (``protocol``): ``"ga"``, what OpenAI's live service speaks,
-and ``"beta"`` (relays, older Azure deployments, the simulator). The caller
+Two wire dialects (``protocol``): ``"ga"``, what OpenAI's live service (and
+the simulator) speaks and the default, and ``"beta"`` (relays, older Azure
+deployments, recordings: ask for it with ``protocol="beta"``). The caller
 always speaks the beta programming model: :meth:`RealtimeAPI.send` translates
 each client event with :func:`realtime_sync.dialects.client_to_wire` before
 writing it. Server events are dispatched exactly as they arrive, in the wire
@@ -30,8 +31,8 @@ Endpoints:
   URL. The older ``/openai/realtime?api-version=...&deployment=...`` form is
   beta by default and gets no ``model=`` (a model given to ``connect()``
   becomes ``deployment=`` when the URL has none).
-- Any other host (relays, the simulator): beta by default, a key only when
-  one is given.
+- Any other host (relays, the simulator): GA by default (``protocol="beta"``
+  for a server of the original protocol), a key only when one is given.
 
 Where credentials go, and where they never go:
 
@@ -206,9 +207,11 @@ class RealtimeAPI(EventHandler):
         ssl_context: the TLS context for ``wss://`` (default: the system's CA
             certificates, host name checked).
         protocol: the wire dialect, ``"ga"`` or ``"beta"``. ``None`` (the
-            default) picks ``"ga"`` for OpenAI's host and Azure's
-            ``/openai/v1/`` endpoints, ``"beta"`` for any other (relays, the
-            older Azure deployment URLs, the simulator). It decides the
+            default) picks ``"ga"``, what OpenAI's live service, Azure's
+            ``/openai/v1/`` endpoints and the simulator speak, for every URL
+            but Azure's older ``/openai/realtime?deployment=...`` form
+            (``"beta"``); pass ``"beta"`` for a relay or server that speaks
+            the original protocol. It decides the
             handshake headers (beta sends ``OpenAI-Beta: realtime=v1``), the
             default model and how :meth:`send` writes client events; it is
             kept as the attribute :attr:`protocol`.

@@ -38,6 +38,17 @@ never joins the conversation are kept on the response record:
 ``get_response(id)["output_items"]`` holds the response's output items, with
 ``formatted`` fields, whether or not they are in :attr:`Conversation.items`.
 
+Layout
+------
+:class:`Conversation` holds the state and routes each event (the table is in
+``_conversation_routes``); the work is done by small parts it owns or calls:
+``_conversation_items`` (building items, growing text, reconciling final
+items), ``_conversation_audio`` (audio buffers), ``_conversation_responses``
+(responses and their detached output items), ``_conversation_speech``
+(speech boundaries and input slicing), ``_conversation_transcripts`` (input
+transcription, parked until its item exists) and ``_conversation_fields``
+(field checks that turn malformed values into ProtocolError).
+
 Threads
 -------
 :meth:`Conversation.process_event` normally runs on the socket thread, while
@@ -305,7 +316,10 @@ class Conversation:
                     return self._on_speech_stopped(event, input_audio_buffer, input_audio_offset)
             return _NONE
         with self._lock:
-            return processor(self, event)
+            try:
+                return processor(self, event)
+            except RecursionError:  # copying a value nested hundreds deep
+                raise ProtocolError(f"{event_type}: a value is nested too deeply", event=dict(event)) from None
 
     # -- helpers -------------------------------------------------------------------
 
@@ -335,6 +349,12 @@ class Conversation:
 
     def _reconcile(self, item: Item, final: Mapping[str, Any]) -> None:
         reconcile(item, final, item.get("id") in self._truncated)
+
+    def _settle(self, item: Item, final: Mapping[str, Any]) -> None:
+        """The item is final: an item still ``in_progress`` (MCP items carry no status) is done."""
+        if item.get("status") in (None, "in_progress"):
+            item["status"] = "incomplete" if final.get("error") else "completed"
+        self._finish_audio(item)
 
     def _delta(self, event: Mapping[str, Any]) -> str:
         delta = event.get("delta")
@@ -376,9 +396,7 @@ class Conversation:
         item_id = _field(event, final, "id", str)
         item = self._item_lookup.get(item_id) or self._add_item(final)
         self._reconcile(item, final)
-        if not isinstance(final.get("status"), str) or final["status"] == "in_progress":
-            item["status"] = "completed"
-        self._finish_audio(item)
+        self._settle(item, final)
         return item, None
 
     def _on_item_truncated(self, event: Mapping[str, Any]) -> ProcessResult:
@@ -449,7 +467,7 @@ class Conversation:
         final = _field(event, event, "item", dict)
         item = self._item(event, _field(event, final, "id", str))
         self._reconcile(item, final)
-        self._finish_audio(item)
+        self._settle(item, final)
         return item, None
 
     def _on_response_done(self, event: Mapping[str, Any]) -> ProcessResult:
@@ -457,7 +475,9 @@ class Conversation:
         for entry in final_output:
             if isinstance(entry, dict) and isinstance(entry.get("id"), str):
                 item = self._item_lookup.get(entry["id"]) or self._responses.detached(entry["id"])
-                if item is not None:
+                if item is None:  # never announced (no output_item.added): kept on the response
+                    self._responses.attach_final(response, entry)
+                else:
                     self._reconcile(item, entry)
         # A cancelled response can end here with no audio.done / output_item.done.
         for item in response["output_items"]:

@@ -28,6 +28,11 @@ of the input. Events with no counterpart in the other dialect pass through
 unchanged, as do events whose shape is not what the dialect says (the
 conversation reports malformed events; this layer does not).
 
+The value converters live in ``_dialect_values``, items and content parts in
+``_dialect_items``, sessions and response options in ``_dialect_session``, the
+stored-config helpers in ``_dialect_config``; this module holds the event
+tables and the public functions.
+
 Threads: all functions are pure and thread-safe. :func:`server_from_wire` runs
 on the socket thread for every event; for the hot events (audio, text and
 transcript deltas) it costs a dict lookup and one shallow copy.

@@ -168,7 +168,13 @@ class InsecureTransportError(ConfigurationError):
 
 
 class ToolError(RealtimeError):
-    """A registered tool raised, returned something unserialisable, or timed out."""
+    """Raised by a tool handler to tell the model the call failed, in its own words.
+
+    The message becomes the call's output, ``{"error": "<message>"}``, and is
+    logged at INFO without a traceback: an expected failure ("no such city"),
+    unlike any other exception a handler raises, which is logged with its
+    traceback as a bug before its text is sent the same way.
+    """
 
 
 class AudioUnavailableError(RealtimeError, ImportError):

@@ -8,8 +8,9 @@ Every sample starts with::
 
 ``server_options()`` yields the keyword arguments for ``RealtimeClient``:
 
-- ``REALTIME_SYNC_URL`` set: connect to that server (any Realtime beta server,
-  for example ``python -m realtime_sync simulate`` in another terminal);
+- ``REALTIME_SYNC_URL`` set: connect to that server (a Realtime server speaking
+  GA, for example ``python -m realtime_sync simulate`` in another terminal;
+  ``REALTIME_SYNC_PROTOCOL=beta`` for one of the original beta protocol);
 - ``OPENAI_API_KEY`` set: nothing to add, the client talks to OpenAI with it;
 - otherwise: start the built-in simulator on 127.0.0.1 for the duration of
   the block, and say so on stderr.
@@ -34,7 +35,8 @@ def server_options(*, realtime: bool = False) -> Iterator[Dict[str, Any]]:
     """
     url = os.environ.get("REALTIME_SYNC_URL")
     if url:
-        yield {"url": url}
+        protocol = os.environ.get("REALTIME_SYNC_PROTOCOL")
+        yield {"url": url, "protocol": protocol} if protocol else {"url": url}
         return
     if os.environ.get("OPENAI_API_KEY"):
         yield {}

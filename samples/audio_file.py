@@ -67,10 +67,12 @@ def main() -> None:
 
     with server_options() as options:
         with RealtimeClient(**options) as client:
-            client.update_session(
-                modalities=["text", "audio"],
-                turn_detection=None,  # manual turns: create_response() ends the turn
-                input_audio_transcription={"model": "whisper-1"},
+            client.update_session(  # GA's spelling; the flat one (turn_detection=None...) works too
+                output_modalities=["audio"],  # spoken replies, with their transcript
+                audio={"input": {
+                    "turn_detection": None,  # manual turns: create_response() ends the turn
+                    "transcription": {"model": "whisper-1"},
+                }},
             )
             client.on("conversation.item.completed", on_completed)
             client.append_input_audio(samples)

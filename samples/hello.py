@@ -9,16 +9,18 @@ from __future__ import annotations
 from _common import server_options
 
 from realtime_sync import RealtimeClient
+from realtime_sync.errors import RealtimeTimeoutError
 
 
 def main() -> None:
     with server_options() as options:
         with RealtimeClient(**options) as client:  # connects, and disconnects at the end
-            client.update_session(modalities=["text"])  # text replies only
-            reply = client.ask("Hello! What can you do?", timeout=30)  # None on timeout
-            if reply is None:
-                raise SystemExit("no reply within 30 seconds")
-            print("assistant:", reply["formatted"]["text"])
+            client.update_session(output_modalities=["text"])  # text replies only
+            try:
+                reply = client.ask("Hello! What can you do?", timeout=30)
+            except RealtimeTimeoutError as exc:  # ask() raises when its timeout runs out
+                raise SystemExit(str(exc)) from None
+            print("assistant:", reply["formatted"]["text"] if reply else "(no reply)")
 
 
 if __name__ == "__main__":

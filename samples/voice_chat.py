@@ -138,9 +138,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         with server_options(realtime=True) as options:
             with RealtimeClient(**options) as client:
                 client.update_session(
-                    modalities=["text", "audio"],
+                    output_modalities=["audio"],
                     instructions="You are a friendly voice assistant. Keep answers short.",
-                    input_audio_transcription={"model": "whisper-1"},
+                    audio={"input": {"transcription": {"model": "whisper-1"}}, "output": {"voice": "marin"}},
                 )
                 transcript = Transcript(client, args.turns)
                 microphone = Microphone(_device(args.input_device))

@@ -18,8 +18,13 @@ One trap: the ``file`` plugin fills each capture read with a single
 ``read()`` of the FIFO and leaves the rest of the buffer stale when the read
 comes back short. The feeder therefore writes blocks of exactly one period
 (20 ms at the card rate, what :class:`Microphone`'s 20 ms PortAudio buffers
-become after ``plug``), so every read returns one whole block. ``plug`` converts any rate the application
-opens to the card's rate, so PortAudio sees a device that takes any rate.
+become after ``plug``), so every read returns one whole block. ``plug``
+converts any rate the application opens to the card's rate, so PortAudio sees
+a device that takes any rate.
+
+The playback clock does not catch up: when the drain falls behind (nothing to
+play, or its thread was not scheduled), it goes on at the card's rate from
+then, as a sound card does, instead of reading a burst to make up the time.
 
 ALSA reads its configuration once per process and PortAudio probes every
 device when it starts, so each scenario runs in its own Python process:
@@ -192,6 +197,8 @@ class FakeSoundCard:
         self._stopping = False
         self._capture_frozen = False
         self._playback_unplugged = False
+        self._playback_held = False
+        self._playback_closes = 0  # times the device's writer closed the playback FIFO (EOF)
         self._threads: List[threading.Thread] = []
 
     # -- control (test side) --------------------------------------------
@@ -229,6 +236,17 @@ class FakeSoundCard:
             self._playback_unplugged = True
             self._cond.notify_all()
 
+    def hold_playback(self) -> None:
+        """Stop consuming playback audio (the FIFO stays open): the device's buffer fills and writes block."""
+        with self._cond:
+            self._playback_held = True
+
+    def release_playback(self) -> None:
+        """Consume playback audio again after :meth:`hold_playback`, at the card's rate from now on."""
+        with self._cond:
+            self._playback_held = False
+            self._cond.notify_all()
+
     def say(self, samples: np.ndarray) -> None:
         """Queue int16 audio at :data:`CARD_RATE` into the capture stream (after what is queued)."""
         data = np.asarray(samples, dtype=np.int16)
@@ -263,6 +281,20 @@ class FakeSoundCard:
                 if remaining <= 0:
                     return False
                 self._cond.wait(remaining)
+
+    def playback_closes(self) -> int:
+        """How many times the playback device was closed so far (PortAudio's probes count too)."""
+        with self._cond:
+            return self._playback_closes
+
+    def wait_playback_closed(self, since: int, timeout: float = 10.0) -> bool:
+        """Block until the playback device closes after :meth:`playback_closes` returned ``since``.
+
+        Everything written before the close has then been read: the drain reads
+        the FIFO to its end before it counts the close.
+        """
+        with self._cond:
+            return self._cond.wait_for(lambda: self._playback_closes > since, timeout)
 
     def wait_playback_quiet(self, quiet: float = 0.3, timeout: float = 10.0) -> bool:
         """Block until the playback device has read nothing for ``quiet`` seconds."""
@@ -301,19 +333,26 @@ class FakeSoundCard:
 
     @staticmethod
     def _open_fifo(path: Path, flags: int) -> Optional[int]:
-        """Open one end of a device FIFO (blocks until ALSA opens the other), with a small buffer.
+        """Open one end of a device FIFO (blocks until ALSA opens the other).
 
         Returns None when it cannot be opened (the card is stopping).
         """
         try:
-            fd = os.open(path, flags)
+            return os.open(path, flags)
         except OSError:
             return None
+
+    @staticmethod
+    def _shrink(fd: int) -> bool:
+        """Make the FIFO's buffer one page, so the card's clock is tight; False if it cannot be yet.
+
+        Linux refuses (EBUSY) while the pipe holds more than the new size.
+        """
         try:
             fcntl.fcntl(fd, _F_SETPIPE_SZ, 4096)
         except OSError:
-            pass
-        return fd
+            return False
+        return True
 
     def _feed(self) -> None:
         period = _BLOCK / CARD_RATE / self.speed
@@ -321,6 +360,7 @@ class FakeSoundCard:
             fd = self._open_fifo(self.capture_fifo, os.O_WRONLY)
             if fd is None:
                 return
+            self._shrink(fd)  # nothing written yet: it cannot fail for want of room
             opened = next_time = time.monotonic()
             try:
                 while not self._stopping:
@@ -350,24 +390,45 @@ class FakeSoundCard:
             fd = self._open_fifo(self.playback_fifo, os.O_RDONLY)
             if fd is None:
                 return
+            # The device starts writing (PortAudio's prefill) as soon as it opens, and Linux will not
+            # shrink a pipe holding more than the new size: take what is there, then shrink it.
+            while not self._shrink(fd):
+                data = os.read(fd, 1 << 16)  # does not block: the pipe holds more than a page
+                if not data:
+                    break
+                self._record(data)
             start = time.monotonic()
             consumed = 0
             try:
                 while not self._stopping and not self._playback_unplugged:
                     data = os.read(fd, block_bytes)
                     if not data:
+                        with self._cond:
+                            self._playback_closes += 1
+                            self._cond.notify_all()
                         break
-                    with self._cond:
-                        self._played.append(data)
-                        self._played_bytes += len(data)
-                        self._last_read = time.monotonic()
-                        self._cond.notify_all()
+                    self._record(data)
+                    if self._playback_held:
+                        with self._cond:
+                            self._cond.wait_for(lambda: not self._playback_held or self._stopping)
+                        start = time.monotonic() - consumed / CARD_RATE / self.speed  # the clock resumes
                     consumed += len(data) // 2
                     delay = start + consumed / CARD_RATE / self.speed - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)  # the fake hardware clock
+                    elif delay < -_BLOCK / CARD_RATE / self.speed:
+                        # Late: the device had nothing to play (or this thread was not scheduled). A
+                        # sound card does not bank that time to play faster later: no catching up.
+                        start -= delay
             finally:
                 os.close(fd)
+
+    def _record(self, data: bytes) -> None:
+        with self._cond:
+            self._played.append(data)
+            self._played_bytes += len(data)
+            self._last_read = time.monotonic()
+            self._cond.notify_all()
 
 
 # ---------------------------------------------------------------------------
@@ -437,6 +498,20 @@ def scenario_devices(card: FakeSoundCard, directory: Path, params: Dict[str, Any
     return result
 
 
+def _record_device_input(mic: Any) -> List[bytes]:
+    """Keep what PortAudio hands ``mic`` (before any of our processing); call before ``mic.start()``."""
+    device_input: List[bytes] = []
+    on_portaudio = mic._on_portaudio
+
+    def recording_callback(in_data: Optional[bytes], *args: Any) -> Any:
+        if in_data:
+            device_input.append(bytes(in_data))
+        return on_portaudio(in_data, *args)
+
+    mic._on_portaudio = recording_callback
+    return device_input
+
+
 def scenario_capture(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) -> Dict[str, Any]:
     """Capture a tone through a Microphone and save what its callback received."""
     from realtime_sync import devices
@@ -454,12 +529,14 @@ def scenario_capture(card: FakeSoundCard, directory: Path, params: Dict[str, Any
         callback=on_chunk,
         sample_rate=params.get("device_rate"),
     )
+    device_input = _record_device_input(mic)
     mic.start()
     card.say(np.concatenate([silence(0.1), tone(params["freq"], params["seconds"]), silence(params.get("tail", 0.3))]))
     said = card.wait_said(20)
     mic.stop()
     mic.close()
     _save(directory, "captured.raw", np.concatenate(chunks) if chunks else np.zeros(0, np.int16))
+    _save(directory, "device_input.raw", np.frombuffer(b"".join(device_input), dtype="<i2"))
     return {
         "said": said,
         "rate": mic.rate,
@@ -529,6 +606,8 @@ def scenario_speaker(card: FakeSoundCard, directory: Path, params: Dict[str, Any
     """Two items streamed in small deltas with pauses; everything plays, counted per item."""
     from realtime_sync import devices
 
+    result: Dict[str, Any] = {}
+
     rate = 24000
     first = tone(500, 0.6, rate=rate, amplitude=0.3)
     second = tone(800, 0.4, rate=rate, amplitude=0.3)
@@ -542,22 +621,32 @@ def scenario_speaker(card: FakeSoundCard, directory: Path, params: Dict[str, Any
                 assert speaker.wait_until_done(5)
                 card.wait_playback_quiet(0.15, 5)
     done = speaker.wait_until_done(10)
-    # a whole second in one call: play() only queues it (the socket thread must not wait)
+    # A whole second in one call while the device takes nothing: play() only queues it (the socket
+    # thread must not wait for the device), and nothing counts as played before the device takes it.
     third = tone(650, 1.0, rate=rate, amplitude=0.3)
-    started = time.monotonic()
-    speaker.play("item_3", third)
-    play_seconds = time.monotonic() - started
+    card.hold_playback()
+    returned = threading.Event()
+
+    def play_third() -> None:
+        speaker.play("item_3", third)
+        returned.set()
+
+    threading.Thread(target=play_third, name="scenario-play", daemon=True).start()
+    result["play_returned_while_held"] = returned.wait(10)
+    result["busy_while_held"] = speaker.is_playing()
+    result["drained_while_held"] = speaker.wait_until_done(0.01)  # short: PortAudio gives up on a device held long
+    result["played_while_held"] = speaker.samples_played("item_3")
+    card.release_playback()
     done = speaker.wait_until_done(10) and done
-    result = {
+    result.update({
         "done": done,
         "device_rate": speaker.device_rate,
         "played": [speaker.samples_played(name) for name in ("item_1", "item_2", "item_3")],
         "lengths": [len(first), len(second), len(third)],
-        "play_seconds": play_seconds,
-        "drain_seconds": time.monotonic() - started,
-    }
+    })
+    closes = card.playback_closes()
     speaker.close()
-    card.wait_playback_quiet(0.2, 5)
+    card.wait_playback_closed(closes, 10)  # closing the stream flushes the file plugin's buffer
     _save(directory, "expected.raw", np.concatenate([first, second, third]))
     _save(directory, "played.raw", card.played())
     return result
@@ -605,6 +694,7 @@ def scenario_capture_to_client(card: FakeSoundCard, directory: Path, params: Dic
     try:
         client.update_session(turn_detection=None)
         mic = devices.Microphone(client=client, audio_format=fmt)
+        device_input = _record_device_input(mic)
         with mic:
             card.say(np.concatenate([tone(params["freq"], params["seconds"], amplitude=0.3), silence(0.2)]))
             card.wait_said(10)
@@ -625,7 +715,14 @@ def scenario_capture_to_client(card: FakeSoundCard, directory: Path, params: Dic
         sim.stop()
     sent = np.concatenate(wire) if wire else np.zeros(0, np.int16)
     _save(directory, "wire.raw", sent)
-    return {"rate": mic.rate, "sent_samples": int(len(sent)), "committed_samples": committed, "appends": len(wire)}
+    _save(directory, "device_input.raw", np.frombuffer(b"".join(device_input), dtype="<i2"))
+    return {
+        "rate": mic.rate,
+        "device_rate": mic.device_rate,
+        "sent_samples": int(len(sent)),
+        "committed_samples": committed,
+        "appends": len(wire),
+    }
 
 
 def _voice_session(card: FakeSoundCard, params: Dict[str, Any], reply: str):  # type: ignore[no-untyped-def]
@@ -712,7 +809,8 @@ def _voice_chat(
     """Yield (client, recorder, VoiceChat) against a simulator that answers ``params["reply"]``.
 
     ``chat_options`` go to VoiceChat. On exit the chat stops, a speaker passed
-    in is closed, the client disconnects and the simulator stops.
+    in is closed, the client disconnects, the simulator stops, and everything
+    the speaker wrote has reached :meth:`FakeSoundCard.played`.
     """
     from realtime_sync import devices
 
@@ -722,11 +820,15 @@ def _voice_chat(
     try:
         yield client, rec, chat
     finally:
+        closes = card.playback_closes()
+        opened = chat.speaker is not None and chat.speaker.device_rate is not None
         chat.stop()
         if chat_options.get("speaker") is not None:
             chat_options["speaker"].close()
         client.disconnect()
         sim.stop()
+        if opened:  # closing the stream flushes the file plugin's buffer
+            card.wait_playback_closed(closes, 10)
 
 
 def _reply_played(card: FakeSoundCard, rec: _Recorder, chat: Any) -> str:
@@ -735,6 +837,13 @@ def _reply_played(card: FakeSoundCard, rec: _Recorder, chat: Any) -> str:
     assert chat.speaker.wait_until_done(20)
     card.wait_playback_quiet(0.3, 10)
     return _assistant_items(rec)[0]
+
+
+def _sent_turn_detection(session: Dict[str, Any]) -> Any:
+    """The ``turn_detection`` a sent session sets, in either dialect (GA nests it), or ``"missing"``."""
+    if "turn_detection" in session:
+        return session["turn_detection"]
+    return ((session.get("audio") or {}).get("input") or {}).get("turn_detection", "missing")
 
 
 def scenario_turn(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) -> Dict[str, Any]:
@@ -756,7 +865,6 @@ def scenario_turn(card: FakeSoundCard, directory: Path, params: Dict[str, Any]) 
             "turn_detection": client.get_turn_detection_type(),
             "completed": rec.completed,
         }
-    card.wait_playback_quiet(0.2, 5)  # closing the stream flushes the file plugin's buffer
     _save(directory, "item.raw", rec.item_audio(item_id))
     _save(directory, "played.raw", card.played())
     return result
@@ -782,12 +890,21 @@ def scenario_barge_in(card: FakeSoundCard, directory: Path, params: Dict[str, An
 
         if not card.wait_played(heard_enough, 20):
             raise AssertionError("the reply never started playing")
+        if params.get("sim_speed") is None:  # the whole reply came at once: its response is over
+            _wait(rec.assistant_done, 20, "the end of the response")
         before_barge = card.played_frames()
         card.say(np.concatenate([tone(660, 0.6, amplitude=0.3), silence(0.5)]))
-        _wait(rec.truncated, 10, "conversation.item.truncate")
+        if not rec.truncated.wait(20):
+            with rec.lock:
+                seen = [t for t in rec.received if "delta" not in t]
+            raise AssertionError(
+                f"no conversation.item.truncate within 20 s; server events: {seen}; speaker playing: "
+                f"{speaker.is_playing()}, error: {speaker.error!r}"
+            )
         with rec.lock:
             truncate = next(e for e in rec.sent if e.get("type") == "conversation.item.truncate")
             cancels = sum(1 for e in rec.sent if e.get("type") == "response.cancel")
+        assert speaker.wait_until_done(10)
         card.wait_playback_quiet(0.3, 10)
         played = card.played()
         item_id = truncate["item_id"]
@@ -806,7 +923,6 @@ def scenario_barge_in(card: FakeSoundCard, directory: Path, params: Dict[str, An
         # audio of the item that still streams in after the cut is not played
         card.wait_playback_quiet(0.3, 10)
         result["played_frames_at_end"] = card.played_frames()
-    card.wait_playback_quiet(0.2, 5)  # closing the stream flushes the file plugin's buffer
     _save(directory, "item.raw", rec.item_audio(item_id))
     _save(directory, "played.raw", played)
     _save(directory, "played_final.raw", card.played())
@@ -838,12 +954,11 @@ def scenario_push_to_talk(card: FakeSoundCard, directory: Path, params: Dict[str
             "appended_before": appended_before,
             "appended": len(appended),
             "sent": [e.get("type") for e in sent],
-            "turn_detection": (
-                session_updates[-1]["session"].get("turn_detection", "missing") if session_updates else "missing"
-            ),
+            "turn_detection": _sent_turn_detection(session_updates[-1]["session"]) if session_updates else "missing",
             "speaker_rate": chat.speaker.rate,
             "user_audio_samples": int(len(user_audio)),
             "mic_rate": chat.microphone.rate if chat.microphone else None,
+            "mic_device_rate": chat.microphone.device_rate if chat.microphone else None,
         }
         _save(directory, "user.raw", np.asarray(user_audio, dtype=np.int16))
     _save(directory, "item.raw", rec.item_audio(item_id))

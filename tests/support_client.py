@@ -416,3 +416,21 @@ def signal_when_waiting(monkeypatch: Any) -> threading.Event:
 
     monkeypatch.setattr(Waiter, "wait", wait)
     return waiting
+
+
+class SignalingWaiters(Dict[str, Any]):
+    """A stand-in for ``EventHandler._waiters`` that tells the test when a waiter registers.
+
+    ``wait_for_next()`` registers under the handler's lock, so once
+    ``registered`` is released, a dispatch from the test blocks on that lock
+    until the waiter is in place: no polling needed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.registered = threading.Semaphore(0)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        value = super().setdefault(key, default)
+        self.registered.release()
+        return value

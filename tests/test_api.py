@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from support_client import SignalingWaiters
 from support_ws import FixtureServer, closed_port, mute_server, silent_listener, tls_contexts
 
 from realtime_sync.api import DEFAULT_URL, RECEIVE_THREAD_NAME, RealtimeAPI, generate_id
@@ -82,22 +83,6 @@ class Collector:
             return list(self.events)
 
 
-class _SignalingWaiters(Dict[str, Any]):
-    """Stands in for EventHandler._waiters: releases `registered` as a waiter registers.
-
-    Registration happens under the handler's lock, so a dispatch after the
-    release cannot miss the waiter; no polling needed.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.registered = threading.Semaphore(0)
-
-    def setdefault(self, key: Any, default: Any = None) -> Any:
-        value = super().setdefault(key, default)
-        self.registered.release()
-        return value
-
 
 def client_log(caplog: pytest.LogCaptureFixture) -> str:
     """Every captured log line except the fixture server's own (logger ``websockets.*``).
@@ -130,6 +115,7 @@ def test_headers_and_query_string(server: FixtureServer, make_api: Callable[...,
         api_key=SECRET,
         headers={"X-Extra": "yes"},
         query={"api-version": "2024-10-01-preview"},
+        protocol="beta",
     )
     assert api.connect(model="gpt-4o-realtime-preview-2024-12-17", timeout=5.0) is True
     handshake = server.handshakes[0]
@@ -163,14 +149,17 @@ def test_model_none_keeps_url_query_and_header_none_removes_default(
     assert handshake.headers["api-key"] == "azure"
 
 
-def test_protocol_defaults_to_ga_for_openai_and_beta_elsewhere() -> None:
+def test_protocol_defaults_to_ga_everywhere() -> None:
     openai = RealtimeAPI(api_key=SECRET)
     assert openai.protocol == "ga"
     assert not any(line.lower().startswith("openai-beta") for line in openai._header_lines())
     assert built(openai, None) == (DEFAULT_URL + "?model=gpt-realtime", "gpt-realtime")
     assert RealtimeAPI("wss://API.OpenAI.com/v1/realtime", api_key=SECRET).protocol == "ga"
-    assert RealtimeAPI("wss://example.com/relay").protocol == "beta"
-    assert RealtimeAPI("ws://127.0.0.1:9/").protocol == "beta"
+    assert RealtimeAPI("wss://example.com/relay").protocol == "ga"
+    local = RealtimeAPI("ws://127.0.0.1:9/")
+    assert local.protocol == "ga"
+    assert not any(line.lower().startswith("openai-beta") for line in local._header_lines())
+    assert built(local, None)[1] == "gpt-realtime"
     # an explicit choice wins either way
     beta = RealtimeAPI(api_key=SECRET, protocol="beta")
     assert "OpenAI-Beta: realtime=v1" in beta._header_lines()
@@ -229,7 +218,7 @@ def test_ga_connection_sends_no_beta_header_and_ga_shaped_events(
 def test_beta_connection_keeps_the_beta_wire(
     server: FixtureServer, make_api: Callable[..., RealtimeAPI]
 ) -> None:
-    api = make_api(server.url)
+    api = make_api(server.url, protocol="beta")
     assert api.protocol == "beta"
     api.connect(timeout=5.0)
     handshake = server.handshakes[0]
@@ -941,13 +930,13 @@ def test_wait_for_next_woken_by_server_event_and_refused_on_receive_thread(
     api.on("server.session.created", on_created)
     api.connect(timeout=5.0)
     assert not api.is_receive_thread()
-    waiters = _SignalingWaiters()
+    waiters = SignalingWaiters()
     api._waiters = waiters
     registered = waiters.registered
     result: List[Optional[Dict[str, Any]]] = []
     waiter = threading.Thread(target=lambda: result.append(api.wait_for_next("server.session.created", 10.0)))
     waiter.start()
-    assert registered.acquire(timeout=5.0)  # the waiter is in place (see _SignalingWaiters)
+    assert registered.acquire(timeout=5.0)  # the waiter is in place (see SignalingWaiters)
     server.send_json({"type": "session.created", "event_id": "e1"})
     waiter.join(5.0)
     assert result == [{"type": "session.created", "event_id": "e1"}]
@@ -956,7 +945,7 @@ def test_wait_for_next_woken_by_server_event_and_refused_on_receive_thread(
 
 def _wait_in_thread(api: RealtimeAPI, name: str, timeout: Optional[float]) -> Tuple[threading.Thread, List[Any]]:
     """Start a thread blocked in api.wait_for_next(name); return once its waiter is registered."""
-    waiters = _SignalingWaiters()
+    waiters = SignalingWaiters()
     waiters.update(api._waiters)
     api._waiters = waiters
     outcome: List[Any] = []

@@ -161,6 +161,78 @@ def test_base64_errors() -> None:
         base64_to_pcm16(12345)  # type: ignore[arg-type]
 
 
+def test_pcm16_to_base64_reads_any_layout() -> None:
+    """Strided and big-endian arrays, and memoryviews, give the bytes of their values (read in place otherwise)."""
+    samples = np.random.default_rng(11).integers(-32768, 32768, 1001).astype(np.int16)
+    for view in (samples[::3], samples[::-1], samples.astype(">i2")[5:], memoryview(samples.astype("<i2").tobytes())):
+        values = to_pcm16(view)
+        assert pcm16_to_base64(view) == base64.b64encode(values.astype("<i2").tobytes()).decode("ascii")
+
+
+def _base64_corpus() -> List[str]:
+    """Valid base64 of every length mod 3, and mangled variants (bad padding, junk, non-ASCII...)."""
+    rng = np.random.default_rng(21)
+    texts = []
+    for n in (0, 1, 2, 3, 4, 5, 479, 480, 960, 4801):
+        text = base64.b64encode(rng.integers(0, 256, n, dtype=np.uint8).tobytes()).decode("ascii")
+        texts.append(text)
+        if text:
+            cut = int(rng.integers(0, len(text)))
+            texts += [text[:cut], text + "=", "=" + text, text[:cut] + "\n" + text[cut:], text[:cut] + "!*" + text[cut:]]
+            texts += [text[:cut] + "-_" + text[cut:], text[:cut] + "=" + text[cut:], text.rstrip("=")]
+    texts += ["====", "A===", "AA==AA==", "\u00e9AAA", " ", "AB CD"]
+    return texts
+
+
+def _outcome(decode: Callable[[str], Any], text: str) -> Any:
+    try:
+        return bytes(decode(text))
+    except ValueError as exc:  # binascii.Error is a ValueError
+        return type(exc).__name__
+
+
+def test_base64_backends_agree_on_text_and_errors() -> None:
+    """The stdlib path and the pybase64 one (the ``fast`` extra) give the same text, bytes and errors."""
+    from realtime_sync.audio import _wire
+
+    pybase64 = pytest.importorskip("pybase64", reason="the fast extra (pybase64) is not installed")
+    assert audio.BASE64_BACKEND == "pybase64"
+    for n in (0, 1, 2, 3, 480, 4801):
+        samples = np.random.default_rng(n).integers(-32768, 32768, n).astype(np.int16)
+        assert pybase64.b64encode_as_string(samples) == _wire._stdlib_encode(samples)
+    for text in _base64_corpus():
+        expected = _outcome(base64.b64decode, text)
+        assert _outcome(_wire._stdlib_decode, text) == expected, text
+        # plain base64 through pybase64, anything else (padding inside, junk) through binascii
+        assert _outcome(_wire._fast_decode_writable, text) == expected, text
+        assert _outcome(_wire._fast_decode, text) == expected, text
+
+
+def test_pybase64_without_the_calls_used_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    from realtime_sync.audio import _wire
+
+    monkeypatch.setitem(sys.modules, "pybase64", ModuleType("pybase64"))  # an old release: no *_as_string
+    assert _wire._optional_pybase64() is None
+    monkeypatch.setitem(sys.modules, "pybase64", None)  # not installed
+    assert _wire._optional_pybase64() is None
+
+
+def test_base64_backend_is_named() -> None:
+    try:
+        import pybase64  # noqa: F401
+    except ImportError:
+        assert audio.BASE64_BACKEND == "stdlib"
+    else:
+        assert audio.BASE64_BACKEND == "pybase64"
+    for text in _base64_corpus():  # whichever is in use behaves as base64.b64decode
+        expected = _outcome(base64.b64decode, text)
+        got = _outcome(lambda t: base64_to_pcm16(t).astype("<i2").tobytes(), text)
+        if isinstance(expected, bytes):
+            assert got == expected[: len(expected) // 2 * 2], text
+        else:
+            assert got == "ValueError", text
+
+
 # --------------------------------------------------------------------------
 # float <-> int16
 
@@ -215,6 +287,10 @@ def test_to_pcm16_int16_is_copied() -> None:
     out = to_pcm16(x)
     np.testing.assert_array_equal(out, x)
     assert not np.shares_memory(out, x)
+    strided = np.arange(10, dtype=np.int16)[::3]  # a view with a stride: the copy is contiguous
+    out = to_pcm16(strided)
+    np.testing.assert_array_equal(out, [0, 3, 6, 9])
+    assert out.flags.c_contiguous and out.flags.writeable and not np.shares_memory(out, strided)
 
 
 def test_to_pcm16_big_endian_array() -> None:

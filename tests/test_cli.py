@@ -57,7 +57,7 @@ def test_demo_talks_to_the_embedded_simulator_calls_the_tool_and_ends() -> None:
 def test_replies_stream_in_many_text_deltas(simulator) -> None:
     events = cli("events", "--text-only", "--say", "Hello!", "--url", simulator.url)
     assert events.returncode == 0, events.stderr
-    folded = [line for line in events.stdout.splitlines() if " response.text.delta " in line]
+    folded = [line for line in events.stdout.splitlines() if " response.output_text.delta " in line]  # GA wire names
     assert len(folded) == 1, events.stdout  # the stream is one line with its count
     match = re.search(r'  "(.*)" \((\d+) deltas\)$', folded[0])
     assert match and int(match.group(2)) > 3, folded[0]
@@ -110,12 +110,12 @@ def test_events_prints_one_line_per_event(simulator) -> None:
     types = [line.split()[3] for line in lines]
     assert types[0] == "session.update" or "session.update" in types[:3]
     assert "session.created" in types
-    for expected in ("conversation.item.create", "response.create", "response.created",
-                     "response.audio.delta", "response.audio_transcript.delta", "response.done"):
+    for expected in ("conversation.item.create", "response.create", "response.created",  # the GA wire's names
+                     "response.output_audio.delta", "response.output_audio_transcript.delta", "response.done"):
         assert expected in types, expected
-    audio = [line for line in lines if " response.audio.delta" in line]
+    audio = [line for line in lines if " response.output_audio.delta" in line]
     assert len(audio) == 1 and re.search(r"  \d+ ms audio \(\d+ deltas\)$", audio[0]), audio
-    assert types.index("response.audio.delta") < types.index("response.audio.done") < types.index("response.done")
+    assert types.index("response.output_audio.delta") < types.index("response.output_audio.done") < types.index("response.done")
     assert types.index("response.done") > types.index("response.created")
 
 
@@ -127,7 +127,7 @@ def test_events_json_prints_the_raw_events_one_per_line(simulator) -> None:
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert {r["source"] for r in records} == {"client", "server"}
     assert all(set(r) == {"time", "source", "event"} for r in records)
-    deltas = [r["event"] for r in records if r["event"]["type"] == "response.audio.delta"]
+    deltas = [r["event"] for r in records if r["event"]["type"] == "response.output_audio.delta"]
     assert len(deltas) > 1  # unfolded: every event is its own line
     assert all(len(base64.b64decode(d["delta"], validate=True)) % 2 == 0 for d in deltas)  # the audio itself
 
@@ -318,9 +318,9 @@ def test_model_voice_and_instructions_reach_the_session(simulator) -> None:
     events = [json.loads(line)["event"] for line in result.stdout.splitlines()]
     created = next(e for e in events if e["type"] == "session.created")
     assert created["session"]["model"] == "gpt-4o-realtime-preview-2024-12-17"
-    updated = [e for e in events if e["type"] == "session.updated"][-1]["session"]
-    assert updated["voice"] == "coral" and updated["instructions"] == "Be terse."
-    assert updated["modalities"] == ["text"]
+    updated = [e for e in events if e["type"] == "session.updated"][-1]["session"]  # a GA session
+    assert updated["audio"]["output"]["voice"] == "coral" and updated["instructions"] == "Be terse."
+    assert updated["output_modalities"] == ["text"]
 
 
 def test_without_the_server_extra_the_simulator_notice_says_what_to_install(tmp_path: Path) -> None:
@@ -596,7 +596,7 @@ def test_events_filters_by_type_with_globs(simulator) -> None:
                  "--type", "response.*", "--type", "session.created")
     assert result.returncode == 0, result.stderr
     types = [line.split()[3] for line in result.stdout.splitlines()]
-    assert "session.created" in types and "response.done" in types and "response.text.delta" in types
+    assert "session.created" in types and "response.done" in types and "response.output_text.delta" in types
     assert all(t.startswith("response.") or t == "session.created" for t in types), types
     as_json = cli("events", "--json", "--text-only", "--url", simulator.url, "--say", "Hi", "--type", "*.done")
     assert as_json.returncode == 0, as_json.stderr

@@ -7,6 +7,7 @@ The simulator comes from conftest.py's fixtures, which skip a test when the
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List
 
@@ -16,7 +17,7 @@ from support_client import EventRecorder, signal_when_waiting
 
 from realtime_sync import RealtimeClient
 from realtime_sync.client import DEFAULT_SERVER_VAD_CONFIG
-from realtime_sync.errors import ConnectionClosedError, ProtocolError, RealtimeTimeoutError, ServerError
+from realtime_sync.errors import ConnectionClosedError, ProtocolError, RealtimeTimeoutError, ServerError, ToolError
 
 if TYPE_CHECKING:  # the simulator needs the websockets package: imported per test
     from realtime_sync.simulator import RealtimeSimulator, Reply
@@ -108,7 +109,8 @@ def test_send_text_and_wait_for_completed_items(client: RealtimeClient) -> None:
 
 
 def test_manual_audio_turn(client: RealtimeClient) -> None:
-    client.update_session(modalities=["text"], input_audio_transcription={"model": "whisper-1"})
+    # GA servers run server VAD unless told otherwise: manual turns say so.
+    client.update_session(modalities=["text"], input_audio_transcription={"model": "whisper-1"}, turn_detection=None)
     speech = tone(600)
     for start in range(0, len(speech), 2400):
         client.append_input_audio(speech[start : start + 2400])
@@ -176,6 +178,25 @@ def test_raising_tool_sends_an_error_output(make_simulator: Simulator) -> None:
         assert reply is not None and "the tool broke" in reply["formatted"]["text"]
         output = next(i for i in client.conversation.get_items() if i["type"] == "function_call_output")
         assert json.loads(output["output"]) == {"error": "the tool broke"}
+
+
+def test_a_tool_error_is_sent_in_its_own_words_without_a_traceback(
+    make_simulator: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    simulator = make_simulator(responder=_tool_script("weather", {"city": "Atlantis"}))
+    with RealtimeClient(url=simulator.url) as client:
+        client.update_session(modalities=["text"])
+
+        def weather(args: Dict[str, Any]) -> None:
+            raise ToolError(f"no such city: {args['city']}")
+
+        client.add_tool({"name": "weather"}, weather)
+        with caplog.at_level(logging.INFO, logger="realtime_sync"):
+            client.ask("weather?", timeout=10)
+        output = next(i for i in client.conversation.get_items() if i["type"] == "function_call_output")
+        assert json.loads(output["output"]) == {"error": "no such city: Atlantis"}
+        failures = [r for r in caplog.records if "weather" in r.getMessage() and "failed" in r.getMessage()]
+        assert failures and all(r.levelno == logging.INFO and r.exc_info is None for r in failures)
 
 
 def test_unknown_tool_is_left_to_the_user(make_simulator: Simulator) -> None:
@@ -277,12 +298,12 @@ def test_ask_raises_a_timeout_error_saying_what_it_waited_for(make_simulator: Si
 
 def test_session_error_names_the_session_update(client: RealtimeClient) -> None:
     recorder = _record(client, "error")
-    client.update_session(temperature=9.0)  # the server accepts 0.6 .. 1.2
+    client.update_session(speed=9.0)  # the server accepts 0.25 .. 1.5
     (payload,) = recorder.wait("error", timeout=10)
     assert isinstance(payload["error"], ServerError)
-    assert payload["error"].error.get("param") == "session.temperature"
+    assert payload["error"].error.get("param") == "session.audio.output.speed"  # the GA wire's name
     assert payload["client_event"]["type"] == "session.update"
-    assert payload["client_event"]["session"]["temperature"] == 9.0
+    assert payload["client_event"]["session"] == {"speed": 9.0}  # as the caller asked
     assert client.is_connected()
 
 
@@ -365,8 +386,9 @@ def test_reconnects_after_a_drop_replays_the_conversation_and_fails_only_what_wa
 ) -> None:
     from realtime_sync.client import ReconnectPolicy
 
-    # 4 events to connect, 16 for the first exchange; the 24th (mid-reply of the second) cuts the socket
-    simulator = make_simulator(drop_after=24)
+    # GA: 5 events to connect and update, 18 for the first exchange; the 27th (the second reply's
+    # response.output_item.added) cuts the socket
+    simulator = make_simulator(drop_after=27)
     policy = ReconnectPolicy(attempts=3, initial_delay=0, jitter=0, timeout=5)
     with RealtimeClient(url=simulator.url, reconnect=policy) as client:
         recorder = _record(client, "reconnecting", "reconnected", "close")

@@ -42,7 +42,7 @@ def _validate_all(scripted: ScriptedServer) -> None:
 
 @pytest.fixture
 def client(scripted: ScriptedServer) -> Iterator[RealtimeClient]:
-    rt = RealtimeClient(url=scripted.url, tool_timeout=5.0)
+    rt = RealtimeClient(url=scripted.url, protocol="beta", tool_timeout=5.0)
     rt.connect(timeout=5)
     assert rt.wait_for_session_created(timeout=5) is True
     scripted.wait_for("session.update")
@@ -159,7 +159,7 @@ def test_add_and_remove_tool_validate_and_update_session(scripted: ScriptedServe
 
 
 def test_realtime_event_for_client_and_server_events(scripted: ScriptedServer) -> None:
-    rt = RealtimeClient(url=scripted.url)
+    rt = RealtimeClient(url=scripted.url, protocol="beta")
     recorder = _record(rt, "realtime.event")
     rt.connect(timeout=5)
     try:
@@ -189,7 +189,7 @@ def test_realtime_event_when_asked_for_late(scripted: ScriptedServer, client: Re
 
 def test_context_manager_connects_and_disconnects(scripted: ScriptedServer) -> None:
     closes: List[Dict[str, Any]] = []
-    with RealtimeClient(url=scripted.url) as rt:
+    with RealtimeClient(url=scripted.url, protocol="beta") as rt:
         rt.on("close", closes.append)
         assert rt.is_connected()
         assert rt.wait_for_session_created(5)
@@ -652,7 +652,7 @@ def test_server_error_mid_response_names_the_client_event(scripted: ScriptedServ
 
 
 def test_speech_events_interrupt_and_slice_the_window(scripted: ScriptedServer) -> None:
-    with RealtimeClient(url=scripted.url, input_audio_window=1.0) as rt:
+    with RealtimeClient(url=scripted.url, protocol="beta", input_audio_window=1.0) as rt:
         rt.update_session(turn_detection=DEFAULT_SERVER_VAD_CONFIG)
         recorder = _record(rt, "conversation.interrupted", "conversation.item.appended")
         ramp = (np.arange(24000 * 3) % 30000).astype(np.int16)  # 3 s at 24 kHz
@@ -727,7 +727,7 @@ def test_tool_calls_run_on_a_worker_and_one_response_follows(scripted: ScriptedS
 
 def test_slow_tool_times_out_with_an_error_output(scripted: ScriptedServer) -> None:
     release = threading.Event()
-    with RealtimeClient(url=scripted.url, tool_timeout=0.2) as rt:
+    with RealtimeClient(url=scripted.url, protocol="beta", tool_timeout=0.2) as rt:
         rt.add_tool({"name": "slow"}, lambda args: release.wait(5))
         scripted.response_created()
         scripted.function_call("item_f", "call_s", "slow", "{}")
@@ -954,7 +954,7 @@ def test_disconnect_while_a_tool_blocks_leaves_no_tool_worker(scripted: Scripted
         release.wait(10)
         return "late"
 
-    rt = RealtimeClient(url=scripted.url, tool_timeout=8.0)
+    rt = RealtimeClient(url=scripted.url, protocol="beta", tool_timeout=8.0)
     try:
         rt.connect(timeout=5)
         rt.add_tool({"name": "slow"}, slow)
@@ -969,7 +969,7 @@ def test_disconnect_while_a_tool_blocks_leaves_no_tool_worker(scripted: Scripted
         rt.disconnect()
 
 def test_reconnect_after_the_server_closed_starts_with_an_empty_conversation(scripted: ScriptedServer) -> None:
-    rt = RealtimeClient(url=scripted.url)
+    rt = RealtimeClient(url=scripted.url, protocol="beta")
     closed = threading.Event()
     rt.on("close", lambda payload: closed.set())
     try:
@@ -1020,7 +1020,7 @@ def test_reconnect_before_the_old_close_is_handled_keeps_the_new_connection(
         original(self, payload)
 
     monkeypatch.setattr(RealtimeClient, "_on_realtime_close", delayed_close)
-    rt = RealtimeClient(url=scripted.url)
+    rt = RealtimeClient(url=scripted.url, protocol="beta")
     closes = _record(rt, "close")
     try:
         rt.connect(timeout=5)
@@ -1231,7 +1231,7 @@ def test_a_lost_response_done_is_forgotten_when_the_server_says_nothing_is_activ
 
 
 def test_an_unanswered_response_create_is_given_up_after_response_start_timeout(scripted: ScriptedServer) -> None:
-    with RealtimeClient(url=scripted.url, response_start_timeout=0.3) as rt:
+    with RealtimeClient(url=scripted.url, protocol="beta", response_start_timeout=0.3) as rt:
         assert rt.wait_for_session_created(5)
         scripted.wait_for("session.update")
         assert rt.create_response() is True  # the server never answers this one
@@ -1241,7 +1241,7 @@ def test_an_unanswered_response_create_is_given_up_after_response_start_timeout(
 
 
 def test_ask_behind_an_unanswered_response_create_fails_with_a_timeout_naming_it(scripted: ScriptedServer) -> None:
-    with RealtimeClient(url=scripted.url, response_start_timeout=0.2) as rt:
+    with RealtimeClient(url=scripted.url, protocol="beta", response_start_timeout=0.2) as rt:
         assert rt.wait_for_session_created(5)
         with pytest.raises(RealtimeTimeoutError, match="did not start the requested response within 0.2 s"):
             rt.ask("anyone there?", timeout=5)

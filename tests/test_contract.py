@@ -277,7 +277,7 @@ def test_realtime_api_signatures() -> None:
 
 
 def test_connect_default_model_on_the_wire(scripted: Any) -> None:
-    api = RealtimeAPI(url=scripted.url)
+    api = RealtimeAPI(url=scripted.url, protocol="beta")
     try:
         assert api.connect() is True
         path = scripted.wait_for_connection().request.path
@@ -287,7 +287,7 @@ def test_connect_default_model_on_the_wire(scripted: Any) -> None:
 
 
 def test_connect_send_dispatch_and_disconnect(scripted: Any) -> None:
-    api = RealtimeAPI(url=scripted.url, debug=False)
+    api = RealtimeAPI(url=scripted.url, protocol="beta", debug=False)
     rec = EventRecorder()
     for name in ("client.session.update", "client.*", "server.session.created", "server.*", "close"):
         api.on(name, rec.callback(name))
@@ -327,7 +327,7 @@ def test_connect_send_dispatch_and_disconnect(scripted: Any) -> None:
 
 
 def test_non_object_frames_are_reported_and_the_loop_goes_on(scripted: Any) -> None:
-    api = RealtimeAPI(url=scripted.url)
+    api = RealtimeAPI(url=scripted.url, protocol="beta")
     rec = EventRecorder()
     api.on("error", rec.callback("error"))
     api.on("server.rate_limits.updated", rec.callback("rate"))
@@ -349,7 +349,7 @@ def test_non_object_frames_are_reported_and_the_loop_goes_on(scripted: Any) -> N
 
 
 def test_close_payload_when_the_server_ends_the_socket(scripted: Any) -> None:
-    api = RealtimeAPI(url=scripted.url)
+    api = RealtimeAPI(url=scripted.url, protocol="beta")
     rec = EventRecorder()
     api.on("close", rec.callback("close"))
     api.connect(timeout=WAIT)
@@ -363,7 +363,7 @@ def test_close_payload_when_the_server_ends_the_socket(scripted: Any) -> None:
 
 
 def test_disconnect_from_inside_a_callback(scripted: Any) -> None:
-    api = RealtimeAPI(url=scripted.url)
+    api = RealtimeAPI(url=scripted.url, protocol="beta")
     rec = EventRecorder()
     problems: List[BaseException] = []
 
@@ -387,7 +387,7 @@ def test_disconnect_from_inside_a_callback(scripted: Any) -> None:
 
 
 def test_wait_for_next_on_the_receive_thread_raises(scripted: Any) -> None:
-    api = RealtimeAPI(url=scripted.url)
+    api = RealtimeAPI(url=scripted.url, protocol="beta")
     raised: List[BaseException] = []
     done = threading.Event()
 
@@ -757,7 +757,7 @@ def test_client_signatures() -> None:
 @pytest.fixture
 def connected(scripted: Any) -> Iterator[Any]:
     """A RealtimeClient connected to the scripted server, with a Recorder on its events."""
-    client = RealtimeClient(url=scripted.url)
+    client = RealtimeClient(url=scripted.url, protocol="beta")
     rec = EventRecorder()
     for name in (
         "realtime.event",
@@ -945,7 +945,7 @@ def test_client_close_dispatch(scripted: Any, connected: Any) -> None:
 
 
 def test_tool_call_runs_on_a_worker_with_parsed_arguments(scripted: Any) -> None:
-    client = RealtimeClient(url=scripted.url)
+    client = RealtimeClient(url=scripted.url, protocol="beta")
     calls: List[Any] = []
 
     def lookup(args: Dict[str, Any]) -> Any:
@@ -984,7 +984,7 @@ def test_tool_call_runs_on_a_worker_with_parsed_arguments(scripted: Any) -> None
 
 
 def test_tool_handler_does_not_run_on_the_receive_thread(scripted: Any) -> None:
-    client = RealtimeClient(url=scripted.url)
+    client = RealtimeClient(url=scripted.url, protocol="beta")
     on_receive: List[bool] = []
     ran = threading.Event()
 
@@ -1191,7 +1191,7 @@ def test_the_key_never_reaches_logs_or_reprs(make_simulator: Any, caplog: pytest
 
 
 def test_send_from_several_threads_at_once(scripted: Any) -> None:
-    api = RealtimeAPI(url=scripted.url)
+    api = RealtimeAPI(url=scripted.url, protocol="beta")
     api.connect(timeout=WAIT)
     sent: List[Event] = []
     lock = threading.Lock()
@@ -1219,7 +1219,7 @@ def test_send_from_several_threads_at_once(scripted: Any) -> None:
 
 
 def test_unlisted_server_events_pass_through_without_harm(scripted: Any) -> None:
-    client = RealtimeClient(url=scripted.url)
+    client = RealtimeClient(url=scripted.url, protocol="beta")
     rec = EventRecorder()
     client.on("error", rec.callback("error"))
     client.realtime.on("server.*", rec.callback("server.*"))
@@ -1310,7 +1310,7 @@ def test_g711_output_is_decoded_to_int16() -> None:
 
 
 def test_tool_result_is_json_encoded_even_for_a_string(scripted: Any) -> None:
-    client = RealtimeClient(url=scripted.url)
+    client = RealtimeClient(url=scripted.url, protocol="beta")
     client.add_tool({"name": "t", "parameters": {"type": "object"}}, lambda args: "sunny")
     client.connect(timeout=WAIT)
     try:
@@ -1452,7 +1452,7 @@ def test_resample_between_the_design_rates() -> None:
 
 
 def test_reset_then_connect_again(scripted: Any) -> None:
-    client = RealtimeClient(url=scripted.url)
+    client = RealtimeClient(url=scripted.url, protocol="beta")
     client.update_session(instructions="first")
     called: List[Any] = []
     client.on("conversation.item.appended", called.append)
@@ -1501,7 +1501,7 @@ def test_transcription_before_its_item_reaches_the_user_item(make_simulator: Any
     assert user_item["formatted"]["transcript"] == "turn on the lights"
     order = [p["type"] for p in rec.of("server.*")]
     assert order.index("conversation.item.input_audio_transcription.completed") < order.index(
-        "conversation.item.created"
+        "conversation.item.added"  # the GA wire's name for conversation.item.created
     )
 
 
@@ -1555,7 +1555,7 @@ def test_simulator_truncation_and_deletion_reach_the_conversation(simulator: Any
 
 
 def test_connect_sends_the_config_set_before_it(scripted: Any) -> None:
-    client = RealtimeClient(url=scripted.url)
+    client = RealtimeClient(url=scripted.url, protocol="beta")
     client.update_session(instructions="set before connect", voice="verse")
     client.connect(timeout=WAIT)
     try:

@@ -1081,7 +1081,7 @@ def test_reader_thread_sees_consistent_lists_while_the_socket_thread_writes() ->
 
 
 def test_audio_append_cost_is_not_quadratic() -> None:
-    """4x the deltas must cost about 4x the time, far from the 16x of a copy per delta.
+    """8x the deltas must cost about 8x the time, far from the 64x of a copy per delta.
 
     The two sizes are timed in alternation, best of five each, so a burst of
     load on a shared machine slows both rather than one; the bound is generous.
@@ -1093,17 +1093,17 @@ def test_audio_append_cost_is_not_quadratic() -> None:
         assistant(conv)
         events = [ev("response.audio.delta", response_id="resp_001", item_id="msg_007",
                      output_index=0, content_index=0, delta=payload) for _ in range(n)]
-        start = time.perf_counter()
+        start = time.thread_time()  # CPU time of this thread: other processes' load stays out
         for event in events:
             conv.process_event(event)
-        elapsed = time.perf_counter() - start
+        elapsed = time.thread_time() - start
         assert conv.items[0]["formatted"]["audio"].size == 2400 * n
         return elapsed
 
     small = large = float("inf")
     for _ in range(5):
-        small, large = min(small, run(500)), min(large, run(2000))
-    assert large / small < 10, (small, large)
+        small, large = min(small, run(500)), min(large, run(4000))
+    assert large / small < 20, (small, large)  # a copy per delta: about 64x
 
 
 # -- against the simulator: every event a real-order server sends folds cleanly ---------------
@@ -1316,13 +1316,22 @@ def test_response_done_releases_the_audio_buffer_of_items_that_got_no_done_event
 
 
 def _ratio(run: Any, small: int, large: int, repeat: int = 3) -> Tuple[float, float]:
-    """Best times of ``run(small)`` and ``run(large)``, measured in alternation (robust to load bursts)."""
+    """Best CPU times of ``run(small)`` and ``run(large)``, measured in alternation (robust to load)."""
+    import gc
+
     best_small = best_large = float("inf")
     for _ in range(repeat):
         for size in (small, large):
-            start = time.perf_counter()
-            run(size)
-            elapsed = time.perf_counter() - start
+            # The cyclic collector's passes grow with every live object in the
+            # process (the whole test session's): keep them out of the figure.
+            gc.collect()
+            gc.disable()
+            try:
+                start = time.thread_time()  # CPU time of this thread: other processes' load stays out
+                run(size)
+                elapsed = time.thread_time() - start
+            finally:
+                gc.enable()
             if size == small:
                 best_small = min(best_small, elapsed)
             else:
@@ -1361,8 +1370,10 @@ def test_long_streamed_text_appends_in_linear_time(kind: str) -> None:
         stored = item["arguments"] if kind == "arguments" else item["content"][0][kind]
         assert stored == chunk * len(events) and holder[key] == stored
 
-    small, large = _ratio(feed, 2, 16)
-    assert large / small < 20, (small, large)
+    small, large = _ratio(feed, 2, 16, repeat=5)
+    # Measured 6-16x here; the allocator's realloc sets the floor (a bare `s += chunk`
+    # loop in CPython behaves the same). A copy per delta measured 60-100x.
+    assert large / small < 25, (small, large)
 
 
 def test_creating_items_and_responses_is_linear() -> None:
@@ -1725,6 +1736,17 @@ def test_ga_mcp_call_failure_is_recorded(conv: Conversation) -> None:
     failed = dict(call, error={"type": "protocol_error", "code": 500, "message": "boom"})
     conv.process_event(ga("conversation.item.done", previous_item_id=None, item=failed))
     assert item["formatted"]["error"] == {"type": "protocol_error", "code": 500, "message": "boom"}
+    assert item["status"] == "incomplete" and conv.claim_completion("mcp_2") is False
+
+
+def test_ga_mcp_call_done_without_status_events_is_completed(conv: Conversation) -> None:
+    call = {"id": "mcp_3", "type": "mcp_call", "server_label": "s", "name": "t", "arguments": "{}"}
+    item, _ = conv.process_event(ga("conversation.item.added", previous_item_id=None, item=call))
+    assert item["status"] == "in_progress"
+    conv.process_event(ga("response.output_item.done", response_id="resp_1", output_index=0,
+                          item=dict(call, output="42")))
+    assert item["status"] == "completed" and item["formatted"]["output"] == "42"
+    assert conv.claim_completion("mcp_3") is True
 
 
 def test_ga_input_image_parts_are_kept(conv: Conversation) -> None:
@@ -1737,3 +1759,66 @@ def test_ga_input_image_parts_are_kept(conv: Conversation) -> None:
     assert item["formatted"]["text"] == "What is this?" and item["status"] == "completed"
     done, _ = conv.process_event(ga("conversation.item.done", previous_item_id=None, item=user))
     assert done is item and item["content"][1]["image_url"] == image
+
+
+def test_ga_response_done_keeps_output_items_it_never_announced(conv: Conversation) -> None:
+    conv.process_event(ga("response.created", response=_ga_response("resp_x", conversation_id=None)))
+    final = {"id": "item_x", "object": "realtime.item", "type": "message", "role": "assistant", "status": "completed",
+             "content": [{"type": "output_text", "text": "Classified: billing."}]}
+    conv.process_event(ga("response.done", response=_ga_response("resp_x", conversation_id=None, status="completed",
+                                                                 output=[final])))
+    (kept,) = conv.get_response("resp_x")["output_items"]
+    assert kept["formatted"]["text"] == "Classified: billing." and kept["status"] == "completed"
+    assert conv.items == []
+
+
+def test_hostile_event_streams_give_realtime_errors_only() -> None:
+    """Random JSON in every field of every handled event: a RealtimeError or a result, never a builtin error."""
+    hypothesis = pytest.importorskip("hypothesis")
+    st = pytest.importorskip("hypothesis.strategies")
+    from realtime_sync.conversation import HANDLED_EVENTS
+    from realtime_sync.errors import RealtimeError
+
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=10 ** 300),
+                        st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+                        st.sampled_from(["msg_007", "fc_001", "resp_001", "audio", "text", "function_call",
+                                         "message", "assistant", "user", "completed", "AAAA", "mcp_call"]))
+    values = st.recursive(scalars, lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(
+            ["id", "type", "role", "content", "text", "transcript", "arguments", "status", "output", "audio",
+             "name", "call_id", "error", "tools", "approve"]), inner, max_size=4)), max_leaves=10)
+    keys = ["item_id", "response_id", "content_index", "output_index", "delta", "audio_start_ms", "audio_end_ms",
+            "transcript", "text", "arguments", "part", "item", "response", "error", "call_id"]
+    events = st.lists(st.tuples(st.sampled_from(sorted(HANDLED_EVENTS)),
+                                st.dictionaries(st.sampled_from(keys), values, max_size=6)), min_size=1, max_size=6)
+
+    @hypothesis.settings(max_examples=300, deadline=None, database=None)
+    @hypothesis.given(events)
+    def check(stream: List[Any]) -> None:
+        conv = Conversation()
+        conv.process_event(ev("response.created", response={"id": "resp_001", "output": []}))
+        assistant(conv, parts=("audio", "text"))
+        function_call(conv)
+        for event_type, fields in stream:
+            try:
+                conv.process_event(ev(event_type, **fields), np.zeros(480, dtype=np.int16))
+            except RealtimeError:
+                pass
+        for item in conv.get_items():
+            assert isinstance(item["formatted"], dict)
+
+    check()
+
+
+@pytest.mark.parametrize("event_type", ["conversation.item.created", "response.created", "response.content_part.added"])
+def test_deeply_nested_values_are_a_protocol_error(conv: Conversation, event_type: str) -> None:
+    nested: Any = "x"
+    for _ in range(5_000):
+        nested = [nested]
+    assistant(conv)
+    fields = {"conversation.item.created": {"item": {"id": "msg_deep", "type": "message", "content": nested}},
+              "response.created": {"response": {"id": "resp_deep", "metadata": nested}},
+              "response.content_part.added": {"item_id": "msg_007", "part": {"type": "text", "text": nested}}}
+    with pytest.raises(ProtocolError, match="nested too deeply"):
+        conv.process_event(ev(event_type, **fields[event_type]))
+    assert conv.get_item("msg_deep") is None and conv.get_response("resp_deep") is None

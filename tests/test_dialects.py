@@ -982,3 +982,209 @@ def test_ga_over_a_real_socket_through_the_proposed_hooks() -> None:
     beta_conversation, _ = _fold(_beta_text_stream() + _beta_audio_stream() + _beta_tool_stream())
     assert _comparable(conversation.get_items()) == _comparable(beta_conversation.get_items())
     assert np.array_equal(conversation.get_items()[2]["formatted"]["audio"], _AUDIO)
+
+
+# -- GA-native session settings: merged into the stored config, the caller's values win ------------
+#
+# Expected shapes come from the openai GA models: every wire event is parsed by
+# SessionUpdateEvent with undeclared fields refused, and the values are read
+# back from the parsed model, not from our translator.
+
+from realtime_sync.dialects import effective_session, merge_session_update  # noqa: E402
+
+# What a user copies from OpenAI's current GA documentation.
+_GA_DOC_SETTINGS: Dict[str, Any] = {
+    "type": "realtime",
+    "output_modalities": ["text"],
+    "instructions": "Speak like a pirate.",
+    "audio": {
+        "input": {
+            "format": {"type": "audio/pcmu"},
+            "noise_reduction": {"type": "far_field"},
+            "transcription": {"model": "gpt-4o-transcribe", "language": "en"},
+            "turn_detection": {"type": "semantic_vad", "eagerness": "high", "create_response": True,
+                               "interrupt_response": False},
+        },
+        "output": {"format": {"type": "audio/pcma"}, "voice": "cedar", "speed": 1.25},
+    },
+    "max_output_tokens": 512,
+    "tool_choice": {"type": "function", "name": "get_weather"},
+    "prompt": {"id": "pmpt_123", "version": "2", "variables": {"city": "Oslo"}},
+    "tracing": {"workflow_name": "support", "group_id": "g1"},
+    "truncation": {"type": "retention_ratio", "retention_ratio": 0.5},
+    "include": ["item.input_audio_transcription.logprobs"],
+}
+
+
+def _wire_session(session: Dict[str, Any]) -> Any:
+    """``session`` sent as a GA session.update, parsed by the GA model (strict)."""
+    wire = client_to_wire({"event_id": "evt_s", "type": "session.update", "session": session}, "ga")
+    return validate(GA_CLIENT, wire).session
+
+
+def _check_doc_settings(model: Any) -> None:
+    given = _GA_DOC_SETTINGS
+    assert model.type == "realtime" and model.output_modalities == ["text"]
+    assert model.instructions == given["instructions"] and model.max_output_tokens == 512
+    assert model.audio.output.voice == "cedar" and model.audio.output.speed == 1.25
+    assert model.audio.output.format.type == "audio/pcma" and model.audio.input.format.type == "audio/pcmu"
+    assert model.audio.input.turn_detection.type == "semantic_vad"
+    assert model.audio.input.turn_detection.eagerness == "high"
+    assert model.audio.input.turn_detection.interrupt_response is False
+    assert model.audio.input.noise_reduction.type == "far_field"
+    assert model.audio.input.transcription.model == "gpt-4o-transcribe"
+    assert model.tool_choice.type == "function" and model.tool_choice.name == "get_weather"
+    assert model.prompt.id == "pmpt_123" and model.prompt.variables == {"city": "Oslo"}
+    assert model.tracing.workflow_name == "support"
+    assert model.truncation.retention_ratio == 0.5
+    assert model.include == ["item.input_audio_transcription.logprobs"]
+
+
+def test_ga_native_settings_win_over_the_stored_beta_defaults() -> None:
+    stored = copy.deepcopy(DEFAULT_SESSION_CONFIG)
+    before = copy.deepcopy(stored)
+    merged, changed = merge_session_update(stored, _GA_DOC_SETTINGS)
+    assert stored == before  # not modified
+    _check_doc_settings(_wire_session(changed))  # what is sent: the changes
+    _check_doc_settings(_wire_session(merged))  # the whole stored config, sent again on connect
+    effective = effective_session(merged)
+    assert effective["turn_detection_type"] == "semantic_vad" and effective["voice"] == "cedar"
+    assert (effective["input_audio_format"], effective["output_audio_format"]) == ("g711_ulaw", "g711_alaw")
+    assert effective["modalities"] == ["text"]
+
+
+def test_the_issue_example_goes_on_the_wire_as_given() -> None:
+    merged, changed = merge_session_update(DEFAULT_SESSION_CONFIG, {
+        "type": "realtime", "output_modalities": ["text"],
+        "audio": {"output": {"voice": "cedar"}, "input": {"turn_detection": {"type": "semantic_vad"}}}})
+    for session in (changed, merged):
+        model = _wire_session(session)
+        assert model.output_modalities == ["text"] and model.audio.output.voice == "cedar"
+        assert model.audio.input.turn_detection.type == "semantic_vad"
+    assert effective_session(merged)["turn_detection_type"] == "semantic_vad"
+
+
+def test_flat_settings_merge_the_same_way() -> None:
+    stored, _ = merge_session_update(DEFAULT_SESSION_CONFIG, _GA_DOC_SETTINGS)
+    merged, changed = merge_session_update(stored, {"voice": "marin", "turn_detection": None,
+                                                    "max_response_output_tokens": 100})
+    assert set(changed) == {"voice", "turn_detection", "max_response_output_tokens"}
+    model = _wire_session(merged)
+    assert model.audio.output.voice == "marin" and model.audio.input.turn_detection is None
+    assert model.max_output_tokens == 100 and model.audio.input.format.type == "audio/pcmu"
+    assert effective_session(merged)["turn_detection_type"] is None
+
+
+def test_a_setting_given_both_ways_takes_the_ga_native_value() -> None:
+    merged, changed = merge_session_update({}, {"voice": "alloy", "audio": {"output": {"voice": "cedar"}},
+                                                "modalities": ["text", "audio"], "output_modalities": ["text"]})
+    assert changed["voice"] == "cedar" and changed["modalities"] == ["text"]
+    wire = client_to_wire({"type": "session.update", "session": {
+        "voice": "alloy", "audio": {"output": {"voice": "cedar"}}, "modalities": ["text", "audio"],
+        "output_modalities": ["text"]}}, "ga")
+    model = validate(GA_CLIENT, dict(wire, event_id="evt_1")).session
+    assert model.audio.output.voice == "cedar" and model.output_modalities == ["text"]
+
+
+def test_only_what_changed_is_returned() -> None:
+    merged, changed = merge_session_update(DEFAULT_SESSION_CONFIG, {"voice": DEFAULT_SESSION_CONFIG["voice"]})
+    assert changed == {} and merged == DEFAULT_SESSION_CONFIG
+    same_in_ga, changed = merge_session_update(merged, {"audio": {"output": {"voice": DEFAULT_SESSION_CONFIG["voice"]}}})
+    assert changed == {}
+    _, changed = merge_session_update(merged, {"audio": {"output": {"speed": 1.1}}})
+    assert changed == {"speed": 1.1}
+
+
+def test_turn_detection_without_type_is_server_vad_on_the_wire_and_in_effect() -> None:
+    merged, changed = merge_session_update(DEFAULT_SESSION_CONFIG, {"turn_detection": {"silence_duration_ms": 500}})
+    detection = _wire_session(changed).audio.input.turn_detection
+    assert detection.type == "server_vad" and detection.silence_duration_ms == 500
+    assert effective_session(merged)["turn_detection_type"] == "server_vad"
+    ga_spelled, _ = merge_session_update(DEFAULT_SESSION_CONFIG,
+                                         {"audio": {"input": {"turn_detection": {"silence_duration_ms": 500}}}})
+    assert _wire_session(ga_spelled).audio.input.turn_detection.type == "server_vad"
+
+
+def test_a_beta_format_name_in_a_ga_place_is_normalised() -> None:
+    model = _wire_session({"audio": {"input": {"format": "g711_ulaw"}, "output": {"format": "pcm16"}}})
+    assert model.audio.input.format.type == "audio/pcmu"
+    assert model.audio.output.format.type == "audio/pcm" and model.audio.output.format.rate == 24000
+
+
+def test_a_null_the_caller_gives_is_kept() -> None:
+    stored, _ = merge_session_update(DEFAULT_SESSION_CONFIG, _GA_DOC_SETTINGS)
+    _, changed = merge_session_update(stored, {"prompt": None, "audio": {"input": {"transcription": None}}})
+    assert changed == {"prompt": None, "input_audio_transcription": None}
+    model = _wire_session(changed)
+    assert model.prompt is None and model.audio.input.transcription is None
+
+
+def test_unknown_session_keys_are_warned_about(caplog: Any) -> None:
+    with caplog.at_level(logging.WARNING, logger="realtime_sync"):
+        _, changed = merge_session_update({}, {"voise": "cedar"})
+    assert changed == {"voise": "cedar"}
+    assert any("voise" in record.getMessage() for record in caplog.records)
+
+
+def test_effective_session_reads_a_ga_server_session_in_either_form() -> None:
+    (created,) = [event for event in GA_EXAMPLES if event["type"] == "session.created"]
+    validate(GA_SERVER, created)
+    for session in (created["session"], server_from_wire(created, "ga")["session"]):
+        effective = effective_session(session)
+        assert effective["turn_detection_type"] == "server_vad"
+        assert effective["turn_detection"]["silence_duration_ms"] == 200
+        assert (effective["input_audio_format"], effective["output_audio_format"]) == ("pcm16", "pcm16")
+        assert effective["voice"] == "marin" and effective["modalities"] == ["text", "audio"]
+    semantic = copy.deepcopy(created)
+    semantic["session"]["audio"]["input"]["turn_detection"] = {"type": "semantic_vad", "eagerness": "auto",
+                                                               "create_response": True, "interrupt_response": True}
+    semantic["session"]["audio"]["output"]["format"] = {"type": "audio/pcmu"}
+    validate(GA_SERVER, semantic)
+    effective = effective_session(semantic["session"])
+    assert effective["turn_detection_type"] == "semantic_vad" and effective["output_audio_format"] == "g711_ulaw"
+
+
+def test_effective_session_reads_a_beta_server_session() -> None:
+    (created,) = [event for event in BETA_SERVER_EXAMPLES if event["type"] == "session.created"]
+    effective = effective_session(created["session"])
+    assert effective["turn_detection_type"] == "server_vad" and effective["voice"] == "sage"
+    assert effective["input_audio_format"] == "pcm16"
+    assert effective_session({"voice": "ash"}) == {"voice": "ash"}  # only what it states
+
+
+def test_ga_native_session_round_trips_through_the_flat_form() -> None:
+    wire = client_to_wire({"event_id": "evt_r", "type": "session.update", "session": _GA_DOC_SETTINGS}, "ga")
+    validate(GA_CLIENT, wire)
+    flat = dialects.session_from_ga(wire["session"])
+    assert "audio" not in flat and flat["voice"] == "cedar" and flat["turn_detection"]["type"] == "semantic_vad"
+    again = client_to_wire({"event_id": "evt_r", "type": "session.update", "session": flat}, "ga")
+    assert validate(GA_CLIENT, again).model_dump() == validate(GA_CLIENT, wire).model_dump()
+
+
+def test_out_of_band_response_create_with_ga_native_options() -> None:
+    options = {"conversation": "none", "output_modalities": ["text"], "modalities": ["text", "audio"],
+               "instructions": "Classify the topic.", "metadata": {"purpose": "classification"},
+               "audio": {"output": {"voice": "cedar", "format": "g711_ulaw"}}, "voice": "alloy",
+               "max_output_tokens": 64, "input": [
+                   {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "My bill is wrong."}]}]}
+    wire = client_to_wire({"event_id": "evt_o", "type": "response.create", "response": options}, "ga")
+    model = validate(GA_CLIENT, wire).response
+    assert model.conversation == "none" and model.output_modalities == ["text"]
+    assert model.audio.output.voice == "cedar" and model.audio.output.format.type == "audio/pcmu"
+    assert model.metadata == {"purpose": "classification"} and model.max_output_tokens == 64
+    assert model.input[0].content[0].text == "My bill is wrong."
+
+
+def test_mcp_approval_and_images_go_out_as_ga_items() -> None:
+    approval = {"event_id": "evt_a", "type": "conversation.item.create",
+                "item": {"type": "mcp_approval_response", "id": "mcpa_1", "approval_request_id": "mcpr_1",
+                         "approve": True}}  # GA requires the item id here
+    model = validate(GA_CLIENT, client_to_wire(approval, "ga"))
+    assert model.item.type == "mcp_approval_response" and model.item.approve is True
+    image = {"event_id": "evt_i", "type": "conversation.item.create", "item": {
+        "type": "message", "role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}]}}
+    model = validate(GA_CLIENT, client_to_wire(image, "ga"))
+    assert [part.type for part in model.item.content] == ["input_text", "input_image"]
+    assert model.item.content[1].image_url == "data:image/png;base64,iVBORw0KGgo="

@@ -8,30 +8,13 @@ import time
 from typing import Any, Dict, List, Optional
 
 import pytest
+from support_client import SignalingWaiters
 
 from realtime_sync.events import EventHandler
 
 
-class _SignalingWaiters(Dict[str, Any]):
-    """A stand-in for EventHandler._waiters that tells the test when a waiter registers.
-
-    wait_for_next() registers under the handler's lock, so once `registered` is
-    set, a dispatch from the test blocks on that lock until the waiter is in
-    place: no polling needed.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.registered = threading.Semaphore(0)
-
-    def setdefault(self, key: Any, default: Any = None) -> Any:
-        value = super().setdefault(key, default)
-        self.registered.release()
-        return value
-
-
-def _instrument(handler: EventHandler) -> _SignalingWaiters:
-    waiters = _SignalingWaiters()
+def _instrument(handler: EventHandler) -> SignalingWaiters:
+    waiters = SignalingWaiters()
     handler._waiters = waiters
     return waiters
 

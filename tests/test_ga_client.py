@@ -495,3 +495,23 @@ def test_removing_the_last_tool_empties_the_tools_on_ga(ga_server: ScriptedServe
         assert removed["session"] == {"type": "realtime", "tools": []}
     finally:
         client.disconnect()
+
+
+def test_a_user_transcript_survives_conversation_item_done(ga_server: ScriptedServer) -> None:
+    client = _connect(ga_server, turn_detection=None)
+    try:
+        ga_server.send(ga_event("conversation.item.added", previous_item_id=None, item=ga_user_audio_item("item_u")))
+        ga_server.send(ga_event("conversation.item.input_audio_transcription.completed", item_id="item_u",
+                                content_index=0, transcript="turn on the lights", usage={"type": "duration", "seconds": 1.0}))
+        ga_server.send(ga_event("conversation.item.done", previous_item_id=None,
+                                item=ga_user_audio_item("item_u", transcript=None)))
+        _sync(ga_server, client)
+        item = client.conversation.get_item("item_u")
+        assert item is not None and item["formatted"]["transcript"] == "turn on the lights"
+        ga_server.send(ga_event("conversation.item.added", previous_item_id="item_u", item=ga_user_audio_item("item_v")))
+        ga_server.send(ga_event("conversation.item.done", previous_item_id="item_u",
+                                item=ga_user_audio_item("item_v", transcript="lights off")))
+        _sync(ga_server, client)
+        assert client.conversation.get_item("item_v")["formatted"]["transcript"] == "lights off"
+    finally:
+        client.disconnect()

@@ -394,3 +394,14 @@ def test_an_mcp_approval(session_for: Callable[..., Session]) -> None:
     assert call["type"] == "mcp_call" and json.loads(call["output"]) == {"pages": 3, "query": "realtime"}
     assert session.client.conversation.get_item(message["id"])["formatted"]["text"].startswith("Here is what search")
     assert session.errors() == []
+
+
+def test_the_demo_talks_ga_to_the_simulator() -> None:
+    from support_docs import clean_env, run_python
+
+    result = run_python(["-m", "realtime_sync", "demo", "--speed", "0", "--debug"], timeout=90, env=clean_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Demo finished" in result.stdout
+    log = result.stderr
+    assert "received response.output_text.delta" in log and "received conversation.item.added" in log
+    assert "received response.text.delta" not in log and "OpenAI-Beta" not in log

@@ -28,7 +28,7 @@ import queue
 import threading
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-from ..errors import ConfigurationError, RealtimeConnectionError, RealtimeError
+from ..errors import ConfigurationError, RealtimeConnectionError, RealtimeError, ToolError
 from ..types import ToolHandler
 from .requests import Ask, ResponseQueue, Sender, Ticket
 
@@ -116,6 +116,9 @@ def run_tool(
     def target() -> None:
         try:
             box["result"] = handler(parsed)
+        except ToolError as exc:  # the handler's own words for the model: no traceback
+            logger.info("tool %r failed: %s", name, exc)
+            box["error"] = exc
         except Exception as exc:  # reported as the tool's output
             logger.exception("tool %r raised", name)
             box["error"] = exc

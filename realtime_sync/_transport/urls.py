@@ -96,8 +96,8 @@ class Endpoint:
         return f"{self.host}:{self.port}"
 
     def default_protocol(self) -> str:
-        """GA for OpenAI and Azure's ``/openai/v1/`` path, beta for everything else."""
-        return "ga" if self.kind in (OPENAI, AZURE_GA) else "beta"
+        """GA everywhere (what OpenAI's live service speaks), except Azure's older deployment URLs (beta)."""
+        return "beta" if self.kind == AZURE_DEPLOYMENT else "ga"
 
     def key_env(self) -> Optional[str]:
         """The environment variable the key defaults to, or ``None`` (then no key unless given)."""

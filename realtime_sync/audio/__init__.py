@@ -39,6 +39,10 @@ thread, including the socket thread; none blocks (only the WAV functions do
 I/O). A :class:`Resampler` holds the state of one stream and is used from one
 thread at a time.
 
+Base64 goes through ``pybase64`` (SIMD; the ``fast`` extra) when it is
+installed, else through the standard library; both give the same text and
+the same errors. :data:`BASE64_BACKEND` says which one is in use.
+
 Layout: this package is the public face (import from ``realtime_sync.audio``);
 its private modules import only downward: ``_pcm`` (formats, conversions to
 int16), ``_g711`` and ``_resample`` and ``_wav`` (over ``_pcm``), ``_wire``
@@ -59,10 +63,11 @@ from ._pcm import AudioLike as AudioLike  # type aliases for annotations
 from ._resample import Resampler, resample
 from ._wav import WavTarget as WavTarget
 from ._wav import read_wav, write_wav
-from ._wire import base64_to_pcm16, decode_audio, encode_audio, pcm16_to_base64
+from ._wire import BASE64_BACKEND, base64_to_pcm16, decode_audio, encode_audio, pcm16_to_base64
 
 __all__ = [
     "AUDIO_FORMATS",
+    "BASE64_BACKEND",
     "sample_rate",
     "to_pcm16",
     "float_to_pcm16",

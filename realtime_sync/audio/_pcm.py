@@ -36,6 +36,7 @@ AUDIO_FORMATS = ("pcm16", "g711_ulaw", "g711_alaw")
 _SAMPLE_RATES = {"pcm16": 24000, "g711_ulaw": 8000, "g711_alaw": 8000}
 
 PCM16_LE = np.dtype("<i2")
+_NATIVE_INT16 = np.dtype(np.int16)  # numpy keeps one instance: `is` is the fast test
 INT16_MIN = -32768
 INT16_MAX = 32767
 
@@ -114,6 +115,9 @@ def to_pcm16(samples: AudioLike) -> np.ndarray:
             or object dtype.
         ValueError: the array is not 1-D, or integer values do not fit in int16.
     """
+    if samples.__class__ is np.ndarray and samples.dtype is _NATIVE_INT16 and samples.ndim == 1:
+        copied: np.ndarray = samples.copy()  # the common case (microphone chunks), with the fewest checks
+        return copied
     if isinstance(samples, (bytes, bytearray, memoryview)):
         return bytes_to_pcm16(samples)
     if isinstance(samples, str):
@@ -193,6 +197,8 @@ def pcm16_to_float(samples: AudioLike) -> np.ndarray:
 
 def pcm16_view(samples: AudioLike) -> np.ndarray:
     """Like :func:`to_pcm16`, but returns a native 1-D int16 array unchanged (no copy)."""
+    if samples.__class__ is np.ndarray and samples.dtype is _NATIVE_INT16 and samples.ndim == 1:
+        return samples  # the common case, with the fewest checks
     if (
         isinstance(samples, np.ndarray)
         and samples.ndim == 1

@@ -42,17 +42,20 @@ def _device(value: Optional[str]) -> Union[int, str, None]:
 
 
 def _print_user_transcripts(client: Any, out: TextIO) -> Callable[[Dict[str, Any]], None]:
-    """Print what the user said (input transcription) once it is known. Socket thread."""
+    """Print what the user said (input transcription) once it is complete. Socket thread.
 
-    def on_updated(event: Dict[str, Any]) -> None:
-        item = event.get("item") or {}
-        delta = event.get("delta") or {}
-        if item.get("role") == "user" and delta.get("transcript"):
-            out.write("you (voice)> %s\n" % delta["transcript"].strip())
+    The wire event (the same name in both dialects), not ``conversation.updated``:
+    on GA that also streams the words while they are transcribed.
+    """
+
+    def on_completed(event: Dict[str, Any]) -> None:
+        transcript = event.get("transcript")
+        if isinstance(transcript, str) and transcript.strip():
+            out.write("you (voice)> %s\n" % transcript.strip())
             out.flush()
 
-    client.on("conversation.updated", on_updated)
-    return on_updated
+    client.realtime.on("server.conversation.item.input_audio_transcription.completed", on_completed)
+    return on_completed
 
 
 class _Voice:
