@@ -17,7 +17,7 @@ from support_client import EventRecorder
 
 from realtime_sync import RealtimeClient
 from realtime_sync.client import ReconnectPolicy
-from realtime_sync.errors import ConfigurationError, NotConnectedError, RealtimeTimeoutError, ReconnectingError
+from realtime_sync.errors import ConfigurationError, ConnectionClosedError, NotConnectedError, RealtimeTimeoutError, ReconnectingError
 
 Simulator = Callable[..., Any]
 
@@ -27,7 +27,7 @@ class Received:
 
     def __init__(self) -> None:
         self.frames: List[Tuple[str, Dict[str, Any]]] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
 
     def add(self, session_id: str, message: Any) -> None:
         try:
@@ -36,6 +36,14 @@ class Received:
             return
         with self._lock:
             self.frames.append((session_id, event))
+            self._lock.notify_all()
+
+    def wait_for(self, event_type: str, count: int, timeout: float = 10.0) -> None:
+        """Wait until ``count`` frames of ``event_type`` have been handled."""
+        with self._lock:
+            assert self._lock.wait_for(
+                lambda: sum(1 for _, e in self.frames if e.get("type") == event_type) >= count, timeout
+            ), f"the simulator got fewer than {count} {event_type}"
 
     def events(self, event_type: str) -> List[Tuple[str, Dict[str, Any]]]:
         with self._lock:
@@ -163,18 +171,31 @@ def test_sends_while_reconnecting_fail_clearly_ask_waits_and_nothing_is_sent_twi
     assert [p["error"] for p in recorder.of("close")] == [False]
 
 
-def test_a_request_in_flight_at_the_drop_is_never_sent_again(make_simulator: Simulator, received: Received) -> None:
-    # 4 events to connect, 16 for the first exchange; the 24th (mid-reply of the second) cuts the socket
-    simulator = make_simulator(drop_after=24)
+@pytest.mark.parametrize("protocol", ["beta", "ga"])
+def test_a_request_in_flight_at_the_drop_is_never_sent_again(
+    make_simulator: Simulator, received: Received, protocol: str
+) -> None:
+    from realtime_sync.simulator import default_responder
+
+    holder: Dict[str, Any] = {}
+
+    def responder(items: Any, session: Any) -> Any:  # the model drops the connection instead of answering "second"
+        said = [p.get("text") for i in items if i.get("role") == "user" for p in i.get("content") or []]
+        if said and said[-1] == "second" and not holder.get("dropped"):
+            holder["dropped"] = holder["simulator"].drop_connections()
+        return default_responder(items, session)
+
+    simulator = holder["simulator"] = make_simulator(responder=responder)
     policy = ReconnectPolicy(attempts=3, initial_delay=0, jitter=0, timeout=5)
-    with RealtimeClient(url=simulator.url, reconnect=policy) as client:
+    with RealtimeClient(url=simulator.url, protocol=protocol, reconnect=policy) as client:
         recorder = EventRecorder().record_on(client, "reconnected")
         client.update_session(modalities=["text"])
         assert client.ask("hello", timeout=10) is not None
-        with pytest.raises(Exception, match="reconnecting"):
+        with pytest.raises(ConnectionClosedError, match="reconnecting"):
             client.ask("second", timeout=10)
         recorder.wait("reconnected")
         assert client.ask("third", timeout=10) is not None
+    assert holder["dropped"] == 1
     sessions = list(dict.fromkeys(sid for sid, _ in received.frames))
     assert len(sessions) == 2
     old, new = sessions
@@ -292,6 +313,7 @@ def test_voice_chat_makes_a_reconnecting_client_and_survives_a_drop(
         assert chat.client.get_turn_detection_type() == "server_vad"
         held = Held(chat.client)  # after the chat's own reconnecting callback
         microphone.callback(chunk)
+        received.wait_for("input_audio_buffer.append", 1)
         simulator.drop_connections()
         assert held.entered.wait(10)
         assert speaker.interrupts >= 1  # the reply being played was cut off with the connection
@@ -300,13 +322,14 @@ def test_voice_chat_makes_a_reconnecting_client_and_survives_a_drop(
         assert [r for r in caplog.records if r.name.startswith("realtime_sync.devices")] == []
         held.release.set()
         recorder.wait("reconnected")
+        sent_before = len(received.events("input_audio_buffer.append"))
         microphone.callback(chunk)
+        received.wait_for("input_audio_buffer.append", sent_before + 1)
         assert chat.client.get_turn_detection_type() == "server_vad"
     assert not chat.client.is_connected() and speaker._closed is False  # the chat's own client is closed, not your devices
     sessions = list(dict.fromkeys(sid for sid, _ in received.frames))
     appends = [sid for sid, _ in received.events("input_audio_buffer.append")]
-    # (the first chunk may be cut off in flight by the drop; the one during the reconnection is never sent)
-    assert len(sessions) == 2 and appends[-1] == sessions[1] and appends.count(sessions[1]) == 1 and len(appends) <= 2
+    assert len(sessions) == 2 and appends == sessions  # one chunk before the drop, one after; none while reconnecting
     assert [p["error"] for p in recorder.of("close")] == [False]
 
 
