@@ -17,7 +17,13 @@ from support_client import EventRecorder
 
 from realtime_sync import RealtimeClient
 from realtime_sync.client import ReconnectPolicy
-from realtime_sync.errors import ConfigurationError, ConnectionClosedError, NotConnectedError, RealtimeTimeoutError, ReconnectingError
+from realtime_sync.errors import (
+    ConfigurationError,
+    ConnectionClosedError,
+    NotConnectedError,
+    RealtimeTimeoutError,
+    ReconnectingError,
+)
 
 Simulator = Callable[..., Any]
 
