@@ -413,3 +413,45 @@ def test_a_compressed_voice_soak_keeps_the_whole_conversation_through_two_drops_
     assert result["turns"] >= 20
     assert result["history"] == result["expected"]  # every item, in order, none twice
     assert len(set(result["history"])) == len(result["history"])
+
+
+# -- what a reconnection carries over ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", ["beta", "ga"])
+def test_a_reconnection_registers_the_tools_again_and_replays_calls_and_outputs(
+    make_simulator: Simulator, received: Received, protocol: str
+) -> None:
+    from realtime_sync.simulator import Reply
+
+    def responder(items: Any, session: Any) -> Any:
+        if items and items[-1].get("type") == "function_call_output":
+            return Reply(text="It is sunny in Oslo.")
+        return Reply(tool_name="get_weather", tool_arguments={"city": "Oslo"})
+
+    simulator = make_simulator(responder=responder)
+    policy = ReconnectPolicy(attempts=3, initial_delay=0, jitter=0, timeout=5)
+    with RealtimeClient(url=simulator.url, protocol=protocol, reconnect=policy) as client:
+        recorder = EventRecorder().record_on(client, "reconnected")
+        client.add_tool({"name": "get_weather", "description": "Weather by city",
+                         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+                        lambda args: {"city": args["city"], "sky": "sunny"})
+        client.update_session(modalities=["text"])
+        reply = client.ask("What is the weather in Oslo?", timeout=10)
+        assert reply is not None and reply["formatted"]["text"] == "It is sunny in Oslo."
+        before = [(i["type"], i.get("role")) for i in client.conversation.get_items()]
+        assert before == [("message", "user"), ("function_call", None), ("function_call_output", None), ("message", "assistant")]
+        assert simulator.drop_connections() == 1
+        (reconnected,) = recorder.wait("reconnected")
+        assert reconnected["items"] == 4
+        after = client.conversation.get_items()
+        assert [(i["type"], i.get("role")) for i in after] == before
+        assert after[1]["call_id"] == after[2]["call_id"] and json.loads(after[1]["arguments"]) == {"city": "Oslo"}
+        assert json.loads(after[2]["output"]) == {"city": "Oslo", "sky": "sunny"}
+        assert client.ask("And tomorrow?", timeout=10) is not None  # the tool runs again for a new call only
+    new = list(dict.fromkeys(sid for sid, _ in received.frames))[-1]
+    updates = [e for sid, e in received.events("session.update") if sid == new]
+    assert any(t.get("name") == "get_weather" for u in updates for t in u["session"].get("tools") or [])
+    created = [e["item"]["type"] for sid, e in received.events("conversation.item.create") if sid == new]
+    # the replay (4 items, the replayed call not run again), then the new turn: its message and its call's output
+    assert created == ["message", "function_call", "function_call_output", "message", "message", "function_call_output"]
