@@ -455,3 +455,18 @@ def test_a_reconnection_registers_the_tools_again_and_replays_calls_and_outputs(
     created = [e["item"]["type"] for sid, e in received.events("conversation.item.create") if sid == new]
     # the replay (4 items, the replayed call not run again), then the new turn: its message and its call's output
     assert created == ["message", "function_call", "function_call_output", "message", "message", "function_call_output"]
+
+
+def test_a_lone_surrogate_in_send_text_or_ask_is_a_configuration_error_and_nothing_is_sent(
+    make_simulator: Simulator, received: Received
+) -> None:
+    simulator = make_simulator()
+    with RealtimeClient(url=simulator.url) as client:
+        client.update_session(modalities=["text"])
+        for send in (lambda: client.send_text("bad \ud800 text"), lambda: client.ask("bad \ud800 text", timeout=5)):
+            with pytest.raises(ConfigurationError, match="UTF-8"):
+                send()
+        reply = client.ask("fine", timeout=10)
+        assert reply is not None and client.is_connected()
+    assert [text for _, text in received.user_texts()] == ["fine"]
+    assert len(received.events("response.create")) == 1
