@@ -544,7 +544,7 @@ class RealtimeClient(EventHandler):
             raise TypeError(f"event name must be a str, not {type(name).__name__}")
         with self._state_lock:
             live = self._live
-        if not live or name == "close":
+        if not live or name == "close" or self.is_reconnecting():  # a plain wait (reconnected, ...)
             return super().wait_for_next(name, timeout)
         payload: Optional[Dict[str, Any]] = self._wait(name, timeout, "wait_for_next")
         return payload

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
-from support_client import EventRecorder
+from support_client import EventRecorder, signal_when_waiting
 
 from realtime_sync import RealtimeClient
 from realtime_sync.client import ReconnectPolicy
@@ -470,3 +470,25 @@ def test_a_lone_surrogate_in_send_text_or_ask_is_a_configuration_error_and_nothi
         assert reply is not None and client.is_connected()
     assert [text for _, text in received.user_texts()] == ["fine"]
     assert len(received.events("response.create")) == 1
+
+
+def test_wait_for_next_reconnected_works_through_the_whole_reconnection(
+    make_simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    simulator = make_simulator()
+    client = RealtimeClient(url=simulator.url, reconnect=ReconnectPolicy(initial_delay=0, jitter=0, timeout=5))
+    held = Held(client)
+    recorder = EventRecorder().record_on(client, "conversation.item.appended")
+    with client:
+        client.create_item({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "kept"}]})
+        recorder.wait("conversation.item.appended")
+        simulator.drop_connections()
+        assert held.entered.wait(10)
+        waiting = signal_when_waiting(monkeypatch)
+        waiter: List[Any] = []
+        thread = threading.Thread(target=lambda: waiter.append(client.wait_for_next("reconnected", timeout=20)))
+        thread.start()
+        assert waiting.wait(10)
+        held.release.set()
+        thread.join(30)
+        assert waiter and waiter[0] is not None and waiter[0]["items"] == 1
