@@ -394,6 +394,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--servers", type=int, default=1, help="simulator processes, sessions spread over them")
     parser.add_argument("--pacers", type=int, default=1, help="threads appending the input audio, sessions split among them")
     parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval (s) in this process (default 0.005)")
+    parser.add_argument(
+        "--leads",
+        help="comma-separated run-time patches of leads_ab.py applied in this process first "
+        "(pybase64, orjson_loads, concat_append, orjson_send, pybase64_encode, fast_ids): an A/B of a lead at scale",
+    )
     parser.add_argument("--find-max", action="store_true", help="then raise N by 1.5x until a level is not carried")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--serve", type=float, help=argparse.SUPPRESS)
@@ -401,6 +406,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.serve is not None:
         return serve(args.serve)
     limits = _raise_nofile()
+    if args.leads:
+        import leads_ab
+
+        for name in args.leads.split(","):
+            getattr(leads_ab, "patch_" + name.strip())()
+        print(f"   run-time patches applied (leads_ab.py): {args.leads}")
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
     print(

@@ -87,7 +87,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
@@ -98,6 +97,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import dialects
 from ._transport.connection import Connection, Listeners, Timing
+from ._transport.encoding import encode_event
 from ._transport.failures import Attempt
 from ._transport.proxy import environment_proxy, proxy_options
 from ._transport.secrets import (
@@ -466,15 +466,7 @@ class RealtimeAPI(EventHandler):
         event["type"] = event_name
         event = dialects.client_to_wire(event, self.protocol)
         event_name = event["type"]
-        try:
-            payload = json.dumps(event, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ConfigurationError(
-                f"event {event_name!r} holds text that cannot be encoded as UTF-8 "
-                f"(a lone surrogate at position {exc.start}?)"
-            ) from None
-        except (TypeError, ValueError) as exc:
-            raise ConfigurationError(f"event {event_name!r} cannot be encoded as JSON: {exc}") from exc
+        payload = encode_event(event)
         self.dispatch("client." + event_name, event)
         self.dispatch("client.*", event)
         if self.debug:

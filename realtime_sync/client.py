@@ -36,7 +36,7 @@ from __future__ import annotations
 import copy
 import queue
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
+from typing import Any, ContextManager, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 from . import audio as _audio
 from . import history as _history
@@ -54,6 +54,7 @@ from .api import RealtimeAPI
 from .conversation import Conversation
 from .errors import ConfigurationError, NotConnectedError, RealtimeConnectionError
 from .events import EventHandler
+from .recording import ClientRecording, Recorder
 from .types import Item, ServerEvent, ToolHandler
 
 __all__ = ["RealtimeClient", "ReconnectPolicy", "DEFAULT_SESSION_CONFIG", "DEFAULT_SERVER_VAD_CONFIG", "ToolHandler"]
@@ -78,6 +79,9 @@ class RealtimeClient(EventHandler):
         reconnect: ``True`` or a :class:`ReconnectPolicy`: reconnect after an
             unexpected close or a session expiry (see the README). Meanwhile
             sends raise ReconnectingError and :meth:`ask` waits (within its timeout).
+        record: a file to record every frame of each connection to (JSON Lines,
+            :mod:`realtime_sync.recording`; no key, no headers); see :meth:`record`.
+        record_audio: keep audio in the recording (``False``: its length only).
         **api_options: for :class:`~realtime_sync.api.RealtimeAPI` (``protocol``, pings...).
 
     Attributes ``realtime`` (the socket layer) and ``conversation``. The
@@ -97,6 +101,8 @@ class RealtimeClient(EventHandler):
         input_audio_window: float = 60.0,
         response_start_timeout: Optional[float] = 30.0,
         reconnect: Union[bool, ReconnectPolicy] = False,
+        record: Optional[str] = None,
+        record_audio: bool = True,
         **api_options: Any,
     ) -> None:
         super().__init__()
@@ -115,9 +121,9 @@ class RealtimeClient(EventHandler):
         self._emit = self._outlet.emit
         self._settings = SessionSettings()
         self._sent = SentEvents()
-        self.realtime = RealtimeAPI(
-            url, api_key, debug=debug, headers=headers, query=query, on_server_event=self._on_server_event, **api_options
-        )
+        self._recording = ClientRecording(record, record_audio=record_audio)  # hooked before the inbound route
+        hook = self._recording.hook(self._on_server_event)
+        self.realtime = RealtimeAPI(url, api_key, debug=debug, headers=headers, query=query, on_server_event=hook, **api_options)
         self._reconnector: Optional[Reconnector] = None
         self._outbound = Outbound(
             self.realtime, self._sent, self._emit, self._outlet.wants, lambda kind: self._refuse_if_reconnecting(f"send {kind!r}")
@@ -132,9 +138,9 @@ class RealtimeClient(EventHandler):
             wants=self._outlet.wants, on_session_created=self._on_session_created,
         )
         if reconnect:
+            policy = reconnect if isinstance(reconnect, ReconnectPolicy) else ReconnectPolicy()
             self._reconnector = Reconnector(
-                reconnect if isinstance(reconnect, ReconnectPolicy) else ReconnectPolicy(),
-                connect=self.connect, replay=self.restore_history, drop=self.realtime.disconnect,
+                policy, connect=self.connect, replay=self.restore_history, drop=self.realtime.disconnect,
                 snapshot=self.export_history, end=self._end_connection, emit=self._emit,
             )
         self._session_control = SessionControl(
@@ -249,6 +255,7 @@ class RealtimeClient(EventHandler):
         """
         if self.is_connected():
             raise RealtimeConnectionError("already connected; call disconnect() first")
+        self._recording.connecting(self.realtime)
         with self._state_lock:
             unfinished = self._live
         if unfinished:  # closed by the server, "close" not handled yet: finish it first
@@ -281,6 +288,7 @@ class RealtimeClient(EventHandler):
 
     def disconnect(self) -> None:
         """Close the socket, wake every blocked helper, clear the conversation. Idempotent; any thread."""
+        self._recording.disconnecting()
         was_reconnecting = self._reconnector.stop() if self._reconnector is not None else False
         self._inbound.expired = False
         if self.realtime.is_connected():
@@ -288,6 +296,7 @@ class RealtimeClient(EventHandler):
         ended = self._end_connection({"error": False, "code": None, "reason": None})
         if was_reconnecting and not ended:  # the drop dispatched no close: this is the end
             self._emit("close", {"error": False, "code": None, "reason": None})
+        self._recording.disconnected()
         self.conversation.clear()
         if not self._is_dispatching_thread():
             self._tools.join_stopped()
@@ -302,6 +311,10 @@ class RealtimeClient(EventHandler):
         self._tools.clear()
         self._inbound.apply_formats(self._settings.config)
         self._add_api_event_handlers()
+
+    def record(self, path: str, *, record_audio: bool = True) -> ContextManager[Recorder]:
+        """Record every frame to ``path`` during a ``with`` block (see ``record=``); one recording at a time."""
+        return self._recording.recording(self.realtime, path, record_audio=record_audio)
 
     def __enter__(self) -> "RealtimeClient":
         if not self.is_connected():

@@ -449,6 +449,8 @@ class TunnelProxy:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        with contextlib.suppress(OSError):  # wakes the accept() (close alone does not, on Linux)
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         for sock in list(self._sockets):
             with contextlib.suppress(OSError):

@@ -149,22 +149,29 @@ def test_model_none_keeps_url_query_and_header_none_removes_default(
     assert handshake.headers["api-key"] == "azure"
 
 
-def test_protocol_defaults_to_ga_everywhere() -> None:
+def test_protocol_defaults_to_ga_at_openai_and_at_the_ga_path() -> None:
     openai = RealtimeAPI(api_key=SECRET)
     assert openai.protocol == "ga"
     assert not any(line.lower().startswith("openai-beta") for line in openai._header_lines())
     assert built(openai, None) == (DEFAULT_URL + "?model=gpt-realtime", "gpt-realtime")
     assert RealtimeAPI("wss://API.OpenAI.com/v1/realtime", api_key=SECRET).protocol == "ga"
-    assert RealtimeAPI("wss://example.com/relay").protocol == "ga"
-    local = RealtimeAPI("ws://127.0.0.1:9/")
+    # a server at OpenAI's GA path (the simulator, relays mirroring OpenAI) speaks GA
+    local = RealtimeAPI("ws://127.0.0.1:9/v1/realtime")
     assert local.protocol == "ga"
     assert not any(line.lower().startswith("openai-beta") for line in local._header_lines())
     assert built(local, None)[1] == "gpt-realtime"
+    assert RealtimeAPI("wss://example.com/openai-proxy/v1/realtime/").protocol == "ga"
+    # any other path keeps the reference client's beta dialect
+    for url in ("wss://example.com/relay", "ws://127.0.0.1:9/", "ws://127.0.0.1:9"):
+        other = RealtimeAPI(url)
+        assert other.protocol == "beta", url
+        assert "OpenAI-Beta: realtime=v1" in other._header_lines()
     # an explicit choice wins either way
     beta = RealtimeAPI(api_key=SECRET, protocol="beta")
     assert "OpenAI-Beta: realtime=v1" in beta._header_lines()
     assert built(beta, None)[1] == "gpt-4o-realtime-preview-2024-10-01"
     assert RealtimeAPI("ws://127.0.0.1:9/", protocol="ga").protocol == "ga"
+    assert RealtimeAPI("ws://127.0.0.1:9/v1/realtime", protocol="beta").protocol == "beta"
 
 
 @pytest.mark.parametrize("protocol", ["GA", "v1", "", 1])

@@ -109,6 +109,17 @@ def test_audio_file_writes_nothing_in_the_current_directory(tmp_path: Path) -> N
         shutil.rmtree(saved.parent)
 
 
+def test_transcribe_prints_each_utterance_as_it_streams_then_its_span() -> None:
+    out = run_sample("transcribe.py", "--logprobs")
+    lines = out.splitlines()
+    assert lines[0].startswith("generated input: ")
+    utterances = [line for line in lines if line.startswith("[utterance ")]
+    assert len(utterances) == 2, out
+    assert re.match(r"\[utterance 1\] \d+-\d+ ms '\(inaudible: [\d.]+ seconds of speech\)'$", utterances[0]), out
+    assert lines.count("(inaudible: 1.8 seconds of speech)") == 1  # the deltas, printed as they came
+    assert sum(line.startswith("  tokens: ") for line in lines) == 2
+
+
 def test_desktop_app_has_help() -> None:
     pytest.importorskip("tkinter")
     result = run_python([str(SAMPLES / "desktop_app.py"), "--help"], timeout=60, env=clean_env())
@@ -155,3 +166,22 @@ def test_desktop_app_exits_quietly_on_ctrl_c(tmp_path: Path) -> None:
                 process.stderr.close()
     except NoDisplay as exc:
         pytest.skip(str(exc))
+
+
+def test_record_replay_records_replays_and_shows_a_divergence(tmp_path: Path) -> None:
+    from support_docs import ROOT
+
+    kept = tmp_path / "kept.jsonl"
+    out = run_sample("record_replay.py", "--keep", str(kept), PYTHONPATH=str(ROOT))
+    lines = out.splitlines()
+    assert lines[0].startswith("recorded 4 messages to a recording of ")
+    assert lines[1:3] == ["user: Hello!", "assistant: Hello! How can I help you today?"]
+    assert "replay matches the recording" in lines
+    assert any(
+        line.startswith("a diverging client is told: expected conversation.item.create with item.content[0].text")
+        and 'got "Something else entirely"' in line
+        for line in lines
+    ), out
+    from realtime_sync.recording import read_recording
+
+    assert read_recording(kept).audio_elided

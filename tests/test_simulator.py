@@ -1107,7 +1107,7 @@ def test_bad_options_are_rejected_before_anything_starts(options: Dict[str, Any]
 def test_context_manager_and_restart() -> None:
     sim = RealtimeSimulator()
     with sim:
-        assert sim.url == f"ws://127.0.0.1:{sim.port}"
+        assert sim.url == f"ws://127.0.0.1:{sim.port}/v1/realtime"
         Conn(sim.url).close()
         with pytest.raises(RuntimeError):
             sim.start()

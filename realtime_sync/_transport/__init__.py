@@ -9,6 +9,8 @@ Modules, each importing only the ones listed before it:
 * :mod:`.frames`: a buffered reader of server WebSocket frames (sizes
   checked from the header) and the writer of masked client frames.
 * :mod:`.proxy`: the explicit ``proxy=`` option and the environment's proxy.
+* :mod:`.encoding`: client events to JSON bytes (a fast path for audio
+  appends, the same bytes as ``json.dumps``).
 * :mod:`.failures`: why a connection attempt failed or ended, as a key-free
   :class:`~realtime_sync.errors.RealtimeError`.
 * :mod:`.connection`: :class:`~.connection.Connection`, one socket and its

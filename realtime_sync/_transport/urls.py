@@ -12,8 +12,15 @@ Three kinds of endpoint, told apart by the host and path:
   ``model=``; the older ``/openai/realtime?api-version=...&deployment=...``
   speaks beta and gets no ``model=`` (a model passed to ``connect()`` becomes
   ``deployment=`` when the URL names none).
-* Anything else (relays, the simulator): beta by default, ``model=`` in the
-  query, a key only when one is given (``Authorization: Bearer``).
+* Anything else (relays, the simulator, test servers): ``model=`` in the
+  query, a key only when one is given (``Authorization: Bearer``). Its
+  dialect follows the path: a server at OpenAI's GA path ``/v1/realtime``
+  (as the simulator's :attr:`~realtime_sync.simulator.RealtimeSimulator.url`
+  is, and relays that mirror OpenAI's API are) speaks GA; any other path
+  (``ws://host:port``, a relay's own route) speaks the original beta
+  dialect of the reference client.
+
+``protocol=`` always wins over these defaults.
 """
 
 from __future__ import annotations
@@ -38,12 +45,16 @@ __all__ = [
     "AZURE_GA",
     "AZURE_DEPLOYMENT",
     "OTHER",
+    "GA_PATH",
 ]
 
 OPENAI = "openai"
 AZURE_GA = "azure-ga"
 AZURE_DEPLOYMENT = "azure-deployment"
 OTHER = "other"
+
+#: OpenAI's GA endpoint path; other servers at this path default to GA too.
+GA_PATH = "/v1/realtime"
 
 _OPENAI_HOSTS = frozenset({"api.openai.com"})
 _AZURE_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com")
@@ -96,7 +107,14 @@ class Endpoint:
         return f"{self.host}:{self.port}"
 
     def default_protocol(self) -> str:
-        """GA everywhere (what OpenAI's live service speaks), except Azure's older deployment URLs (beta)."""
+        """The dialect spoken when ``protocol=`` is not given (see the module docs).
+
+        GA for OpenAI, Azure's ``/openai/v1/realtime`` and any server at
+        OpenAI's GA path ``/v1/realtime``; beta for Azure's deployment URLs and
+        other paths.
+        """
+        if self.kind == OTHER:
+            return "ga" if ("/" + self.path.strip("/")).endswith(GA_PATH) else "beta"
         return "beta" if self.kind == AZURE_DEPLOYMENT else "ga"
 
     def key_env(self) -> Optional[str]:
@@ -119,7 +137,8 @@ class Endpoint:
         ``extra_query`` replaces parameters of the same name in the URL.
         ``model`` replaces the URL's ``model`` (Azure's deployment form: its
         ``deployment``, added only when the URL has none); ``None`` keeps the
-        URL's and otherwise asks for the dialect's default model. Azure's GA
+        URL's, adds none when the query has an ``intent`` (OpenAI's
+        ``?intent=transcription``), and otherwise asks for the dialect's default model. Azure's GA
         path has no default: its ``model`` is a deployment name.
 
         Raises:
@@ -139,6 +158,9 @@ class Endpoint:
             named = [v for n, v in query if n == "model"]
             if named:
                 return Secret(urlunsplit(parts._replace(query=urlencode(query)))), named[-1]
+            if any(n == "intent" for n, _ in query):
+                # ``?intent=transcription``: the intent names the session, no model is asked for
+                return Secret(urlunsplit(parts._replace(query=urlencode(query)))), None
             if self.kind == AZURE_GA:
                 raise ConfigurationError(
                     f"no deployment for the Azure endpoint {self.host}: pass the deployment name as "

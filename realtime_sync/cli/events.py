@@ -16,6 +16,7 @@ the main thread (client events); it writes under a lock.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import fnmatch
 import json
@@ -368,7 +369,10 @@ def run_events(args: argparse.Namespace, *, stdin: TextIO, out: TextIO, err: Tex
         client.realtime.on("client.*", lambda event: log.write(_stamped("client", event)))
         client.realtime.on("server.*", lambda event: log.write(_stamped("server", event)))
         client.update_session(**session_config(args, **session))
-        with open(os.devnull, "w") as discard:
+        record = getattr(args, "record", None)
+        keep_audio = not getattr(args, "record_no_audio", False)
+        recording = client.record(record, record_audio=keep_audio) if record else contextlib.nullcontext()
+        with recording, open(os.devnull, "w") as discard:
             waiter = ReplyPrinter(discard, err=discard)  # only for its end-of-turn signal
             waiter.attach(client)
             try:
@@ -383,4 +387,6 @@ def run_events(args: argparse.Namespace, *, stdin: TextIO, out: TextIO, err: Tex
             finally:
                 client.disconnect()
                 log.close()
+    if record:
+        print("Recorded the session to %s (replay it: realtime-sync replay %s)." % (record, record), file=err)
     return 0

@@ -22,6 +22,8 @@ from ..errors import RealtimeConnectionError, RealtimeError, RealtimeTimeoutErro
 from .chat import run_chat, run_voice
 from .demo import run_demo
 from .events import run_events
+from .replay import add_replay_arguments, run_replay
+from .transcribe import add_transcribe_options, run_transcribe
 
 __all__ = ["main", "build_parser", "describe_error", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
@@ -231,7 +233,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="colour lines by source (default auto: on a terminal, unless NO_COLOR is set)",
     )
     events.add_argument("--text-only", action="store_true", help="ask for text replies only (no audio events)")
+    events.add_argument(
+        "--record", metavar="FILE", help="also record every frame to FILE (JSON Lines; replay it with `replay FILE`)"
+    )
+    events.add_argument("--record-no-audio", action="store_true", help="with --record: keep only the length of audio")
     events.set_defaults(handler=_cmd_events)
+
+    replay = commands.add_parser(
+        "replay",
+        help="serve a recorded session to a client (no key, no network), or --print it",
+        description="Serve a recording (from `events --record FILE` or RealtimeClient(record=...)) on a "
+        "local port: each client event is matched with the recorded one and answered with the recorded "
+        "server events, in the recording's dialect. A client that diverges gets an error event naming "
+        "what was expected. Ctrl-C stops (exit code 1 if a client diverged).",
+    )
+    add_replay_arguments(replay)
+    replay.set_defaults(handler=_cmd_replay)
+
+    transcribe = commands.add_parser(
+        "transcribe",
+        parents=[common],
+        help="live captions: transcribe a WAV file or the microphone",
+        description="Transcribe speech in a transcription session: each utterance is one line, its "
+        "words appearing as they are recognised (on a terminal) and the final text replacing them. "
+        "Without FILE it listens to the microphone until Enter. --model names the transcription model "
+        "(default gpt-4o-transcribe; also gpt-4o-mini-transcribe, whisper-1).",
+    )
+    add_transcribe_options(transcribe)
+    transcribe.set_defaults(handler=_cmd_transcribe)
 
     commands.add_parser(
         "simulate",
@@ -348,3 +377,11 @@ def _cmd_voice(args: argparse.Namespace) -> int:
 
 def _cmd_events(args: argparse.Namespace) -> int:
     return run_events(args, stdin=sys.stdin, out=sys.stdout, err=sys.stderr)
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    return run_replay(args, out=sys.stdout, err=sys.stderr)
+
+
+def _cmd_transcribe(args: argparse.Namespace) -> int:
+    return run_transcribe(args, stdin=sys.stdin, out=sys.stdout, err=sys.stderr)

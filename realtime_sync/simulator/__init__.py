@@ -37,6 +37,13 @@ configured tool the user's words name, and summarises tool output. ::
 
     with RealtimeSimulator(responder=responder, speed=None) as sim: ...
 
+Transcription sessions (GA): a client that connects with
+``?intent=transcription`` gets a ``session.type: "transcription"`` session
+(:mod:`.transcription`): its turns are transcribed with ``transcriber=``'s
+text, word-by-word deltas then ``.completed`` (``.failed`` for a ``None``),
+``logprobs`` when included, and the live service's errors for bad settings
+(an unknown model, unknown keys) and for events such a session refuses.
+
 Server VAD is energy-based: ``turn_detection.threshold`` (0..1) maps to an RMS
 level of ``-70 + 60 * threshold`` dBFS per 10 ms frame (0.5 -> -40 dBFS);
 ``prefix_padding_ms`` and ``silence_duration_ms`` work as on the real server;

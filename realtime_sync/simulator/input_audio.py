@@ -20,6 +20,7 @@ from .. import audio as _audio
 from .config import ClientError, new_id
 from .responder import describe_audio
 from .state import SendEvent, SessionState, SimOptions
+from .transcription import transcription_events
 from .vad import EnergyVAD
 
 __all__ = ["InputAudio", "InputBuffer"]
@@ -28,7 +29,6 @@ logger = logging.getLogger(__name__)
 
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 _MIN_COMMIT_MS = 100.0
-_WORDS = re.compile(r"\s*\S+\s*")
 # semantic_vad: how long a pause ends a turn, by eagerness (the simulator has no semantics)
 _EAGERNESS_SILENCE_MS = {"low": 1000, "medium": 600, "high": 250, "auto": 600}
 
@@ -257,40 +257,10 @@ class InputAudio:
             self._send_transcription(item_id, part, transcript, len(samples) / float(rate))
 
     def _send_transcription(self, item_id: str, part: Dict[str, Any], transcript: Optional[str], seconds: float) -> None:
-        if transcript is None:
-            self._send(
-                {
-                    "type": "conversation.item.input_audio_transcription.failed",
-                    "item_id": item_id,
-                    "content_index": 0,
-                    "error": {
-                        "type": "transcription_error",
-                        "code": "audio_unintelligible",
-                        "message": "The audio could not be transcribed.",
-                        "param": None,
-                    },
-                }
-            )
-            return
-        part["transcript"] = transcript
-        for word in _WORDS.findall(transcript):  # streamed as it is recognised (GA only)
-            self._send(
-                {
-                    "type": "conversation.item.input_audio_transcription.delta",
-                    "item_id": item_id,
-                    "content_index": 0,
-                    "delta": word,
-                }
-            )
-        self._send(
-            {
-                "type": "conversation.item.input_audio_transcription.completed",
-                "item_id": item_id,
-                "content_index": 0,
-                "transcript": transcript,
-                "usage": {"type": "duration", "seconds": round(seconds, 3)},
-            }
-        )
+        if transcript is not None:
+            part["transcript"] = transcript
+        for event in transcription_events(self.state.session, item_id, transcript, seconds):
+            self._send(event)
 
     def transcribe(self, samples: np.ndarray, rate: int) -> Optional[str]:
         """The simulated transcript of committed audio; None means transcription fails."""

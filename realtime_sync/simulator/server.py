@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import threading
 import urllib.parse
 import weakref
@@ -29,6 +30,7 @@ except ImportError as _exc:  # pragma: no cover - exercised without the extra
 from ..errors import ConfigurationError
 from .handshake import RedactingLogger, asks_for_beta, header_values, json_error, refuse_beta, shutdown_socket
 from .mcp import McpServers
+from .replay import Replay, ReplaySession
 from .responder import Responder, Transcriber, default_responder
 from .session import MAX_EVENT_BYTES, SimSession
 from .state import Closed, SimOptions
@@ -46,6 +48,7 @@ _REALTIME_SUBPROTOCOL = Subprotocol("realtime")
 _KEY_SUBPROTOCOL = "openai-insecure-api-key."
 _CONNECTING = State.CONNECTING
 _CLOSE_TIMEOUT = 1.0  # seconds stop() waits for a client to answer the close frame
+_Session = Union[SimSession, ReplaySession]
 
 
 def _expire(session: SimSession) -> None:
@@ -160,6 +163,18 @@ class RealtimeSimulator:
             many handshakes get HTTP 503 (a reconnection test's "the server
             refuses the first retry"). :meth:`refuse_next_connections` arms
             more at run time; :attr:`handshakes_refused` counts them all.
+        replay: a recording (``RealtimeClient(record=...)``) to serve instead
+            of simulating: each connection gets the next recorded connection's
+            server frames, each answering the client frame it follows, in the
+            recording's dialect (:attr:`protocol` becomes the recording's;
+            see :mod:`realtime_sync.simulator.replay`);
+            divergences go to the client as ``error`` events (code
+            ``replay_diverged``) and to :attr:`replay_divergences`;
+            :meth:`check_replay` raises the first.
+        replay_strict: match each client event's type and key fields (the
+            default), or its type only, ignoring extra client events (``False``).
+        replay_speed: pace the replayed server frames as recorded, this many
+            times faster (1: real time); ``None`` (the default): at once.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. The
     constructor starts nothing.
@@ -193,6 +208,9 @@ class RealtimeSimulator:
         mcp_servers: Optional[McpServers] = None,
         refuse_connections: int = 0,
         refuse_reconnections: int = 0,
+        replay: Union[str, "os.PathLike[str]", None] = None,
+        replay_strict: bool = True,
+        replay_speed: Optional[float] = None,
     ) -> None:
         _check_options(
             speed=speed,
@@ -208,7 +226,9 @@ class RealtimeSimulator:
         for name, count in (("refuse_connections", refuse_connections), ("refuse_reconnections", refuse_reconnections)):
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 raise ConfigurationError(f"{name} must be an int >= 0, not {count!r}")
-        self.protocol = protocol
+        #: The recording served (``replay=``), or ``None``.
+        self.replay = None if replay is None else Replay(replay, strict=replay_strict, speed=replay_speed)
+        self.protocol = protocol if self.replay is None else self.replay.protocol
         self.refuse_beta = bool(refuse_beta)
         self._refusals = refuse_connections  # handshakes still to refuse
         self._reconnect_refusals = refuse_reconnections  # the same, once a session has started
@@ -217,7 +237,7 @@ class RealtimeSimulator:
         self.host = host
         self._requested_port = int(port)
         self._api_key = require_api_key
-        self.require_beta_header = protocol == "beta" if require_beta_header is None else bool(require_beta_header)
+        self.require_beta_header = self.protocol == "beta" if require_beta_header is None else bool(require_beta_header)
         self.options = SimOptions(
             responder=responder or default_responder,
             speed=1.0 if realtime else speed,
@@ -235,7 +255,7 @@ class RealtimeSimulator:
         self._server: Any = None
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
-        self._sessions: List[SimSession] = []
+        self._sessions: List[_Session] = []
         self._handler_threads: List[threading.Thread] = []
         self._opening: "weakref.WeakSet[ServerConnection]" = weakref.WeakSet()
         self._port: Optional[int] = None
@@ -258,8 +278,13 @@ class RealtimeSimulator:
 
     @property
     def url(self) -> str:
-        """The ``ws://host:port`` URL to give RealtimeClient / RealtimeAPI."""
-        return f"ws://{self.host}:{self.port}"
+        """The URL to give RealtimeClient / RealtimeAPI: ``ws://host:port/v1/realtime``.
+
+        OpenAI's GA path, so a client given it speaks GA by default; the
+        simulator serves any path, and speaks beta to a client that sends
+        ``OpenAI-Beta: realtime=v1`` (``protocol="beta"``).
+        """
+        return f"ws://{self.host}:{self.port}/v1/realtime"
 
     def start(self) -> RealtimeSimulator:
         """Bind the socket and start serving on a background thread; returns self.
@@ -399,7 +424,17 @@ class RealtimeSimulator:
                 logger.debug("broadcast to %s failed", session.id, exc_info=True)
         return reached
 
-    def _open_sessions(self) -> List[SimSession]:
+    @property
+    def replay_divergences(self) -> List[Exception]:
+        """The divergences of clients from the ``replay=`` recording (``ReplayDivergenceError``), in order."""
+        return list(self.replay.divergences) if self.replay is not None else []
+
+    def check_replay(self) -> None:
+        """Raise the first divergence from the ``replay=`` recording (ReplayDivergenceError), if any."""
+        if self.replay is not None:
+            self.replay.check()
+
+    def _open_sessions(self) -> List[_Session]:
         with self._lock:
             return [s for s in self._sessions if not s.closed.is_set()]
 
@@ -516,12 +551,17 @@ class RealtimeSimulator:
         thread = threading.current_thread()
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(connection.request.path).query)
         model = (query.get("model") or [None])[0]
+        intent = (query.get("intent") or [None])[0]
         headers = connection.request.headers
         protocol = "beta" if self.protocol == "beta" or asks_for_beta(headers) else "ga"
-        if protocol == "beta" and self.refuse_beta:
+        session: _Session
+        if self.replay is not None:
+            session = self.replay.session(connection, asks_for_beta(headers))
+        elif protocol == "beta" and self.refuse_beta:
             refuse_beta(connection)
             return
-        session = SimSession(connection, model, self.options, protocol)
+        else:
+            session = SimSession(connection, model, self.options, protocol, intent)
         thread.name = f"realtime-sync-sim-conn-{session.id}"
         with self._lock:
             if self._stopping:
@@ -530,7 +570,7 @@ class RealtimeSimulator:
             if thread not in self._handler_threads:
                 self._handler_threads.append(thread)
             self.sessions_started += 1
-        logger.debug("simulator session %s opened (%s, model %s)", session.id, protocol, session.state.session["model"])
+        logger.debug("simulator session %s opened (%s, model %s)", session.id, protocol, model)
         try:
             session.run()
         finally:

@@ -30,6 +30,7 @@ from .mcp import list_mcp_tools
 from .outbox import Outbox
 from .state import Closed, SessionState, SimOptions, SimResponse
 from .streaming import ResponseStreamer
+from .transcription import check_transcription_event, default_transcription_session, is_transcription
 from .wire import Wire
 
 __all__ = ["MAX_EVENT_BYTES", "SimSession"]
@@ -68,13 +69,26 @@ class SimSession:
         model: the model named in the URL, echoed in the session (None: the dialect's default).
         options: the simulator's options.
         protocol: the session's wire dialect, ``"ga"`` or ``"beta"``.
+        intent: the URL's ``intent``; ``"transcription"`` (GA) opens a
+            transcription session (:mod:`.transcription`).
     """
 
-    def __init__(self, connection: Any, model: Optional[str], options: SimOptions, protocol: str = "beta") -> None:
+    def __init__(
+        self,
+        connection: Any,
+        model: Optional[str],
+        options: SimOptions,
+        protocol: str = "beta",
+        intent: Optional[str] = None,
+    ) -> None:
         self.options = options
         self.wire = Wire(protocol)
         lifetime = options.max_session_seconds or _SESSION_LIFETIME
-        session = self.wire.default_session(model or self.wire.default_model, int(time.time() + lifetime))
+        expires_at = int(time.time() + lifetime)
+        if intent == "transcription" and self.wire.ga:
+            session = default_transcription_session(expires_at)
+        else:
+            session = self.wire.default_session(model or self.wire.default_model, expires_at)
         self.state = SessionState(session, new_id("conv"))
         self.closed = self.state.closed
         self.outbox = Outbox(connection, options, self.closed, self.id, self.wire.render)
@@ -220,6 +234,8 @@ class SimSession:
         handler = getattr(self, "_on_" + event_type.replace(".", "_"))
         try:
             self.wire.check_event(event)
+            if is_transcription(self.state.session):
+                check_transcription_event(event_type)
             with self.state.lock:
                 handler(event)
         except ClientError as exc:
@@ -471,6 +487,8 @@ class SimSession:
 
     def _respond_to_turn(self) -> None:
         """Start the response a finished server-VAD turn asks for (lock held)."""
+        if is_transcription(self.state.session):
+            return  # a transcription session only transcribes
         try:
             self._start_response(self.wire.response_config(self.state.session, None), None)
         except ClientError:

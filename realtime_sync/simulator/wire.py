@@ -31,6 +31,7 @@ from .ga import (
     ga_response_config,
     item_from_ga,
 )
+from .transcription import apply_transcription_update, is_transcription, transcription_session_to_ga
 
 __all__ = ["BETA_CLIENT_EVENTS", "GA_CLIENT_EVENTS", "PROTOCOLS", "Wire", "check_client_event"]
 
@@ -105,7 +106,11 @@ class Wire:
     def render(self, event: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
         """The wire form of an internal server event; None when this dialect has no such event."""
         if self.ga:
-            return event_to_ga(event)
+            rendered = event_to_ga(event)
+            session = event.get("session")
+            if isinstance(session, dict) and is_transcription(session) and event["type"].startswith("session."):
+                rendered["session"] = transcription_session_to_ga(session)
+            return rendered
         if event["type"] in GA_ONLY_EVENTS:
             return None
         rendered = dict(event)
@@ -120,6 +125,8 @@ class Wire:
 
     def session_update(self, session: Mapping[str, Any], update: Any, *, audio_sent: bool) -> Dict[str, Any]:
         """The new internal session after a ``session.update`` (the old one is not changed)."""
+        if self.ga and is_transcription(session):
+            return apply_transcription_update(session, update)
         if self.ga:
             return apply_ga_session_update(session, update, audio_sent=audio_sent)
         return apply_session_update(session, update, audio_sent=audio_sent)
