@@ -492,3 +492,25 @@ def test_wait_for_next_reconnected_works_through_the_whole_reconnection(
         held.release.set()
         thread.join(30)
         assert waiter and waiter[0] is not None and waiter[0]["items"] == 1
+
+
+@pytest.mark.parametrize("status", [401, 404])
+def test_a_reconnection_refused_with_a_bad_key_or_model_is_not_retried(status: int) -> None:
+    from support_ws import FixtureServer
+
+    with FixtureServer() as server:
+        policy = ReconnectPolicy(attempts=5, initial_delay=0, jitter=0, timeout=5)
+        client = RealtimeClient(url=server.url, protocol="beta", reconnect=policy)
+        recorder = EventRecorder().record_on(client, "reconnecting", "reconnected", "close")
+        client.connect(timeout=5)
+        try:
+            connection = server.wait_for_connection()
+            server.reject_status, server.reject_body = status, {"error": {"message": "refused", "code": None}}
+            connection.close_socket()  # the network drops; the new handshake is refused
+            (close,) = recorder.wait("close")
+            assert close["error"] is True and "reconnection failed" in close["reason"] and str(status) in close["reason"]
+            assert [p["attempt"] for p in recorder.of("reconnecting")] == [1]  # one attempt, not five
+            assert recorder.of("reconnected") == [] and len(server.handshakes) == 2
+        finally:
+            client.disconnect()
+        assert len(recorder.of("close")) == 1
