@@ -355,13 +355,12 @@ def test_voice_chat_reconnection_can_be_turned_off_and_belongs_to_the_client_it_
 
 def test_the_command_line_reconnects_unless_told_not_to() -> None:
     from realtime_sync.cli import build_parser
-    from realtime_sync.cli.common import Backend, client_options
+    from realtime_sync.cli.common import Backend, make_client
 
     backend = Backend("ws://127.0.0.1:1", simulated=True, description="test")
-    for command in ("chat", "voice", "demo"):
-        assert client_options(build_parser().parse_args([command]), backend)["reconnect"] is True
-        assert client_options(build_parser().parse_args([command, "--no-reconnect"]), backend)["reconnect"] is False
-    assert RealtimeClient(**client_options(build_parser().parse_args(["chat"]), backend)).reconnect_policy is not None
+    for command in ("chat", "voice", "demo", "events"):
+        assert isinstance(make_client(build_parser().parse_args([command]), backend).reconnect_policy, ReconnectPolicy)
+        assert make_client(build_parser().parse_args([command, "--no-reconnect"]), backend).reconnect_policy is None
 
 
 def test_the_chat_reports_a_drop_reconnects_and_goes_on(make_simulator: Simulator) -> None:

@@ -165,9 +165,7 @@ def client_options(args: argparse.Namespace, backend: Backend) -> Dict[str, Any]
 
     ``--header`` values go in ``headers``; ``proxy`` is passed only when
     ``--proxy`` was given, so the command line works with clients that do not
-    know the keyword. Reconnection is on (``reconnect=True``: a dropped
-    connection or an expired session carries the conversation over to a new
-    one) unless ``--no-reconnect`` was given.
+    know the keyword.
     """
     kwargs = backend.client_kwargs(
         model=getattr(args, "model", None),
@@ -180,19 +178,20 @@ def client_options(args: argparse.Namespace, backend: Backend) -> Dict[str, Any]
     proxy = getattr(args, "proxy", None)
     if proxy:
         kwargs["proxy"] = proxy
-    kwargs["reconnect"] = bool(getattr(args, "reconnect", True))
     return kwargs
 
 
 def make_client(args: argparse.Namespace, backend: Backend) -> Any:
-    """A ``RealtimeClient`` for ``backend`` built from the command line's options.
+    """A ``RealtimeClient`` for ``backend`` built from the command line's options (reconnecting unless ``--no-reconnect``).
 
     The server's ``error`` events are remembered on ``args.server_errors`` (when
     that list exists), so that a closed connection can be explained by them.
     """
     from ..client import RealtimeClient
 
-    client = RealtimeClient(**client_options(args, backend))
+    # Reconnection is on (a dropped connection or an expired session carries the
+    # conversation over to a new one) unless --no-reconnect was given.
+    client = RealtimeClient(reconnect=bool(getattr(args, "reconnect", True)), **client_options(args, backend))
     errors: Optional[List[ServerError]] = getattr(args, "server_errors", None)
     if errors is not None:
 
