@@ -70,6 +70,8 @@ class RealtimeClient(EventHandler):
         url: the WebSocket URL (default: OpenAI's; a simulator's ``.url``).
         api_key: the API key (on OpenAI's endpoint, default ``OPENAI_API_KEY``).
         model: the model to request at :meth:`connect` (``None``: the default).
+        call_id: attach to a SIP call's session (accepted with
+            :func:`realtime_sync.rest.accept_call`): ``call_id=`` replaces ``model=`` in the URL.
         debug: log every event sent and received (DEBUG, audio redacted).
         headers, query: extra handshake headers and URL query parameters.
         tool_timeout: seconds a tool handler may run (``None``: no limit).
@@ -94,6 +96,7 @@ class RealtimeClient(EventHandler):
         api_key: Optional[str] = None,
         *,
         model: Optional[str] = None,
+        call_id: Optional[str] = None,
         debug: bool = False,
         headers: Optional[Dict[str, str]] = None,
         query: Optional[Dict[str, str]] = None,
@@ -110,6 +113,11 @@ class RealtimeClient(EventHandler):
         check_seconds("response_start_timeout", response_start_timeout)
         check_seconds("input_audio_window", input_audio_window, optional=False)
         self.model = model
+        if call_id is not None:
+            if not isinstance(call_id, str) or not call_id.strip():
+                raise ConfigurationError(f"call_id must be a call's id (rtc_...), not {call_id!r}")
+            query = {**(query or {}), "call_id": call_id}
+        self.call_id = call_id  # the SIP call this client attaches to, or None
         self.tool_timeout = tool_timeout
         self.input_audio_window = float(input_audio_window)
         self.conversation = Conversation()

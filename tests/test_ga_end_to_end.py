@@ -328,11 +328,11 @@ def test_an_image(session_for: Callable[..., Session], tmp_path: Any) -> None:
     session = session_for(output_modalities=["text"])
     path = tmp_path / "dot.png"
     path.write_bytes(_PNG)
-    for image in (_PNG, path, "data:image/png;base64," + base64.b64encode(_PNG).decode("ascii")):
+    for count, image in enumerate((_PNG, path, "data:image/png;base64," + base64.b64encode(_PNG).decode("ascii")), 1):
         session.client.send_user_message_content(
             [{"type": "input_text", "text": "What is this?"}, {"type": "input_image", "image": image}]
         )
-        done = session.wait_response_done(session.wire.types("server").count("response.done") + 1)
+        done = session.wait_response_done(count)  # counted before the send could be answered
         assert "an image (image/png)" in done["response"]["output"][0]["content"][0]["text"]
     sent = session.wire.of("client", "conversation.item.create")
     assert all(e["item"]["content"][1]["image_url"].startswith("data:image/png;base64,iVBOR") for e in sent)

@@ -138,7 +138,8 @@ class Endpoint:
         ``model`` replaces the URL's ``model`` (Azure's deployment form: its
         ``deployment``, added only when the URL has none); ``None`` keeps the
         URL's, adds none when the query has an ``intent`` (OpenAI's
-        ``?intent=transcription``), and otherwise asks for the dialect's default model. Azure's GA
+        ``?intent=transcription``) or a ``call_id`` (a SIP call's session),
+        and otherwise asks for the dialect's default model. Azure's GA
         path has no default: its ``model`` is a deployment name.
 
         Raises:
@@ -158,8 +159,8 @@ class Endpoint:
             named = [v for n, v in query if n == "model"]
             if named:
                 return Secret(urlunsplit(parts._replace(query=urlencode(query)))), named[-1]
-            if any(n == "intent" for n, _ in query):
-                # ``?intent=transcription``: the intent names the session, no model is asked for
+            if any(n in ("intent", "call_id") for n, _ in query):
+                # ``?intent=transcription`` names the session, ``?call_id=`` a call's session: no model is asked for
                 return Secret(urlunsplit(parts._replace(query=urlencode(query)))), None
             if self.kind == AZURE_GA:
                 raise ConfigurationError(

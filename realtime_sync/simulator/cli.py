@@ -166,7 +166,7 @@ def main(argv: Optional[Sequence[str]] = None, *, prog: Optional[str] = None) ->
         # a service manager stops us with SIGTERM: stop as cleanly as on Ctrl-C
         previous = signal.signal(signal.SIGTERM, _terminate)
     status = 0
-    print(f"Realtime simulator listening on {simulator.url}  (Ctrl-C to stop)", flush=True)
+    print(f"Realtime simulator listening on {simulator.url}  (REST: {simulator.http_url}; Ctrl-C to stop)", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

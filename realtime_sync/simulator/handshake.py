@@ -8,17 +8,29 @@ adapter that masks credentials.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import socket
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 from websockets.datastructures import Headers
 from websockets.http11 import Response as _HTTPResponse
 
 from .config import new_id
 
-__all__ = ["RedactingLogger", "asks_for_beta", "header_values", "json_error", "refuse_beta", "shutdown_socket"]
+__all__ = [
+    "RedactingLogger",
+    "asks_for_beta",
+    "check_credentials",
+    "offered_keys",
+    "header_values",
+    "json_error",
+    "refuse_beta",
+    "shutdown_socket",
+]
+
+_KEY_SUBPROTOCOL = "openai-insecure-api-key."
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +72,7 @@ def json_error(status: int, message: str, code: Optional[str]) -> Any:
     headers = Headers(
         [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Connection", "close")]
     )
-    reason = {400: "Bad Request", 401: "Unauthorized", 503: "Service Unavailable"}.get(status, "Error")
+    reason = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 503: "Service Unavailable"}.get(status, "Error")
     return _HTTPResponse(status, reason, headers, data)
 
 
@@ -98,3 +110,52 @@ def asks_for_beta(headers: Headers) -> bool:
     return "realtime=v1" in header_values(headers, "OpenAI-Beta") or "openai-beta.realtime-v1" in header_values(
         headers, "Sec-WebSocket-Protocol"
     )
+
+
+def offered_keys(headers: Headers) -> List[str]:
+    """The keys a handshake offers: ``Authorization: Bearer`` values and ``openai-insecure-api-key.`` subprotocols."""
+    given = [value[7:].strip() for value in header_values(headers, "Authorization") if value.lower().startswith("bearer ")]
+    offered = header_values(headers, "Sec-WebSocket-Protocol")
+    given += [p[len(_KEY_SUBPROTOCOL) :] for p in offered if p.startswith(_KEY_SUBPROTOCOL)]
+    return [key for key in given if key]
+
+
+def check_credentials(
+    headers: Headers,
+    api_key: Optional[str],
+    check_secret: Optional[Callable[[str], Optional[Tuple[int, str, Optional[str]]]]],
+) -> Any:
+    """The HTTP error answer for a handshake's credentials, or ``None`` when they pass.
+
+    A client secret (``ek_...``) must pass ``check_secret`` (issued, not
+    expired) whatever ``api_key`` is; any other key must equal ``api_key``
+    when one is required (compared in constant time); with no key required
+    and no secret offered, anything passes.
+    """
+    given = offered_keys(headers)
+    secrets = [key for key in given if key.startswith("ek_")]
+    for secret in secrets:
+        refusal = check_secret(secret) if check_secret is not None else (
+            401, "Incorrect API key provided: client secrets are not issued by this server.", "invalid_api_key")
+        if refusal is not None:
+            return json_error(*refusal)
+    if api_key is None:
+        return None
+    if not given:
+        return json_error(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an Authorization "
+            "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            None,
+        )
+    expected = api_key.encode("utf-8")
+    keys = [key for key in given if not key.startswith("ek_")]
+    # every account key offered must be the right one (compared in constant time)
+    if not all([hmac.compare_digest(key.encode("utf-8"), expected) for key in keys]):
+        return json_error(
+            401,
+            "Incorrect API key provided. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            "invalid_api_key",
+        )
+    return None

@@ -8,7 +8,6 @@ face is :mod:`realtime_sync.simulator`.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import threading
@@ -28,10 +27,20 @@ except ImportError as _exc:  # pragma: no cover - exercised without the extra
     ) from _exc
 
 from ..errors import ConfigurationError
-from .handshake import RedactingLogger, asks_for_beta, header_values, json_error, refuse_beta, shutdown_socket
+from .handshake import (
+    RedactingLogger,
+    asks_for_beta,
+    check_credentials,
+    header_values,
+    json_error,
+    offered_keys,
+    refuse_beta,
+    shutdown_socket,
+)
 from .mcp import McpServers
 from .replay import Replay, ReplaySession
 from .responder import Responder, Transcriber, default_responder
+from .rest import SimCall, SimRest, check_rest_options
 from .session import MAX_EVENT_BYTES, SimSession
 from .state import Closed, SimOptions
 from .wire import PROTOCOLS
@@ -45,7 +54,6 @@ logger = logging.getLogger(__name__)
 # connection with 1009 (message too big) rather than buffer without bound.
 _MAX_FRAME = 4 * MAX_EVENT_BYTES
 _REALTIME_SUBPROTOCOL = Subprotocol("realtime")
-_KEY_SUBPROTOCOL = "openai-insecure-api-key."
 _CONNECTING = State.CONNECTING
 _CLOSE_TIMEOUT = 1.0  # seconds stop() waits for a client to answer the close frame
 _Session = Union[SimSession, ReplaySession]
@@ -163,6 +171,9 @@ class RealtimeSimulator:
             many handshakes get HTTP 503 (a reconnection test's "the server
             refuses the first retry"). :meth:`refuse_next_connections` arms
             more at run time; :attr:`handshakes_refused` counts them all.
+        http_port: port of the REST side (client secrets, SIP calls: :mod:`.rest`;
+            :attr:`http_url`); 0: a free one, ``None``: no REST.
+        webhook_secret: the ``whsec_...`` :meth:`ring` signs with (default: a new one).
         replay: a recording (``RealtimeClient(record=...)``) to serve instead
             of simulating: each connection gets the next recorded connection's
             server frames, each answering the client frame it follows, in the
@@ -208,6 +219,8 @@ class RealtimeSimulator:
         mcp_servers: Optional[McpServers] = None,
         refuse_connections: int = 0,
         refuse_reconnections: int = 0,
+        http_port: Optional[int] = 0,
+        webhook_secret: Optional[str] = None,
         replay: Union[str, "os.PathLike[str]", None] = None,
         replay_strict: bool = True,
         replay_speed: Optional[float] = None,
@@ -226,6 +239,9 @@ class RealtimeSimulator:
         for name, count in (("refuse_connections", refuse_connections), ("refuse_reconnections", refuse_reconnections)):
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 raise ConfigurationError(f"{name} must be an int >= 0, not {count!r}")
+        check_rest_options(http_port)
+        #: The REST side (client secrets, calls), or ``None`` when ``http_port=None``.
+        self.rest = None if http_port is None else SimRest(host, http_port, require_api_key, webhook_secret)
         #: The recording served (``replay=``), or ``None``.
         self.replay = None if replay is None else Replay(replay, strict=replay_strict, speed=replay_speed)
         self.protocol = protocol if self.replay is None else self.replay.protocol
@@ -286,6 +302,25 @@ class RealtimeSimulator:
         """
         return f"ws://{self.host}:{self.port}/v1/realtime"
 
+    def _rest_side(self) -> SimRest:
+        if self.rest is None:
+            raise RuntimeError("this simulator serves no REST endpoints (http_port=None)")
+        return self.rest
+
+    @property
+    def http_url(self) -> str:
+        """The REST base URL, ``http://host:port/v1`` (``base_url=`` of :mod:`realtime_sync.rest`)."""
+        return self._rest_side().url
+
+    @property
+    def webhook_secret(self) -> str:
+        """The secret (``whsec_...``) the webhooks of :meth:`ring` are signed with."""
+        return self._rest_side().webhook_secret
+
+    def ring(self, webhook_url: str, **options: Any) -> SimCall:
+        """Ring a fake SIP call at ``webhook_url``: a :class:`~.rest.SimCall` (see :meth:`.rest.SimRest.ring`)."""
+        return self._rest_side().ring(webhook_url, **options)
+
     def start(self) -> RealtimeSimulator:
         """Bind the socket and start serving on a background thread; returns self.
 
@@ -316,6 +351,8 @@ class RealtimeSimulator:
                 target=server.serve_forever, name="realtime-sync-sim-server", daemon=True
             )
             self._thread.start()
+            if self.rest is not None:
+                self.rest.start()
         logger.info("realtime simulator listening on %s", self.url)
         return self
 
@@ -334,6 +371,8 @@ class RealtimeSimulator:
             sessions = list(self._sessions)
         if server is None:
             return
+        if self.rest is not None:
+            self.rest.stop(timeout)
         self._abort_handshakes()
         # close in parallel: each close waits up to close_timeout for the client's reply
         closers = [
@@ -513,30 +552,12 @@ class RealtimeSimulator:
         headers = request.headers
         # a header may come more than once: read every value (Headers.get raises then)
         offered = header_values(headers, "Sec-WebSocket-Protocol")
-        if self._api_key is not None:
-            given = [
-                value[7:].strip()
-                for value in header_values(headers, "Authorization")
-                if value.lower().startswith("bearer ")
-            ]
-            given += [p[len(_KEY_SUBPROTOCOL) :] for p in offered if p.startswith(_KEY_SUBPROTOCOL)]
-            given = [key for key in given if key]
-            if not given:
-                return json_error(
-                    401,
-                    "You didn't provide an API key. You need to provide your API key in an Authorization "
-                    "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                    None,
-                )
-            expected = self._api_key.encode("utf-8")
-            # every key offered must be the right one (compared in constant time)
-            if not all([hmac.compare_digest(key.encode("utf-8"), expected) for key in given]):
-                return json_error(
-                    401,
-                    "Incorrect API key provided. You can find your API key at "
-                    "https://platform.openai.com/account/api-keys.",
-                    "invalid_api_key",
-                )
+        refusal = check_credentials(headers, self._api_key, self.rest.check_client_secret if self.rest else None)
+        if refusal is None and self.rest is not None:
+            call_refusal = self.rest.check_call_path(request.path)  # ?call_id= of an unknown or unaccepted call
+            refusal = None if call_refusal is None else json_error(*call_refusal)
+        if refusal is not None:
+            return refusal
         if self.require_beta_header:
             beta = header_values(headers, "OpenAI-Beta")
             if "realtime=v1" not in beta and "openai-beta.realtime-v1" not in offered:
@@ -555,6 +576,7 @@ class RealtimeSimulator:
         headers = connection.request.headers
         protocol = "beta" if self.protocol == "beta" or asks_for_beta(headers) else "ga"
         session: _Session
+        call: Optional[SimCall] = None
         if self.replay is not None:
             session = self.replay.session(connection, asks_for_beta(headers))
         elif protocol == "beta" and self.refuse_beta:
@@ -562,6 +584,8 @@ class RealtimeSimulator:
             return
         else:
             session = SimSession(connection, model, self.options, protocol, intent)
+            if self.rest is not None:  # a client secret's or an accepted call's configuration
+                call = self.rest.bind(session, connection.request.path, offered_keys(headers))
         thread.name = f"realtime-sync-sim-conn-{session.id}"
         with self._lock:
             if self._stopping:
@@ -570,6 +594,8 @@ class RealtimeSimulator:
             if thread not in self._handler_threads:
                 self._handler_threads.append(thread)
             self.sessions_started += 1
+        if call is not None:
+            call.attach(session)
         logger.debug("simulator session %s opened (%s, model %s)", session.id, protocol, model)
         try:
             session.run()
