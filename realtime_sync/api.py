@@ -299,6 +299,16 @@ class RealtimeAPI(EventHandler):
                 f"refusing to send an API key in clear text over ws:// to {self._endpoint.host!r}; "
                 "use wss://, or a loopback host (127.0.0.1, localhost) for local servers"
             )
+        if endpoint_secrets and not self._endpoint.secure:
+            # a loopback server reached through a proxy on another host: the
+            # handshake crosses the network to that proxy in clear text
+            via = self._proxy_shown or environment_proxy(self._endpoint.host, False)
+            via_host = urlsplit(via).hostname if via else None
+            if via_host and not is_loopback(via_host):
+                raise InsecureTransportError(
+                    f"refusing to send an API key in clear text over ws:// through the proxy {via!r}; "
+                    "use wss://, or reach the local server without the proxy (set no_proxy)"
+                )
 
         if ping_interval is not None and (not _is_number(ping_interval) or ping_interval < 0):
             raise ConfigurationError("ping_interval must be None or a number of seconds >= 0")
@@ -417,8 +427,9 @@ class RealtimeAPI(EventHandler):
         then shuts the socket down. Idempotent, and safe from any thread,
         including from a callback on the receive thread (it then returns at
         once and the thread ends after the callback returns). ``close`` is
-        dispatched once, on the receive thread; when this returns on another
-        thread, the ``close`` callbacks have run.
+        dispatched once, on the receive thread (not at all when :meth:`connect`
+        has begun a new connection before the old one ended); when this
+        returns on another thread, the ``close`` callbacks have run.
 
         Args:
             timeout: seconds to wait for the receive thread; ``None`` waits for
@@ -546,6 +557,14 @@ class RealtimeAPI(EventHandler):
         def on_close(payload: Dict[str, Any], error: ConnectionClosedError) -> None:
             # waits begun while this connection was open raise before ``close`` runs
             self._fail_waiters(conn, error)
+            with self._state_lock:
+                superseded = self._conn is not conn
+            if superseded:
+                # disconnect() returned (from a callback, or past its timeout) and
+                # connect() has begun a new connection since: "close" is about that
+                # one, and listeners cannot tell this late end from its end
+                logger.debug("connection to %s ended after a new one began: %s", self.url, payload)
+                return
             self.dispatch("close", payload)
 
         conn = Connection(

@@ -1,39 +1,21 @@
 """RealtimeClient: the application control flow over one Realtime session.
 
-:class:`RealtimeClient` is the synchronous counterpart of the JavaScript
-reference client (``lib/client.js`` in ``openai/openai-realtime-api-beta``).
-It owns a :class:`~realtime_sync.api.RealtimeAPI` (the socket) and a
-:class:`~realtime_sync.conversation.Conversation` (the cache of items), keeps
-the session configuration, runs registered tools, and offers blocking helpers
-for scripts and notebooks::
+The synchronous counterpart of the JavaScript reference client
+(``lib/client.js`` in ``openai/openai-realtime-api-beta``): it owns a
+:class:`~realtime_sync.api.RealtimeAPI` (the socket) and a
+:class:`~realtime_sync.conversation.Conversation`, keeps the session
+settings, runs tools, and offers blocking helpers. It holds small parts from
+``realtime_sync._session`` and delegates to them (ARCHITECTURE.md draws them).
 
-    from realtime_sync import RealtimeClient
-
-    with RealtimeClient(api_key="sk-...") as client:
-        client.update_session(instructions="Answer in one sentence.")
-        reply = client.ask("What is the capital of France?", timeout=30)
-        print(reply["formatted"]["transcript"] or reply["formatted"]["text"])
-
-The client delegates to small parts in ``realtime_sync._session`` (see
-ARCHITECTURE.md). Events are dispatched on the receive thread (keep callbacks
-short, or pull from :meth:`RealtimeClient.events`); sending methods are safe
-from any thread; tool handlers run on a worker thread.
-
-Blocking helpers
-----------------
-``timeout`` is float seconds, ``None`` for ever. When it runs out the
-``wait_for_*`` helpers return ``None`` (as the reference client does), while
-:meth:`~RealtimeClient.ask` and :meth:`~RealtimeClient.restore_history`
-raise :class:`~realtime_sync.errors.RealtimeTimeoutError` saying what they
-waited for and how long. Any of them raises
-:class:`~realtime_sync.errors.ConnectionClosedError` at once when the
-connection ends while it waits, ``NotConnectedError`` when not connected, and
-``RuntimeError`` from inside a callback (where it would wait for ever).
+Blocking helpers: ``timeout`` is float seconds, ``None`` for ever. On timeout
+the ``wait_for_*`` helpers return ``None`` (as the reference does), ``ask()``
+and ``restore_history()`` raise ``RealtimeTimeoutError``; all raise
+``ConnectionClosedError`` when the connection ends while they wait,
+``NotConnectedError`` when not connected, ``RuntimeError`` inside a callback.
 """
 
 from __future__ import annotations
 
-import copy
 import queue
 import threading
 from typing import Any, ContextManager, Dict, List, Optional, Sequence, Tuple, Union, cast
@@ -43,12 +25,12 @@ from . import history as _history
 from ._session.control import SessionControl
 from ._session.inbound import Inbound
 from ._session.input_audio import InputAudio
-from ._session.outbound import Outbound, prepare_content, truncate_point
+from ._session.outbound import Outbound, mcp_approval_item, prepare_content, truncate_point
 from ._session.outlet import Outlet
 from ._session.reconnect import Reconnector, ReconnectPolicy
 from ._session.requests import Ask, ResponseQueue, Ticket, closed_error, pick_reply
 from ._session.sent import SentEvents
-from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG, SessionSettings, check_seconds
+from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG, SessionSettings, check_seconds, copy_config
 from ._session.tools import ToolBox
 from .api import RealtimeAPI
 from .conversation import Conversation
@@ -123,6 +105,7 @@ class RealtimeClient(EventHandler):
         self.conversation = Conversation()
         self._state_lock = threading.Lock()
         self._live = False
+        self._close_reported = False  # a close was dispatched since the last connect()
         self._tag: object = None  # this connection's tag on every waiter and handle
         self._session_created = False
         self._outlet = Outlet(self.dispatch, self.has_listeners)
@@ -221,6 +204,8 @@ class RealtimeClient(EventHandler):
         # Waiters for "close" itself are untagged: the close dispatch below wakes them.
         self._fail_waiters(tag, closed_error(payload, reconnecting=reconnecting))
         if not reconnecting:
+            with self._state_lock:
+                self._close_reported = True
             self._emit("close", payload)
         return True
 
@@ -261,6 +246,10 @@ class RealtimeClient(EventHandler):
             RealtimeConnectionError: already connected, or the socket layer's
                 error (refused, handshake status, timeout...).
         """
+        reconnector = self._reconnector
+        if reconnector is not None and not reconnector.is_worker_thread():
+            # a connection made by hand ends an automatic reconnection
+            reconnector.stop(join=not self._is_dispatching_thread())
         if self.is_connected():
             raise RealtimeConnectionError("already connected; call disconnect() first")
         self._recording.connecting(self.realtime)
@@ -277,6 +266,7 @@ class RealtimeClient(EventHandler):
         self._tools.open()
         with self._state_lock:
             self._live = True
+            self._close_reported = False
             self._tag = object()
             self._session_created = False
         self._inbound.new_session()
@@ -297,12 +287,15 @@ class RealtimeClient(EventHandler):
     def disconnect(self) -> None:
         """Close the socket, wake every blocked helper, clear the conversation. Idempotent; any thread."""
         self._recording.disconnecting()
-        was_reconnecting = self._reconnector.stop() if self._reconnector is not None else False
+        reconnector = self._reconnector
+        was_reconnecting = reconnector.stop(join=not self._is_dispatching_thread()) if reconnector is not None else False
         self._inbound.expired = False
         if self.realtime.is_connected():
             self.realtime.disconnect()
         ended = self._end_connection({"error": False, "code": None, "reason": None})
-        if was_reconnecting and not ended:  # the drop dispatched no close: this is the end
+        with self._state_lock:
+            reported = self._close_reported
+        if was_reconnecting and not ended and not reported:  # the drop dispatched no close: this is the end
             self._emit("close", {"error": False, "code": None, "reason": None})
         self._recording.disconnected()
         self.conversation.clear()
@@ -405,6 +398,13 @@ class RealtimeClient(EventHandler):
             data["event_id"] = event_id
         return str(self._send("conversation.item.create", data)["event_id"])
 
+    def answer_mcp_approval(self, approval_request_id: str, approve: bool, *, reason: Optional[str] = None) -> str:
+        """Answer an ``mcp_approval_request`` item with an ``mcp_approval_response``; return the event id.
+
+        Requests no response: call :meth:`create_response` next (the approved call runs in it).
+        """
+        return self.create_item(mcp_approval_item(approval_request_id, approve, reason))
+
     def delete_item(self, id: str) -> bool:  # noqa: A002 - the reference's name
         """Ask the server to delete an item; the conversation drops it at ``conversation.item.deleted``."""
         if not isinstance(id, str) or not id:
@@ -497,8 +497,9 @@ class RealtimeClient(EventHandler):
         if response is not None and not isinstance(response, dict):
             raise ConfigurationError("response must be a dict of response settings")
         self._refuse_if_reconnecting("create a response", connected=True)
+        options = copy_config(response, "the response settings")
         self._commit_pending_audio()
-        return self._responses.request(Ticket(options=copy.deepcopy(response)))
+        return self._responses.request(Ticket(options=options))
 
     def cancel_response(self, id: Optional[str] = None, sample_count: int = 0) -> Optional[Item]:  # noqa: A002
         """Stop the response in progress and, for audio, cut the item to what was heard. Any thread.
@@ -573,9 +574,8 @@ class RealtimeClient(EventHandler):
     def _refuse_to_block(self, name: str) -> None:
         if self._is_dispatching_thread():
             raise RuntimeError(
-                f"{name}() was called on the thread that delivers this client's events "
-                "(from inside a callback); it would wait for ever. Call it from another "
-                "thread, or react to the event in a callback instead."
+                f"{name}() was called inside a callback, on the thread that delivers this client's "
+                "events: it would wait for ever. Call it from another thread, or react in a callback."
             )
 
     def _wait(self, name: str, timeout: Optional[float], what: str) -> Any:

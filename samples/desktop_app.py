@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import queue
 import sys
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 try:
     import tkinter as tk
@@ -188,6 +188,20 @@ def open_window() -> Optional[tk.Tk]:
         return None
 
 
+def client_options(options: Dict[str, Any], token_url: Optional[str]) -> Dict[str, Any]:
+    """The client's keyword arguments; with ``token_url`` its key is a secret fetched from there.
+
+    The split a shipped app needs: your server keeps the account's key and
+    hands out ``ek_...`` secrets (``create_client_secret()``), each bound to
+    the session your server chose and valid for minutes; the app holds only that.
+    """
+    if not token_url:
+        return options
+    from token_server import fetch_secret  # the app half of samples/token_server.py
+
+    return dict(options, api_key=fetch_secret(token_url))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Open the window, connect, and run until the window is closed; returns the exit status."""
     parser = argparse.ArgumentParser(
@@ -196,13 +210,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         epilog="Talks to OpenAI when OPENAI_API_KEY is set, to REALTIME_SYNC_URL when that is set, "
         "else to the built-in simulator. Push-to-talk needs the audio extra and a microphone.",
     )
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--token-url",
+        metavar="URL",
+        help="connect with a short-lived client secret from your own token endpoint (POST URL -> "
+        '{"value": "ek_..."}, see samples/token_server.py) instead of an API key: an app you ship '
+        "must never hold the account's key",
+    )
+    args = parser.parse_args(argv)
     root = open_window()  # before connecting: without a display there is nothing to connect for
     if root is None:
         return 1
     try:
         with server_options(realtime=True) as options:
-            with RealtimeClient(**options) as client:
+            with RealtimeClient(**client_options(options, args.token_url)) as client:
                 voice_chat = start_voice(client)
                 App(root, client, voice_chat)
                 print("desktop_app: window open (close it, or press Ctrl-C here, to quit)", flush=True)

@@ -485,8 +485,10 @@ def test_a_refused_first_reconnection_is_retried_and_a_malformed_frame_is_no_rea
     from realtime_sync.client import ReconnectPolicy
 
     # a frame that is not JSON follows event 2 (an error dispatch; the connection goes on);
-    # the socket is cut after event 4, around the first item's confirmation: the second send races with it
-    simulator = make_simulator(malformed_frame_after=2, drop_after=4, refuse_reconnections=1)
+    # events 1-5 are session.created, conversation.created, session.updated and the first
+    # item's conversation.item.added and .done (GA confirms an item twice): the sixth (the
+    # second item's) cuts the socket instead
+    simulator = make_simulator(malformed_frame_after=2, drop_after=5, refuse_reconnections=1)
     policy = ReconnectPolicy(attempts=3, initial_delay=0, jitter=0, timeout=5)
     with RealtimeClient(url=simulator.url, reconnect=policy) as client:
         recorder = _record(client, "reconnecting", "reconnected", "close", "error", "conversation.item.appended")

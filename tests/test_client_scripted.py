@@ -461,6 +461,36 @@ def test_active_response_error_is_retried_after_done(scripted: ScriptedServer, c
     assert [f["type"] for f in frames] == ["response.create", "response.create"]
 
 
+def test_an_active_response_the_client_never_saw_holds_the_retry_until_done(
+    scripted: ScriptedServer, client: RealtimeClient
+) -> None:
+    errors = _record(client, "error")
+    mark = scripted.mark()
+    client.reset_responses()  # the client forgets; the server still runs a response
+    client.create_response()
+    (create,) = scripted.wait_frames(mark, 1)
+    scripted.send(
+        {
+            "type": "error",
+            "error": {
+                "type": "invalid_request_error",
+                "code": "conversation_already_has_active_response",
+                "message": "Conversation already has an active response",
+                "event_id": create["event_id"],
+            },
+        }
+    )
+    errors.wait("error")
+    _sync(scripted, client)
+    client.realtime.send("input_audio_buffer.clear")  # frames arrive in order: all before it are in
+    frames = scripted.wait_frames(mark, 2)
+    # not resent at once (it would be refused again, and again)
+    assert [f["type"] for f in frames] == ["response.create", "input_audio_buffer.clear"]
+    scripted.response_done("resp_unknown")
+    frames = scripted.wait_frames(mark, 3)
+    assert [f["type"] for f in frames] == ["response.create", "input_audio_buffer.clear", "response.create"]
+
+
 # -- routing server events ---------------------------------------------------------------
 
 

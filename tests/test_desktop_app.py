@@ -94,6 +94,60 @@ def test_type_send_and_see_the_reply_in_the_window(display: str) -> None:
     assert state["widget_threads"] == ["MainThread"]  # Tk touched only from the Tk thread
 
 
+TOKEN_DRIVER = r"""
+import json, sys, time
+import tkinter as tk
+
+sys.path.insert(0, sys.argv[1])
+import desktop_app, token_server
+from realtime_sync import RealtimeClient
+from realtime_sync.errors import AuthenticationError
+from realtime_sync.simulator import RealtimeSimulator
+
+key = "sk-account-key-0123456789"
+with RealtimeSimulator(require_api_key=key) as sim:
+    server = token_server.serve_tokens(0, {"api_key": key, "base_url": sim.http_url})
+    token_url = "http://127.0.0.1:%d/token" % server.server_address[1]
+    options = desktop_app.client_options({"url": sim.url}, token_url)
+    try:
+        RealtimeClient(url=sim.url).connect(timeout=10)
+        keyless = "connected"
+    except AuthenticationError:
+        keyless = "refused"
+    with RealtimeClient(**options) as client:
+        root = tk.Tk()
+        app = desktop_app.App(root, client)
+        root.update()
+        app.entry.insert(0, "Hello with a secret")
+        app.send_button.invoke()
+        deadline = time.monotonic() + 30
+
+        def check():
+            if ("assistant: " in app.text() and app.status.cget("text") == "ready") or time.monotonic() > deadline:
+                root.quit()
+            else:
+                root.after(20, check)
+
+        root.after(20, check)
+        root.mainloop()
+        print(json.dumps({"key": options["api_key"][:3], "keyless": keyless, "text": app.text()}))
+        root.destroy()
+    server.shutdown()
+"""
+
+
+def test_the_app_connects_with_a_secret_from_a_token_endpoint(display: str) -> None:
+    env = clean_env(DISPLAY=display)
+    result = run_python(["-c", TOKEN_DRIVER, str(SAMPLES)], timeout=90, env=env, cwd=SAMPLES)
+    assert result.returncode == 0, result.stdout + result.stderr
+    state = json.loads(result.stdout.strip().splitlines()[-1])
+    assert state["key"] == "ek_"  # the app held a client secret, never the account's key
+    assert state["keyless"] == "refused"  # the simulator demands a key: the secret is what let the app in
+    lines = state["text"].splitlines()
+    assert lines[0] == "you: Hello with a secret" and lines[1].startswith("assistant: ")
+    assert "sk-account-key" not in result.stdout + result.stderr
+
+
 PUSH_TO_TALK_DRIVER = r"""
 import json, sys, time
 from pathlib import Path

@@ -515,3 +515,18 @@ def test_a_user_transcript_survives_conversation_item_done(ga_server: ScriptedSe
         assert client.conversation.get_item("item_v")["formatted"]["transcript"] == "lights off"
     finally:
         client.disconnect()
+
+
+def test_answers_to_forgotten_updates_are_not_matched_to_later_ones() -> None:
+    from realtime_sync._session.effective import EffectiveSession
+
+    effective = EffectiveSession()
+    effective.restart()
+    for n in range(40):  # more unanswered updates than are kept
+        effective.sending(f"evt_{n}", {"voice": f"v{n}"})
+    for _ in range(39):  # the answers come, oldest first
+        effective.answered("session.updated", None)
+    # the last update (voice v39) is still unanswered: it must still count
+    assert effective.value("voice") == (True, "v39")
+    effective.answered("session.updated", {"voice": "v39"})
+    assert effective.value("voice") == (True, "v39")

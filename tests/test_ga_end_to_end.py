@@ -20,6 +20,7 @@ import pytest
 from support_client import EventRecorder
 
 from realtime_sync import RealtimeClient
+from realtime_sync.errors import ConfigurationError
 
 pytest.importorskip("openai")
 pytest.importorskip("pydantic")
@@ -385,15 +386,25 @@ def test_an_mcp_approval(session_for: Callable[..., Session]) -> None:
     assert request["type"] == "mcp_approval_request"
     stored = session.client.conversation.get_item(request["id"])
     assert stored is not None and stored["formatted"]["tool"]["name"] == "search"
-    session.client.create_item(
-        {"type": "mcp_approval_response", "id": "mcpa_1", "approval_request_id": request["id"], "approve": True}
-    )
+    session.client.answer_mcp_approval(request["id"], True, reason="docs are public")
     session.client.create_response()
     done = session.wait_response_done(2)
     call, message = done["response"]["output"]
     assert call["type"] == "mcp_call" and json.loads(call["output"]) == {"pages": 3, "query": "realtime"}
     assert session.client.conversation.get_item(message["id"])["formatted"]["text"].startswith("Here is what search")
+    sent = [e["item"] for e in session.wire.of("client", "conversation.item.create")]
+    (answer,) = [item for item in sent if item["type"] == "mcp_approval_response"]
+    assert answer["approval_request_id"] == request["id"]
+    assert answer["approve"] is True and answer["reason"] == "docs are public" and answer["id"].startswith("mcpr_")
     assert session.errors() == []
+
+
+def test_an_mcp_approval_answer_is_checked_before_sending(session_for: Callable[..., Session]) -> None:
+    session = session_for(output_modalities=["text"])
+    for bad in (("", True), ("mcpr_1", "yes"), (None, False)):
+        with pytest.raises(ConfigurationError):
+            session.client.answer_mcp_approval(*bad)  # type: ignore[arg-type]
+    assert session.wire.of("client", "conversation.item.create") == []
 
 
 def test_the_demo_talks_ga_to_the_simulator() -> None:

@@ -34,6 +34,7 @@ class EffectiveSession:
         self._lock = threading.Lock()
         self._server: Optional[Dict[str, Any]] = None
         self._in_flight: List[Tuple[str, Dict[str, Any]]] = []
+        self._dropped = 0  # unanswered updates forgotten to bound the list
 
     @property
     def server(self) -> Optional[Dict[str, Any]]:
@@ -45,12 +46,16 @@ class EffectiveSession:
         with self._lock:
             self._server = None
             self._in_flight = []
+            self._dropped = 0
 
     def sending(self, event_id: str, session: Dict[str, Any]) -> None:
         """Note a ``session.update`` (its ``effective_session``) before the frame: its answer may come at once."""
         with self._lock:
             self._in_flight.append((event_id, session))
-            del self._in_flight[:-_IN_FLIGHT_KEPT]
+            excess = len(self._in_flight) - _IN_FLIGHT_KEPT
+            if excess > 0:  # the oldest are forgotten, but their answers still come first
+                del self._in_flight[:excess]
+                self._dropped += excess
 
     def rejected(self, event_id: object) -> bool:
         """An update was not sent, or the server refused it; ``True`` if it was one of ours."""
@@ -66,7 +71,11 @@ class EffectiveSession:
         with self._lock:
             if isinstance(session, dict):
                 self._server = session
-            if event_type == "session.updated" and self._in_flight:
+            if event_type != "session.updated":
+                return
+            if self._dropped:  # the answer to an update already forgotten
+                self._dropped -= 1
+            elif self._in_flight:
                 del self._in_flight[0]
 
     def value(self, key: str) -> Tuple[bool, Any]:

@@ -66,10 +66,6 @@ class InputAudio:
             return None
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
-    def has_pending(self) -> bool:
-        with self._lock:
-            return bool(self._pending)
-
     def clear_pending(self) -> None:
         with self._lock:
             self._pending = []

@@ -27,7 +27,7 @@ from .images import image_part
 from .inbound import now_iso
 from .sent import SentEvents
 
-__all__ = ["Outbound", "prepare_content", "truncate_point"]
+__all__ = ["Outbound", "prepare_content", "truncate_point", "mcp_approval_item"]
 
 Event = Dict[str, Any]
 
@@ -153,3 +153,22 @@ def truncate_point(item: Optional[Dict[str, Any]], item_id: str, sample_count: A
     )
     received = len(item.get("formatted", {}).get("audio", ()))
     return audio_index, math.floor(min(int(sample_count), received) / rate * 1000)
+
+
+def mcp_approval_item(approval_request_id: Any, approve: Any, reason: Optional[str]) -> Dict[str, Any]:
+    """The ``mcp_approval_response`` item answering an ``mcp_approval_request`` (with its own id, as GA requires)."""
+    if not isinstance(approval_request_id, str) or not approval_request_id:
+        raise ConfigurationError(f"approval_request_id must be the request item's id, got {approval_request_id!r}")
+    if not isinstance(approve, bool):
+        raise ConfigurationError(f"approve must be True or False, got {approve!r}")
+    if reason is not None and not isinstance(reason, str):
+        raise ConfigurationError(f"reason must be a str or None, got {type(reason).__name__}")
+    item: Dict[str, Any] = {
+        "type": "mcp_approval_response",
+        "id": generate_id("mcpr_"),
+        "approval_request_id": approval_request_id,
+        "approve": approve,
+    }
+    if reason is not None:
+        item["reason"] = reason
+    return item

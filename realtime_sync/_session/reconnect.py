@@ -34,7 +34,7 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import (
     AuthenticationError,
@@ -166,6 +166,9 @@ class Reconnector:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        # True while a worker is making attempts (not while it dispatches the outcome,
+        # when a new drop must start a new worker)
+        self._attempting = False
         #: True from a drop the policy retries until the client is reconnected
         #: or gives up: connections ending meanwhile dispatch no ``close``.
         self.active = False
@@ -194,15 +197,16 @@ class Reconnector:
         if not (self.active or self.policy.applies_to(close, expired)):
             return False
         history = self._snapshot()
-        if self._end(close, True) and not self.running:
+        if self._end(close, True):
             self.start(history, close, "the session expired" if expired else cause)
         return True
 
     def start(self, history: List[Dict[str, Any]], close: Dict[str, Any], cause: str) -> bool:
-        """Begin reconnecting after ``close`` (any thread); ``False`` if already running."""
+        """Begin reconnecting after ``close`` (any thread); ``False`` if attempts are under way."""
         with self._lock:
-            if self.running:
+            if self._attempting:
                 return False
+            self._attempting = True
             self.active = True
             self.attempt, self.cause, self.failure = 1, cause, None
             self._settled.clear()
@@ -216,10 +220,12 @@ class Reconnector:
             self._thread.start()
         return True
 
-    def stop(self) -> bool:
+    def stop(self, join: bool = True) -> bool:
         """Stop reconnecting (``disconnect()``); ``True`` if a drop was being reconnected.
 
-        Joins the worker (bounded by the policy's timeout) unless called on it.
+        Joins the worker (bounded by the policy's timeout) unless called on it
+        or ``join`` is false (a callback: the worker may be waiting for the
+        events that thread delivers; it ends once the connection is closed).
         """
         with self._lock:
             thread = self._thread
@@ -227,7 +233,7 @@ class Reconnector:
             was_active = self.active
             self.active = False
             self._settled.set()
-        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+        if join and thread is not None and thread.is_alive() and thread is not threading.current_thread():
             thread.join(self.policy.timeout + 5.0)
         return was_active
 
@@ -273,6 +279,18 @@ class Reconnector:
         )
 
     def _run(self, history: List[Dict[str, Any]], close: Dict[str, Any], cause: str, stop: threading.Event) -> None:
+        try:
+            outcome = self._attempts(history, close, cause, stop)
+        finally:
+            with self._lock:
+                self._attempting = False
+        if outcome is not None:
+            self._emit(*outcome)
+
+    def _attempts(
+        self, history: List[Dict[str, Any]], close: Dict[str, Any], cause: str, stop: threading.Event
+    ) -> Optional[Tuple[str, Dict[str, Any]]]:
+        """Make the attempts; the event to dispatch once they are over (``None`` when stopped)."""
         policy = self.policy
         last_error: Optional[BaseException] = None
         for attempt in range(1, policy.attempts + 1):
@@ -283,11 +301,12 @@ class Reconnector:
                 {"attempt": attempt, "attempts": policy.attempts, "delay": delay, "cause": cause, "close": close},
             )
             if stop.wait(delay):
-                return
+                return None
             try:
                 self._connect(policy.timeout)
-                if stop.is_set():
-                    return
+                if stop.is_set():  # disconnect() came during the handshake: close what it opened
+                    self._drop()
+                    return None
                 try:
                     self._replay(history, timeout=policy.timeout)
                 except BaseException:
@@ -296,7 +315,7 @@ class Reconnector:
             except Exception as exc:  # each failure is logged; the last one ends the client's connection
                 last_error = exc
                 if stop.is_set():
-                    return
+                    return None
                 logger.warning("reconnection attempt %d of %d failed: %s", attempt, policy.attempts, exc)
                 if not policy.retryable(exc):
                     break
@@ -304,12 +323,11 @@ class Reconnector:
             self.active = False
             self._settled.set()
             logger.info("reconnected after %s (attempt %d)", cause, attempt)
-            self._emit("reconnected", {"attempt": attempt, "cause": cause, "items": len(history)})
-            return
+            return "reconnected", {"attempt": attempt, "cause": cause, "items": len(history)}
         if stop.is_set():
-            return
+            return None
         reason = f"reconnection failed after {cause}: {last_error}" if last_error else f"reconnection failed after {cause}"
         self.failure = reason
         self.active = False
         self._settled.set()
-        self._emit("close", {"error": True, "code": close.get("code"), "reason": reason})
+        return "close", {"error": True, "code": close.get("code"), "reason": reason}

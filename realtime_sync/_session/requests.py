@@ -275,6 +275,11 @@ class ResponseQueue:
                 self._active_ticket = None
             if ticket is not None and code == ACTIVE_RESPONSE_CODE and self._live:
                 self._queued.appendleft(ticket)
+                if self._active is None:
+                    # The server runs a response this queue does not know of (after
+                    # reset(), or one started around the client): hold the queue until
+                    # a response.done, instead of resending at once, again and again.
+                    self._active = ""
                 return ticket, True
         return ticket, False
 
@@ -322,12 +327,7 @@ class ResponseQueue:
             if self._active_ticket is not None:
                 tickets.append(self._active_ticket)
             count = len(tickets) + (1 if self._active is not None and self._active_ticket is None else 0)
-            for ticket in self._in_flight.values():
-                _stop_timer(ticket)
-            self._in_flight.clear()
-            self._queued.clear()
-            self._active = None
-            self._active_ticket = None
+            self._forget_all()
         error = RealtimeError("the response was abandoned by reset_responses()")
         for ticket in tickets:
             if ticket.ask is not None:

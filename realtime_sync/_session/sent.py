@@ -28,8 +28,9 @@ def _placeholder(audio: Any) -> str:
 def without_audio(event: Event) -> Event:
     """``event`` with its base64 audio replaced by a placeholder (a shallow copy when changed).
 
-    Covers ``input_audio_buffer.append`` and the ``input_audio`` / ``audio``
-    content parts of ``conversation.item.create``.
+    Covers ``input_audio_buffer.append``, the ``input_audio`` / ``audio``
+    content parts of ``conversation.item.create`` and the data URLs of its
+    ``input_image`` parts.
     """
     event_type = event.get("type")
     if event_type == "input_audio_buffer.append":
@@ -41,17 +42,28 @@ def without_audio(event: Event) -> Event:
         if not isinstance(item, dict):
             return event
         content = item.get("content")
-        if isinstance(content, list) and any(
-            isinstance(part, dict) and isinstance(part.get("audio"), str) for part in content
-        ):
-            parts = [
-                dict(part, audio=_placeholder(part["audio"]))
-                if isinstance(part, dict) and isinstance(part.get("audio"), str)
-                else part
-                for part in content
-            ]
-            return dict(event, item=dict(item, content=parts))
+        if isinstance(content, list) and any(_bulky(part) for part in content):
+            return dict(event, item=dict(item, content=[_slim(part) if _bulky(part) else part for part in content]))
     return event
+
+
+def _is_data_url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("data:")
+
+
+def _bulky(part: Any) -> bool:
+    """Whether a content part carries base64 audio or an image data URL."""
+    return isinstance(part, dict) and (isinstance(part.get("audio"), str) or _is_data_url(part.get("image_url")))
+
+
+def _slim(part: Dict[str, Any]) -> Dict[str, Any]:
+    slim = dict(part)
+    if isinstance(slim.get("audio"), str):
+        slim["audio"] = _placeholder(slim["audio"])
+    if _is_data_url(slim.get("image_url")):
+        url = slim["image_url"]
+        slim["image_url"] = f"<{url[: url.find(',') if ',' in url else 0][:40]} data URL, {len(url)} chars>"
+    return slim
 
 
 class SentEvents:

@@ -27,6 +27,7 @@ from ..dialects import audio_format_from_ga, effective_session, session_from_ga
 from ..errors import ConfigurationError
 
 __all__ = [
+    "copy_config",
     "SessionSettings",
     "DEFAULT_SESSION_CONFIG",
     "DEFAULT_SERVER_VAD_CONFIG",
@@ -94,6 +95,18 @@ _AUDIO_KEYS: Dict[str, Dict[str, str]] = {
 SESSION_KEYS: FrozenSet[str] = _FLAT_KEYS | _GA_ONLY_KEYS | frozenset(_GA_SPELLED)
 
 
+
+def copy_config(value: Any, what: str) -> Any:
+    """A deep copy of user-given settings; ``ConfigurationError`` when nested too deeply to copy.
+
+    Settings are sent as JSON, so a value nested hundreds deep could never be
+    sent: say so, rather than let a bare ``RecursionError`` out.
+    """
+    try:
+        return copy.deepcopy(value)
+    except RecursionError:
+        raise ConfigurationError(f"{what}: nested too deeply to be sent as JSON") from None
+
 def turn_detection_kind(turn_detection: Any) -> Optional[str]:
     """The turn detection mode a ``turn_detection`` value puts the server in (``None``: off).
 
@@ -135,7 +148,7 @@ class SessionSettings:
                 ``{"id": ...}``, a tool without a name, or a tool name given
                 twice or among ``registered`` (added with ``add_tool``).
         """
-        checked = _flatten(copy.deepcopy(dict(config)))
+        checked = _flatten(copy_config(dict(config), "the session settings"))
         for key in ("input_audio_format", "output_audio_format"):
             if key in checked:
                 checked[key] = audio_format_from_ga(checked[key])

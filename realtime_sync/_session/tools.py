@@ -21,7 +21,6 @@ registered call in it has its output, the box asks for one follow-up
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import queue
@@ -31,6 +30,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 from ..errors import ConfigurationError, RealtimeConnectionError, RealtimeError, ToolError
 from ..types import ToolHandler
 from .requests import Ask, ResponseQueue, Sender, Ticket
+from .settings import copy_config
 
 __all__ = ["ToolCall", "ToolRunner", "ToolBox", "run_tool"]
 
@@ -301,7 +301,7 @@ class ToolBox:
             raise ConfigurationError('the tool definition needs a non-empty "name"')
         if not callable(handler):
             raise ConfigurationError(f'the handler of tool "{name}" must be callable')
-        stored = copy.deepcopy(definition)
+        stored: Dict[str, Any] = copy_config(definition, f'the definition of tool "{name}"')
         with self._lock:
             if name in self._registry:
                 raise ConfigurationError(f'tool "{name}" already added; remove_tool("{name}") first')

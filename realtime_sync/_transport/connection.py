@@ -249,7 +249,7 @@ class Connection:
             raise RealtimeTimeoutError(f"cannot send {what}: another send() has blocked for {io_timeout:g} s")
         try:
             sock = self._sock
-            if sock is None or not self.open or self.closing:
+            if sock is None or not self.open or self.closing or self._close_sent:  # nothing after a close frame
                 raise NotConnectedError(f"cannot send {what}: the connection has closed")
             sock.sendall(frame)
         except (socket.timeout, TimeoutError) as exc:
@@ -485,8 +485,9 @@ class Connection:
                 code, reason = parse_close(payload)
                 self._close_code = code
                 self._close_reason = self._redactor.text(reason) if reason else None
-                # answer with the same code (1000 for a close without one), then stop
-                self._send_close(code if code is not None and code not in (1005, 1006, 1015) else 1000, "")
+                # answer with the same code (1000 for a close without one, 1002 for a
+                # code no endpoint may send), then stop
+                self._send_close(_answer_code(code), "")
                 return True
             elif opcode == OP_PING:
                 self._send_control(OP_PONG, payload, 1.0)
@@ -594,3 +595,12 @@ class Connection:
 
 
 _CLOSE_TIMEOUT = "the server did not answer the close frame"
+
+
+def _answer_code(code: Optional[int]) -> int:
+    """The code to answer a close frame with (RFC 6455 7.4: some codes may never be sent)."""
+    if code is None or code in (1005, 1006, 1015):  # "no code" and local-only codes, as before
+        return 1000
+    if 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999:
+        return code
+    return 1002

@@ -41,8 +41,10 @@ def encode_event(event: Mapping[str, Any]) -> bytes:
             f"event {event_type!r} holds text that cannot be encoded as UTF-8 "
             f"(a lone surrogate at position {exc.start}?)"
         ) from None
-    except (TypeError, ValueError, RecursionError) as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"event {event_type!r} cannot be encoded as JSON: {exc}") from exc
+    except RecursionError:
+        raise ConfigurationError(f"event {event_type!r} is nested too deeply to be encoded as JSON") from None
 
 
 def _append_frame(event: Mapping[str, Any]) -> Optional[bytes]:

@@ -152,6 +152,7 @@ class FrameReader:
         self.pongs = 0
         #: bytes read so far
         self.received = 0
+        self._last_fill = 0.0  # monotonic time of the latest read that returned bytes
         #: set once the stream broke the rules; parse() returns nothing after it
         self.error: Optional[FrameError] = None
 
@@ -173,8 +174,10 @@ class FrameReader:
             count = sock.recv_into(self._view[self._end:])
             self._end += count
         self.received += count
-        if count and self.partial_since is None:
-            self.partial_since = time.monotonic()
+        if count:
+            self._last_fill = time.monotonic()
+            if self.partial_since is None:
+                self.partial_since = self._last_fill
         return count
 
     def _compact(self) -> None:
@@ -209,6 +212,7 @@ class FrameReader:
                 return out
         buffer = self._buffer
         start, end = self._start, self._end
+        first = start
         max_size = self._max_size
         append = out.append
         try:
@@ -261,6 +265,11 @@ class FrameReader:
             self._start = self._end = 0
             if not self._fragments and self._big is None:
                 self.partial_since = None
+        elif start != first and not self._fragments and self._big is None:
+            # a frame ended in the latest read, so the unfinished one after it
+            # began in that read: its deadline runs from then, not from the
+            # first byte of a message already delivered
+            self.partial_since = self._last_fill
         return out
 
     def _parse_block(self, data: bytes, end: int, out: List[Frame]) -> None:

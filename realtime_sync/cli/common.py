@@ -287,16 +287,6 @@ class ReplyPrinter:
         client.on("reconnecting", self._on_reconnecting)
         client.on("reconnected", self._on_reconnected)
 
-    def detach(self, client: Any) -> None:
-        """Remove the callbacks added by :meth:`attach`."""
-        client.off("conversation.updated", self._on_updated)
-        client.off("conversation.item.completed", self._on_completed)
-        client.realtime.off("server.response.done", self._on_response_done)
-        client.off("close", self._on_close)
-        client.off("error", self._on_error)
-        client.off("reconnecting", self._on_reconnecting)
-        client.off("reconnected", self._on_reconnected)
-
     # -- socket thread -------------------------------------------------
     def _on_updated(self, event: Dict[str, Any]) -> None:
         item = event.get("item") or {}

@@ -17,6 +17,7 @@ import traceback
 import urllib.parse
 from typing import Callable, List, Optional, Sequence, Tuple
 
+from .._transport.secrets import redact_url
 from .._version import __version__
 from ..errors import RealtimeConnectionError, RealtimeError, RealtimeTimeoutError, ServerError
 from .chat import run_chat, run_voice
@@ -69,10 +70,21 @@ def _speed(text: str) -> float:
     return value
 
 
+# A rejected argument is named with its credentials masked (user info, key
+# query parameters) or, for a header, not shown at all: argparse prints the
+# message, and a key typed on the command line must not reach a terminal or a
+# CI log that way.
+
+
 def _server_url(text: str) -> str:
-    parts = urllib.parse.urlsplit(text)
-    if parts.scheme.lower() not in ("ws", "wss", "http", "https") or not parts.netloc:
-        raise argparse.ArgumentTypeError("%r is not a WebSocket URL (ws://HOST:PORT/... or wss://...)" % text)
+    try:
+        parts = urllib.parse.urlsplit(text)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("ws", "wss", "http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(
+            "%r is not a WebSocket URL (ws://HOST:PORT/... or wss://...)" % redact_url(text)
+        )
     return text
 
 
@@ -80,20 +92,23 @@ def _header(text: str) -> Tuple[str, str]:
     name, sep, value = text.partition(":")
     name = name.strip()
     if not sep or not _HEADER_NAME.match(name):
-        raise argparse.ArgumentTypeError("%r is not NAME:VALUE (for example 'api-key: ...')" % text)
+        raise argparse.ArgumentTypeError(
+            "a --header is not NAME:VALUE (for example 'api-key: ...'); it is not shown, as it may hold a key"
+        )
     return name, value.strip()
 
 
 def _proxy(text: str) -> str:
-    parts = urllib.parse.urlsplit(text if "://" in text else "http://" + text)  # host:port is an HTTP proxy
-    if parts.scheme.lower() not in _PROXY_SCHEMES or not parts.hostname:
-        raise argparse.ArgumentTypeError(
-            "%r is not a proxy URL (http://HOST:PORT, or %s)" % (text, ", ".join(_PROXY_SCHEMES[1:]))
-        )
+    full = text if "://" in text else "http://" + text  # host:port is an HTTP proxy
     try:
+        parts = urllib.parse.urlsplit(full)
         _ = parts.port  # raises on a port out of range
     except ValueError:
-        raise argparse.ArgumentTypeError("%r has a bad port" % text) from None
+        raise argparse.ArgumentTypeError("%r is not a proxy URL, or has a bad port" % redact_url(full)) from None
+    if parts.scheme.lower() not in _PROXY_SCHEMES or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            "%r is not a proxy URL (http://HOST:PORT, or %s)" % (redact_url(full), ", ".join(_PROXY_SCHEMES[1:]))
+        )
     return text
 
 

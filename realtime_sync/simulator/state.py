@@ -16,8 +16,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
-import numpy as np
-
 from .responder import Responder, Transcriber, default_responder
 
 __all__ = ["Closed", "SendEvent", "SessionState", "SimOptions", "SimResponse"]
@@ -112,7 +110,3 @@ class SessionState:
         """The id of the last item of the conversation, or None (lock held)."""
         return str(self.items[-1]["id"]) if self.items else None
 
-    def assistant_audio(self, item_id: str) -> np.ndarray:
-        """The audio sent so far for an assistant item, as one int16 array (lock held)."""
-        chunks = self.audio[item_id][0]
-        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)

@@ -253,6 +253,21 @@ class ResponseStreamer:
             self._done_output_item(response, output_index, item, False)
         return math.ceil(len(arguments) / 4)
 
+    def _stream_arguments(
+        self, response: SimResponse, item: Dict[str, Any], arguments: str, event_type: str, where: Dict[str, Any]
+    ) -> None:
+        """Stream ``arguments`` into ``item["arguments"]`` as ``event_type`` deltas, paced, until cancelled."""
+        step = 12
+        for offset in range(0, len(arguments), step):
+            if not self._pace(response, offset / (CHARS_PER_SECOND * 4)):
+                return
+            delta = arguments[offset : offset + step]
+            with self.state.lock:
+                if response.cancel_event.is_set():
+                    return
+                item["arguments"] += delta
+                self._send({"type": event_type, **where, "delta": delta})
+
     def _stream_mcp_call(
         self, response: SimResponse, request: Dict[str, Any], arguments: str, approval_request_id: Optional[str]
     ) -> int:
@@ -270,16 +285,7 @@ class ResponseStreamer:
         }
         output_index = self._add_output_item(response, item)
         where = {"response_id": response.id, "item_id": item["id"], "output_index": output_index}
-        step = 12
-        for offset in range(0, len(arguments), step):
-            if not self._pace(response, offset / (CHARS_PER_SECOND * 4)):
-                break
-            delta = arguments[offset : offset + step]
-            with self.state.lock:
-                if response.cancel_event.is_set():
-                    break
-                item["arguments"] += delta
-                self._send({"type": "response.mcp_call_arguments.delta", **where, "delta": delta})
+        self._stream_arguments(response, item, arguments, "response.mcp_call_arguments.delta", where)
         with self.state.lock:
             self._send({"type": "response.mcp_call_arguments.done", **where, "arguments": item["arguments"]})
             self._send({"type": "response.mcp_call.in_progress", "item_id": item["id"], "output_index": output_index})
@@ -381,16 +387,7 @@ class ResponseStreamer:
         }
         output_index = self._add_output_item(response, item)
         where = {"response_id": response.id, "item_id": item_id, "output_index": output_index, "call_id": call_id}
-        step = 12
-        for offset in range(0, len(arguments), step):
-            if not self._pace(response, offset / (CHARS_PER_SECOND * 4)):
-                break
-            delta = arguments[offset : offset + step]
-            with self.state.lock:
-                if response.cancel_event.is_set():
-                    break
-                item["arguments"] += delta
-                self._send({"type": "response.function_call_arguments.delta", **where, "delta": delta})
+        self._stream_arguments(response, item, arguments, "response.function_call_arguments.delta", where)
         cancelled = response.cancel_event.is_set()
         with self.state.lock:
             self._send(

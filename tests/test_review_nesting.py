@@ -1,0 +1,53 @@
+"""Review: values nested too deeply give our ConfigurationError, never a bare RecursionError."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict
+
+import pytest
+
+from realtime_sync import RealtimeClient
+from realtime_sync.api import RealtimeAPI
+from realtime_sync.errors import ConfigurationError
+
+
+def _deep(levels: int = 5000) -> Dict[str, Any]:
+    top: Dict[str, Any] = {}
+    current = top
+    for _ in range(levels):
+        current["x"] = {}
+        current = current["x"]
+    return top
+
+
+@pytest.mark.parametrize("protocol", ["beta", "ga"])
+def test_send_of_a_deeply_nested_event_is_a_configuration_error(
+    make_simulator: Callable[..., Any], protocol: str
+) -> None:
+    simulator = make_simulator()
+    api = RealtimeAPI(simulator.url, protocol=protocol)
+    sent = []
+    api.on("client.*", sent.append)
+    api.connect(timeout=5)
+    try:
+        with pytest.raises(ConfigurationError, match="nested too deeply"):
+            api.send("response.create", {"response": {"metadata": _deep()}})
+        assert sent == []
+    finally:
+        api.disconnect()
+
+
+def test_client_settings_nested_too_deeply_are_a_configuration_error(make_simulator: Callable[..., Any]) -> None:
+    simulator = make_simulator()
+    client = RealtimeClient(url=simulator.url)
+    client.connect(timeout=5)
+    try:
+        deep = _deep()
+        with pytest.raises(ConfigurationError, match="nested too deeply"):
+            client.update_session(tools=[{"type": "function", "name": "f", "parameters": deep}])
+        with pytest.raises(ConfigurationError, match="nested too deeply"):
+            client.add_tool({"name": "g", "parameters": deep}, lambda arguments: 1)
+        with pytest.raises(ConfigurationError, match="nested too deeply"):
+            client.create_response({"metadata": deep})
+    finally:
+        client.disconnect()
