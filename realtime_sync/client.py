@@ -61,7 +61,8 @@ class RealtimeClient(EventHandler):
         response_start_timeout: seconds a ``response.create`` may go unanswered
             before it is given up (its :meth:`ask` fails, the queue moves on).
         reconnect: ``True`` or a :class:`ReconnectPolicy`: reconnect after an
-            unexpected close or a session expiry (see the README).
+            unexpected close or a session expiry (see the README). Meanwhile
+            sends raise ReconnectingError and :meth:`ask` waits (within its timeout).
         record: a file to record every frame of each connection to (JSON Lines,
             :mod:`realtime_sync.recording`; no key, no headers); see :meth:`record`.
         record_audio: keep audio in the recording (``False``: its length only).
@@ -114,23 +115,19 @@ class RealtimeClient(EventHandler):
         self._recording = ClientRecording(record, record_audio=record_audio)  # hooked before the inbound route
         hook = self._recording.hook(self._on_server_event)
         self.realtime = RealtimeAPI(url, api_key, debug=debug, headers=headers, query=query, on_server_event=hook, **api_options)
-        self._outbound = Outbound(self.realtime, self._sent, self._emit, self._outlet.wants)
+        self._reconnector: Optional[Reconnector] = None
+        self._outbound = Outbound(
+            self.realtime, self._sent, self._emit, self._outlet.wants, lambda kind: self._refuse_if_reconnecting(f"send {kind!r}")
+        )
         self._send = self._outbound.send
         self._responses = ResponseQueue(self._send, answer_timeout=response_start_timeout)
         self._input_audio = InputAudio(input_audio_window)
         self._tools = ToolBox(tool_timeout, self._send, self._responses)
         self._inbound = Inbound(
-            conversation=self.conversation,
-            responses=self._responses,
-            input_audio=self._input_audio,
-            tools=self._tools,
-            sent=self._sent,
-            protocol=lambda: self.realtime.protocol,
-            emit=self._emit,
-            wants=self._outlet.wants,
-            on_session_created=self._on_session_created,
+            conversation=self.conversation, responses=self._responses, input_audio=self._input_audio,
+            tools=self._tools, sent=self._sent, protocol=lambda: self.realtime.protocol, emit=self._emit,
+            wants=self._outlet.wants, on_session_created=self._on_session_created,
         )
-        self._reconnector: Optional[Reconnector] = None
         if reconnect:
             policy = reconnect if isinstance(reconnect, ReconnectPolicy) else ReconnectPolicy()
             self._reconnector = Reconnector(
@@ -217,6 +214,28 @@ class RealtimeClient(EventHandler):
     def is_connected(self) -> bool:
         """Whether the socket is open."""
         return self.realtime.is_connected()
+
+    def is_reconnecting(self) -> bool:
+        """Whether a reconnection is under way (from the drop until ``reconnected``, the replay included)."""
+        return self._reconnector is not None and self._reconnector.active
+
+    @property
+    def reconnect_policy(self) -> Optional[ReconnectPolicy]:
+        """The :class:`ReconnectPolicy` in force, or ``None`` (``reconnect=False``)."""
+        return self._reconnector.policy if self._reconnector is not None else None
+
+    def wait_for_reconnection(self, timeout: Optional[float] = None) -> bool:
+        """Block while a reconnection is under way; ``True`` if connected then (at once when not reconnecting)."""
+        self._refuse_to_block("wait_for_reconnection")
+        return (self._reconnector is None or self._reconnector.wait(timeout)) and self.is_connected()
+
+    def _refuse_if_reconnecting(self, what: str, *, connected: bool = False) -> None:
+        """Raise ReconnectingError while reconnecting (off its worker); with ``connected``, NotConnectedError too."""
+        refusal = self._reconnector.refusal(what) if self._reconnector is not None else None
+        if refusal is not None:
+            raise refusal
+        if connected and not self.realtime.is_connected():
+            raise NotConnectedError("not connected; call connect() first")
 
     def connect(self, timeout: Optional[float] = 10.0) -> bool:
         """Open the socket (``timeout``: seconds for the handshake) and send ``session.update``.
@@ -327,6 +346,7 @@ class RealtimeClient(EventHandler):
         Raises ConfigurationError (nothing stored or sent) for an unknown setting,
         one given both ways, or a bad format, ``turn_detection``, voice or tool.
         """
+        self._refuse_if_reconnecting("update_session()")  # before anything is stored
         self._session_control.update(config)
         return True
 
@@ -341,6 +361,7 @@ class RealtimeClient(EventHandler):
         ``{"definition", "handler"}``; ConfigurationError for no name, a
         handler that is not callable, or a name already taken.
         """
+        self._refuse_if_reconnecting("add_tool()")
         name = definition.get("name") if isinstance(definition, dict) else None
         if isinstance(name, str) and self._settings.defines_tool(name):
             raise ConfigurationError(f'tool "{name}" is already defined in session_config["tools"]')
@@ -351,6 +372,7 @@ class RealtimeClient(EventHandler):
 
     def remove_tool(self, name: str) -> bool:
         """Unregister a tool (and update the session). Raises ConfigurationError if unknown."""
+        self._refuse_if_reconnecting("remove_tool()")
         self._tools.remove(name)
         if self.realtime.is_connected():
             self.update_session()
@@ -403,8 +425,7 @@ class RealtimeClient(EventHandler):
         samples at the input rate, ``input_image`` from bytes, a path or a data URL), then
         request a response; ``[]`` only requests one."""
         parts = prepare_content(content, self.conversation.input_audio_format)
-        if not self.realtime.is_connected():
-            raise NotConnectedError("not connected; call connect() first")
+        self._refuse_if_reconnecting("send a user message", connected=True)
         self._send_user_message(parts, None)
         return True
 
@@ -442,8 +463,7 @@ class RealtimeClient(EventHandler):
         manual = self.get_turn_detection_type() is None
         # Record before sending (a speech event may follow the frame at once), in wire order.
         with self._input_audio.order:
-            if not self.realtime.is_connected():
-                raise NotConnectedError("not connected; call connect() first")
+            self._refuse_if_reconnecting("append input audio", connected=True)
             self._input_audio.record(pcm, manual=manual, rate=_audio.sample_rate(input_format))
             self._send("input_audio_buffer.append", payload)
         return True
@@ -476,8 +496,7 @@ class RealtimeClient(EventHandler):
         """
         if response is not None and not isinstance(response, dict):
             raise ConfigurationError("response must be a dict of response settings")
-        if not self.realtime.is_connected():
-            raise NotConnectedError("not connected; call connect() first")
+        self._refuse_if_reconnecting("create a response", connected=True)
         options = copy_config(response, "the response settings")
         self._commit_pending_audio()
         return self._responses.request(Ticket(options=options))
@@ -493,8 +512,7 @@ class RealtimeClient(EventHandler):
         Returns the item. Raises UnknownItemError (no such item) or
         ConfigurationError (not an assistant message, bad ``sample_count``).
         """
-        if not self.realtime.is_connected():
-            raise NotConnectedError("not connected; call connect() first")
+        self._refuse_if_reconnecting("cancel a response", connected=True)
         if id is None:
             self._responses.cancel()
             return None
@@ -541,15 +559,14 @@ class RealtimeClient(EventHandler):
     def wait_for_next(self, name: str, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
         """The payload of the next event ``name`` this client dispatches (``None`` on timeout).
 
-        While connected it raises ConnectionClosedError when the connection
-        ends (waiting for ``"close"`` returns its payload). Wire events are
-        waited for on :attr:`realtime`.
+        While connected, ConnectionClosedError when the connection ends (``"close"``
+        returns its payload). Wire events are waited for on :attr:`realtime`.
         """
         if not isinstance(name, str):
             raise TypeError(f"event name must be a str, not {type(name).__name__}")
         with self._state_lock:
             live = self._live
-        if not live or name == "close":
+        if not live or name == "close" or self.is_reconnecting():  # a plain wait (reconnected, ...)
             return super().wait_for_next(name, timeout)
         payload: Optional[Dict[str, Any]] = self._wait(name, timeout, "wait_for_next")
         return payload
@@ -564,6 +581,7 @@ class RealtimeClient(EventHandler):
     def _wait(self, name: str, timeout: Optional[float], what: str) -> Any:
         """Wait for the next ``name`` with a waiter tagged with this connection."""
         self._refuse_to_block(what)
+        self._refuse_if_reconnecting(f"{what}()")
         with self._state_lock:
             if not self._live:
                 raise NotConnectedError("not connected; call connect() first")
@@ -582,13 +600,16 @@ class RealtimeClient(EventHandler):
         response gives its partial item). ``timeout``: seconds for it all.
 
         Raises:
-            RealtimeTimeoutError: ``timeout`` ran out (the response goes on).
+            RealtimeTimeoutError: ``timeout`` ran out (the response goes on), or the
+                reconnection under way did not finish within it (nothing was sent).
             ServerError: the server rejected the message, or the response failed.
             ConnectionClosedError, NotConnectedError, RuntimeError: see "Blocking helpers".
         """
         if not isinstance(text, str):
             raise ConfigurationError(f"text must be a str, got {type(text).__name__}")
         self._refuse_to_block("ask")
+        if self._reconnector is not None:  # a reconnection under way: wait for it within the timeout
+            timeout = self._reconnector.time_left("ask()", timeout)
         with self._state_lock:
             if not self._live:
                 raise NotConnectedError("not connected; call connect() first")

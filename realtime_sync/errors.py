@@ -10,6 +10,7 @@ code written against the builtins keeps working::
      |    +-- AuthenticationError                     HTTP 401/403 at the handshake
      |    +-- HandshakeError                          any other HTTP status at the handshake
      |    +-- NotConnectedError                       an operation needs a connection
+     |    |    +-- ReconnectingError                  ... and the client is reconnecting after a drop
      |    +-- ConnectionClosedError                   the connection ended while waiting
      +-- RealtimeTimeoutError (TimeoutError)         a blocking call ran out of time
      +-- ProtocolError (ValueError)                  a server event is malformed or unexpected
@@ -35,6 +36,7 @@ __all__ = [
     "AuthenticationError",
     "HandshakeError",
     "NotConnectedError",
+    "ReconnectingError",
     "ConnectionClosedError",
     "RealtimeTimeoutError",
     "ProtocolError",
@@ -77,6 +79,25 @@ class AuthenticationError(HandshakeError):
 
 class NotConnectedError(RealtimeConnectionError):
     """An operation needs an open connection and there is none."""
+
+
+class ReconnectingError(NotConnectedError):
+    """A send or a wait while the client reconnects after a drop (``reconnect=``); nothing was sent.
+
+    Attributes:
+        attempt: the reconnection attempt under way (1-based).
+        attempts: how many attempts the policy allows.
+        cause: what ended the last connection ("the connection dropped (...)",
+            "the session expired").
+    """
+
+    def __init__(
+        self, message: str, *, attempt: Optional[int] = None, attempts: Optional[int] = None, cause: Optional[str] = None
+    ) -> None:
+        super().__init__(message)
+        self.attempt = attempt
+        self.attempts = attempts
+        self.cause = cause
 
 
 class ConnectionClosedError(RealtimeConnectionError):

@@ -547,6 +547,26 @@ def test_garbage_frames_are_reported_and_the_loop_goes_on(
     assert len([r for r in caplog.records if r.name == "realtime_sync.api"]) == 5
 
 
+@pytest.mark.parametrize("opener, closer", [("[", "]"), ('{"a":', "}")])
+def test_json_nested_too_deeply_gives_one_error_dispatch_and_the_loop_goes_on(
+    server: FixtureServer, make_api: Callable[..., RealtimeAPI], opener: str, closer: str
+) -> None:
+    api = make_api(server.url)
+    errors = Collector()
+    api.on("error", errors)
+    good = Collector()
+    api.on("server.*", good)
+    api.connect(timeout=5.0)
+    deep = '{"type": "x.deep", "event_id": "e1", "v": ' + opener * 5000 + "1" * (opener == '{"a":') + closer * 5000 + "}"
+    server.send(deep)
+    server.send_json({"type": "session.created", "event_id": "event_ok"})
+    assert good.wait(1)[0]["event_id"] == "event_ok"
+    (payload,) = errors.wait(1)
+    assert isinstance(payload["error"], ProtocolError) and "nested too deeply" in str(payload["error"])
+    assert payload["raw"] == deep[:200]
+    assert api.is_connected()
+
+
 def test_frames_parse_exactly_as_json_loads(
     server: FixtureServer, make_api: Callable[..., RealtimeAPI]
 ) -> None:
@@ -987,7 +1007,8 @@ def test_wait_for_next_raises_connection_closed_on_disconnect_and_lost_socket(
 
     api.connect(timeout=5.0)
     thread, outcome = _wait_in_thread(api, "server.session.updated", 30.0)
-    server.wait_for_connection().close_socket()  # TCP gone, no closing handshake
+    # the second connection: the server may register it after connect() returned
+    server.wait_for_connection(count=2).close_socket()  # TCP gone, no closing handshake
     thread.join(5.0)
     assert isinstance(outcome[0], ConnectionClosedError) and outcome[0].code is None
     assert outcome[0].reason  # what websocket-client said

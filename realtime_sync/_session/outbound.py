@@ -40,6 +40,8 @@ class Outbound:
         sent: the record of sent events (and request handles).
         emit: dispatches a client-level event (``realtime.event``).
         wants: whether anything listens for a client-level event name now.
+        gate: called with the event type before anything is sent; raises to
+            refuse the send (the client's: while it reconnects).
     """
 
     def __init__(
@@ -48,8 +50,10 @@ class Outbound:
         sent: SentEvents,
         emit: Callable[[str, Any], None],
         wants: Callable[[str], bool],
+        gate: Optional[Callable[[str], None]] = None,
     ) -> None:
         self._realtime = realtime
+        self._gate = gate
         self._sent = sent
         self._emit = emit
         self._wants = wants
@@ -61,9 +65,11 @@ class Outbound:
         is written, so it precedes any server event answering it.
 
         Raises:
-            NotConnectedError: not connected.
+            NotConnectedError: not connected (ReconnectingError: the client is reconnecting).
             RealtimeError: the socket layer's send failed.
         """
+        if self._gate is not None:
+            self._gate(event_type)
         if not self._realtime.is_connected():
             raise NotConnectedError(f"cannot send {event_type!r}: not connected; call connect() first")
         event: Event = {"event_id": generate_id("evt_"), "type": event_type}

@@ -2,12 +2,16 @@
 
 :class:`ReconnectPolicy` says when a connection that ended is reconnected
 and how often and how fast it is tried: an unexpected close (a network
-error, close code 1006 or 1011, a ping timeout: every ``close`` whose
-``error`` is true) or the end of a session that hit its maximum duration
-(``error`` code ``session_expired``) is retried, up to ``attempts`` times,
+error or a ping timeout: no close code; or close code 1001, 1006, 1011,
+1012, 1013 or 1014, the codes of a server going away, failing or
+restarting) or the end of a session that hit its maximum duration (``error``
+code ``session_expired``) is retried, up to ``attempts`` times,
 with exponential backoff and jitter, capped at ``max_delay`` seconds. A
 refused key (HTTP 401/403) or a handshake the server refuses with another 4xx
-status (a model that does not exist...) is never retried.
+status (a model that does not exist...) is never retried, nor is a close
+that says the client is at fault or that retrying would not help (1002,
+1003, 1007, 1008, 1009, 1010, and the application codes 4000-4999, such as
+4000 for a retired protocol).
 
 :class:`Reconnector` runs the attempts on its own thread
 (``realtime-sync-reconnect``), never on the receive thread. It is given what
@@ -18,7 +22,10 @@ conversation in the new session, ``emit`` dispatches ``reconnecting`` /
 ``reconnected``, and ``give_up(payload)`` ends the client's connection for
 good with a ``close`` payload naming the last cause. Nothing in flight when
 the socket dropped is sent again: the client fails those requests before
-reconnecting.
+reconnecting. While it reconnects (from the drop until ``reconnected``, the
+replay included) only the worker sends: :meth:`Reconnector.refusal` gives the
+:class:`~realtime_sync.errors.ReconnectingError` every other sender gets, and
+:meth:`Reconnector.wait` lets a blocking call wait for the outcome.
 """
 
 from __future__ import annotations
@@ -26,9 +33,17 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ..errors import AuthenticationError, ConfigurationError, HandshakeError
+from ..errors import (
+    AuthenticationError,
+    ConfigurationError,
+    HandshakeError,
+    NotConnectedError,
+    RealtimeTimeoutError,
+    ReconnectingError,
+)
 
 __all__ = ["ReconnectPolicy", "Reconnector"]
 
@@ -36,6 +51,10 @@ logger = logging.getLogger(__name__)
 
 #: The ``error`` code of a session that hit its maximum duration.
 SESSION_EXPIRED_CODE = "session_expired"
+
+#: Close codes worth a new connection: going away, abnormal end, server error,
+#: service restart, try again later, bad gateway (no code at all counts too).
+RETRIED_CLOSE_CODES = frozenset({1001, 1006, 1011, 1012, 1013, 1014})
 
 
 class ReconnectPolicy:
@@ -94,8 +113,11 @@ class ReconnectPolicy:
         return max(0.0, base)
 
     def applies_to(self, close: Dict[str, Any], expired: bool) -> bool:
-        """Whether a connection that ended with ``close`` is reconnected."""
-        return expired or bool(close.get("error"))
+        """Whether a connection that ended with ``close`` is reconnected (see the module docstring)."""
+        if expired:
+            return True
+        code = close.get("code")
+        return bool(close.get("error")) and (code is None or code in RETRIED_CLOSE_CODES)
 
     def retryable(self, exc: BaseException) -> bool:
         """Whether a failed attempt may be tried again (never for refused credentials or a 4xx)."""
@@ -150,6 +172,13 @@ class Reconnector:
         #: True from a drop the policy retries until the client is reconnected
         #: or gives up: connections ending meanwhile dispatch no ``close``.
         self.active = False
+        #: The attempt under way and what ended the last connection (for messages).
+        self.attempt = 0
+        self.cause = ""
+        #: The ``close`` reason of the last reconnection that gave up, else ``None``.
+        self.failure: Optional[str] = None
+        self._settled = threading.Event()  # set while not reconnecting
+        self._settled.set()
 
     @property
     def running(self) -> bool:
@@ -179,6 +208,8 @@ class Reconnector:
                 return False
             self._attempting = True
             self.active = True
+            self.attempt, self.cause, self.failure = 1, cause, None
+            self._settled.clear()
             self._stop = threading.Event()
             self._thread = threading.Thread(
                 target=self._run,
@@ -201,12 +232,51 @@ class Reconnector:
             self._stop.set()
             was_active = self.active
             self.active = False
+            self._settled.set()
         if join and thread is not None and thread.is_alive() and thread is not threading.current_thread():
             thread.join(self.policy.timeout + 5.0)
         return was_active
 
     def is_worker_thread(self) -> bool:
         return self._thread is not None and self._thread is threading.current_thread()
+
+    def wait(self, timeout: Optional[float]) -> bool:
+        """Block until no reconnection is under way (reconnected, given up or stopped); ``False`` on timeout."""
+        return self._settled.wait(timeout)
+
+    def time_left(self, what: str, timeout: Optional[float]) -> Optional[float]:
+        """For a blocking send (``ask()``): wait out a reconnection under way within ``timeout``.
+
+        Returns the part of ``timeout`` left (``None``: no limit).
+
+        Raises:
+            RealtimeTimeoutError: still reconnecting when ``timeout`` ran out.
+            NotConnectedError: the reconnection failed.
+        """
+        if self.refusal(what) is None:
+            return timeout
+        started = time.monotonic()
+        if not self.wait(timeout):
+            raise RealtimeTimeoutError(
+                f"{what} waited {timeout:g} s for the client to reconnect (attempt {self.attempt} of "
+                f"{self.policy.attempts}, after: {self.cause}); nothing was sent"
+            )
+        if self.failure is not None:
+            raise NotConnectedError(f"{what} sent nothing: {self.failure}")
+        return None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+
+    def refusal(self, what: str) -> Optional[ReconnectingError]:
+        """The error for ``what`` (``"send 'response.create'"``) while reconnecting, off the worker; else ``None``."""
+        if not self.active or self.is_worker_thread():
+            return None
+        attempt, attempts, cause = self.attempt, self.policy.attempts, self.cause
+        return ReconnectingError(
+            f"cannot {what}: the client is reconnecting (attempt {attempt} of {attempts}, after: {cause}); "
+            "nothing was sent. Send again after the 'reconnected' event (wait_for_reconnection() waits for it).",
+            attempt=attempt,
+            attempts=attempts,
+            cause=cause,
+        )
 
     def _run(self, history: List[Dict[str, Any]], close: Dict[str, Any], cause: str, stop: threading.Event) -> None:
         try:
@@ -224,6 +294,7 @@ class Reconnector:
         policy = self.policy
         last_error: Optional[BaseException] = None
         for attempt in range(1, policy.attempts + 1):
+            self.attempt = attempt
             delay = policy.delay(attempt)
             self._emit(
                 "reconnecting",
@@ -250,10 +321,13 @@ class Reconnector:
                     break
                 continue
             self.active = False
+            self._settled.set()
             logger.info("reconnected after %s (attempt %d)", cause, attempt)
             return "reconnected", {"attempt": attempt, "cause": cause, "items": len(history)}
         if stop.is_set():
             return None
-        self.active = False
         reason = f"reconnection failed after {cause}: {last_error}" if last_error else f"reconnection failed after {cause}"
+        self.failure = reason
+        self.active = False
+        self._settled.set()
         return "close", {"error": True, "code": close.get("code"), "reason": reason}

@@ -518,7 +518,7 @@ class Connection:
                 except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError
                     report(payload, f"not valid UTF-8 JSON ({exc})", None)
                     return
-                except RecursionError:
+                except RecursionError:  # arrays or objects nested deeper than the parser goes
                     report(payload, "JSON nested too deeply to parse", None)
                     return
                 if type(event) is not dict:

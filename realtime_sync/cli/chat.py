@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable, Dict, Optional, TextIO, Union
 
-from ..errors import RealtimeError, RealtimeTimeoutError
+from ..errors import RealtimeError, RealtimeTimeoutError, ReconnectingError
 from .common import ReplyPrinter, connect_client, open_backend, simulator_speed
 
 __all__ = ["run_chat", "run_voice"]
@@ -149,7 +149,7 @@ def run_chat(args: argparse.Namespace, *, stdin: TextIO, out: TextIO, err: TextI
                     continue
                 try:
                     printer.take_turn(client, text, args.timeout)
-                except RealtimeTimeoutError as exc:  # the turn was abandoned: say so and go on
+                except (RealtimeTimeoutError, ReconnectingError) as exc:  # abandoned, or cut off by a drop: go on
                     out.flush()
                     err.write("realtime-sync: error: %s\n" % exc)
                     err.flush()

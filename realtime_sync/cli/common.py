@@ -17,7 +17,14 @@ import sys
 import threading
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 
-from ..errors import ConfigurationError, ConnectionClosedError, RealtimeError, RealtimeTimeoutError, ServerError
+from ..errors import (
+    ConfigurationError,
+    ConnectionClosedError,
+    RealtimeError,
+    RealtimeTimeoutError,
+    ReconnectingError,
+    ServerError,
+)
 
 __all__ = [
     "API_KEY_ENV",
@@ -175,14 +182,16 @@ def client_options(args: argparse.Namespace, backend: Backend) -> Dict[str, Any]
 
 
 def make_client(args: argparse.Namespace, backend: Backend) -> Any:
-    """A ``RealtimeClient`` for ``backend`` built from the command line's options.
+    """A ``RealtimeClient`` for ``backend`` built from the command line's options (reconnecting unless ``--no-reconnect``).
 
     The server's ``error`` events are remembered on ``args.server_errors`` (when
     that list exists), so that a closed connection can be explained by them.
     """
     from ..client import RealtimeClient
 
-    client = RealtimeClient(**client_options(args, backend))
+    # Reconnection is on (a dropped connection or an expired session carries the
+    # conversation over to a new one) unless --no-reconnect was given.
+    client = RealtimeClient(reconnect=bool(getattr(args, "reconnect", True)), **client_options(args, backend))
     errors: Optional[List[ServerError]] = getattr(args, "server_errors", None)
     if errors is not None:
 
@@ -253,6 +262,8 @@ class ReplyPrinter:
 
     A turn given up on with :meth:`abandon_turn` (its reply was too slow) is
     silenced until it ends, so its late words never mix with the next turn's.
+    A turn cut off by a dropped connection ends when the client starts
+    reconnecting; the reconnection is reported on ``err`` in a line each.
     """
 
     def __init__(self, out: TextIO, *, prefix: str = "assistant> ", err: Optional[TextIO] = None) -> None:
@@ -263,6 +274,7 @@ class ReplyPrinter:
         self._open_item: Optional[str] = None
         self._abandoned = 0  # turns given up on that have not ended yet
         self._turn_done = threading.Event()
+        self._cut_off = False  # the current turn ended with the connection (the client reconnects)
         self.last_response: Optional[Dict[str, Any]] = None
 
     def attach(self, client: Any) -> None:
@@ -272,6 +284,8 @@ class ReplyPrinter:
         client.realtime.on("server.response.done", self._on_response_done)
         client.on("close", self._on_close)
         client.on("error", self._on_error)
+        client.on("reconnecting", self._on_reconnecting)
+        client.on("reconnected", self._on_reconnected)
 
     # -- socket thread -------------------------------------------------
     def _on_updated(self, event: Dict[str, Any]) -> None:
@@ -328,6 +342,25 @@ class ReplyPrinter:
     def _on_close(self, event: Dict[str, Any]) -> None:
         self._turn_done.set()
 
+    def _on_reconnecting(self, event: Dict[str, Any]) -> None:  # the client's reconnection worker
+        with self._lock:
+            self._end_line()
+            self._notice(
+                "[reconnecting: attempt %s of %s, after: %s]" % (event.get("attempt"), event.get("attempts"), event.get("cause"))
+            )
+            if not self._turn_done.is_set():
+                self._cut_off = True
+                self._turn_done.set()
+
+    def _on_reconnected(self, event: Dict[str, Any]) -> None:
+        with self._lock:
+            self._notice("[reconnected: the conversation goes on (%s items carried over)]" % event.get("items"))
+
+    def _notice(self, line: str) -> None:
+        err = self._err if self._err is not None else sys.stderr
+        err.write(line + "\n")
+        err.flush()
+
     def _on_error(self, event: Dict[str, Any]) -> None:
         err = self._err if self._err is not None else sys.stderr
         with self._lock:
@@ -344,7 +377,9 @@ class ReplyPrinter:
     # -- main thread ---------------------------------------------------
     def expect_reply(self) -> None:
         """Call before sending a message, so that an earlier turn's end is not mistaken for this one."""
-        self._turn_done.clear()
+        with self._lock:
+            self._turn_done.clear()
+            self._cut_off = False
 
     def wait_for_turn(self, timeout: Optional[float]) -> bool:
         """Block until the reply to the last message (tool round trips included) is done.
@@ -378,14 +413,22 @@ class ReplyPrinter:
         On timeout the turn is abandoned (see :meth:`abandon_turn`) before the
         error is raised, so the caller may go on with the next message.
 
+        While the client reconnects, the message waits (up to ``timeout``) for it.
+
         Raises:
             RealtimeTimeoutError: no finished reply within ``timeout`` seconds.
+            ReconnectingError: the connection dropped during the turn, or the
+                client was still reconnecting after ``timeout`` (the message was not sent).
             ConnectionClosedError: the server closed the connection meanwhile.
         """
         self.expect_reply()
+        if getattr(client, "is_reconnecting", lambda: False)():
+            client.wait_for_reconnection(timeout)
         client.send_text(text)
         if not self.wait_for_turn(timeout):  # only a finite timeout runs out
             self.abandon_turn(client)
             raise RealtimeTimeoutError("no reply within %g seconds (--timeout sets the limit)" % (timeout or 0))
+        if self._cut_off:
+            raise ReconnectingError("the connection dropped during the reply; the client is reconnecting: send it again")
         if not client.is_connected():
             raise ConnectionClosedError("the server closed the connection")

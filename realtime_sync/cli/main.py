@@ -145,6 +145,13 @@ def _connection_options() -> argparse.ArgumentParser:
         metavar="URL",
         help="connect through this HTTP or SOCKS proxy (default: the environment's https_proxy / http_proxy)",
     )
+    group.add_argument(
+        "--no-reconnect",
+        dest="reconnect",
+        action="store_false",
+        help="end the session when the connection drops or the session expires "
+        "(default: reconnect and carry the conversation over)",
+    )
     group.add_argument("--instructions", help="system instructions for the session")
     group.add_argument("--voice", help="assistant voice (alloy, ash, ballad, coral, echo, sage, shimmer, verse, marin, cedar)")
     group.add_argument(

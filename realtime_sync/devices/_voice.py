@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 
-from ..errors import AudioDeviceError, ConfigurationError
+from ..client import RealtimeClient, ReconnectPolicy
+from ..errors import AudioDeviceError, ConfigurationError, ReconnectingError
 from ._microphone import ErrorCallback, Microphone
 from ._speaker import Speaker
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..client import RealtimeClient
 
 __all__ = ["VoiceChat"]
 
@@ -29,7 +27,10 @@ class VoiceChat:
     """A spoken conversation: microphone to the model, the model's audio to the speaker.
 
     Args:
-        client: a connected (or about to be connected) ``RealtimeClient``.
+        client: a connected (or about to be connected) ``RealtimeClient``;
+            ``None``: VoiceChat makes its own from ``client_options`` (``url``,
+            ``api_key``, ``model``...), connects it in :meth:`start` and
+            disconnects it in :meth:`stop`.
         microphone: a :class:`Microphone`; default: the default input device
             in the session's input format. VoiceChat takes over its delivery
             (its ``callback`` and ``client`` are set while the chat runs).
@@ -39,6 +40,9 @@ class VoiceChat:
         on_error: called once with an :class:`AudioDeviceError` when the
             microphone or the speaker fails while the chat runs (on the thread
             that noticed: the microphone worker or the socket thread).
+        reconnect: for the client VoiceChat makes: ``True`` (the default, the
+            client's default :class:`~realtime_sync.client.ReconnectPolicy`), a
+            policy, or ``False``. A client you pass keeps its own policy.
 
     With server VAD (the default) the server detects when the user speaks;
     when the user starts speaking over the assistant, the client dispatches
@@ -50,19 +54,36 @@ class VoiceChat:
     on the client's socket thread and only queue audio or interrupt the
     speaker (which never waits for the device) and send the cancel/truncate.
 
+    While the client reconnects after a drop, microphone audio is dropped
+    (nothing is sent) and the speaker stops the reply that was cut off; the
+    chat goes on once the client dispatches ``reconnected``.
+
     Nothing starts in the constructor; :meth:`start` (or ``with``) does.
-    Devices that VoiceChat created are closed by :meth:`stop`.
+    Devices (and the client) that VoiceChat created are closed by :meth:`stop`.
+
+    Raises:
+        ConfigurationError: ``reconnect`` or client options given with a client.
     """
 
     def __init__(
         self,
-        client: "RealtimeClient",
+        client: Optional[RealtimeClient] = None,
         microphone: Optional[Microphone] = None,
         speaker: Optional[Speaker] = None,
         *,
         push_to_talk: bool = False,
         on_error: Optional[ErrorCallback] = None,
+        reconnect: Union[bool, ReconnectPolicy, None] = None,
+        **client_options: Any,
     ) -> None:
+        self._own_client = client is None
+        if client is None:
+            client = RealtimeClient(reconnect=True if reconnect is None else reconnect, **client_options)
+        elif reconnect is not None or client_options:
+            given = sorted(client_options) + (["reconnect"] if reconnect is not None else [])
+            raise ConfigurationError(
+                f"{', '.join(given)} configure the client VoiceChat makes; pass them to your RealtimeClient instead"
+            )
         self.client = client
         self.on_error = on_error
         self.microphone = microphone
@@ -116,7 +137,10 @@ class VoiceChat:
                 self.microphone.on_error = self._report
             self.client.on("conversation.updated", self._on_updated)
             self.client.on("conversation.interrupted", self._on_interrupted)
+            self.client.on("reconnecting", self._on_reconnecting)
             try:
+                if self._own_client and not self.client.is_connected():
+                    self.client.connect()
                 self.speaker.start()
                 if self.push_to_talk:
                     self._sending.clear()
@@ -126,6 +150,8 @@ class VoiceChat:
             except BaseException:
                 self._unhook()
                 self._sending.clear()
+                if self._own_client:
+                    self.client.disconnect()
                 if self._own_mic:
                     self.microphone.close()
                     self.microphone = None
@@ -165,11 +191,14 @@ class VoiceChat:
                 self.speaker.interrupt()
                 if self._own_speaker:
                     self.speaker.close()
+            if self._own_client:
+                self.client.disconnect()
 
     def _unhook(self) -> None:
         for name, handler in (
             ("conversation.updated", self._on_updated),
             ("conversation.interrupted", self._on_interrupted),
+            ("reconnecting", self._on_reconnecting),
         ):
             try:
                 self.client.off(name, handler)
@@ -215,6 +244,8 @@ class VoiceChat:
         if self._sending.is_set():
             try:
                 self.client.append_input_audio(chunk)
+            except ReconnectingError:  # the client says so once, with its reconnecting event
+                logger.debug("microphone audio dropped while the client reconnects")
             except Exception as exc:
                 logger.warning("microphone audio not sent: %s", exc)
 
@@ -246,6 +277,11 @@ class VoiceChat:
     def _on_interrupted(self, event: Dict[str, Any]) -> None:
         # socket thread
         self._barge_in()
+
+    def _on_reconnecting(self, event: Dict[str, Any]) -> None:
+        # the reconnection worker: the reply being played was cut off with the connection
+        if self.speaker is not None:
+            self.speaker.interrupt()
 
     def _barge_in(self) -> None:
         if self.speaker is None:
