@@ -30,6 +30,8 @@ import hmac
 import json
 import logging
 import secrets
+import selectors
+import socket
 import threading
 import time
 import urllib.error
@@ -234,6 +236,7 @@ class SimRest:
         self.requests: List[Tuple[str, str, Any]] = []
         self._server: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
+        self._wake: Optional[Tuple[socket.socket, socket.socket]] = None
 
     @property
     def url(self) -> str:
@@ -247,18 +250,26 @@ class SimRest:
         server = ThreadingHTTPServer((self.host, self._requested_port), handler)
         server.daemon_threads = True
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="realtime-sync-sim-http", daemon=True)
+        self._wake = socket.socketpair()
+        self._thread = threading.Thread(
+            target=_serve_until_woken, args=(server, self._wake[0]), name="realtime-sync-sim-http", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: Optional[float] = 10.0) -> None:
         server, self._server = self._server, None
         thread, self._thread = self._thread, None
+        wake, self._wake = self._wake, None
         if server is None:
             return
-        server.shutdown()
-        server.server_close()
+        if wake is not None:
+            wake[1].send(b"x")  # wakes the serving loop at once (serve_forever would poll)
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+        server.server_close()
+        if wake is not None:
+            for end in wake:
+                end.close()
 
     # -- client secrets ------------------------------------------------------------
 
@@ -535,3 +546,15 @@ def check_rest_options(http_port: Optional[int]) -> None:
     if http_port is not None and (isinstance(http_port, bool) or not isinstance(http_port, int) or http_port < 0):
         raise ConfigurationError(f"http_port must be a port number (0: any free one) or None, not {http_port!r}")
 
+
+def _serve_until_woken(server: ThreadingHTTPServer, wake: socket.socket) -> None:
+    """Serve requests until a byte arrives on ``wake``; sleeps on the sockets, never polls."""
+    server.timeout = 0
+    with selectors.DefaultSelector() as selector:
+        selector.register(server.socket, selectors.EVENT_READ)
+        selector.register(wake, selectors.EVENT_READ)
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj is wake:
+                    return
+                server.handle_request()  # ready: accepts at once (timeout 0) and hands it to a thread
