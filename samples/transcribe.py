@@ -57,20 +57,29 @@ def main() -> None:
         with RealtimeTranscriber(
             model="gpt-4o-transcribe", language=args.language, include_logprobs=args.logprobs, **options
         ) as transcriber:
-            # callbacks run on the receive thread: print the words as they come
+            # Callbacks run on the receive thread, one at a time and in order: all the
+            # printing happens there, so a line never breaks into another utterance's words.
+            shown = []
+
+            def show(event: dict) -> None:
+                utterance = event["utterance"]
+                shown.append(utterance)
+                status = "failed: %s" % utterance.error if utterance.failed else repr(utterance.text)
+                print()  # ends the line of streamed words
+                print("[utterance %d] %s-%s ms %s" % (len(shown), utterance.start_ms, utterance.end_ms, status))
+                if utterance.logprobs:
+                    print("  tokens:", ", ".join("%s %.2f" % (p["token"], p["logprob"]) for p in utterance.logprobs))
+
             transcriber.on("utterance.delta", lambda event: print(event["delta"], end="", flush=True))
-            transcriber.on("utterance.completed", lambda event: print())
+            transcriber.on("utterance.completed", show)
+            transcriber.on("utterance.failed", show)
 
             for start in range(0, len(samples), RATE // 10):  # 100 ms chunks, as from a microphone
                 transcriber.append_audio(samples[start : start + RATE // 10])
 
             count = 0
-            for utterance in transcriber.utterances(timeout=10.0):  # ends after 10 s without an utterance
-                count += 1
-                status = "failed: %s" % utterance.error if utterance.failed else repr(utterance.text)
-                print("[utterance %d] %s-%s ms %s" % (count, utterance.start_ms, utterance.end_ms, status))
-                if utterance.logprobs:
-                    print("  tokens:", ", ".join("%s %.2f" % (p["token"], p["logprob"]) for p in utterance.logprobs))
+            for _utterance in transcriber.utterances(timeout=10.0):  # ends after 10 s without an utterance
+                count += 1  # each one was printed by show() before the iterator handed it out
                 if args.input is None and count == 2:
                     break  # the generated speech has two utterances
     print("done: %d utterance(s)" % count, file=sys.stderr)
