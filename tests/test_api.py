@@ -560,6 +560,13 @@ def test_json_nested_too_deeply_gives_one_error_dispatch_and_the_loop_goes_on(
     deep = '{"type": "x.deep", "event_id": "e1", "v": ' + opener * 5000 + "1" * (opener == '{"a":') + closer * 5000 + "}"
     server.send(deep)
     server.send_json({"type": "session.created", "event_id": "event_ok"})
+    try:
+        json.loads(deep)
+    except RecursionError:  # this interpreter's json cannot parse it (3.13's can): one error, then on
+        pass
+    else:  # valid JSON this json parses: delivered as any event, and the loop goes on
+        assert [e["event_id"] for e in good.wait(2)] == ["e1", "event_ok"] and errors.events == []
+        return
     assert good.wait(1)[0]["event_id"] == "event_ok"
     (payload,) = errors.wait(1)
     assert isinstance(payload["error"], ProtocolError) and "nested too deeply" in str(payload["error"])

@@ -1213,8 +1213,13 @@ def test_deeply_nested_tool_arguments_give_an_error_output_and_later_tools_still
     scripted.function_call("item_f1", "call_1", "echo", deep)
     scripted.function_call("item_f2", "call_2", "echo", '{"b": 2}', index=1)
     outputs = _tool_outputs(scripted, 2)
-    assert "nested too deeply" in outputs["call_1"]["error"]
-    assert outputs["call_2"] == "ok" and calls == [{"b": 2}]
+    try:
+        json.loads(deep)
+    except RecursionError:  # too deep for this interpreter's json: an error output, never a dead worker
+        assert "nested too deeply" in outputs["call_1"]["error"]
+        assert outputs["call_2"] == "ok" and calls == [{"b": 2}]
+    else:  # 3.13's json parses it: the call simply runs
+        assert outputs["call_1"] == "ok" and outputs["call_2"] == "ok" and calls[1] == {"b": 2}
     # the worker is alive: a later response's call runs too
     scripted.response_done("resp_1")
     scripted.wait_for("response.create")

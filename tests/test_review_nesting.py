@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Dict
 
 import pytest
@@ -30,9 +31,15 @@ def test_send_of_a_deeply_nested_event_is_a_configuration_error(
     api.on("client.*", sent.append)
     api.connect(timeout=5)
     try:
-        with pytest.raises(ConfigurationError, match="nested too deeply"):
+        try:
+            json.dumps(_deep())
+        except RecursionError:  # too deep for this interpreter's json: our error, nothing sent
+            with pytest.raises(ConfigurationError, match="nested too deeply"):
+                api.send("response.create", {"response": {"metadata": _deep()}})
+            assert sent == []
+        else:  # 3.13's json encodes it: it is sent like any event, never a bare RecursionError
             api.send("response.create", {"response": {"metadata": _deep()}})
-        assert sent == []
+            assert len(sent) == 1
     finally:
         api.disconnect()
 
