@@ -28,6 +28,7 @@ __all__ = [
     "ga_user_audio_item",
     "ga_user_text_item",
     "ga_event",
+    "GaModels",
 ]
 
 Event = Dict[str, Any]
@@ -154,3 +155,23 @@ def ga_user_text_item(item_id: str, text: str) -> Event:
         "role": "user",
         "content": [{"type": "input_text", "text": text}],
     }
+
+
+class GaModels:
+    """The strict GA checks as an object, for tests that pass a validator around (needs ``openai``)."""
+
+    def server_event(self, event: Event) -> Any:
+        model = check_ga_server_event(event)
+        assert event["event_id"].startswith("event_")
+        return model
+
+    def client_event(self, event: Event) -> Any:
+        return check_ga_client_event(event)
+
+    def refuses_client_event(self, event: Event) -> bool:
+        """True when the GA models refuse ``event`` (invalid, or a field they do not declare)."""
+        try:
+            check_ga_client_event(event)
+        except Exception:
+            return True
+        return False

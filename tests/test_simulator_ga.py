@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import numpy as np
 import pytest
 import websocket
+from support_ga import GaModels as Models
 
 from realtime_sync import audio
 from realtime_sync.simulator import RealtimeSimulator, Reply, default_responder
@@ -22,35 +23,10 @@ from realtime_sync.simulator import RealtimeSimulator, Reply, default_responder
 BETA = ["OpenAI-Beta: realtime=v1"]
 
 
-class Models:
-    """The openai package's GA models, refusing undeclared fields (``support_ga``'s checks)."""
-
-    def __init__(self) -> None:
-        pytest.importorskip("pydantic")
-        pytest.importorskip("openai.types.realtime")
-        import support_ga
-
-        self._ga = support_ga
-
-    def server_event(self, event: Dict[str, Any]) -> Any:
-        model = self._ga.check_ga_server_event(event)
-        assert event["event_id"].startswith("event_")
-        return model
-
-    def client_event(self, event: Dict[str, Any]) -> Any:
-        return self._ga.check_ga_client_event(event)
-
-    def refuses_client_event(self, event: Dict[str, Any]) -> bool:
-        """True when the GA models refuse ``event`` (invalid, or a field they do not declare)."""
-        try:
-            self._ga.check_ga_client_event(event)
-        except Exception:
-            return True
-        return False
-
-
 @pytest.fixture
 def models() -> Models:
+    pytest.importorskip("pydantic")
+    pytest.importorskip("openai.types.realtime")
     return Models()
 
 

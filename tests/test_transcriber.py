@@ -19,6 +19,7 @@ from typing import Any, Dict, List
 import numpy as np
 import pytest
 import websocket
+from support_ga import GaModels as Models
 
 from realtime_sync import audio
 from realtime_sync.errors import (
@@ -48,27 +49,10 @@ def silence(seconds: float) -> np.ndarray:
 SPEECH = np.concatenate([silence(0.5), tone(1.0), silence(0.8), tone(0.6), silence(1.5)])
 
 
-class Models:
-    """The openai package's GA models, refusing undeclared fields (``support_ga``'s checks)."""
-
-    def __init__(self) -> None:
-        pytest.importorskip("pydantic")
-        pytest.importorskip("openai.types.realtime")
-        import support_ga
-
-        self._ga = support_ga
-
-    def server_event(self, event: Dict[str, Any]) -> Any:
-        model = self._ga.check_ga_server_event(event)
-        assert event["event_id"].startswith("event_")
-        return model
-
-    def client_event(self, event: Dict[str, Any]) -> Any:
-        return self._ga.check_ga_client_event(event)
-
-
 @pytest.fixture
 def models() -> Models:
+    pytest.importorskip("pydantic")
+    pytest.importorskip("openai.types.realtime")
     return Models()
 
 
