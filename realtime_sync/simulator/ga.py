@@ -48,6 +48,7 @@ __all__ = [
     "item_to_ga",
     "event_to_ga",
     "session_to_ga",
+    "noise_reduction",
 ]
 
 GA_DEFAULT_MODEL = "gpt-realtime"
@@ -293,6 +294,15 @@ def _transcription(param: str, value: Any) -> Optional[Dict[str, Any]]:
     return dict(value)
 
 
+def noise_reduction(param: str, value: Any) -> Any:
+    """A checked ``audio.input.noise_reduction``: ``None`` or ``{"type": "near_field" | "far_field"}`` (a copy)."""
+    if value is not None:
+        value = _object(param, value, ("type",))
+        if value.get("type") not in ("near_field", "far_field"):
+            raise invalid_value(f"{param}.type", value.get("type"), ("near_field", "far_field"))
+    return copy.deepcopy(value)
+
+
 def _apply_audio(new: Dict[str, Any], old: Mapping[str, Any], value: Any, audio_sent: bool) -> None:
     audio = _object("session.audio", value, ("input", "output"))
     if "input" in audio:
@@ -303,12 +313,7 @@ def _apply_audio(new: Dict[str, Any], old: Mapping[str, Any], value: Any, audio_
         if "transcription" in given:
             new["input_audio_transcription"] = _transcription(f"{param}.transcription", given["transcription"])
         if "noise_reduction" in given:
-            reduction = given["noise_reduction"]
-            if reduction is not None:
-                reduction = _object(f"{param}.noise_reduction", reduction, ("type",))
-                if reduction.get("type") not in ("near_field", "far_field"):
-                    raise invalid_value(f"{param}.noise_reduction.type", reduction.get("type"), ("near_field", "far_field"))
-            new["input_audio_noise_reduction"] = copy.deepcopy(reduction)
+            new["input_audio_noise_reduction"] = noise_reduction(f"{param}.noise_reduction", given["noise_reduction"])
         if "turn_detection" in given:
             new["turn_detection"] = _turn_detection(f"{param}.turn_detection", given["turn_detection"], old["turn_detection"])
     if "output" in audio:

@@ -36,6 +36,7 @@ from .ga import (
     _unknown,
     default_ga_session,
     format_to_ga,
+    noise_reduction,
 )
 
 __all__ = [
@@ -153,12 +154,7 @@ def _apply_input(new: Dict[str, Any], old: Mapping[str, Any], value: Any) -> Non
             f"{param}.transcription", given["transcription"], old.get("input_audio_transcription")
         )
     if "noise_reduction" in given:
-        reduction = given["noise_reduction"]
-        if reduction is not None:
-            reduction = _object(f"{param}.noise_reduction", reduction, ("type",))
-            if reduction.get("type") not in ("near_field", "far_field"):
-                raise invalid_value(f"{param}.noise_reduction.type", reduction.get("type"), ("near_field", "far_field"))
-        new["input_audio_noise_reduction"] = copy.deepcopy(reduction)
+        new["input_audio_noise_reduction"] = noise_reduction(f"{param}.noise_reduction", given["noise_reduction"])
     if "turn_detection" in given:
         new["turn_detection"] = _turn_detection(f"{param}.turn_detection", given["turn_detection"], old["turn_detection"])
     transcription = new.get("input_audio_transcription") or {}
