@@ -59,7 +59,9 @@ from .frames import (
     FrameReader,
     encode_frame,
     parse_close,
-    readable_waiter,
+    configure,
+    send_all,
+    socket_receiver,
 )
 from .proxy import reveal_options
 from .secrets import Redactor, Secret, clear_traceback
@@ -251,7 +253,7 @@ class Connection:
             sock = self._sock
             if sock is None or not self.open or self.closing or self._close_sent:  # nothing after a close frame
                 raise NotConnectedError(f"cannot send {what}: the connection has closed")
-            sock.sendall(frame)
+            send_all(sock, frame)
         except (socket.timeout, TimeoutError) as exc:
             raise RealtimeTimeoutError(
                 f"cannot send {what}: the server accepted nothing for {io_timeout:g} s"
@@ -267,7 +269,7 @@ class Connection:
         if sock is None or not self._send_lock.acquire(timeout=wait):
             return False
         try:
-            sock.sendall(encode_frame(opcode, payload))
+            send_all(sock, encode_frame(opcode, payload))
             return True
         except OSError as exc:
             logger.debug("could not send a control frame to %s: %r", self.attempt.url, exc)
@@ -376,7 +378,7 @@ class Connection:
                 self.open = True
         if cancelled:
             return False
-        sock.settimeout(self._timing.io_timeout)  # bounds writes; reads wait in poll
+        configure(sock, self._timing.io_timeout)  # bounds writes; reads wait in socket_receiver
         logger.debug("connected to %s", self.attempt.url)
         if self._listeners.on_open is not None:
             try:
@@ -390,9 +392,8 @@ class Connection:
         sock = self._sock
         timing = self._timing
         reader = FrameReader(timing.max_frame_size)
-        fill, parse = reader.fill, reader.parse
-        wait_readable, close_waiter = readable_waiter(sock)
-        pending = getattr(sock, "pending", None)  # TLS records already decrypted
+        parse = reader.parse
+        receive, close_waiter = socket_receiver(sock, reader)
         deliver = self._deliverer()
         monotonic = time.monotonic
         ping_interval = timing.ping_interval
@@ -410,12 +411,9 @@ class Connection:
                     deadline = limit if deadline is None or limit < deadline else deadline
                 if self._close_deadline is not None and (deadline is None or self._close_deadline < deadline):
                     deadline = self._close_deadline
-                if (pending is not None and pending()) or wait_readable(
-                    None if deadline is None else max(0.0, deadline - monotonic())
-                ):
-                    if not fill(sock):
-                        self._end_reason = "the server closed the TCP connection without a close frame"
-                        return
+                if receive(None if deadline is None else max(0.0, deadline - monotonic())) == 0:
+                    self._end_reason = "the server closed the TCP connection without a close frame"
+                    return
                 frames = parse()
                 if reader.pongs != pongs:
                     pongs = reader.pongs
@@ -426,9 +424,9 @@ class Connection:
                     if overdue is not None:
                         # judge only what the socket has had time to deliver: read it first
                         drained = 0
-                        while drained < _DRAIN_LIMIT and ((pending is not None and pending()) or wait_readable(0.0)):
-                            count = fill(sock)
-                            if not count:
+                        while drained < _DRAIN_LIMIT:
+                            count = receive(0.0)
+                            if not count:  # nothing more (None), or the end (0)
                                 break
                             drained += count
                             frames.extend(parse())
