@@ -58,4 +58,4 @@ def _append_frame(event: Mapping[str, Any]) -> Optional[bytes]:
     if data.translate(None, _BASE64_ALPHABET):  # a character that is not base64
         return None
     head = json.dumps(event_id).encode("ascii")
-    return b'{"event_id":' + head + b',"type":"input_audio_buffer.append","audio":"' + data + b'"}'
+    return b"".join((b'{"event_id":', head, b',"type":"input_audio_buffer.append","audio":"', data, b'"}'))  # one copy
