@@ -88,6 +88,20 @@ def _status(pid: str, field: str) -> int:
     return 0
 
 
+def _context_switches() -> Dict[int, int]:
+    """Context switches of this process's threads so far (voluntary and not), from /proc, by thread id."""
+    totals: Dict[int, int] = {}
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/status") as status:
+                for line in status:
+                    if line.endswith("ctxt_switches:", 0, line.find(":") + 1):
+                        totals[int(task)] = totals.get(int(task), 0) + int(line.split()[1])
+        except OSError:  # a thread that ended meanwhile
+            pass
+    return totals
+
+
 def _cpu_seconds(pid: str) -> float:
     """User + system CPU time of a process (all its threads), from /proc."""
     with open(f"/proc/{pid}/stat") as stat:
@@ -307,10 +321,16 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1, pacers: i
         late.clear()
         ticks.clear()
         events0, sent0 = sum(s.events for s in sessions), sent[0]
+        times0, switches0 = os.times(), _context_switches()
         cpu0, wall0 = time.process_time(), time.monotonic()
         server_cpu0 = [_cpu_seconds(pid) for pid in server_pids]
         time.sleep(seconds)
         cpu = time.process_time() - cpu0
+        times1, switches1 = os.times(), _context_switches()
+        switches = {tid: count - switches0.get(tid, 0) for tid, count in switches1.items()}
+        pacer_ids = {thread.native_id for thread in pace_threads}
+        receive_ids = {t.native_id for t in threading.enumerate() if t.name.startswith("realtime-sync-recv")}
+        sys_cpu = times1.system - times0.system
         server_cpu = [_cpu_seconds(pid) - before for pid, before in zip(server_pids, server_cpu0)]
         wall = time.monotonic() - wall0
         received, sent_events = sum(s.events for s in sessions) - events0, sent[0] - sent0
@@ -338,6 +358,10 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1, pacers: i
             "threads_per_session": (threads - base_threads - len(pace_threads)) / n,  # pacers are not a session's
             "cpu_us_per_event": cpu / max(received + sent_events, 1) * 1e6,
             "cpu_share": cpu / wall,
+            "sys_share": sys_cpu / max(cpu, 1e-9),  # the kernel's part of this process's CPU
+            "switches_per_event": sum(switches.values()) / max(received + sent_events, 1),
+            "switches_per_append": sum(v for k, v in switches.items() if k in pacer_ids) / max(sent_events, 1),
+            "switches_per_received": sum(v for k, v in switches.items() if k in receive_ids) / max(received, 1),
             "events_per_s": (received + sent_events) / wall,
             "worst_p99_ms": max(per_session_p99) * 1000 if per_session_p99 else float("nan"),
             "p99_ms": _p99(all_lags) * 1000,
@@ -381,7 +405,9 @@ def _row(r: Dict[str, Any]) -> str:
         f"{r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['worst_p99_ms']:8.2f} ms {r['slowest_x_realtime']:6.2f}x "
         f"{r['pacer_p99_late_ms']:6.1f} ms {r['server_cpu_share'] * 100:5.1f}% {r['server_rss_per_session_mb']:6.2f} MB "
         f"{r['server_threads']:5d} {r['connect_s']:6.1f} s  {'yes' if r['carried'] else 'NO'}"
-        + f"  append {r['append_wall_us']:.0f} us wall / {r['append_cpu_us']:.0f} us CPU"
+        + f"  append {r['append_wall_us']:.0f} us wall / {r['append_cpu_us']:.0f} us CPU; kernel {r['sys_share'] * 100:.0f}% of CPU; "
+        + f"{r['switches_per_event']:.1f} context switches/event "
+        + f"({r['switches_per_append']:.1f} per append in the pacer, {r['switches_per_received']:.1f} per event received)"
         + (f"  errors: {r['errors']} ({r['first_error']})" if r["errors"] else "")
     )
 
