@@ -27,7 +27,7 @@ from ..errors import (
 )
 from .secrets import Redactor, redact_url
 
-__all__ = ["Attempt", "connect_error", "close_payload", "closed_error", "describe_failure", "server_message"]
+__all__ = ["Attempt", "answer_code", "connect_error", "close_payload", "closed_error", "describe_failure", "server_message"]
 
 
 class Attempt:
@@ -220,3 +220,12 @@ def close_payload(
     if reason is None and error:
         reason = end_reason or "the connection ended without a close frame"
     return {"error": error, "code": code, "reason": reason}
+
+
+def answer_code(code: Optional[int]) -> int:
+    """The code to answer a close frame with (RFC 6455 7.4: some codes may never be sent)."""
+    if code is None or code in (1005, 1006, 1015):  # "no code" and local-only codes, as before
+        return 1000
+    if 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999:
+        return code
+    return 1002
