@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, List, Tuple
 import pytest
 from support_ws import FixtureServer, raw_server, server_frame
 
-from realtime_sync._transport import connection as connection_module
+from realtime_sync._transport import config as config_module
 from realtime_sync._transport.frames import OP_TEXT, FrameReader, configure, encode_frame, send_all, socket_receiver
 from realtime_sync.api import RealtimeAPI
 from realtime_sync.errors import RealtimeTimeoutError
@@ -96,7 +96,7 @@ def test_configure_puts_a_plain_socket_in_blocking_mode_with_a_kernel_send_timeo
 
 
 def test_a_send_to_a_server_that_reads_nothing_is_a_timeout_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(connection_module, "IO_TIMEOUT", 0.5)
+    monkeypatch.setattr(config_module, "IO_TIMEOUT", 0.5)
     stop = threading.Event()
 
     def never_read(conn: socket.socket) -> None:
