@@ -30,7 +30,6 @@ the next ping but never makes a healthy connection look dead.
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import ssl
@@ -49,6 +48,7 @@ from ..errors import (
     RealtimeTimeoutError,
 )
 from .config import IO_TIMEOUT, Listeners, Timing
+from .encoding import decode_event
 from .failures import Attempt, answer_code, close_payload, closed_error, connect_error, describe_failure
 from .frames import (
     OP_BINARY,
@@ -58,9 +58,9 @@ from .frames import (
     OP_TEXT,
     FrameError,
     FrameReader,
+    configure,
     encode_frame,
     parse_close,
-    configure,
     send_all,
     socket_receiver,
 )
@@ -76,7 +76,6 @@ CLOSE_GRACE = 1.0
 _RAW_PREVIEW = 200
 _DRAIN_LIMIT = 8 * 1024 * 1024  # bytes read before judging an overdue deadline
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_RAW_DECODE = json.JSONDecoder().raw_decode
 
 
 class Connection:
@@ -440,22 +439,14 @@ class Connection:
     def _deliverer(self) -> Callable[[bytes], None]:
         """The per-message hot path: decode, parse once, check, hand to ``on_event``."""
         on_event = self._listeners.on_event
-        raw_decode, loads = _RAW_DECODE, json.loads
+        decode = decode_event
         report = self._report_malformed
         url = self.attempt.url
 
         def deliver(payload: bytes) -> None:
             try:
                 try:
-                    text = payload.decode("utf-8")
-                    # json.loads is raw_decode between two whitespace matches: call the
-                    # documented raw_decode and leave any other shape to json.loads
-                    try:
-                        event, end = raw_decode(text)
-                    except ValueError:
-                        end = -1
-                    if end != len(text):
-                        event = loads(text)
+                    event = decode(payload)
                 except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError
                     report(payload, f"not valid UTF-8 JSON ({exc})", None)
                     return
