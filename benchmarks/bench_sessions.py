@@ -405,7 +405,8 @@ def _row(r: Dict[str, Any]) -> str:
         f"{r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['worst_p99_ms']:8.2f} ms {r['slowest_x_realtime']:6.2f}x "
         f"{r['pacer_p99_late_ms']:6.1f} ms {r['server_cpu_share'] * 100:5.1f}% {r['server_rss_per_session_mb']:6.2f} MB "
         f"{r['server_threads']:5d} {r['connect_s']:6.1f} s  {'yes' if r['carried'] else 'NO'}"
-        + f"  append {r['append_wall_us']:.0f} us wall / {r['append_cpu_us']:.0f} us CPU; kernel {r['sys_share'] * 100:.0f}% of CPU; "
+        + f"  append {r['append_wall_us']:.0f} us wall / {r['append_cpu_us']:.0f} us CPU; "
+        + f"kernel {r['sys_share'] * 100:.0f}% of CPU; "
         + f"{r['switches_per_event']:.1f} context switches/event "
         + f"({r['switches_per_append']:.1f} per append in the pacer, {r['switches_per_received']:.1f} per event received)"
         + (f"  errors: {r['errors']} ({r['first_error']})" if r["errors"] else "")
