@@ -89,10 +89,8 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
-import ssl
 import threading
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import dialects
@@ -127,6 +125,9 @@ from .errors import (
 )
 from .events import EventHandler
 
+if TYPE_CHECKING:
+    import ssl
+
 __all__ = [
     "RealtimeAPI",
     "DEFAULT_URL",
@@ -155,7 +156,8 @@ def generate_id(prefix: str, length: int = 21) -> str:
     """Return ``prefix`` followed by random base58 characters, ``length`` in all.
 
     The reference client's id format: ``generate_id("evt_")`` gives ``evt_``
-    and 17 characters, drawn uniformly from :mod:`secrets` random bytes
+    and 17 characters, drawn uniformly from :func:`os.urandom` bytes (what
+    :func:`secrets.token_bytes` returns)
     (bytes 0-231 map four to a character; the rest are skipped).
 
     Raises:
@@ -166,7 +168,7 @@ def generate_id(prefix: str, length: int = 21) -> str:
         raise ValueError(f"length {length} leaves no room after prefix {prefix!r}")
     chars = b""
     while len(chars) < count:
-        chars += secrets.token_bytes(count + 8).translate(_ID_TABLE, _ID_SKIPPED)
+        chars += os.urandom(count + 8).translate(_ID_TABLE, _ID_SKIPPED)
     return prefix + chars[:count].decode("ascii")
 
 
