@@ -152,7 +152,10 @@ def _json_backend_module() -> Optional[Any]:
         from realtime_sync._transport import encoding
     except ImportError:
         return None
-    return encoding if hasattr(encoding, "_orjson") else None
+    if not hasattr(encoding, "_orjson"):
+        return None
+    getattr(encoding, "_backend", lambda: None)()  # looked up on first use: now
+    return encoding
 
 
 def _set_json_backend(orjson_module: Optional[Any]) -> Callable[[], None]:

@@ -179,3 +179,16 @@ def test_server_frames_and_appends_cross_a_real_socket_alike(backend: str) -> No
     assert math.isnan(events[1]["nan"]) and events[2]["lone"] == "\udc00"
     assert len(errors) == 1 and "not valid UTF-8 JSON" in str(errors[0]["error"])
     assert got_frame == [b'{"event_id":"evt_abc","type":"input_audio_buffer.append","audio":"' + _AUDIO.encode() + b'"}']
+
+
+def test_orjson_is_imported_on_first_use_not_with_the_package() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom realtime_sync import RealtimeClient\nfrom realtime_sync._transport import encoding\n"
+        "before = 'orjson' in sys.modules\nencoding.decode_event(b'{\"type\":\"x\"}')\n"
+        "print(before, encoding.JSON_BACKEND)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    assert out[0] == "False" and out[1] in ("orjson", "stdlib")

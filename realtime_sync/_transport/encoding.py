@@ -30,7 +30,7 @@ from typing import Any, List, Mapping, Optional
 
 from ..errors import ConfigurationError
 
-__all__ = ["encode_event", "decode_event", "JSON_BACKEND"]
+__all__ = ["encode_event", "decode_event"]  # and JSON_BACKEND, computed on first use (__getattr__)
 
 
 def _optional_orjson() -> Optional[Any]:
@@ -44,10 +44,22 @@ def _optional_orjson() -> Optional[Any]:
     return module
 
 
-_orjson = _optional_orjson()
+_UNSET: Any = object()
+_orjson: Any = _UNSET  # the orjson module, None without it; looked up on first use (import time stays low)
 
-#: ``"orjson"`` when the ``fast`` extra's parser serves the hot paths, else ``"stdlib"``.
-JSON_BACKEND = "orjson" if _orjson is not None else "stdlib"
+
+def _backend() -> Any:
+    global _orjson
+    if _orjson is _UNSET:
+        _orjson = _optional_orjson()
+    return _orjson
+
+
+def __getattr__(name: str) -> Any:  # PEP 562
+    if name == "JSON_BACKEND":
+        #: ``"orjson"`` when the ``fast`` extra's parser serves the hot paths, else ``"stdlib"``.
+        return "orjson" if _backend() is not None else "stdlib"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _RAW_DECODE = json.JSONDecoder().raw_decode
 _BIG = float(2**63)  # orjson's floats for integers it cannot hold are at least this large
@@ -61,10 +73,11 @@ def decode_event(payload: bytes) -> Any:
             (``json.JSONDecodeError``), with the standard library's message.
         RecursionError: nested deeper than this interpreter's ``json`` parses.
     """
-    if _orjson is not None:
+    orjson = _orjson if _orjson is not _UNSET else _backend()
+    if orjson is not None:
         try:
-            value = _orjson.loads(payload)
-        except _orjson.JSONDecodeError:
+            value = orjson.loads(payload)
+        except orjson.JSONDecodeError:
             pass  # the standard library decides, with its own error
         else:
             if _exact(value):
@@ -134,10 +147,11 @@ def _append_frame(event: Mapping[str, Any]) -> Optional[bytes]:
     if tuple(event) != _APPEND_KEYS:
         return None
     audio, event_id = event["audio"], event["event_id"]
-    if _orjson is not None and type(audio) is str and type(event_id) is str and type(event["type"]) is str:
+    orjson = _orjson if _orjson is not _UNSET else _backend()
+    if orjson is not None and type(audio) is str and type(event_id) is str and type(event["type"]) is str:
         try:
-            encoded: bytes = _orjson.dumps(event)  # strings only: json.dumps's bytes
-        except _orjson.JSONEncodeError:  # a lone surrogate: the general encoder's error
+            encoded: bytes = orjson.dumps(event)  # strings only: json.dumps's bytes
+        except orjson.JSONEncodeError:  # a lone surrogate: the general encoder's error
             return None
         return encoded
     if type(audio) is not str or type(event_id) is not str or not audio.isascii() or not event_id.isascii():
