@@ -7,7 +7,15 @@ script: ``realtime=True`` pacing, server VAD), and streams audio both ways
 at real time in every session:
 
 * in: one pacer thread appends a 100 ms chunk of quiet noise (below the VAD
-  threshold, so no turn is detected) to every session every 100 ms;
+  threshold, so no turn is detected) to every session every 100 ms
+  (``--pacers K`` splits the sessions over K threads). This is a modelling
+  choice, and the hardest one for the interpreter lock: a media gateway that
+  feeds every call from one loop. Each append is one blocking socket write,
+  which releases the lock, and the pacer then waits its turn behind the
+  receive threads, so at a few hundred sessions the wall time of an append
+  is several times its CPU time and this one thread is the first thing to
+  fall behind. A backend that appends from each call's own thread spreads
+  that wait (it measured worse here, with more threads contending);
 * out: each session asks for one long spoken reply, which the simulator
   streams at real time (100 ms audio deltas, a transcript delta per word).
 
@@ -27,7 +35,13 @@ for each N in ``--sessions``:
   processes) to the session's ``conversation.updated`` callback; the worst
   session's p99 and the p99 of all;
 * real time: the reply audio received in the window over the window's length
-  (the slowest session), and how late the input pacer ran (p99 of its ticks).
+  (the slowest session), and how late the input pacer ran (p99 of its ticks);
+* where the CPU goes: the kernel's share of this process's CPU, and context
+  switches per event (per append in the pacer, per event received in the
+  receive threads): waiting for the interpreter lock shows up there;
+* the machine's load average during the window: the real-time figures mean
+  little when other work keeps the two cores busy (CPU per event and the
+  switches are steadier).
 
 A level of N is "carried at real time" when the slowest session received at
 least 95% of real time, the input pacer's p99 lateness is under 100 ms and
@@ -336,6 +350,7 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1, pacers: i
         received, sent_events = sum(s.events for s in sessions) - events0, sent[0] - sent0
         for session in sessions:
             session.recording = False
+        load = os.getloadavg()[0]
         rss, threads = _status("self", "VmRSS"), threading.active_count()
         audio = sum(_audio_bytes(s) for s in sessions)
         server_rss = sum(_status(pid, "VmRSS") for pid in server_pids)
@@ -359,6 +374,7 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1, pacers: i
             "cpu_us_per_event": cpu / max(received + sent_events, 1) * 1e6,
             "cpu_share": cpu / wall,
             "sys_share": sys_cpu / max(cpu, 1e-9),  # the kernel's part of this process's CPU
+            "load_average": load,
             "switches_per_event": sum(switches.values()) / max(received + sent_events, 1),
             "switches_per_append": sum(v for k, v in switches.items() if k in pacer_ids) / max(sent_events, 1),
             "switches_per_received": sum(v for k, v in switches.items() if k in receive_ids) / max(received, 1),
@@ -408,7 +424,8 @@ def _row(r: Dict[str, Any]) -> str:
         + f"  append {r['append_wall_us']:.0f} us wall / {r['append_cpu_us']:.0f} us CPU; "
         + f"kernel {r['sys_share'] * 100:.0f}% of CPU; "
         + f"{r['switches_per_event']:.1f} context switches/event "
-        + f"({r['switches_per_append']:.1f} per append in the pacer, {r['switches_per_received']:.1f} per event received)"
+        + f"({r['switches_per_append']:.1f} per append in the pacer, {r['switches_per_received']:.1f} per event received); "
+        + f"load average {r['load_average']:.1f}"
         + (f"  errors: {r['errors']} ({r['first_error']})" if r["errors"] else "")
     )
 
