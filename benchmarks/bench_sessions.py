@@ -110,7 +110,8 @@ def serve(reply_seconds: float) -> int:
 
     def stamped_send(self: Any, event: Dict[str, Any]) -> Dict[str, Any]:
         if event.get("type") in _AUDIO_DELTAS:
-            event = dict(event, t_sent=time.monotonic())
+            delta = event["delta"]  # kept last: the simulator writes a last delta it encoded without a JSON scan
+            event = {**{k: v for k, v in event.items() if k != "delta"}, "t_sent": time.monotonic(), "delta": delta}
         return original_send(self, event)
 
     _outbox.Outbox.send = stamped_send  # type: ignore[method-assign]
@@ -347,6 +348,8 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1, pacers: i
             "append_wall_us": statistics.median(t[0] for t in ticks) / max(1, n // len(pace_threads)) * 1e6 if ticks else 0.0,
             "append_cpu_us": statistics.median(t[1] for t in ticks) / max(1, n // len(pace_threads)) * 1e6 if ticks else 0.0,
             "server_cpu_share": max(server_cpu) / wall,
+            # load-independent: the simulators' CPU seconds per second of reply audio delivered to one session
+            "server_cpu_per_session_s": sum(server_cpu) / max(sum(s.samples for s in sessions) / rate, 1e-9),
             "server_rss_per_session_mb": server_rss / 1024 / n,
             "server_threads": server_threads,
             "errors": len(errors),
@@ -382,6 +385,7 @@ def _row(r: Dict[str, Any]) -> str:
         f"{r['pacer_p99_late_ms']:6.1f} ms {r['server_cpu_share'] * 100:5.1f}% {r['server_rss_per_session_mb']:6.2f} MB "
         f"{r['server_threads']:5d} {r['connect_s']:6.1f} s  {'yes' if r['carried'] else 'NO'}"
         + f"  append {r['append_wall_us']:.0f} us wall / {r['append_cpu_us']:.0f} us CPU"
+        + f"  sim {r['server_cpu_per_session_s'] * 1000:.2f} ms CPU per session-second"
         + (f"  errors: {r['errors']} ({r['first_error']})" if r["errors"] else "")
     )
 
