@@ -86,7 +86,7 @@ defaults to 50 times real time, for tests.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, List
 
 from .cli import main
 from .responder import Reply, Responder, Transcriber, default_responder, synthesize_speech
@@ -120,3 +120,7 @@ def __getattr__(name: str) -> Any:
 
         return RealtimeSimulator
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))
