@@ -84,6 +84,17 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _workers(text: str) -> int:
+    """``--workers``: a count of processes, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of workers: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def build_parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
     """The simulator's argument parser (``prog`` names the command in its messages)."""
     parser = argparse.ArgumentParser(
@@ -113,6 +124,15 @@ def build_parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
         help="end each session after S seconds (error session_expired, then close), as the live service does",
     )
     add_pacing_arguments(parser)
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="serve from N processes on the same port (Linux; each carries a couple of hundred real-time "
+        "sessions; no REST side); default 1",
+    )
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one of --workers' processes
     parser.add_argument("--verbose", "-v", "--debug", action="store_true", help="log every event")
     return parser
 
@@ -147,6 +167,10 @@ def main(argv: Optional[Sequence[str]] = None, *, prog: Optional[str] = None) ->
     except ImportError as exc:
         print(f"{parser.prog}: {exc}", file=sys.stderr)
         return 1
+    from . import workers
+
+    if args.workers > 1 and not args.worker:
+        return workers.run_workers(args, parser)
     simulator = RealtimeSimulator(
         host=args.host,
         port=args.port,
@@ -154,26 +178,35 @@ def main(argv: Optional[Sequence[str]] = None, *, prog: Optional[str] = None) ->
         protocol=args.protocol,
         refuse_beta=args.refuse_beta,
         max_session_seconds=args.max_session_seconds,
+        http_port=None if args.worker else 0,
         **pacing,
     )
     try:
+        if args.worker:
+            simulator._listen_socket = workers.listen_socket(args.host, args.port)
         simulator.start()
     except OSError as exc:
         parser.error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.worker else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(message)s")
     previous = None
     if threading.current_thread() is threading.main_thread():
         # a service manager stops us with SIGTERM: stop as cleanly as on Ctrl-C
         previous = signal.signal(signal.SIGTERM, _terminate)
     status = 0
-    print(f"Realtime simulator listening on {simulator.url}  (REST: {simulator.http_url}; Ctrl-C to stop)", flush=True)
     try:
-        threading.Event().wait()
+        if args.worker:
+            workers.serve_worker()  # until the parent's pipe ends
+        else:
+            print(f"Realtime simulator listening on {simulator.url}  (REST: {simulator.http_url}; Ctrl-C to stop)", flush=True)
+            threading.Event().wait()
     except KeyboardInterrupt:
         status = EXIT_INTERRUPTED
-        print("stopping...", flush=True)
+        if not args.worker:
+            print("stopping...", flush=True)
     except _Terminated:
-        print("stopping...", flush=True)
+        if not args.worker:
+            print("stopping...", flush=True)
     finally:
         simulator.stop()
         if previous is not None:
