@@ -98,8 +98,12 @@ def _cpu_seconds(pid: str) -> float:
 # -- the server process -------------------------------------------------------------------
 
 
-def serve(reply_seconds: float) -> int:
-    """Run the simulator (real-time pacing) until stdin closes; print its port and dialect."""
+def serve(reply_seconds: float, shared_port: Optional[int] = None) -> int:
+    """Run the simulator (real-time pacing) until stdin closes; print its port and dialect.
+
+    ``shared_port``: listen on this port beside other processes, as the workers of
+    ``python -m realtime_sync.simulator --workers N`` do (``SO_REUSEPORT``).
+    """
     _raise_nofile()
     from realtime_sync.simulator import RealtimeSimulator, Reply
     from realtime_sync.simulator import outbox as _outbox
@@ -124,7 +128,12 @@ def serve(reply_seconds: float) -> int:
     ga = "protocol" in inspect.signature(RealtimeSimulator).parameters
     profile_path = os.environ.get("BENCH_SESSIONS_PROFILE")
     profiles = _profile_threads() if profile_path else []
-    with RealtimeSimulator(**options) as sim:
+    sim = RealtimeSimulator(**options)
+    if shared_port is not None:
+        from realtime_sync.simulator.workers import listen_socket
+
+        sim._listen_socket = listen_socket("127.0.0.1", shared_port)
+    with sim:
         print(f"PORT {sim.port} {'ga' if ga else 'beta'} {os.getpid()}", flush=True)
         sys.stdin.read()
     if profile_path:
@@ -406,9 +415,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--find-max", action="store_true", help="then raise N by 1.5x until a level is not carried")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--serve", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve is not None:
-        return serve(args.serve)
+        return serve(args.serve, args.serve_port)
     limits = _raise_nofile()
     if args.leads:
         import leads_ab

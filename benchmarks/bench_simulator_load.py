@@ -29,9 +29,10 @@ import base64
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -48,15 +49,19 @@ _SESSION = {
 }
 
 
-def _cpu(pid: str) -> List[float]:
-    """User and system CPU seconds of a process."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
+def _cpu(pids: List[str]) -> List[float]:
+    """User and system CPU seconds of processes, summed."""
+    total = [0.0, 0.0]
     tick = os.sysconf("SC_CLK_TCK")
-    return [int(fields[11]) / tick, int(fields[12]) / tick]
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total[0] += int(fields[11]) / tick
+        total[1] += int(fields[12]) / tick
+    return total
 
 
-async def _level(url: str, pid: str, n: int, warmup: float, seconds: float) -> Dict[str, Any]:
+async def _level(url: str, pids: List[str], n: int, warmup: float, seconds: float) -> Dict[str, Any]:
     from websockets.asyncio.client import connect
 
     noise = (np.random.default_rng(2).standard_normal(_RATE // 10) * 10).astype(np.int16)  # about -70 dBFS
@@ -95,9 +100,9 @@ async def _level(url: str, pid: str, n: int, warmup: float, seconds: float) -> D
     pacing = asyncio.ensure_future(pacer())
     await asyncio.sleep(warmup)
     recording[0] = True
-    cpu0, own0, wall0 = _cpu(pid), time.process_time(), time.monotonic()
+    cpu0, own0, wall0 = _cpu(pids), time.process_time(), time.monotonic()
     await asyncio.sleep(seconds)
-    cpu1, own, wall = _cpu(pid), time.process_time() - own0, time.monotonic() - wall0
+    cpu1, own, wall = _cpu(pids), time.process_time() - own0, time.monotonic() - wall0
     recording[0] = False
     stop.set()
     await pacing
@@ -121,13 +126,38 @@ async def _level(url: str, pid: str, n: int, warmup: float, seconds: float) -> D
     }
 
 
-def run_level(n: int, seconds: float, warmup: float) -> Dict[str, Any]:
-    """N light sessions against a fresh simulator process; the figures."""
-    url, _, pid, proc = bench_sessions.start_server(warmup + seconds + 30)
+def _start_workers(count: int, seconds: float) -> Tuple[str, List[str], List[Any]]:
+    """``count`` simulator processes on one port, as ``--workers`` runs them: the URL, their pids and processes."""
+    from realtime_sync.simulator.workers import _reserve
+
+    reserved = _reserve("127.0.0.1", 0)
+    port = reserved.getsockname()[1]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, bench_sessions.__file__, "--serve", str(seconds), "--serve-port", str(port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    pids = [proc.stdout.readline().split()[3] for proc in procs]  # type: ignore[union-attr]
+    reserved.close()
+    return f"ws://127.0.0.1:{port}", pids, procs
+
+
+def run_level(n: int, seconds: float, warmup: float, workers: int = 1) -> Dict[str, Any]:
+    """N light sessions against fresh simulator processes (``workers`` of them on one port); the figures."""
+    if workers > 1:
+        url, pids, procs = _start_workers(workers, warmup + seconds + 30)
+    else:
+        url, _, pid, proc = bench_sessions.start_server(warmup + seconds + 30)
+        pids, procs = [pid], [proc]
     try:
-        return asyncio.run(_level(url + "/v1/realtime", pid, n, warmup, seconds))
+        return asyncio.run(_level(url + "/v1/realtime", pids, n, warmup, seconds))
     finally:
-        bench_sessions.stop_server(proc)
+        for proc in procs:
+            bench_sessions.stop_server(proc)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -135,14 +165,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--sessions", type=int, nargs="+", default=[100, 300], help="the levels N (default 100 300)")
     parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per level")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="simulator processes on one port, as --workers of the simulator (Linux)"
+    )
     args = parser.parse_args(argv)
     bench_sessions._raise_nofile()
-    print(f"== one simulator process, N light GA sessions (100 ms chunks in, a paced spoken reply out); "
-          f"{args.warmup:g} s warm-up, {args.seconds:g} s measured")
+    where = "one simulator process" if args.workers == 1 else f"{args.workers} simulator processes on one port"
+    print(f"== {where}, N light GA sessions (100 ms chunks in, a paced spoken reply out); "
+          f"{args.warmup:g} s warm-up, {args.seconds:g} s measured; CPU: all the simulator processes together")
     print(f"  {'N':>5s} {'sim CPU (user+sys)':>20s} {'per session-s':>13s} {'slowest':>8s} {'median':>7s} "
           f"{'p99 lag':>9s} {'client':>7s}  real time?")
     for n in args.sessions:
-        r = run_level(n, args.seconds, args.warmup)
+        r = run_level(n, args.seconds, args.warmup, args.workers)
         carried = r["slowest_x_realtime"] >= 0.95 and r["errors"] == 0
         print(f"  {n:5d} {(r['sim_user_share'] + r['sim_system_share']) * 100:5.0f}% "
               f"({r['sim_user_share'] * 100:3.0f}+{r['sim_system_share'] * 100:3.0f}%) "
