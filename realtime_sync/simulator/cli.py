@@ -21,7 +21,7 @@ import logging
 import signal
 import sys
 import threading
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from ..errors import ConfigurationError
 
@@ -62,37 +62,41 @@ def pacing_options(args: argparse.Namespace) -> Dict[str, Any]:
     return {"speed": speed or None}
 
 
+def _checked(text: str, convert: Callable[[str], Any], valid: Callable[[Any], bool], unreadable: str, invalid: str) -> Any:
+    """An option's value: ``convert(text)`` that is ``valid``; else argparse's error (``invalid`` may name ``{value}``)."""
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(unreadable) from None
+    if not valid(value):
+        raise argparse.ArgumentTypeError(invalid.format(value=value))
+    return value
+
+
 def _port(text: str) -> int:
     """``--port``: an int in 0..65535."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid port: {text!r} (expected 0 to 65535)") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"invalid port: {value} (expected 0 to 65535)")
-    return value
+    expected = "(expected 0 to 65535)"
+    return int(
+        _checked(text, int, lambda v: 0 <= v <= 65535, f"invalid port: {text!r} {expected}", "invalid port: {value} " + expected)
+    )
 
 
 def _positive_seconds(text: str) -> float:
     """``--max-session-seconds``: a positive number."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number of seconds: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
-    return value
+    return float(
+        _checked(
+            text,
+            float,
+            lambda v: v > 0 and v != float("inf"),
+            f"invalid number of seconds: {text!r}",
+            f"must be a positive number of seconds, not {text}",
+        )
+    )
 
 
 def _workers(text: str) -> int:
     """``--workers``: a count of processes, 1 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number of workers: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
+    return int(_checked(text, int, lambda v: v >= 1, f"invalid number of workers: {text!r}", "must be 1 or more, not {value}"))
 
 
 def build_parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
