@@ -146,8 +146,8 @@ def encode_frame(opcode: int, payload: Union[bytes, bytearray]) -> Union[bytes, 
 def configure(sock: Any, io_timeout: float) -> None:
     """Set an open socket up for :func:`send_all` and :func:`socket_receiver`.
 
-    Writes are bounded by ``io_timeout`` (no progress for that long is a
-    timeout). On Linux a plain TCP socket is put in blocking mode with the
+    A write must be done within ``io_timeout`` (the whole of it, as
+    ``sendall`` with a Python timeout; see :func:`send_all`). On Linux a plain TCP socket is put in blocking mode with the
     kernel's own timeouts (``SO_SNDTIMEO``; ``SO_RCVTIMEO`` is set per read by
     the receiver), so that every read and every write is one system call
     that releases the GIL once: a socket with a Python timeout polls first,
