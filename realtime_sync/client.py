@@ -34,7 +34,7 @@ from ._session.tools import ToolBox
 from .api import RealtimeAPI
 from .conversation import Conversation
 from .errors import ConfigurationError, NotConnectedError
-from .events import EventHandler, Waiter
+from .events import EventHandler, Waiter, check_timeout
 from .recording import ClientRecording, Recorder
 from .types import Item, ServerEvent, ToolHandler
 
@@ -193,6 +193,7 @@ class RealtimeClient(EventHandler):
     def wait_for_reconnection(self, timeout: Optional[float] = None) -> bool:
         """Block while a reconnection is under way; ``True`` if connected then (at once when not reconnecting)."""
         self._refuse_to_block("wait_for_reconnection")
+        check_timeout(timeout)
         return (self._reconnector is None or self._reconnector.wait(timeout)) and self.is_connected()
 
     def _refuse_if_reconnecting(self, what: str, *, connected: bool = False) -> None:
@@ -499,6 +500,7 @@ class RealtimeClient(EventHandler):
 
     def _wait(self, name: str, timeout: Optional[float], what: str) -> Any:
         """Wait for the next ``name`` with a waiter tagged with this connection."""
+        check_timeout(timeout)
         self._refuse_to_block(what)
         self._refuse_if_reconnecting(f"{what}()")
 
@@ -525,6 +527,7 @@ class RealtimeClient(EventHandler):
         """
         if not isinstance(text, str):
             raise ConfigurationError(f"text must be a str, got {type(text).__name__}")
+        check_timeout(timeout)  # before anything is sent
         self._refuse_to_block("ask")
         if self._reconnector is not None:  # a reconnection under way: wait for it within the timeout
             timeout = self._reconnector.time_left("ask()", timeout)
