@@ -82,7 +82,7 @@ class Connection:
         ssl_context: the TLS context for ``wss://``.
         proxy: websocket-client's proxy options (``http_proxy_host`` ...).
         receive_loop: read by this shared loop after the handshake (which then
-            runs on a short-lived thread, ``thread_name`` + ``-connect``)
+            runs on a short-lived thread, ``realtime-sync-connect``)
             instead of by a thread of its own.
     """
 
@@ -114,7 +114,7 @@ class Connection:
         self._sock: Any = None
         self._loop = receive_loop
         self._receiver: Optional[Receiver] = None
-        name = thread_name if receive_loop is None else thread_name + "-connect"
+        name = thread_name if receive_loop is None else "realtime-sync-connect"
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.opened = threading.Event()  # set on open and on failure
         self.finished = threading.Event()  # set when reading is done
@@ -157,6 +157,8 @@ class Connection:
             if cause is not None and self._redactor.holds_secret(str(cause)):
                 cause = None  # never chain an exception whose text holds a credential
             raise self.failure from cause
+        if self._loop is not None and self.thread is not threading.current_thread():
+            self.thread.join(CLOSE_GRACE)  # it hands the socket to the loop and ends: leave no thread
 
     def _abandon(self) -> None:
         with self._lock:
