@@ -132,8 +132,12 @@ def _cpu_seconds(pid: str) -> float:
 # -- the server process -------------------------------------------------------------------
 
 
-def serve(reply_seconds: float) -> int:
-    """Run the simulator (real-time pacing) until stdin closes; print its port and dialect."""
+def serve(reply_seconds: float, shared_port: Optional[int] = None) -> int:
+    """Run the simulator (real-time pacing) until stdin closes; print its port and dialect.
+
+    ``shared_port``: listen on this port beside other processes, as the workers of
+    ``python -m realtime_sync.simulator --workers N`` do (``SO_REUSEPORT``).
+    """
     _raise_nofile()
     from realtime_sync.simulator import RealtimeSimulator, Reply
     from realtime_sync.simulator import outbox as _outbox
@@ -144,7 +148,8 @@ def serve(reply_seconds: float) -> int:
 
     def stamped_send(self: Any, event: Dict[str, Any]) -> Dict[str, Any]:
         if event.get("type") in _AUDIO_DELTAS:
-            event = dict(event, t_sent=time.monotonic())
+            delta = event["delta"]  # kept last: the simulator writes a last delta it encoded without a JSON scan
+            event = {**{k: v for k, v in event.items() if k != "delta"}, "t_sent": time.monotonic(), "delta": delta}
         return original_send(self, event)
 
     _outbox.Outbox.send = stamped_send  # type: ignore[method-assign]
@@ -157,7 +162,12 @@ def serve(reply_seconds: float) -> int:
     ga = "protocol" in inspect.signature(RealtimeSimulator).parameters
     profile_path = os.environ.get("BENCH_SESSIONS_PROFILE")
     profiles = _profile_threads() if profile_path else []
-    with RealtimeSimulator(**options) as sim:
+    sim = RealtimeSimulator(**options)
+    if shared_port is not None:
+        from realtime_sync.simulator.workers import listen_socket
+
+        sim._listen_socket = listen_socket("127.0.0.1", shared_port)
+    with sim:
         print(f"PORT {sim.port} {'ga' if ga else 'beta'} {os.getpid()}", flush=True)
         sys.stdin.read()
     if profile_path:
@@ -401,6 +411,8 @@ def run_level(
             "append_wall_us": statistics.median(t[0] for t in ticks) / max(1, n // len(pace_threads)) * 1e6 if ticks else 0.0,
             "append_cpu_us": statistics.median(t[1] for t in ticks) / max(1, n // len(pace_threads)) * 1e6 if ticks else 0.0,
             "server_cpu_share": max(server_cpu) / wall,
+            # load-independent: the simulators' CPU seconds per second of reply audio delivered to one session
+            "server_cpu_per_session_s": sum(server_cpu) / max(sum(s.samples for s in sessions) / rate, 1e-9),
             "server_rss_per_session_mb": server_rss / 1024 / n,
             "server_threads": server_threads,
             "errors": len(errors),
@@ -441,7 +453,8 @@ def _row(r: Dict[str, Any]) -> str:
         + f"kernel {r['sys_share'] * 100:.0f}% of CPU; "
         + f"{r['switches_per_event']:.1f} context switches/event "
         + f"({r['switches_per_append']:.1f} per append in the pacer, {r['switches_per_received']:.1f} per event received); "
-        + f"load average {r['load_average']:.1f}"
+        + f"load average {r['load_average']:.1f}; "
+        + f"sim {r['server_cpu_per_session_s'] * 1000:.2f} ms CPU per session-second"
         + (f"  errors: {r['errors']} ({r['first_error']})" if r["errors"] else "")
     )
 
@@ -466,9 +479,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--find-max", action="store_true", help="then raise N by 1.5x until a level is not carried")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--serve", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve is not None:
-        return serve(args.serve)
+        return serve(args.serve, args.serve_port)
     limits = _raise_nofile()
     if args.leads:
         import leads_ab
