@@ -14,9 +14,12 @@ it knows nothing of its owner:
   :class:`~realtime_sync.errors.ConnectionClosedError` that describes it;
 * ``on_open()``: once the handshake has succeeded (optional).
 
-All of them run on the receive thread (named by the owner). websocket-client
-performs the handshake (DNS, proxy, TLS, HTTP upgrade) on that thread; the
-frames are then read by :class:`~.frames.FrameReader` in large blocks.
+All of them run on the receive thread (named by the owner), or, with a
+``receive_loop``, on that :class:`~.loop.ReceiveLoop`'s thread.
+websocket-client performs the handshake (DNS, proxy, TLS, HTTP upgrade) on
+the connection's thread; the frames are then read by a
+:class:`~.receiver.Receiver` (:class:`~.frames.FrameReader` in large blocks),
+driven by that thread or handed to the loop.
 
 Liveness is judged on the socket, never on the callbacks' progress. The
 receive thread sends a ping every ``ping_interval`` seconds; a ping not
