@@ -114,8 +114,10 @@ class Receiver:
             self.release()
 
     def on_readable(self) -> bool:
-        """The socket is readable (a shared loop): read it once; ``True`` once the connection has ended."""
-        self.next_deadline()
+        """The socket is readable (a shared loop): read it once; ``True`` once the connection has ended.
+
+        The deadline judged is the one the loop scheduled last (:meth:`next_deadline`).
+        """
         try:
             count = self.receive(0.0)
         except (OSError, ValueError) as exc:
