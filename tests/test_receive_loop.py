@@ -258,3 +258,34 @@ def test_a_client_on_a_shared_loop_reconnects(simulator: Any) -> None:
         client.disconnect()
         other.disconnect()
     assert _no_session_threads()
+
+
+def test_tls_connections_on_the_loop_read_every_frame() -> None:
+    import json
+    import shutil
+
+    from support_ws import tls_contexts
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    burst = [json.dumps({"type": "response.text.delta", "event_id": f"e{i}", "delta": "x" * 200}).encode()
+             for i in range(150)]  # more than one TLS record, in one write
+    with ReceiveLoop() as loop:
+        with tls_contexts() as (server_tls, client_tls), mute_server(burst=burst, ssl_context=server_tls) as url:
+            api = RealtimeAPI(url, ssl_context=client_tls, receive_loop=loop)
+            received: List[str] = []
+            done = threading.Event()
+
+            def collect(event: Dict[str, Any]) -> None:
+                received.append(event["event_id"])
+                if len(received) == 151:
+                    done.set()
+
+            api.on("server.*", collect)
+            try:
+                api.connect(timeout=5.0)
+                assert done.wait(5.0), len(received)
+                assert received[1:] == [f"e{i}" for i in range(150)]
+            finally:
+                api.disconnect()
+    assert _no_session_threads()
