@@ -7,7 +7,8 @@ thread, named ``realtime-sync-recv``, that reads it, parses each server frame
 once and hands it to RealtimeAPI, which dispatches it as ``server.<type>`` and
 then ``server.*``. Every callback registered on those names runs on that
 thread, in arrival order: keep them short and hand slow work to a worker
-thread.
+thread. With ``receive_loop=`` a shared :class:`~realtime_sync.ReceiveLoop`
+reads the socket instead, and the callbacks run on its one thread.
 
 Two wire dialects (``protocol``): ``"ga"``, what OpenAI's live service (and
 the simulator) speaks and the default, and ``"beta"`` (relays, older Azure

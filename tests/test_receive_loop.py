@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List
 import pytest
 from support_ws import mute_server, raw_server, server_frame
 
-from realtime_sync import ReceiveLoop, RealtimeAPI, RealtimeClient
+from realtime_sync import RealtimeAPI, RealtimeClient, ReceiveLoop
 from realtime_sync.errors import RealtimeConnectionError
 
 Simulator = Callable[..., Any]
