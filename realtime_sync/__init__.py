@@ -48,7 +48,16 @@ _EXPORTS: Dict[str, str] = {
 }
 
 
+#: The public modules ``import realtime_sync`` used to import as a side effect:
+#: ``realtime_sync.errors.ToolError`` after a bare ``import realtime_sync`` still works.
+_SUBMODULES = frozenset(
+    ("api", "audio", "client", "conversation", "dialects", "errors", "events", "history", "recording", "types")
+)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module("." + name, __name__)  # the import binds it here too
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

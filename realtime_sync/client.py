@@ -442,9 +442,10 @@ class RealtimeClient(EventHandler):
         if id is None:
             self._responses.cancel()
             return None
-        item = self.conversation.get_item(id) if isinstance(id, str) else None
         rate = _audio.sample_rate(self.conversation.output_audio_format)
-        audio_index, audio_end_ms = truncate_point(item, id, sample_count, rate)
+        with self.conversation._lock:  # measured between two deltas: a resize shows the audio empty for an instant
+            item = self.conversation.get_item(id) if isinstance(id, str) else None
+            audio_index, audio_end_ms = truncate_point(item, id, sample_count, rate)
         self._responses.cancel()
         if audio_index is not None and audio_end_ms > 0:
             self._send(
