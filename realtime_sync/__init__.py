@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Dict, List
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._transport.loop import ReceiveLoop
     from .api import RealtimeAPI
     from .client import RealtimeClient
     from .conversation import Conversation
@@ -32,6 +33,7 @@ __all__ = [
     "Conversation",
     "EventHandler",
     "RealtimeError",
+    "ReceiveLoop",
     "__version__",
 ]
 
@@ -42,6 +44,7 @@ _EXPORTS: Dict[str, str] = {
     "Conversation": ".conversation",
     "EventHandler": ".events",
     "RealtimeError": ".errors",
+    "ReceiveLoop": "._transport.loop",
 }
 
 

@@ -31,6 +31,7 @@ from ._session.requests import Ask, ResponseQueue, Ticket, pick_reply
 from ._session.sent import SentEvents
 from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG, SessionSettings, check_seconds, copy_config
 from ._session.tools import ToolBox
+from ._transport.loop import ReceiveLoop
 from .api import RealtimeAPI
 from .conversation import Conversation
 from .errors import ConfigurationError, NotConnectedError
@@ -65,6 +66,9 @@ class RealtimeClient(EventHandler):
         record: a file to record every frame of each connection to (JSON Lines,
             :mod:`realtime_sync.recording`; no key, no headers); see :meth:`record`.
         record_audio: keep audio in the recording (``False``: its length only).
+        receive_loop: a :class:`~realtime_sync.ReceiveLoop` shared by many clients: one
+            thread reads all their sockets and runs all their callbacks (``None``: a thread
+            per connection). Blocking helpers then refuse to run in any callback on it.
         **api_options: for :class:`~realtime_sync.api.RealtimeAPI` (``protocol``, pings...).
 
     Attributes ``realtime`` (the socket layer) and ``conversation``. The
@@ -87,6 +91,7 @@ class RealtimeClient(EventHandler):
         reconnect: Union[bool, ReconnectPolicy] = False,
         record: Optional[str] = None,
         record_audio: bool = True,
+        receive_loop: Optional[ReceiveLoop] = None,
         **api_options: Any,
     ) -> None:
         super().__init__()
@@ -108,7 +113,8 @@ class RealtimeClient(EventHandler):
         self._sent = SentEvents()
         self._recording = ClientRecording(record, record_audio=record_audio)  # hooked before the inbound route
         hook = self._recording.hook(self._on_server_event)
-        self.realtime = RealtimeAPI(url, api_key, debug=debug, headers=headers, query=query, on_server_event=hook, **api_options)
+        self.realtime = RealtimeAPI(url, api_key, debug=debug, headers=headers, query=query, on_server_event=hook,
+                                    receive_loop=receive_loop, **api_options)
         self._outbound = Outbound(
             self.realtime, self._sent, self._emit, self._outlet.wants, lambda kind: self._refuse_if_reconnecting(f"send {kind!r}")
         )
