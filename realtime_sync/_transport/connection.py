@@ -34,6 +34,7 @@ the next ping but never makes a healthy connection look dead.
 from __future__ import annotations
 
 import logging
+import select
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
@@ -68,6 +69,18 @@ logger = logging.getLogger(__name__)
 #: How long a closing handshake may take before the socket is shut (seconds).
 CLOSE_GRACE = 1.0
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def _writable(sock: Any) -> bool:
+    """Whether ``sock`` can take a small frame at once (its send buffer is not full)."""
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLOUT)
+            return any(mask & select.POLLOUT for _, mask in poller.poll(0))
+        return bool(select.select([], [sock], [], 0)[1])  # Windows: no descriptor limit
+    except (OSError, ValueError):
+        return False
 
 
 class Connection:
@@ -204,11 +217,19 @@ class Connection:
             self._send_lock.release()
 
     def send_control(self, opcode: int, payload: bytes, wait: float) -> bool:
-        """Write a control frame unless the socket stays busy for ``wait`` seconds."""
+        """Write a control frame unless the socket stays busy for ``wait`` seconds.
+
+        On a shared loop's thread it waits for nothing (every session on the
+        loop would wait with it): the frame goes now, or not at all when
+        another send holds the socket or the socket's buffer is full.
+        """
         sock = self._sock
-        if sock is None or not self._send_lock.acquire(timeout=wait):
+        now_only = self._loop is not None and self._loop.is_loop_thread()
+        if sock is None or not self._send_lock.acquire(timeout=0 if now_only else wait):
             return False
         try:
+            if now_only and not _writable(sock):
+                return False
             send_all(sock, encode_frame(opcode, payload))
             return True
         except OSError as exc:
