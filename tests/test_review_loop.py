@@ -74,3 +74,109 @@ def test_a_server_that_stops_reading_never_blocks_the_loop_thread_on_a_send() ->
             flooder.join(10)
             deaf.disconnect()
             bystander.disconnect()
+
+
+def _half_record_tls_server(server_tls: Any, stop: threading.Event) -> Any:
+    """A wss:// server that, once open, sends half of one TLS record and stalls: ``(url, thread)``."""
+    import contextlib
+    import ssl
+
+    from support_ws import _accept_handshake
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    class Tunnel:
+        """The server's TLS over memory buffers, so that it can send part of a record."""
+
+        def __init__(self, conn: socket.socket) -> None:
+            self.conn = conn
+            self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+            self.tls = server_tls.wrap_bio(self.incoming, self.outgoing, server_side=True)
+
+        def _pump(self) -> None:
+            self.conn.sendall(self.outgoing.read())
+            chunk = self.conn.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.incoming.write(chunk)
+
+        def handshake(self) -> None:
+            while True:
+                try:
+                    self.tls.do_handshake()
+                    self.conn.sendall(self.outgoing.read())
+                    return
+                except ssl.SSLWantReadError:
+                    self._pump()
+
+        def recv(self, size: int) -> bytes:
+            while True:
+                try:
+                    return self.tls.read(size)
+                except ssl.SSLWantReadError:
+                    self._pump()
+
+        def sendall(self, data: bytes) -> None:
+            self.tls.write(data)
+            self.conn.sendall(self.outgoing.read())
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn, contextlib.suppress(OSError, ConnectionError, ssl.SSLError):
+            conn.settimeout(5.0)
+            tunnel = Tunnel(conn)
+            tunnel.handshake()
+            if not _accept_handshake(tunnel):  # type: ignore[arg-type]
+                return
+            tunnel.sendall(server_frame(b'{"type":"session.created"}'))
+            time.sleep(0.3)
+            tunnel.tls.write(server_frame(b'{"type":"rate_limits.updated","rate_limits":[]}'))
+            record = tunnel.outgoing.read()
+            conn.sendall(record[: len(record) // 2])  # half a record, then nothing
+            stop.wait(10)
+
+    thread = threading.Thread(target=serve, name="fixture-half-record", daemon=True)
+    thread.start()
+    return f"wss://127.0.0.1:{listener.getsockname()[1]}", thread, listener
+
+
+def test_half_a_tls_record_does_not_block_the_loop_thread() -> None:
+    """A TLS connection whose record stops halfway must not hold every other session on the loop."""
+    import shutil
+
+    import pytest
+    from support_ws import tls_contexts
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    stop = threading.Event()
+    with tls_contexts() as (server_tls, client_tls), ReceiveLoop() as loop, raw_server(_chatter(stop)) as chatty_url:
+        url, thread, listener = _half_record_tls_server(server_tls, stop)
+        arrivals: List[float] = []
+        bystander = RealtimeAPI(chatty_url, ping_interval=None, receive_loop=loop)
+        bystander.on("server.*", lambda event: arrivals.append(time.monotonic()))
+        stalled = RealtimeAPI(url, ssl_context=client_tls, ping_interval=4.0, ping_timeout=3.0, receive_loop=loop)
+        created = threading.Event()
+        stalled.on("server.session.created", lambda event: created.set())
+        try:
+            bystander.connect(timeout=5)
+            stalled.connect(timeout=5)
+            assert created.wait(5)
+            start, cpu = time.monotonic(), time.process_time()
+            time.sleep(2.0)
+            end, cpu = time.monotonic(), time.process_time() - cpu
+            gap = _max_gap(arrivals, start, end)
+            assert gap < 0.6, f"the loop stalled for {gap:.2f} s"
+            assert cpu < 1.2, f"the loop spun on the half record ({cpu:.2f} s of CPU in 2 s)"
+            assert stalled.is_connected()
+        finally:
+            stop.set()
+            stalled.disconnect()
+            bystander.disconnect()
+            listener.close()
+            thread.join(10)

@@ -257,11 +257,46 @@ def socket_receiver(
     pending = getattr(sock, "pending", None)  # TLS records already decrypted
 
     def receive_polled(timeout: Optional[float]) -> Optional[int]:
-        if (pending is not None and pending()) or wait(timeout):
+        if pending is not None and pending():
+            return fill(sock)
+        if wait(timeout):
+            if pending is not None and timeout is not None and timeout <= 0 and not tls_record_ready(sock):
+                return None  # part of a TLS record: reading would wait for the rest
             return fill(sock)
         return None
 
     return receive_polled, close
+
+
+_PEEK = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)
+_APPLICATION_DATA, _ALERT = 23, 21
+
+
+def tls_record_ready(sock: Any) -> bool:
+    """Whether the TLS socket ``sock`` can be read without waiting: a whole record has come.
+
+    A read on a TLS socket waits (for the socket's timeout) until the record
+    it has begun is complete; this peeks at the TCP bytes under the TLS layer
+    instead. Records before the first one with data (a session ticket, a key
+    update) must be complete too: the read goes on past them. True at EOF or
+    on an error (the read reports it).
+    """
+    peek = socket.socket.recv  # the TCP socket's own recv, not the TLS layer's
+    offset = 0
+    try:
+        for _ in range(8):
+            data = peek(sock, offset + 5, _PEEK)
+            if len(data) < offset + 5:
+                return not data
+            end = offset + 5 + int.from_bytes(data[offset + 3 : offset + 5], "big")
+            if data[offset] in (_APPLICATION_DATA, _ALERT):
+                return len(peek(sock, end, _PEEK)) >= end
+            offset = end
+    except BlockingIOError:
+        return False
+    except (OSError, ValueError):
+        return True
+    return True
 
 
 def parse_close(payload: bytes) -> Tuple[Optional[int], Optional[str]]:

@@ -29,6 +29,7 @@ __all__ = ["ReceiveLoop", "on_loop_thread"]
 logger = logging.getLogger(__name__)
 
 _local = threading.local()
+_PARK = 0.02  # seconds a starved connection's socket is not watched
 
 
 def on_loop_thread() -> bool:
@@ -212,6 +213,7 @@ class ReceiveLoop:
         monotonic = time.monotonic
 
         pending: List[Receiver] = []  # TLS records decrypted and not yet read
+        parked: List[Tuple[float, Receiver]] = []  # readable but starved (part of a TLS record): watched again later
 
         def schedule(receiver: Receiver) -> None:
             deadline = receiver.next_deadline()
@@ -252,7 +254,15 @@ class ReceiveLoop:
                 end(receiver)
                 return
             schedule(receiver)
-            if readable and receiver.has_pending():
+            if readable and receiver.starved:
+                # the socket stays readable until the rest comes: not watching it a while spares a busy loop
+                member = members[receiver]
+                try:
+                    selector.unregister(member.fd)
+                    parked.append((monotonic() + _PARK, receiver))
+                except (KeyError, ValueError, OSError):
+                    pass
+            elif readable and receiver.has_pending():
                 pending.append(receiver)
 
         try:
@@ -287,7 +297,23 @@ class ReceiveLoop:
                     while heap and heap[0][2].scheduled != heap[0][0]:
                         heapq.heappop(heap)  # a deadline since moved, or a connection that ended
                     timeout = max(0.0, heap[0][0] - monotonic()) if heap else None
+                    if parked:
+                        timeout = _PARK if timeout is None else min(timeout, _PARK)
                 ready = selector.select(timeout)
+                if parked:
+                    now = monotonic()
+                    kept = []
+                    for until, receiver in parked:
+                        if receiver not in members:
+                            continue
+                        if until > now:
+                            kept.append((until, receiver))
+                            continue
+                        try:
+                            selector.register(members[receiver].fd, selectors.EVENT_READ, receiver)
+                        except (KeyError, ValueError, OSError):
+                            pending.append(receiver)  # let a read report what is wrong
+                    parked[:] = kept
                 ready_now = [key.data for key, _ in ready]
                 if pending:
                     ready_now.extend(receiver for receiver in pending if receiver not in ready_now)

@@ -91,6 +91,8 @@ class Receiver:
         self.local_close: Optional[Tuple[int, str]] = None
         #: the deadline a shared loop has scheduled for it (the loop's bookkeeping)
         self.scheduled: Optional[float] = None
+        #: readable, yet nothing could be read at once (part of a TLS record): a shared loop waits a little
+        self.starved = False
 
     # -- the loops ----------------------------------------------------------------
 
@@ -123,6 +125,7 @@ class Receiver:
         except (OSError, ValueError) as exc:
             self._failed(exc)
             return True
+        self.starved = count is None
         return self.step(count)
 
     def on_deadline(self) -> bool:
