@@ -180,3 +180,46 @@ def test_half_a_tls_record_does_not_block_the_loop_thread() -> None:
             bystander.disconnect()
             listener.close()
             thread.join(10)
+
+
+def test_a_forked_child_reads_its_own_connections_on_a_loop_the_parent_was_running(simulator: Any) -> None:
+    """After fork the parent's loop thread does not exist in the child: a new connection there must still be read."""
+    import os
+    import sys
+    import warnings
+
+    import pytest
+
+    if not hasattr(os, "fork") or sys.platform == "darwin":
+        pytest.skip("needs fork")
+    with ReceiveLoop() as loop:
+        parent = RealtimeAPI(simulator.url, receive_loop=loop)
+        parent.connect(timeout=5)
+        assert loop.thread is not None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads running (3.12+)
+            pid = os.fork()
+        if pid == 0:  # the child: report by exit status only
+            code = 1
+            try:
+                child = RealtimeAPI(simulator.url, receive_loop=loop)
+                created = threading.Event()
+                child.on("server.session.created", lambda event: created.set())
+                child.connect(timeout=5)
+                code = 0 if created.wait(5) else 2
+                child.disconnect(timeout=2)
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 20
+        status = None
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        assert status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+        assert parent.is_connected()
+        parent.disconnect()

@@ -15,10 +15,12 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import selectors
 import socket
 import threading
 import time
+import weakref
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from ..errors import RealtimeConnectionError
@@ -47,6 +49,20 @@ class _Member:
         self.finish = finish
         self.close = close
         self.fd = -1
+
+
+_loops: "weakref.WeakSet[ReceiveLoop]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A child has none of its parent's threads: every loop starts afresh with its next connection."""
+    _local.loop = None
+    for loop in list(_loops):
+        loop._forget_threads()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class ReceiveLoop:
@@ -82,11 +98,13 @@ class ReceiveLoop:
         self._idle = threading.Condition(self._lock)
         self._thread: Optional[threading.Thread] = None
         self._wake_w: Optional[socket.socket] = None
+        self._wake_r: Optional[socket.socket] = None  # the thread's end (kept here to be closed after a fork)
         self._added: List[_Member] = []  # registered, not yet picked up by the thread
         self._refresh: Set[Receiver] = set()  # deadlines to recompute (a close begun elsewhere)
         self._members: Dict[Receiver, _Member] = {}  # the thread's; read under the lock for closing
         self._count = 0  # connections registered and not yet ended
         self._closed = False
+        _loops.add(self)
 
     def __repr__(self) -> str:
         return f"<ReceiveLoop {self.name!r} connections={self._count} closed={self._closed}>"
@@ -153,9 +171,10 @@ class ReceiveLoop:
             self._added.append(member)
             self._count += 1
             if self._thread is None:
-                wake_r, self._wake_w = socket.socketpair()
+                wake_r, wake_w = socket.socketpair()
                 wake_r.setblocking(False)
-                self._wake_w.setblocking(False)
+                wake_w.setblocking(False)
+                self._wake_r, self._wake_w = wake_r, wake_w
                 thread = threading.Thread(target=self._run, args=(wake_r,), name=self.name, daemon=True)
                 self._thread = thread
                 thread.start()
@@ -183,12 +202,30 @@ class ReceiveLoop:
         if ended:
             thread.join(timeout)
 
+    def _forget_threads(self) -> None:
+        """In a forked child: the thread and its connections stayed in the parent (their sockets are its)."""
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._thread = None
+        for wake in (self._wake_w, self._wake_r):
+            if wake is not None:
+                try:
+                    wake.close()  # the child's copies: the parent's loop keeps its own
+                except OSError:
+                    pass
+        self._wake_w = self._wake_r = None
+        self._added = []
+        self._refresh = set()
+        self._members = {}
+        self._count = 0
+
     def _stop_locked(self) -> None:
         """The thread ends (under the lock): the next registration starts another."""
         self._thread = None
         if self._wake_w is not None:
             self._wake_w.close()
             self._wake_w = None
+        self._wake_r = None  # closed by the ending thread
         self._idle.notify_all()
 
     def _wake_locked(self) -> None:
