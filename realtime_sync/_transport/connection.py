@@ -68,6 +68,8 @@ logger = logging.getLogger(__name__)
 
 #: How long a closing handshake may take before the socket is shut (seconds).
 CLOSE_GRACE = 1.0
+#: How long a shared loop's thread waits for another send to finish before it drops a control frame (seconds).
+_LOOP_SEND_WAIT = 0.05
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -219,13 +221,21 @@ class Connection:
     def send_control(self, opcode: int, payload: bytes, wait: float) -> bool:
         """Write a control frame unless the socket stays busy for ``wait`` seconds.
 
-        On a shared loop's thread it waits for nothing (every session on the
-        loop would wait with it): the frame goes now, or not at all when
-        another send holds the socket or the socket's buffer is full.
+        On a shared loop's thread it never waits on a full socket (every
+        session on the loop would wait with it): the frame is dropped when the
+        socket's buffer is full, and another send holding the socket is waited
+        for only briefly, while the socket takes bytes.
         """
         sock = self._sock
+        if sock is None:
+            return False
         now_only = self._loop is not None and self._loop.is_loop_thread()
-        if sock is None or not self._send_lock.acquire(timeout=0 if now_only else wait):
+        if now_only:
+            if not self._send_lock.acquire(blocking=False) and not (
+                _writable(sock) and self._send_lock.acquire(timeout=_LOOP_SEND_WAIT)
+            ):
+                return False
+        elif not self._send_lock.acquire(timeout=wait):
             return False
         try:
             if now_only and not _writable(sock):
