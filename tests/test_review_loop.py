@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Any, Dict, List
 
+import pytest
 from support_ws import raw_server, server_frame
 
 from realtime_sync import RealtimeAPI, ReceiveLoop
@@ -223,3 +224,24 @@ def test_a_forked_child_reads_its_own_connections_on_a_loop_the_parent_was_runni
         assert status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
         assert parent.is_connected()
         parent.disconnect()
+
+
+@pytest.mark.parametrize("on_loop", [False, True])
+def test_a_very_long_ping_interval_keeps_the_connection_and_the_loop_alive(simulator: Any, on_loop: bool) -> None:
+    """A finite but huge ping_interval (a way to say 'hardly ever') must not overflow the wait for the socket."""
+    with ReceiveLoop() as loop:
+        bystander = RealtimeAPI(simulator.url, ping_interval=None, receive_loop=loop)  # no nearer deadline
+        bystander.connect(timeout=5)
+        interval = 3e6 if on_loop else 1e300  # past the selector's limit (~24.8 days), past struct timeval
+        api = RealtimeAPI(simulator.url, ping_interval=interval, ping_timeout=None, receive_loop=loop if on_loop else None)
+        created = threading.Event()
+        api.on("server.session.created", lambda event: created.set())
+        try:
+            api.connect(timeout=5)
+            assert created.wait(5)
+            api.send("session.update", {"session": {"instructions": "hi"}})
+            time.sleep(0.5)
+            assert api.is_connected() and bystander.is_connected() and not loop.closed
+        finally:
+            api.disconnect()
+            bystander.disconnect()

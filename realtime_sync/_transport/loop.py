@@ -24,7 +24,7 @@ import weakref
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from ..errors import RealtimeConnectionError
-from .receiver import Receiver
+from .receiver import MAX_WAIT, Receiver
 
 __all__ = ["ReceiveLoop", "on_loop_thread"]
 
@@ -333,7 +333,7 @@ class ReceiveLoop:
                 else:
                     while heap and heap[0][2].scheduled != heap[0][0]:
                         heapq.heappop(heap)  # a deadline since moved, or a connection that ended
-                    timeout = max(0.0, heap[0][0] - monotonic()) if heap else None
+                    timeout = min(MAX_WAIT, max(0.0, heap[0][0] - monotonic())) if heap else None
                     if parked:
                         timeout = _PARK if timeout is None else min(timeout, _PARK)
                 ready = selector.select(timeout)

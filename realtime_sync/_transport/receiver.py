@@ -30,12 +30,15 @@ from .failures import answer_code, describe_failure
 from .frames import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, FrameError, FrameReader, parse_close, socket_receiver
 from .secrets import Redactor
 
-__all__ = ["Receiver", "Link", "CLOSE_TIMEOUT"]
+__all__ = ["Receiver", "Link", "CLOSE_TIMEOUT", "MAX_WAIT"]
 
 logger = logging.getLogger(__name__)
 
 _RAW_PREVIEW = 200
 _DRAIN_LIMIT = 8 * 1024 * 1024  # bytes read before judging an overdue deadline
+#: The longest single wait for the socket (seconds): a deadline further off (a ping_interval of
+#: weeks) is waited for in several, as a poll or a timeval cannot hold it.
+MAX_WAIT = 3600.0
 #: The end reason of a closing handshake the server did not answer in time.
 CLOSE_TIMEOUT = "the server did not answer the close frame"
 
@@ -106,7 +109,7 @@ class Receiver:
             while True:
                 deadline = next_deadline()
                 try:
-                    count = receive(None if deadline is None else max(0.0, deadline - monotonic()))
+                    count = receive(None if deadline is None else min(MAX_WAIT, max(0.0, deadline - monotonic())))
                 except (OSError, ValueError) as exc:
                     self._failed(exc)
                     return
