@@ -245,3 +245,46 @@ def test_a_very_long_ping_interval_keeps_the_connection_and_the_loop_alive(simul
         finally:
             api.disconnect()
             bystander.disconnect()
+
+
+def test_connections_on_a_loop_leave_no_descriptor_or_thread_behind(simulator: Any) -> None:
+    """Connect/disconnect cycles, a handshake cancelled by disconnect() and loop.close() free every socket."""
+    import os
+    import sys
+
+    from support_ws import silent_listener
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("counts /proc/self/fd")
+
+    def descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    loop = ReceiveLoop()
+    warm = RealtimeAPI(simulator.url, receive_loop=loop)
+    warm.connect(timeout=5)
+    warm.disconnect()
+    before = descriptors()
+    for _ in range(5):
+        apis = [RealtimeAPI(simulator.url, receive_loop=loop) for _ in range(3)]
+        for api in apis:
+            api.connect(timeout=5)
+        for api in apis:
+            api.disconnect()
+    with silent_listener() as url:
+        hanging = RealtimeAPI(url, receive_loop=loop)
+        canceller = threading.Timer(0.2, hanging.disconnect)
+        canceller.start()
+        with pytest.raises(RealtimeError):
+            hanging.connect(timeout=5)
+        canceller.join()
+    apis = [RealtimeAPI(simulator.url, receive_loop=loop) for _ in range(3)]
+    for api in apis:
+        api.connect(timeout=5)
+    loop.close(timeout=5)
+    assert loop.thread is None
+    deadline = time.monotonic() + 5
+    while descriptors() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert descriptors() <= before
+    assert not [t for t in threading.enumerate() if t.name.startswith(("realtime-sync-loop", "realtime-sync-connect"))]
