@@ -50,7 +50,13 @@ the worst p99 latency is under 50 ms. ``--find-max`` then keeps raising N
 
 ``--servers K`` spreads the sessions over K simulator processes, to tell the
 client's limit from the simulator's (one simulator process is one core at
-most: Python's GIL); the "sim CPU" column is the busiest one's.
+most: Python's GIL); the "sim CPU" column is the busiest one's. The
+simulator stands in for a service that runs on other machines; on a small
+machine its threads (a few per session) compete with the client for the same
+cores, and the scheduler shares a core per thread, not per process, so the
+client's one loop thread waits behind them. ``--server-nice N`` runs the
+simulator processes at a lower priority to take that out of the client's
+figures; the header line says when it was used.
 
 Targets: per-session memory, threads and CPU flat from the smallest to the
 largest N (within 1.3x); p99 callback latency under 50 ms at 300 sessions;
@@ -139,6 +145,8 @@ def serve(reply_seconds: float, shared_port: Optional[int] = None) -> int:
     ``python -m realtime_sync.simulator --workers N`` do (``SO_REUSEPORT``).
     """
     _raise_nofile()
+    if os.environ.get(_NICE_VARIABLE):
+        os.nice(int(os.environ[_NICE_VARIABLE]))  # before any thread starts: every thread inherits it
     from realtime_sync.simulator import RealtimeSimulator, Reply
     from realtime_sync.simulator import outbox as _outbox
     from realtime_sync.simulator.responder import CHARS_PER_SECOND
@@ -198,6 +206,9 @@ def _profile_threads() -> List[Any]:
 
     threading.Thread.run = profiled_run  # type: ignore[method-assign]
     return profiles
+
+
+_NICE_VARIABLE = "BENCH_SESSIONS_SERVER_NICE"
 
 
 def start_server(reply_seconds: float) -> Tuple[str, str, str, subprocess.Popen]:  # type: ignore[type-arg]
@@ -476,6 +487,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--shared-loop", action="store_true",
         help="read every session's socket on one realtime_sync.ReceiveLoop thread instead of a thread per session",
     )
+    parser.add_argument(
+        "--server-nice", type=int, default=0, metavar="N",
+        help="run the simulator processes at this nice value (Unix): they stand in for a service on other "
+        "machines, so on a small machine this keeps their threads from taking the client's cores (default 0)",
+    )
     parser.add_argument("--find-max", action="store_true", help="then raise N by 1.5x until a level is not carried")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--serve", type=float, help=argparse.SUPPRESS)
@@ -492,10 +508,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"   run-time patches applied (leads_ab.py): {args.leads}")
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
+    if args.server_nice:
+        os.environ[_NICE_VARIABLE] = str(args.server_nice)  # read by the --serve processes
     print(
         f"== N concurrent sessions, audio both ways at real time ({CHUNK_MS} ms chunks in, a paced spoken reply out), "
         f"simulator in another process; {args.warmup:g} s warm-up, {args.seconds:g} s measured; RLIMIT_NOFILE {limits[0]}; "
         f"{'one shared ReceiveLoop' if args.shared_loop else 'a receive thread per session'}"
+        + (f"; simulators at nice {args.server_nice}" if args.server_nice else "")
     )
     header = (
         f"  {'N':>5s} {'RSS, audio, rest/sess':>20s} {'thr/s':>5s} {'CPU/event':>10s} {'CPU':>6s} {'events/s':>8s} "
