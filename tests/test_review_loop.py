@@ -288,3 +288,51 @@ def test_connections_on_a_loop_leave_no_descriptor_or_thread_behind(simulator: A
         time.sleep(0.05)
     assert descriptors() <= before
     assert not [t for t in threading.enumerate() if t.name.startswith(("realtime-sync-loop", "realtime-sync-connect"))]
+
+
+def test_a_loop_that_fails_ends_the_connections_registered_since_its_last_pick_up(monkeypatch: Any) -> None:
+    """A bug in the loop ends every connection with its close event, also one it had not picked up yet."""
+    import selectors
+
+    from realtime_sync._transport import loop as loop_module
+
+    armed = threading.Event()
+
+    class Failing(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+        def select(self, timeout: Any = None) -> Any:
+            ready = super().select(timeout)
+            if armed.is_set():
+                raise ZeroDivisionError("a bug in the loop")  # woken by the new registration, before picking it up
+            return ready
+
+    monkeypatch.setattr(loop_module.selectors, "DefaultSelector", Failing)
+    crashes: List[Any] = []
+    monkeypatch.setattr(threading, "excepthook", crashes.append)  # the loop re-raises its bug on its thread
+    stop = threading.Event()
+    with ReceiveLoop() as loop, raw_server(_deaf(stop)) as first_url, raw_server(_deaf(stop)) as second_url:
+        first = RealtimeAPI(first_url, ping_interval=None, receive_loop=loop)
+        second = RealtimeAPI(second_url, ping_interval=None, receive_loop=loop)
+        closes: List[str] = []
+        closed = threading.Event()
+
+        def on_close(event: Dict[str, Any]) -> None:
+            closes.append("second")
+            closed.set()
+
+        second.on("close", on_close)
+        try:
+            first.connect(timeout=5)
+            armed.set()
+            try:
+                second.connect(timeout=5)
+            except RealtimeError:
+                pass  # ended before connect() returned: fine, as long as its close came
+            assert closed.wait(5), "the connection registered last never got its close event"
+            started = time.monotonic()
+            second.disconnect()
+            first.disconnect()
+            assert time.monotonic() - started < 3
+            loop.close(5)
+            assert [type(crash.exc_value) for crash in crashes] == [ZeroDivisionError]
+        finally:
+            stop.set()

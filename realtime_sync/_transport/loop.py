@@ -377,6 +377,10 @@ class ReceiveLoop:
                     heapq.heapify(heap)
         except BaseException:  # a bug in the loop itself: end every connection, loudly
             logger.exception("the receive loop %r failed", self)
+            with self._lock:  # registered since the last pick-up: they end too (each gets its close)
+                late, self._added = self._added, []
+                for member in late:
+                    members[member.receiver] = member
             for receiver in list(members):
                 receiver.end_reason = "the shared receive loop failed"
                 end(receiver)
