@@ -28,6 +28,7 @@ __all__ = [
     "session_object",
     "EventRecorder",
     "signal_when_waiting",
+    "RawConnection",
 ]
 
 Event = Dict[str, Any]
@@ -434,3 +435,43 @@ class SignalingWaiters(Dict[str, Any]):
         value = super().setdefault(key, default)
         self.registered.release()
         return value
+
+
+class RawConnection:
+    """A raw websocket-client connection to a server under test that checks every event it receives.
+
+    ``check(event)`` validates each received event (the test's own models);
+    every event is kept in ``received``. Subclasses add the session's verbs.
+    """
+
+    def __init__(
+        self, url: str, check: Callable[[Event], Any], *, header: Optional[List[str]] = None, timeout: float = 10
+    ) -> None:
+        import websocket
+
+        self.check = check
+        self.ws = websocket.create_connection(url, header=header or [], timeout=timeout)
+        self.received: List[Event] = []
+
+    def recv(self) -> Event:
+        event: Event = json.loads(self.ws.recv())
+        self.check(event)
+        self.received.append(event)
+        return event
+
+    def expect(self, event_type: str) -> Event:
+        event = self.recv()
+        assert event["type"] == event_type, event
+        return event
+
+    def until(self, event_type: str, limit: int = 5000) -> List[Event]:
+        """The events up to and including the first ``event_type`` (at most ``limit``)."""
+        events = []
+        for _ in range(limit):
+            events.append(self.recv())
+            if events[-1]["type"] == event_type:
+                return events
+        raise AssertionError(f"no {event_type} in {limit} events")
+
+    def close(self) -> None:
+        self.ws.close()

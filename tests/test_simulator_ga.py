@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import numpy as np
 import pytest
 import websocket
+from support_client import RawConnection
 from support_ga import GaModels as Models
 
 from realtime_sync import audio
@@ -30,13 +31,12 @@ def models() -> Models:
     return Models()
 
 
-class Conn:
+class Conn(RawConnection):
     """A raw GA connection: validates every frame it sends and every event it receives."""
 
     def __init__(self, url: str, models: Models, *, header: Optional[List[str]] = None, query: str = "") -> None:
+        super().__init__(url + "/v1/realtime" + query, models.server_event, header=header)
         self.models = models
-        self.ws = websocket.create_connection(url + "/v1/realtime" + query, header=header or [], timeout=10)
-        self.received: List[Dict[str, Any]] = []
         self.count = 0
         self.session = self.expect("session.created")["session"]
         self.expect("conversation.created")
@@ -56,25 +56,6 @@ class Conn:
         self.ws.send(json.dumps(event))
         return str(event["event_id"])
 
-    def recv(self) -> Dict[str, Any]:
-        event = json.loads(self.ws.recv())
-        self.models.server_event(event)
-        self.received.append(event)
-        return event
-
-    def expect(self, event_type: str) -> Dict[str, Any]:
-        event = self.recv()
-        assert event["type"] == event_type, event
-        return event
-
-    def until(self, event_type: str, limit: int = 5000) -> List[Dict[str, Any]]:
-        events = []
-        for _ in range(limit):
-            events.append(self.recv())
-            if events[-1]["type"] == event_type:
-                return events
-        raise AssertionError(f"no {event_type} in {limit} events")
-
     def done(self) -> List[Dict[str, Any]]:
         """The events up to ``response.done``; the ``rate_limits.updated`` after it is checked and dropped."""
         events = self.until("response.done")
@@ -93,9 +74,6 @@ class Conn:
         item = self.expect("conversation.item.added")["item"]
         assert self.expect("conversation.item.done")["item"] == item
         return item
-
-    def close(self) -> None:
-        self.ws.close()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 import pytest
-import websocket
+from support_client import RawConnection
 from support_ga import GaModels as Models
 
 from realtime_sync import audio
@@ -56,12 +56,12 @@ def models() -> Models:
     return Models()
 
 
-class Conn:
+class Conn(RawConnection):
     """A raw connection to a transcription session: validates everything in both directions."""
 
     def __init__(self, url: str, models: Models, query: str = "?intent=transcription") -> None:
+        super().__init__(url + "/v1/realtime" + query, models.server_event)
         self.models = models
-        self.ws = websocket.create_connection(url + "/v1/realtime" + query, timeout=10)
         self.session = self.expect("session.created")["session"]
         self.expect("conversation.created")
 
@@ -71,24 +71,6 @@ class Conn:
             self.models.client_event(event)
         self.ws.send(json.dumps(event))
 
-    def recv(self) -> Dict[str, Any]:
-        event: Dict[str, Any] = json.loads(self.ws.recv())
-        self.models.server_event(event)
-        return event
-
-    def expect(self, event_type: str) -> Dict[str, Any]:
-        event = self.recv()
-        assert event["type"] == event_type, event
-        return event
-
-    def until(self, event_type: str, limit: int = 200) -> List[Dict[str, Any]]:
-        events = []
-        for _ in range(limit):
-            events.append(self.recv())
-            if events[-1]["type"] == event_type:
-                return events
-        raise AssertionError(f"no {event_type}")
-
     def update(self, **session: Any) -> Dict[str, Any]:
         self.send("session.update", session={"type": "transcription", **session})
         return self.recv()
@@ -96,9 +78,6 @@ class Conn:
     def append(self, samples: np.ndarray) -> None:
         for start in range(0, len(samples), RATE // 10):
             self.send("input_audio_buffer.append", audio=audio.pcm16_to_base64(samples[start : start + RATE // 10]))
-
-    def close(self) -> None:
-        self.ws.close()
 
 
 # -- the simulator's transcription sessions -------------------------------------------
