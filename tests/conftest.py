@@ -11,6 +11,12 @@ Servers (each on 127.0.0.1, a free port, stopped on teardown):
 
         def test_slow_reply(make_simulator):
             sim = make_simulator(speed=5.0)
+``server``
+    a :class:`support_ws.FixtureServer`, the socket-layer server the test
+    drives frame by frame (handshakes, any frame, close codes, refusals).
+``make_api``
+    ``make_api(url, **options)`` returns a :class:`realtime_sync.api.RealtimeAPI`
+    that is disconnected on teardown.
 ``scripted``
     a :class:`support_client.ScriptedServer`: greets with ``session.created``,
     records every client frame, sends whatever the test scripts; the test
@@ -63,6 +69,33 @@ def make_simulator() -> Iterator[Callable[..., Any]]:
 def simulator(make_simulator: Callable[..., Any]) -> Any:
     """A started RealtimeSimulator with unpaced (fast) streaming, stopped after the test."""
     return make_simulator()
+
+
+@pytest.fixture
+def server() -> Iterator[Any]:
+    """A started FixtureServer (support_ws), stopped after the test."""
+    pytest.importorskip("websockets")
+    from support_ws import FixtureServer
+
+    with FixtureServer() as fixture:
+        yield fixture
+
+
+@pytest.fixture
+def make_api() -> Iterator[Callable[..., Any]]:
+    """Factory fixture: ``make_api(url, **options)`` returns a RealtimeAPI, disconnected on teardown."""
+    from realtime_sync.api import RealtimeAPI
+
+    created: List[RealtimeAPI] = []
+
+    def factory(url: str, **options: Any) -> RealtimeAPI:
+        api = RealtimeAPI(url, **options)
+        created.append(api)
+        return api
+
+    yield factory
+    for api in created:
+        api.disconnect()
 
 
 @pytest.fixture
