@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import threading
 from pathlib import Path
@@ -264,7 +265,7 @@ def test_utterances_stream_through_callbacks_and_the_iterator(make_simulator: An
         stt.on("utterance.failed", lambda e: seen.append("failed:" + e["error"]["code"]))
         stt.append_audio(audio.pcm16_to_float(SPEECH[: RATE * 2]))  # floats are accepted too
         stt.append_audio(SPEECH[RATE * 2 :])
-        first, second = list(stt.utterances(timeout=5))[:2]
+        first, second = itertools.islice(stt.utterances(timeout=5), 2)
         assert [e["type"] for e in sent] == ["input_audio_buffer.append"] * 2
     assert seen == ["started", "delta:hello ", "delta:there", "completed:hello there", "started", "failed:audio_unintelligible"]
     assert isinstance(first, Utterance) and first.item_id.startswith("item_")
@@ -479,7 +480,8 @@ def test_listen_feeds_the_microphone_into_the_session(make_simulator: Any, fake_
         assert (microphone.device, microphone.options) == ("USB", {"chunk_ms": 40})
         with pytest.raises(ConfigurationError):
             stt.listen()
-        got = [u.text for u in stt.utterances(timeout=5)]
+        got = [u.text for u in itertools.islice(stt.utterances(timeout=5), 2)]
+        assert stt.wait_for_utterance(timeout=0.2) is None  # the microphone's speech made two, no more
     assert got == ["from the microphone", "again"]
     assert microphone.stopped.is_set() and not microphone.thread.is_alive()  # disconnect() closed it
     assert _client_threads() == []
