@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support_docs import ROOT, clean_env, run_python
+from support_docs import ROOT, clean_env, end_process, run_python
 
 pytest.importorskip("websockets", reason="the simulator needs the server extra (websockets)")
 
@@ -156,11 +156,7 @@ def test_simulate_serves_until_interrupted(stop_signal: int) -> None:
         assert process.wait(timeout=30) == (130 if stop_signal == signal.SIGINT else 0)  # Ctrl-C is 130, as documented
         assert "Traceback" not in process.stderr.read()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-        process.stderr.close()
+        end_process(process)
 
 
 def test_connection_errors_are_one_line_without_debug() -> None:
@@ -292,12 +288,7 @@ def test_voice_hears_a_spoken_turn_and_answers_through_the_speaker(simulator, tm
         assert process.wait(timeout=30) == 0, process.stderr.read()
         assert heard, "the reply's audio never reached the (fake) speaker"
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        reader.join(timeout=10)
-        for stream in (process.stdin, process.stdout, process.stderr):
-            stream.close()
+        end_process(process, reader)
         card.stop()
 
 
@@ -351,11 +342,7 @@ def test_ctrl_c_in_chat_exits_130_cleanly(simulator) -> None:
         assert process.wait(timeout=30) == 130
         assert "Traceback" not in process.stderr.read()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        for stream in (process.stdin, process.stdout, process.stderr):
-            stream.close()
+        end_process(process)
 
 
 def test_event_lines_summarise_each_kind_of_event() -> None:
@@ -679,11 +666,7 @@ def test_events_on_a_terminal_is_coloured_and_folds_deltas_in_place(simulator) -
         assert process.wait(timeout=60) == 0, process.stderr.read() if process.stderr else ""
     finally:
         os.close(controller)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+        end_process(process)
     screen = b"".join(chunks).decode("utf-8", "replace")
     assert "\x1b[36m-> client" in screen and "\x1b[32m<- server" in screen  # coloured without --color
     assert re.search(r"\r\x1b\[K  \.\.\. response\.(output_)?text\.delta x\d", screen)  # a count rewritten in place
