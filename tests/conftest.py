@@ -34,7 +34,7 @@ Optional dependencies are skipped per test, not per module: a fixture that
 needs the ``websockets`` package (the simulator, the scripted server) skips
 the tests that use it when the package is missing, and
 ``client_event_validator`` (the ``openai`` SDK's pydantic models) skips the
-tests that ask for it.
+tests that ask for it, as does ``models`` (its GA models, support_ga.GaModels).
 """
 
 from __future__ import annotations
@@ -117,6 +117,16 @@ def record() -> Callable[..., EventRecorder]:
         return EventRecorder().record_on(emitter, *names)
 
     return start
+
+
+@pytest.fixture
+def models() -> Any:
+    """support_ga's strict GA checks (``models.server_event(e)``, ``models.client_event(e)``; skips without openai)."""
+    pytest.importorskip("pydantic")
+    pytest.importorskip("openai.types.realtime")
+    from support_ga import GaModels
+
+    return GaModels()
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ __all__ = [
     "EventRecorder",
     "signal_when_waiting",
     "RawConnection",
+    "collapse",
 ]
 
 Event = Dict[str, Any]
@@ -437,6 +438,15 @@ class SignalingWaiters(Dict[str, Any]):
         return value
 
 
+def collapse(types: List[str]) -> List[str]:
+    """Event types with each run of one ``*.delta`` type folded into one entry."""
+    out: List[str] = []
+    for event_type in types:
+        if not out or out[-1] != event_type or not event_type.endswith(".delta"):
+            out.append(event_type)
+    return out
+
+
 class RawConnection:
     """A raw websocket-client connection to a server under test that checks every event it receives.
 
@@ -452,6 +462,16 @@ class RawConnection:
         self.check = check
         self.ws = websocket.create_connection(url, header=header or [], timeout=timeout)
         self.received: List[Event] = []
+
+    def send(self, event_type: str, **fields: Any) -> Any:
+        self.ws.send(json.dumps({"type": event_type, **fields}))
+
+    def send_user_text(self, text: str) -> None:
+        """``conversation.item.create`` of a user message holding ``text``."""
+        self.send(
+            "conversation.item.create",
+            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]},
+        )
 
     def recv(self) -> Event:
         event: Event = json.loads(self.ws.recv())

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 import pytest
 import websocket
-from support_client import RawConnection
+from support_client import RawConnection, collapse
 from support_ga import undeclared_fields
 
 from realtime_sync import audio
@@ -69,10 +69,7 @@ class Conn(RawConnection):
         return self.expect("session.updated")["session"]
 
     def user_text(self, text: str) -> Dict[str, Any]:
-        self.send(
-            "conversation.item.create",
-            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]},
-        )
+        self.send_user_text(text)
         return self.expect("conversation.item.created")["item"]
 
 
@@ -97,14 +94,6 @@ def append(conn: Conn, samples: np.ndarray, chunk_ms: int = 40, audio_format: st
     step = rate * chunk_ms // 1000
     for start in range(0, len(samples), step):
         conn.send("input_audio_buffer.append", audio=audio.encode_audio(samples[start : start + step], audio_format))
-
-
-def collapse(types: List[str]) -> List[str]:
-    out: List[str] = []
-    for event_type in types:
-        if not out or out[-1] != event_type or not event_type.endswith(".delta"):
-            out.append(event_type)
-    return out
 
 
 # -- session --------------------------------------------------------------------

@@ -15,20 +15,13 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import numpy as np
 import pytest
 import websocket
-from support_client import RawConnection
+from support_client import RawConnection, collapse
 from support_ga import GaModels as Models
 
 from realtime_sync import audio
 from realtime_sync.simulator import RealtimeSimulator, Reply, default_responder
 
 BETA = ["OpenAI-Beta: realtime=v1"]
-
-
-@pytest.fixture
-def models() -> Models:
-    pytest.importorskip("pydantic")
-    pytest.importorskip("openai.types.realtime")
-    return Models()
 
 
 class Conn(RawConnection):
@@ -67,10 +60,7 @@ class Conn(RawConnection):
         return self.expect("session.updated")["session"]
 
     def user_text(self, text: str) -> Dict[str, Any]:
-        self.send(
-            "conversation.item.create",
-            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]},
-        )
+        self.send_user_text(text)
         item = self.expect("conversation.item.added")["item"]
         assert self.expect("conversation.item.done")["item"] == item
         return item
@@ -93,14 +83,6 @@ def close_code(ws: websocket.WebSocket) -> int:
         pass
     ws.shutdown()
     return int.from_bytes(data[:2], "big")
-
-
-def collapse(types: List[str]) -> List[str]:
-    out: List[str] = []
-    for event_type in types:
-        if not out or out[-1] != event_type or not event_type.endswith(".delta"):
-            out.append(event_type)
-    return out
 
 
 def append(conn: Conn, samples: np.ndarray, chunk_ms: int = 40) -> None:

@@ -50,13 +50,6 @@ def silence(seconds: float) -> np.ndarray:
 SPEECH = np.concatenate([silence(0.5), tone(1.0), silence(0.8), tone(0.6), silence(1.5)])
 
 
-@pytest.fixture
-def models() -> Models:
-    pytest.importorskip("pydantic")
-    pytest.importorskip("openai.types.realtime")
-    return Models()
-
-
 class Conn(RawConnection):
     """A raw connection to a transcription session: validates everything in both directions."""
 
@@ -319,9 +312,9 @@ def test_a_timeout_ends_the_iteration_and_wait_returns_none(make_simulator: Any)
 def test_a_connection_that_ends_fails_the_iterator(make_simulator: Any) -> None:
     sim = make_simulator(transcriber=["kept"])
     stt = RealtimeTranscriber(sim.url).connect(timeout=5)
-    stt.append_audio(SPEECH[: RATE * 2])
     done = threading.Event()
-    stt.on("utterance.completed", lambda e: done.set())
+    stt.on("utterance.completed", lambda e: done.set())  # before the audio: it may be transcribed at once
+    stt.append_audio(SPEECH[: RATE * 2])
     assert done.wait(5)
     closed = threading.Event()
     stt.on("close", lambda e: closed.set())
