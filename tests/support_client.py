@@ -400,23 +400,24 @@ class EventRecorder:
             return iter(list(self.events))
 
 
-def signal_when_waiting(monkeypatch: Any) -> threading.Event:
+def signal_when_waiting(monkeypatch: Any, waiter_class: Any = None) -> threading.Event:
     """An Event set once a blocking helper's waiter is registered and about to sleep.
 
-    Patches :class:`realtime_sync.events.Waiter` (the one waiting primitive)
-    for the test (``monkeypatch``), so a test can disconnect exactly while a
-    helper waits, without sleeping.
+    Patches ``waiter_class.wait`` (by default :class:`realtime_sync.events.Waiter`,
+    the one waiting primitive) for the test (``monkeypatch``), so a test can
+    disconnect exactly while a helper waits, without sleeping.
     """
-    from realtime_sync.events import Waiter
+    if waiter_class is None:
+        from realtime_sync.events import Waiter as waiter_class
 
     waiting = threading.Event()
-    original = Waiter.wait
+    original = waiter_class.wait
 
     def wait(self: Any, timeout: Any = None) -> bool:
         waiting.set()
         return bool(original(self, timeout))
 
-    monkeypatch.setattr(Waiter, "wait", wait)
+    monkeypatch.setattr(waiter_class, "wait", wait)
     return waiting
 
 
