@@ -39,7 +39,8 @@ tests that ask for it, as does ``models`` (its GA models, support_ga.GaModels).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, List
+import contextlib
+from typing import Any, Callable, Iterator
 
 import pytest
 from support_client import EventRecorder
@@ -51,18 +52,8 @@ def make_simulator() -> Iterator[Callable[..., Any]]:
     pytest.importorskip("websockets")
     from realtime_sync.simulator import RealtimeSimulator
 
-    started: List[RealtimeSimulator] = []
-
-    def factory(**options: Any) -> RealtimeSimulator:
-        options.setdefault("speed", None)
-        simulator = RealtimeSimulator(**options)
-        simulator.start()
-        started.append(simulator)
-        return simulator
-
-    yield factory
-    for simulator in started:
-        simulator.stop()
+    with contextlib.ExitStack() as started:  # each one stopped on teardown, the last first
+        yield lambda **options: started.enter_context(RealtimeSimulator(**{"speed": None, **options}))
 
 
 @pytest.fixture
@@ -86,16 +77,8 @@ def make_api() -> Iterator[Callable[..., Any]]:
     """Factory fixture: ``make_api(url, **options)`` returns a RealtimeAPI, disconnected on teardown."""
     from realtime_sync.api import RealtimeAPI
 
-    created: List[RealtimeAPI] = []
-
-    def factory(url: str, **options: Any) -> RealtimeAPI:
-        api = RealtimeAPI(url, **options)
-        created.append(api)
-        return api
-
-    yield factory
-    for api in created:
-        api.disconnect()
+    with contextlib.ExitStack() as created:
+        yield lambda url, **options: created.enter_context(RealtimeAPI(url, **options))
 
 
 @pytest.fixture
