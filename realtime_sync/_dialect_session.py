@@ -81,6 +81,25 @@ def _prefer(result: Dict[str, Any], beta_key: str, ga_key: str, convert: Callabl
         result[ga_key] = convert(value)
 
 
+def _generation_to_ga(config: Mapping[str, Any], where: str) -> Dict[str, Any]:
+    """A copy of a session config or response options with the settings both share in GA form.
+
+    ``temperature`` is dropped; ``modalities``, ``max_response_output_tokens``
+    and ``tool_choice`` move to (or are normalised as) their GA spelling, the
+    GA-native value winning when a setting is given both ways.
+    """
+    result: Dict[str, Any] = dict(config)
+    if "temperature" in result:
+        drop_temperature(result, where)
+    if "modalities" in result:
+        _prefer(result, "modalities", "output_modalities", modalities_to_ga)
+    if "max_response_output_tokens" in result:
+        _prefer(result, "max_response_output_tokens", "max_output_tokens", same)
+    if "tool_choice" in result:
+        result["tool_choice"] = tool_choice_to_ga(result["tool_choice"])
+    return result
+
+
 def session_to_ga(session: Mapping[str, Any], *, where: str = "session") -> Dict[str, Any]:
     """A session config, flat (beta), GA-native or a mix, as a GA realtime session (a new dict).
 
@@ -95,15 +114,7 @@ def session_to_ga(session: Mapping[str, Any], *, where: str = "session") -> Dict
     Raises:
         ConfigurationError: an unknown audio format name.
     """
-    result: Dict[str, Any] = dict(session)
-    if "temperature" in result:
-        drop_temperature(result, where)
-    if "modalities" in result:
-        _prefer(result, "modalities", "output_modalities", modalities_to_ga)
-    if "max_response_output_tokens" in result:
-        _prefer(result, "max_response_output_tokens", "max_output_tokens", same)
-    if "tool_choice" in result:
-        result["tool_choice"] = tool_choice_to_ga(result["tool_choice"])
+    result = _generation_to_ga(session, where)
     sections: Dict[str, Dict[str, Any]] = {}
     for beta_key, (direction, ga_key, convert) in _SESSION_AUDIO_TO_GA.items():
         audio = result.get("audio")
@@ -179,15 +190,7 @@ def response_options_to_ga(options: Mapping[str, Any]) -> Dict[str, Any]:
     ``conversation``, ``metadata``...) are kept and win over a flat spelling
     of the same setting.
     """
-    result: Dict[str, Any] = dict(options)
-    if "temperature" in result:
-        drop_temperature(result, "response")
-    if "modalities" in result:
-        _prefer(result, "modalities", "output_modalities", modalities_to_ga)
-    if "max_response_output_tokens" in result:
-        _prefer(result, "max_response_output_tokens", "max_output_tokens", same)
-    if "tool_choice" in result:
-        result["tool_choice"] = tool_choice_to_ga(result["tool_choice"])
+    result = _generation_to_ga(options, "response")
     audio = result.get("audio")
     given = audio.get("output") if isinstance(audio, dict) else None
     if "voice" in result or "output_audio_format" in result or isinstance(given, dict):

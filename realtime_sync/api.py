@@ -88,43 +88,17 @@ Example::
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import ssl
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import dialects
-from ._transport.connection import Connection, Listeners, Timing
+from ._transport.config import ConnectionConfig, Listeners, is_number
+from ._transport.connection import Connection
 from ._transport.encoding import encode_event
-from ._transport.failures import Attempt
-from ._transport.proxy import environment_proxy, proxy_options
-from ._transport.secrets import (
-    REDACTED,
-    SECRET_HEADERS,
-    Redactor,
-    Secret,
-    redact_url,
-    secret_query_values,
-    summarize_event,
-)
-from ._transport.urls import (
-    Endpoint,
-    check_headers,
-    check_query,
-    has_line_break,
-    header_lines,
-    is_loopback,
-    key_header_name,
-)
-from .errors import (
-    ConfigurationError,
-    ConnectionClosedError,
-    InsecureTransportError,
-    NotConnectedError,
-    RealtimeConnectionError,
-)
+from ._transport.secrets import Secret, summarize_event
+from .errors import ConfigurationError, ConnectionClosedError, NotConnectedError, RealtimeConnectionError
 from .events import EventHandler
 
 __all__ = [
@@ -254,79 +228,22 @@ class RealtimeAPI(EventHandler):
         if on_server_event is not None and not callable(on_server_event):
             raise ConfigurationError("on_server_event must be callable or None")
         self._on_server_event = on_server_event
-        url = DEFAULT_URL if url is None else url
-        if not isinstance(url, str):
-            raise ConfigurationError(f"url must be a str, not {type(url).__name__}")
-        self._endpoint = Endpoint(url, redact_url(url))
-        self._base_url = Secret(url)  # its query or user info may hold a credential
-        url_parts = urlsplit(url)
-        found = secret_query_values(parse_qsl(url_parts.query, keep_blank_values=True))
-        if url_parts.password:
-            found.append(Secret(url_parts.password))
-            found.append(Secret(unquote(url_parts.password)))
+        self._config = ConnectionConfig(
+            DEFAULT_URL if url is None else url,
+            api_key,
+            headers=headers,
+            query=query,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            frame_timeout=frame_timeout,
+            max_frame_size=max_frame_size,
+            ssl_context=ssl_context,
+            proxy=proxy,
+        )
         if protocol is None:
-            protocol = self._endpoint.default_protocol()
+            protocol = self._config.endpoint.default_protocol()
         #: The wire dialect of this connection, ``"ga"`` or ``"beta"``.
         self.protocol: str = dialects.check_protocol(protocol)
-
-        self._key_env: Optional[str] = None
-        if api_key is None and self._endpoint.key_env() is not None:
-            env_name = self._endpoint.key_env()
-            assert env_name is not None
-            api_key = os.environ.get(env_name) or None
-            if api_key is not None:
-                self._key_env = env_name
-        if api_key is not None:
-            if not isinstance(api_key, str):
-                raise ConfigurationError(f"api_key must be a str, not {type(api_key).__name__}")
-            if not api_key.strip() or has_line_break(api_key):
-                raise ConfigurationError("api_key is empty or contains a line break")
-        self._api_key = Secret(api_key) if api_key else None
-        if self._api_key is not None:
-            found.append(self._api_key)
-
-        self._extra_headers = check_headers(headers, found)
-        self._query = check_query(query)
-        found.extend(secret_query_values(self._query))
-
-        self._proxy_options, proxy_secrets, self._proxy_shown = proxy_options(proxy)
-        found.extend(proxy_secrets)
-        self._redactor = Redactor(found)
-
-        endpoint_secrets = [s for s in found if s not in proxy_secrets]
-        if endpoint_secrets and not self._endpoint.secure and not is_loopback(self._endpoint.host):
-            raise InsecureTransportError(
-                f"refusing to send an API key in clear text over ws:// to {self._endpoint.host!r}; "
-                "use wss://, or a loopback host (127.0.0.1, localhost) for local servers"
-            )
-        if endpoint_secrets and not self._endpoint.secure:
-            # a loopback server reached through a proxy on another host: the
-            # handshake crosses the network to that proxy in clear text
-            via = self._proxy_shown or environment_proxy(self._endpoint.host, False)
-            via_host = urlsplit(via).hostname if via else None
-            if via_host and not is_loopback(via_host):
-                raise InsecureTransportError(
-                    f"refusing to send an API key in clear text over ws:// through the proxy {via!r}; "
-                    "use wss://, or reach the local server without the proxy (set no_proxy)"
-                )
-
-        if ping_interval is not None and (not _is_number(ping_interval) or ping_interval < 0):
-            raise ConfigurationError("ping_interval must be None or a number of seconds >= 0")
-        if ping_timeout is not None and (not _is_number(ping_timeout) or ping_timeout <= 0):
-            raise ConfigurationError("ping_timeout must be None or a number of seconds > 0")
-        if ping_interval and ping_timeout and ping_timeout >= ping_interval:
-            raise ConfigurationError("ping_timeout must be shorter than ping_interval")
-        if frame_timeout is not None and (not _is_number(frame_timeout) or frame_timeout <= 0):
-            raise ConfigurationError("frame_timeout must be None or a number of seconds > 0")
-        if max_frame_size is not None and (
-            not isinstance(max_frame_size, int) or isinstance(max_frame_size, bool) or max_frame_size <= 0
-        ):
-            raise ConfigurationError("max_frame_size must be None or a positive number of bytes")
-        self._ping_interval = float(ping_interval or 0)
-        self._ping_timeout = float(ping_timeout) if ping_timeout else None
-        self._frame_timeout = float(frame_timeout) if frame_timeout else None
-        self._max_frame_size = max_frame_size
-        self._ssl_context = ssl_context
         #: Log every event (type, event_id, audio length) at DEBUG level.
         self.debug = bool(debug)
 
@@ -338,7 +255,7 @@ class RealtimeAPI(EventHandler):
     @property
     def url(self) -> str:
         """The URL given to the constructor, with credentials in it masked."""
-        return redact_url(self._base_url.reveal())
+        return self._config.url
 
     def __repr__(self) -> str:
         return (
@@ -396,12 +313,12 @@ class RealtimeAPI(EventHandler):
             ConfigurationError: no API key for OpenAI's host, no deployment for
                 an Azure GA endpoint, or bad arguments.
         """
-        if timeout is not None and (not _is_number(timeout) or timeout <= 0):
+        if timeout is not None and (not is_number(timeout) or timeout <= 0):
             raise ConfigurationError("timeout must be None or a positive number of seconds")
         if model is not None and (not isinstance(model, str) or not model):
             raise ConfigurationError("model must be a non-empty str or None")
-        endpoint = self._endpoint
-        if self._api_key is None and endpoint.is_openai:
+        endpoint = self._config.endpoint
+        if self._config.api_key is None and endpoint.is_openai:
             raise ConfigurationError(
                 f"no API key for {endpoint.host}: pass api_key=... or set the OPENAI_API_KEY "
                 "environment variable"
@@ -528,30 +445,18 @@ class RealtimeAPI(EventHandler):
 
     def _target(self, model: Optional[str]) -> Tuple[Secret, Optional[str]]:
         """The URL to open (it may hold a key) and the model (deployment) it names."""
-        return self._endpoint.build(self._base_url, self._query, model, self.protocol)
+        return self._config.target(model, self.protocol)
 
     def _header_lines(self) -> List[str]:
         """The handshake header lines (they hold the key: never log or keep them)."""
-        return header_lines(self._endpoint, self._api_key, self.protocol, self._extra_headers)
+        return self._config.header_lines(self.protocol)
 
     def _shown_headers(self) -> Dict[str, str]:
-        shown = {}
-        for line in self._header_lines():
-            name, value = line.split(": ", 1)
-            shown[name] = REDACTED if name.lower() in SECRET_HEADERS else value
-        return shown
+        return self._config.shown_headers(self.protocol)
 
     def _new_connection(self, target: Secret, timeout: Optional[float]) -> Connection:
         """One connection, given this object's listeners (under the state lock)."""
-        attempt = Attempt(
-            self.url,
-            self._endpoint.where,
-            timeout,
-            key_header=key_header_name(self._endpoint, self._api_key is not None, self._extra_headers),
-            key_env=self._key_env if self._api_key is not None else None,
-            proxy=self._proxy_shown or environment_proxy(self._endpoint.host, self._endpoint.secure),
-        )
-        timing = Timing(timeout, self._ping_interval, self._ping_timeout, self._frame_timeout, self._max_frame_size)
+        config = self._config
         conn: Optional[Connection] = None
 
         def on_close(payload: Dict[str, Any], error: ConnectionClosedError) -> None:
@@ -570,13 +475,13 @@ class RealtimeAPI(EventHandler):
         conn = Connection(
             target,
             self._header_lines,
-            attempt,
-            self._redactor,
-            timing,
+            config.attempt(timeout),
+            config.redactor,
+            config.timing(timeout),
             Listeners(self._event_listener(), self._error_listener, on_close),
             thread_name=RECEIVE_THREAD_NAME,
-            ssl_context=self._ssl_context,
-            proxy=self._proxy_options,
+            ssl_context=config.ssl_context,
+            proxy=config.proxy_options,
         )
         return conn
 
@@ -584,7 +489,7 @@ class RealtimeAPI(EventHandler):
         """The per-event hot path (receive thread): mask errors, hook, dispatch twice."""
         dispatch = self.dispatch
         first = self._on_server_event
-        redactor = self._redactor
+        redactor = self._config.redactor
         mask = redactor.value if redactor else None
 
         def on_event(event: Dict[str, Any]) -> None:
@@ -617,9 +522,6 @@ class RealtimeAPI(EventHandler):
             direction,
             event.get("type"),
             event.get("event_id"),
-            self._redactor.text(summarize_event(event)),
+            self._config.redactor.text(summarize_event(event)),
         )
 
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -17,7 +17,6 @@ and ``restore_history()`` raise ``RealtimeTimeoutError``; all raise
 from __future__ import annotations
 
 import queue
-import threading
 from typing import Any, ContextManager, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 from . import audio as _audio
@@ -25,17 +24,18 @@ from . import history as _history
 from ._session.control import SessionControl
 from ._session.inbound import Inbound
 from ._session.input_audio import InputAudio
+from ._session.lifecycle import Lifecycle
 from ._session.outbound import Outbound, mcp_approval_item, prepare_content, truncate_point
 from ._session.outlet import Outlet
-from ._session.reconnect import Reconnector, ReconnectPolicy
-from ._session.requests import Ask, ResponseQueue, Ticket, closed_error, pick_reply
+from ._session.reconnect import ReconnectPolicy
+from ._session.requests import Ask, ResponseQueue, Ticket, pick_reply
 from ._session.sent import SentEvents
 from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG, SessionSettings, check_seconds, copy_config
 from ._session.tools import ToolBox
 from .api import RealtimeAPI
 from .conversation import Conversation
-from .errors import ConfigurationError, NotConnectedError, RealtimeConnectionError
-from .events import EventHandler
+from .errors import ConfigurationError, NotConnectedError
+from .events import EventHandler, Waiter
 from .recording import ClientRecording, Recorder
 from .types import Item, ServerEvent, ToolHandler
 
@@ -103,11 +103,6 @@ class RealtimeClient(EventHandler):
         self.tool_timeout = tool_timeout
         self.input_audio_window = float(input_audio_window)
         self.conversation = Conversation()
-        self._state_lock = threading.Lock()
-        self._live = False
-        self._close_reported = False  # a close was dispatched since the last connect()
-        self._tag: object = None  # this connection's tag on every waiter and handle
-        self._session_created = False
         self._outlet = Outlet(self.dispatch, self.has_listeners)
         self._emit = self._outlet.emit
         self._settings = SessionSettings()
@@ -115,7 +110,6 @@ class RealtimeClient(EventHandler):
         self._recording = ClientRecording(record, record_audio=record_audio)  # hooked before the inbound route
         hook = self._recording.hook(self._on_server_event)
         self.realtime = RealtimeAPI(url, api_key, debug=debug, headers=headers, query=query, on_server_event=hook, **api_options)
-        self._reconnector: Optional[Reconnector] = None
         self._outbound = Outbound(
             self.realtime, self._sent, self._emit, self._outlet.wants, lambda kind: self._refuse_if_reconnecting(f"send {kind!r}")
         )
@@ -126,17 +120,21 @@ class RealtimeClient(EventHandler):
         self._inbound = Inbound(
             conversation=self.conversation, responses=self._responses, input_audio=self._input_audio,
             tools=self._tools, sent=self._sent, protocol=lambda: self.realtime.protocol, emit=self._emit,
-            wants=self._outlet.wants, on_session_created=self._on_session_created,
+            wants=self._outlet.wants, on_session_created=lambda: self._lifecycle.session_created(),
         )
-        if reconnect:
-            policy = reconnect if isinstance(reconnect, ReconnectPolicy) else ReconnectPolicy()
-            self._reconnector = Reconnector(
-                policy, connect=self.connect, replay=self.restore_history, drop=self.realtime.disconnect,
-                snapshot=self.export_history, end=self._end_connection, emit=self._emit,
-            )
         self._session_control = SessionControl(
             self._settings, self.realtime, self._send, self._tools, self._input_audio, self._inbound.apply_formats
         )
+        policy = reconnect if isinstance(reconnect, ReconnectPolicy) else ReconnectPolicy() if reconnect else None
+        self._lifecycle = Lifecycle(
+            realtime=self.realtime, model=lambda: self.model, conversation=self.conversation, sent=self._sent,
+            responses=self._responses, tools=self._tools, input_audio=self._input_audio, inbound=self._inbound,
+            session_control=self._session_control, recording=self._recording, fail_waiters=self._fail_waiters,
+            wake_session_created=lambda: self._wake_waiters(_SESSION_CREATED, True), emit=self._emit,
+            is_dispatching_thread=self._is_dispatching_thread, reconnect=policy, replay=self.restore_history,
+            snapshot=self.export_history,
+        )
+        self._reconnector = self._lifecycle.reconnector
         self._add_api_event_handlers()
 
     def __repr__(self) -> str:
@@ -175,39 +173,8 @@ class RealtimeClient(EventHandler):
     def _on_realtime_error(self, payload: Dict[str, Any]) -> None:  # a frame the socket layer refused
         self._emit("error", payload)
 
-    def _on_realtime_close(self, payload: Dict[str, Any]) -> None:
-        """The socket ended (receive thread): report it, or reconnect when the policy says so."""
-        cause = str(closed_error(payload)).replace(" closed", " dropped", 1)
-        if self._reconnector is None or not self._reconnector.handle_close(payload, self._inbound.expired, cause):
-            self._end_connection(payload)
-
-    def _on_session_created(self) -> None:  # receive thread: wake wait_for_session_created()
-        with self._state_lock:
-            self._session_created = True
-        self._wake_waiters(_SESSION_CREATED, True)
-
-    def _end_connection(self, payload: Dict[str, Any], reconnecting: bool = False) -> bool:
-        """The connection is over: fail waiters and requests, stop the tools, dispatch ``close`` once.
-
-        While reconnecting no ``close`` is dispatched. ``False`` if it had ended already.
-        """
-        reconnecting = reconnecting or (self._reconnector is not None and self._reconnector.active)
-        with self._state_lock:
-            if not self._live:
-                return False
-            self._live = False
-            self._session_created = False
-            tag = self._tag
-        self._responses.close()
-        self._tools.close()
-        self._input_audio.restart()
-        # Waiters for "close" itself are untagged: the close dispatch below wakes them.
-        self._fail_waiters(tag, closed_error(payload, reconnecting=reconnecting))
-        if not reconnecting:
-            with self._state_lock:
-                self._close_reported = True
-            self._emit("close", payload)
-        return True
+    def _on_realtime_close(self, payload: Dict[str, Any]) -> None:  # the socket ended (receive thread)
+        self._lifecycle.closed(payload)
 
     # -- connection ------------------------------------------------------------------
 
@@ -246,61 +213,11 @@ class RealtimeClient(EventHandler):
             RealtimeConnectionError: already connected, or the socket layer's
                 error (refused, handshake status, timeout...).
         """
-        reconnector = self._reconnector
-        if reconnector is not None and not reconnector.is_worker_thread():
-            # a connection made by hand ends an automatic reconnection
-            reconnector.stop(join=not self._is_dispatching_thread())
-        if self.is_connected():
-            raise RealtimeConnectionError("already connected; call disconnect() first")
-        self._recording.connecting(self.realtime)
-        with self._state_lock:
-            unfinished = self._live
-        if unfinished:  # closed by the server, "close" not handled yet: finish it first
-            self.realtime.disconnect()
-            self._end_connection({"error": True, "code": None, "reason": None})
-        self._tools.join_stopped()
-        self.conversation.clear()
-        self._sent.clear()
-        self._input_audio.restart()
-        self._responses.open()
-        self._tools.open()
-        with self._state_lock:
-            self._live = True
-            self._close_reported = False
-            self._tag = object()
-            self._session_created = False
-        self._inbound.new_session()
-        try:
-            if self.model is None:
-                self.realtime.connect(timeout=timeout)
-            else:
-                self.realtime.connect(model=self.model, timeout=timeout)
-        except BaseException:
-            with self._state_lock:
-                self._live = False
-            self._responses.close()
-            self._tools.close()
-            raise
-        self._session_control.connected()
-        return True
+        return self._lifecycle.connect(timeout)
 
     def disconnect(self) -> None:
         """Close the socket, wake every blocked helper, clear the conversation. Idempotent; any thread."""
-        self._recording.disconnecting()
-        reconnector = self._reconnector
-        was_reconnecting = reconnector.stop(join=not self._is_dispatching_thread()) if reconnector is not None else False
-        self._inbound.expired = False
-        if self.realtime.is_connected():
-            self.realtime.disconnect()
-        ended = self._end_connection({"error": False, "code": None, "reason": None})
-        with self._state_lock:
-            reported = self._close_reported
-        if was_reconnecting and not ended and not reported:  # the drop dispatched no close: this is the end
-            self._emit("close", {"error": False, "code": None, "reason": None})
-        self._recording.disconnected()
-        self.conversation.clear()
-        if not self._is_dispatching_thread():
-            self._tools.join_stopped()
+        self._lifecycle.disconnect()
 
     def reset(self) -> None:
         """Disconnect, remove every callback (here and on :attr:`realtime`) and restore the default config."""
@@ -564,9 +481,7 @@ class RealtimeClient(EventHandler):
         """
         if not isinstance(name, str):
             raise TypeError(f"event name must be a str, not {type(name).__name__}")
-        with self._state_lock:
-            live = self._live
-        if not live or name == "close" or self.is_reconnecting():  # a plain wait (reconnected, ...)
+        if not self._lifecycle.live or name == "close" or self.is_reconnecting():  # a plain wait (reconnected, ...)
             return super().wait_for_next(name, timeout)
         payload: Optional[Dict[str, Any]] = self._wait(name, timeout, "wait_for_next")
         return payload
@@ -582,13 +497,12 @@ class RealtimeClient(EventHandler):
         """Wait for the next ``name`` with a waiter tagged with this connection."""
         self._refuse_to_block(what)
         self._refuse_if_reconnecting(f"{what}()")
-        with self._state_lock:
-            if not self._live:
-                raise NotConnectedError("not connected; call connect() first")
-            if name == _SESSION_CREATED and self._session_created:
-                return True
-            waiter = self._add_waiter(name, tag=self._tag)
-        return self._await_waiter(name, waiter, timeout)
+
+        def add_waiter(tag: object, session_created: bool) -> Optional[Waiter]:
+            return None if name == _SESSION_CREATED and session_created else self._add_waiter(name, tag=tag)
+
+        waiter = self._lifecycle.tagged(add_waiter)
+        return True if waiter is None else self._await_waiter(name, waiter, timeout)
 
     def ask(self, text: str, timeout: Optional[float] = 60.0) -> Optional[Item]:
         """Send ``text`` as a user message and return the finished assistant item.
@@ -610,11 +524,13 @@ class RealtimeClient(EventHandler):
         self._refuse_to_block("ask")
         if self._reconnector is not None:  # a reconnection under way: wait for it within the timeout
             timeout = self._reconnector.time_left("ask()", timeout)
-        with self._state_lock:
-            if not self._live:
-                raise NotConnectedError("not connected; call connect() first")
-            ask = Ask(self._tag)
+
+        def track(tag: object, _session_created: bool) -> Ask:
+            ask = Ask(tag)
             self._track(ask)
+            return ask
+
+        ask = self._lifecycle.tagged(track)
         try:
             self._send_user_message([{"type": "input_text", "text": text}], ask)
             response = ask.result(timeout, "ask()", text)

@@ -58,18 +58,18 @@ class Waiter:
 
     def resolve(self, payload: Any) -> bool:
         """Wake the waiting thread with ``payload``; ``False`` if already settled. Any thread."""
+        return self._settle(payload, None)
+
+    def fail(self, error: BaseException) -> bool:
+        """Wake the waiting thread by raising ``error`` in it; ``False`` if already settled."""
+        return self._settle(None, error)
+
+    def _settle(self, payload: Any, error: Optional[BaseException]) -> bool:
+        """Set the outcome and wake the waiting thread, unless it was settled already."""
         with _SETTLE_LOCK:
             if self.event.is_set():
                 return False
             self.payload = payload
-            self.event.set()
-        return True
-
-    def fail(self, error: BaseException) -> bool:
-        """Wake the waiting thread by raising ``error`` in it; ``False`` if already settled."""
-        with _SETTLE_LOCK:
-            if self.event.is_set():
-                return False
             self.error = error
             self.event.set()
         return True

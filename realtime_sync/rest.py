@@ -268,10 +268,22 @@ def _session_body(session: Optional[Mapping[str, Any]], name: str = "session") -
     return body
 
 
-def _call_path(call_id: str, action: str) -> str:
+def _call_action(
+    call_id: str,
+    action: str,
+    body: Optional[Mapping[str, Any]],
+    api_key: Optional[str],
+    base_url: Optional[str],
+    timeout: Optional[float],
+) -> None:
+    """POST ``body`` to ``/realtime/calls/<call_id>/<action>``.
+
+    Raises:
+        ConfigurationError: ``call_id`` is not a call's id (checked before anything is sent).
+    """
     if not isinstance(call_id, str) or not call_id.strip() or has_line_break(call_id):
         raise ConfigurationError(f"call_id must be the non-empty id of a call (rtc_...), not {call_id!r}")
-    return f"/realtime/calls/{quote(call_id, safe='')}/{action}"
+    _post(_Endpoint(base_url, api_key), f"/realtime/calls/{quote(call_id, safe='')}/{action}", body, timeout)
 
 
 def create_client_secret(
@@ -351,8 +363,7 @@ def accept_call(
             answered or ended).
         RestAuthenticationError, APIStatusError, ConfigurationError: as :func:`create_client_secret`.
     """
-    path = _call_path(call_id, "accept")
-    _post(_Endpoint(base_url, api_key), path, _session_body(session), timeout)
+    _call_action(call_id, "accept", _session_body(session), api_key, base_url, timeout)
 
 
 def reject_call(
@@ -369,13 +380,12 @@ def reject_call(
         NotFoundError: no such pending call.
         ConfigurationError: ``status_code`` is not a SIP status (100-699).
     """
-    path = _call_path(call_id, "reject")
     body: Dict[str, Any] = {}
     if status_code is not None:
         if isinstance(status_code, bool) or not isinstance(status_code, int) or not 100 <= status_code <= 699:
             raise ConfigurationError(f"status_code must be a SIP status code (100-699), not {status_code!r}")
         body["status_code"] = status_code
-    _post(_Endpoint(base_url, api_key), path, body, timeout)
+    _call_action(call_id, "reject", body, api_key, base_url, timeout)
 
 
 def refer_call(
@@ -392,11 +402,10 @@ def refer_call(
         NotFoundError: no such active call.
         ConfigurationError: ``target_uri`` is not a ``tel:``/``sip:``/``sips:`` URI.
     """
-    path = _call_path(call_id, "refer")
     if not isinstance(target_uri, str) or not target_uri.lower().startswith(("tel:", "sip:", "sips:")) \
             or has_line_break(target_uri):
         raise ConfigurationError(f"target_uri must be a tel:, sip: or sips: URI, not {target_uri!r}")
-    _post(_Endpoint(base_url, api_key), path, {"target_uri": target_uri}, timeout)
+    _call_action(call_id, "refer", {"target_uri": target_uri}, api_key, base_url, timeout)
 
 
 def hangup_call(
@@ -411,5 +420,4 @@ def hangup_call(
     Raises:
         NotFoundError: no such active call.
     """
-    path = _call_path(call_id, "hangup")
-    _post(_Endpoint(base_url, api_key), path, None, timeout)
+    _call_action(call_id, "hangup", None, api_key, base_url, timeout)

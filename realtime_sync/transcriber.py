@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any, Deque, Dict, Iterator, List, Mapping, Opt
 import numpy as np
 
 from . import audio as _audio
+from ._transcription_config import SERVER_VAD, TRANSCRIPTION_MODELS, transcription_session
 from ._utterance import SAMPLE_RATE, AudioLog, Utterance, ms_to_sample
 from .api import RealtimeAPI, generate_id
 from .errors import (
@@ -72,11 +73,6 @@ __all__ = ["RealtimeTranscriber", "Utterance", "TRANSCRIPTION_MODELS", "SERVER_V
 
 logger = logging.getLogger(__name__)
 
-#: Transcription models known to accept ``session.type: "transcription"`` (others are sent as given).
-TRANSCRIPTION_MODELS = ("gpt-4o-transcribe", "gpt-4o-mini-transcribe", "whisper-1", "gpt-realtime-whisper")
-#: The default turn detection: the server's VAD cuts the audio into utterances.
-SERVER_VAD: Mapping[str, Any] = {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 500}
-_LOGPROBS = "item.input_audio_transcription.logprobs"
 _KEEP_UNCLAIMED_MS = 15000  # audio kept while no utterance claims it (prefix padding looks back)
 _FILE_CHUNK_MS = 100
 
@@ -127,22 +123,7 @@ class RealtimeTranscriber(EventHandler):
         **api_options: Any,
     ) -> None:
         super().__init__()
-        if not isinstance(model, str) or not model:
-            raise ConfigurationError("model must be a transcription model name such as 'gpt-4o-transcribe'")
-        if model.startswith("gpt-realtime") and model != "gpt-realtime-whisper" or "realtime-preview" in model:
-            raise ConfigurationError(
-                f"{model!r} is a conversation model; a transcription session needs a transcription model: "
-                + ", ".join(TRANSCRIPTION_MODELS)
-            )
-        if noise_reduction not in (None, "near_field", "far_field"):
-            raise ConfigurationError(f"noise_reduction must be 'near_field', 'far_field' or None, not {noise_reduction!r}")
-        if turn_detection is not None and (
-            not isinstance(turn_detection, Mapping) or turn_detection.get("type") not in ("server_vad", "semantic_vad")
-        ):
-            raise ConfigurationError("turn_detection must be a dict with type 'server_vad' or 'semantic_vad', or None")
-        for name, value in (("language", language), ("prompt", prompt)):
-            if value is not None and not isinstance(value, str):
-                raise ConfigurationError(f"{name} must be a str or None")
+        config = transcription_session(model, language, prompt, turn_detection, noise_reduction, include_logprobs, session)
         if "protocol" in api_options or "on_server_event" in api_options:
             raise ConfigurationError("a transcription session speaks GA and handles its own events")
         query = dict(api_options.pop("query", None) or {})
@@ -151,25 +132,6 @@ class RealtimeTranscriber(EventHandler):
         self.api.on("close", self._on_close)
         self.include_logprobs = bool(include_logprobs)
         self.keep_audio = bool(keep_audio)
-        transcription: Dict[str, Any] = {"model": model}
-        if language is not None:
-            transcription["language"] = language
-        if prompt is not None:
-            transcription["prompt"] = prompt
-        config: Dict[str, Any] = {
-            "type": "transcription",
-            "audio": {
-                "input": {
-                    "format": {"type": "audio/pcm", "rate": SAMPLE_RATE},
-                    "transcription": transcription,
-                    "noise_reduction": None if noise_reduction is None else {"type": noise_reduction},
-                    "turn_detection": None if turn_detection is None else dict(turn_detection),
-                }
-            },
-        }
-        if include_logprobs:
-            config["include"] = [_LOGPROBS]
-        _merge(config, session or {})
         #: The ``session`` sent in ``session.update`` on :meth:`connect`.
         self.config: Dict[str, Any] = config
         #: The session as the server last reported it (``session.created`` / ``.updated``).
@@ -586,13 +548,4 @@ class RealtimeTranscriber(EventHandler):
         for waiter in waiters:
             waiter.fail(error)
         self.dispatch("close", event)
-
-
-def _merge(target: Dict[str, Any], extra: Mapping[str, Any]) -> None:
-    """Merge ``extra`` into ``target`` in place, dicts recursively."""
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
-        else:
-            target[key] = copy.deepcopy(value)
 

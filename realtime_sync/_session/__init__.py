@@ -19,6 +19,9 @@ Nothing here imports the client, and none of it is public API.
 * :mod:`.inbound` -- the route of every server event into the conversation
   and the parts above, and the client-level events it dispatches.
 * :mod:`.outlet` -- where client-level events go: listeners and the ``events()`` queue.
+* :mod:`.reconnect` -- the reconnect policy and the worker that follows it.
+* :mod:`.lifecycle` -- connect, disconnect and the end of each connection
+  (its tag, ``session.created``, the one ``close``); it holds the reconnector.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ import logging
 import threading
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
+from .._transport.failures import close_detail
 from ..api import generate_id
 from ..errors import ConnectionClosedError, NotConnectedError, RealtimeError, RealtimeTimeoutError, ServerError
 from ..events import Waiter
@@ -370,10 +371,7 @@ def closed_error(payload: Any, *, reconnecting: bool = False) -> ConnectionClose
     """
     code = payload.get("code") if isinstance(payload, dict) else None
     reason = payload.get("reason") if isinstance(payload, dict) else None
-    detail = ""
-    if code is not None:
-        detail = f" (code {code}{': ' + reason if reason else ''})"
-    elif reason:
-        detail = f" ({reason})"
     note = "; the client is reconnecting, and requests in flight are not sent again" if reconnecting else ""
-    return ConnectionClosedError(f"the connection to the Realtime server closed{detail}{note}", code=code, reason=reason)
+    return ConnectionClosedError(
+        f"the connection to the Realtime server closed{close_detail(code, reason)}{note}", code=code, reason=reason
+    )

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import collections
 import threading
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional, TypeVar
 
 from ..events import Waiter
 
 __all__ = ["SentEvents", "without_audio"]
 
 Event = Dict[str, Any]
+T = TypeVar("T")
 
 
 def _placeholder(audio: Any) -> str:
@@ -90,10 +91,7 @@ class SentEvents:
 
     def handle_for(self, event_id: Any) -> Optional[Waiter]:
         """The request handle ``event_id`` was sent for, while it is registered."""
-        if not isinstance(event_id, str):
-            return None
-        with self._lock:
-            return self._handles.get(event_id)
+        return self._lookup(self._handles, event_id)
 
     def forget_handle(self, handle: Waiter) -> None:
         """Drop every event id registered for ``handle`` (its request has ended)."""
@@ -103,10 +101,14 @@ class SentEvents:
 
     def get(self, event_id: Any) -> Optional[Event]:
         """The event sent with ``event_id`` (audio as a placeholder), or ``None``."""
+        return self._lookup(self._events, event_id)
+
+    def _lookup(self, table: Mapping[str, T], event_id: Any) -> Optional[T]:
+        """``table[event_id]`` under the lock; ``None`` when absent or not a str id."""
         if not isinstance(event_id, str):
             return None
         with self._lock:
-            return self._events.get(event_id)
+            return table.get(event_id)
 
     def __contains__(self, event_id: object) -> bool:
         with self._lock:

@@ -12,12 +12,15 @@ Modules, each importing only the ones listed before it:
 * :mod:`.encoding`: client events to JSON bytes (a fast path for audio
   appends, the same bytes as ``json.dumps``).
 * :mod:`.failures`: why a connection attempt failed or ended, as a key-free
-  :class:`~realtime_sync.errors.RealtimeError`.
+  :class:`~realtime_sync.errors.RealtimeError`; the close codes.
+* :mod:`.config`: where and how to connect (the endpoint, its credentials
+  and the refusal of clear-text keys, the time and size limits) and the
+  listeners a connection reports to.
 * :mod:`.connection`: :class:`~.connection.Connection`, one socket and its
   receive thread, given its listeners; it knows nothing of its owner.
 
-:class:`realtime_sync.api.RealtimeAPI` holds the configuration and makes one
-:class:`~.connection.Connection` per ``connect()``.
+:class:`realtime_sync.api.RealtimeAPI` holds a :class:`~.config.ConnectionConfig`
+and makes one :class:`~.connection.Connection` per ``connect()``.
 """
 
 from __future__ import annotations

@@ -48,7 +48,8 @@ from ..errors import (
     RealtimeError,
     RealtimeTimeoutError,
 )
-from .failures import Attempt, close_payload, closed_error, connect_error, describe_failure
+from .config import IO_TIMEOUT, Listeners, Timing
+from .failures import Attempt, answer_code, close_payload, closed_error, connect_error, describe_failure
 from .frames import (
     OP_BINARY,
     OP_CLOSE,
@@ -68,70 +69,12 @@ __all__ = ["Connection", "Listeners", "Timing", "IO_TIMEOUT", "CLOSE_GRACE"]
 
 logger = logging.getLogger(__name__)
 
-#: Write timeout (and, without pings, the default frame deadline) in seconds.
-IO_TIMEOUT = 30.0
 #: How long a closing handshake may take before the socket is shut (seconds).
 CLOSE_GRACE = 1.0
 _RAW_PREVIEW = 200
 _DRAIN_LIMIT = 8 * 1024 * 1024  # bytes read before judging an overdue deadline
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RAW_DECODE = json.JSONDecoder().raw_decode
-
-EventListener = Callable[[Dict[str, Any]], None]
-CloseListener = Callable[[Dict[str, Any], ConnectionClosedError], None]
-
-
-class Listeners:
-    """The callables a :class:`Connection` reports to (all on the receive thread)."""
-
-    __slots__ = ("on_event", "on_error", "on_close", "on_open")
-
-    def __init__(
-        self,
-        on_event: EventListener,
-        on_error: EventListener,
-        on_close: CloseListener,
-        on_open: Optional[Callable[[], None]] = None,
-    ) -> None:
-        self.on_event = on_event
-        self.on_error = on_error
-        self.on_close = on_close
-        self.on_open = on_open
-
-
-class Timing:
-    """The time limits of a connection, in seconds (``None``/0: none).
-
-    Attributes:
-        connect: DNS, TCP, proxy, TLS and the HTTP handshake together.
-        ping_interval: seconds between the pings the receive thread sends.
-        ping_timeout: how long a ping may wait for its pong.
-        frame_timeout: how long a message may take from its first byte to its last.
-        max_frame_size: the largest message accepted, in bytes.
-    """
-
-    __slots__ = ("connect", "ping_interval", "ping_timeout", "frame_timeout", "max_frame_size")
-
-    def __init__(
-        self,
-        connect: Optional[float],
-        ping_interval: float,
-        ping_timeout: Optional[float],
-        frame_timeout: Optional[float],
-        max_frame_size: Optional[int],
-    ) -> None:
-        self.connect = connect
-        self.ping_interval = ping_interval
-        self.ping_timeout = ping_timeout
-        self.frame_timeout = frame_timeout
-        self.max_frame_size = max_frame_size
-
-    @property
-    def io_timeout(self) -> float:
-        """The open socket's write timeout: ``ping_interval + ping_timeout``, else :data:`IO_TIMEOUT`."""
-        if self.ping_interval and self.ping_timeout:
-            return self.ping_interval + self.ping_timeout
-        return IO_TIMEOUT
 
 
 class Connection:
@@ -490,7 +433,7 @@ class Connection:
                 self._close_reason = self._redactor.text(reason) if reason else None
                 # answer with the same code (1000 for a close without one, 1002 for a
                 # code no endpoint may send), then stop
-                self._send_close(_answer_code(code), "")
+                self._send_close(answer_code(code), "")
                 return True
             elif opcode == OP_PING:
                 self._send_control(OP_PONG, payload, 1.0)
@@ -599,11 +542,3 @@ class Connection:
 
 _CLOSE_TIMEOUT = "the server did not answer the close frame"
 
-
-def _answer_code(code: Optional[int]) -> int:
-    """The code to answer a close frame with (RFC 6455 7.4: some codes may never be sent)."""
-    if code is None or code in (1005, 1006, 1015):  # "no code" and local-only codes, as before
-        return 1000
-    if 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999:
-        return code
-    return 1002

@@ -27,7 +27,16 @@ from ..errors import (
 )
 from .secrets import Redactor, redact_url
 
-__all__ = ["Attempt", "connect_error", "close_payload", "closed_error", "describe_failure", "server_message"]
+__all__ = [
+    "Attempt",
+    "answer_code",
+    "connect_error",
+    "close_detail",
+    "close_payload",
+    "closed_error",
+    "describe_failure",
+    "server_message",
+]
 
 
 class Attempt:
@@ -186,15 +195,17 @@ def describe_failure(exc: BaseException, redactor: Redactor) -> str:
     return redactor.text(str(exc)) or type(exc).__name__
 
 
+def close_detail(code: Optional[int], reason: Optional[str]) -> str:
+    """`` (code 1011: why)``, `` (why)`` without a code, or nothing: for "... closed" messages."""
+    if code is not None:
+        return f" (code {code}{': ' + reason if reason else ''})"
+    return f" ({reason})" if reason else ""
+
+
 def closed_error(url: str, payload: Dict[str, Any]) -> ConnectionClosedError:
     """The error a wait on a connection that has ended raises (``payload``: the ``close`` payload)."""
     code, reason = payload.get("code"), payload.get("reason")
-    detail = ""
-    if code is not None:
-        detail = f" (code {code}{': ' + reason if reason else ''})"
-    elif reason:
-        detail = f" ({reason})"
-    return ConnectionClosedError(f"the connection to {url} closed{detail}", code=code, reason=reason)
+    return ConnectionClosedError(f"the connection to {url} closed{close_detail(code, reason)}", code=code, reason=reason)
 
 
 def close_payload(
@@ -220,3 +231,12 @@ def close_payload(
     if reason is None and error:
         reason = end_reason or "the connection ended without a close frame"
     return {"error": error, "code": code, "reason": reason}
+
+
+def answer_code(code: Optional[int]) -> int:
+    """The code to answer a close frame with (RFC 6455 7.4: some codes may never be sent)."""
+    if code is None or code in (1005, 1006, 1015):  # "no code" and local-only codes, as before
+        return 1000
+    if 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999:
+        return code
+    return 1002

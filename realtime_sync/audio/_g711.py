@@ -97,14 +97,23 @@ def _g711_codes(data: Union[bytes, bytearray, memoryview, np.ndarray]) -> np.nda
     return np.frombuffer(view.cast("B"), dtype=np.uint8)
 
 
+def _encode(table: np.ndarray, samples: AudioLike) -> bytes:
+    """int16 samples to one G.711 byte each, through a 65536-entry ``table``."""
+    return table[pcm16_view(samples).view(np.uint16)].tobytes()
+
+
+def _decode(table: np.ndarray, data: Union[bytes, bytearray, memoryview, np.ndarray]) -> np.ndarray:
+    """G.711 bytes to a new int16 array, through a 256-entry ``table``."""
+    return np.take(table, _g711_codes(data))
+
+
 def ulaw_encode(samples: AudioLike) -> bytes:
     """Encode int16 samples as G.711 mu-law bytes, one byte per sample.
 
     Bit-exact with ``audioop.lin2ulaw(pcm_bytes, 2)``. ``samples`` is anything
     :func:`to_pcm16` accepts.
     """
-    pcm = pcm16_view(samples)
-    return _ULAW_ENCODE[pcm.view(np.uint16)].tobytes()
+    return _encode(_ULAW_ENCODE, samples)
 
 
 def ulaw_decode(data: Union[bytes, bytearray, memoryview, np.ndarray]) -> np.ndarray:
@@ -116,28 +125,14 @@ def ulaw_decode(data: Union[bytes, bytearray, memoryview, np.ndarray]) -> np.nda
     Raises:
         TypeError: ``data`` is not bytes-like (for example base64 ``str``).
     """
-    return np.take(_ULAW_DECODE, _g711_codes(data))
+    return _decode(_ULAW_DECODE, data)
 
 
 def alaw_encode(samples: AudioLike) -> bytes:
-    """Encode int16 samples as G.711 A-law bytes, one byte per sample.
-
-    Bit-exact with ``audioop.lin2alaw(pcm_bytes, 2)``. ``samples`` is anything
-    :func:`to_pcm16` accepts.
-    """
-    pcm = pcm16_view(samples)
-    return _ALAW_ENCODE[pcm.view(np.uint16)].tobytes()
+    """:func:`ulaw_encode` for G.711 A-law (bit-exact with ``audioop.lin2alaw(pcm_bytes, 2)``)."""
+    return _encode(_ALAW_ENCODE, samples)
 
 
 def alaw_decode(data: Union[bytes, bytearray, memoryview, np.ndarray]) -> np.ndarray:
-    """Decode G.711 A-law bytes to a new int16 array.
-
-    Bit-exact with ``audioop.alaw2lin(data, 2)``. ``data`` is bytes-like or a
-    1-D uint8 array.
-
-    Raises:
-        TypeError: ``data`` is not bytes-like (for example base64 ``str``).
-    """
-    return np.take(_ALAW_DECODE, _g711_codes(data))
-
-
+    """:func:`ulaw_decode` for G.711 A-law (bit-exact with ``audioop.alaw2lin(data, 2)``); TypeError likewise."""
+    return _decode(_ALAW_DECODE, data)

@@ -189,29 +189,35 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    demo = commands.add_parser(
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int], help: str, description: str, *, connects: bool = True
+    ) -> argparse.ArgumentParser:
+        """A subcommand run by ``handler`` (with the connection options when it ``connects``)."""
+        sub = commands.add_parser(name, parents=[common] if connects else [], help=help, description=description)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command(
         "demo",
-        parents=[common],
+        _cmd_demo,
         help="a short scripted conversation with a tool call, then exit",
         description="Run a short scripted conversation: replies stream token by token "
         "and one question is answered by calling a local Python function.",
     )
-    demo.set_defaults(handler=_cmd_demo)
 
-    chat = commands.add_parser(
+    command(
         "chat",
-        parents=[common],
+        _cmd_chat,
         help="chat in the terminal (type /quit to leave, /voice to talk)",
         description="Interactive text chat. Replies stream as they are generated. "
         "Commands: /quit (or Ctrl-D) leaves, /voice switches the microphone and "
         "speaker on and off (needs the audio extra). A reply slower than --timeout "
         "is cancelled and reported; the chat goes on.",
     )
-    chat.set_defaults(handler=_cmd_chat)
 
-    voice = commands.add_parser(
+    voice = command(
         "voice",
-        parents=[common],
+        _cmd_voice,
         help="talk with the microphone and hear the speaker",
         description="Voice conversation with server voice detection and barge-in. Press Enter (or Ctrl-C) to stop.",
     )
@@ -219,11 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     voice.add_argument("--input-device", help="microphone index or name substring")
     voice.add_argument("--output-device", help="speaker index or name substring")
     voice.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
-    voice.set_defaults(handler=_cmd_voice)
 
-    events = commands.add_parser(
+    events = command(
         "events",
-        parents=[common],
+        _cmd_events,
         help="print a session's live event stream, one line per event",
         description="Print every client and server event of a session on one compact line, "
         "like the event log of OpenAI's Realtime console; streams of deltas are folded into one "
@@ -252,22 +257,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--record", metavar="FILE", help="also record every frame to FILE (JSON Lines; replay it with `replay FILE`)"
     )
     events.add_argument("--record-no-audio", action="store_true", help="with --record: keep only the length of audio")
-    events.set_defaults(handler=_cmd_events)
 
-    replay = commands.add_parser(
+    replay = command(
         "replay",
+        _cmd_replay,
         help="serve a recorded session to a client (no key, no network), or --print it",
         description="Serve a recording (from `events --record FILE` or RealtimeClient(record=...)) on a "
         "local port: each client event is matched with the recorded one and answered with the recorded "
         "server events, in the recording's dialect. A client that diverges gets an error event naming "
         "what was expected. Ctrl-C stops (exit code 1 if a client diverged).",
+        connects=False,
     )
     add_replay_arguments(replay)
-    replay.set_defaults(handler=_cmd_replay)
 
-    transcribe = commands.add_parser(
+    transcribe = command(
         "transcribe",
-        parents=[common],
+        _cmd_transcribe,
         help="live captions: transcribe a WAV file or the microphone",
         description="Transcribe speech in a transcription session: each utterance is one line, its "
         "words appearing as they are recognised (on a terminal) and the final text replacing them. "
@@ -275,7 +280,6 @@ def build_parser() -> argparse.ArgumentParser:
         "(default gpt-4o-transcribe; also gpt-4o-mini-transcribe, whisper-1).",
     )
     add_transcribe_options(transcribe)
-    transcribe.set_defaults(handler=_cmd_transcribe)
 
     commands.add_parser(
         "simulate",
