@@ -30,6 +30,7 @@ __all__ = [
     "signal_when_waiting",
     "RawConnection",
     "collapse",
+    "join_threads",
 ]
 
 Event = Dict[str, Any]
@@ -437,6 +438,20 @@ class SignalingWaiters(Dict[str, Any]):
         value = super().setdefault(key, default)
         self.registered.release()
         return value
+
+
+def join_threads(name: str, timeout: float = 10.0) -> None:
+    """Wait until every thread now alive named ``name`` has ended (instead of sleeping "long enough").
+
+    Raises:
+        AssertionError: one is still running after ``timeout`` seconds.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    for thread in [t for t in threading.enumerate() if t.name == name and t is not threading.current_thread()]:
+        thread.join(max(0.0, deadline - time.monotonic()))
+        assert not thread.is_alive(), f"thread {name!r} still runs after {timeout} s"
 
 
 def collapse(types: List[str]) -> List[str]:
