@@ -6,16 +6,25 @@ The public names::
 
 Optional parts are imported on their own: ``realtime_sync.simulator`` (needs the
 ``server`` extra) and ``realtime_sync.devices`` (needs the ``audio`` extra).
+
+Each name is imported when it is first asked for (PEP 562), so that
+``import realtime_sync`` stays cheap: numpy is imported when audio is first
+touched and websocket-client (with ssl) when a connection is first made.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any, Dict, List
+
 from ._version import __version__
-from .api import RealtimeAPI
-from .client import RealtimeClient
-from .conversation import Conversation
-from .errors import RealtimeError
-from .events import EventHandler
+
+if TYPE_CHECKING:
+    from .api import RealtimeAPI
+    from .client import RealtimeClient
+    from .conversation import Conversation
+    from .errors import RealtimeError
+    from .events import EventHandler
 
 __all__ = [
     "RealtimeClient",
@@ -25,3 +34,25 @@ __all__ = [
     "RealtimeError",
     "__version__",
 ]
+
+#: Each lazily exported name and the module that defines it.
+_EXPORTS: Dict[str, str] = {
+    "RealtimeClient": ".client",
+    "RealtimeAPI": ".api",
+    "Conversation": ".conversation",
+    "EventHandler": ".events",
+    "RealtimeError": ".errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any, Dict, Mapping
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Dict, Mapping
 
 from ._conversation_fields import field, text_or_empty
 from .errors import ProtocolError
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from ._lazy import numpy as np  # imported when audio is first touched
 
 __all__ = [
     "TEXT_PART_TYPES",

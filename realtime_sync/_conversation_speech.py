@@ -11,12 +11,15 @@ conversation gives them to the item once it is created.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Mapping, Optional
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 from . import audio as _audio
 from ._conversation_fields import field, milliseconds, park, samples_at
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from ._lazy import numpy as np  # imported when audio is first touched
 
 __all__ = ["SpeechQueue"]
 

@@ -88,10 +88,9 @@ Example::
 from __future__ import annotations
 
 import logging
-import secrets
-import ssl
+import os
 import threading
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from . import dialects
 from ._transport.config import ConnectionConfig, Listeners, is_number
@@ -100,6 +99,9 @@ from ._transport.encoding import encode_event
 from ._transport.secrets import Secret, summarize_event
 from .errors import ConfigurationError, ConnectionClosedError, NotConnectedError, RealtimeConnectionError
 from .events import EventHandler
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = [
     "RealtimeAPI",
@@ -129,7 +131,8 @@ def generate_id(prefix: str, length: int = 21) -> str:
     """Return ``prefix`` followed by random base58 characters, ``length`` in all.
 
     The reference client's id format: ``generate_id("evt_")`` gives ``evt_``
-    and 17 characters, drawn uniformly from :mod:`secrets` random bytes
+    and 17 characters, drawn uniformly from :func:`os.urandom` bytes (what
+    :func:`secrets.token_bytes` returns)
     (bytes 0-231 map four to a character; the rest are skipped).
 
     Raises:
@@ -140,7 +143,7 @@ def generate_id(prefix: str, length: int = 21) -> str:
         raise ValueError(f"length {length} leaves no room after prefix {prefix!r}")
     chars = b""
     while len(chars) < count:
-        chars += secrets.token_bytes(count + 8).translate(_ID_TABLE, _ID_SKIPPED)
+        chars += os.urandom(count + 8).translate(_ID_TABLE, _ID_SKIPPED)
     return prefix + chars[:count].decode("ascii")
 
 

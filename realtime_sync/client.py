@@ -20,7 +20,6 @@ import queue
 from typing import Any, ContextManager, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 from . import audio as _audio
-from . import history as _history
 from ._session.control import SessionControl
 from ._session.inbound import Inbound
 from ._session.input_audio import InputAudio
@@ -331,11 +330,15 @@ class RealtimeClient(EventHandler):
 
     def export_history(self) -> List[Dict[str, Any]]:
         """The conversation as a JSON-serialisable history (:func:`realtime_sync.history.export_items`)."""
-        return _history.export_items(self.conversation.get_items())
+        from . import history  # only programs that save or restore a history import it
+
+        return history.export_items(self.conversation.get_items())
 
     def restore_history(self, history: Sequence[Dict[str, Any]], *, timeout: Optional[float] = 10.0) -> List[Item]:
         """Create an exported history's items here; see :func:`realtime_sync.history.restore_history`."""
-        return cast(List[Item], _history.restore_history(self, history, timeout=timeout))
+        from .history import restore_history
+
+        return cast(List[Item], restore_history(self, history, timeout=timeout))
 
     def send_user_message_content(self, content: Any = None) -> bool:
         """Send a user message of content parts (``input_text``, ``input_audio`` with base64 or

@@ -67,9 +67,7 @@ from __future__ import annotations
 import collections.abc
 import logging
 import threading
-from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from . import audio as _audio
 from ._conversation_audio import AudioStore
@@ -91,6 +89,11 @@ from ._conversation_routes import HANDLED_EVENTS, processor_table
 from ._conversation_speech import SpeechQueue
 from ._conversation_transcripts import TranscriptQueue
 from .errors import ProtocolError, UnknownItemError
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from ._lazy import numpy as np  # imported when audio is first touched
 
 __all__ = ["Conversation", "HANDLED_EVENTS"]
 

@@ -72,23 +72,23 @@ import os
 import queue
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional
 
 from ._recording_file import (
     FORMAT,
     VERSION,
-    Frame,
     PathLike,
-    Recording,
     ReplayDivergenceError,
     audio_bytes,
     elide_audio,
-    read_recording,
     restore_audio,
 )
 from ._version import __version__
 from .errors import ConfigurationError
 from .events import EventHandler
+
+if TYPE_CHECKING:
+    from ._recording_reader import Frame, Recording, read_recording
 
 __all__ = [
     "FORMAT",
@@ -106,6 +106,23 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    # The reader is imported when first asked for (PEP 562): a client that
+    # records, or does not, never pays for it (nor for dataclasses).
+    if name in ("Frame", "Recording", "read_recording"):
+        from . import _recording_reader
+
+        value = getattr(_recording_reader, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 ServerHook = Callable[[Dict[str, Any]], None]
 

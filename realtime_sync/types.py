@@ -20,11 +20,14 @@ dialect) plus ``formatted``; keys the server may leave out are optional.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Literal, Optional, TypedDict, Union
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Literal, Optional, TypedDict, Union
 
 from .errors import RealtimeError
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from ._lazy import numpy as np  # imported when audio is first touched
 
 __all__ = [
     "ContentPart",

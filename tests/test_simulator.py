@@ -835,7 +835,7 @@ def test_rejected_handshakes_leave_nothing_behind(make_simulator: Callable[..., 
             websocket.create_connection(sim.url, header=BETA, timeout=5)
     conn = Conn(sim.url, header=BETA + ["Authorization: Bearer sk-test-secret"])
     # a long-running server keeps no record of finished handshakes (only live threads)
-    assert len(sim._handler_threads) <= 2
+    assert len(sim._connections.handler_threads) <= 2
     conn.close()
 
 

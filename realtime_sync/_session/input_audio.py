@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import collections
 import threading
-from typing import Deque, List, Optional, Tuple
+from typing import TYPE_CHECKING, Deque, List, Optional, Tuple
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from .._lazy import numpy as np  # imported when audio is first touched
 
 __all__ = ["InputAudio"]
 

@@ -14,9 +14,7 @@ truncate point, which need only the audio helpers.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, List, Optional, Tuple
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from .. import audio as _audio
 from .. import dialects
@@ -26,6 +24,11 @@ from ..events import Waiter
 from .images import image_part
 from .inbound import now_iso
 from .sent import SentEvents
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from .._lazy import numpy as np  # imported when audio is first touched
 
 __all__ = ["Outbound", "prepare_content", "truncate_point", "mcp_approval_item"]
 

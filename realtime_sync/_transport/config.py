@@ -13,8 +13,7 @@ that names the attempt in error messages and the :class:`Timing`; a
 from __future__ import annotations
 
 import os
-import ssl
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import ConfigurationError, ConnectionClosedError, InsecureTransportError
@@ -22,6 +21,9 @@ from .failures import Attempt
 from .proxy import environment_proxy, proxy_options
 from .secrets import REDACTED, SECRET_HEADERS, Redactor, Secret, redact_url, secret_query_values
 from .urls import Endpoint, check_headers, check_query, has_line_break, header_lines, is_loopback, key_header_name
+
+if TYPE_CHECKING:
+    import ssl  # an annotation: the first connect() imports it
 
 __all__ = ["ConnectionConfig", "Listeners", "Timing", "IO_TIMEOUT", "is_number"]
 

@@ -32,13 +32,9 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import ssl
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
-
-import websocket
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import (
     ConnectionClosedError,
@@ -64,6 +60,14 @@ from .frames import (
 )
 from .proxy import reveal_options
 from .secrets import Redactor, Secret, clear_traceback
+
+if TYPE_CHECKING:
+    import socket
+    import ssl
+
+    import websocket
+else:  # imported by the first connect(), not by `import realtime_sync`
+    from .._lazy import socket, websocket
 
 __all__ = ["Connection", "Listeners", "Timing", "IO_TIMEOUT", "CLOSE_GRACE"]
 

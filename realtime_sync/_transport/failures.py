@@ -11,11 +11,7 @@ credentials masked.
 from __future__ import annotations
 
 import json
-import socket
-import ssl
-from typing import Any, Dict, Optional, Tuple
-
-import websocket
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 from ..errors import (
     AuthenticationError,
@@ -26,6 +22,14 @@ from ..errors import (
     RealtimeTimeoutError,
 )
 from .secrets import Redactor, redact_url
+
+if TYPE_CHECKING:
+    import socket
+    import ssl
+
+    import websocket
+else:  # a failure comes after connect() has imported them
+    from .._lazy import socket, ssl, websocket
 
 __all__ = [
     "Attempt",

@@ -30,9 +30,12 @@ import select
 import selectors
 import struct
 import time
-from typing import Any, Callable, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Union
 
-import numpy
+if TYPE_CHECKING:
+    import numpy
+else:
+    from .._lazy import numpy  # imported by the first large frame masked
 
 __all__ = [
     "OP_CONTINUATION",

@@ -57,13 +57,19 @@ Example::
 
 from __future__ import annotations
 
-from ._g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
-from ._pcm import AUDIO_FORMATS, float_to_pcm16, pcm16_to_float, sample_rate, to_pcm16
-from ._pcm import AudioLike as AudioLike  # type aliases for annotations
-from ._resample import Resampler, resample
-from ._wav import WavTarget as WavTarget
-from ._wav import read_wav, write_wav
-from ._wire import BASE64_BACKEND, base64_to_pcm16, decode_audio, encode_audio, pcm16_to_base64
+import importlib
+from typing import TYPE_CHECKING, Any, Dict, List
+
+from ._formats import AUDIO_FORMATS, sample_rate
+
+if TYPE_CHECKING:
+    from ._g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+    from ._pcm import AudioLike as AudioLike  # type aliases for annotations
+    from ._pcm import float_to_pcm16, pcm16_to_float, to_pcm16
+    from ._resample import Resampler, resample
+    from ._wav import WavTarget as WavTarget
+    from ._wav import read_wav, write_wav
+    from ._wire import BASE64_BACKEND, base64_to_pcm16, decode_audio, encode_audio, pcm16_to_base64
 
 __all__ = [
     "AUDIO_FORMATS",
@@ -85,3 +91,39 @@ __all__ = [
     "read_wav",
     "write_wav",
 ]
+
+# The names that need numpy are imported on first use (PEP 562): checking a
+# format or a rate does not import numpy; the first conversion does, once.
+_EXPORTS: Dict[str, str] = {
+    "alaw_decode": "._g711",
+    "alaw_encode": "._g711",
+    "ulaw_decode": "._g711",
+    "ulaw_encode": "._g711",
+    "AudioLike": "._pcm",
+    "float_to_pcm16": "._pcm",
+    "pcm16_to_float": "._pcm",
+    "to_pcm16": "._pcm",
+    "Resampler": "._resample",
+    "resample": "._resample",
+    "WavTarget": "._wav",
+    "read_wav": "._wav",
+    "write_wav": "._wav",
+    "BASE64_BACKEND": "._wire",
+    "base64_to_pcm16": "._wire",
+    "decode_audio": "._wire",
+    "encode_audio": "._wire",
+    "pcm16_to_base64": "._wire",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # found directly from now on: no lookup cost on hot paths
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

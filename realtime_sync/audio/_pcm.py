@@ -13,6 +13,7 @@ from typing import Any, List, Tuple, Union
 import numpy as np
 
 from ..errors import ConfigurationError
+from ._formats import AUDIO_FORMATS, check_format, sample_rate
 
 __all__ = [
     "AUDIO_FORMATS",
@@ -30,11 +31,6 @@ __all__ = [
     "to_pcm16",
 ]
 
-#: The audio formats of the Realtime API, as named in ``session.update``.
-AUDIO_FORMATS = ("pcm16", "g711_ulaw", "g711_alaw")
-
-_SAMPLE_RATES = {"pcm16": 24000, "g711_ulaw": 8000, "g711_alaw": 8000}
-
 PCM16_LE = np.dtype("<i2")
 _NATIVE_INT16 = np.dtype(np.int16)  # numpy keeps one instance: `is` is the fast test
 INT16_MIN = -32768
@@ -44,27 +40,6 @@ INT16_MAX = 32767
 AudioLike = Union[
     np.ndarray, bytes, bytearray, memoryview, "array.array[Any]", List[Any], Tuple[Any, ...]
 ]
-
-
-def sample_rate(audio_format: str) -> int:
-    """Return the sample rate in Hz of a Realtime API audio format.
-
-    ``"pcm16"`` is 24000 Hz; ``"g711_ulaw"`` and ``"g711_alaw"`` are 8000 Hz.
-
-    Raises:
-        ConfigurationError: ``audio_format`` is not one of :data:`AUDIO_FORMATS`.
-    """
-    try:
-        return _SAMPLE_RATES[audio_format]
-    except (KeyError, TypeError):
-        raise ConfigurationError(
-            f"unknown audio format {audio_format!r}; expected one of {', '.join(AUDIO_FORMATS)}"
-        ) from None
-
-
-def check_format(audio_format: str) -> str:
-    sample_rate(audio_format)
-    return audio_format
 
 
 def bytes_to_pcm16(data: Union[bytes, bytearray, memoryview]) -> np.ndarray:

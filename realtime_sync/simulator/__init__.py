@@ -65,13 +65,16 @@ thread; each connection gets a handler thread (reading client events) and a
 ``realtime-sync-sim-stream-*`` thread (streaming responses). ``stop()`` closes
 everything and joins them all.
 
-Inside: :mod:`.server` (the server and handshakes) runs one
+Inside: :mod:`.server` (the server; :mod:`.handshake` checks handshakes,
+:mod:`.connections` keeps the sessions and their threads) runs one
 :mod:`.session` per connection, composed of an :mod:`.outbox` (every frame
 out, faults), :mod:`.input_audio` (buffer, :mod:`.vad`, transcription) and a
 :mod:`.streaming` response streamer sharing a :mod:`.state`; :mod:`.wire`
-renders events in the connection's dialect (:mod:`.ga` for GA, with
-:mod:`.config` validating settings), :mod:`.responder` is the stand-in model,
-:mod:`.mcp` the simulated MCP servers, :mod:`.cli` the command line.
+renders events in the connection's dialect (:mod:`.ga` and :mod:`.ga_items`
+for GA, with :mod:`.config` validating settings and :mod:`.checks` shaping
+the errors), :mod:`.responder` is the stand-in model, :mod:`.mcp` the
+simulated MCP servers, :mod:`.rest` the REST side (client secrets, SIP
+:mod:`.calls`), :mod:`.cli` the command line.
 
 Needs the ``websockets`` package: ``pip install "realtime_sync[server]"``
 (:func:`main` and :mod:`.cli` import without it). Run standalone with
@@ -83,7 +86,7 @@ defaults to 50 times real time, for tests.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, List
 
 from .cli import main
 from .responder import Reply, Responder, Transcriber, default_responder, synthesize_speech
@@ -117,3 +120,7 @@ def __getattr__(name: str) -> Any:
 
         return RealtimeSimulator
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -3,7 +3,8 @@
 The session's internal form is the beta protocol's flat one (``modalities``,
 ``voice``, ``input_audio_format``, ``turn_detection``...); this module
 validates beta ``session.update`` / ``response.create`` payloads and items
-against it, and holds the checks the GA dialect (:mod:`.ga`) reuses.
+against it, and holds the checks of tools and limits the GA dialect
+(:mod:`.ga`) reuses. The error shapes themselves live in :mod:`.checks`.
 
 Validation follows the real server's error shapes: an ``error`` event with
 ``type: "invalid_request_error"``, a ``code`` (``invalid_value``,
@@ -24,8 +25,19 @@ import re
 import string
 from typing import Any, Dict, List, Mapping, Optional
 
+from .checks import (
+    ClientError,
+    check_modalities,
+    check_range,
+    check_string,
+    invalid_type,
+    invalid_value,
+    missing,
+    overrides_of,
+    unknown,
+)
+
 __all__ = [
-    "ClientError",
     "new_id",
     "default_session",
     "apply_session_update",
@@ -35,14 +47,10 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_TURN_DETECTION",
     "validate_item",
-    "invalid_type",
-    "invalid_value",
     "check_mcp_tool",
-    "check_range",
     "check_tools",
     "check_tool_choice",
     "check_max_tokens",
-    "is_number",
 ]
 
 DEFAULT_MODEL = "gpt-4o-realtime-preview-2024-10-01"
@@ -70,103 +78,6 @@ def new_id(prefix: str, length: int = 21) -> str:
     return prefix + "_" + "".join(_rng.choices(_ALNUM, k=length))
 
 
-class ClientError(Exception):
-    """A client event the simulator rejects; becomes an ``error`` event.
-
-    Attributes mirror the wire ``error`` object: ``code``, ``message``,
-    ``param`` and ``error_type``.
-    """
-
-    def __init__(
-        self,
-        code: Optional[str],
-        message: str,
-        param: Optional[str] = None,
-        error_type: str = "invalid_request_error",
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.param = param
-        self.error_type = error_type
-
-    def to_error(self, event_id: Optional[str]) -> Dict[str, Any]:
-        """The wire ``error`` object, naming the client event that caused it."""
-        return {
-            "type": self.error_type,
-            "code": self.code,
-            "message": self.message,
-            "param": self.param,
-            "event_id": event_id,
-        }
-
-
-_TYPE_NAMES = (
-    (bool, "a boolean"),  # before int: a bool is an int
-    (int, "an integer"),
-    (float, "a decimal"),
-    (str, "a string"),
-    (list, "an array"),
-    (dict, "an object"),
-)
-
-
-def _type_name(value: Any) -> str:
-    """How the real server names a JSON value's type in its messages."""
-    if value is None:
-        return "null"
-    for python_type, name in _TYPE_NAMES:
-        if isinstance(value, python_type):
-            return name
-    return type(value).__name__
-
-
-def invalid_type(param: str, expected: str, value: Any) -> ClientError:
-    """The real server's ``invalid_type`` error for ``param`` (``expected``: "a string"...)."""
-    return ClientError(
-        "invalid_type",
-        f"Invalid type for '{param}': expected {expected}, but got {_type_name(value)} instead.",
-        param,
-    )
-
-
-def invalid_value(param: str, value: Any, allowed: Any) -> ClientError:
-    """The real server's ``invalid_value`` error, listing the ``allowed`` values."""
-    options = ", ".join(f"'{v}'" for v in allowed)
-    return ClientError(
-        "invalid_value",
-        f"Invalid value: '{value}'. Supported values are: {options}.",
-        param,
-    )
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def check_range(param: str, value: Any, low: float, high: float, integer: bool = False) -> None:
-    if integer:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise invalid_type(param, "an integer", value)
-        kind = "integer"
-    else:
-        if not is_number(value):
-            raise invalid_type(param, "a decimal", value)
-        kind = "decimal"
-    if value < low:
-        raise ClientError(
-            f"{kind}_below_min_value",
-            f"Invalid '{param}': {kind} below minimum value. Expected a value >= {low}, but got {value} instead.",
-            param,
-        )
-    if value > high:
-        raise ClientError(
-            f"{kind}_above_max_value",
-            f"Invalid '{param}': {kind} above maximum value. Expected a value <= {high}, but got {value} instead.",
-            param,
-        )
-
-
 def default_session(model: str) -> Dict[str, Any]:
     """The session a new connection starts with (``session.created``)."""
     return {
@@ -185,21 +96,6 @@ def default_session(model: str) -> Dict[str, Any]:
         "temperature": 0.8,
         "max_response_output_tokens": "inf",
     }
-
-
-def _check_modalities(param: str, value: Any) -> List[str]:
-    if not isinstance(value, list):
-        raise invalid_type(param, "an array", value)
-    for index, entry in enumerate(value):
-        if entry not in ("text", "audio"):
-            raise invalid_value(f"{param}[{index}]", entry, ("text", "audio"))
-    if set(value) not in ({"text"}, {"text", "audio"}):
-        raise ClientError(
-            "invalid_value",
-            f"Invalid modalities: {value!r}. Supported combinations are: ['text'] and ['audio', 'text'].",
-            param,
-        )
-    return list(value)
 
 
 def check_tools(param: str, value: Any, *, mcp: bool = False) -> List[Dict[str, Any]]:
@@ -221,7 +117,7 @@ def check_tools(param: str, value: Any, *, mcp: bool = False) -> List[Dict[str, 
             continue
         for key in tool:
             if key not in ("type", "name", "description", "parameters"):
-                raise ClientError("unknown_parameter", f"Unknown parameter: '{where}.{key}'.", f"{where}.{key}")
+                raise unknown(f"{where}.{key}")
         if tool.get("type", "function") != "function":
             raise invalid_value(f"{where}.type", tool.get("type"), ("function", "mcp") if mcp else ("function",))
         if "name" not in tool:
@@ -276,11 +172,9 @@ def check_mcp_tool(where: str, tool: Dict[str, Any]) -> Dict[str, Any]:
             raise invalid_type(f"{where}.{key}", expected[1], tool[key])
     for key in tool:
         if key not in _MCP_TOOL_KEYS:
-            raise ClientError("unknown_parameter", f"Unknown parameter: '{where}.{key}'.", f"{where}.{key}")
+            raise unknown(f"{where}.{key}")
     if not isinstance(tool.get("server_label"), str) or not tool["server_label"]:
-        raise ClientError(
-            "missing_required_parameter", f"Missing required parameter: '{where}.server_label'.", f"{where}.server_label"
-        )
+        raise missing(f"{where}.server_label")
     approval = tool.get("require_approval")
     if isinstance(approval, str) and approval not in ("always", "never"):
         raise invalid_value(f"{where}.require_approval", approval, ("always", "never"))
@@ -291,11 +185,7 @@ def check_tool_choice(param: str, value: Any, *, mcp: bool = False) -> Any:
     """Validate ``tool_choice``: a mode, a function, or (``mcp``, GA) an MCP server's tool."""
     if isinstance(value, dict) and mcp and value.get("type") == "mcp":
         if not isinstance(value.get("server_label"), str):
-            raise ClientError(
-                "missing_required_parameter",
-                f"Missing required parameter: '{param}.server_label'.",
-                f"{param}.server_label",
-            )
+            raise missing(f"{param}.server_label")
         return dict(value)
     if isinstance(value, str):
         if value not in ("auto", "none", "required"):
@@ -337,7 +227,7 @@ def _check_turn_detection(param: str, value: Any, current: Any) -> Optional[Dict
             if entry not in ("low", "medium", "high", "auto"):
                 raise invalid_value(where, entry, ("low", "medium", "high", "auto"))
         else:
-            raise ClientError("unknown_parameter", f"Unknown parameter: '{where}'.", where)
+            raise unknown(where)
         merged[key] = entry
     return merged
 
@@ -357,15 +247,11 @@ def _apply_common(target: Dict[str, Any], key: str, value: Any, prefix: str) -> 
     """Validate and store one field shared by sessions and responses; False if unknown."""
     param = f"{prefix}.{key}"
     if key == "modalities":
-        target[key] = _check_modalities(param, value)
+        target[key] = check_modalities(param, value)
     elif key == "instructions":
-        if not isinstance(value, str):
-            raise invalid_type(param, "a string", value)
-        target[key] = value
+        target[key] = check_string(param, value)
     elif key == "voice":
-        if not isinstance(value, str):
-            raise invalid_type(param, "a string", value)
-        if value not in VOICES:
+        if check_string(param, value) not in VOICES:
             raise invalid_value(param, value, VOICES)
         target[key] = value
     elif key == "output_audio_format":
@@ -423,12 +309,11 @@ def apply_session_update(
         elif key == "turn_detection":
             new[key] = _check_turn_detection(param, value, session.get("turn_detection"))
         elif key == "model":
-            if not isinstance(value, str):
-                raise invalid_type(param, "a string", value)
+            check_string(param, value)
         elif key in ("id", "object", "input_audio_noise_reduction", "speed", "tracing"):
             continue  # accepted and ignored, as newer servers do
         else:
-            raise ClientError("unknown_parameter", f"Unknown parameter: '{param}'.", param)
+            raise unknown(param)
     return new
 
 
@@ -443,11 +328,7 @@ def response_config(session: Mapping[str, Any], overrides: Any) -> Dict[str, Any
     """
     config = copy.deepcopy(dict(session))
     config.update(conversation="auto", metadata=None, input=None)
-    if overrides is None:
-        return config
-    if not isinstance(overrides, dict):
-        raise invalid_type("response", "an object", overrides)
-    for key, value in overrides.items():
+    for key, value in overrides_of("response", overrides).items():
         param = f"response.{key}"
         if _apply_common(config, key, value, "response"):
             continue
@@ -464,7 +345,7 @@ def response_config(session: Mapping[str, Any], overrides: Any) -> Dict[str, Any
                 raise invalid_type(param, "an array", value)
             config[key] = [copy.deepcopy(v) for v in value]
         else:
-            raise ClientError("unknown_parameter", f"Unknown parameter: '{param}'.", param)
+            raise unknown(param)
     return config
 
 
@@ -482,12 +363,12 @@ def validate_item(item: Any) -> None:
         ClientError: missing or invalid fields, with ``param`` like ``item.role``.
     """
     if item is None:
-        raise ClientError("missing_required_parameter", "Missing required parameter: 'item'.", "item")
+        raise missing("item")
     if not isinstance(item, dict):
         raise invalid_type("item", "an object", item)
     item_type = item.get("type")
     if item_type is None:
-        raise ClientError("missing_required_parameter", "Missing required parameter: 'item.type'.", "item.type")
+        raise missing("item.type")
     if item_type not in ("message", "function_call", "function_call_output"):
         raise invalid_value("item.type", item_type, ("message", "function_call", "function_call_output"))
     if "id" in item and item["id"] is not None and not isinstance(item["id"], str):
@@ -496,9 +377,7 @@ def validate_item(item: Any) -> None:
         role = item.get("role")
         if not isinstance(role, str) or role not in _CONTENT_TYPES:
             if role is None:
-                raise ClientError(
-                    "missing_required_parameter", "Missing required parameter: 'item.role'.", "item.role"
-                )
+                raise missing("item.role")
             raise invalid_value("item.role", role, tuple(_CONTENT_TYPES))
         content = item.get("content")
         if not isinstance(content, list):
@@ -516,16 +395,12 @@ def validate_item(item: Any) -> None:
     elif item_type == "function_call":
         for key in ("name", "call_id"):
             if not isinstance(item.get(key), str):
-                raise ClientError(
-                    "missing_required_parameter", f"Missing required parameter: 'item.{key}'.", f"item.{key}"
-                )
+                raise missing(f"item.{key}")
         if not isinstance(item.get("arguments", ""), str):
             raise invalid_type("item.arguments", "a string", item.get("arguments"))
     else:
         for key in ("call_id", "output"):
             if key not in item:
-                raise ClientError(
-                    "missing_required_parameter", f"Missing required parameter: 'item.{key}'.", f"item.{key}"
-                )
+                raise missing(f"item.{key}")
             if not isinstance(item[key], str):
                 raise invalid_type(f"item.{key}", "a string", item[key])

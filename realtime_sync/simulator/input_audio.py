@@ -17,7 +17,8 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 
 from .. import audio as _audio
-from .config import ClientError, new_id
+from .checks import ClientError, missing
+from .config import new_id
 from .responder import describe_audio
 from .state import SendEvent, SessionState, SimOptions
 from .transcription import transcription_events
@@ -151,7 +152,7 @@ class InputAudio:
         """``input_audio_buffer.append`` (lock held)."""
         data = event.get("audio")
         if data is None:
-            raise ClientError("missing_required_parameter", "Missing required parameter: 'audio'.", "audio")
+            raise missing("audio")
         samples = self.decode(data, "audio")
         self._buffer.append(samples)
         if self._vad is not None:

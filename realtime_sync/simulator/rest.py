@@ -13,7 +13,7 @@
   posts a signed ``realtime.call.incoming`` webhook to a URL you give it
   (Standard Webhooks signature, as OpenAI sends it). Once accepted, a
   WebSocket with ``?call_id=...`` attaches to the call's session (configured
-  as accepted); :meth:`SimCall.say` makes the caller speak, and hangup or
+  as accepted); :meth:`.calls.SimCall.say` makes the caller speak, and hangup or
   refer ends the session.
 
 Every request needs ``Authorization: Bearer <key>`` (the simulator's
@@ -42,7 +42,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import ConfigurationError, RealtimeConnectionError
 from ..webhooks import new_webhook_secret, sign_webhook
-from .config import ClientError, new_id
+from .calls import SimCall
+from .checks import ClientError, missing, unknown
+from .config import new_id
 from .ga import GA_DEFAULT_MODEL, apply_ga_session_update, default_ga_session, session_to_ga
 from .transcription import (
     apply_transcription_update,
@@ -51,7 +53,7 @@ from .transcription import (
     transcription_session_to_ga,
 )
 
-__all__ = ["SimRest", "SimCall", "Refusal", "apply_bound_session", "call_id_of", "check_rest_options"]
+__all__ = ["SimRest", "Refusal", "apply_bound_session", "call_id_of", "check_rest_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +63,6 @@ Refusal = Tuple[int, str, Optional[str]]
 _DEFAULT_TTL = 600
 _TTL_RANGE = (10, 7200)
 _MAX_BODY = 1024 * 1024
-_ENDED = ("rejected", "referred", "ended")
 
 
 def _error_body(message: str, code: Optional[str], param: Optional[str] = None,
@@ -118,97 +119,6 @@ def apply_bound_session(session: Any, config: Dict[str, Any]) -> None:
             session.input.restart(old["input_audio_format"])
         session.state.session = new
         session.input.configure_vad()
-
-
-class SimCall:
-    """A fake SIP call: rung by :meth:`SimRest.ring`, answered over REST, talked to on a WebSocket.
-
-    Attributes:
-        id: the call id (``rtc_...``).
-        status: ``"ringing"``, ``"accepted"``, ``"rejected"``, ``"referred"`` or ``"ended"``.
-        sip_headers: the SIP headers of the INVITE, as in the webhook.
-        session: the configuration it was accepted with (a GA session request), or ``None``.
-        reject_status: the SIP status of a rejection (603 when none was given).
-        refer_target: where a refer sent it.
-        webhook_status: the HTTP status the webhook receiver answered.
-        actions: the REST actions in order (``"accept"``, ``"hangup"``...).
-    """
-
-    def __init__(self, call_id: str, sip_headers: List[Dict[str, str]]) -> None:
-        self.id = call_id
-        self.status = "ringing"
-        self.sip_headers = sip_headers
-        self.session: Optional[Dict[str, Any]] = None
-        self.reject_status: Optional[int] = None
-        self.refer_target: Optional[str] = None
-        self.webhook_status: Optional[int] = None
-        self.actions: List[str] = []
-        self._cond = threading.Condition()
-        self._sessions: List[Any] = []
-
-    def __repr__(self) -> str:
-        return f"<SimCall {self.id} {self.status}>"
-
-    def wait_for(self, *statuses: str, timeout: Optional[float] = 10.0) -> bool:
-        """Block until the call's status is one of ``statuses``; False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self.status in statuses, timeout)
-
-    def wait_for_session(self, timeout: Optional[float] = 10.0) -> bool:
-        """Block until a WebSocket has attached to the call's session; False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: bool(self._sessions), timeout)
-
-    def _set(self, status: str, action: str) -> List[Any]:
-        with self._cond:
-            self.status = status
-            self.actions.append(action)
-            self._cond.notify_all()
-            return list(self._sessions) if status in _ENDED else []
-
-    def attach(self, session: Any) -> None:
-        """A WebSocket session now serves the call (handler thread)."""
-        with self._cond:
-            self._sessions.append(session)
-            self._cond.notify_all()
-
-    def _live_session(self) -> Any:
-        with self._cond:
-            for session in self._sessions:
-                if not session.closed.is_set():
-                    return session
-        raise RuntimeError(f"call {self.id} has no open session (accept it and attach a client first)")
-
-    def say(self, text: str) -> None:
-        """The caller says ``text``, as the server hears a turn: a user item, then a response.
-
-        Like server VAD: speech interrupts a response in progress (unless
-        ``interrupt_response`` is false) and the turn's end creates a response
-        (unless ``create_response`` is false, or turn detection is off: then
-        the client decides).
-
-        Raises:
-            RuntimeError: no client is attached to the call.
-        """
-        session = self._live_session()
-        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": str(text)}]}
-        with session.state.lock:
-            detection = session.state.session.get("turn_detection") or {}
-            active = session.state.active
-            if detection and active is not None and detection.get("interrupt_response", True):
-                active.cancel("turn_detected")
-            session.handle(json.dumps({"type": "conversation.item.create", "item": item}))
-            if detection and detection.get("create_response", True):
-                session._respond_to_turn()
-
-    def hang_up(self) -> None:
-        """The caller hangs up: the call ends and its sessions close."""
-        self._end(self._set("ended", "caller_hangup"))
-
-    @staticmethod
-    def _end(sessions: List[Any]) -> None:
-        for session in sessions:
-            threading.Thread(target=session.close, name="realtime-sync-sim-call-end", daemon=True).start()
 
 
 class SimRest:
@@ -283,7 +193,7 @@ class SimRest:
             raise ClientError("invalid_type", "The request body must be a JSON object.", None)
         for key in body:
             if key not in ("session", "expires_after"):
-                raise ClientError("unknown_parameter", f"Unknown parameter: '{key}'.", key)
+                raise unknown(key)
         ttl = _DEFAULT_TTL
         expires = body.get("expires_after")
         if expires is not None:
@@ -291,8 +201,7 @@ class SimRest:
                 raise ClientError("invalid_type", "Invalid type for 'expires_after': expected an object.", "expires_after")
             for key in expires:
                 if key not in ("anchor", "seconds"):
-                    raise ClientError("unknown_parameter", f"Unknown parameter: 'expires_after.{key}'.",
-                                      f"expires_after.{key}")
+                    raise unknown(f"expires_after.{key}")
             if expires.get("anchor", "created_at") != "created_at":
                 raise ClientError("invalid_value", "Invalid value for 'expires_after.anchor': expected 'created_at'.",
                                   "expires_after.anchor")
@@ -404,8 +313,6 @@ class SimRest:
         body = {} if body is None else body
         if not isinstance(body, dict):
             raise ClientError("invalid_type", "The request body must be a JSON object.", None)
-        allowed = {"accept": ("ringing",), "reject": ("ringing",), "refer": ("accepted",),
-                   "hangup": ("ringing", "accepted")}[action]
         if action == "accept":
             config = dict(body)
             _session_request(config, "session")
@@ -414,27 +321,15 @@ class SimRest:
         elif action == "reject":
             for key in body:
                 if key != "status_code":
-                    raise ClientError("unknown_parameter", f"Unknown parameter: '{key}'.", key)
+                    raise unknown(key)
             code = body.get("status_code", 603)
             if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 699:
                 raise ClientError("invalid_value", "Invalid 'status_code': expected a SIP status code.", "status_code")
         elif action == "refer":
             target = body.get("target_uri")
             if not isinstance(target, str) or not target:
-                raise ClientError("missing_required_parameter", "Missing required parameter: 'target_uri'.",
-                                  "target_uri")
-        with call._cond:
-            if call.status not in allowed:
-                raise ClientError("call_not_" + ("active" if action in ("refer", "hangup") else "ringing"),
-                                  f"The call {call_id} is {call.status}; it cannot be {action}ed now.", None)
-            if action == "accept":
-                call.session = copy.deepcopy(body)
-            elif action == "reject":
-                call.reject_status = int(body.get("status_code", 603))
-            elif action == "refer":
-                call.refer_target = str(body["target_uri"])
-        status = {"accept": "accepted", "reject": "rejected", "refer": "referred", "hangup": "ended"}[action]
-        SimCall._end(call._set(status, action))
+                raise missing("target_uri")
+        call.act(action, body)
 
     def check_call(self, call_id: str) -> Tuple[Optional[SimCall], Optional[Refusal]]:
         """The call a ``?call_id=`` handshake attaches to, or why it is refused."""

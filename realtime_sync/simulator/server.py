@@ -12,11 +12,9 @@ import logging
 import os
 import threading
 import urllib.parse
-import weakref
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 try:
-    from websockets.protocol import State
     from websockets.sync.server import ServerConnection
     from websockets.sync.server import serve as _serve
     from websockets.typing import Subprotocol
@@ -27,20 +25,13 @@ except ImportError as _exc:  # pragma: no cover - exercised without the extra
     ) from _exc
 
 from ..errors import ConfigurationError
-from .handshake import (
-    RedactingLogger,
-    asks_for_beta,
-    check_credentials,
-    header_values,
-    json_error,
-    offered_keys,
-    refuse_beta,
-    shutdown_socket,
-)
+from .calls import SimCall
+from .connections import Connections, Session
+from .handshake import RedactingLogger, asks_for_beta, check_credentials, header_values, json_error, offered_keys, refuse_beta
 from .mcp import McpServers
-from .replay import Replay, ReplaySession
+from .replay import Replay
 from .responder import Responder, Transcriber, default_responder
-from .rest import SimCall, SimRest, check_rest_options
+from .rest import SimRest, check_rest_options
 from .session import MAX_EVENT_BYTES, SimSession
 from .state import Closed, SimOptions
 from .wire import PROTOCOLS
@@ -54,9 +45,7 @@ logger = logging.getLogger(__name__)
 # connection with 1009 (message too big) rather than buffer without bound.
 _MAX_FRAME = 4 * MAX_EVENT_BYTES
 _REALTIME_SUBPROTOCOL = Subprotocol("realtime")
-_CONNECTING = State.CONNECTING
 _CLOSE_TIMEOUT = 1.0  # seconds stop() waits for a client to answer the close frame
-_Session = Union[SimSession, ReplaySession]
 
 
 def _expire(session: SimSession) -> None:
@@ -246,10 +235,7 @@ class RealtimeSimulator:
         self.replay = None if replay is None else Replay(replay, strict=replay_strict, speed=replay_speed)
         self.protocol = protocol if self.replay is None else self.replay.protocol
         self.refuse_beta = bool(refuse_beta)
-        self._refusals = refuse_connections  # handshakes still to refuse
-        self._reconnect_refusals = refuse_reconnections  # the same, once a session has started
-        #: How many handshakes the refusal faults have answered with HTTP 503.
-        self.handshakes_refused = 0
+        self._connections = Connections(refuse_connections, refuse_reconnections)
         self.host = host
         self._requested_port = int(port)
         self._api_key = require_api_key
@@ -270,13 +256,8 @@ class RealtimeSimulator:
         )
         self._server: Any = None
         self._thread: Optional[threading.Thread] = None
-        self._lock = threading.Lock()
-        self._sessions: List[_Session] = []
-        self._handler_threads: List[threading.Thread] = []
-        self._opening: "weakref.WeakSet[ServerConnection]" = weakref.WeakSet()
+        self._lock = threading.Lock()  # guards the server and its thread
         self._port: Optional[int] = None
-        self._stopping = False
-        self.sessions_started = 0
 
     def __repr__(self) -> str:
         state = "running" if self._server is not None else "stopped"
@@ -284,6 +265,16 @@ class RealtimeSimulator:
         return f"<RealtimeSimulator {self.url if self._port else self.host} {state}{auth}>"
 
     # -- lifecycle -----------------------------------------------------------
+
+    @property
+    def sessions_started(self) -> int:
+        """How many sessions have started since the simulator was created."""
+        return self._connections.sessions_started
+
+    @property
+    def handshakes_refused(self) -> int:
+        """How many handshakes the refusal faults have answered with HTTP 503."""
+        return self._connections.handshakes_refused
 
     @property
     def port(self) -> int:
@@ -318,7 +309,7 @@ class RealtimeSimulator:
         return self._rest_side().webhook_secret
 
     def ring(self, webhook_url: str, **options: Any) -> SimCall:
-        """Ring a fake SIP call at ``webhook_url``: a :class:`~.rest.SimCall` (see :meth:`.rest.SimRest.ring`)."""
+        """Ring a fake SIP call at ``webhook_url``: a :class:`~.calls.SimCall` (see :meth:`.rest.SimRest.ring`)."""
         return self._rest_side().ring(webhook_url, **options)
 
     def start(self) -> RealtimeSimulator:
@@ -331,19 +322,19 @@ class RealtimeSimulator:
         with self._lock:
             if self._server is not None:
                 raise RuntimeError("the simulator is already running")
-            self._stopping = False
+            self._connections.start()
             server = _serve(
                 self._handle,
                 self.host,
                 self._requested_port,
-                create_connection=self._connection_class(),
+                create_connection=self._connections.connection_class(),
                 process_request=self._process_request,
                 select_subprotocol=self._select_subprotocol,
                 compression=None,
                 max_size=_MAX_FRAME,
                 open_timeout=10,
                 close_timeout=_CLOSE_TIMEOUT,
-                logger=RedactingLogger(logging.getLogger("websockets.server"), lambda: self._stopping),
+                logger=RedactingLogger(logging.getLogger("websockets.server"), lambda: self._connections.stopping),
             )
             self._server = server
             self._port = int(server.socket.getsockname()[1])
@@ -367,37 +358,17 @@ class RealtimeSimulator:
         with self._lock:
             server, self._server = self._server, None
             thread, self._thread = self._thread, None
-            self._stopping = True
-            sessions = list(self._sessions)
+            sessions = self._connections.begin_stop()
         if server is None:
             return
         if self.rest is not None:
             self.rest.stop(timeout)
-        self._abort_handshakes()
-        # close in parallel: each close waits up to close_timeout for the client's reply
-        closers = [
-            threading.Thread(target=session.close, name="realtime-sync-sim-close", daemon=True)
-            for session in sessions
-        ]
-        for closer in closers:
-            closer.start()
-        for closer in closers:
-            closer.join(timeout)
+        self._connections.abort_handshakes()
+        self._connections.close(sessions, timeout)  # each close waits up to close_timeout for the client
         server.shutdown()  # websockets >= 14 also closes connections and waits for handlers
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-        with self._lock:
-            handlers = list(self._handler_threads)
-            self._handler_threads.clear()
-        for handler in handlers:
-            if handler is not threading.current_thread():
-                handler.join(timeout)
-                if handler.is_alive():
-                    logger.warning("simulator connection thread %s did not stop", handler.name)
-        for session in sessions:
-            session.join(timeout)
-        with self._lock:
-            self._sessions.clear()
+        self._connections.join(sessions, timeout)
         logger.info("realtime simulator on port %s stopped", self._port)
 
     def __enter__(self) -> RealtimeSimulator:
@@ -406,45 +377,16 @@ class RealtimeSimulator:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _connection_class(self) -> "type[ServerConnection]":
-        """A ServerConnection class that registers each connection with this simulator.
-
-        A client that opened the TCP connection but never finished the
-        handshake would otherwise hold :meth:`stop` for the whole open timeout.
-        """
-        simulator = self
-
-        class _SimConnection(ServerConnection):
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                super().__init__(*args, **kwargs)
-                with simulator._lock:
-                    stopping = simulator._stopping
-                    simulator._opening.add(self)
-                if stopping:  # accepted while stop() runs: refuse at once
-                    shutdown_socket(self.socket)
-
-        return _SimConnection
-
-    def _abort_handshakes(self) -> None:
-        """Cut the sockets of connections still in their opening handshake (stop())."""
-        with self._lock:
-            opening = list(self._opening)
-        for connection in opening:
-            if connection.protocol.state is _CONNECTING:
-                shutdown_socket(connection.socket)
-
     # -- inspection and runtime faults ----------------------------------------
 
     @property
     def session_count(self) -> int:
         """Number of sessions currently connected."""
-        with self._lock:
-            return sum(1 for s in self._sessions if not s.closed.is_set())
+        return len(self._connections.open_sessions())
 
     def session_ids(self) -> List[str]:
         """Ids (``sess_...``) of the sessions currently connected."""
-        with self._lock:
-            return [s.id for s in self._sessions if not s.closed.is_set()]
+        return [s.id for s in self._connections.open_sessions()]
 
     def broadcast(self, event: Dict[str, Any]) -> int:
         """Send a server event (an ``event_id`` is added) to every open session.
@@ -452,10 +394,8 @@ class RealtimeSimulator:
         Useful to inject events the simulator would never send by itself.
         Returns the number of sessions it reached.
         """
-        with self._lock:
-            sessions = [s for s in self._sessions if not s.closed.is_set()]
         reached = 0
-        for session in sessions:
+        for session in self._connections.open_sessions():
             try:
                 session.send_event(dict(event))
                 reached += 1
@@ -473,23 +413,18 @@ class RealtimeSimulator:
         if self.replay is not None:
             self.replay.check()
 
-    def _open_sessions(self) -> List[_Session]:
-        with self._lock:
-            return [s for s in self._sessions if not s.closed.is_set()]
-
     def refuse_next_connections(self, count: int = 1) -> None:
         """Fault: answer the next ``count`` handshakes with HTTP 503 (any thread)."""
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ConfigurationError(f"count must be an int >= 0, not {count!r}")
-        with self._lock:
-            self._refusals += count
+        self._connections.refuse_next(count)
 
     def drop_connections(self) -> int:
         """Fault: end every open connection abruptly (TCP cut, no close frame), as a network failure would.
 
         Returns the number of connections dropped.
         """
-        sessions = self._open_sessions()
+        sessions = self._connections.open_sessions()
         for session in sessions:
             session.drop()
         return len(sessions)
@@ -501,18 +436,17 @@ class RealtimeSimulator:
         on a thread of its own (the close waits for the client's answer; this
         call does not). Returns the number of sessions expired.
         """
-        sessions = self._open_sessions()
+        sessions = self._connections.open_sessions()
         for session in sessions:
             closer = threading.Thread(target=_expire, args=(session,), name="realtime-sync-sim-expire", daemon=True)
-            with self._lock:
-                self._handler_threads.append(closer)  # stop() joins it
+            self._connections.add_thread(closer)  # stop() joins it
             closer.start()
         return len(sessions)
 
     def send_malformed_frame(self) -> int:
         """Fault: send one frame that is not valid JSON to every open session; returns how many it reached."""
         reached = 0
-        for session in self._open_sessions():
+        for session in self._connections.open_sessions():
             try:
                 session.send_malformed_frame()
                 reached += 1
@@ -535,19 +469,7 @@ class RealtimeSimulator:
 
     def _process_request(self, connection: Any, request: Any) -> Any:
         """Check the handshake headers; return an HTTP error response or None."""
-        with self._lock:
-            # threads of finished handshakes (rejected ones never reach _handle) are dropped
-            self._handler_threads = [t for t in self._handler_threads if t.is_alive()]
-            self._handler_threads.append(threading.current_thread())
-        with self._lock:
-            refuse = self._refusals > 0 or (self.sessions_started > 0 and self._reconnect_refusals > 0)
-            if self._refusals > 0:
-                self._refusals -= 1
-            elif refuse:
-                self._reconnect_refusals -= 1
-            if refuse:
-                self.handshakes_refused += 1
-        if refuse:
+        if not self._connections.admit():
             return json_error(503, "The server is temporarily unavailable (refused by the simulator).", None)
         headers = request.headers
         # a header may come more than once: read every value (Headers.get raises then)
@@ -575,7 +497,7 @@ class RealtimeSimulator:
         intent = (query.get("intent") or [None])[0]
         headers = connection.request.headers
         protocol = "beta" if self.protocol == "beta" or asks_for_beta(headers) else "ga"
-        session: _Session
+        session: Session
         call: Optional[SimCall] = None
         if self.replay is not None:
             session = self.replay.session(connection, asks_for_beta(headers))
@@ -587,22 +509,13 @@ class RealtimeSimulator:
             if self.rest is not None:  # a client secret's or an accepted call's configuration
                 call = self.rest.bind(session, connection.request.path, offered_keys(headers))
         thread.name = f"realtime-sync-sim-conn-{session.id}"
-        with self._lock:
-            if self._stopping:
-                return
-            self._sessions.append(session)
-            if thread not in self._handler_threads:
-                self._handler_threads.append(thread)
-            self.sessions_started += 1
+        if not self._connections.add(session, thread):
+            return
         if call is not None:
             call.attach(session)
         logger.debug("simulator session %s opened (%s, model %s)", session.id, protocol, model)
         try:
             session.run()
         finally:
-            with self._lock:
-                if session in self._sessions:
-                    self._sessions.remove(session)
-                if thread in self._handler_threads and not self._stopping:
-                    self._handler_threads.remove(thread)
+            self._connections.remove(session, thread)
             logger.debug("simulator session %s closed", session.id)

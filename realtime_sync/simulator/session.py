@@ -24,7 +24,8 @@ from typing import Any, Dict, Optional, Union
 import numpy as np
 
 from .. import audio as _audio
-from .config import ClientError, invalid_type, invalid_value, new_id
+from .checks import ClientError, invalid_type, invalid_value, missing
+from .config import new_id
 from .input_audio import InputAudio
 from .mcp import list_mcp_tools
 from .outbox import Outbox
@@ -54,7 +55,7 @@ def _required_string(event: Dict[str, Any], key: str) -> str:
         ClientError: missing (``missing_required_parameter``) or not a string.
     """
     if key not in event or event[key] is None:
-        raise ClientError("missing_required_parameter", f"Missing required parameter: '{key}'.", key)
+        raise missing(key)
     value = event[key]
     if not isinstance(value, str):
         raise invalid_type(key, "a string", value)
@@ -395,7 +396,7 @@ class SimSession:
         item_id = _required_string(event, "item_id")
         for key in ("content_index", "audio_end_ms"):
             if key not in event:
-                raise ClientError("missing_required_parameter", f"Missing required parameter: '{key}'.", key)
+                raise missing(key)
         position = self.state.find(item_id)
         if position < 0:
             raise ClientError("item_not_found", f"Item with item_id not found: {item_id}", "item_id")

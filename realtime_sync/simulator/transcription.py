@@ -26,18 +26,8 @@ import re
 import zlib
 from typing import Any, Dict, List, Mapping, Optional
 
-from .config import ClientError, invalid_type, invalid_value
-from .ga import (
-    _format_from_ga,
-    _missing,
-    _object,
-    _string,
-    _turn_detection,
-    _unknown,
-    default_ga_session,
-    format_to_ga,
-    noise_reduction,
-)
+from .checks import ClientError, check_object, check_string, invalid_type, invalid_value, missing, unknown
+from .ga import apply_audio_input, audio_input_to_ga, default_ga_session
 
 __all__ = [
     "TRANSCRIPTION_MODELS",
@@ -108,14 +98,7 @@ def transcription_session_to_ga(session: Mapping[str, Any]) -> Dict[str, Any]:
         "object": "realtime.transcription_session",
         "id": session["id"],
         "expires_at": session.get("expires_at"),
-        "audio": {
-            "input": {
-                "format": format_to_ga(session["input_audio_format"]),
-                "transcription": copy.deepcopy(session["input_audio_transcription"]),
-                "noise_reduction": copy.deepcopy(session.get("input_audio_noise_reduction")),
-                "turn_detection": copy.deepcopy(session["turn_detection"]),
-            }
-        },
+        "audio": {"input": audio_input_to_ga(session)},
         "include": copy.deepcopy(session.get("include")),
     }
 
@@ -124,7 +107,7 @@ def _transcription(param: str, value: Any, current: Any) -> Optional[Dict[str, A
     """A transcription config: checked, merged into the current one."""
     if value is None:
         return None
-    value = _object(param, value, _TRANSCRIPTION_KEYS)
+    value = check_object(param, value, _TRANSCRIPTION_KEYS)
     merged = dict(current) if isinstance(current, dict) else {"model": DEFAULT_TRANSCRIPTION_MODEL}
     for key, entry in value.items():
         where = f"{param}.{key}"
@@ -133,9 +116,9 @@ def _transcription(param: str, value: Any, current: Any) -> Optional[Dict[str, A
                 if not isinstance(entry, list):
                     raise invalid_type(where, "an array", entry)
                 for index, word in enumerate(entry):
-                    _string(f"{where}[{index}]", word)
+                    check_string(f"{where}[{index}]", word)
         elif entry is not None:
-            _string(where, entry)
+            check_string(where, entry)
         if key == "model" and entry not in TRANSCRIPTION_MODELS:
             raise invalid_value(where, entry, TRANSCRIPTION_MODELS)
         if key == "delay" and entry is not None and entry not in ("minimal", "low", "medium", "high", "xhigh"):
@@ -145,25 +128,14 @@ def _transcription(param: str, value: Any, current: Any) -> Optional[Dict[str, A
 
 
 def _apply_input(new: Dict[str, Any], old: Mapping[str, Any], value: Any) -> None:
-    param = "session.audio.input"
-    given = _object(param, value, ("format", "transcription", "noise_reduction", "turn_detection"))
-    if "format" in given:
-        new["input_audio_format"] = _format_from_ga(f"{param}.format", given["format"])
-    if "transcription" in given:
-        new["input_audio_transcription"] = _transcription(
-            f"{param}.transcription", given["transcription"], old.get("input_audio_transcription")
-        )
-    if "noise_reduction" in given:
-        new["input_audio_noise_reduction"] = noise_reduction(f"{param}.noise_reduction", given["noise_reduction"])
-    if "turn_detection" in given:
-        new["turn_detection"] = _turn_detection(f"{param}.turn_detection", given["turn_detection"], old["turn_detection"])
+    apply_audio_input(new, old, value, _transcription)
     transcription = new.get("input_audio_transcription") or {}
     if transcription.get("model") == "gpt-realtime-whisper" and new.get("turn_detection") is not None:
         raise ClientError(
             "invalid_value",
             "Turn detection is not supported with 'gpt-realtime-whisper': set 'session.audio.input.turn_detection' "
             "to null and commit the input audio buffer yourself.",
-            f"{param}.turn_detection",
+            "session.audio.input.turn_detection",
         )
 
 
@@ -177,7 +149,7 @@ def apply_transcription_update(session: Mapping[str, Any], update: Any) -> Dict[
     if not isinstance(update, dict):
         raise invalid_type("session", "an object", update)
     if "type" not in update:
-        raise _missing("session.type")
+        raise missing("session.type")
     if update["type"] != "transcription":
         raise ClientError(
             "invalid_value",
@@ -191,7 +163,7 @@ def apply_transcription_update(session: Mapping[str, Any], update: Any) -> Dict[
         if key == "type":
             continue
         if key == "audio":
-            audio = _object(param, value, ("input",))
+            audio = check_object(param, value, ("input",))
             if "input" in audio:
                 _apply_input(new, session, audio["input"])
         elif key == "include":
@@ -203,7 +175,7 @@ def apply_transcription_update(session: Mapping[str, Any], update: Any) -> Dict[
                         raise invalid_value(f"{param}[{index}]", entry, (LOGPROBS,))
             new["include"] = copy.deepcopy(value)
         else:
-            raise _unknown(param)
+            raise unknown(param)
     return new
 
 

@@ -13,15 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from .config import (
-    DEFAULT_MODEL,
-    ClientError,
-    apply_session_update,
-    default_session,
-    invalid_type,
-    response_config,
-    validate_item,
-)
+from .checks import ClientError, invalid_type, unknown
+from .config import DEFAULT_MODEL, apply_session_update, default_session, response_config, validate_item
 from .ga import (
     GA_DEFAULT_MODEL,
     GA_ONLY_EVENTS,
@@ -29,8 +22,8 @@ from .ga import (
     default_ga_session,
     event_to_ga,
     ga_response_config,
-    item_from_ga,
 )
+from .ga_items import item_from_ga
 from .transcription import apply_transcription_update, is_transcription, transcription_session_to_ga
 
 __all__ = ["BETA_CLIENT_EVENTS", "GA_CLIENT_EVENTS", "PROTOCOLS", "Wire", "check_client_event"]
@@ -82,7 +75,7 @@ def check_client_event(event: Mapping[str, Any]) -> None:
             if value is not None and not isinstance(value, str):
                 raise invalid_type("event_id", "a string", value)
         elif key != "type" and key not in allowed:
-            raise ClientError("unknown_parameter", f"Unknown parameter: '{key}'.", key)
+            raise unknown(key)
 
 
 class Wire:
