@@ -7,7 +7,15 @@ script: ``realtime=True`` pacing, server VAD), and streams audio both ways
 at real time in every session:
 
 * in: one pacer thread appends a 100 ms chunk of quiet noise (below the VAD
-  threshold, so no turn is detected) to every session every 100 ms;
+  threshold, so no turn is detected) to every session every 100 ms
+  (``--pacers K`` splits the sessions over K threads). This is a modelling
+  choice, and the hardest one for the interpreter lock: a media gateway that
+  feeds every call from one loop. Each append is one blocking socket write,
+  which releases the lock, and the pacer then waits its turn behind the
+  receive threads, so at a few hundred sessions the wall time of an append
+  is several times its CPU time and this one thread is the first thing to
+  fall behind. A backend that appends from each call's own thread spreads
+  that wait (it measured worse here, with more threads contending);
 * out: each session asks for one long spoken reply, which the simulator
   streams at real time (100 ms audio deltas, a transcript delta per word).
 
@@ -27,7 +35,13 @@ for each N in ``--sessions``:
   processes) to the session's ``conversation.updated`` callback; the worst
   session's p99 and the p99 of all;
 * real time: the reply audio received in the window over the window's length
-  (the slowest session), and how late the input pacer ran (p99 of its ticks).
+  (the slowest session), and how late the input pacer ran (p99 of its ticks);
+* where the CPU goes: the kernel's share of this process's CPU, and context
+  switches per event (per append in the pacer, per event received in the
+  receive threads): waiting for the interpreter lock shows up there;
+* the machine's load average during the window: the real-time figures mean
+  little when other work keeps the two cores busy (CPU per event and the
+  switches are steadier).
 
 A level of N is "carried at real time" when the slowest session received at
 least 95% of real time, the input pacer's p99 lateness is under 100 ms and
@@ -88,6 +102,20 @@ def _status(pid: str, field: str) -> int:
     return 0
 
 
+def _context_switches() -> Dict[int, int]:
+    """Context switches of this process's threads so far (voluntary and not), from /proc, by thread id."""
+    totals: Dict[int, int] = {}
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/status") as status:
+                for line in status:
+                    if line.endswith("ctxt_switches:", 0, line.find(":") + 1):
+                        totals[int(task)] = totals.get(int(task), 0) + int(line.split()[1])
+        except OSError:  # a thread that ended meanwhile
+            pass
+    return totals
+
+
 def _cpu_seconds(pid: str) -> float:
     """User + system CPU time of a process (all its threads), from /proc."""
     with open(f"/proc/{pid}/stat") as stat:
@@ -98,8 +126,12 @@ def _cpu_seconds(pid: str) -> float:
 # -- the server process -------------------------------------------------------------------
 
 
-def serve(reply_seconds: float) -> int:
-    """Run the simulator (real-time pacing) until stdin closes; print its port and dialect."""
+def serve(reply_seconds: float, shared_port: Optional[int] = None) -> int:
+    """Run the simulator (real-time pacing) until stdin closes; print its port and dialect.
+
+    ``shared_port``: listen on this port beside other processes, as the workers of
+    ``python -m realtime_sync.simulator --workers N`` do (``SO_REUSEPORT``).
+    """
     _raise_nofile()
     from realtime_sync.simulator import RealtimeSimulator, Reply
     from realtime_sync.simulator import outbox as _outbox
@@ -110,7 +142,8 @@ def serve(reply_seconds: float) -> int:
 
     def stamped_send(self: Any, event: Dict[str, Any]) -> Dict[str, Any]:
         if event.get("type") in _AUDIO_DELTAS:
-            event = dict(event, t_sent=time.monotonic())
+            delta = event["delta"]  # kept last: the simulator writes a last delta it encoded without a JSON scan
+            event = {**{k: v for k, v in event.items() if k != "delta"}, "t_sent": time.monotonic(), "delta": delta}
         return original_send(self, event)
 
     _outbox.Outbox.send = stamped_send  # type: ignore[method-assign]
@@ -123,7 +156,12 @@ def serve(reply_seconds: float) -> int:
     ga = "protocol" in inspect.signature(RealtimeSimulator).parameters
     profile_path = os.environ.get("BENCH_SESSIONS_PROFILE")
     profiles = _profile_threads() if profile_path else []
-    with RealtimeSimulator(**options) as sim:
+    sim = RealtimeSimulator(**options)
+    if shared_port is not None:
+        from realtime_sync.simulator.workers import listen_socket
+
+        sim._listen_socket = listen_socket("127.0.0.1", shared_port)
+    with sim:
         print(f"PORT {sim.port} {'ga' if ga else 'beta'} {os.getpid()}", flush=True)
         sys.stdin.read()
     if profile_path:
@@ -307,15 +345,22 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1, pacers: i
         late.clear()
         ticks.clear()
         events0, sent0 = sum(s.events for s in sessions), sent[0]
+        times0, switches0 = os.times(), _context_switches()
         cpu0, wall0 = time.process_time(), time.monotonic()
         server_cpu0 = [_cpu_seconds(pid) for pid in server_pids]
         time.sleep(seconds)
         cpu = time.process_time() - cpu0
+        times1, switches1 = os.times(), _context_switches()
+        switches = {tid: count - switches0.get(tid, 0) for tid, count in switches1.items()}
+        pacer_ids = {thread.native_id for thread in pace_threads}
+        receive_ids = {t.native_id for t in threading.enumerate() if t.name.startswith("realtime-sync-recv")}
+        sys_cpu = times1.system - times0.system
         server_cpu = [_cpu_seconds(pid) - before for pid, before in zip(server_pids, server_cpu0)]
         wall = time.monotonic() - wall0
         received, sent_events = sum(s.events for s in sessions) - events0, sent[0] - sent0
         for session in sessions:
             session.recording = False
+        load = os.getloadavg()[0]
         rss, threads = _status("self", "VmRSS"), threading.active_count()
         audio = sum(_audio_bytes(s) for s in sessions)
         server_rss = sum(_status(pid, "VmRSS") for pid in server_pids)
@@ -338,6 +383,11 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1, pacers: i
             "threads_per_session": (threads - base_threads - len(pace_threads)) / n,  # pacers are not a session's
             "cpu_us_per_event": cpu / max(received + sent_events, 1) * 1e6,
             "cpu_share": cpu / wall,
+            "sys_share": sys_cpu / max(cpu, 1e-9),  # the kernel's part of this process's CPU
+            "load_average": load,
+            "switches_per_event": sum(switches.values()) / max(received + sent_events, 1),
+            "switches_per_append": sum(v for k, v in switches.items() if k in pacer_ids) / max(sent_events, 1),
+            "switches_per_received": sum(v for k, v in switches.items() if k in receive_ids) / max(received, 1),
             "events_per_s": (received + sent_events) / wall,
             "worst_p99_ms": max(per_session_p99) * 1000 if per_session_p99 else float("nan"),
             "p99_ms": _p99(all_lags) * 1000,
@@ -347,6 +397,8 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1, pacers: i
             "append_wall_us": statistics.median(t[0] for t in ticks) / max(1, n // len(pace_threads)) * 1e6 if ticks else 0.0,
             "append_cpu_us": statistics.median(t[1] for t in ticks) / max(1, n // len(pace_threads)) * 1e6 if ticks else 0.0,
             "server_cpu_share": max(server_cpu) / wall,
+            # load-independent: the simulators' CPU seconds per second of reply audio delivered to one session
+            "server_cpu_per_session_s": sum(server_cpu) / max(sum(s.samples for s in sessions) / rate, 1e-9),
             "server_rss_per_session_mb": server_rss / 1024 / n,
             "server_threads": server_threads,
             "errors": len(errors),
@@ -381,7 +433,12 @@ def _row(r: Dict[str, Any]) -> str:
         f"{r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['worst_p99_ms']:8.2f} ms {r['slowest_x_realtime']:6.2f}x "
         f"{r['pacer_p99_late_ms']:6.1f} ms {r['server_cpu_share'] * 100:5.1f}% {r['server_rss_per_session_mb']:6.2f} MB "
         f"{r['server_threads']:5d} {r['connect_s']:6.1f} s  {'yes' if r['carried'] else 'NO'}"
-        + f"  append {r['append_wall_us']:.0f} us wall / {r['append_cpu_us']:.0f} us CPU"
+        + f"  append {r['append_wall_us']:.0f} us wall / {r['append_cpu_us']:.0f} us CPU; "
+        + f"kernel {r['sys_share'] * 100:.0f}% of CPU; "
+        + f"{r['switches_per_event']:.1f} context switches/event "
+        + f"({r['switches_per_append']:.1f} per append in the pacer, {r['switches_per_received']:.1f} per event received); "
+        + f"load average {r['load_average']:.1f}; "
+        + f"sim {r['server_cpu_per_session_s'] * 1000:.2f} ms CPU per session-second"
         + (f"  errors: {r['errors']} ({r['first_error']})" if r["errors"] else "")
     )
 
@@ -402,9 +459,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--find-max", action="store_true", help="then raise N by 1.5x until a level is not carried")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--serve", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve is not None:
-        return serve(args.serve)
+        return serve(args.serve, args.serve_port)
     limits = _raise_nofile()
     if args.leads:
         import leads_ab

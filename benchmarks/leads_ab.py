@@ -17,7 +17,10 @@ Receive leads (``RealtimeClient`` full conversation, and ``RealtimeAPI``):
 * ``pybase64``: ``pybase64.b64decode`` (SIMD) instead of
   ``binascii.a2b_base64`` in ``audio.decode_audio``;
 * ``orjson``: ``orjson.loads`` instead of the json module's ``raw_decode`` in the
-  receive loop.
+  receive loop; where the library has orjson built in (the ``fast`` extra,
+  ``_transport/encoding.py``) this switches the library's own orjson path on
+  (parsing and append frames), and ``stdlib-json`` switches it off: then the
+  library as installed is compared with the other backend.
 
 Send leads (``append_input_audio`` of 20 ms int16 chunks):
 
@@ -143,8 +146,40 @@ def _parser_module() -> Any:
     raise ImportError("no _RAW_DECODE to patch in this tree")
 
 
+def _json_backend_module() -> Optional[Any]:
+    """realtime_sync._transport.encoding when it has the orjson switch (the ``fast`` extra's JSON), else None."""
+    try:
+        from realtime_sync._transport import encoding
+    except ImportError:
+        return None
+    if not hasattr(encoding, "_orjson"):
+        return None
+    getattr(encoding, "_backend", lambda: None)()  # looked up on first use: now
+    return encoding
+
+
+def _set_json_backend(orjson_module: Optional[Any]) -> Callable[[], None]:
+    encoding = _json_backend_module()
+    assert encoding is not None
+    original = encoding._orjson
+    encoding._orjson = orjson_module
+
+    def undo() -> None:
+        encoding._orjson = original
+
+    return undo
+
+
+def patch_stdlib_json() -> Callable[[], None]:
+    """The library's JSON without orjson (where the ``fast`` extra's orjson is built in)."""
+    return _set_json_backend(None)
+
+
 def patch_orjson_loads() -> Callable[[], None]:
     import orjson
+
+    if _json_backend_module() is not None:  # built in: switch it on (parsing and the append frames)
+        return _set_json_backend(orjson)
 
     _receive_loop = _parser_module()
     original = _receive_loop._RAW_DECODE
@@ -309,6 +344,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     b64 = _have("pybase64") and getattr(_wire, "BASE64_BACKEND", "stdlib") != "pybase64"
     orj = _have("orjson")
     print(f"base64 backend of the library: {getattr(_wire, 'BASE64_BACKEND', 'stdlib')}")
+    print(f"JSON backend of the library: {getattr(_json_backend_module(), 'JSON_BACKEND', 'stdlib')}")
     buffered = _has_frame_buffer()
     receive: List[Tuple[str, bf.Run, str]] = [
         ("floor", bf.floor_full, "stream"),
@@ -321,7 +357,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         receive.append(("api+buffered", _variant(bf.api_raw, patch_buffered), "stream"))
     if b64:
         receive.append(("client+pybase64", _variant(bf.client_full, patch_pybase64), "stream"))
-    if orj:
+    builtin = _json_backend_module()
+    if orj and builtin is not None and builtin._orjson is not None:  # the library uses orjson: compare without it
+        receive.append(("client+stdlib-json", _variant(bf.client_full, patch_stdlib_json), "stream"))
+        receive.append(("api+stdlib-json", _variant(bf.api_raw, patch_stdlib_json), "stream"))
+    elif orj:
         receive.append(("client+orjson", _variant(bf.client_full, patch_orjson_loads), "stream"))
         receive.append(("api+orjson", _variant(bf.api_raw, patch_orjson_loads), "stream"))
         if buffered:
@@ -333,19 +373,28 @@ def main(argv: Optional[List[str]] = None) -> int:
         ("send", bf.send_floor, "sink"),
         ("append", bf.send_client, "sink"),
         ("append+fast-ids", _variant(bf.send_client, patch_fast_ids), "sink"),
-        ("append+encoder", _variant(bf.send_client, patch_encoder), "sink"),
     ]
-    send.append(("append+concat-append", _variant(bf.send_client, patch_concat_append), "sink"))
-    if orj:
+    from realtime_sync import api as api_module
+
+    # the encoder leads patch RealtimeAPI's json.dumps: trees before _transport/encoding.py only
+    legacy_send = hasattr(api_module, "json")
+    if legacy_send:
+        send.append(("append+encoder", _variant(bf.send_client, patch_encoder), "sink"))
+        send.append(("append+concat-append", _variant(bf.send_client, patch_concat_append), "sink"))
+    if orj and builtin is not None and builtin._orjson is not None:
+        send.append(("append+stdlib-json", _variant(bf.send_client, patch_stdlib_json), "sink"))
+    elif orj and builtin is not None:
+        send.append(("append+orjson", _variant(bf.send_client, patch_orjson_loads), "sink"))
+    elif orj and legacy_send:
         send.append(("append+orjson-send", _variant(bf.send_client, patch_orjson_send), "sink"))
     if b64:
         send.append(("append+pybase64-enc", _variant(bf.send_client, patch_pybase64_encode), "sink"))
-    if orj and b64:
+    if orj and b64 and legacy_send:
         send.append(
             ("append+fast-ids+orjson+pybase64", _variant(bf.send_client, patch_fast_ids, patch_orjson_send,
                                                           patch_pybase64_encode), "sink")
         )
-    elif orj:
+    elif orj and legacy_send:
         send.append(("append+concat+fast-ids", _variant(bf.send_client, patch_concat_append, patch_fast_ids), "sink"))
     contenders = receive if args.only == "receive" else send if args.only == "send" else receive + send
     stream_url, sink_url, stop = start_server_process(args.minutes)

@@ -383,7 +383,7 @@ class RealtimeAPI(EventHandler):
             raise ConfigurationError("event_name must be a non-empty str such as 'response.create'")
         if data is None:
             data = {}
-        elif not isinstance(data, Mapping):
+        elif type(data) is not dict and not isinstance(data, Mapping):  # typing's isinstance is slow: dicts first
             raise ConfigurationError(f"data must be a dict, not {type(data).__name__}")
         declared = data.get("type", event_name)
         if declared != event_name:

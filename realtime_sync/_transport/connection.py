@@ -30,7 +30,6 @@ the next ping but never makes a healthy connection look dead.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -45,6 +44,7 @@ from ..errors import (
     RealtimeTimeoutError,
 )
 from .config import IO_TIMEOUT, Listeners, Timing
+from .encoding import decode_event
 from .failures import Attempt, answer_code, close_payload, closed_error, connect_error, describe_failure
 from .frames import (
     OP_BINARY,
@@ -54,9 +54,11 @@ from .frames import (
     OP_TEXT,
     FrameError,
     FrameReader,
+    configure,
     encode_frame,
     parse_close,
-    readable_waiter,
+    send_all,
+    socket_receiver,
 )
 from .proxy import reveal_options
 from .secrets import Redactor, Secret, clear_traceback
@@ -78,7 +80,6 @@ CLOSE_GRACE = 1.0
 _RAW_PREVIEW = 200
 _DRAIN_LIMIT = 8 * 1024 * 1024  # bytes read before judging an overdue deadline
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_RAW_DECODE = json.JSONDecoder().raw_decode
 
 
 class Connection:
@@ -198,7 +199,7 @@ class Connection:
             sock = self._sock
             if sock is None or not self.open or self.closing or self._close_sent:  # nothing after a close frame
                 raise NotConnectedError(f"cannot send {what}: the connection has closed")
-            sock.sendall(frame)
+            send_all(sock, frame)
         except (socket.timeout, TimeoutError) as exc:
             raise RealtimeTimeoutError(
                 f"cannot send {what}: the server accepted nothing for {io_timeout:g} s"
@@ -214,7 +215,7 @@ class Connection:
         if sock is None or not self._send_lock.acquire(timeout=wait):
             return False
         try:
-            sock.sendall(encode_frame(opcode, payload))
+            send_all(sock, encode_frame(opcode, payload))
             return True
         except OSError as exc:
             logger.debug("could not send a control frame to %s: %r", self.attempt.url, exc)
@@ -323,7 +324,7 @@ class Connection:
                 self.open = True
         if cancelled:
             return False
-        sock.settimeout(self._timing.io_timeout)  # bounds writes; reads wait in poll
+        configure(sock, self._timing.io_timeout)  # bounds writes; reads wait in socket_receiver
         logger.debug("connected to %s", self.attempt.url)
         if self._listeners.on_open is not None:
             try:
@@ -337,9 +338,8 @@ class Connection:
         sock = self._sock
         timing = self._timing
         reader = FrameReader(timing.max_frame_size)
-        fill, parse = reader.fill, reader.parse
-        wait_readable, close_waiter = readable_waiter(sock)
-        pending = getattr(sock, "pending", None)  # TLS records already decrypted
+        parse = reader.parse
+        receive, close_waiter = socket_receiver(sock, reader)
         deliver = self._deliverer()
         monotonic = time.monotonic
         ping_interval = timing.ping_interval
@@ -357,12 +357,9 @@ class Connection:
                     deadline = limit if deadline is None or limit < deadline else deadline
                 if self._close_deadline is not None and (deadline is None or self._close_deadline < deadline):
                     deadline = self._close_deadline
-                if (pending is not None and pending()) or wait_readable(
-                    None if deadline is None else max(0.0, deadline - monotonic())
-                ):
-                    if not fill(sock):
-                        self._end_reason = "the server closed the TCP connection without a close frame"
-                        return
+                if receive(None if deadline is None else max(0.0, deadline - monotonic())) == 0:
+                    self._end_reason = "the server closed the TCP connection without a close frame"
+                    return
                 frames = parse()
                 if reader.pongs != pongs:
                     pongs = reader.pongs
@@ -373,9 +370,9 @@ class Connection:
                     if overdue is not None:
                         # judge only what the socket has had time to deliver: read it first
                         drained = 0
-                        while drained < _DRAIN_LIMIT and ((pending is not None and pending()) or wait_readable(0.0)):
-                            count = fill(sock)
-                            if not count:
+                        while drained < _DRAIN_LIMIT:
+                            count = receive(0.0)
+                            if not count:  # nothing more (None), or the end (0)
                                 break
                             drained += count
                             frames.extend(parse())
@@ -446,22 +443,14 @@ class Connection:
     def _deliverer(self) -> Callable[[bytes], None]:
         """The per-message hot path: decode, parse once, check, hand to ``on_event``."""
         on_event = self._listeners.on_event
-        raw_decode, loads = _RAW_DECODE, json.loads
+        decode = decode_event
         report = self._report_malformed
         url = self.attempt.url
 
         def deliver(payload: bytes) -> None:
             try:
                 try:
-                    text = payload.decode("utf-8")
-                    # json.loads is raw_decode between two whitespace matches: call the
-                    # documented raw_decode and leave any other shape to json.loads
-                    try:
-                        event, end = raw_decode(text)
-                    except ValueError:
-                        end = -1
-                    if end != len(text):
-                        event = loads(text)
+                    event = decode(payload)
                 except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError
                     report(payload, f"not valid UTF-8 JSON ({exc})", None)
                     return

@@ -28,7 +28,9 @@ from __future__ import annotations
 import os
 import select
 import selectors
+import socket
 import struct
+import sys
 import time
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Union
 
@@ -50,6 +52,9 @@ __all__ = [
     "mask",
     "parse_close",
     "readable_waiter",
+    "configure",
+    "send_all",
+    "socket_receiver",
 ]
 
 OP_CONTINUATION = 0x0
@@ -64,6 +69,9 @@ _DATA = (OP_TEXT, OP_BINARY)
 #: Bytes read from the socket at a time (and the reader's buffer size).
 BLOCK_SIZE = 64 * 1024
 _PREVIEW = 800
+
+# Plain TCP sockets use the kernel's timeouts (see configure()) where tested: Linux.
+_KERNEL_TIMEOUTS = sys.platform.startswith("linux") and hasattr(socket, "SO_RCVTIMEO")
 
 #: A complete message or control frame: ``(opcode, payload)``.
 Frame = Tuple[int, bytes]
@@ -95,16 +103,27 @@ def mask(key: bytes, data: Union[bytes, bytearray, memoryview]) -> bytes:
             return b""
         repeated = (key * (length // 4 + 1))[:length]
         return (int.from_bytes(data, "little") ^ int.from_bytes(repeated, "little")).to_bytes(length, "little")
+    out = bytearray(data)
+    _mask_in_place(key, out, 0, length)
+    return bytes(out)
+
+
+def _mask_in_place(key: bytes, buffer: bytearray, start: int, length: int) -> None:
+    """XOR ``buffer[start:start + length]`` with ``key`` repeated, in place (numpy, four bytes at a time)."""
     words = length // 4
-    words_xored = numpy.frombuffer(data, dtype=numpy.uint32, count=words) ^ numpy.uint32(int.from_bytes(key, "little"))
-    body: bytes = words_xored.tobytes()
-    if words * 4 == length:
-        return body
-    return body + bytes(data[index] ^ key[index & 3] for index in range(words * 4, length))
+    if words:
+        view = numpy.frombuffer(buffer, dtype=numpy.uint32, count=words, offset=start)
+        numpy.bitwise_xor(view, numpy.uint32(int.from_bytes(key, "little")), out=view)
+    for index in range(words * 4, length):  # at most three bytes
+        buffer[start + index] ^= key[index & 3]
 
 
-def encode_frame(opcode: int, payload: bytes) -> bytes:
-    """One final client frame: masked with a fresh random key, as RFC 6455 requires."""
+def encode_frame(opcode: int, payload: Union[bytes, bytearray]) -> Union[bytes, bytearray]:
+    """One final client frame: masked with a fresh random key, as RFC 6455 requires.
+
+    A payload of 512 bytes or more is copied once, into the frame, and masked
+    there in place (no intermediate copies: an audio append is kilobytes).
+    """
     length = len(payload)
     if length < 126:
         header = bytes((0x80 | opcode, 0x80 | length))
@@ -113,7 +132,103 @@ def encode_frame(opcode: int, payload: bytes) -> bytes:
     else:
         header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, length)
     key = os.urandom(4)
-    return header + key + mask(key, payload)
+    if length < 512:
+        return header + key + mask(key, payload)
+    start = len(header) + 4
+    frame = bytearray(start + length)
+    frame[: start - 4] = header
+    frame[start - 4 : start] = key
+    frame[start:] = payload
+    _mask_in_place(key, frame, start, length)
+    return frame
+
+
+def configure(sock: Any, io_timeout: float) -> None:
+    """Set an open socket up for :func:`send_all` and :func:`socket_receiver`.
+
+    Writes are bounded by ``io_timeout`` (no progress for that long is a
+    timeout). On Linux a plain TCP socket is put in blocking mode with the
+    kernel's own timeouts (``SO_SNDTIMEO``; ``SO_RCVTIMEO`` is set per read by
+    the receiver), so that every read and every write is one system call
+    that releases the GIL once: a socket with a Python timeout polls first,
+    and each extra release means waiting for the GIL again, which is what
+    costs when hundreds of connections share a process. TLS sockets and other
+    platforms keep Python's timeout (and the poll before each read).
+    """
+    if _KERNEL_TIMEOUTS and type(sock) is socket.socket:
+        sock.settimeout(None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(io_timeout))
+    else:
+        sock.settimeout(io_timeout)
+
+
+def _timeval(seconds: float) -> bytes:
+    """A ``struct timeval`` for ``SO_RCVTIMEO``/``SO_SNDTIMEO`` (Linux), never zero (zero means for ever)."""
+    micro = max(1, int(round(seconds * 1e6)))
+    return struct.pack("@ll", micro // 1000000, micro % 1000000)
+
+
+_FOREVER = struct.pack("@ll", 0, 0)  # SO_RCVTIMEO of zero: no timeout
+
+
+def send_all(sock: Any, data: Union[bytes, bytearray]) -> None:
+    """``sock.sendall(data)``; a kernel send timeout (:func:`configure`) raises ``socket.timeout`` too.
+
+    Raises:
+        OSError, socket.timeout: as ``sendall``.
+    """
+    try:
+        sock.sendall(data)
+    except BlockingIOError as exc:  # SO_SNDTIMEO ran out
+        raise socket.timeout("timed out") from exc
+
+
+def socket_receiver(
+    sock: Any, reader: "FrameReader"
+) -> Tuple[Callable[[Optional[float]], Optional[int]], Callable[[], None]]:
+    """``(receive, close)`` for the receive loop.
+
+    ``receive(timeout)`` waits up to ``timeout`` seconds (``None``: for ever,
+    0: not at all) for bytes, reads them into ``reader`` once and returns
+    their count (0 at EOF), or ``None`` when none came in time. On a socket
+    :func:`configure` put in blocking mode it is one ``recv`` with the
+    kernel's receive timeout; otherwise a poll, then a read.
+    """
+    fill = reader.fill
+    if _KERNEL_TIMEOUTS and type(sock) is socket.socket and sock.gettimeout() is None:
+        setsockopt = sock.setsockopt
+        level, option = socket.SOL_SOCKET, socket.SO_RCVTIMEO
+        state = [-1.0]  # the SO_RCVTIMEO set now (0: for ever; -1: unknown)
+
+        def receive(timeout: Optional[float]) -> Optional[int]:
+            try:
+                if timeout is not None and timeout <= 0:
+                    return fill(sock, socket.MSG_DONTWAIT)
+                current = state[0]
+                if timeout is None:
+                    if current != 0.0:
+                        setsockopt(level, option, _FOREVER)
+                        state[0] = 0.0
+                elif not (timeout / 4 <= current <= timeout):
+                    # A read may wake early (the loop then reads again), never after the
+                    # deadline. Half the time left is set, so it is set again only when
+                    # that much has passed: a few times per deadline, not once per read.
+                    current = state[0] = timeout / 2 if timeout > 0.02 else timeout
+                    setsockopt(level, option, _timeval(current))
+                return fill(sock)
+            except BlockingIOError:  # the timeout ran out (or nothing for MSG_DONTWAIT)
+                return None
+
+        return receive, lambda: None
+    wait, close = readable_waiter(sock)
+    pending = getattr(sock, "pending", None)  # TLS records already decrypted
+
+    def receive_polled(timeout: Optional[float]) -> Optional[int]:
+        if (pending is not None and pending()) or wait(timeout):
+            return fill(sock)
+        return None
+
+    return receive_polled, close
 
 
 def parse_close(payload: bytes) -> Tuple[Optional[int], Optional[str]]:
@@ -161,20 +276,24 @@ class FrameReader:
 
     # -- reading -------------------------------------------------------------
 
-    def fill(self, sock: Any) -> int:
+    def fill(self, sock: Any, flags: int = 0) -> int:
         """Read once from ``sock`` (at most one block); return the byte count, 0 at EOF.
 
-        Raises what ``sock.recv_into`` raises (``OSError``, ``ssl.SSLError``, timeouts).
+        ``flags`` are ``recv`` flags (``MSG_DONTWAIT``). Raises what
+        ``sock.recv_into`` raises (``OSError``, ``BlockingIOError`` when
+        nothing came, ``ssl.SSLError``, timeouts); then nothing was read.
         """
         big = self._big
         if big is not None:
-            chunk = sock.recv(min(4 * BLOCK_SIZE, self._big_total - len(big)))
+            size = min(4 * BLOCK_SIZE, self._big_total - len(big))
+            chunk = sock.recv(size, flags) if flags else sock.recv(size)
             count = len(chunk)
             big += chunk
         else:
             if BLOCK_SIZE - self._end < 16384:
                 self._compact()
-            count = sock.recv_into(self._view[self._end:])
+            view = self._view[self._end:]
+            count = sock.recv_into(view, 0, flags) if flags else sock.recv_into(view)
             self._end += count
         self.received += count
         if count:
@@ -213,7 +332,7 @@ class FrameReader:
             except FrameError as exc:
                 self.error = exc
                 return out
-        buffer = self._buffer
+        buffer, view = self._buffer, self._view
         start, end = self._start, self._end
         first = start
         max_size = self._max_size
@@ -257,9 +376,9 @@ class FrameReader:
                         start = end = 0
                     break
                 if b0 == 0x81 and not masked and not self._fragment_opcode:  # the common case
-                    append((OP_TEXT, bytes(buffer[start + header:start + total])))
+                    append((OP_TEXT, bytes(view[start + header:start + total])))  # one copy
                 else:
-                    self._frame(b0, bytes(buffer[start:start + header]), bytes(buffer[start + header:start + total]), append)
+                    self._frame(b0, bytes(view[start:start + header]), bytes(view[start + header:start + total]), append)
                 start += total
         except FrameError as exc:
             self.error = exc

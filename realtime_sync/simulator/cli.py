@@ -21,7 +21,7 @@ import logging
 import signal
 import sys
 import threading
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from ..errors import ConfigurationError
 
@@ -62,26 +62,41 @@ def pacing_options(args: argparse.Namespace) -> Dict[str, Any]:
     return {"speed": speed or None}
 
 
+def _checked(text: str, convert: Callable[[str], Any], valid: Callable[[Any], bool], unreadable: str, invalid: str) -> Any:
+    """An option's value: ``convert(text)`` that is ``valid``; else argparse's error (``invalid`` may name ``{value}``)."""
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(unreadable) from None
+    if not valid(value):
+        raise argparse.ArgumentTypeError(invalid.format(value=value))
+    return value
+
+
 def _port(text: str) -> int:
     """``--port``: an int in 0..65535."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid port: {text!r} (expected 0 to 65535)") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"invalid port: {value} (expected 0 to 65535)")
-    return value
+    expected = "(expected 0 to 65535)"
+    return int(
+        _checked(text, int, lambda v: 0 <= v <= 65535, f"invalid port: {text!r} {expected}", "invalid port: {value} " + expected)
+    )
 
 
 def _positive_seconds(text: str) -> float:
     """``--max-session-seconds``: a positive number."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number of seconds: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
-    return value
+    return float(
+        _checked(
+            text,
+            float,
+            lambda v: v > 0 and v != float("inf"),
+            f"invalid number of seconds: {text!r}",
+            f"must be a positive number of seconds, not {text}",
+        )
+    )
+
+
+def _workers(text: str) -> int:
+    """``--workers``: a count of processes, 1 or more."""
+    return int(_checked(text, int, lambda v: v >= 1, f"invalid number of workers: {text!r}", "must be 1 or more, not {value}"))
 
 
 def build_parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
@@ -113,6 +128,15 @@ def build_parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
         help="end each session after S seconds (error session_expired, then close), as the live service does",
     )
     add_pacing_arguments(parser)
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="serve from N processes on the same port (Linux; each carries a couple of hundred real-time "
+        "sessions; no REST side); default 1",
+    )
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one of --workers' processes
     parser.add_argument("--verbose", "-v", "--debug", action="store_true", help="log every event")
     return parser
 
@@ -147,6 +171,10 @@ def main(argv: Optional[Sequence[str]] = None, *, prog: Optional[str] = None) ->
     except ImportError as exc:
         print(f"{parser.prog}: {exc}", file=sys.stderr)
         return 1
+    from . import workers
+
+    if args.workers > 1 and not args.worker:
+        return workers.run_workers(args, parser)
     simulator = RealtimeSimulator(
         host=args.host,
         port=args.port,
@@ -154,26 +182,35 @@ def main(argv: Optional[Sequence[str]] = None, *, prog: Optional[str] = None) ->
         protocol=args.protocol,
         refuse_beta=args.refuse_beta,
         max_session_seconds=args.max_session_seconds,
+        http_port=None if args.worker else 0,
         **pacing,
     )
     try:
+        if args.worker:
+            simulator._listen_socket = workers.listen_socket(args.host, args.port)
         simulator.start()
     except OSError as exc:
         parser.error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.worker else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(message)s")
     previous = None
     if threading.current_thread() is threading.main_thread():
         # a service manager stops us with SIGTERM: stop as cleanly as on Ctrl-C
         previous = signal.signal(signal.SIGTERM, _terminate)
     status = 0
-    print(f"Realtime simulator listening on {simulator.url}  (REST: {simulator.http_url}; Ctrl-C to stop)", flush=True)
     try:
-        threading.Event().wait()
+        if args.worker:
+            workers.serve_worker()  # until the parent's pipe ends
+        else:
+            print(f"Realtime simulator listening on {simulator.url}  (REST: {simulator.http_url}; Ctrl-C to stop)", flush=True)
+            threading.Event().wait()
     except KeyboardInterrupt:
         status = EXIT_INTERRUPTED
-        print("stopping...", flush=True)
+        if not args.worker:
+            print("stopping...", flush=True)
     except _Terminated:
-        print("stopping...", flush=True)
+        if not args.worker:
+            print("stopping...", flush=True)
     finally:
         simulator.stop()
         if previous is not None:

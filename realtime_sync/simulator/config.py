@@ -20,6 +20,7 @@ Pure functions, no threads.
 from __future__ import annotations
 
 import copy
+import itertools
 import random
 import re
 import string
@@ -70,12 +71,15 @@ DEFAULT_INSTRUCTIONS = (
 )
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _ALNUM = string.ascii_letters + string.digits
-_rng = random.Random()
+# ids are a random stem (one per process) ending in a serial number: unique, and cheap on every event
+_STEM = "".join(random.Random().choices(_ALNUM, k=32))
+_serial = itertools.count(1)
 
 
 def new_id(prefix: str, length: int = 21) -> str:
-    """An id like the real server's: ``prefix`` + ``_`` + random letters and digits."""
-    return prefix + "_" + "".join(_rng.choices(_ALNUM, k=length))
+    """An id like the real server's: ``prefix`` + ``_`` + ``length`` letters and digits, unique in this process."""
+    serial = format(next(_serial), "x")
+    return prefix + "_" + _STEM[: max(0, length - len(serial))] + serial
 
 
 def default_session(model: str) -> Dict[str, Any]:

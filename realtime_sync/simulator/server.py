@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import urllib.parse
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
@@ -258,6 +259,8 @@ class RealtimeSimulator:
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()  # guards the server and its thread
         self._port: Optional[int] = None
+        # a listening socket to serve on instead of binding host:port (a ``--workers`` worker's shared address)
+        self._listen_socket: Optional[socket.socket] = None
 
     def __repr__(self) -> str:
         state = "running" if self._server is not None else "stopped"
@@ -323,10 +326,14 @@ class RealtimeSimulator:
             if self._server is not None:
                 raise RuntimeError("the simulator is already running")
             self._connections.start()
+            where: Dict[str, Any] = (
+                {"sock": self._listen_socket}
+                if self._listen_socket is not None
+                else {"host": self.host, "port": self._requested_port}
+            )
             server = _serve(
                 self._handle,
-                self.host,
-                self._requested_port,
+                **where,
                 create_connection=self._connections.connection_class(),
                 process_request=self._process_request,
                 select_subprotocol=self._select_subprotocol,

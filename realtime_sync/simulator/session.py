@@ -48,6 +48,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # made once: json.loads(..., **options) makes one per call
+
+
 def _required_string(event: Dict[str, Any], key: str) -> str:
     """``event[key]``, which must be present and a string.
 
@@ -274,7 +277,9 @@ class SimSession:
             )
         else:
             try:
-                event = json.loads(message, parse_constant=_reject_constant)
+                if message.startswith("\ufeff"):  # as json.loads does
+                    raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", message, 0)
+                event = _DECODER.decode(message)
             except ValueError as exc:
                 problem = ClientError("invalid_json", f"Invalid JSON: {exc}")
         if problem is None and not isinstance(event, dict):

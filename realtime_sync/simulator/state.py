@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from .responder import Responder, Transcriber, default_responder
 
-__all__ = ["Closed", "SendEvent", "SessionState", "SimOptions", "SimResponse"]
+__all__ = ["CancelFlag", "Closed", "EncodedAudio", "SendEvent", "SessionState", "SimOptions", "SimResponse"]
 
 #: Writes one server event (adds its ``event_id``) and returns it as sent.
 SendEvent = Callable[[Dict[str, Any]], Dict[str, Any]]
@@ -26,6 +26,17 @@ SendEvent = Callable[[Dict[str, Any]], Dict[str, Any]]
 
 class Closed(Exception):
     """The connection is gone; stop what you are doing."""
+
+
+class EncodedAudio(str):
+    """Base64 audio the simulator encoded itself: text with nothing to escape in JSON.
+
+    The outbox writes an event's ``delta`` of this type into the frame as it
+    is, instead of having the JSON encoder scan its thousands of characters
+    again on every send.
+    """
+
+    __slots__ = ()
 
 
 @dataclass
@@ -49,6 +60,36 @@ class SimOptions:
     mcp_servers: Optional[Mapping[str, Mapping[str, Any]]] = None
 
 
+class CancelFlag(threading.Event):
+    """A response's cancellation flag, with a cheap timed wait for the streamer's pacing.
+
+    :meth:`sleep` is one lock acquisition with a timeout, released by
+    :meth:`set`: a paced reply waits ten times a second in every session, and
+    ``Event.wait`` builds a condition and a waiter lock each time.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._gate = threading.Lock()
+        self._gate.acquire()  # held until set()
+
+    def set(self) -> None:
+        super().set()
+        try:
+            self._gate.release()  # wakes a sleeper at once
+        except RuntimeError:  # released already: set before, or a sleeper holds it for a moment
+            pass
+
+    def sleep(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for :meth:`set`; returns the flag."""
+        if self._gate.acquire(True, timeout):
+            try:
+                self._gate.release()  # stays open for whoever waits next
+            except RuntimeError:
+                pass
+        return self.is_set()
+
+
 @dataclass
 class SimResponse:
     """One response: its effective configuration and cancellation state."""
@@ -56,7 +97,7 @@ class SimResponse:
     id: str
     config: Dict[str, Any]
     client_event_id: Optional[str]
-    cancel_event: threading.Event = field(default_factory=threading.Event)
+    cancel_event: CancelFlag = field(default_factory=CancelFlag)
     cancel_reason: Optional[str] = None
     output: List[Dict[str, Any]] = field(default_factory=list)
     started: float = 0.0

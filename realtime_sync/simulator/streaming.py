@@ -12,6 +12,7 @@ sleep on the response's cancel event, so cancellation interrupts them at once.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import math
@@ -21,17 +22,34 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+import numpy as np
+
 from .. import audio as _audio
 from .config import new_id
 from .mcp import approved_requests, call_mcp_tool, mcp_server_tool, needs_approval
 from .responder import CHARS_PER_SECOND, Reply, coerce_reply, synthesize_speech
-from .state import Closed, SendEvent, SessionState, SimOptions, SimResponse
+from .state import Closed, EncodedAudio, SendEvent, SessionState, SimOptions, SimResponse
 
 __all__ = ["ResponseStreamer"]
 
 logger = logging.getLogger(__name__)
 
 _WORD = re.compile(r"\S+\s*|\s+")
+
+
+@functools.lru_cache(maxsize=256)
+def _word_audio(word: str, rate: int, voice: str, audio_format: str, chunk: int) -> Tuple[Tuple[np.ndarray, str], ...]:
+    """The audio of one word, cut in deltas of ``chunk`` samples: each as samples (read-only) and as sent (base64).
+
+    Words recur (replies repeat them, every session speaks the same canned
+    replies): each is synthesised and encoded once, not once per delta.
+    """
+    samples = synthesize_speech(word, rate, voice=voice)
+    samples.setflags(write=False)
+    return tuple(
+        (samples[offset : offset + chunk], EncodedAudio(_audio.encode_audio(samples[offset : offset + chunk], audio_format)))
+        for offset in range(0, len(samples), chunk)
+    )
 
 
 class ResponseStreamer:
@@ -125,7 +143,7 @@ class ResponseStreamer:
         if speed:
             delay = response.started + at_seconds / speed - time.monotonic()
             if delay > 0:
-                response.cancel_event.wait(delay)
+                response.cancel_event.sleep(delay)
         if self.state.closed.is_set():
             raise Closed()
         return not response.cancel_event.is_set()
@@ -343,19 +361,15 @@ class ResponseStreamer:
             if not with_audio:
                 continue
             # synthesised word by word, so a long reply costs nothing once cancelled
-            word_audio = synthesize_speech(piece, rate, voice=voice)
-            for offset in range(0, len(word_audio), chunk):
+            for piece_samples, encoded in _word_audio(piece, rate, voice, audio_format, chunk):
                 if not self._pace(response, sent_samples / rate):
                     break
-                piece_samples = word_audio[offset : offset + chunk]
                 with self.state.lock:
                     if response.cancel_event.is_set():
                         break
                     self.state.audio_sent = True
                     self.state.audio[item_id][0].append(piece_samples)
-                    self._send(
-                        {"type": "response.audio.delta", **where, "delta": _audio.encode_audio(piece_samples, audio_format)}
-                    )
+                    self._send({"type": "response.audio.delta", **where, "delta": encoded})
                 sent_samples += len(piece_samples)
             if response.cancel_event.is_set():
                 break

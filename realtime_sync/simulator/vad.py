@@ -30,6 +30,7 @@ __all__ = ["threshold_to_dbfs", "frame_levels_dbfs", "VadEvent", "EnergyVAD", "F
 FRAME_MS = 10
 
 _FLOOR_DBFS = -70.0
+_CLOSE = 1e-9  # relative distance of a frame's energy to the threshold's within which rounding could decide
 _RANGE_DB = 60.0
 
 
@@ -104,6 +105,8 @@ class EnergyVAD:
     def configure(self, threshold: float, prefix_padding_ms: int, silence_duration_ms: int) -> None:
         """Change the settings in place, keeping the stream position and speech state."""
         self.level_dbfs = threshold_to_dbfs(threshold)
+        # the level as a frame's sum of squared samples: frames are compared without sqrt or log
+        self._min_energy = self.frame_len * (32768.0 * 10.0 ** (self.level_dbfs / 20.0)) ** 2
         self.prefix_padding_ms = max(0, int(prefix_padding_ms))
         self.silence_duration_ms = max(0, int(silence_duration_ms))
 
@@ -117,16 +120,49 @@ class EnergyVAD:
     def _ms(self, sample: int) -> int:
         return int(sample * 1000 // self.rate)
 
+    def _voiced(self, frames: np.ndarray, energy: np.ndarray) -> np.ndarray:
+        """Which ``frames`` (rows of samples, ``energy`` their sums of squares) are at or above the threshold.
+
+        The energy is exact in float64 for int16 frames; a frame within
+        rounding distance of the threshold is decided on its level in dBFS,
+        as :func:`frame_levels_dbfs` computes it.
+        """
+        voiced: np.ndarray = energy >= self._min_energy
+        close = np.abs(energy - self._min_energy) <= self._min_energy * _CLOSE
+        if close.any():
+            levels = frame_levels_dbfs(frames[close].reshape(-1), self.frame_len)
+            voiced[close] = levels >= self.level_dbfs
+        return voiced
+
     def feed(self, samples: np.ndarray) -> List[VadEvent]:
         """Analyse newly appended samples; return the boundaries found, in order."""
-        if len(samples):
-            self._pending = np.concatenate([self._pending, samples.astype(np.int16, copy=False)])
-        levels = frame_levels_dbfs(self._pending, self.frame_len)
+        samples = samples.astype(np.int16, copy=False)
+        if len(self._pending):
+            data = np.concatenate([self._pending, samples]) if len(samples) else self._pending
+        else:
+            data = samples
+        count = len(data) // self.frame_len
+        consumed = count * self.frame_len
+        events: List[VadEvent] = []
+        if count:
+            frames = data[:consumed].reshape(count, self.frame_len)
+            as_float = frames.astype(np.float64).reshape(-1)
+            # in silence, when all the frames together stay below the threshold, there is nothing to report
+            if self.speaking or float(np.dot(as_float, as_float)) >= self._min_energy * (1.0 - _CLOSE):
+                rows = as_float.reshape(count, self.frame_len)
+                energy = np.einsum("ij,ij->i", rows, rows)
+                events = self._boundaries(self._voiced(frames, energy).tolist())
+        rest = data[consumed:]
+        self._pending = rest.copy() if len(rest) and rest.base is not None else rest  # own the few samples kept
+        self._position += consumed
+        return events
+
+    def _boundaries(self, voiced_frames: List[bool]) -> List[VadEvent]:
+        """The speech boundaries in whole frames from the current position on."""
         events: List[VadEvent] = []
         silence_frames_needed = max(1, math.ceil(self.silence_duration_ms / FRAME_MS))
-        for index, level in enumerate(levels):
+        for index, voiced in enumerate(voiced_frames):
             frame_start = self._position + index * self.frame_len
-            voiced = level >= self.level_dbfs
             if not self.speaking:
                 if voiced:
                     self.speaking = True
@@ -144,7 +180,4 @@ class EnergyVAD:
                     self._silent_frames = 0
                     self._floor_sample = end
                     events.append(VadEvent("stopped", self._ms(end), end))
-        consumed = len(levels) * self.frame_len
-        self._pending = self._pending[consumed:]
-        self._position += consumed
         return events

@@ -1,0 +1,157 @@
+"""Simulator worker processes behind one port: ``python -m realtime_sync.simulator --workers N``.
+
+One simulator process is one core at most (Python's GIL), and each session
+costs it a handful of threads (the connection's reader and handler, the reply
+streamer); past a couple of hundred real-time sessions the handoffs between
+those threads take more of the core than the sessions' own work. Sessions
+share nothing, so the way past that limit is more processes behind the same
+URL: with ``--workers N`` this process reserves the address and starts N
+worker processes, each a whole simulator with a listening socket of its own
+on that address (``SO_REUSEPORT``: the kernel spreads new connections over
+them). Linux only (elsewhere ``SO_REUSEPORT`` does not spread connections).
+
+What lives in one process stays per worker: a session is served by one
+worker from start to end, and the REST side (client secrets, SIP calls),
+which needs state shared by every session, is not served with workers.
+
+Each worker reads its stdin, a pipe from this process, and stops at its end:
+however this process ends, no worker outlives it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, List, Optional
+
+__all__ = ["listen_socket", "run_workers", "worker_command"]
+
+_READY = "worker ready"
+_STOP_TIMEOUT = 15.0
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` that other processes may share (``SO_REUSEPORT``).
+
+    Raises:
+        OSError: the address cannot be bound.
+    """
+    return socket.create_server((host, port), reuse_port=True)
+
+
+def worker_command(args: argparse.Namespace, port: int) -> List[str]:
+    """The command line of one worker serving ``port`` with the options in ``args``."""
+    command = [sys.executable, "-m", "realtime_sync.simulator", "--host", args.host, "--port", str(port), "--worker"]
+    if args.api_key:
+        command += ["--api-key", args.api_key]
+    command += ["--protocol", args.protocol]
+    if args.refuse_beta:
+        command.append("--refuse-beta")
+    if args.max_session_seconds is not None:
+        command += ["--max-session-seconds", repr(args.max_session_seconds)]
+    if args.speed is not None:
+        command += ["--speed", repr(args.speed)]
+    if args.verbose:
+        command.append("--verbose")
+    return command
+
+
+def _reserve(host: str, port: int) -> socket.socket:
+    """Bind ``host:port`` (0: a free port) without listening, so the workers can share it."""
+    if not hasattr(socket, "SO_REUSEPORT") or not sys.platform.startswith("linux"):
+        raise OSError("--workers needs SO_REUSEPORT, which spreads connections on Linux only")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    reserved = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        reserved.bind((host, port))
+    except OSError:
+        reserved.close()
+        raise
+    return reserved
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived: stop the workers."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
+def _stop(workers: List["subprocess.Popen[str]"]) -> None:
+    for worker in workers:
+        try:
+            if worker.stdin is not None:
+                worker.stdin.close()  # end of input: the worker stops
+        except OSError:
+            pass
+    deadline = time.monotonic() + _STOP_TIMEOUT
+    for worker in workers:
+        try:
+            worker.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def run_workers(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Serve ``args`` from ``args.workers`` worker processes on one address until Ctrl-C or SIGTERM.
+
+    Returns:
+        0 after SIGTERM, 130 after Ctrl-C, 1 when a worker failed.
+    """
+    try:
+        reserved = _reserve(args.host, args.port)
+    except OSError as exc:
+        parser.error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    port = int(reserved.getsockname()[1])
+    workers: List["subprocess.Popen[str]"] = []
+    previous: Optional[Any] = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    status = 0
+    try:
+        for _ in range(args.workers):
+            workers.append(
+                subprocess.Popen(worker_command(args, port), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            )
+        for worker in workers:
+            assert worker.stdout is not None
+            if worker.stdout.readline().strip() != _READY:
+                print(f"{parser.prog}: a worker could not start", file=sys.stderr)
+                return 1
+        reserved.close()  # the workers hold the address now
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(
+            f"Realtime simulator listening on ws://{host}:{port}/v1/realtime  "
+            f"({args.workers} worker processes: {' '.join(str(w.pid) for w in workers)}; no REST; Ctrl-C to stop)",
+            flush=True,
+        )
+        while all(worker.poll() is None for worker in workers):
+            time.sleep(0.2)
+        print(f"{parser.prog}: a worker ended; stopping the others", file=sys.stderr)
+        status = 1
+    except KeyboardInterrupt:
+        status = 130  # 128 + SIGINT, as after Ctrl-C in one process
+        print("stopping...", flush=True)
+    except _Terminated:
+        print("stopping...", flush=True)
+    finally:
+        reserved.close()
+        _stop(workers)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return status
+
+
+def serve_worker() -> None:
+    """A worker's life once its simulator has started: say so, then serve until stdin ends."""
+    print(_READY, flush=True)
+    sys.stdin.read()
