@@ -50,7 +50,13 @@ the worst p99 latency is under 50 ms. ``--find-max`` then keeps raising N
 
 ``--servers K`` spreads the sessions over K simulator processes, to tell the
 client's limit from the simulator's (one simulator process is one core at
-most: Python's GIL); the "sim CPU" column is the busiest one's.
+most: Python's GIL); the "sim CPU" column is the busiest one's. The
+simulator stands in for a service that runs on other machines; on a small
+machine its threads (a few per session) compete with the client for the same
+cores, and the scheduler shares a core per thread, not per process, so the
+client's one loop thread waits behind them. ``--server-nice N`` runs the
+simulator processes at a lower priority to take that out of the client's
+figures; the header line says when it was used.
 
 Targets: per-session memory, threads and CPU flat from the smallest to the
 largest N (within 1.3x); p99 callback latency under 50 ms at 300 sessions;
@@ -58,11 +64,17 @@ the simulator serving 300 sessions. The soft limit of open files is raised to
 the hard limit in both processes (each session is one socket here and one
 there).
 
+``--shared-loop`` gives every session the same :class:`realtime_sync.ReceiveLoop`:
+one thread reads all the sockets and runs all the callbacks, instead of a
+receive thread per session (the same figures; threads per session then counts
+that one thread over N).
+
 Usage::
 
     python benchmarks/bench_sessions.py                       # quick: N = 10, 100 (about a minute)
     python benchmarks/bench_sessions.py --sessions 10 100 300 --seconds 20
     python benchmarks/bench_sessions.py --sessions 300 --find-max
+    python benchmarks/bench_sessions.py --sessions 10 100 300 --servers 3 --shared-loop   # one ReceiveLoop thread
 """
 
 from __future__ import annotations
@@ -133,6 +145,8 @@ def serve(reply_seconds: float, shared_port: Optional[int] = None) -> int:
     ``python -m realtime_sync.simulator --workers N`` do (``SO_REUSEPORT``).
     """
     _raise_nofile()
+    if os.environ.get(_NICE_VARIABLE):
+        os.nice(int(os.environ[_NICE_VARIABLE]))  # before any thread starts: every thread inherits it
     from realtime_sync.simulator import RealtimeSimulator, Reply
     from realtime_sync.simulator import outbox as _outbox
     from realtime_sync.simulator.responder import CHARS_PER_SECOND
@@ -194,6 +208,9 @@ def _profile_threads() -> List[Any]:
     return profiles
 
 
+_NICE_VARIABLE = "BENCH_SESSIONS_SERVER_NICE"
+
+
 def start_server(reply_seconds: float) -> Tuple[str, str, str, subprocess.Popen]:  # type: ignore[type-arg]
     proc = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), "--serve", str(reply_seconds)],
@@ -225,11 +242,11 @@ def stop_server(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
 class Session:
     """One RealtimeClient with its counters (touched only on its receive thread)."""
 
-    def __init__(self, url: str, protocol: str) -> None:
+    def __init__(self, url: str, protocol: str, loop: Any = None) -> None:
         from realtime_sync import RealtimeClient
         from realtime_sync.client import DEFAULT_SERVER_VAD_CONFIG
 
-        self.client = RealtimeClient(url=url, protocol=protocol)
+        self.client = RealtimeClient(url=url, protocol=protocol, receive_loop=loop)
         self.client.update_session(turn_detection=dict(DEFAULT_SERVER_VAD_CONFIG))
         self.called: Optional[float] = None
         self.lags: List[float] = []
@@ -279,8 +296,13 @@ def _audio_bytes(session: Session) -> int:
     return total
 
 
-def run_level(n: int, seconds: float, warmup: float, servers: int = 1, pacers: int = 1) -> Dict[str, Any]:
+def run_level(
+    n: int, seconds: float, warmup: float, servers: int = 1, pacers: int = 1, shared_loop: bool = False
+) -> Dict[str, Any]:
     """N sessions for warmup + seconds against fresh simulator processes; the figures."""
+    from realtime_sync import ReceiveLoop
+
+    loop = ReceiveLoop() if shared_loop else None
     started = [start_server(warmup + seconds + 30) for _ in range(servers)]
     urls = [s[0] for s in started]
     protocol = started[0][1]
@@ -291,7 +313,7 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1, pacers: i
     profiles = _profile_threads() if profile_path else []
     try:
         # A first session warms the imports, then the baseline is taken.
-        probe = Session(url, protocol)
+        probe = Session(url, protocol, loop)
         probe.client.connect(timeout=30)
         probe.client.wait_for_session_created(timeout=30)
         probe.client.disconnect()
@@ -302,7 +324,7 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1, pacers: i
         base_rss, base_threads = _status("self", "VmRSS"), threading.active_count()
         connect_started = time.perf_counter()
         for index in range(n):
-            session = Session(urls[index % servers], protocol)
+            session = Session(urls[index % servers], protocol, loop)
             session.client.connect(timeout=60)
             sessions.append(session)
         for session in sessions:
@@ -353,7 +375,9 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1, pacers: i
         times1, switches1 = os.times(), _context_switches()
         switches = {tid: count - switches0.get(tid, 0) for tid, count in switches1.items()}
         pacer_ids = {thread.native_id for thread in pace_threads}
-        receive_ids = {t.native_id for t in threading.enumerate() if t.name.startswith("realtime-sync-recv")}
+        receive_ids = {
+            t.native_id for t in threading.enumerate() if t.name.startswith(("realtime-sync-recv", "realtime-sync-loop"))
+        }
         sys_cpu = times1.system - times0.system
         server_cpu = [_cpu_seconds(pid) - before for pid, before in zip(server_pids, server_cpu0)]
         wall = time.monotonic() - wall0
@@ -374,6 +398,7 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1, pacers: i
         speeds = [s.samples / rate / wall for s in sessions]
         result = {
             "n": n,
+            "shared_loop": shared_loop,
             "protocol": protocol,
             "connect_s": connect_seconds,
             "rss_per_session_mb": (rss - base_rss) / 1024 / n,
@@ -414,6 +439,8 @@ def run_level(n: int, seconds: float, warmup: float, servers: int = 1, pacers: i
                 session.client.disconnect()
             except Exception:  # noqa: BLE001 - best effort at the end of a run
                 pass
+        if loop is not None:
+            loop.close()
         for _, _, _, proc in started:
             stop_server(proc)
         if profile_path and profiles:
@@ -456,6 +483,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="comma-separated run-time patches of leads_ab.py applied in this process first "
         "(pybase64, orjson_loads, concat_append, orjson_send, pybase64_encode, fast_ids): an A/B of a lead at scale",
     )
+    parser.add_argument(
+        "--shared-loop", action="store_true",
+        help="read every session's socket on one realtime_sync.ReceiveLoop thread instead of a thread per session",
+    )
+    parser.add_argument(
+        "--server-nice", type=int, default=0, metavar="N",
+        help="run the simulator processes at this nice value (Unix): they stand in for a service on other "
+        "machines, so on a small machine this keeps their threads from taking the client's cores (default 0)",
+    )
     parser.add_argument("--find-max", action="store_true", help="then raise N by 1.5x until a level is not carried")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--serve", type=float, help=argparse.SUPPRESS)
@@ -472,9 +508,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"   run-time patches applied (leads_ab.py): {args.leads}")
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
+    if args.server_nice:
+        os.environ[_NICE_VARIABLE] = str(args.server_nice)  # read by the --serve processes
     print(
         f"== N concurrent sessions, audio both ways at real time ({CHUNK_MS} ms chunks in, a paced spoken reply out), "
-        f"simulator in another process; {args.warmup:g} s warm-up, {args.seconds:g} s measured; RLIMIT_NOFILE {limits[0]}"
+        f"simulator in another process; {args.warmup:g} s warm-up, {args.seconds:g} s measured; RLIMIT_NOFILE {limits[0]}; "
+        f"{'one shared ReceiveLoop' if args.shared_loop else 'a receive thread per session'}"
+        + (f"; simulators at nice {args.server_nice}" if args.server_nice else "")
     )
     header = (
         f"  {'N':>5s} {'RSS, audio, rest/sess':>20s} {'thr/s':>5s} {'CPU/event':>10s} {'CPU':>6s} {'events/s':>8s} "
@@ -487,7 +527,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     while levels:
         n = levels.pop(0)
         try:
-            result = run_level(n, args.seconds, args.warmup, args.servers, args.pacers)
+            result = run_level(n, args.seconds, args.warmup, args.servers, args.pacers, args.shared_loop)
         except Exception as exc:  # noqa: BLE001 - a level that cannot run is a finding
             print(f"  {n:5d} could not run: {type(exc).__name__}: {exc}")
             break

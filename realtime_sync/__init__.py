@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Dict, List
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._transport.loop import ReceiveLoop
     from .api import RealtimeAPI
     from .client import RealtimeClient
     from .conversation import Conversation
@@ -32,6 +33,7 @@ __all__ = [
     "Conversation",
     "EventHandler",
     "RealtimeError",
+    "ReceiveLoop",
     "__version__",
 ]
 
@@ -42,10 +44,20 @@ _EXPORTS: Dict[str, str] = {
     "Conversation": ".conversation",
     "EventHandler": ".events",
     "RealtimeError": ".errors",
+    "ReceiveLoop": "._transport.loop",
 }
 
 
+#: The public modules ``import realtime_sync`` used to import as a side effect:
+#: ``realtime_sync.errors.ToolError`` after a bare ``import realtime_sync`` still works.
+_SUBMODULES = frozenset(
+    ("api", "audio", "client", "conversation", "dialects", "errors", "events", "history", "recording", "types")
+)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module("." + name, __name__)  # the import binds it here too
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

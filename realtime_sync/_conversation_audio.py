@@ -87,10 +87,17 @@ def _new_map(samples: int) -> mmap.mmap:
 
 
 def _remap(memory: mmap.mmap, samples: int) -> bool:
-    """Resize ``memory`` in place to ``samples``; False when an array over it is still held."""
+    """Resize ``memory`` in place to ``samples``; False when an array over it is still held.
+
+    Also False where maps are not resized (no ``mremap``: CPython's ``resize``
+    raises SystemError on macOS, and Windows cannot resize an anonymous map),
+    or when the kernel refuses: the caller then copies, and loses nothing.
+    """
+    if not _REMAP:
+        return False
     try:
         memory.resize(2 * samples)
-    except BufferError:
+    except (BufferError, OSError, SystemError, ValueError):
         return False
     return True
 

@@ -7,7 +7,8 @@ thread, named ``realtime-sync-recv``, that reads it, parses each server frame
 once and hands it to RealtimeAPI, which dispatches it as ``server.<type>`` and
 then ``server.*``. Every callback registered on those names runs on that
 thread, in arrival order: keep them short and hand slow work to a worker
-thread.
+thread. With ``receive_loop=`` a shared :class:`~realtime_sync.ReceiveLoop`
+reads the socket instead, and the callbacks run on its one thread.
 
 Two wire dialects (``protocol``): ``"ga"``, what OpenAI's live service (and
 the simulator) speaks and the default, and ``"beta"`` (relays, older Azure
@@ -96,6 +97,7 @@ from . import dialects
 from ._transport.config import ConnectionConfig, Listeners, is_number
 from ._transport.connection import Connection
 from ._transport.encoding import encode_event
+from ._transport.loop import ReceiveLoop, on_loop_thread
 from ._transport.secrets import Secret, summarize_event
 from .errors import ConfigurationError, ConnectionClosedError, NotConnectedError, RealtimeConnectionError
 from .events import EventHandler
@@ -203,6 +205,11 @@ class RealtimeAPI(EventHandler):
             default) honours the environment (``https_proxy`` for ``wss://``,
             ``http_proxy`` for ``ws://``, ``no_proxy``). A failure to reach the
             proxy is reported as such, naming it.
+        receive_loop: a :class:`~realtime_sync.ReceiveLoop` shared with other
+            connections: after the handshake its one thread reads this
+            connection and runs its callbacks, instead of a thread of this
+            connection's own (``None``, the default). See the README's
+            many-sessions section for the trade-off.
 
     Raises:
         ConfigurationError: an argument is invalid.
@@ -226,8 +233,13 @@ class RealtimeAPI(EventHandler):
         protocol: Optional[str] = None,
         on_server_event: Optional[Callable[[Dict[str, Any]], None]] = None,
         proxy: Optional[str] = None,
+        receive_loop: Optional[ReceiveLoop] = None,
     ) -> None:
         super().__init__()
+        if receive_loop is not None and not isinstance(receive_loop, ReceiveLoop):
+            raise ConfigurationError(f"receive_loop must be a ReceiveLoop or None, not {type(receive_loop).__name__}")
+        #: The shared :class:`~realtime_sync.ReceiveLoop` that reads this connection, or ``None``.
+        self.receive_loop = receive_loop
         if on_server_event is not None and not callable(on_server_event):
             raise ConfigurationError("on_server_event must be callable or None")
         self._on_server_event = on_server_event
@@ -278,11 +290,14 @@ class RealtimeAPI(EventHandler):
         return conn is not None and conn.is_open()
 
     def is_receive_thread(self) -> bool:
-        """Whether the calling thread is this connection's receive thread.
+        """Whether the calling thread is this connection's receive thread, or any ReceiveLoop's thread.
 
         Callbacks for server events run there; blocking on server events from
-        it would deadlock.
+        it would deadlock (on a shared :class:`~realtime_sync.ReceiveLoop` it
+        would also stall every other session on it).
         """
+        if on_loop_thread():
+            return True
         conn = self._conn
         return conn is not None and threading.current_thread() is conn.thread
 
@@ -327,6 +342,8 @@ class RealtimeAPI(EventHandler):
                 "environment variable"
             )
         target, model = self._target(model)
+        if self.receive_loop is not None and self.receive_loop.closed:
+            raise RealtimeConnectionError(f"cannot connect to {self.url}: its receive_loop has been closed")
         with self._state_lock:
             previous = self._conn
             if previous is not None and not previous.finished.is_set() and not previous.closing:
@@ -485,6 +502,7 @@ class RealtimeAPI(EventHandler):
             thread_name=RECEIVE_THREAD_NAME,
             ssl_context=config.ssl_context,
             proxy=config.proxy_options,
+            receive_loop=self.receive_loop,
         )
         return conn
 

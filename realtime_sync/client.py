@@ -31,10 +31,11 @@ from ._session.requests import Ask, ResponseQueue, Ticket, pick_reply
 from ._session.sent import SentEvents
 from ._session.settings import DEFAULT_SERVER_VAD_CONFIG, DEFAULT_SESSION_CONFIG, SessionSettings, check_seconds, copy_config
 from ._session.tools import ToolBox
+from ._transport.loop import ReceiveLoop
 from .api import RealtimeAPI
 from .conversation import Conversation
 from .errors import ConfigurationError, NotConnectedError
-from .events import EventHandler, Waiter
+from .events import EventHandler, Waiter, check_timeout
 from .recording import ClientRecording, Recorder
 from .types import Item, ServerEvent, ToolHandler
 
@@ -65,6 +66,9 @@ class RealtimeClient(EventHandler):
         record: a file to record every frame of each connection to (JSON Lines,
             :mod:`realtime_sync.recording`; no key, no headers); see :meth:`record`.
         record_audio: keep audio in the recording (``False``: its length only).
+        receive_loop: a :class:`~realtime_sync.ReceiveLoop` shared by many clients: one
+            thread reads all their sockets and runs all their callbacks (``None``: a thread
+            per connection). Blocking helpers then refuse to run in any callback on it.
         **api_options: for :class:`~realtime_sync.api.RealtimeAPI` (``protocol``, pings...).
 
     Attributes ``realtime`` (the socket layer) and ``conversation``. The
@@ -87,6 +91,7 @@ class RealtimeClient(EventHandler):
         reconnect: Union[bool, ReconnectPolicy] = False,
         record: Optional[str] = None,
         record_audio: bool = True,
+        receive_loop: Optional[ReceiveLoop] = None,
         **api_options: Any,
     ) -> None:
         super().__init__()
@@ -108,7 +113,8 @@ class RealtimeClient(EventHandler):
         self._sent = SentEvents()
         self._recording = ClientRecording(record, record_audio=record_audio)  # hooked before the inbound route
         hook = self._recording.hook(self._on_server_event)
-        self.realtime = RealtimeAPI(url, api_key, debug=debug, headers=headers, query=query, on_server_event=hook, **api_options)
+        self.realtime = RealtimeAPI(url, api_key, debug=debug, headers=headers, query=query, on_server_event=hook,
+                                    receive_loop=receive_loop, **api_options)
         self._outbound = Outbound(
             self.realtime, self._sent, self._emit, self._outlet.wants, lambda kind: self._refuse_if_reconnecting(f"send {kind!r}")
         )
@@ -193,6 +199,7 @@ class RealtimeClient(EventHandler):
     def wait_for_reconnection(self, timeout: Optional[float] = None) -> bool:
         """Block while a reconnection is under way; ``True`` if connected then (at once when not reconnecting)."""
         self._refuse_to_block("wait_for_reconnection")
+        check_timeout(timeout)
         return (self._reconnector is None or self._reconnector.wait(timeout)) and self.is_connected()
 
     def _refuse_if_reconnecting(self, what: str, *, connected: bool = False) -> None:
@@ -436,9 +443,10 @@ class RealtimeClient(EventHandler):
         if id is None:
             self._responses.cancel()
             return None
-        item = self.conversation.get_item(id) if isinstance(id, str) else None
         rate = _audio.sample_rate(self.conversation.output_audio_format)
-        audio_index, audio_end_ms = truncate_point(item, id, sample_count, rate)
+        with self.conversation._lock:  # measured between two deltas: a resize shows the audio empty for an instant
+            item = self.conversation.get_item(id) if isinstance(id, str) else None
+            audio_index, audio_end_ms = truncate_point(item, id, sample_count, rate)
         self._responses.cancel()
         if audio_index is not None and audio_end_ms > 0:
             self._send(
@@ -498,6 +506,7 @@ class RealtimeClient(EventHandler):
 
     def _wait(self, name: str, timeout: Optional[float], what: str) -> Any:
         """Wait for the next ``name`` with a waiter tagged with this connection."""
+        check_timeout(timeout)
         self._refuse_to_block(what)
         self._refuse_if_reconnecting(f"{what}()")
 
@@ -524,6 +533,7 @@ class RealtimeClient(EventHandler):
         """
         if not isinstance(text, str):
             raise ConfigurationError(f"text must be a str, got {type(text).__name__}")
+        check_timeout(timeout)  # before anything is sent
         self._refuse_to_block("ask")
         if self._reconnector is not None:  # a reconnection under way: wait for it within the timeout
             timeout = self._reconnector.time_left("ask()", timeout)

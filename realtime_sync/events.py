@@ -24,10 +24,27 @@ Example::
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-__all__ = ["EventHandler", "EventCallback", "Waiter"]
+from .errors import ConfigurationError
+
+__all__ = ["EventHandler", "EventCallback", "Waiter", "check_timeout"]
+
+
+def check_timeout(timeout: Optional[float]) -> Optional[float]:
+    """``timeout`` if it is ``None`` or a finite number of seconds; else ConfigurationError.
+
+    Every blocking helper takes its timeout through here: infinity and NaN are
+    no number of seconds (``threading`` would raise a bare OverflowError for the
+    one and not wait at all for the other); ``None`` is how to wait for ever.
+    """
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout):
+        raise ConfigurationError(f"timeout must be None or a finite number of seconds, got {timeout!r}")
+    return timeout
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +96,12 @@ class Waiter:
         return self.event.is_set()
 
     def wait(self, timeout: Optional[float] = None) -> bool:
-        """Sleep until settled or ``timeout`` seconds (``None``: for ever); ``True`` when settled."""
-        return self.event.wait(timeout)
+        """Sleep until settled or ``timeout`` seconds (``None``: for ever); ``True`` when settled.
+
+        Raises:
+            ConfigurationError: ``timeout`` is not ``None`` or a finite number.
+        """
+        return self.event.wait(check_timeout(timeout))
 
 
 # Orders resolve() and fail() of any waiter: the first one wins. Held for a few

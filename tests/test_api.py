@@ -242,11 +242,23 @@ def test_key_over_plain_ws_to_remote_host_is_refused() -> None:
         {"url": "ws://127.0.0.1:1/", "headers": {"X-A": "b\nc"}},
         {"url": "ws://127.0.0.1:1/", "ping_interval": 5, "ping_timeout": 5},
         {"url": "ws://127.0.0.1:1/", "max_frame_size": 0},
+        # no number of seconds: the receive loop would die on them (OverflowError) or never time out
+        {"url": "ws://127.0.0.1:1/", "ping_interval": float("inf")},
+        {"url": "ws://127.0.0.1:1/", "ping_interval": float("nan")},
+        {"url": "ws://127.0.0.1:1/", "ping_timeout": float("inf")},
+        {"url": "ws://127.0.0.1:1/", "frame_timeout": float("inf")},
+        {"url": "ws://127.0.0.1:1/", "frame_timeout": float("nan")},
     ],
 )
 def test_bad_configuration_is_rejected(kwargs: Dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
         RealtimeAPI(**kwargs)
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), float("nan"), 0, -1])
+def test_connect_refuses_a_timeout_that_is_no_number_of_seconds(timeout: float) -> None:
+    with pytest.raises(ConfigurationError, match="timeout"):
+        RealtimeAPI("ws://127.0.0.1:1/").connect(timeout=timeout)
 
 
 def test_url_property_and_repr_hide_credentials() -> None:

@@ -18,6 +18,7 @@ from support_client import EventRecorder, signal_when_waiting
 from realtime_sync import RealtimeClient
 from realtime_sync.client import DEFAULT_SERVER_VAD_CONFIG
 from realtime_sync.errors import (
+    ConfigurationError,
     ConnectionClosedError,
     NotConnectedError,
     ProtocolError,
@@ -301,6 +302,26 @@ def test_ask_raises_a_timeout_error_saying_what_it_waited_for(make_simulator: Si
         assert "0.2 s" in str(caught.value) and "'Hello'" in str(caught.value)
         # the wait_for_* helpers keep the reference's None
         assert client.wait_for_next_completed_item(timeout=0.01) is None
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), float("nan"), "5"])
+def test_a_timeout_that_is_no_number_of_seconds_is_refused_before_anything_is_sent(
+    client: RealtimeClient, timeout: Any
+) -> None:
+    wire = _record(client, "realtime.event")
+    for call in (
+        lambda: client.ask("Hello", timeout=timeout),
+        lambda: client.wait_for_next_item(timeout=timeout),
+        lambda: client.wait_for_next_completed_item(timeout=timeout),
+        lambda: client.wait_for_next("server.response.done", timeout=timeout),
+        lambda: client.wait_for_reconnection(timeout=timeout),
+    ):
+        with pytest.raises(ConfigurationError, match="timeout must be None or a finite number of seconds"):
+            call()  # threading itself would raise a bare OverflowError for inf and not wait at all for NaN
+    assert client.ask("Hello", timeout=30) is not None  # the client is fine...
+    sent = [e["event"]["type"] for e in wire.of("realtime.event") if e["source"] == "client"]
+    assert sent.count("conversation.item.create") == 1 and sent.count("response.create") == 1
+    assert len(client.conversation.get_items()) == 2  # ...and nothing of the refused ask() reached the server
 
 
 def test_session_error_names_the_session_update(client: RealtimeClient) -> None:

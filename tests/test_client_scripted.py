@@ -356,6 +356,46 @@ def test_cancel_and_truncate_caps_at_received_audio(scripted: ScriptedServer, cl
     }
 
 
+def test_a_cancel_while_the_reply_audio_is_being_resized_truncates_at_what_was_heard(
+    scripted: ScriptedServer, client: RealtimeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the receive thread resizes an item's audio, ``formatted["audio"]`` is empty for an instant:
+    a cancel from another thread must not measure the audio received at that instant (it sent no truncate)."""
+    from realtime_sync import _conversation_audio
+    from realtime_sync import client as client_module
+
+    monkeypatch.setattr(_conversation_audio, "_MAPPED_FROM", 1 << 15)  # the memory map regime from 32768 samples
+    _start_response(scripted, client)
+    _assistant_with_audio(scripted, client, 40_000)  # a buffer of 96000 samples, in a map of its own
+    resizing, measured = threading.Event(), threading.Event()
+    real_remap, real_truncate_point = _conversation_audio._remap, client_module.truncate_point
+
+    def remap(memory: Any, samples: int) -> bool:  # the receive thread, formatted["audio"] empty
+        resizing.set()
+        measured.wait(2.0)
+        return bool(real_remap(memory, samples))
+
+    def truncate_point(*args: Any) -> Any:  # the user's thread, item in hand: measure during the resize
+        resizing.wait(2.0)  # (in vain when the cancel holds the conversation: the resize waits for it)
+        try:
+            return real_truncate_point(*args)
+        finally:
+            measured.set()
+
+    monkeypatch.setattr(_conversation_audio, "_remap", remap)
+    monkeypatch.setattr(client_module, "truncate_point", truncate_point)
+    mark = scripted.mark()
+    user = threading.Thread(target=client.cancel_response, args=("item_a", 30_000))
+    user.start()
+    chunk = np.full(60_000, 100, dtype=np.int16)  # grows the buffer past its capacity: a resize
+    scripted.send({"type": "response.audio.delta", "response_id": "resp_1", "item_id": "item_a", "output_index": 0,
+                   "content_index": 0, "delta": audio.encode_audio(chunk, "pcm16")})
+    user.join(10.0)
+    _sync(scripted, client)
+    sent = [(f["type"], f.get("audio_end_ms")) for f in scripted.since(mark)]
+    assert sent == [("response.cancel", None), ("conversation.item.truncate", 1250)]  # 30000 samples heard
+
+
 def test_truncate_after_response_done_and_rate_of_output_format(scripted: ScriptedServer, client: RealtimeClient) -> None:
     client.update_session(output_audio_format="g711_ulaw")
     scripted.wait_for("session.update", 2)

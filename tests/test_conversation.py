@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import mmap
 import os
 import sys
 import threading
@@ -1634,6 +1635,35 @@ def test_audio_a_user_holds_keeps_its_samples_while_the_buffer_grows_in_place() 
     audio_now = item["formatted"]["audio"]
     assert len(audio_now) == len(big) + 48_000 + 3 * (1 << 22)
     assert np.array_equal(audio_now[: len(big)], big)
+
+
+class _MapWithoutMremap(mmap.mmap):
+    """A memory map as on macOS: ``resize`` fails with CPython's SystemError (no mremap())."""
+
+    def resize(self, newsize: int) -> None:
+        raise SystemError("mmap: resizing not available--no mremap()")
+
+
+@pytest.mark.parametrize("end", ["done", "truncated"])
+def test_a_long_reply_keeps_its_audio_where_maps_cannot_be_resized(monkeypatch: pytest.MonkeyPatch, end: str) -> None:
+    """macOS and Windows have no mremap: growth, the end of the audio and a cut copy instead, losing nothing."""
+    from realtime_sync import _conversation_audio
+
+    monkeypatch.setattr(_conversation_audio, "_REMAP", False)
+    monkeypatch.setattr(_conversation_audio, "_new_map",
+                        lambda samples: _MapWithoutMremap(-1, 2 * max(samples, 1), **_conversation_audio._MAP_FLAGS))
+    conv = Conversation()
+    item = assistant(conv)
+    samples = tone(3 << 20)  # beyond the size from which a reply's samples live in a memory map of their own
+    for start in range(0, len(samples), 1 << 19):
+        conv.process_event(audio_delta("msg_007", samples[start:start + (1 << 19)]))
+    conv.process_event(ev("response.audio.done", response_id="resp_001", item_id="msg_007",
+                          output_index=0, content_index=0))
+    if end == "done":
+        assert np.array_equal(item["formatted"]["audio"], samples)
+    else:
+        conv.process_event(ev("conversation.item.truncated", item_id="msg_007", content_index=0, audio_end_ms=100_000))
+        assert np.array_equal(item["formatted"]["audio"], samples[:2_400_000])
 
 
 # -- GA-only events, out-of-band responses, MCP items, images ------------------------------

@@ -141,6 +141,18 @@ def test_every_public_name_imports_and_is_listed_by_dir() -> None:
     assert problems == []
 
 
+def test_the_submodules_import_realtime_sync_gave_are_still_attributes_of_the_package() -> None:
+    """``import realtime_sync`` then ``realtime_sync.errors.ToolError`` (as the README writes it) kept working."""
+    found = _run(
+        "import json, types\n"
+        "import realtime_sync\n"
+        "names = ['api', 'audio', 'client', 'conversation', 'dialects', 'errors', 'events', 'history', 'recording', 'types']\n"
+        "print(json.dumps({n: isinstance(getattr(realtime_sync, n, None), types.ModuleType) for n in names}))\n"
+    )
+    assert found == {name: True for name in found} and len(found) == 10
+    assert _run("import json, realtime_sync\nprint(json.dumps(realtime_sync.errors.ToolError.__name__))\n") == "ToolError"
+
+
 def test_the_lazy_names_are_the_defining_modules_objects() -> None:
     from realtime_sync import api, audio, client, conversation, errors, events
     from realtime_sync.audio import _g711, _pcm, _resample, _wav, _wire

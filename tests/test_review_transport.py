@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import struct
 from typing import Any, List
 
@@ -61,7 +62,6 @@ def test_partial_since_follows_the_unfinished_message_not_one_long_finished(monk
 def test_a_deeply_nested_json_frame_is_one_error_dispatch_and_the_loop_goes_on() -> None:
     # json raises RecursionError (not a ValueError) on deep nesting: the frame
     # was only logged as a listener failure, with no `error` dispatch.
-    import socket
     import threading
 
     from support_ws import raw_server, read_client_frame, server_frame
@@ -146,7 +146,7 @@ def test_no_data_frame_follows_our_close_frame() -> None:
     sink = Sink()
     conn._sock = sink
     conn.open = True
-    conn._send_close(1002, "protocol error")
+    conn.send_close(1002, "protocol error")
     with pytest.raises(NotConnectedError):
         conn.send(b'{"type":"response.create"}', "'response.create'")
     assert len(sink.frames) == 1  # the close frame only
@@ -160,10 +160,19 @@ def test_the_close_answer_never_carries_a_code_that_may_not_be_sent(code: Any, a
     # RFC 6455 7.4: 1004-1006, 1015 and codes outside 1000-4999 must not be
     # sent; the receive thread echoed any code the server sent.
     from realtime_sync._transport.frames import OP_CLOSE
+    from realtime_sync._transport.receiver import Receiver
+    from realtime_sync._transport.secrets import Redactor
 
     conn = _unopened_connection()
     answered: List[Any] = []
-    conn._send_control = lambda opcode, payload, wait: answered.append((opcode, payload)) or True  # type: ignore
+    conn.send_control = lambda opcode, payload, wait: answered.append((opcode, payload)) or True  # type: ignore
     payload = b"" if code is None else code.to_bytes(2, "big") + b"bye"
-    assert conn._deliver_frames([(OP_CLOSE, payload)], lambda data: None)
+    ours, theirs = socket.socketpair()
+    try:
+        receiver = Receiver(ours, conn, conn._timing, conn._listeners, Redactor([]), "ws://127.0.0.1:9/")
+        assert receiver._deliver_frames([(OP_CLOSE, payload)])
+        receiver.release()
+    finally:
+        ours.close()
+        theirs.close()
     assert answered == [(OP_CLOSE, answer.to_bytes(2, "big"))]

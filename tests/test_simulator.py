@@ -99,6 +99,21 @@ def append(conn: Conn, samples: np.ndarray, chunk_ms: int = 40, audio_format: st
 # -- session --------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("stem_char", ["1", "f", "z"])
+def test_ids_are_unique_in_a_process_whatever_the_random_stem(monkeypatch: pytest.MonkeyPatch, stem_char: str) -> None:
+    """Ids are a per-process random stem and a serial: serial 0x3 after a stem ending in "1" must not
+    read as serial 0x13 after a stem one character shorter (a duplicate item or event id)."""
+    import itertools
+
+    from realtime_sync.simulator import config as sim_config
+
+    monkeypatch.setattr(sim_config, "_STEM", stem_char * 32)
+    monkeypatch.setattr(sim_config, "_serial", itertools.count(1))
+    ids = [sim_config.new_id("item") for _ in range(70_000)] + [sim_config.new_id("call", 16) for _ in range(10)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == len("item_") + 21 for i in ids[:70_000]) and all(i[5:].isalnum() for i in ids)
+
+
 def test_session_created_is_complete_and_echoes_model(conn: Conn) -> None:
     session = conn.session
     assert session["id"].startswith("sess_") and session["object"] == "realtime.session"

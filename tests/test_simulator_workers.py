@@ -18,10 +18,10 @@ websocket = pytest.importorskip("websocket")
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="--workers spreads connections on Linux only")
 
 
-def _start(workers: int) -> Tuple["subprocess.Popen[str]", str, List[int]]:
+def _start(workers: int, *extra: str) -> Tuple["subprocess.Popen[str]", str, List[int]]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "realtime_sync.simulator", "--port", "0", "--workers", str(workers), "--speed", "0"],
+        [sys.executable, "-m", "realtime_sync.simulator", "--port", "0", "--workers", str(workers), "--speed", "0", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -119,3 +119,38 @@ def test_workers_do_not_outlive_a_killed_parent() -> None:
         for pid in pids:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_workers_get_the_key_by_their_environment_not_their_command_line() -> None:
+    key = "sk-worker-test-0123456789"
+    proc, url, pids = _start(2, "--api-key", key)
+    try:
+        for pid in pids:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                assert key.encode() not in cmdline.read()  # other users of the machine can read a command line
+        with pytest.raises(websocket.WebSocketBadStatusException):
+            websocket.create_connection(url, timeout=10)  # the workers require the key...
+        ws = websocket.create_connection(url, timeout=10, header=[f"Authorization: Bearer {key}"])
+        try:
+            assert json.loads(ws.recv())["type"] == "session.created"  # ...and accept it
+        finally:
+            ws.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    assert _gone(pids, 10)
+
+
+def test_a_worker_that_never_says_it_is_ready_is_given_up_within_the_timeout() -> None:
+    from realtime_sync.simulator import workers
+
+    silent = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        started = time.monotonic()
+        assert workers._await_ready([silent], 0.5) is False
+        assert time.monotonic() - started < 10
+    finally:
+        silent.kill()
+        silent.wait()

@@ -118,6 +118,37 @@ def test_a_send_to_a_server_that_reads_nothing_is_a_timeout_error(monkeypatch: p
             api.disconnect()
 
 
+def test_a_large_send_to_a_server_that_reads_nothing_times_out_after_the_io_timeout_not_a_multiple(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The write timeout bounds the whole send, as a socket with a Python timeout does.
+
+    A kernel send timeout bounds one ``send``: a large frame is accepted in part
+    until the peer's buffers are full, that ``send`` returns the part after the
+    timeout, and the next one waits the timeout again (2x or more in all).
+    """
+    monkeypatch.setattr(config_module, "IO_TIMEOUT", 1.0)
+    stop = threading.Event()
+
+    def never_read(conn: socket.socket) -> None:
+        conn.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
+        stop.wait(20.0)
+
+    with raw_server(never_read) as url:
+        api = RealtimeAPI(url, ping_interval=None)
+        try:
+            api.connect(timeout=5.0)
+            data = {"item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "x" * (32 << 20)}]}}
+            started = time.monotonic()
+            with pytest.raises(RealtimeTimeoutError, match="accepted nothing for 1 s"):
+                api.send("conversation.item.create", data)
+            waited = time.monotonic() - started
+            assert 0.5 <= waited < 1.7, waited  # 1 s, plus encoding and a loaded machine's delays; 2 s or more was the bug
+        finally:
+            stop.set()
+            api.disconnect()
+
+
 def test_large_frames_and_many_small_ones_arrive_whole_and_in_order() -> None:
     with FixtureServer() as server:
         api = RealtimeAPI(server.url)

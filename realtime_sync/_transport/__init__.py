@@ -16,8 +16,14 @@ Modules, each importing only the ones listed before it:
 * :mod:`.config`: where and how to connect (the endpoint, its credentials
   and the refusal of clear-text keys, the time and size limits) and the
   listeners a connection reports to.
-* :mod:`.connection`: :class:`~.connection.Connection`, one socket and its
-  receive thread, given its listeners; it knows nothing of its owner.
+* :mod:`.receiver`: :class:`~.receiver.Receiver`, the reading of one open
+  socket (frames, pings, deadlines) as a state object a loop drives.
+* :mod:`.loop`: :class:`~.loop.ReceiveLoop` (public as
+  ``realtime_sync.ReceiveLoop``), one thread and a selector driving many
+  connections' receivers.
+* :mod:`.connection`: :class:`~.connection.Connection`, one socket, its
+  handshake and its end, read by a thread of its own or by a ReceiveLoop,
+  given its listeners; it knows nothing of its owner.
 
 :class:`realtime_sync.api.RealtimeAPI` holds a :class:`~.config.ConnectionConfig`
 and makes one :class:`~.connection.Connection` per ``connect()``.

@@ -12,6 +12,7 @@ that names the attempt in error messages and the :class:`Timing`; a
 
 from __future__ import annotations
 
+import math
 import os
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -35,7 +36,8 @@ CloseListener = Callable[[Dict[str, Any], ConnectionClosedError], None]
 
 
 def is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float (not a bool): infinity and NaN are no number of seconds."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class Listeners:

@@ -14,9 +14,12 @@ it knows nothing of its owner:
   :class:`~realtime_sync.errors.ConnectionClosedError` that describes it;
 * ``on_open()``: once the handshake has succeeded (optional).
 
-All of them run on the receive thread (named by the owner). websocket-client
-performs the handshake (DNS, proxy, TLS, HTTP upgrade) on that thread; the
-frames are then read by :class:`~.frames.FrameReader` in large blocks.
+All of them run on the receive thread (named by the owner), or, with a
+``receive_loop``, on that :class:`~.loop.ReceiveLoop`'s thread.
+websocket-client performs the handshake (DNS, proxy, TLS, HTTP upgrade) on
+the connection's thread; the frames are then read by a
+:class:`~.receiver.Receiver` (:class:`~.frames.FrameReader` in large blocks),
+driven by that thread or handed to the loop.
 
 Liveness is judged on the socket, never on the callbacks' progress. The
 receive thread sends a ping every ``ping_interval`` seconds; a ping not
@@ -33,34 +36,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from ..errors import (
     ConnectionClosedError,
     NotConnectedError,
-    ProtocolError,
     RealtimeConnectionError,
     RealtimeError,
     RealtimeTimeoutError,
 )
 from .config import IO_TIMEOUT, Listeners, Timing
-from .encoding import decode_event
-from .failures import Attempt, answer_code, close_payload, closed_error, connect_error, describe_failure
-from .frames import (
-    OP_BINARY,
-    OP_CLOSE,
-    OP_PING,
-    OP_PONG,
-    OP_TEXT,
-    FrameError,
-    FrameReader,
-    configure,
-    encode_frame,
-    parse_close,
-    send_all,
-    socket_receiver,
-)
+from .failures import Attempt, close_payload, closed_error, connect_error
+from .frames import OP_CLOSE, OP_TEXT, configure, encode_frame, send_all
+from .loop import ReceiveLoop
 from .proxy import reveal_options
+from .receiver import Receiver
 from .secrets import Redactor, Secret, clear_traceback
 
 if TYPE_CHECKING:
@@ -77,8 +67,6 @@ logger = logging.getLogger(__name__)
 
 #: How long a closing handshake may take before the socket is shut (seconds).
 CLOSE_GRACE = 1.0
-_RAW_PREVIEW = 200
-_DRAIN_LIMIT = 8 * 1024 * 1024  # bytes read before judging an overdue deadline
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -96,6 +84,9 @@ class Connection:
         thread_name: the receive thread's name.
         ssl_context: the TLS context for ``wss://``.
         proxy: websocket-client's proxy options (``http_proxy_host`` ...).
+        receive_loop: read by this shared loop after the handshake (which then
+            runs on a short-lived thread, ``realtime-sync-connect``)
+            instead of by a thread of its own.
     """
 
     def __init__(
@@ -110,6 +101,7 @@ class Connection:
         thread_name: str,
         ssl_context: Optional[ssl.SSLContext] = None,
         proxy: Optional[Dict[str, Any]] = None,
+        receive_loop: Optional[ReceiveLoop] = None,
     ) -> None:
         self._url = url
         self._headers = headers
@@ -123,19 +115,19 @@ class Connection:
         self._send_lock = threading.Lock()
         self._ws: Optional[websocket.WebSocket] = None
         self._sock: Any = None
-        self.thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+        self._loop = receive_loop
+        self._receiver: Optional[Receiver] = None
+        name = thread_name if receive_loop is None else "realtime-sync-connect"
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.opened = threading.Event()  # set on open and on failure
-        self.finished = threading.Event()  # set when the receive thread is done
+        self.finished = threading.Event()  # set when reading is done
+        self._done = threading.Event()  # set once the end has been reported (after on_close)
         self.open = False
         self.closing = False
-        self._close_deadline: Optional[float] = None
+        self.close_deadline: Optional[float] = None
         self._close_sent = False
         self.failure: Optional[RealtimeError] = None
         self.cause: Optional[BaseException] = None
-        self._close_code: Optional[int] = None
-        self._close_reason: Optional[str] = None
-        self._local_close: Optional[Tuple[int, str]] = None
-        self._end_reason: Optional[str] = None  # why it ended without a close frame
         #: what a wait on this connection raises once it has ended
         self.closed_error: Optional[ConnectionClosedError] = None
 
@@ -168,6 +160,8 @@ class Connection:
             if cause is not None and self._redactor.holds_secret(str(cause)):
                 cause = None  # never chain an exception whose text holds a credential
             raise self.failure from cause
+        if self._loop is not None and self.thread is not threading.current_thread():
+            self.thread.join(CLOSE_GRACE)  # it hands the socket to the loop and ends: leave no thread
 
     def _abandon(self) -> None:
         with self._lock:
@@ -209,7 +203,7 @@ class Connection:
         finally:
             self._send_lock.release()
 
-    def _send_control(self, opcode: int, payload: bytes, wait: float) -> bool:
+    def send_control(self, opcode: int, payload: bytes, wait: float) -> bool:
         """Write a control frame unless the socket stays busy for ``wait`` seconds."""
         sock = self._sock
         if sock is None or not self._send_lock.acquire(timeout=wait):
@@ -226,36 +220,55 @@ class Connection:
     # -- closing (any thread) --------------------------------------------------------
 
     def close(self, timeout: Optional[float]) -> None:
-        """Close with code 1000, wait up to ``timeout`` s for the receive thread (not on it)."""
+        """Close with code 1000, wait up to ``timeout`` s for the end to be reported (not on the receive thread)."""
+        self.begin_close()
+        loop = self._loop
+        if self.thread.ident is None or self.thread is threading.current_thread():
+            return
+        if loop is not None and loop.is_loop_thread():
+            return  # a callback on the shared loop: it ends the connection after the callback
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._wait_ended(CLOSE_GRACE if timeout is None else min(CLOSE_GRACE, timeout)):
+            self._shutdown()  # the server did not answer the close frame in time
+            if not self._wait_ended(None if deadline is None else max(0.0, deadline - time.monotonic())):
+                logger.warning(
+                    "the receive thread of %s is still running %s s after disconnect()", self.attempt.url, timeout
+                )
+                return
+        if loop is not None:  # the last connection to leave ends the loop's thread
+            loop.wait_idle(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def begin_close(self) -> None:
+        """Send the close frame (code 1000) and start the close deadline; wait for nothing (any thread)."""
         with self._lock:
             first = not self.closing
             self.closing = True
             if first:
-                self._close_deadline = time.monotonic() + CLOSE_GRACE
-        on_receive_thread = self.thread is threading.current_thread()
+                self.close_deadline = time.monotonic() + CLOSE_GRACE
         if first and self.open:
-            self._send_close(1000, "")
+            self.send_close(1000, "")
         if not self.open and not self.finished.is_set():
             self._shutdown()  # still in the handshake: cancel it
-        if on_receive_thread or self.thread.ident is None:
-            return
-        deadline = None if timeout is None else time.monotonic() + timeout
-        self.thread.join(CLOSE_GRACE if timeout is None else min(CLOSE_GRACE, timeout))
-        if self.thread.is_alive():
-            self._shutdown()  # the server did not answer the close frame in time
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            self.thread.join(remaining)
-            if self.thread.is_alive():
-                logger.warning(
-                    "the receive thread of %s is still running %s s after disconnect()", self.attempt.url, timeout
-                )
+        receiver = self._receiver
+        if first and self._loop is not None and receiver is not None:
+            self._loop.refresh(receiver)  # the loop judges the new deadline
 
-    def _send_close(self, code: int, reason: str) -> None:
+    def _wait_ended(self, timeout: Optional[float]) -> bool:
+        """Wait up to ``timeout`` s for the end to be reported; whether it was."""
+        if self._loop is None:
+            self.thread.join(timeout)
+            return not self.thread.is_alive()
+        if not self._done.wait(timeout):
+            return False
+        self.thread.join(CLOSE_GRACE)  # the handshake thread, long done or about to be
+        return True
+
+    def send_close(self, code: int, reason: str) -> None:
         with self._lock:
             if self._close_sent:
                 return
             self._close_sent = True
-        self._send_control(OP_CLOSE, code.to_bytes(2, "big") + reason.encode("utf-8")[:123], CLOSE_GRACE)
+        self.send_control(OP_CLOSE, code.to_bytes(2, "big") + reason.encode("utf-8")[:123], CLOSE_GRACE)
 
     def _shutdown(self) -> None:
         """Shut the socket down so that a blocked read or handshake returns."""
@@ -271,15 +284,28 @@ class Connection:
     # -- the receive thread --------------------------------------------------------
 
     def _run(self) -> None:
+        handed_over = False
         try:
             if self._handshake():
-                self._read_loop()
+                receiver = Receiver(self._sock, self, self._timing, self._listeners, self._redactor, self.attempt.url)
+                self._receiver = receiver
+                if self._loop is None:
+                    receiver.run()
+                else:
+                    try:
+                        self._loop.register(receiver, self._finish, self.begin_close)
+                        handed_over = True
+                    except RealtimeError as exc:  # the loop was closed meanwhile
+                        receiver.release()
+                        receiver.cause = exc
+                        receiver.end_reason = str(exc)
         except Exception as exc:  # a safety net: the loop handles its own errors
             if self.cause is None:
                 self.cause = exc
             logger.exception("the receive loop of %s failed", self.attempt.url)
         finally:
-            self._finish()
+            if not handed_over:
+                self._finish()
 
     def _handshake(self) -> bool:
         """Open the socket with websocket-client; ``False`` (and :attr:`cause` set) on failure."""
@@ -334,164 +360,6 @@ class Connection:
         self.opened.set()
         return True
 
-    def _read_loop(self) -> None:  # noqa: C901 - one loop, kept whole for speed
-        sock = self._sock
-        timing = self._timing
-        reader = FrameReader(timing.max_frame_size)
-        parse = reader.parse
-        receive, close_waiter = socket_receiver(sock, reader)
-        deliver = self._deliverer()
-        monotonic = time.monotonic
-        ping_interval = timing.ping_interval
-        ping_timeout = timing.ping_timeout or 0.0
-        frame_timeout = timing.frame_timeout
-        next_ping = monotonic() + ping_interval if ping_interval else None
-        ping_sent: Optional[float] = None
-        pongs = 0
-        try:
-            while True:
-                # the nearest deadline: a ping to send, a pong, a message, the close
-                deadline = next_ping if ping_sent is None else ping_sent + ping_timeout
-                if frame_timeout and reader.partial_since is not None:
-                    limit = reader.partial_since + frame_timeout
-                    deadline = limit if deadline is None or limit < deadline else deadline
-                if self._close_deadline is not None and (deadline is None or self._close_deadline < deadline):
-                    deadline = self._close_deadline
-                if receive(None if deadline is None else max(0.0, deadline - monotonic())) == 0:
-                    self._end_reason = "the server closed the TCP connection without a close frame"
-                    return
-                frames = parse()
-                if reader.pongs != pongs:
-                    pongs = reader.pongs
-                    ping_sent = None
-                now = monotonic()
-                if deadline is not None and now >= deadline:
-                    overdue = self._overdue(now, reader, ping_sent, ping_timeout, frame_timeout)
-                    if overdue is not None:
-                        # judge only what the socket has had time to deliver: read it first
-                        drained = 0
-                        while drained < _DRAIN_LIMIT:
-                            count = receive(0.0)
-                            if not count:  # nothing more (None), or the end (0)
-                                break
-                            drained += count
-                            frames.extend(parse())
-                        if reader.pongs != pongs:
-                            pongs = reader.pongs
-                            ping_sent = None
-                        overdue = self._overdue(now, reader, ping_sent, ping_timeout, frame_timeout)
-                        if overdue is not None:
-                            self._end_reason = overdue
-                            if overdue is not _CLOSE_TIMEOUT:
-                                self._deliver_frames(frames, deliver)
-                            return
-                    if next_ping is not None and ping_sent is None and now >= next_ping:
-                        if self._send_control(OP_PING, b"", 1.0) and ping_timeout:
-                            ping_sent = now
-                        next_ping = now + ping_interval
-                if frames and self._deliver_frames(frames, deliver):
-                    return
-                if reader.error is not None:
-                    self._refuse(reader.error)
-                    return
-        except (OSError, ValueError) as exc:  # reset, TLS failure, socket closed by close()
-            if self.cause is None:
-                self.cause = exc
-            if not self.closing:
-                self._end_reason = describe_failure(exc, self._redactor)
-        finally:
-            close_waiter()
-
-    def _overdue(
-        self,
-        now: float,
-        reader: FrameReader,
-        ping_sent: Optional[float],
-        ping_timeout: Optional[float],
-        frame_timeout: Optional[float],
-    ) -> Optional[str]:
-        """Why the connection must end now, or ``None``."""
-        if ping_sent is not None and ping_timeout and now - ping_sent >= ping_timeout:
-            return f"ping/pong timed out: no pong within {ping_timeout:g} s"
-        if frame_timeout and reader.partial_since is not None and now - reader.partial_since >= frame_timeout:
-            return (
-                f"frame timed out: a message was still incomplete {frame_timeout:g} s after its first "
-                f"byte ({reader.received} bytes received in all)"
-            )
-        if self._close_deadline is not None and now >= self._close_deadline:
-            return _CLOSE_TIMEOUT
-        return None
-
-    def _deliver_frames(self, frames: List[Tuple[int, bytes]], deliver: Callable[[bytes], None]) -> bool:
-        """Hand over the parsed frames in order; ``True`` once a close frame ends the connection."""
-        for opcode, payload in frames:
-            if opcode == OP_TEXT or opcode == OP_BINARY:
-                if not self.closing:
-                    deliver(payload)
-            elif opcode == OP_CLOSE:
-                code, reason = parse_close(payload)
-                self._close_code = code
-                self._close_reason = self._redactor.text(reason) if reason else None
-                # answer with the same code (1000 for a close without one, 1002 for a
-                # code no endpoint may send), then stop
-                self._send_close(answer_code(code), "")
-                return True
-            elif opcode == OP_PING:
-                self._send_control(OP_PONG, payload, 1.0)
-        return False
-
-    def _deliverer(self) -> Callable[[bytes], None]:
-        """The per-message hot path: decode, parse once, check, hand to ``on_event``."""
-        on_event = self._listeners.on_event
-        decode = decode_event
-        report = self._report_malformed
-        url = self.attempt.url
-
-        def deliver(payload: bytes) -> None:
-            try:
-                try:
-                    event = decode(payload)
-                except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError
-                    report(payload, f"not valid UTF-8 JSON ({exc})", None)
-                    return
-                except RecursionError:  # arrays or objects nested deeper than the parser goes
-                    report(payload, "JSON nested too deeply to parse", None)
-                    return
-                if type(event) is not dict:
-                    report(payload, f"a JSON {type(event).__name__}, not an object", None)
-                    return
-                if type(event.get("type")) is not str:
-                    report(payload, "a JSON object without a string 'type'", event)
-                    return
-                on_event(event)
-            except Exception:  # a listener's bug never ends the loop
-                logger.exception("failed to handle a frame from %s", url)
-
-        return deliver
-
-    def _preview(self, payload: bytes) -> str:
-        text = payload[: _RAW_PREVIEW * 4].decode("utf-8", errors="replace")
-        return self._redactor.text(text)[:_RAW_PREVIEW]
-
-    def _report_malformed(self, payload: bytes, why: str, event: Optional[Dict[str, Any]]) -> None:
-        raw = self._preview(payload)
-        error = ProtocolError(f"the server sent a frame that is {why}: {raw[:60]!r}", event=event)
-        self._listeners.on_error({"error": error, "event": event, "client_event": None, "raw": raw})
-
-    def _refuse(self, fault: FrameError) -> None:
-        """A frame broke the size or framing rules: report it once and close with its code."""
-        reason = "message too big" if fault.code == 1009 else "protocol error"
-        logger.info("closing %s: the server sent a %s", self.attempt.url, fault)
-        self._local_close = (fault.code, reason)
-        try:
-            error = ProtocolError(f"the server sent a {self._redactor.text(str(fault))}")
-            self._listeners.on_error(
-                {"error": error, "event": None, "client_event": None, "raw": self._preview(fault.preview)}
-            )
-        except Exception:
-            logger.exception("the on_error listener of %s failed", self.attempt.url)
-        self._send_close(fault.code, reason)
-
     def _finish(self) -> None:
         """End of the receive thread: free the socket, then report the failure or the end."""
         sock = self._sock if self._sock is not None else (self._ws.sock if self._ws is not None else None)
@@ -504,14 +372,26 @@ class Connection:
                 sock.close()
             except OSError:
                 pass
+        try:
+            self._report_end()
+        finally:
+            self._done.set()
+
+    def _report_end(self) -> None:
         payload: Optional[Dict[str, Any]] = None
+        receiver = self._receiver
+        if receiver is not None and self.cause is None:
+            self.cause = receiver.cause
         with self._lock:
             was_open = self.open
             self.open = False
             if was_open:
-                payload = close_payload(
-                    self._local_close, self._close_code, self._close_reason, self.closing, self._end_reason
-                )
+                if receiver is None:
+                    payload = close_payload(None, None, None, self.closing, None)
+                else:
+                    payload = close_payload(
+                        receiver.local_close, receiver.close_code, receiver.close_reason, self.closing, receiver.end_reason
+                    )
                 self.closed_error = closed_error(self.attempt.url, payload)
             self.finished.set()
         if payload is None:
@@ -532,6 +412,4 @@ class Connection:
         except Exception:
             logger.exception("the on_close listener of %s failed", self.attempt.url)
 
-
-_CLOSE_TIMEOUT = "the server did not answer the close frame"
 

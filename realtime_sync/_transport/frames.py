@@ -146,8 +146,8 @@ def encode_frame(opcode: int, payload: Union[bytes, bytearray]) -> Union[bytes, 
 def configure(sock: Any, io_timeout: float) -> None:
     """Set an open socket up for :func:`send_all` and :func:`socket_receiver`.
 
-    Writes are bounded by ``io_timeout`` (no progress for that long is a
-    timeout). On Linux a plain TCP socket is put in blocking mode with the
+    A write must be done within ``io_timeout`` (the whole of it, as
+    ``sendall`` with a Python timeout; see :func:`send_all`). On Linux a plain TCP socket is put in blocking mode with the
     kernel's own timeouts (``SO_SNDTIMEO``; ``SO_RCVTIMEO`` is set per read by
     the receiver), so that every read and every write is one system call
     that releases the GIL once: a socket with a Python timeout polls first,
@@ -172,15 +172,48 @@ _FOREVER = struct.pack("@ll", 0, 0)  # SO_RCVTIMEO of zero: no timeout
 
 
 def send_all(sock: Any, data: Union[bytes, bytearray]) -> None:
-    """``sock.sendall(data)``; a kernel send timeout (:func:`configure`) raises ``socket.timeout`` too.
+    """``sock.sendall(data)`` within the socket's write timeout, whole send included.
+
+    On a socket :func:`configure` put in blocking mode it is one ``send`` when
+    the kernel takes everything (the common case). ``SO_SNDTIMEO`` bounds one
+    ``send`` only: one that returns part of the data after the timeout (the
+    peer stopped reading) is finished within what is left of it, as a socket
+    with a Python timeout bounds its ``sendall``.
 
     Raises:
         OSError, socket.timeout: as ``sendall``.
     """
-    try:
+    if not (_KERNEL_TIMEOUTS and type(sock) is socket.socket and sock.gettimeout() is None):
         sock.sendall(data)
-    except BlockingIOError as exc:  # SO_SNDTIMEO ran out
+        return
+    started = time.monotonic()
+    try:
+        sent = sock.send(data)
+        if sent < len(data):
+            _send_rest(sock, memoryview(data), sent, started)
+    except BlockingIOError as exc:  # SO_SNDTIMEO ran out with nothing sent
         raise socket.timeout("timed out") from exc
+
+
+def _send_rest(sock: socket.socket, data: memoryview, sent: int, started: float) -> None:
+    """Send ``data[sent:]`` by ``started`` + the socket's ``SO_SNDTIMEO``; restore that timeout after."""
+    level, option = socket.SOL_SOCKET, socket.SO_SNDTIMEO
+    raw = sock.getsockopt(level, option, len(_FOREVER))
+    seconds, micro = struct.unpack("@ll", raw)
+    limit = seconds + micro / 1e6
+    if not limit:  # no write timeout: as sendall
+        sock.sendall(data[sent:])
+        return
+    deadline = started + limit
+    try:
+        while sent < len(data):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("timed out")
+            sock.setsockopt(level, option, _timeval(left))
+            sent += sock.send(data[sent:])
+    finally:
+        sock.setsockopt(level, option, raw)
 
 
 def socket_receiver(

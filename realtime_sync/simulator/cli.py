@@ -175,6 +175,8 @@ def main(argv: Optional[Sequence[str]] = None, *, prog: Optional[str] = None) ->
 
     if args.workers > 1 and not args.worker:
         return workers.run_workers(args, parser)
+    if args.worker:
+        args.api_key = workers.worker_key() or args.api_key
     simulator = RealtimeSimulator(
         host=args.host,
         port=args.port,

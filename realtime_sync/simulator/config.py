@@ -74,11 +74,13 @@ _ALNUM = string.ascii_letters + string.digits
 # ids are a random stem (one per process) ending in a serial number: unique, and cheap on every event
 _STEM = "".join(random.Random().choices(_ALNUM, k=32))
 _serial = itertools.count(1)
+_SERIAL_WIDTH = 10  # hex digits: unique for the first 16**10 ids of a process
 
 
 def new_id(prefix: str, length: int = 21) -> str:
     """An id like the real server's: ``prefix`` + ``_`` + ``length`` letters and digits, unique in this process."""
-    serial = format(next(_serial), "x")
+    # a serial of fixed width: "…1" + "3" and "…" + "13" would be one id
+    serial = format(next(_serial), "0" + str(min(_SERIAL_WIDTH, length)) + "x")
     return prefix + "_" + _STEM[: max(0, length - len(serial))] + serial
 
 

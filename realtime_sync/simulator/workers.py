@@ -21,6 +21,8 @@ however this process ends, no worker outlives it.
 from __future__ import annotations
 
 import argparse
+import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -29,10 +31,15 @@ import threading
 import time
 from typing import Any, List, Optional
 
-__all__ = ["listen_socket", "run_workers", "worker_command"]
+__all__ = ["KEY_VARIABLE", "listen_socket", "run_workers", "worker_command", "worker_key"]
 
 _READY = "worker ready"
 _STOP_TIMEOUT = 15.0
+_START_TIMEOUT = 30.0  # for a worker to import, bind and say it is ready
+
+#: How the parent hands ``--api-key`` to its workers: the environment, which
+#: (unlike a command line) other users of the machine cannot read.
+KEY_VARIABLE = "REALTIME_SYNC_SIMULATOR_WORKER_KEY"
 
 
 def listen_socket(host: str, port: int) -> socket.socket:
@@ -45,10 +52,11 @@ def listen_socket(host: str, port: int) -> socket.socket:
 
 
 def worker_command(args: argparse.Namespace, port: int) -> List[str]:
-    """The command line of one worker serving ``port`` with the options in ``args``."""
+    """The command line of one worker serving ``port`` with the options in ``args``.
+
+    ``--api-key`` is not on it: the key goes by the environment (see :data:`KEY_VARIABLE`).
+    """
     command = [sys.executable, "-m", "realtime_sync.simulator", "--host", args.host, "--port", str(port), "--worker"]
-    if args.api_key:
-        command += ["--api-key", args.api_key]
     command += ["--protocol", args.protocol]
     if args.refuse_beta:
         command.append("--refuse-beta")
@@ -59,6 +67,52 @@ def worker_command(args: argparse.Namespace, port: int) -> List[str]:
     if args.verbose:
         command.append("--verbose")
     return command
+
+
+def worker_key() -> Optional[str]:
+    """In a worker: the key its parent handed over (and removed from the environment), if any."""
+    return os.environ.pop(KEY_VARIABLE, None) or None
+
+
+def _worker_environment(args: argparse.Namespace) -> "dict[str, str]":
+    environment = dict(os.environ)
+    environment.pop(KEY_VARIABLE, None)
+    if args.api_key:
+        environment[KEY_VARIABLE] = args.api_key
+    return environment
+
+
+def _await_ready(workers: List["subprocess.Popen[str]"], timeout: float) -> bool:
+    """Wait up to ``timeout`` s for every worker's ready line; False if one fails or stays silent."""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        for worker in workers:
+            assert worker.stdout is not None
+            selector.register(worker.stdout, selectors.EVENT_READ, worker)
+        waiting = len(workers)
+        while waiting:
+            ready = selector.select(max(0.0, deadline - time.monotonic()))
+            if not ready:
+                return False  # a worker hung while starting
+            for key, _ in ready:
+                if key.fileobj.readline().strip() != _READY:  # type: ignore[union-attr]
+                    return False  # it ended (EOF) or said something else
+                selector.unregister(key.fileobj)
+                waiting -= 1
+    return True
+
+
+def _await_first_end(workers: List["subprocess.Popen[str]"]) -> None:
+    """Block until one worker ends (its stdout reaches its end); woken by the pipe, not polled."""
+    with selectors.DefaultSelector() as selector:
+        for worker in workers:
+            assert worker.stdout is not None
+            selector.register(worker.stdout, selectors.EVENT_READ, worker)
+        while True:
+            for key, _ in selector.select():
+                if not key.fileobj.readline():  # type: ignore[union-attr]
+                    key.data.wait(_STOP_TIMEOUT)  # its pipe closed: it has ended or is ending
+                    return
 
 
 def _reserve(host: str, port: int) -> socket.socket:
@@ -120,13 +174,17 @@ def run_workers(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     try:
         for _ in range(args.workers):
             workers.append(
-                subprocess.Popen(worker_command(args, port), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                subprocess.Popen(
+                    worker_command(args, port),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    env=_worker_environment(args),
+                )
             )
-        for worker in workers:
-            assert worker.stdout is not None
-            if worker.stdout.readline().strip() != _READY:
-                print(f"{parser.prog}: a worker could not start", file=sys.stderr)
-                return 1
+        if not _await_ready(workers, _START_TIMEOUT):
+            print(f"{parser.prog}: a worker could not start within {_START_TIMEOUT:g} s", file=sys.stderr)
+            return 1
         reserved.close()  # the workers hold the address now
         host = f"[{args.host}]" if ":" in args.host else args.host
         print(
@@ -134,8 +192,7 @@ def run_workers(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             f"({args.workers} worker processes: {' '.join(str(w.pid) for w in workers)}; no REST; Ctrl-C to stop)",
             flush=True,
         )
-        while all(worker.poll() is None for worker in workers):
-            time.sleep(0.2)
+        _await_first_end(workers)
         print(f"{parser.prog}: a worker ended; stopping the others", file=sys.stderr)
         status = 1
     except KeyboardInterrupt:
