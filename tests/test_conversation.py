@@ -18,6 +18,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 import pytest
+from support_ga import undeclared_fields
 
 from realtime_sync import audio
 from realtime_sync.conversation import Conversation
@@ -1681,26 +1682,13 @@ def _ga_models() -> Dict[str, Any]:
     return {typing.get_args(model.model_fields["type"].annotation)[0]: model for model in members}
 
 
-def _undeclared_fields(model: Any, path: str = "") -> List[str]:
-    pydantic = pytest.importorskip("pydantic")
-    found: List[str] = []
-    if isinstance(model, pydantic.BaseModel):
-        found.extend(f"{path}.{key}" for key in (model.model_extra or {}))
-        for name in type(model).model_fields:
-            found.extend(_undeclared_fields(getattr(model, name), f"{path}.{name}"))
-    elif isinstance(model, (list, tuple)):
-        for index, entry in enumerate(model):
-            found.extend(_undeclared_fields(entry, f"{path}[{index}]"))
-    return found
-
-
 def ga(event_type: str, **fields: Any) -> Dict[str, Any]:
     """A GA wire event, validated by the openai GA model for its type, in the beta model."""
     from realtime_sync.dialects import server_from_wire
 
     event = ev(event_type, **fields)
     model = _ga_models()[event_type].model_validate(event)
-    assert _undeclared_fields(model) == [], (event_type, _undeclared_fields(model))
+    assert undeclared_fields(model) == [], (event_type, undeclared_fields(model))
     return server_from_wire(event, "ga")
 
 
