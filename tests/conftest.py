@@ -11,6 +11,12 @@ Servers (each on 127.0.0.1, a free port, stopped on teardown):
 
         def test_slow_reply(make_simulator):
             sim = make_simulator(speed=5.0)
+``server``
+    a :class:`support_ws.FixtureServer`, the socket-layer server the test
+    drives frame by frame (handshakes, any frame, close codes, refusals).
+``make_api``
+    ``make_api(url, **options)`` returns a :class:`realtime_sync.api.RealtimeAPI`
+    that is disconnected on teardown.
 ``scripted``
     a :class:`support_client.ScriptedServer`: greets with ``session.created``,
     records every client frame, sends whatever the test scripts; the test
@@ -28,12 +34,13 @@ Optional dependencies are skipped per test, not per module: a fixture that
 needs the ``websockets`` package (the simulator, the scripted server) skips
 the tests that use it when the package is missing, and
 ``client_event_validator`` (the ``openai`` SDK's pydantic models) skips the
-tests that ask for it.
+tests that ask for it, as does ``models`` (its GA models, support_ga.GaModels).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, List
+import contextlib
+from typing import Any, Callable, Iterator
 
 import pytest
 from support_client import EventRecorder
@@ -45,24 +52,33 @@ def make_simulator() -> Iterator[Callable[..., Any]]:
     pytest.importorskip("websockets")
     from realtime_sync.simulator import RealtimeSimulator
 
-    started: List[RealtimeSimulator] = []
-
-    def factory(**options: Any) -> RealtimeSimulator:
-        options.setdefault("speed", None)
-        simulator = RealtimeSimulator(**options)
-        simulator.start()
-        started.append(simulator)
-        return simulator
-
-    yield factory
-    for simulator in started:
-        simulator.stop()
+    with contextlib.ExitStack() as started:  # each one stopped on teardown, the last first
+        yield lambda **options: started.enter_context(RealtimeSimulator(**{"speed": None, **options}))
 
 
 @pytest.fixture
 def simulator(make_simulator: Callable[..., Any]) -> Any:
     """A started RealtimeSimulator with unpaced (fast) streaming, stopped after the test."""
     return make_simulator()
+
+
+@pytest.fixture
+def server() -> Iterator[Any]:
+    """A started FixtureServer (support_ws), stopped after the test."""
+    pytest.importorskip("websockets")
+    from support_ws import FixtureServer
+
+    with FixtureServer() as fixture:
+        yield fixture
+
+
+@pytest.fixture
+def make_api() -> Iterator[Callable[..., Any]]:
+    """Factory fixture: ``make_api(url, **options)`` returns a RealtimeAPI, disconnected on teardown."""
+    from realtime_sync.api import RealtimeAPI
+
+    with contextlib.ExitStack() as created:
+        yield lambda url, **options: created.enter_context(RealtimeAPI(url, **options))
 
 
 @pytest.fixture
@@ -84,6 +100,16 @@ def record() -> Callable[..., EventRecorder]:
         return EventRecorder().record_on(emitter, *names)
 
     return start
+
+
+@pytest.fixture
+def models() -> Any:
+    """support_ga's strict GA checks (``models.server_event(e)``, ``models.client_event(e)``; skips without openai)."""
+    pytest.importorskip("pydantic")
+    pytest.importorskip("openai.types.realtime")
+    from support_ga import GaModels
+
+    return GaModels()
 
 
 @pytest.fixture

@@ -28,6 +28,9 @@ __all__ = [
     "session_object",
     "EventRecorder",
     "signal_when_waiting",
+    "RawConnection",
+    "collapse",
+    "join_threads",
 ]
 
 Event = Dict[str, Any]
@@ -398,23 +401,24 @@ class EventRecorder:
             return iter(list(self.events))
 
 
-def signal_when_waiting(monkeypatch: Any) -> threading.Event:
+def signal_when_waiting(monkeypatch: Any, waiter_class: Any = None) -> threading.Event:
     """An Event set once a blocking helper's waiter is registered and about to sleep.
 
-    Patches :class:`realtime_sync.events.Waiter` (the one waiting primitive)
-    for the test (``monkeypatch``), so a test can disconnect exactly while a
-    helper waits, without sleeping.
+    Patches ``waiter_class.wait`` (by default :class:`realtime_sync.events.Waiter`,
+    the one waiting primitive) for the test (``monkeypatch``), so a test can
+    disconnect exactly while a helper waits, without sleeping.
     """
-    from realtime_sync.events import Waiter
+    if waiter_class is None:
+        from realtime_sync.events import Waiter as waiter_class
 
     waiting = threading.Event()
-    original = Waiter.wait
+    original = waiter_class.wait
 
     def wait(self: Any, timeout: Any = None) -> bool:
         waiting.set()
         return bool(original(self, timeout))
 
-    monkeypatch.setattr(Waiter, "wait", wait)
+    monkeypatch.setattr(waiter_class, "wait", wait)
     return waiting
 
 
@@ -434,3 +438,76 @@ class SignalingWaiters(Dict[str, Any]):
         value = super().setdefault(key, default)
         self.registered.release()
         return value
+
+
+def join_threads(name: str, timeout: float = 10.0) -> None:
+    """Wait until every thread now alive named ``name`` has ended (instead of sleeping "long enough").
+
+    Raises:
+        AssertionError: one is still running after ``timeout`` seconds.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    for thread in [t for t in threading.enumerate() if t.name == name and t is not threading.current_thread()]:
+        thread.join(max(0.0, deadline - time.monotonic()))
+        assert not thread.is_alive(), f"thread {name!r} still runs after {timeout} s"
+
+
+def collapse(types: List[str]) -> List[str]:
+    """Event types with each run of one ``*.delta`` type folded into one entry."""
+    out: List[str] = []
+    for event_type in types:
+        if not out or out[-1] != event_type or not event_type.endswith(".delta"):
+            out.append(event_type)
+    return out
+
+
+class RawConnection:
+    """A raw websocket-client connection to a server under test that checks every event it receives.
+
+    ``check(event)`` validates each received event (the test's own models);
+    every event is kept in ``received``. Subclasses add the session's verbs.
+    """
+
+    def __init__(
+        self, url: str, check: Callable[[Event], Any], *, header: Optional[List[str]] = None, timeout: float = 10
+    ) -> None:
+        import websocket
+
+        self.check = check
+        self.ws = websocket.create_connection(url, header=header or [], timeout=timeout)
+        self.received: List[Event] = []
+
+    def send(self, event_type: str, **fields: Any) -> Any:
+        self.ws.send(json.dumps({"type": event_type, **fields}))
+
+    def send_user_text(self, text: str) -> None:
+        """``conversation.item.create`` of a user message holding ``text``."""
+        self.send(
+            "conversation.item.create",
+            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]},
+        )
+
+    def recv(self) -> Event:
+        event: Event = json.loads(self.ws.recv())
+        self.check(event)
+        self.received.append(event)
+        return event
+
+    def expect(self, event_type: str) -> Event:
+        event = self.recv()
+        assert event["type"] == event_type, event
+        return event
+
+    def until(self, event_type: str, limit: int = 5000) -> List[Event]:
+        """The events up to and including the first ``event_type`` (at most ``limit``)."""
+        events = []
+        for _ in range(limit):
+            events.append(self.recv())
+            if events[-1]["type"] == event_type:
+                return events
+        raise AssertionError(f"no {event_type} in {limit} events")
+
+    def close(self) -> None:
+        self.ws.close()

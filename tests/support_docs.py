@@ -12,8 +12,9 @@ import select
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Sequence
+from typing import Any, Dict, Iterator, Optional, Sequence
 
 __all__ = ["ROOT", "SAMPLES", "clean_env", "run_python", "xvfb_display", "NoDisplay"]
 
@@ -52,6 +53,18 @@ def run_python(
         env=env if env is not None else clean_env(),
         cwd=str(cwd or ROOT),
     )
+
+
+def end_process(process: "subprocess.Popen[Any]", *readers: threading.Thread) -> None:
+    """Kill ``process`` if it still runs, reap it, let ``readers`` of its output finish, close its pipes."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    for reader in readers:
+        reader.join(timeout=10)
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
 
 
 class NoDisplay(Exception):

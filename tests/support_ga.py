@@ -10,8 +10,8 @@ from OpenAI's published schema), never from ``realtime_sync.dialects``:
   ``session.created`` (server VAD on, voice ``marin``, model ``gpt-realtime``).
 * :func:`ga_user_audio_item` and friends build GA items by hand.
 
-Import inside a test (or after ``pytest.importorskip("openai")``): the
-``openai`` package is optional.
+The module imports ``openai`` and ``pydantic`` only when a check runs (they
+are optional): the item builders work without them.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ __all__ = [
     "ga_session",
     "ga_user_audio_item",
     "ga_user_text_item",
+    "user_item",
     "ga_event",
     "GaModels",
 ]
@@ -133,28 +134,26 @@ def ga_event(event_type: str, **fields: Any) -> Event:
     return event
 
 
-def ga_user_audio_item(item_id: str, transcript: Optional[str] = None) -> Event:
-    """The user item a GA server creates for committed audio."""
+def user_item(item_id: str, content: List[Event]) -> Event:
+    """A completed user message item as a server echoes it (the same shape in GA and beta)."""
     return {
         "id": item_id,
         "object": "realtime.item",
         "type": "message",
         "status": "completed",
         "role": "user",
-        "content": [{"type": "input_audio", "transcript": transcript}],
+        "content": content,
     }
+
+
+def ga_user_audio_item(item_id: str, transcript: Optional[str] = None) -> Event:
+    """The user item a GA server creates for committed audio."""
+    return user_item(item_id, [{"type": "input_audio", "transcript": transcript}])
 
 
 def ga_user_text_item(item_id: str, text: str) -> Event:
     """A user text item as a GA server echoes it."""
-    return {
-        "id": item_id,
-        "object": "realtime.item",
-        "type": "message",
-        "status": "completed",
-        "role": "user",
-        "content": [{"type": "input_text", "text": text}],
-    }
+    return user_item(item_id, [{"type": "input_text", "text": text}])
 
 
 class GaModels:

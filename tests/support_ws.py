@@ -267,26 +267,8 @@ def mute_server(
         except OSError:
             return
         with conn:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                request += chunk
-            key = ""
-            for line in request.decode("latin-1").split("\r\n"):
-                name, _, value = line.partition(":")
-                if name.strip().lower() == "sec-websocket-key":
-                    key = value.strip()
-            accept = base64.b64encode(
-                hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()
-            ).decode()
-            conn.sendall(
-                (
-                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                    f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-                ).encode()
-            )
+            if not _accept_handshake(conn):
+                return
             # one unmasked text frame, so the client knows its loop is reading
             hello = b'{"type":"session.created","event_id":"event_mute"}'
             conn.sendall(bytes([0x81, len(hello)]) + hello)

@@ -10,9 +10,10 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Dict, List
 
 import pytest
-from support_docs import ROOT, clean_env, run_python
+from support_docs import ROOT, clean_env, end_process, run_python
 
 pytest.importorskip("websockets", reason="the simulator needs the server extra (websockets)")
 
@@ -156,11 +157,7 @@ def test_simulate_serves_until_interrupted(stop_signal: int) -> None:
         assert process.wait(timeout=30) == (130 if stop_signal == signal.SIGINT else 0)  # Ctrl-C is 130, as documented
         assert "Traceback" not in process.stderr.read()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-        process.stderr.close()
+        end_process(process)
 
 
 def test_connection_errors_are_one_line_without_debug() -> None:
@@ -292,12 +289,7 @@ def test_voice_hears_a_spoken_turn_and_answers_through_the_speaker(simulator, tm
         assert process.wait(timeout=30) == 0, process.stderr.read()
         assert heard, "the reply's audio never reached the (fake) speaker"
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        reader.join(timeout=10)
-        for stream in (process.stdin, process.stdout, process.stderr):
-            stream.close()
+        end_process(process, reader)
         card.stop()
 
 
@@ -351,11 +343,7 @@ def test_ctrl_c_in_chat_exits_130_cleanly(simulator) -> None:
         assert process.wait(timeout=30) == 130
         assert "Traceback" not in process.stderr.read()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        for stream in (process.stdin, process.stdout, process.stderr):
-            stream.close()
+        end_process(process)
 
 
 def test_event_lines_summarise_each_kind_of_event() -> None:
@@ -503,30 +491,54 @@ def test_a_slow_reply_is_reported_on_its_own_line_and_the_chat_goes_on() -> None
     assert "Traceback" not in result.stdout
 
 
-@pytest.mark.parametrize(
-    "argv, option",
-    [
-        (["chat", "--timeout", "-1"], "--timeout"),
-        (["chat", "--timeout", "soon"], "--timeout"),
-        (["demo", "--speed", "-2"], "--speed"),
-        (["events", "--url", "ftp://example.com"], "--url"),
-        (["chat", "--header", "no colon here"], "--header"),
-        (["chat", "--proxy", "ftp://example.com:21"], "--proxy"),
-        (["chat", "--proxy", "http://example.com:99999"], "--proxy"),
-    ],
-)
-def test_bad_values_are_usage_errors_in_argparse_words(argv: "list[str]", option: str) -> None:
-    result = cli(*argv, "--url", "ws://127.0.0.1:1", timeout=30) if "--url" not in argv else cli(*argv, timeout=30)
-    assert result.returncode == 2, result.stdout + result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("realtime-sync %s: error: argument %s" % (argv[0], option)), result.stderr
-    assert "usage: realtime-sync %s" % argv[0] in result.stderr
-    assert "Traceback" not in result.stderr
+BAD_VALUES = [
+    (["chat", "--timeout", "-1"], "--timeout"),
+    (["chat", "--timeout", "soon"], "--timeout"),
+    (["demo", "--speed", "-2"], "--speed"),
+    (["events", "--url", "ftp://example.com"], "--url"),
+    (["chat", "--header", "no colon here"], "--header"),
+    (["chat", "--proxy", "ftp://example.com:21"], "--proxy"),
+    (["chat", "--proxy", "http://example.com:99999"], "--proxy"),
+    (["simulate", "--port", "99999"], "--port"),
+]
+
+# One child process runs the command line's main() on every bad command line
+# (as `python -m realtime_sync` does) and reports each exit code and stderr.
+_USAGE_DRIVER = """
+import contextlib, io, json, sys
+from realtime_sync.__main__ import main
+results = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code
+    results.append({"code": code, "stderr": err.getvalue()})
+print(json.dumps(results))
+"""
 
 
-def test_simulate_with_a_port_out_of_range_is_a_usage_error() -> None:
-    result = cli("simulate", "--port", "99999", timeout=30)
-    assert result.returncode == 2 and "OverflowError" not in result.stderr, result.stderr
+@pytest.fixture(scope="module")
+def usage_errors() -> Dict[str, Any]:
+    """What the command line says about each of BAD_VALUES (keyed by the joined argv), from one process."""
+    argvs = [argv if "--url" in argv or argv[0] == "simulate" else [*argv, "--url", "ws://127.0.0.1:1"]
+             for argv, _ in BAD_VALUES]
+    result = run_python(["-c", _USAGE_DRIVER, json.dumps(argvs)], timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {" ".join(argv): outcome for (argv, _), outcome in zip(BAD_VALUES, json.loads(result.stdout))}
+
+
+@pytest.mark.parametrize("argv, option", BAD_VALUES)
+def test_bad_values_are_usage_errors_in_argparse_words(usage_errors: Dict[str, Any], argv: List[str], option: str) -> None:
+    outcome = usage_errors[" ".join(argv)]
+    stderr = outcome["stderr"]
+    assert outcome["code"] == 2, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("realtime-sync %s: error: argument %s" % (argv[0], option)), stderr
+    assert "usage: realtime-sync %s" % argv[0] in stderr
+    assert "Traceback" not in stderr and "OverflowError" not in stderr
 
 
 def test_simulate_is_the_simulators_own_program() -> None:
@@ -679,11 +691,7 @@ def test_events_on_a_terminal_is_coloured_and_folds_deltas_in_place(simulator) -
         assert process.wait(timeout=60) == 0, process.stderr.read() if process.stderr else ""
     finally:
         os.close(controller)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+        end_process(process)
     screen = b"".join(chunks).decode("utf-8", "replace")
     assert "\x1b[36m-> client" in screen and "\x1b[32m<- server" in screen  # coloured without --color
     assert re.search(r"\r\x1b\[K  \.\.\. response\.(output_)?text\.delta x\d", screen)  # a count rewritten in place

@@ -476,13 +476,8 @@ def test_create_response_from_a_callback_does_not_block(scripted: ScriptedServer
     scripted.wait_for("response.create")
 
 
-def test_active_response_error_is_retried_after_done(scripted: ScriptedServer, client: RealtimeClient) -> None:
-    errors = _record(client, "error")
-    mark = scripted.mark()
-    client.create_response()
-    (create,) = scripted.wait_frames(mark, 1)
-    # The server had started a response of its own (server VAD) and refuses ours.
-    scripted.response_created("resp_vad")
+def _refuse_as_busy(scripted: ScriptedServer, create: Dict[str, Any]) -> None:
+    """The server's refusal of ``create`` (a response.create) while a response of its own runs."""
     scripted.send(
         {
             "type": "error",
@@ -494,6 +489,16 @@ def test_active_response_error_is_retried_after_done(scripted: ScriptedServer, c
             },
         }
     )
+
+
+def test_active_response_error_is_retried_after_done(scripted: ScriptedServer, client: RealtimeClient) -> None:
+    errors = _record(client, "error")
+    mark = scripted.mark()
+    client.create_response()
+    (create,) = scripted.wait_frames(mark, 1)
+    # The server had started a response of its own (server VAD) and refuses ours.
+    scripted.response_created("resp_vad")
+    _refuse_as_busy(scripted, create)
     (payload,) = errors.wait("error")
     assert payload["client_event"]["event_id"] == create["event_id"]
     scripted.response_done("resp_vad")
@@ -509,17 +514,7 @@ def test_an_active_response_the_client_never_saw_holds_the_retry_until_done(
     client.reset_responses()  # the client forgets; the server still runs a response
     client.create_response()
     (create,) = scripted.wait_frames(mark, 1)
-    scripted.send(
-        {
-            "type": "error",
-            "error": {
-                "type": "invalid_request_error",
-                "code": "conversation_already_has_active_response",
-                "message": "Conversation already has an active response",
-                "event_id": create["event_id"],
-            },
-        }
-    )
+    _refuse_as_busy(scripted, create)
     errors.wait("error")
     _sync(scripted, client)
     client.realtime.send("input_audio_buffer.clear")  # frames arrive in order: all before it are in

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 import support_client
 from support_client import EventRecorder
+from support_ga import user_item
 
 import realtime_sync
 from realtime_sync import Conversation, EventHandler, RealtimeAPI, RealtimeClient, RealtimeError
@@ -443,14 +444,7 @@ def assistant(item_id: str = "item_a", content: Optional[List[Event]] = None) ->
 
 
 def user(item_id: str = "item_u", content: Optional[List[Event]] = None) -> Event:
-    return {
-        "id": item_id,
-        "object": "realtime.item",
-        "type": "message",
-        "status": "completed",
-        "role": "user",
-        "content": content if content is not None else [{"type": "input_text", "text": "hello"}],
-    }
+    return user_item(item_id, content if content is not None else [{"type": "input_text", "text": "hello"}])
 
 
 def b64(samples: np.ndarray) -> str:
@@ -1465,7 +1459,7 @@ def test_reset_then_connect_again(scripted: Any) -> None:
     try:
         assert client.connect(timeout=WAIT) is True
         assert client.wait_for_session_created(timeout=WAIT)
-        scripted.send(item_created(user("item_r")))
+        scripted.send(item_created(user("item_r")), scripted.wait_for_connection(2))  # the second connection
         assert appended.wait(WAIT)
         assert client.conversation.get_item("item_r") is not None
     finally:

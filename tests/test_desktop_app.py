@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from pathlib import Path
+from typing import Any, Dict, Iterator, Tuple
 
 import pytest
 from support_docs import SAMPLES, NoDisplay, clean_env, run_python, xvfb_display
@@ -79,11 +80,18 @@ with RealtimeSimulator() as simulator, RealtimeClient(url=simulator.url) as clie
 """
 
 
-def test_type_send_and_see_the_reply_in_the_window(display: str) -> None:
-    env = clean_env(DISPLAY=display)
-    result = run_python(["-c", DRIVER, str(SAMPLES)], timeout=90, env=env, cwd=SAMPLES)
+def _run_driver(driver: str, display: str, *args: str, cwd: Path = SAMPLES) -> Tuple[Dict[str, Any], str]:
+    """Run a driver script (argv: the samples folder, then ``args``) on ``display``.
+
+    Returns the JSON state it prints last, and all it wrote (stdout and stderr).
+    """
+    result = run_python(["-c", driver, str(SAMPLES), *args], timeout=90, env=clean_env(DISPLAY=display), cwd=cwd)
     assert result.returncode == 0, result.stdout + result.stderr
-    state = json.loads(result.stdout.strip().splitlines()[-1])
+    return dict(json.loads(result.stdout.strip().splitlines()[-1])), result.stdout + result.stderr
+
+
+def test_type_send_and_see_the_reply_in_the_window(display: str) -> None:
+    state, _ = _run_driver(DRIVER, display)
     assert state["typed"] == "Hello from Tk"  # the key presses reached the entry
     assert state["after_send"] == ""  # Send cleared it
     lines = state["text"].splitlines()
@@ -137,15 +145,12 @@ with RealtimeSimulator(require_api_key=key) as sim:
 
 
 def test_the_app_connects_with_a_secret_from_a_token_endpoint(display: str) -> None:
-    env = clean_env(DISPLAY=display)
-    result = run_python(["-c", TOKEN_DRIVER, str(SAMPLES)], timeout=90, env=env, cwd=SAMPLES)
-    assert result.returncode == 0, result.stdout + result.stderr
-    state = json.loads(result.stdout.strip().splitlines()[-1])
+    state, output = _run_driver(TOKEN_DRIVER, display)
     assert state["key"] == "ek_"  # the app held a client secret, never the account's key
     assert state["keyless"] == "refused"  # the simulator demands a key: the secret is what let the app in
     lines = state["text"].splitlines()
     assert lines[0] == "you: Hello with a secret" and lines[1].startswith("assistant: ")
-    assert "sk-account-key" not in result.stdout + result.stderr
+    assert "sk-account-key" not in output
 
 
 PUSH_TO_TALK_DRIVER = r"""
@@ -216,12 +221,7 @@ def test_push_to_talk_button_sends_speech_and_shows_the_reply(display: str, tmp_
             pytest.fail("pyaudio is required (REALTIME_SYNC_REQUIRE_AUDIO=1) but cannot be imported")
         pytest.skip("pyaudio is not installed (the audio extra; needs PortAudio)")
     tests_dir = str(SAMPLES.parent / "tests")
-    env = clean_env(DISPLAY=display)
-    result = run_python(
-        ["-c", PUSH_TO_TALK_DRIVER, str(SAMPLES), tests_dir, str(tmp_path)], timeout=90, env=env, cwd=tmp_path
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    state = json.loads(result.stdout.strip().splitlines()[-1])
+    state, _ = _run_driver(PUSH_TO_TALK_DRIVER, display, tests_dir, str(tmp_path), cwd=tmp_path)
     assert state["status_while_talking"] == "recording: release to send"
     lines = state["text"].splitlines()
     assert any(line.startswith("you (voice): (inaudible: ") for line in lines), lines  # the simulator's transcript

@@ -20,6 +20,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 import pytest
+from support_ga import undeclared_fields
 
 from realtime_sync import audio as rs_audio
 from realtime_sync import dialects
@@ -58,29 +59,16 @@ BETA_CLIENT = _models_by_type(beta_types.RealtimeClientEvent)
 BETA_SERVER = _models_by_type(beta_types.RealtimeServerEvent)
 
 
-def _undeclared(model: Any, path: str = "") -> List[str]:
-    """Fields the parsed model holds but does not declare (openai models allow extras)."""
-    found: List[str] = []
-    if isinstance(model, pydantic.BaseModel):
-        found.extend(f"{path}.{key}" for key in (model.__pydantic_extra__ or {}))
-        for name in type(model).model_fields:
-            found.extend(_undeclared(getattr(model, name), f"{path}.{name}"))
-    elif isinstance(model, (list, tuple)):
-        for index, entry in enumerate(model):
-            found.extend(_undeclared(entry, f"{path}[{index}]"))
-    return found
-
-
 # Fields the specs define but the openai models leave out: the session objects of
 # session.created/updated carry id/object/expires_at (RealtimeSessionCreateResponse),
 # while the models reuse the request type; GA added fields that beta never had.
 _ALLOWED_UNDECLARED = {
-    ".session.id", ".session.object", ".session.expires_at",
-    ".obfuscation",  # GA transcription deltas
-    ".name",  # GA response.function_call_arguments.done names the function
-    ".response.usage.input_token_details.image_tokens",
-    ".response.usage.input_token_details.cached_tokens_details",
-    ".item.content[0].format",  # GA conversation.item.retrieved audio parts
+    "session.id", "session.object", "session.expires_at",
+    "obfuscation",  # GA transcription deltas
+    "name",  # GA response.function_call_arguments.done names the function
+    "response.usage.input_token_details.image_tokens",
+    "response.usage.input_token_details.cached_tokens_details",
+    "item.content[0].format",  # GA conversation.item.retrieved audio parts
 }
 
 
@@ -89,7 +77,7 @@ def validate(table: Dict[str, Any], event: Event, allow: Iterable[str] = ()) -> 
     assert event["type"] in table, f"{event['type']} is not an event of this dialect"
     model = table[event["type"]].model_validate(event)
     allowed = _ALLOWED_UNDECLARED.union(allow)
-    extra = [field for field in _undeclared(model) if field not in allowed]
+    extra = [field for field in undeclared_fields(model) if field not in allowed]
     assert extra == [], (event["type"], extra)
     return model
 
@@ -316,7 +304,7 @@ ALL_CLIENT_EVENTS = CLIENT_EVENTS + _load(_BETA_CLIENT_EXAMPLES)
 def test_client_event_to_ga_validates_and_leaves_the_input_alone(event: Event) -> None:
     # The input is a good beta event (the beta spec's own response.create example
     # spells max_response_output_tokens the GA way, which passes through as it is).
-    validate(BETA_CLIENT, _without_temperature(event), allow={".response.max_output_tokens"})
+    validate(BETA_CLIENT, _without_temperature(event), allow={"response.max_output_tokens"})
     before = copy.deepcopy(event)
     wire = client_to_wire(event, "ga")
     assert event == before

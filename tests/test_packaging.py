@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tarfile
@@ -69,19 +70,19 @@ def test_the_sdist_ships_a_runnable_test_suite(sdist: Path) -> None:
         cwd=str(sdist), capture_output=True, text=True, timeout=60, env=env,
     )
     assert Path(probe.stdout.strip()).resolve().is_relative_to(sdist.resolve()), probe.stdout
-    collected = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only"],
-        cwd=str(sdist), capture_output=True, text=True, timeout=120, env=env,
-    )
-    assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-3000:]
-    assert "error" not in collected.stdout.splitlines()[-1], collected.stdout[-3000:]
+    # One run collects the whole shipped suite (an import error anywhere fails it) and runs a few of its tests.
+    chosen = [
+        "test_events.py",
+        "test_the_files_and_commands_the_readme_names_exist",
+        "test_hello_prints_the_reply_from_the_embedded_simulator",
+    ]
     ran = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "tests/test_events.py", "tests/test_readme.py::test_the_files_and_commands_the_readme_names_exist",
-         "tests/test_samples.py::test_hello_prints_the_reply_from_the_embedded_simulator"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", " or ".join(chosen)],
         cwd=str(sdist), capture_output=True, text=True, timeout=300, env=env,
     )
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    summary = ran.stdout.splitlines()[-1]
+    assert re.search(r"^\d\d+ passed, \d{3,} deselected in ", summary), ran.stdout[-3000:]
 
 
 # -- make test and the audio extra ----------------------------------------------------

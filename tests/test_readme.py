@@ -25,7 +25,7 @@ from typing import List, NamedTuple
 
 import numpy as np
 import pytest
-from support_docs import ROOT, NoDisplay, clean_env, run_python, xvfb_display
+from support_docs import ROOT, NoDisplay, clean_env, end_process, run_python, xvfb_display
 
 README = ROOT / "README.md"
 _BLOCK = re.compile(r"^```python[ \t]*\n(?P<code>.*?)^```", re.S | re.M)
@@ -150,12 +150,7 @@ def _run_on_the_fake_sound_card(block: Block, script: Path, tmp_path: Path) -> N
         process.stdin.flush()
         returncode = process.wait(timeout=30)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        reader.join(timeout=10)
-        for stream in (process.stdin, process.stdout):
-            stream.close()
+        end_process(process, reader)
         sound.stop()
     assert returncode == 0, "README.md line %d failed:\n%s\n%s" % (block.line, "".join(seen), stderr_path.read_text())
     assert "simulator" in answer, answer  # the simulator's reply to speech it cannot understand

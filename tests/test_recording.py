@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
+from support_client import EventRecorder
 from support_docs import ROOT, clean_env, run_python
 
 from realtime_sync import RealtimeClient
@@ -73,26 +74,20 @@ def replay_session(path: Path, *questions: str, strict: bool = True) -> List[Any
     return shape
 
 
-class Errors:
-    """The server's ``error`` events on a client, listened to from before it connects (they may come at once)."""
+def server_errors(client: RealtimeClient) -> EventRecorder:
+    """The server's ``error`` events on a client (``"server.error"``), recorded from before it connects."""
+    return EventRecorder().record_on(client.realtime, "server.error")
 
-    def __init__(self, client: RealtimeClient) -> None:
-        self.events: List[Dict[str, Any]] = []
-        self.changed = threading.Condition()
-        client.realtime.on("server.error", self._add)
 
-    def _add(self, event: Dict[str, Any]) -> None:
-        with self.changed:
-            self.events.append(event)
-            self.changed.notify_all()
-
-    def first(self, timeout: float = 10.0) -> Dict[str, Any]:
-        return self.nth(1, timeout)
-
-    def nth(self, count: int, timeout: float = 10.0) -> Dict[str, Any]:
-        with self.changed:
-            assert self.changed.wait_for(lambda: len(self.events) >= count, timeout), "only %d error events" % len(self.events)
-            return self.events[count - 1]
+def first_replay_error(recording: Path, protocol: str) -> Dict[str, Any]:
+    """Connect a client speaking ``protocol`` (no tools) to a replay of ``recording``: the first error it gets."""
+    with RealtimeSimulator(replay=str(recording)) as simulator:
+        client = RealtimeClient(url=simulator.url, protocol=protocol)
+        errors = server_errors(client)
+        client.connect(timeout=10)
+        error = errors.wait("server.error")[0]
+        client.disconnect()
+    return dict(error)
 
 
 def lines(path: Path) -> List[Dict[str, Any]]:
@@ -148,13 +143,13 @@ def test_the_key_and_the_headers_are_never_written(tmp_path: Path) -> None:
         client = RealtimeClient(
             url=simulator.url + "/v1/realtime?api-key=" + SECRET, api_key=SECRET, protocol="ga", record=str(path)
         )
-        errors = Errors(client)
+        errors = server_errors(client)
         client.connect(timeout=10)
         assert client.wait_for_session_created(timeout=10)  # the simulator's session is registered
         # a server that echoes the key back in an error: masked before anything sees it, the recording too
         echo = {"type": "error", "error": {"type": "invalid_request_error", "message": "bad key " + SECRET}}
         assert simulator.broadcast(echo) == 1
-        assert "bad key" in errors.first()["error"]["message"]
+        assert "bad key" in errors.wait("server.error")[0]["error"]["message"]
         client.disconnect()
         converse(client, "Hello!")
     text = path.read_text(encoding="utf-8")
@@ -229,9 +224,9 @@ def test_the_record_context_and_several_connections(tmp_path: Path) -> None:
         client = RealtimeClient(url=simulator.url, protocol="ga")
         assert converse(client, "Hello!") == one
         assert converse(client, "What is 2 + 2?") == two
-        errors = Errors(client)
+        errors = server_errors(client)
         client.connect(timeout=10)  # a third connection: the recording has none
-        error = errors.first()
+        error = errors.wait("server.error")[0]
         assert error is not None and "holds 2 connection(s); this is connection 3" in error["error"]["message"]
         client.disconnect()
     assert len(simulator.replay_divergences) == 1
@@ -269,12 +264,12 @@ def test_a_client_sending_another_event_type_is_named(hello_recording: Path) -> 
     with RealtimeSimulator(replay=str(hello_recording)) as simulator:
         client = RealtimeClient(url=simulator.url, protocol="ga")
         client.add_tool(WEATHER, weather)
-        errors = Errors(client)
+        errors = server_errors(client)
         client.connect(timeout=10)
         client.clear_input_audio()
-        error = errors.first()
+        error = errors.wait("server.error")[0]
         first = client.realtime.send("input_audio_buffer.clear")
-        later = errors.nth(2)  # the replay stopped at the first: every later event gets an error too
+        later = errors.wait("server.error", 2)[1]  # the replay stopped at the first: every later event gets an error too
         client.disconnect()
     assert error is not None
     assert error["error"]["message"].endswith("expected conversation.item.create, got input_audio_buffer.clear")
@@ -300,22 +295,12 @@ def test_lenient_matching_ignores_other_key_fields_and_extra_events(hello_record
 
 
 def test_strict_matching_refuses_another_session_update(hello_recording: Path) -> None:
-    with RealtimeSimulator(replay=str(hello_recording)) as simulator:
-        client = RealtimeClient(url=simulator.url, protocol="ga")  # without the recorded tool
-        errors = Errors(client)
-        client.connect(timeout=10)
-        error = errors.first()
-        client.disconnect()
+    error = first_replay_error(hello_recording, "ga")  # the client has not the recorded tool
     assert error is not None and "expected session.update with session.tools = " in error["error"]["message"]
 
 
 def test_a_client_in_the_other_dialect_is_told_which(hello_recording: Path) -> None:
-    with RealtimeSimulator(replay=str(hello_recording)) as simulator:
-        client = RealtimeClient(url=simulator.url, protocol="beta")
-        errors = Errors(client)
-        client.connect(timeout=10)
-        error = errors.first()
-        client.disconnect()
+    error = first_replay_error(hello_recording, "beta")
     assert error is not None
     assert "speaks GA but the client asked for beta" in error["error"]["message"]
     assert "protocol='ga'" in error["error"]["message"]
@@ -424,12 +409,7 @@ def test_a_hand_written_ga_stream_validates_and_replays(tmp_path: Path) -> None:
 
 def test_the_divergence_error_is_a_ga_error_event(hello_recording: Path) -> None:
     server_model, _ = ga_models()
-    with RealtimeSimulator(replay=str(hello_recording)) as simulator:
-        client = RealtimeClient(url=simulator.url, protocol="ga")
-        errors = Errors(client)
-        client.connect(timeout=10)
-        error = errors.first()
-        client.disconnect()
+    error = first_replay_error(hello_recording, "ga")
     assert error is not None
     assert server_model.validate_python(error).type == "error"
 

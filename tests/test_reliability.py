@@ -104,6 +104,18 @@ class Held:
         assert self.release.wait(20)
 
 
+def _released_while_waiting(held: Held, waiting: threading.Event, call: Callable[[], Any]) -> Any:
+    """Run ``call`` on a thread; once it waits (``waiting``), release the held reconnection; its result."""
+    results: List[Any] = []
+    thread = threading.Thread(target=lambda: results.append(call()))
+    thread.start()
+    assert waiting.wait(10)
+    held.release.set()
+    thread.join(30)
+    assert not thread.is_alive() and results, "the call did not return after the reconnection"
+    return results[0]
+
+
 @pytest.mark.parametrize("protocol", ["beta", "ga"])
 def test_sends_while_reconnecting_fail_clearly_ask_waits_and_nothing_is_sent_twice(
     make_simulator: Simulator, received: Received, monkeypatch: pytest.MonkeyPatch, protocol: str
@@ -141,27 +153,15 @@ def test_sends_while_reconnecting_fail_clearly_ask_waits_and_nothing_is_sent_twi
         # ask() waits for the reconnection within its timeout, or says it ran out
         with pytest.raises(RealtimeTimeoutError, match="waited 0.2 s for the client to reconnect"):
             client.ask("too early", timeout=0.2)
-        waiting = threading.Event()
         from realtime_sync._session.reconnect import Reconnector
 
-        original_wait = Reconnector.wait
-
-        def wait(self: Any, timeout: Any) -> bool:
-            waiting.set()
-            return bool(original_wait(self, timeout))
-
-        monkeypatch.setattr(Reconnector, "wait", wait)
-        answers: List[Any] = []
-        asker = threading.Thread(target=lambda: answers.append(client.ask("after the drop", timeout=20)))
-        asker.start()
-        assert waiting.wait(10)
-        held.release.set()
-        asker.join(30)
-        assert not asker.is_alive() and answers and answers[0] is not None
+        waiting = signal_when_waiting(monkeypatch, Reconnector)
+        answer = _released_while_waiting(held, waiting, lambda: client.ask("after the drop", timeout=20))
+        assert answer is not None
         recorder.wait("reconnected")
         assert _texts(client) == [
             ("user", "hello"), ("assistant", first["formatted"]["text"]),
-            ("user", "after the drop"), ("assistant", answers[0]["formatted"]["text"]),
+            ("user", "after the drop"), ("assistant", answer["formatted"]["text"]),
         ]
         assert client.wait_for_reconnection(timeout=1) is True
     finally:
@@ -484,13 +484,8 @@ def test_wait_for_next_reconnected_works_through_the_whole_reconnection(
         simulator.drop_connections()
         assert held.entered.wait(10)
         waiting = signal_when_waiting(monkeypatch)
-        waiter: List[Any] = []
-        thread = threading.Thread(target=lambda: waiter.append(client.wait_for_next("reconnected", timeout=20)))
-        thread.start()
-        assert waiting.wait(10)
-        held.release.set()
-        thread.join(30)
-        assert waiter and waiter[0] is not None and waiter[0]["items"] == 1
+        reconnected = _released_while_waiting(held, waiting, lambda: client.wait_for_next("reconnected", timeout=20))
+        assert reconnected is not None and reconnected["items"] == 1
 
 
 @pytest.mark.parametrize("status", [401, 404])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from support_client import EventRecorder
+from support_client import EventRecorder, join_threads
 
 from realtime_sync import RealtimeClient
 from realtime_sync.client import ReconnectPolicy
@@ -27,7 +27,7 @@ def test_connect_during_reconnection_ends_the_reconnection_and_no_close_follows(
         simulator.drop_connections()
         recorder.wait("reconnecting")
         client.connect(timeout=5)
-        time.sleep(1.5)  # the worker's attempts would be over by now
+        join_threads("realtime-sync-reconnect")  # the worker is over: whatever it would dispatch, it has
         assert recorder.of("close") == []
         assert client.is_connected()
     finally:
@@ -94,7 +94,7 @@ def test_disconnect_during_a_reconnection_handshake_dispatches_one_close(
     simulator.drop_connections()
     assert handshaking.wait(5)
     client.disconnect()
-    time.sleep(0.3)
+    join_threads("realtime-sync-reconnect")  # the attempt under way is over too
     assert not client.is_connected()
     assert [p["error"] for p in recorder.of("close")] == [False]
 
@@ -112,8 +112,10 @@ def test_the_old_connections_close_does_not_end_a_connection_opened_after_discon
     client = RealtimeClient(url=simulator.url)
     recorder = EventRecorder().record_on(client, "close")
     left = threading.Event()
+    old_thread: list = []
 
     def leave(event: Any) -> None:
+        old_thread.append(threading.current_thread())  # the old connection's receive thread
         client.disconnect()
         left.set()
 
@@ -126,7 +128,8 @@ def test_the_old_connections_close_does_not_end_a_connection_opened_after_discon
         client.off("conversation.item.appended", leave)
         client.connect(timeout=5)
         assert client.wait_for_session_created(timeout=5)
-        time.sleep(1.5)  # the old thread has ended by now
+        old_thread[0].join(10)  # it has seen its close and ended
+        assert not old_thread[0].is_alive()
         assert client.is_connected()
         assert len(recorder.of("close")) == 1
         assert client.create_response() is True

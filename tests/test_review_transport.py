@@ -112,13 +112,27 @@ def test_a_key_over_plain_ws_to_loopback_through_a_remote_proxy_is_refused(
         RealtimeAPI(url, api_key="sk-test-secret", **options)
 
 
+def _unopened_connection() -> Any:
+    """A transport Connection to nowhere, with no-op listeners: the test gives it a socket or stubs."""
+    from realtime_sync._transport.connection import Connection, Listeners, Timing
+    from realtime_sync._transport.failures import Attempt
+    from realtime_sync._transport.secrets import Redactor, Secret
+
+    return Connection(
+        Secret("ws://127.0.0.1:9/"),
+        lambda: [],
+        Attempt("ws://127.0.0.1:9/", "127.0.0.1", 1.0),
+        Redactor([]),
+        Timing(1.0, 0, None, None, None),
+        Listeners(lambda e: None, lambda e: None, lambda p, e: None),
+        thread_name="t",
+    )
+
+
 def test_no_data_frame_follows_our_close_frame() -> None:
     # RFC 6455 5.5.1: after sending a close frame an endpoint sends no more data.
     # Once the receive thread answered the server's close (or refused a bad
     # frame with 1002/1009) send() still wrote until the thread got to _finish.
-    from realtime_sync._transport.connection import Connection, Listeners, Timing
-    from realtime_sync._transport.failures import Attempt
-    from realtime_sync._transport.secrets import Redactor, Secret
     from realtime_sync.errors import NotConnectedError
 
     class Sink:
@@ -128,15 +142,7 @@ def test_no_data_frame_follows_our_close_frame() -> None:
         def sendall(self, data: bytes) -> None:
             self.frames.append(data)
 
-    conn = Connection(
-        Secret("ws://127.0.0.1:9/"),
-        lambda: [],
-        Attempt("ws://127.0.0.1:9/", "127.0.0.1", 1.0),
-        Redactor([]),
-        Timing(1.0, 0, None, None, None),
-        Listeners(lambda e: None, lambda e: None, lambda p, e: None),
-        thread_name="t",
-    )
+    conn = _unopened_connection()
     sink = Sink()
     conn._sock = sink
     conn.open = True
@@ -153,21 +159,11 @@ def test_no_data_frame_follows_our_close_frame() -> None:
 def test_the_close_answer_never_carries_a_code_that_may_not_be_sent(code: Any, answer: int) -> None:
     # RFC 6455 7.4: 1004-1006, 1015 and codes outside 1000-4999 must not be
     # sent; the receive thread echoed any code the server sent.
-    from realtime_sync._transport.connection import Connection, Listeners, Timing
-    from realtime_sync._transport.failures import Attempt
     from realtime_sync._transport.frames import OP_CLOSE
     from realtime_sync._transport.receiver import Receiver
-    from realtime_sync._transport.secrets import Redactor, Secret
+    from realtime_sync._transport.secrets import Redactor
 
-    conn = Connection(
-        Secret("ws://127.0.0.1:9/"),
-        lambda: [],
-        Attempt("ws://127.0.0.1:9/", "127.0.0.1", 1.0),
-        Redactor([]),
-        Timing(1.0, 0, None, None, None),
-        Listeners(lambda e: None, lambda e: None, lambda p, e: None),
-        thread_name="t",
-    )
+    conn = _unopened_connection()
     answered: List[Any] = []
     conn.send_control = lambda opcode, payload, wait: answered.append((opcode, payload)) or True  # type: ignore
     payload = b"" if code is None else code.to_bytes(2, "big") + b"bye"

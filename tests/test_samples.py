@@ -11,7 +11,7 @@ import wave
 from pathlib import Path
 
 import pytest
-from support_docs import SAMPLES, NoDisplay, clean_env, run_python, xvfb_display
+from support_docs import SAMPLES, NoDisplay, clean_env, end_process, run_python, xvfb_display
 
 pytest.importorskip("websockets", reason="the simulator needs the server extra (websockets)")
 
@@ -159,11 +159,7 @@ def test_desktop_app_exits_quietly_on_ctrl_c(tmp_path: Path) -> None:
                 stderr = process.stderr.read()
                 assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
             finally:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
-                process.stdout.close()
-                process.stderr.close()
+                end_process(process)
     except NoDisplay as exc:
         pytest.skip(str(exc))
 

@@ -20,6 +20,8 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 import pytest
 import websocket
+from support_client import RawConnection, collapse
+from support_ga import undeclared_fields
 
 from realtime_sync import audio
 from realtime_sync.simulator import (
@@ -36,39 +38,24 @@ _ADAPTER = pydantic.TypeAdapter(realtime_types.RealtimeServerEvent)
 
 BETA = ["OpenAI-Beta: realtime=v1"]
 # In the spec's session object (and its examples) but not declared by the openai models.
-_SPEC_ONLY_FIELDS = {".session.object"}
-
-
-def _extra_fields(model: Any, path: str = "") -> List[str]:
-    """Fields the openai models do not declare (they accept extras silently)."""
-    found: List[str] = []
-    if isinstance(model, pydantic.BaseModel):
-        for key in (model.__pydantic_extra__ or {}):
-            found.append(f"{path}.{key}")
-        for name in type(model).model_fields:
-            found.extend(_extra_fields(getattr(model, name), f"{path}.{name}"))
-    elif isinstance(model, (list, tuple)):
-        for index, entry in enumerate(model):
-            found.extend(_extra_fields(entry, f"{path}[{index}]"))
-    return found
+_SPEC_ONLY_FIELDS = {"session.object"}
 
 
 def validate(event: Dict[str, Any]) -> None:
     """Assert that ``event`` is a valid beta server event with no undeclared fields."""
     model = _ADAPTER.validate_python(event)
-    extra = [f for f in _extra_fields(model) if f not in _SPEC_ONLY_FIELDS]
+    extra = [f for f in undeclared_fields(model) if f not in _SPEC_ONLY_FIELDS]
     assert extra == [], (event["type"], extra)
     assert event["event_id"].startswith("event_") and len(event["event_id"]) > 12
 
 
-class Conn:
+class Conn(RawConnection):
     """A raw websocket-client connection that validates what it receives."""
 
     def __init__(
         self, url: str, *, header: Optional[List[str]] = None, query: str = "?model=gpt-4o-realtime-preview-2024-12-17"
     ) -> None:
-        self.ws = websocket.create_connection(url + "/v1/realtime" + query, header=BETA if header is None else header, timeout=10)
-        self.received: List[Dict[str, Any]] = []
+        super().__init__(url + "/v1/realtime" + query, validate, header=BETA if header is None else header)
         self.session = self.expect("session.created")["session"]
         self.expect("conversation.created")
 
@@ -77,39 +64,13 @@ class Conn:
         self.ws.send(json.dumps({"type": event_type, "event_id": event_id, **fields}))
         return event_id
 
-    def recv(self) -> Dict[str, Any]:
-        event = json.loads(self.ws.recv())
-        validate(event)
-        self.received.append(event)
-        return event
-
-    def expect(self, event_type: str) -> Dict[str, Any]:
-        event = self.recv()
-        assert event["type"] == event_type, event
-        return event
-
-    def until(self, event_type: str, limit: int = 5000) -> List[Dict[str, Any]]:
-        events = []
-        for _ in range(limit):
-            event = self.recv()
-            events.append(event)
-            if event["type"] == event_type:
-                return events
-        raise AssertionError(f"no {event_type} in {limit} events")
-
     def update(self, **session: Any) -> Dict[str, Any]:
         self.send("session.update", session=session)
         return self.expect("session.updated")["session"]
 
     def user_text(self, text: str) -> Dict[str, Any]:
-        self.send(
-            "conversation.item.create",
-            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]},
-        )
+        self.send_user_text(text)
         return self.expect("conversation.item.created")["item"]
-
-    def close(self) -> None:
-        self.ws.close()
 
 
 @pytest.fixture
@@ -133,14 +94,6 @@ def append(conn: Conn, samples: np.ndarray, chunk_ms: int = 40, audio_format: st
     step = rate * chunk_ms // 1000
     for start in range(0, len(samples), step):
         conn.send("input_audio_buffer.append", audio=audio.encode_audio(samples[start : start + step], audio_format))
-
-
-def collapse(types: List[str]) -> List[str]:
-    out: List[str] = []
-    for event_type in types:
-        if not out or out[-1] != event_type or not event_type.endswith(".delta"):
-            out.append(event_type)
-    return out
 
 
 # -- session --------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import numpy as np
 import pytest
 import websocket
+from support_client import RawConnection, collapse
 from support_ga import GaModels as Models
 
 from realtime_sync import audio
@@ -23,20 +24,12 @@ from realtime_sync.simulator import RealtimeSimulator, Reply, default_responder
 BETA = ["OpenAI-Beta: realtime=v1"]
 
 
-@pytest.fixture
-def models() -> Models:
-    pytest.importorskip("pydantic")
-    pytest.importorskip("openai.types.realtime")
-    return Models()
-
-
-class Conn:
+class Conn(RawConnection):
     """A raw GA connection: validates every frame it sends and every event it receives."""
 
     def __init__(self, url: str, models: Models, *, header: Optional[List[str]] = None, query: str = "") -> None:
+        super().__init__(url + "/v1/realtime" + query, models.server_event, header=header)
         self.models = models
-        self.ws = websocket.create_connection(url + "/v1/realtime" + query, header=header or [], timeout=10)
-        self.received: List[Dict[str, Any]] = []
         self.count = 0
         self.session = self.expect("session.created")["session"]
         self.expect("conversation.created")
@@ -56,25 +49,6 @@ class Conn:
         self.ws.send(json.dumps(event))
         return str(event["event_id"])
 
-    def recv(self) -> Dict[str, Any]:
-        event = json.loads(self.ws.recv())
-        self.models.server_event(event)
-        self.received.append(event)
-        return event
-
-    def expect(self, event_type: str) -> Dict[str, Any]:
-        event = self.recv()
-        assert event["type"] == event_type, event
-        return event
-
-    def until(self, event_type: str, limit: int = 5000) -> List[Dict[str, Any]]:
-        events = []
-        for _ in range(limit):
-            events.append(self.recv())
-            if events[-1]["type"] == event_type:
-                return events
-        raise AssertionError(f"no {event_type} in {limit} events")
-
     def done(self) -> List[Dict[str, Any]]:
         """The events up to ``response.done``; the ``rate_limits.updated`` after it is checked and dropped."""
         events = self.until("response.done")
@@ -86,16 +60,10 @@ class Conn:
         return self.expect("session.updated")["session"]
 
     def user_text(self, text: str) -> Dict[str, Any]:
-        self.send(
-            "conversation.item.create",
-            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]},
-        )
+        self.send_user_text(text)
         item = self.expect("conversation.item.added")["item"]
         assert self.expect("conversation.item.done")["item"] == item
         return item
-
-    def close(self) -> None:
-        self.ws.close()
 
 
 @pytest.fixture
@@ -115,14 +83,6 @@ def close_code(ws: websocket.WebSocket) -> int:
         pass
     ws.shutdown()
     return int.from_bytes(data[:2], "big")
-
-
-def collapse(types: List[str]) -> List[str]:
-    out: List[str] = []
-    for event_type in types:
-        if not out or out[-1] != event_type or not event_type.endswith(".delta"):
-            out.append(event_type)
-    return out
 
 
 def append(conn: Conn, samples: np.ndarray, chunk_ms: int = 40) -> None:

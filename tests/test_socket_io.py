@@ -7,6 +7,7 @@ platforms poll first. Both ways must wait, time out and end the same.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 import threading
@@ -95,15 +96,25 @@ def test_configure_puts_a_plain_socket_in_blocking_mode_with_a_kernel_send_timeo
     assert time.monotonic() - started < 10.0
 
 
-def test_a_send_to_a_server_that_reads_nothing_is_a_timeout_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(config_module, "IO_TIMEOUT", 0.5)
+@contextlib.contextmanager
+def _server_that_never_reads() -> Iterator[Tuple[str, threading.Event]]:
+    """A server that greets with session.created, then reads nothing until its event is set; yields (URL, event)."""
     stop = threading.Event()
 
     def never_read(conn: socket.socket) -> None:
         conn.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
         stop.wait(20.0)
 
-    with raw_server(never_read) as url:
+    try:
+        with raw_server(never_read) as url:
+            yield url, stop
+    finally:
+        stop.set()
+
+
+def test_a_send_to_a_server_that_reads_nothing_is_a_timeout_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(config_module, "IO_TIMEOUT", 0.5)
+    with _server_that_never_reads() as (url, stop):
         api = RealtimeAPI(url, ping_interval=None)
         try:
             api.connect(timeout=5.0)
@@ -114,7 +125,7 @@ def test_a_send_to_a_server_that_reads_nothing_is_a_timeout_error(monkeypatch: p
                     api.send("conversation.item.create", data)
             assert time.monotonic() - started < 15.0
         finally:
-            stop.set()
+            stop.set()  # the server ends: the close is not left waiting for an answer
             api.disconnect()
 
 
@@ -127,23 +138,19 @@ def test_a_large_send_to_a_server_that_reads_nothing_times_out_after_the_io_time
     until the peer's buffers are full, that ``send`` returns the part after the
     timeout, and the next one waits the timeout again (2x or more in all).
     """
-    monkeypatch.setattr(config_module, "IO_TIMEOUT", 1.0)
-    stop = threading.Event()
-
-    def never_read(conn: socket.socket) -> None:
-        conn.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
-        stop.wait(20.0)
-
-    with raw_server(never_read) as url:
+    # 2 s: the bug waited 2x or more (4 s), and the 32 MiB frame's encoding and masking, which
+    # run inside the measured time, get 1.4 s on a loaded machine
+    monkeypatch.setattr(config_module, "IO_TIMEOUT", 2.0)
+    with _server_that_never_reads() as (url, stop):
         api = RealtimeAPI(url, ping_interval=None)
         try:
             api.connect(timeout=5.0)
             data = {"item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "x" * (32 << 20)}]}}
             started = time.monotonic()
-            with pytest.raises(RealtimeTimeoutError, match="accepted nothing for 1 s"):
+            with pytest.raises(RealtimeTimeoutError, match="accepted nothing for 2 s"):
                 api.send("conversation.item.create", data)
             waited = time.monotonic() - started
-            assert 0.5 <= waited < 1.7, waited  # 1 s, plus encoding and a loaded machine's delays; 2 s or more was the bug
+            assert 1.0 <= waited < 3.4, waited  # 2 s, plus encoding and a loaded machine's delays; 4 s or more was the bug
         finally:
             stop.set()
             api.disconnect()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import threading
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 import pytest
-import websocket
+from support_client import RawConnection
 from support_ga import GaModels as Models
 
 from realtime_sync import audio
@@ -49,19 +50,12 @@ def silence(seconds: float) -> np.ndarray:
 SPEECH = np.concatenate([silence(0.5), tone(1.0), silence(0.8), tone(0.6), silence(1.5)])
 
 
-@pytest.fixture
-def models() -> Models:
-    pytest.importorskip("pydantic")
-    pytest.importorskip("openai.types.realtime")
-    return Models()
-
-
-class Conn:
+class Conn(RawConnection):
     """A raw connection to a transcription session: validates everything in both directions."""
 
     def __init__(self, url: str, models: Models, query: str = "?intent=transcription") -> None:
+        super().__init__(url + "/v1/realtime" + query, models.server_event)
         self.models = models
-        self.ws = websocket.create_connection(url + "/v1/realtime" + query, timeout=10)
         self.session = self.expect("session.created")["session"]
         self.expect("conversation.created")
 
@@ -71,24 +65,6 @@ class Conn:
             self.models.client_event(event)
         self.ws.send(json.dumps(event))
 
-    def recv(self) -> Dict[str, Any]:
-        event: Dict[str, Any] = json.loads(self.ws.recv())
-        self.models.server_event(event)
-        return event
-
-    def expect(self, event_type: str) -> Dict[str, Any]:
-        event = self.recv()
-        assert event["type"] == event_type, event
-        return event
-
-    def until(self, event_type: str, limit: int = 200) -> List[Dict[str, Any]]:
-        events = []
-        for _ in range(limit):
-            events.append(self.recv())
-            if events[-1]["type"] == event_type:
-                return events
-        raise AssertionError(f"no {event_type}")
-
     def update(self, **session: Any) -> Dict[str, Any]:
         self.send("session.update", session={"type": "transcription", **session})
         return self.recv()
@@ -96,9 +72,6 @@ class Conn:
     def append(self, samples: np.ndarray) -> None:
         for start in range(0, len(samples), RATE // 10):
             self.send("input_audio_buffer.append", audio=audio.pcm16_to_base64(samples[start : start + RATE // 10]))
-
-    def close(self) -> None:
-        self.ws.close()
 
 
 # -- the simulator's transcription sessions -------------------------------------------
@@ -285,7 +258,7 @@ def test_utterances_stream_through_callbacks_and_the_iterator(make_simulator: An
         stt.on("utterance.failed", lambda e: seen.append("failed:" + e["error"]["code"]))
         stt.append_audio(audio.pcm16_to_float(SPEECH[: RATE * 2]))  # floats are accepted too
         stt.append_audio(SPEECH[RATE * 2 :])
-        first, second = list(stt.utterances(timeout=5))[:2]
+        first, second = itertools.islice(stt.utterances(timeout=5), 2)
         assert [e["type"] for e in sent] == ["input_audio_buffer.append"] * 2
     assert seen == ["started", "delta:hello ", "delta:there", "completed:hello there", "started", "failed:audio_unintelligible"]
     assert isinstance(first, Utterance) and first.item_id.startswith("item_")
@@ -339,9 +312,9 @@ def test_a_timeout_ends_the_iteration_and_wait_returns_none(make_simulator: Any)
 def test_a_connection_that_ends_fails_the_iterator(make_simulator: Any) -> None:
     sim = make_simulator(transcriber=["kept"])
     stt = RealtimeTranscriber(sim.url).connect(timeout=5)
-    stt.append_audio(SPEECH[: RATE * 2])
     done = threading.Event()
-    stt.on("utterance.completed", lambda e: done.set())
+    stt.on("utterance.completed", lambda e: done.set())  # before the audio: it may be transcribed at once
+    stt.append_audio(SPEECH[: RATE * 2])
     assert done.wait(5)
     closed = threading.Event()
     stt.on("close", lambda e: closed.set())
@@ -500,7 +473,8 @@ def test_listen_feeds_the_microphone_into_the_session(make_simulator: Any, fake_
         assert (microphone.device, microphone.options) == ("USB", {"chunk_ms": 40})
         with pytest.raises(ConfigurationError):
             stt.listen()
-        got = [u.text for u in stt.utterances(timeout=5)]
+        got = [u.text for u in itertools.islice(stt.utterances(timeout=5), 2)]
+        assert stt.wait_for_utterance(timeout=0.2) is None  # the microphone's speech made two, no more
     assert got == ["from the microphone", "again"]
     assert microphone.stopped.is_set() and not microphone.thread.is_alive()  # disconnect() closed it
     assert _client_threads() == []

@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from support_client import EventRecorder
 from support_ws import (
     FixtureServer,
     TunnelProxy,
@@ -44,46 +45,6 @@ from realtime_sync.errors import (
 )
 
 SECRET = "sk-test-Zq81SecretValueThatMustNeverLeak"
-
-
-class Collector:
-    """Records events of one name; wait() blocks until `count` arrived."""
-
-    def __init__(self) -> None:
-        self.events: List[Dict[str, Any]] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, event: Dict[str, Any]) -> None:
-        with self._cond:
-            self.events.append(event)
-            self._cond.notify_all()
-
-    def wait(self, count: int = 1, timeout: float = 5.0) -> List[Dict[str, Any]]:
-        with self._cond:
-            assert self._cond.wait_for(lambda: len(self.events) >= count, timeout), (
-                f"got {len(self.events)} of {count} events"
-            )
-            return list(self.events)
-
-
-@pytest.fixture
-def server() -> Iterator[FixtureServer]:
-    with FixtureServer() as fixture:
-        yield fixture
-
-
-@pytest.fixture
-def make_api() -> Iterator[Callable[..., RealtimeAPI]]:
-    created: List[RealtimeAPI] = []
-
-    def factory(url: str, **kwargs: Any) -> RealtimeAPI:
-        api = RealtimeAPI(url, **kwargs)
-        created.append(api)
-        return api
-
-    yield factory
-    for api in created:
-        api.disconnect()
 
 
 def needs_openssl() -> None:
@@ -129,10 +90,8 @@ def test_a_key_echoed_in_a_server_error_event_is_masked_everywhere(
 ) -> None:
     hooked: List[Dict[str, Any]] = []
     api = make_api(server.url, api_key=SECRET, debug=True, on_server_event=hooked.append)
-    errors = Collector()
-    api.on("server.error", errors)
-    others = Collector()
-    api.on("server.response.text.delta", others)
+    errors = EventRecorder().record_on(api, "server.error")
+    others = EventRecorder().record_on(api, "server.response.text.delta")
     with caplog.at_level(logging.DEBUG):
         api.connect(timeout=5.0)
         server.send_json({"type": "error", "event_id": "event_1", "error": {
@@ -140,10 +99,10 @@ def test_a_key_echoed_in_a_server_error_event_is_masked_everywhere(
             "message": f"Incorrect API key provided: {SECRET}.", "param": None, "event_id": None,
             "details": [f"Bearer {SECRET}"],
         }})
-        event = errors.wait(1)[0]
+        event = errors.wait("server.error", 1)[0]
         # other events are not touched (the hot path does not pay for masking)
         server.send_json({"type": "response.text.delta", "event_id": "event_2", "delta": "hello"})
-        assert others.wait(1)[0]["delta"] == "hello"
+        assert others.wait("server.response.text.delta", 1)[0]["delta"] == "hello"
     assert event["error"]["message"] == "Incorrect API key provided: [secure]."
     assert event["error"]["details"] == ["Bearer [secure]"]
     assert event["error"]["code"] == "invalid_api_key"
@@ -219,13 +178,12 @@ def test_text_that_cannot_be_utf8_is_a_configuration_error_and_nothing_is_writte
     server: FixtureServer, make_api: Callable[..., RealtimeAPI]
 ) -> None:
     api = make_api(server.url)
-    sent = Collector()
-    api.on("client.*", sent)
+    sent = EventRecorder().record_on(api, "client.*")
     api.connect(timeout=5.0)
     item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "bad \ud800 text"}]}
     with pytest.raises(ConfigurationError, match="UTF-8"):
         api.send("conversation.item.create", {"item": item})
-    assert sent.events == []
+    assert sent.of("client.*") == []
     api.send("response.create")
     assert [json.loads(m)["type"] for m in server.wait_for_messages(1)] == ["response.create"]
     assert api.is_connected()
@@ -264,12 +222,11 @@ def test_a_frame_trickling_in_does_not_keep_the_connection_alive(options: Dict[s
     stop = threading.Event()
     with raw_server(_trickle(0.05, stop)) as url:
         api = RealtimeAPI(url, **options)
-        closes = Collector()
-        api.on("close", closes)
+        closes = EventRecorder().record_on(api, "close")
         try:
             api.connect(timeout=5.0)
             started = time.monotonic()
-            payload = closes.wait(1, timeout=10.0)[0]
+            payload = closes.wait("close", 1, timeout=10.0)[0]
             assert time.monotonic() - started < 3.0
             assert payload["error"] is True and payload["code"] is None
             assert payload["reason"].startswith(reason)
@@ -284,23 +241,22 @@ def test_slow_callbacks_do_not_close_a_healthy_ponging_connection(
     """Two 1.5 s callbacks, a ping outstanding during the second, ping_timeout 0.3 s."""
     api = make_api(server.url, ping_interval=0.5, ping_timeout=0.3)
     started = threading.Event()
-    done = Collector()
+    done = EventRecorder()
 
     def slow(event: Dict[str, Any]) -> None:
         started.set()
         threading.Event().wait(1.5)  # the user's slow work on the receive thread
-        done(event)
+        done.callback("done")(event)
 
     api.on("server.slow", slow)
-    closes = Collector()
-    api.on("close", closes)
+    closes = EventRecorder().record_on(api, "close")
     api.connect(timeout=5.0)
     server.send_json({"type": "slow", "event_id": "event_1"})
     assert started.wait(5.0)
     server.send_json({"type": "slow", "event_id": "event_2"})  # read (and a ping sent) after the first callback
     server.send_json({"type": "slow", "event_id": "event_3"})
-    assert [e["event_id"] for e in done.wait(3, timeout=10.0)] == ["event_1", "event_2", "event_3"]
-    assert closes.events == [] and api.is_connected()
+    assert [e["event_id"] for e in done.wait("done", 3, timeout=10.0)] == ["event_1", "event_2", "event_3"]
+    assert closes.of("close") == [] and api.is_connected()
 
 
 def test_a_frame_header_over_max_frame_size_is_refused_before_its_payload() -> None:
@@ -322,20 +278,19 @@ def test_a_frame_header_over_max_frame_size_is_refused_before_its_payload() -> N
 
     with raw_server(script) as url:
         api = RealtimeAPI(url, max_frame_size=1024 * 1024)
-        errors, closes = Collector(), Collector()
-        api.on("error", errors)
-        api.on("close", closes)
+        errors = EventRecorder().record_on(api, "error")
+        closes = EventRecorder().record_on(api, "close")
         tracemalloc.start()
         try:
             api.connect(timeout=5.0)
-            payload = closes.wait(1, timeout=10.0)[0]
+            payload = closes.wait("close", 1, timeout=10.0)[0]
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
             api.disconnect()
     assert payload == {"error": True, "code": 1009, "reason": "message too big"}
-    assert len(errors.events) == 1
-    reported = errors.events[0]
+    assert len(errors.of("error")) == 1
+    reported = errors.of("error")[0]
     assert isinstance(reported["error"], ProtocolError) and "max_frame_size" in str(reported["error"])
     assert "8589934592" in str(reported["error"])
     assert peak < 8 * 1024 * 1024  # nothing of the 8 GiB (or the 32 MiB sent) was kept
@@ -366,13 +321,11 @@ def _fin(conn: socket.socket) -> None:
 def test_an_end_without_close_code_carries_its_reason(script: Callable[[socket.socket], None], reason: str) -> None:
     with raw_server(script) as url:
         api = RealtimeAPI(url)
-        created = Collector()
-        api.on("server.session.created", created)
-        closes = Collector()
-        api.on("close", closes)
+        created = EventRecorder().record_on(api, "server.session.created")
+        closes = EventRecorder().record_on(api, "close")
         try:
             api.connect(timeout=5.0)
-            created.wait(1)
+            created.wait("server.session.created", 1)
             failures: List[BaseException] = []
 
             def waiter() -> None:
@@ -385,7 +338,7 @@ def test_an_end_without_close_code_carries_its_reason(script: Callable[[socket.s
             thread.start()
             threading.Event().wait(0.1)  # let the waiter register (it raises either way)
             api.send("response.create")  # tells the script to end the connection
-            payload = closes.wait(1, timeout=5.0)[0]
+            payload = closes.wait("close", 1, timeout=5.0)[0]
             thread.join(5.0)
         finally:
             api.disconnect()
@@ -397,10 +350,9 @@ def test_an_end_without_close_code_carries_its_reason(script: Callable[[socket.s
 def test_a_missing_pong_names_the_ping_timeout_in_the_error() -> None:
     with mute_server() as url:
         api = RealtimeAPI(url, ping_interval=0.2, ping_timeout=0.1)
-        closes = Collector()
-        api.on("close", closes)
+        closes = EventRecorder().record_on(api, "close")
         api.connect(timeout=5.0)
-        payload = closes.wait(1, timeout=5.0)[0]
+        payload = closes.wait("close", 1, timeout=5.0)[0]
         api.disconnect()
     assert payload == {"error": True, "code": None, "reason": "ping/pong timed out: no pong within 0.1 s"}
 
@@ -419,12 +371,11 @@ def test_server_pings_are_answered_with_their_payload_and_masked_server_frames_a
 
     with raw_server(script) as url:
         api = RealtimeAPI(url)
-        events = Collector()
-        api.on("server.*", events)
+        events = EventRecorder().record_on(api, "server.*")
         try:
             api.connect(timeout=5.0)
             assert answered.wait(5.0)
-            assert events.wait(1)[0] == {"type": "masked.event", "event_id": "e1"}
+            assert events.wait("server.*", 1)[0] == {"type": "masked.event", "event_id": "e1"}
         finally:
             api.disconnect()
     assert pongs == [(0xA, b"are you there")]
