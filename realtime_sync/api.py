@@ -100,7 +100,7 @@ from ._transport.encoding import encode_event
 from ._transport.loop import ReceiveLoop, on_loop_thread
 from ._transport.secrets import Secret, summarize_event
 from .errors import ConfigurationError, ConnectionClosedError, NotConnectedError, RealtimeConnectionError
-from .events import EventHandler
+from .events import EventHandler, check_timeout
 
 if TYPE_CHECKING:
     import ssl
@@ -333,6 +333,7 @@ class RealtimeAPI(EventHandler):
         """
         if timeout is not None and (not is_number(timeout) or timeout <= 0):
             raise ConfigurationError("timeout must be None or a positive number of seconds")
+        check_timeout(timeout)  # and no longer than threading can wait
         if model is not None and (not isinstance(model, str) or not model):
             raise ConfigurationError("model must be a non-empty str or None")
         endpoint = self._config.endpoint

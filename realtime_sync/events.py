@@ -42,8 +42,15 @@ def check_timeout(timeout: Optional[float]) -> Optional[float]:
     """
     if timeout is None:
         return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout):
-        raise ConfigurationError(f"timeout must be None or a finite number of seconds, got {timeout!r}")
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout > threading.TIMEOUT_MAX
+    ):
+        raise ConfigurationError(
+            f"timeout must be None or a finite number of seconds (at most {threading.TIMEOUT_MAX:.0f}), got {timeout!r}"
+        )
     return timeout
 
 logger = logging.getLogger(__name__)

@@ -304,7 +304,7 @@ def test_ask_raises_a_timeout_error_saying_what_it_waited_for(make_simulator: Si
         assert client.wait_for_next_completed_item(timeout=0.01) is None
 
 
-@pytest.mark.parametrize("timeout", [float("inf"), float("nan"), "5"])
+@pytest.mark.parametrize("timeout", [float("inf"), float("nan"), "5", 1e10])
 def test_a_timeout_that_is_no_number_of_seconds_is_refused_before_anything_is_sent(
     client: RealtimeClient, timeout: Any
 ) -> None:
