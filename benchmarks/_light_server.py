@@ -15,8 +15,8 @@ part of the GA wire the benchmark uses:
   ``RealtimeSimulator`` sends);
 * ``session.update``: answered with ``session.updated`` (the session with
   the update merged in);
-* ``input_audio_buffer.append``: counted and dropped (recognised from the
-  first bytes of the frame, never parsed);
+* ``input_audio_buffer.append``: counted and dropped as the frame is parsed
+  (recognised from its first bytes: never decoded, never a message);
 * ``response.create``: the reply the simulator's paced reply produces:
   ``response.created``, ``response.output_item.added``,
   ``conversation.item.added``, ``response.content_part.added``, then a
@@ -31,7 +31,8 @@ Every event shape is checked at startup against its model in
 ``openai.types.realtime`` (the GA wire shapes; the ``openai`` package is
 needed), and the first ``session.updated`` again when it is built. The
 audio payload is one base64 chunk encoded once and reused; an audio delta is
-a few string joins. Timers of every session share the one loop.
+a string join, and a reply is a chain of loop timers (``call_at``, no task)
+that write their frames straight to the transport (see ``_Reply``).
 
 Run as a program: ``python benchmarks/_light_server.py --reply-seconds 60``
 prints ``PORT <port> ga <pid>`` on one line and serves until its standard
@@ -303,49 +304,107 @@ def _dumps(event: Dict[str, Any]) -> str:
     return json.dumps(event, separators=(",", ":"))
 
 
-async def _reply(ws: Any, ids: str, n_deltas: int) -> None:
-    """One paced spoken reply: prologue, a delta every 100 ms (a word every WORD_EVERY), epilogue."""
-    import websockets
+def _frame(text: str) -> bytes:
+    """``text`` as one unmasked, unfragmented websocket text frame (a server's frame)."""
+    data = text.encode()
+    size = len(data)
+    if size < 126:
+        return bytes((0x81, size)) + data
+    if size < 65536:
+        return struct.pack("!BBH", 0x81, 126, size) + data
+    return struct.pack("!BBQ", 0x81, 127, size) + data
 
-    loop = asyncio.get_running_loop()
-    deltas = _Deltas(ids)
-    words: List[str] = []
-    try:
-        for event in prologue(ids):
-            await ws.send(_dumps(event))
-        due = loop.time()
-        for index in range(n_deltas):
-            if index % WORD_EVERY == 0:
-                word = _WORDS[len(words) % 2]
-                words.append(word)
-                await ws.send(deltas.text(index, word))
-            await ws.send(deltas.audio(index))
-            due += CHUNK_MS / 1000.0
-            pause = due - loop.time()
-            if pause > 0:
-                await asyncio.sleep(pause)
-        for event in epilogue(ids, "".join(words)):
-            await ws.send(_dumps(event))
-        _Counters.replies += 1
-    except websockets.ConnectionClosed:
-        pass
+
+class _Reply:
+    """One paced spoken reply, driven by loop timers (no task): a delta every 100 ms, a word every WORD_EVERY.
+
+    Its frames are written straight to the connection's transport, one ``write`` (one ``send`` system call)
+    per event: the hot path skips ``websockets``' send machinery (a coroutine, a lock and a drain check per
+    message), which is valid as the server never fragments a message and only writes while the connection
+    is open; ``websockets`` still does the handshake, the reading, pings, pongs and the close.
+    """
+
+    def __init__(self, ws: Any, ids: str, n_deltas: int) -> None:
+        self.ws = ws
+        self.ids = ids
+        self.n_deltas = n_deltas
+        self.deltas = _Deltas(ids)
+        self.words: List[str] = []
+        self.index = 0
+        self.loop = asyncio.get_running_loop()
+        self.due = self.loop.time()
+        self.handle: Optional[asyncio.TimerHandle] = None
+        from websockets.protocol import State
+
+        self.open = State.OPEN
+
+    def _write(self, text: str) -> bool:
+        if self.ws.state is not self.open or self.ws.transport.is_closing():
+            return False
+        self.ws.transport.write(_frame(text))
+        return True
+
+    def start(self) -> None:
+        for event in prologue(self.ids):
+            self._write(_dumps(event))
+        self.tick()
+
+    def tick(self) -> None:
+        index = self.index
+        if index == self.n_deltas:
+            for event in epilogue(self.ids, "".join(self.words)):
+                self._write(_dumps(event))
+            _Counters.replies += 1
+            return
+        if index % WORD_EVERY == 0:
+            word = _WORDS[len(self.words) % 2]
+            self.words.append(word)
+            self._write(self.deltas.text(index, word))
+        if not self._write(self.deltas.audio(index)):
+            return
+        self.index = index + 1
+        self.due += CHUNK_MS / 1000.0
+        self.handle = self.loop.call_at(self.due, self.tick)
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+
+
+_APPEND = b'"input_audio_buffer.append"'
+
+
+def _connection_class() -> Any:
+    from websockets.asyncio.server import ServerConnection
+    from websockets.frames import Frame, Opcode
+
+    class Connection(ServerConnection):
+        """Counts and drops ``input_audio_buffer.append`` frames as they are parsed (no message, no wake-up)."""
+
+        def process_event(self, event: Any) -> None:
+            if (
+                isinstance(event, Frame)
+                and event.opcode is Opcode.TEXT
+                and event.fin
+                and _APPEND in bytes(event.data[:100])
+            ):
+                _Counters.appends += 1
+                return
+            super().process_event(event)
+
+    return Connection
 
 
 async def _connection(ws: Any, n_deltas: int, numbers: "itertools.count[int]") -> None:
     ids = f"light{next(numbers):06d}"
     _Counters.connections += 1
     session = _session(ids)
-    replies: List["asyncio.Task[None]"] = []
-    marker = b'"input_audio_buffer.append"'
+    replies: List[_Reply] = []
     try:
         for event in opening(ids):
             await ws.send(_dumps(event))
-        while True:
-            data = await ws.recv(decode=False)  # bytes: an append is never decoded nor parsed
-            if marker in data[:100]:
-                _Counters.appends += 1
-                continue
-            event = json.loads(data)
+        async for message in ws:  # appends never get here (see _connection_class)
+            event = json.loads(message)
             kind = event.get("type")
             if kind == "session.update":
                 session = _merge(session, event.get("session") or {})
@@ -355,17 +414,19 @@ async def _connection(ws: Any, n_deltas: int, numbers: "itertools.count[int]") -
                     _Counters.updated_checked = True
                 await ws.send(_dumps(updated))
             elif kind == "response.create":
-                replies.append(asyncio.ensure_future(_reply(ws, ids, n_deltas)))
+                reply = _Reply(ws, ids, n_deltas)
+                replies.append(reply)
+                reply.start()
             elif kind == "input_audio_buffer.append":
                 _Counters.appends += 1
     except Exception as exc:  # noqa: BLE001 - the end of a connection; anything but a close is reported
         import websockets
 
         if not isinstance(exc, websockets.ConnectionClosed):
-            print(f"light server: {ids}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                print(f"light server: {ids}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
     finally:
-        for task in replies:
-            task.cancel()
+        for reply in replies:
+            reply.cancel()
 
 
 def _raise_nofile() -> None:
@@ -381,7 +442,8 @@ async def _serve(reply_seconds: float, port: int) -> None:
     n_deltas = int(math.ceil(reply_seconds * 1000 / CHUNK_MS))
     numbers = itertools.count(1)
     # The socket is bound here: serve() on a host name would resolve it on a thread of the default executor.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY on an accepted socket only when its proto says TCP
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     sock.listen(1024)
@@ -397,7 +459,13 @@ async def _serve(reply_seconds: float, port: int) -> None:
         await _connection(ws, n_deltas, numbers)
 
     async with ws_serve(
-        handler, sock=sock, compression=None, max_size=None, ping_interval=None, close_timeout=2, max_queue=64
+        handler,
+        sock=sock,
+        compression=None,
+        max_size=None,
+        ping_interval=None,
+        close_timeout=2,
+        create_connection=_connection_class(),
     ):
         print(f"PORT {sock.getsockname()[1]} ga {os.getpid()}", flush=True)
         await closed
@@ -410,7 +478,15 @@ def serve(reply_seconds: float, port: int = 0) -> int:
     if os.environ.get(_NICE_VARIABLE):
         os.nice(int(os.environ[_NICE_VARIABLE]))
     check_templates()
-    asyncio.run(_serve(reply_seconds, port))
+    profile_path = os.environ.get("BENCH_SESSIONS_PROFILE")
+    if profile_path:  # the one thread's CPU, by function
+        import cProfile
+
+        profile = cProfile.Profile(time.thread_time)
+        profile.runcall(asyncio.run, _serve(reply_seconds, port))
+        profile.dump_stats(profile_path)
+    else:
+        asyncio.run(_serve(reply_seconds, port))
     print(
         f"light server: {_Counters.connections} connections, {_Counters.appends} appends, "
         f"{_Counters.replies} replies completed",
