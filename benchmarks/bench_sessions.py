@@ -56,7 +56,14 @@ machine its threads (a few per session) compete with the client for the same
 cores, and the scheduler shares a core per thread, not per process, so the
 client's one loop thread waits behind them. ``--server-nice N`` runs the
 simulator processes at a lower priority to take that out of the client's
-figures; the header line says when it was used.
+figures (which then starves the simulators instead); the header line says
+when it was used. ``--server light`` replaces the simulators with
+``_light_server.py``: one thread per process (asyncio and the
+``websockets`` server) that sends the same paced GA reply (the same events,
+100 ms audio deltas stamped the same way, a transcript word every 0.4 s) and
+drops the input, at a small fraction of a core for 300 sessions, so the
+figures are the client's (the ``simulator`` default also exercises the
+simulator; its own capacity is ``bench_simulator_load.py``'s).
 
 Targets: per-session memory, threads and CPU flat from the smallest to the
 largest N (within 1.3x); p99 callback latency under 50 ms at 300 sessions;
@@ -75,6 +82,7 @@ Usage::
     python benchmarks/bench_sessions.py --sessions 10 100 300 --seconds 20
     python benchmarks/bench_sessions.py --sessions 300 --find-max
     python benchmarks/bench_sessions.py --sessions 10 100 300 --servers 3 --shared-loop   # one ReceiveLoop thread
+    python benchmarks/bench_sessions.py --sessions 10 100 300 --server light --shared-loop   # a one-thread server
 """
 
 from __future__ import annotations
@@ -211,9 +219,14 @@ def _profile_threads() -> List[Any]:
 _NICE_VARIABLE = "BENCH_SESSIONS_SERVER_NICE"
 
 
-def start_server(reply_seconds: float) -> Tuple[str, str, str, subprocess.Popen]:  # type: ignore[type-arg]
+def start_server(reply_seconds: float, kind: str = "simulator") -> Tuple[str, str, str, subprocess.Popen]:  # type: ignore[type-arg]
+    """Start a server process (``kind``: ``simulator`` or ``light``); its URL, dialect, pid and process."""
+    if kind == "light":
+        command = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "_light_server.py"), "--reply-seconds"]
+    else:
+        command = [os.path.abspath(__file__), "--serve"]
     proc = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "--serve", str(reply_seconds)],
+        [sys.executable, *command, str(reply_seconds)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -222,7 +235,7 @@ def start_server(reply_seconds: float) -> Tuple[str, str, str, subprocess.Popen]
     words = proc.stdout.readline().split()
     if len(words) != 4 or words[0] != "PORT":
         proc.kill()
-        raise RuntimeError(f"the simulator did not start: {words!r}")
+        raise RuntimeError(f"the {kind} server did not start: {words!r}")
     return f"ws://127.0.0.1:{words[1]}", words[2], words[3], proc
 
 
@@ -297,13 +310,19 @@ def _audio_bytes(session: Session) -> int:
 
 
 def run_level(
-    n: int, seconds: float, warmup: float, servers: int = 1, pacers: int = 1, shared_loop: bool = False
+    n: int,
+    seconds: float,
+    warmup: float,
+    servers: int = 1,
+    pacers: int = 1,
+    shared_loop: bool = False,
+    server: str = "simulator",
 ) -> Dict[str, Any]:
-    """N sessions for warmup + seconds against fresh simulator processes; the figures."""
+    """N sessions for warmup + seconds against fresh server processes (``server``: simulator or light); the figures."""
     from realtime_sync import ReceiveLoop
 
     loop = ReceiveLoop() if shared_loop else None
-    started = [start_server(warmup + seconds + 30) for _ in range(servers)]
+    started = [start_server(warmup + seconds + 30, server) for _ in range(servers)]
     urls = [s[0] for s in started]
     protocol = started[0][1]
     server_pids = [s[2] for s in started]
@@ -399,6 +418,7 @@ def run_level(
         result = {
             "n": n,
             "shared_loop": shared_loop,
+            "server": server,
             "protocol": protocol,
             "connect_s": connect_seconds,
             "rss_per_session_mb": (rss - base_rss) / 1024 / n,
@@ -492,6 +512,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="run the simulator processes at this nice value (Unix): they stand in for a service on other "
         "machines, so on a small machine this keeps their threads from taking the client's cores (default 0)",
     )
+    parser.add_argument(
+        "--server", choices=("simulator", "light"), default="simulator",
+        help="simulator (default): RealtimeSimulator processes, a few threads per session; light: one-thread "
+        "asyncio servers (_light_server.py) that send the same paced GA reply, so that on a small machine the "
+        "server's threads do not take the client's cores",
+    )
     parser.add_argument("--find-max", action="store_true", help="then raise N by 1.5x until a level is not carried")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--serve", type=float, help=argparse.SUPPRESS)
@@ -512,9 +538,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.environ[_NICE_VARIABLE] = str(args.server_nice)  # read by the --serve processes
     print(
         f"== N concurrent sessions, audio both ways at real time ({CHUNK_MS} ms chunks in, a paced spoken reply out), "
-        f"simulator in another process; {args.warmup:g} s warm-up, {args.seconds:g} s measured; RLIMIT_NOFILE {limits[0]}; "
+        f"{'the light server' if args.server == 'light' else 'simulator'} in {args.servers} other process"
+        f"{'es' if args.servers > 1 else ''}; {args.warmup:g} s warm-up, {args.seconds:g} s measured; RLIMIT_NOFILE {limits[0]}; "
         f"{'one shared ReceiveLoop' if args.shared_loop else 'a receive thread per session'}"
-        + (f"; simulators at nice {args.server_nice}" if args.server_nice else "")
+        + (f"; servers at nice {args.server_nice}" if args.server_nice else "")
     )
     header = (
         f"  {'N':>5s} {'RSS, audio, rest/sess':>20s} {'thr/s':>5s} {'CPU/event':>10s} {'CPU':>6s} {'events/s':>8s} "
@@ -527,7 +554,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     while levels:
         n = levels.pop(0)
         try:
-            result = run_level(n, args.seconds, args.warmup, args.servers, args.pacers, args.shared_loop)
+            result = run_level(n, args.seconds, args.warmup, args.servers, args.pacers, args.shared_loop, args.server)
         except Exception as exc:  # noqa: BLE001 - a level that cannot run is a finding
             print(f"  {n:5d} could not run: {type(exc).__name__}: {exc}")
             break
@@ -553,7 +580,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             r = at300[0]
             print(f"  worst p99 latency at 300: {r['worst_p99_ms']:.1f} ms   target < 50 ms: "
                   f"{'met' if r['worst_p99_ms'] < 50 else 'MISSED'}")
-            print(f"  simulator serving 300 sessions at real time: {'met' if r['slowest_x_realtime'] >= 0.95 else 'MISSED'}"
+            served = "met" if r["slowest_x_realtime"] >= 0.95 else "MISSED"
+            print(f"  {first['server']} serving 300 sessions at real time: {served}"
                   f" (slowest session {r['slowest_x_realtime']:.2f}x real time, errors {r['errors']})")
         else:
             print(f"  worst p99 latency at {last['n']}: {last['worst_p99_ms']:.1f} ms (the target, < 50 ms, is for N=300: "
