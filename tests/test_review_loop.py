@@ -307,7 +307,13 @@ def test_a_loop_that_fails_ends_the_connections_registered_since_its_last_pick_u
 
     monkeypatch.setattr(loop_module.selectors, "DefaultSelector", Failing)
     crashes: List[Any] = []
-    monkeypatch.setattr(threading, "excepthook", crashes.append)  # the loop re-raises its bug on its thread
+    crashed = threading.Event()
+
+    def excepthook(args: Any) -> None:  # the loop re-raises its bug on its thread, once it has ended everything
+        crashes.append(args)
+        crashed.set()
+
+    monkeypatch.setattr(threading, "excepthook", excepthook)
     stop = threading.Event()
     with ReceiveLoop() as loop, raw_server(_deaf(stop)) as first_url, raw_server(_deaf(stop)) as second_url:
         first = RealtimeAPI(first_url, ping_interval=None, receive_loop=loop)
@@ -332,7 +338,7 @@ def test_a_loop_that_fails_ends_the_connections_registered_since_its_last_pick_u
             second.disconnect()
             first.disconnect()
             assert time.monotonic() - started < 3
-            loop.close(5)
+            assert crashed.wait(5)
             assert [type(crash.exc_value) for crash in crashes] == [ZeroDivisionError]
         finally:
             stop.set()
