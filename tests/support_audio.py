@@ -446,15 +446,20 @@ def run_scenario(name: str, directory: Path, timeout: float = 60.0, **params: An
     env = dict(os.environ)
     env["HOME"] = str(directory / "home")
     env.setdefault("PYTHONUNBUFFERED", "1")
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), name, str(directory), json.dumps(params)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        timeout=timeout,
-        text=True,
-        check=False,
-    )
+    env["SCENARIO_DUMP_AFTER"] = str(max(timeout - 5.0, 1.0))  # a hung child prints its threads' stacks first
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), name, str(directory), json.dumps(params)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            timeout=timeout,
+            text=True,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        raise AssertionError(f"scenario {name} hung for {timeout:g} s; its threads then:\n{stderr[-6000:]}") from None
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         raise AssertionError(
@@ -968,6 +973,10 @@ def scenario_push_to_talk(card: FakeSoundCard, directory: Path, params: Dict[str
 
 def _main(argv: List[str]) -> int:
     name, directory, params = argv[1], Path(argv[2]), json.loads(argv[3])
+    if os.environ.get("SCENARIO_DUMP_AFTER"):
+        import faulthandler
+
+        faulthandler.dump_traceback_later(float(os.environ["SCENARIO_DUMP_AFTER"]), exit=False)
     card = FakeSoundCard(directory, speed=float(params.pop("speed", 1.0)), capture=bool(params.pop("capture", True)))
     card.start()
     try:
