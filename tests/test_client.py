@@ -472,7 +472,7 @@ def test_reconnection_gives_up_after_its_attempts_with_one_close_naming_the_caus
         assert client.wait_for_session_created(timeout=5)
         simulator.stop()  # the server goes away: every attempt is refused
         (close,) = recorder.wait("close")
-        assert close["error"] is True and "reconnection failed" in close["reason"]
+        assert close["error"] is True and "reconnection failed" in close["reason"], (close, list(recorder))
         assert [p["attempt"] for p in recorder.of("reconnecting")] == [1, 2]
         assert recorder.of("reconnected") == [] and not client.is_connected()
     finally:

@@ -95,6 +95,7 @@ class SimSession:
             session = self.wire.default_session(model or self.wire.default_model, expires_at)
         self.state = SessionState(session, new_id("conv"))
         self.closed = self.state.closed
+        self.stopping = False  # close() was called: the connection ends with 1001, whoever closes it first
         self.outbox = Outbox(connection, options, self.closed, self.id, self.wire.render)
         self._send = self.outbox.send
         self.input = InputAudio(self.state, options, self._send, self._respond_to_turn)
@@ -143,6 +144,10 @@ class SimSession:
         finally:
             self.closed.set()
             self.streamer.stop()
+            if self.stopping:
+                # a message that arrived as stop() began ends this loop before stop()'s own close:
+                # close here with 1001 too, or returning would let the server library close with 1000
+                self.outbox.close(1001, "simulator stopping")
 
     def expire(self) -> None:
         """End the session as the real server does when it hits its maximum duration (any thread).
@@ -173,6 +178,7 @@ class SimSession:
 
     def close(self) -> None:
         """Stop streaming and close the connection (any thread)."""
+        self.stopping = True
         self.closed.set()  # from now on the outbox refuses to write
         active = self.state.active  # no lock: the streamer may hold it while blocked in a send
         if active is not None:
