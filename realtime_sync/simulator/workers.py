@@ -82,13 +82,19 @@ def _worker_environment(args: argparse.Namespace) -> "dict[str, str]":
     return environment
 
 
+def _watching(workers: List["subprocess.Popen[str]"]) -> selectors.BaseSelector:
+    """A selector on every worker's stdout (a pipe: readable on a line and at its end), data = the worker."""
+    selector = selectors.DefaultSelector()
+    for worker in workers:
+        assert worker.stdout is not None
+        selector.register(worker.stdout, selectors.EVENT_READ, worker)
+    return selector
+
+
 def _await_ready(workers: List["subprocess.Popen[str]"], timeout: float) -> bool:
     """Wait up to ``timeout`` s for every worker's ready line; False if one fails or stays silent."""
     deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as selector:
-        for worker in workers:
-            assert worker.stdout is not None
-            selector.register(worker.stdout, selectors.EVENT_READ, worker)
+    with _watching(workers) as selector:
         waiting = len(workers)
         while waiting:
             ready = selector.select(max(0.0, deadline - time.monotonic()))
@@ -104,10 +110,7 @@ def _await_ready(workers: List["subprocess.Popen[str]"], timeout: float) -> bool
 
 def _await_first_end(workers: List["subprocess.Popen[str]"]) -> None:
     """Block until one worker ends (its stdout reaches its end); woken by the pipe, not polled."""
-    with selectors.DefaultSelector() as selector:
-        for worker in workers:
-            assert worker.stdout is not None
-            selector.register(worker.stdout, selectors.EVENT_READ, worker)
+    with _watching(workers) as selector:
         while True:
             for key, _ in selector.select():
                 if not key.fileobj.readline():  # type: ignore[union-attr]
