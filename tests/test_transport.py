@@ -357,6 +357,65 @@ def test_a_missing_pong_names_the_ping_timeout_in_the_error() -> None:
     assert payload == {"error": True, "code": None, "reason": "ping/pong timed out: no pong within 0.1 s"}
 
 
+def _deaf(stop: threading.Event, received: Optional[List[bytes]] = None) -> Callable[[socket.socket], None]:
+    """A server script: one event, then it reads nothing until ``stop``; then it reads to the end into ``received``."""
+
+    def script(conn: socket.socket) -> None:
+        conn.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
+        stop.wait(30.0)
+        if received is not None:
+            conn.settimeout(10.0)
+            while True:
+                chunk = conn.recv(1 << 20)
+                if not chunk:
+                    return
+                received.append(chunk)
+
+    return script
+
+
+def _fill(sock: socket.socket, until: threading.Event) -> None:
+    """Keep ``sock``'s send buffer full (raw bytes: the deaf server reads none of them) until ``until`` is set."""
+    chunk = b"\0" * 65536
+    while not until.is_set():
+        try:
+            while sock.send(chunk, socket.MSG_DONTWAIT):
+                pass
+        except BlockingIOError:
+            until.wait(0.01)  # full: top it up as soon as the kernel has sent anything on
+        except OSError:
+            return
+
+
+@pytest.mark.skipif(not hasattr(socket, "MSG_DONTWAIT"), reason="fills the socket with MSG_DONTWAIT")
+@pytest.mark.parametrize("on_loop", [False, True], ids=["own thread", "shared loop"])
+def test_a_server_that_stops_reading_is_caught_by_the_ping_timeout(on_loop: bool) -> None:
+    """The ping cannot even be sent (the socket's buffer stays full): it still counts, and its pong never comes."""
+    from realtime_sync import ReceiveLoop
+
+    stop, filled = threading.Event(), threading.Event()
+    with ReceiveLoop() as loop, raw_server(_deaf(stop)) as url:
+        api = RealtimeAPI(url, ping_interval=1.0, ping_timeout=0.5, receive_loop=loop if on_loop else None)
+        closes = EventRecorder().record_on(api, "close")
+        filler = None
+        try:
+            api.connect(timeout=5.0)
+            started = time.monotonic()
+            filler = threading.Thread(target=_fill, args=(api._conn._sock, filled), daemon=True)  # type: ignore[union-attr]
+            filler.start()
+            payload = closes.wait("close", 1, timeout=8.0)[0]  # it never came: the dropped ping did not count
+            elapsed = time.monotonic() - started
+        finally:
+            filled.set()
+            stop.set()
+            if filler is not None:
+                filler.join(5.0)
+            api.disconnect()
+    assert payload["error"] is True and payload["code"] is None
+    assert payload["reason"].startswith("ping/pong timed out: no pong within 0.5 s"), payload
+    assert elapsed < 1.5 + 3.0, elapsed  # ping_interval + ping_timeout, and room for a loaded machine
+
+
 def test_server_pings_are_answered_with_their_payload_and_masked_server_frames_are_read() -> None:
     pongs: List[Any] = []
     answered = threading.Event()

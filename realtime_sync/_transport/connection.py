@@ -25,6 +25,9 @@ Liveness is judged on the socket, never on the callbacks' progress. The
 receive thread sends a ping every ``ping_interval`` seconds; a ping not
 answered within ``ping_timeout`` seconds, or a message whose bytes keep
 trickling in for more than ``frame_timeout`` seconds, ends the connection.
+A ping the socket cannot take (its buffer full: the server stopped reading)
+counts as sent, so that server is caught within ``ping_interval +
+ping_timeout`` too.
 A deadline is only judged after everything the socket already holds has been
 read and parsed (pongs are counted as they are parsed, before the messages
 read with them reach a callback), so a callback that runs for seconds delays
@@ -48,7 +51,7 @@ from ..errors import (
 )
 from .config import IO_TIMEOUT, Listeners, Timing
 from .failures import Attempt, close_payload, closed_error, connect_error
-from .frames import OP_CLOSE, OP_TEXT, configure, encode_frame, send_all
+from .frames import OP_CLOSE, OP_PING, OP_TEXT, configure, encode_frame, send_all
 from .loop import ReceiveLoop
 from .proxy import reveal_options
 from .receiver import Receiver
@@ -224,12 +227,15 @@ class Connection:
         On a shared loop's thread it never waits on a full socket (every
         session on the loop would wait with it): the frame is dropped when the
         socket's buffer is full, and another send holding the socket is waited
-        for only briefly, while the socket takes bytes.
+        for only briefly, while the socket takes bytes. Nor does a ping, on
+        any thread: the receiver counts a ping it could not send as sent (its
+        pong deadline runs) and tries again shortly.
         """
         sock = self._sock
         if sock is None:
             return False
-        now_only = self._loop is not None and self._loop.is_loop_thread()
+        # a ping never waits on a full socket either: the receiver sends it again soon
+        now_only = opcode == OP_PING or (self._loop is not None and self._loop.is_loop_thread())
         if now_only:
             if not self._send_lock.acquire(blocking=False) and not (
                 _writable(sock) and self._send_lock.acquire(timeout=_LOOP_SEND_WAIT)
