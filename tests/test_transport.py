@@ -8,11 +8,13 @@ and proxies. The fixture servers are in ``support_ws.py``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
 import socket
 import struct
+import sys
 import threading
 import time
 import tracemalloc
@@ -414,6 +416,70 @@ def test_a_server_that_stops_reading_is_caught_by_the_ping_timeout(on_loop: bool
     assert payload["error"] is True and payload["code"] is None
     assert payload["reason"].startswith("ping/pong timed out: no pong within 0.5 s"), payload
     assert elapsed < 1.5 + 3.0, elapsed  # ping_interval + ping_timeout, and room for a loaded machine
+
+
+@pytest.mark.parametrize("on_loop", [False, True], ids=["own thread", "shared loop"])
+def test_a_send_that_times_out_halfway_ends_the_connection_and_nothing_follows_it(
+    monkeypatch: pytest.MonkeyPatch, on_loop: bool
+) -> None:
+    from realtime_sync import ReceiveLoop
+    from realtime_sync._transport import config as config_module
+    from realtime_sync.errors import NotConnectedError, RealtimeTimeoutError
+
+    monkeypatch.setattr(config_module, "IO_TIMEOUT", 0.5)
+    stop = threading.Event()
+    received: List[bytes] = []
+    text = "x" * (16 << 20)  # more than the socket buffers on both sides hold: part of it goes out
+    with ReceiveLoop() as loop, raw_server(_deaf(stop, received)) as url:
+        api = RealtimeAPI(url, ping_interval=None, receive_loop=loop if on_loop else None)
+        closes = EventRecorder().record_on(api, "close")
+        try:
+            api.connect(timeout=5.0)
+            with pytest.raises(RealtimeTimeoutError, match="with part of it sent: the connection was closed"):
+                api.send("conversation.item.create", {"item": {"type": "message", "text": text}})
+            payload = closes.wait("close", 1, timeout=5.0)[0]
+            assert not api.is_connected()
+            with pytest.raises(NotConnectedError):
+                api.send("response.create")
+        finally:
+            stop.set()
+            api.disconnect()
+    assert payload["error"] is True and payload["code"] is None
+    assert payload["reason"].startswith("send timed out: 'conversation.item.create' was only partly sent"), payload
+    # what the server got: the first part of that one frame, then the end (no other frame's bytes after it)
+    data = b"".join(received)
+    assert data[:2] == bytes([0x81, 0x80 | 127])
+    declared = struct.unpack("!Q", data[2:10])[0]
+    assert 0 < len(data) - 14 < declared
+
+
+@pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and hasattr(socket, "MSG_DONTWAIT")),
+    reason="what a timed-out send wrote is known on Linux plain sockets (kernel timeouts)",
+)
+def test_a_send_that_times_out_with_nothing_written_leaves_the_connection_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    from realtime_sync._transport import config as config_module
+    from realtime_sync.errors import RealtimeTimeoutError
+
+    monkeypatch.setattr(config_module, "IO_TIMEOUT", 0.5)
+    stop = threading.Event()
+    with raw_server(_deaf(stop)) as url:
+        api = RealtimeAPI(url, ping_interval=None)
+        closes = EventRecorder().record_on(api, "close")
+        try:
+            api.connect(timeout=5.0)
+            sock = api._conn._sock  # type: ignore[union-attr]
+            chunk = b"\0" * 65536  # raw bytes the deaf server never reads: the socket is full, to the last byte
+            with contextlib.suppress(BlockingIOError):
+                while sock.send(chunk, socket.MSG_DONTWAIT):
+                    pass
+            with pytest.raises(RealtimeTimeoutError, match=r"accepted nothing for 0.5 s$"):
+                api.send("response.create")
+            time.sleep(0.3)
+            assert api.is_connected() and closes.of("close") == []
+        finally:
+            stop.set()
+            api.disconnect()
 
 
 def test_server_pings_are_answered_with_their_payload_and_masked_server_frames_are_read() -> None:

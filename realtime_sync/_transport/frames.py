@@ -48,6 +48,7 @@ __all__ = [
     "OP_PONG",
     "FrameError",
     "FrameReader",
+    "SendTimeout",
     "encode_frame",
     "mask",
     "parse_close",
@@ -89,6 +90,19 @@ class FrameError(Exception):
         super().__init__(message)
         self.code = code
         self.preview = preview
+
+
+class SendTimeout(socket.timeout):
+    """A write ran out of time (a ``socket.timeout``).
+
+    Attributes:
+        written: how many bytes of the data went out before it did (``None``:
+            not known, as with a socket's own ``sendall``: part may have gone).
+    """
+
+    def __init__(self, written: Optional[int]) -> None:
+        super().__init__("timed out")
+        self.written = written
 
 
 def mask(key: bytes, data: Union[bytes, bytearray, memoryview]) -> bytes:
@@ -181,10 +195,15 @@ def send_all(sock: Any, data: Union[bytes, bytearray]) -> None:
     with a Python timeout bounds its ``sendall``.
 
     Raises:
-        OSError, socket.timeout: as ``sendall``.
+        SendTimeout: the write timeout ran out; it says how much was sent
+            (not known on a socket with a Python timeout: TLS, other platforms).
+        OSError: as ``sendall``.
     """
     if not (_KERNEL_TIMEOUTS and type(sock) is socket.socket and sock.gettimeout() is None):
-        sock.sendall(data)
+        try:
+            sock.sendall(data)
+        except socket.timeout as exc:
+            raise SendTimeout(None) from exc
         return
     started = time.monotonic()
     try:
@@ -192,7 +211,7 @@ def send_all(sock: Any, data: Union[bytes, bytearray]) -> None:
         if sent < len(data):
             _send_rest(sock, memoryview(data), sent, started)
     except BlockingIOError as exc:  # SO_SNDTIMEO ran out with nothing sent
-        raise socket.timeout("timed out") from exc
+        raise SendTimeout(0) from exc
 
 
 def _send_rest(sock: socket.socket, data: memoryview, sent: int, started: float) -> None:
@@ -209,9 +228,12 @@ def _send_rest(sock: socket.socket, data: memoryview, sent: int, started: float)
         while sent < len(data):
             left = deadline - time.monotonic()
             if left <= 0:
-                raise socket.timeout("timed out")
+                raise SendTimeout(sent)
             sock.setsockopt(level, option, _timeval(left))
-            sent += sock.send(data[sent:])
+            try:
+                sent += sock.send(data[sent:])
+            except BlockingIOError as exc:  # nothing more in time
+                raise SendTimeout(sent) from exc
     finally:
         sock.setsockopt(level, option, raw)
 
