@@ -237,6 +237,32 @@ def test_a_frame_trickling_in_does_not_keep_the_connection_alive(options: Dict[s
             api.disconnect()
 
 
+@pytest.mark.parametrize("on_loop", [False, True], ids=["own thread", "shared loop"])
+def test_a_tls_record_trickling_in_a_byte_at_a_time_is_cut_off_by_the_frame_timeout(on_loop: bool) -> None:
+    """The bytes of a TLS record still arriving count as the message's first: a read must not wait for the rest."""
+    from support_ws import tls_record_trickler
+
+    from realtime_sync import ReceiveLoop
+
+    needs_openssl()
+    stop = threading.Event()
+    with tls_contexts() as (server_tls, client_tls), ReceiveLoop() as loop, tls_record_trickler(server_tls, stop) as url:
+        api = RealtimeAPI(url, ssl_context=client_tls, ping_interval=None, frame_timeout=0.6,
+                          receive_loop=loop if on_loop else None)
+        closes = EventRecorder().record_on(api, "close")
+        try:
+            api.connect(timeout=5.0)
+            started = time.monotonic()
+            payload = closes.wait("close", 1, timeout=8.0)[0]
+            elapsed = time.monotonic() - started
+        finally:
+            stop.set()
+            api.disconnect()
+    assert payload["error"] is True and payload["code"] is None
+    assert payload["reason"].startswith("frame timed out"), payload
+    assert elapsed < 0.6 + 3.0, elapsed
+
+
 def test_slow_callbacks_do_not_close_a_healthy_ponging_connection(
     server: FixtureServer, make_api: Callable[..., RealtimeAPI]
 ) -> None:

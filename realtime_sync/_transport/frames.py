@@ -247,7 +247,11 @@ def socket_receiver(
     0: not at all) for bytes, reads them into ``reader`` once and returns
     their count (0 at EOF), or ``None`` when none came in time. On a socket
     :func:`configure` put in blocking mode it is one ``recv`` with the
-    kernel's receive timeout; otherwise a poll, then a read.
+    kernel's receive timeout; otherwise a poll, then a read. On a TLS socket
+    it reads whole records only (:func:`tls_record_ready`): the first bytes
+    of a record still arriving set ``reader.partial_since`` (and return
+    ``None`` at once, so that the deadline is judged from them), as the first
+    bytes of a message do.
     """
     fill = reader.fill
     if _KERNEL_TIMEOUTS and type(sock) is socket.socket and sock.gettimeout() is None:
@@ -277,17 +281,42 @@ def socket_receiver(
         return receive, lambda: None
     wait, close = readable_waiter(sock)
     pending = getattr(sock, "pending", None)  # TLS records already decrypted
+    if pending is None:
 
-    def receive_polled(timeout: Optional[float]) -> Optional[int]:
-        if pending is not None and pending():
+        def receive_polled(timeout: Optional[float]) -> Optional[int]:
+            return fill(sock) if wait(timeout) else None
+
+        return receive_polled, close
+    monotonic = time.monotonic
+
+    def receive_tls(timeout: Optional[float]) -> Optional[int]:
+        # A TLS read waits (up to the socket's timeout) for the whole record it has begun: a
+        # server trickling a record in would hold it there, past every deadline. So only a
+        # whole record is read; the bytes of one still arriving are the first of a message
+        # (frame_timeout runs from them), and the wait goes on in short naps.
+        if pending():
             return fill(sock)
-        if wait(timeout):
-            if pending is not None and timeout is not None and timeout <= 0 and not tls_record_ready(sock):
-                return None  # part of a TLS record: reading would wait for the rest
-            return fill(sock)
+        deadline = None if timeout is None else monotonic() + timeout
+        while wait(timeout):
+            if tls_record_ready(sock):
+                return fill(sock)
+            if reader.partial_since is None:
+                reader.partial_since = monotonic()
+                return None  # the driver judges its deadlines again, frame_timeout's among them
+            if deadline is None:
+                time.sleep(_RECORD_NAP)
+                continue
+            timeout = deadline - monotonic()
+            if timeout <= 0:
+                return None
+            time.sleep(min(_RECORD_NAP, timeout))
+            timeout = max(0.0, deadline - monotonic())
         return None
 
-    return receive_polled, close
+    return receive_tls, close
+
+
+_RECORD_NAP = 0.02  # seconds between two looks at a TLS record still arriving (a connection's own thread)
 
 
 _PEEK = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)
