@@ -567,8 +567,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         stop()
 
     n_events = reply_event_count(args.minutes)
+    if set(results) - {"send", "append"}:
+        what = f"a {args.minutes:g}-minute GA audio reply, {n_events:,} events"
+    else:
+        what = f"{_chunks(args.minutes)[1]:,} input chunks of {_SEND_CHUNK_MS} ms sent"
     print(
-        f"== a {args.minutes:g}-minute GA audio reply, {n_events:,} events over loopback (server in another "
+        f"== {what} over loopback (server in another "
         f"process); {args.rounds} alternating rounds; ratios are medians of per-round ratios [lowest-highest]"
     )
     print(f"  {'':44s} {'wall s':>7s} {'events/s':>9s} {'CPU us/ev':>9s}")
@@ -605,7 +609,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             f" <={target:.2f}x  {_verdict(w[0], target)}, {_verdict(c[0], target)}"
         )
     if args.only:
-        print(f"python {sys.version.split()[0]}, websocket-client {websocket.__version__}, JSON {_json_backend()} (--only {args.only})")
+        versions = f"python {sys.version.split()[0]}, websocket-client {websocket.__version__}"
+        print(f"{versions}, JSON {_json_backend()} (--only {args.only})")
         return 0
     if args.memory_minutes > 0:
         mem = memory(args.memory_minutes, "client")
