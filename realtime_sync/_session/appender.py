@@ -56,6 +56,7 @@ __all__ = ["Appender", "APPEND"]
 #: The event type (the same on both wires).
 APPEND = "input_audio_buffer.append"
 _WHAT = repr(APPEND)
+_CLIENT_APPEND = "client." + APPEND  # the socket layer's name for it (the same type on both wires)
 _ID_PREFIX = "evt_"
 _ID_CHARS = 17  # generate_id("evt_")'s length, 21, less the prefix
 _IDS_PER_DRAW = 64
@@ -148,7 +149,7 @@ class Appender:
                 template is None
                 or realtime.debug
                 or realtime._has_listeners_besides("client.*", self._own_listener)
-                or realtime.has_listeners("client." + APPEND)
+                or realtime.has_listeners(_CLIENT_APPEND)
             ):
                 self._send(APPEND, {"audio": audio})
                 return True
