@@ -204,7 +204,7 @@ def test_concurrent_appenders_keep_one_order_on_the_wire_and_in_the_record(
         worker.start()
     for worker in workers:
         worker.join(WAIT)
-    frames = scripted.wait_frames(mark, threads * per_thread)
+    frames = scripted.wait_frames(mark, threads * per_thread, timeout=WAIT)
     ids = [frame["event_id"] for frame in frames]
     assert all(EVENT_ID.match(event_id) for event_id in ids) and len(set(ids)) == len(ids)
     values = [int(_decoded(frame)[0]) for frame in frames]
