@@ -19,7 +19,9 @@ conversation's lock.
   pages the old one does, so nothing is copied, and the old map stays valid
   (and shown) until the new one is ready. The spare part is a hole in the
   file that takes memory only once it is written. Elsewhere (no memory files)
-  it grows by a copy into a new, private anonymous map.
+  it grows by a copy into a new, private anonymous map; so does a buffer
+  begun while many maps of memory files are alive, before Python 3.13 (each
+  holds a file descriptor there: :data:`_MAX_FILE_MAPS`).
 
 Either way the new array is shown only once it holds every sample: a reader
 without the lock sees the old array or the new one, never a shorter one.
@@ -28,7 +30,9 @@ first regime's limit, a copy) of exactly its samples, and the memory file's
 descriptor is closed (its maps keep the file). So a long reply never needs
 much more memory than its own samples: ``benchmarks/bench_conversation.py
 --memory`` and ``benchmarks/bench_floor.py`` measure the peak for a
-60-minute reply as resident memory. Each append costs amortized O(delta).
+60-minute reply as resident memory (a memory file's pages count there only
+where a live map has touched them: its allocated blocks, ``fstat``, say what
+it holds). Each append costs amortized O(delta).
 
 After every append ``formatted["audio"]`` is a view of the filled part: a plain
 1-D ``numpy.int16`` array holding exactly the samples received so far (a map's
@@ -49,6 +53,7 @@ from __future__ import annotations
 import mmap
 import os
 import sys
+import weakref
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 from . import audio as _audio
@@ -69,6 +74,12 @@ _MAPPED_FROM = 1 << 20
 
 # Maps grow without a copy over an anonymous memory file (Linux); elsewhere by a copy into a new map.
 _MEMFD = sys.platform.startswith("linux") and hasattr(os, "memfd_create")
+# Before Python 3.13 every map of a file holds a descriptor of its own (a dup): past this many
+# such maps alive, a new buffer takes a private map grown by copies instead (descriptors are
+# shared with the sockets). From 3.13 on a map holds none (trackfd=False).
+_MAX_FILE_MAPS = 64
+_TRACKFD: Dict[str, bool] = {"trackfd": False} if sys.version_info >= (3, 13) else {}
+_live_maps: "weakref.WeakSet[_Map]" = weakref.WeakSet()
 _MAP_FLAGS: Dict[str, int] = (
     {"flags": mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS} if hasattr(mmap, "MAP_PRIVATE") else {}
 )
@@ -107,8 +118,10 @@ class _File:
         if size > self.size:
             os.ftruncate(self.fd, size)
             self.size = size
-        memory = _Map(self.fd, size)
+        memory = _Map(self.fd, size, **_TRACKFD)
         memory.file = self
+        if not _TRACKFD:
+            _live_maps.add(memory)
         return memory
 
     def close(self) -> None:
@@ -146,7 +159,7 @@ class AudioBuffer:
         if capacity < _MAPPED_FROM:
             return np.empty(capacity, dtype=np.int16)
         memory: Optional[mmap.mmap] = None
-        if _MEMFD:
+        if _MEMFD and len(_live_maps) < _MAX_FILE_MAPS:
             try:
                 memory = _File().map(capacity)
             except OSError:  # no descriptor left, say: a private map, grown by copies
