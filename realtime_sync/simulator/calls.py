@@ -128,4 +128,4 @@ class SimCall:
     @staticmethod
     def _end(sessions: List[Any]) -> None:
         for session in sessions:
-            threading.Thread(target=session.close, name="realtime-sync-sim-call-end", daemon=True).start()
+            session.close()  # queues the close on the simulator's loop; does not wait

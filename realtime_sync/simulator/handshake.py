@@ -76,8 +76,8 @@ def json_error(status: int, message: str, code: Optional[str]) -> Any:
     return _HTTPResponse(status, reason, headers, data)
 
 
-def refuse_beta(connection: Any) -> None:
-    """Answer a beta connection as the live service does now: an ``error``, then close 4000."""
+async def refuse_beta(connection: Any) -> None:
+    """Answer a beta connection as the live service does now: an ``error``, then close 4000 (loop thread)."""
     error = {
         "type": "invalid_request_error",
         "code": "beta_api_shape_disabled",
@@ -86,8 +86,8 @@ def refuse_beta(connection: Any) -> None:
         "event_id": None,
     }
     try:
-        connection.send(json.dumps({"event_id": new_id("event"), "type": "error", "error": error}))
-        connection.close(4000, "beta_api_shape_disabled")
+        await connection.send(json.dumps({"event_id": new_id("event"), "type": "error", "error": error}))
+        await connection.close(4000, "beta_api_shape_disabled")
     except Exception:
         logger.debug("refusing a beta connection failed", exc_info=True)
 
