@@ -21,6 +21,7 @@ from collections import deque
 from typing import Any, Callable, Deque, Optional, Tuple, Union
 
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from .runtime import Runtime
 from .state import Closed
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 _HIGH, _LOW = 64, 16
 
 _CLOSE, _CUT = "close", "cut"
+_OPEN = State.OPEN
 #: A queued entry: (frame, delay before it) or (_CLOSE, (code, reason)) or (_CUT, None).
 _Entry = Tuple[Any, Any]
 
@@ -53,14 +55,42 @@ class Channel:
         self._room: Optional["asyncio.Future[None]"] = None  # a producer waits on it (ready())
         self._ended = False  # a close or a cut is queued: nothing more is written
         self._finishing = False  # the session has ended: the writer ends once the queue is empty
+        self._idle = False  # the writer waits for the queue: a frame on the loop thread may go straight out
         self.request = connection.request
+        # the sans-I/O protocol and its writer, when this websockets version has them (13 and later do)
+        self._protocol = getattr(connection, "protocol", None)
+        self._send_data = getattr(connection, "send_data", None)
 
     # -- any thread -------------------------------------------------------------------
 
     def write(self, frame: str, delay: float = 0.0) -> None:
-        """Queue one text frame (sent after ``delay`` seconds more, a fault); dropped once the channel ends."""
-        if not self._ended:
-            self._put((frame, delay))
+        """Queue one text frame (sent after ``delay`` seconds more, a fault); dropped once the channel ends.
+
+        On the loop thread, with nothing queued or waiting to leave, the frame
+        goes straight to the socket instead (no writer task step, no wait
+        behind the other sessions' work of this loop turn).
+        """
+        if self._ended:
+            return
+        if self._idle and not delay and not self._queue and self.runtime.on_loop() and self._write_now(frame):
+            return
+        self._put((frame, delay))
+
+    def _write_now(self, frame: str) -> bool:
+        """Write ``frame`` to the transport now if nothing is buffered there; False to queue it instead."""
+        protocol, send_data = self._protocol, self._send_data
+        transport = self.connection.transport
+        if protocol is None or send_data is None or transport is None or transport.is_closing():
+            return False
+        if transport.get_write_buffer_size() or protocol.state is not _OPEN:
+            return False
+        try:
+            protocol.send_text(frame.encode("utf-8"))
+            send_data()
+        except Exception:  # the connection is ending: the writer's own send reports it
+            logger.debug("simulator: a direct write failed", exc_info=True)
+            return True
+        return True
 
     def close(self, code: int, reason: str) -> None:
         """Queue the closing handshake, after the frames queued before it."""
@@ -145,7 +175,11 @@ class Channel:
             if queue or self._finishing:  # written between the check and the wait
                 self._wake = None
                 continue
-            await self._wake
+            self._idle = True
+            try:
+                await self._wake
+            finally:
+                self._idle = False
 
     async def _flush(self, limit: float = 1.0) -> None:
         """Wait (a little) for the transport to hand its buffered bytes to the kernel."""
