@@ -10,8 +10,8 @@ threads (``realtime-sync-sim-work``, started on first use), whose result comes
 back to the loop as an asyncio future.
 
 Any thread may hand work to the loop: :meth:`Runtime.soon` (fire and forget,
-in order) or :meth:`Runtime.call` (wait for the result, with a timeout; run
-directly when already on the loop thread, so it never deadlocks there).
+in order) or :meth:`Runtime.run_coroutine` (wait for a coroutine, with a
+timeout; not from the loop thread itself).
 """
 
 from __future__ import annotations
@@ -94,36 +94,6 @@ class Runtime:
                 loop.call_soon_threadsafe(function, *args)
             except RuntimeError:  # the loop has closed: the simulator has stopped
                 logger.debug("simulator loop closed; %r not run", function)
-
-    def call(self, function: Callable[..., T], *args: Any, timeout: Optional[float] = 10.0) -> T:
-        """Run ``function(*args)`` on the loop thread and return its result (any thread).
-
-        On the loop thread it runs at once.
-
-        Raises:
-            TimeoutError: the loop did not run it within ``timeout`` seconds.
-            RuntimeError: the loop is not running.
-        """
-        if self.on_loop():
-            return function(*args)
-        loop = self.loop
-        if loop is None or loop.is_closed():
-            raise RuntimeError("the simulator is not running")
-        result: "concurrent.futures.Future[T]" = concurrent.futures.Future()
-
-        def run() -> None:
-            if result.set_running_or_notify_cancel():
-                try:
-                    result.set_result(function(*args))
-                except BaseException as exc:  # handed to the caller
-                    result.set_exception(exc)
-
-        loop.call_soon_threadsafe(run)
-        try:
-            return result.result(timeout)
-        except concurrent.futures.TimeoutError:
-            result.cancel()
-            raise TimeoutError(f"the simulator's loop did not answer within {timeout} s") from None
 
     def run_coroutine(self, coroutine: Coroutine[Any, Any, T], timeout: Optional[float]) -> T:
         """Run ``coroutine`` on the loop and wait for it (not from the loop thread).

@@ -406,9 +406,8 @@ class RealtimeSimulator:
             await asyncio.wait_for(server.wait_closed(), _STUCK_AFTER)
         except asyncio.TimeoutError:
             # a client that stopped reading leaves its frames (and the close) stuck in the queue
-            for connection in list(server.connections):
-                if connection.transport is not None:
-                    connection.transport.abort()
+            for session in sessions:
+                session.channel.abort()
             await server.wait_closed()
 
     def __enter__(self) -> RealtimeSimulator:

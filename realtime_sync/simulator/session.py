@@ -99,6 +99,7 @@ class SimSession:
         self.closed = self.state.closed
         self.stopping = False  # close() was called: the connection ends with 1001, whoever closes it first
         self.runtime = channel.runtime
+        self.channel = channel
         self.outbox = Outbox(channel, options, self.closed, self.id, self.wire.render)
         self._send = self.outbox.send
         self.input = InputAudio(self.state, options, self._send, self._respond_to_turn)
