@@ -68,6 +68,7 @@ class Runtime:
             finally:
                 try:
                     loop.run_until_complete(loop.shutdown_asyncgens())
+                    loop.run_until_complete(loop.shutdown_default_executor())  # a name lookup's thread
                 finally:
                     asyncio.set_event_loop(None)
                     loop.close()

@@ -151,6 +151,8 @@ class RealtimeSimulator:
             default: a description like "(inaudible: 1.2 seconds of speech)".
             ``None`` from the callable (or in the sequence) makes that
             transcription fail (``...input_audio_transcription.failed``).
+            A callable runs on the simulator's loop thread, in order with the
+            session's events: keep it quick (a slow one delays every session).
         transcript_before_item: send ``...input_audio_transcription.completed``
             before the item's ``conversation.item.created``, as real servers
             sometimes do in server-VAD mode (default: after).
