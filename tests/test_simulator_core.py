@@ -199,3 +199,40 @@ def test_expire_and_drop_from_another_thread(make_simulator: Callable[..., Realt
     finally:
         expiring.close()
         dropped.close()
+
+
+def test_stop_from_a_client_callback_does_not_deadlock() -> None:
+    sim = RealtimeSimulator(speed=None, http_port=None).start()
+    client = RealtimeClient(url=sim.url)
+    stopped = threading.Event()
+
+    def on_done(event: Dict[str, Any]) -> None:  # the client's receive thread: it cannot answer the close meanwhile
+        sim.stop()
+        stopped.set()
+
+    client.realtime.on("server.response.done", on_done)
+    client.connect()
+    try:
+        client.update_session(modalities=["text"], turn_detection=None)
+        client.create_response()
+        assert stopped.wait(15.0)
+        assert _sim_threads() == []
+    finally:
+        client.disconnect()
+        sim.stop()
+
+
+def test_an_unpaced_stream_to_a_client_that_stopped_reading_waits_for_room(
+    make_simulator: Callable[..., RealtimeSimulator],
+) -> None:
+    sim = make_simulator(speed=None, responder=lambda items, session: Reply(text="word " * 20000), http_port=None)
+    ws = _connect(sim.url)
+    try:
+        ws.send(json.dumps({"type": "response.create"}))
+        _until(ws, "response.created")  # then never read again: the socket fills, then the queue
+        (session,) = sim._connections.open_sessions()
+        time.sleep(1.0)
+        assert len(session.channel._queue) <= 80  # the stream waits for room instead of queueing the whole reply
+        assert sim.session_count == 1
+    finally:
+        ws.close()
