@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import socket
+import sys
 from typing import Any, Callable, List, Optional, Tuple
 
 from websockets.datastructures import Headers
@@ -42,7 +43,9 @@ class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]  # gener
     included; the simulator's API key must not reach a log. While the
     simulator stops, the handshakes it cuts short are expected, not errors:
     some websockets versions (15 and older) log each at ERROR, so they are
-    logged at DEBUG instead.
+    logged at DEBUG instead; so are the handshakes the simulator answers with
+    an HTTP error itself (a wrong key, a refusal fault), which websockets 13
+    logs at ERROR with a traceback.
     """
 
     _SECRET_HEADERS = ("authorization", "sec-websocket-protocol")
@@ -52,8 +55,12 @@ class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]  # gener
         self._stopping = stopping
 
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        if level > logging.DEBUG and msg == "opening handshake failed" and self._stopping():
-            level = logging.DEBUG
+        if level > logging.DEBUG and msg == "opening handshake failed":
+            if type(sys.exc_info()[1]).__name__ == "InvalidStatus":  # our own HTTP answer: no traceback
+                level = logging.DEBUG
+                kwargs.pop("exc_info", None)
+            elif self._stopping():
+                level = logging.DEBUG
         if (
             len(args) == 2
             and isinstance(args[0], str)
