@@ -44,6 +44,7 @@ Usage::
 
     python benchmarks/bench_floor.py [--minutes 10] [--rounds 5] [--memory-minutes 60]
                                      [--latency-events 300] [--idle 3] [--profile NAME]
+                                     [--only send,append]
 """
 
 from __future__ import annotations
@@ -489,6 +490,12 @@ def import_times(rounds_: int = 5) -> Dict[str, float]:
 # -- main ----------------------------------------------------------------------------------------
 
 
+def _json_backend() -> str:
+    from realtime_sync._transport import encoding
+
+    return str(encoding.JSON_BACKEND)
+
+
 def _verdict(value: float, target: float) -> str:
     return "met" if value <= target else "MISSED"
 
@@ -502,8 +509,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--interval", type=float, default=20.0, help="ms between paced deltas")
     parser.add_argument("--idle", type=float, default=3.0, help="seconds of idle waiting to measure")
     parser.add_argument("--profile", help="cProfile one contender (floor, client, raw, api, sdk, send, append)")
+    parser.add_argument(
+        "--only",
+        help="comma-separated contenders to run (e.g. send,append): only their rows, no memory/latency/idle/import",
+    )
+    parser.add_argument(
+        "--json", choices=("auto", "stdlib"), default="auto", help="stdlib: run realtime_sync without orjson"
+    )
     parser.add_argument("--memory-child", nargs=3, metavar=("WHO", "URL", "MINUTES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.json == "stdlib":
+        sys.modules["orjson"] = None  # type: ignore[assignment]  # realtime_sync's fallback: the json module
     if args.memory_child:
         who, url, minutes = args.memory_child
         memory_child(url, float(minutes), who)
@@ -523,6 +539,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ImportError:
         print("  (this openai package has no GA realtime connection: the SDK row is skipped; pip install -U openai)")
         receive = [c for c in receive if c[0] != "sdk"]
+    if args.only:
+        wanted = [name.strip() for name in args.only.split(",") if name.strip()]
+        unknown = sorted(set(wanted) - {name for name, _, _ in receive})
+        if unknown:
+            parser.error(f"--only: unknown contender(s) {', '.join(unknown)}")
+        receive = [c for c in receive if c[0] in wanted]
     stream_url, sink_url, stop = start_server_process(args.minutes)
     urls = {"stream": stream_url, "sink": sink_url}
     try:
@@ -545,8 +567,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         stop()
 
     n_events = reply_event_count(args.minutes)
+    if set(results) - {"send", "append"}:
+        what = f"a {args.minutes:g}-minute GA audio reply, {n_events:,} events"
+    else:
+        what = f"{_chunks(args.minutes)[1]:,} input chunks of {_SEND_CHUNK_MS} ms sent"
     print(
-        f"== a {args.minutes:g}-minute GA audio reply, {n_events:,} events over loopback (server in another "
+        f"== {what} over loopback (server in another "
         f"process); {args.rounds} alternating rounds; ratios are medians of per-round ratios [lowest-highest]"
     )
     print(f"  {'':44s} {'wall s':>7s} {'events/s':>9s} {'CPU us/ev':>9s}")
@@ -574,7 +600,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("== the issue's table (ours / theirs; lower is better)")
     print(f"  {'':58s} {'wall':>22s} {'CPU':>22s} {'target':>7s}  verdict (wall, CPU)")
     for label, ours, theirs, target, _ in rows:
-        if theirs not in results:
+        if ours not in results or theirs not in results:
             continue
         w = ratio(results, ours, theirs, "seconds")
         c = ratio(results, ours, theirs, "cpu")
@@ -582,6 +608,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             f"  {label:58s} {w[0]:5.2f}x [{w[1]:.2f}-{w[2]:.2f}]     {c[0]:5.2f}x [{c[1]:.2f}-{c[2]:.2f}]    "
             f" <={target:.2f}x  {_verdict(w[0], target)}, {_verdict(c[0], target)}"
         )
+    if args.only:
+        versions = f"python {sys.version.split()[0]}, websocket-client {websocket.__version__}"
+        print(f"{versions}, JSON {_json_backend()} (--only {args.only})")
+        return 0
     if args.memory_minutes > 0:
         mem = memory(args.memory_minutes, "client")
         floor_mem = memory(args.memory_minutes, "floor")
@@ -617,7 +647,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"{'met' if sdk / ours >= 5 else 'MISSED'}"
     )
     print(f"  {'  (import openai alone)':58s} {imports['openai'] * 1000:.0f} ms, {imports['openai'] / ours:.1f}x ours")
-    print(f"python {sys.version.split()[0]}, websocket-client {websocket.__version__}; 2 shared cores: compare ratios")
+    print(
+        f"python {sys.version.split()[0]}, websocket-client {websocket.__version__}, JSON {_json_backend()}; "
+        "2 shared cores: compare ratios"
+    )
     return 0
 
 

@@ -91,7 +91,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from . import dialects
 from ._transport.config import ConnectionConfig, Listeners, is_number
@@ -422,6 +422,16 @@ class RealtimeAPI(EventHandler):
             self._log_event("sent", event)
         conn.send(payload, repr(event_name))
         return event
+
+    def _write_frame(self, frame: Union[bytes, bytearray, memoryview], what: str) -> None:
+        """Write one frame its owner encoded and masked itself (the client's audio append): no event, no dispatch.
+
+        Raises: as :meth:`send` (``what`` names the event in errors).
+        """
+        conn = self._conn
+        if conn is None or not conn.is_open():
+            raise NotConnectedError(f"cannot send {what}: not connected; call connect() first")
+        conn.send_frame(frame, what)
 
     def wait_for_next(self, name: str, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
         """Block until the next event ``name`` is dispatched and return its payload.

@@ -20,6 +20,7 @@ import queue
 from typing import Any, ContextManager, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 from . import audio as _audio
+from ._session.appender import Appender
 from ._session.control import SessionControl
 from ._session.inbound import Inbound
 from ._session.input_audio import InputAudio
@@ -140,6 +141,11 @@ class RealtimeClient(EventHandler):
             snapshot=self.export_history,
         )
         self._reconnector = self._lifecycle.reconnector
+        self._appender = Appender(
+            realtime=self.realtime, conversation=self.conversation, input_audio=self._input_audio, sent=self._sent,
+            send=self._send, own_listener=self._outbound.on_wire_client_event, wants=self._outlet.wants,
+            emit=self._emit, turn_detection=self._session_control.turn_detection_type, reconnector=self._reconnector,
+        )
         self._add_api_event_handlers()
 
     def __repr__(self) -> str:
@@ -382,18 +388,7 @@ class RealtimeClient(EventHandler):
         commits it; in server-VAD mode the last ``input_audio_window`` seconds
         are kept to cut speech out of.
         """
-        pcm = _audio.to_pcm16(samples)  # always a new array: later changes by the caller are harmless
-        if pcm.shape[0] == 0:
-            return True
-        input_format = self.conversation.input_audio_format
-        payload = {"audio": _audio.encode_audio(pcm, input_format)}
-        manual = self.get_turn_detection_type() is None
-        # Record before sending (a speech event may follow the frame at once), in wire order.
-        with self._input_audio.order:
-            self._refuse_if_reconnecting("append input audio", connected=True)
-            self._input_audio.record(pcm, manual=manual, rate=_audio.sample_rate(input_format))
-            self._send("input_audio_buffer.append", payload)
-        return True
+        return self._appender.append(samples)
 
     def clear_input_audio(self) -> bool:
         """Drop uncommitted input audio here and on the server (``input_audio_buffer.clear``)."""

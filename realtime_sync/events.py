@@ -222,6 +222,13 @@ class EventHandler:
         """
         return name in self._handlers or name in self._next_handlers or name in self._waiters
 
+    def _has_listeners_besides(self, name: str, callback: EventCallback) -> bool:
+        """As :meth:`has_listeners`, leaving out ``callback`` registered once with :meth:`on` (an owner's own)."""
+        handlers = self._handlers.get(name)
+        if handlers and (len(handlers) != 1 or handlers[0] != callback):
+            return True
+        return name in self._next_handlers or name in self._waiters
+
     # -- waiting ------------------------------------------------------------
 
     def wait_for_next(self, name: str, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:

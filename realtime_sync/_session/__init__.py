@@ -19,6 +19,8 @@ Nothing here imports the client, and none of it is public API.
 * :mod:`.inbound` -- the route of every server event into the conversation
   and the parts above, and the client-level events it dispatches.
 * :mod:`.outlet` -- where client-level events go: listeners and the ``events()`` queue.
+* :mod:`.outbound` -- every client event the client sends (``event_id``, record, ``realtime.event``).
+* :mod:`.appender` -- ``append_input_audio``'s own route to the wire (a JSON template, a reused frame buffer).
 * :mod:`.reconnect` -- the reconnect policy and the worker that follows it.
 * :mod:`.lifecycle` -- connect, disconnect and the end of each connection
   (its tag, ``session.created``, the one ``close``); it holds the reconnector.

@@ -14,6 +14,11 @@ assumption.
 Each ``session.updated`` answers the oldest unanswered ``session.update``
 (the server handles client events in order); an ``error`` naming one
 removes it.
+
+Reading is the hot side (every ``append_input_audio`` asks for the turn
+detection): each change rebuilds, under the lock, one merged view of the
+server's session with the unanswered updates over it, oldest first, which
+:meth:`EffectiveSession.value` reads without a lock.
 """
 
 from __future__ import annotations
@@ -35,6 +40,15 @@ class EffectiveSession:
         self._server: Optional[Dict[str, Any]] = None
         self._in_flight: List[Tuple[str, Dict[str, Any]]] = []
         self._dropped = 0  # unanswered updates forgotten to bound the list
+        # the server's session with every unanswered update over it (newest last): replaced, never changed
+        self._merged: Dict[str, Any] = {}
+
+    def _merge(self) -> None:
+        """Rebuild the merged view (lock held)."""
+        merged = dict(self._server) if self._server is not None else {}
+        for _, session in self._in_flight:
+            merged.update(session)
+        self._merged = merged
 
     @property
     def server(self) -> Optional[Dict[str, Any]]:
@@ -47,6 +61,7 @@ class EffectiveSession:
             self._server = None
             self._in_flight = []
             self._dropped = 0
+            self._merged = {}
 
     def sending(self, event_id: str, session: Dict[str, Any]) -> None:
         """Note a ``session.update`` (its ``effective_session``) before the frame: its answer may come at once."""
@@ -56,6 +71,7 @@ class EffectiveSession:
             if excess > 0:  # the oldest are forgotten, but their answers still come first
                 del self._in_flight[:excess]
                 self._dropped += excess
+            self._merge()
 
     def rejected(self, event_id: object) -> bool:
         """An update was not sent, or the server refused it; ``True`` if it was one of ours."""
@@ -63,6 +79,7 @@ class EffectiveSession:
             for index, (sent_id, _) in enumerate(self._in_flight):
                 if sent_id == event_id:
                     del self._in_flight[index]
+                    self._merge()
                     return True
         return False
 
@@ -71,19 +88,19 @@ class EffectiveSession:
         with self._lock:
             if isinstance(session, dict):
                 self._server = session
-            if event_type != "session.updated":
-                return
-            if self._dropped:  # the answer to an update already forgotten
-                self._dropped -= 1
-            elif self._in_flight:
-                del self._in_flight[0]
+            if event_type == "session.updated":
+                if self._dropped:  # the answer to an update already forgotten
+                    self._dropped -= 1
+                elif self._in_flight:
+                    del self._in_flight[0]
+            self._merge()
 
     def value(self, key: str) -> Tuple[bool, Any]:
-        """``(True, value)`` of a setting known from an unanswered update or the server, else ``(False, None)``."""
-        with self._lock:
-            for _, session in reversed(self._in_flight):
-                if key in session:
-                    return True, session[key]
-            if self._server is not None and key in self._server:
-                return True, self._server[key]
+        """``(True, value)`` of a setting known from an unanswered update or the server, else ``(False, None)``.
+
+        The newest unanswered update that sets it wins. No lock: the merged view is replaced whole.
+        """
+        merged = self._merged
+        if key in merged:
+            return True, merged[key]
         return False, None

@@ -16,14 +16,19 @@ from typing import Any, Dict, Mapping, Optional, TypeVar
 
 from ..events import Waiter
 
-__all__ = ["SentEvents", "without_audio"]
+__all__ = ["SentEvents", "without_audio", "audio_placeholder"]
 
 Event = Dict[str, Any]
 T = TypeVar("T")
 
 
+def audio_placeholder(length: int) -> str:
+    """What the record keeps of ``length`` characters of base64 audio."""
+    return f"<{length} base64 chars>"
+
+
 def _placeholder(audio: Any) -> str:
-    return f"<{len(audio) if isinstance(audio, str) else 0} base64 chars>"
+    return audio_placeholder(len(audio) if isinstance(audio, str) else 0)
 
 
 def without_audio(event: Event) -> Event:
@@ -81,7 +86,10 @@ class SentEvents:
         event_id = event.get("event_id")
         if not isinstance(event_id, str):
             return
-        kept = without_audio(event)
+        self.keep(event_id, without_audio(event), handle)
+
+    def keep(self, event_id: str, kept: Event, handle: Optional[Waiter] = None) -> None:
+        """Remember ``kept``, an event already without its audio (:func:`without_audio`), under ``event_id``."""
         with self._lock:
             self._events[event_id] = kept
             if len(self._events) > self._limit:

@@ -11,6 +11,8 @@ Modules, each importing only the ones listed before it:
 * :mod:`.proxy`: the explicit ``proxy=`` option and the environment's proxy.
 * :mod:`.encoding`: client events to JSON bytes (a fast path for audio
   appends, the same bytes as ``json.dumps``).
+* :mod:`.writer`: :class:`~.writer.FrameWriter`, masked text frames in one
+  reused buffer (the client's audio appends).
 * :mod:`.failures`: why a connection attempt failed or ended, as a key-free
   :class:`~realtime_sync.errors.RealtimeError`; the close codes.
 * :mod:`.config`: where and how to connect (the endpoint, its credentials

@@ -37,7 +37,7 @@ import logging
 import select
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 
 from ..errors import (
     ConnectionClosedError,
@@ -200,7 +200,10 @@ class Connection:
             RealtimeTimeoutError: the socket accepted nothing for its timeout, or
                 another send has held the socket that long.
         """
-        frame = encode_frame(opcode, payload)
+        self.send_frame(encode_frame(opcode, payload), what)
+
+    def send_frame(self, frame: Union[bytes, bytearray, memoryview], what: str) -> None:
+        """Write one frame already encoded and masked (as :meth:`send`, which it serves)."""
         io_timeout = self._timing.io_timeout
         if not self._send_lock.acquire(timeout=io_timeout):
             raise RealtimeTimeoutError(f"cannot send {what}: another send() has blocked for {io_timeout:g} s")

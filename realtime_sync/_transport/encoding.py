@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import importlib
 import json
-from typing import Any, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional, Tuple
 
 from ..errors import ConfigurationError
 
-__all__ = ["encode_event", "decode_event"]  # and JSON_BACKEND, computed on first use (__getattr__)
+__all__ = ["encode_event", "decode_event", "append_template"]  # and JSON_BACKEND, computed on first use (__getattr__)
 
 
 def _optional_orjson() -> Optional[Any]:
@@ -161,3 +161,14 @@ def _append_frame(event: Mapping[str, Any]) -> Optional[bytes]:
         return None
     head = json.dumps(event_id).encode("ascii")
     return b"".join((b'{"event_id":', head, b',"type":"input_audio_buffer.append","audio":"', data, b'"}'))  # one copy
+
+
+def append_template(event_type: str = "input_audio_buffer.append") -> Tuple[bytes, bytes, bytes]:
+    """``(head, middle, tail)``: ``head + event_id + middle + audio + tail`` is :func:`encode_event`'s bytes.
+
+    That is, of ``{"event_id": event_id, "type": event_type, "audio": audio}``,
+    for an ``event_id`` and an ``audio`` of ASCII characters JSON leaves
+    unescaped (base58 ids, base64 audio), keys in that order (json.dumps's
+    compact separators, as :func:`_append_frame` writes).
+    """
+    return b'{"event_id":"', b'","type":' + json.dumps(event_type, ensure_ascii=False).encode("utf-8") + b',"audio":"', b'"}'

@@ -171,7 +171,7 @@ def _timeval(seconds: float) -> bytes:
 _FOREVER = struct.pack("@ll", 0, 0)  # SO_RCVTIMEO of zero: no timeout
 
 
-def send_all(sock: Any, data: Union[bytes, bytearray]) -> None:
+def send_all(sock: Any, data: Union[bytes, bytearray, memoryview]) -> None:
     """``sock.sendall(data)`` within the socket's write timeout, whole send included.
 
     On a socket :func:`configure` put in blocking mode it is one ``send`` when
