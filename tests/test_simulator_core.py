@@ -65,9 +65,10 @@ def _close_code(ws: Any) -> Optional[int]:
 
 
 def test_hundreds_of_sessions_on_one_thread(make_simulator: Callable[..., RealtimeSimulator]) -> None:
+    before = len(_sim_threads())  # an earlier test's simulator may still be ending: counted relatively
     sim = make_simulator(http_port=None)
     threads = len(_sim_threads())
-    assert threads == 1  # the loop thread
+    assert threads <= before + 1  # the loop thread
     count = 200
     sockets = [_connect(sim.url) for _ in range(count)]
     try:
@@ -78,7 +79,7 @@ def test_hundreds_of_sessions_on_one_thread(make_simulator: Callable[..., Realti
         for index, ws in enumerate(sockets):
             done = _until(ws, "response.done")["response"]
             assert done["status"] == "completed", (index, done)
-        assert len(_sim_threads()) == threads  # the default responder runs on the loop: no thread more
+        assert len(_sim_threads()) <= threads  # the default responder runs on the loop: no thread more
     finally:
         for ws in sockets:
             ws.close()
@@ -184,9 +185,9 @@ def test_public_methods_from_a_responder_and_a_client_callback() -> None:
             client.disconnect()
 
 
-def test_expire_and_drop_from_another_thread(make_simulator: Callable[..., RealtimeSimulator]) -> None:
+def test_expire_sessions_from_another_thread(make_simulator: Callable[..., RealtimeSimulator]) -> None:
     sim = make_simulator(http_port=None)
-    expiring, dropped = _connect(sim.url), _connect(sim.url)
+    expiring, other = _connect(sim.url), _connect(sim.url)
     try:
         results: List[int] = []
         worker = threading.Thread(target=lambda: results.append(sim.expire_sessions()))
@@ -195,10 +196,11 @@ def test_expire_and_drop_from_another_thread(make_simulator: Callable[..., Realt
         assert results == [2]
         assert _until(expiring, "error")["error"]["code"] == "session_expired"
         assert _close_code(expiring) == 1000
-        assert _until(dropped, "error")["error"]["code"] == "session_expired"
+        assert _until(other, "error")["error"]["code"] == "session_expired"
+        assert _close_code(other) == 1000
     finally:
         expiring.close()
-        dropped.close()
+        other.close()
 
 
 def test_stop_from_a_client_callback_does_not_deadlock() -> None:
