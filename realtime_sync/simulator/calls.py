@@ -87,7 +87,7 @@ class SimCall:
             return list(self._sessions) if status in _ENDED else []
 
     def attach(self, session: Any) -> None:
-        """A WebSocket session now serves the call (handler thread)."""
+        """A WebSocket session now serves the call (the simulator's loop thread)."""
         with self._cond:
             self._sessions.append(session)
             self._cond.notify_all()

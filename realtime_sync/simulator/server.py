@@ -139,7 +139,8 @@ class RealtimeSimulator:
             ``beta_api_shape_disabled``, then a close with code 4000.
         mcp_servers: simulated MCP servers for GA sessions,
             ``{server_label: {tool_name: callable(arguments) -> str | JSON-able}}``
-            (see :mod:`realtime_sync.simulator.mcp`).
+            (see :mod:`realtime_sync.simulator.mcp`); the tools run on the
+            responder's pool of threads, off the simulator's loop.
         speed: pacing of streamed output as a multiple of real time (50 means a
             two-second reply streams in 40 ms); ``None`` or 0 sends as fast as
             possible.
