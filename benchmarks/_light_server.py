@@ -1,13 +1,15 @@
 """A light paced GA server for ``bench_sessions.py --server light``, run in its own process.
 
 ``bench_sessions.py`` measures the CLIENT: N sessions in one process. Its
-default server, ``RealtimeSimulator``, runs a few threads per session, and on
-a small machine those threads (thousands at 300 sessions, over several
-processes) compete with the client for the same cores: the scheduler shares a
-core per thread, so the client's one ``ReceiveLoop`` thread waits behind
-them and the latency measured is the simulator's load more than the client's.
-The live service runs on other machines. This server stands in for it at a
-small, steady cost: ONE thread, one asyncio loop and the ``websockets``
+default server, ``RealtimeSimulator``, used to run a few threads per session,
+and on a small machine those threads (thousands at 300 sessions, over
+several processes) competed with the client for the same cores: the
+scheduler shares a core per thread, so the client's one ``ReceiveLoop``
+thread waited behind them and the latency measured was the simulator's load
+more than the client's (the simulator now serves every session on one event
+loop, in the way this server showed; it still does all of a session's work,
+input decoding and server VAD included). The live service runs on other
+machines. This server stands in for it at a small, steady cost: ONE thread, one asyncio loop and the ``websockets``
 asyncio server (the ``server`` extra) for every session, speaking just the
 part of the GA wire the benchmark uses:
 

@@ -52,9 +52,10 @@ the worst p99 latency is under 50 ms. ``--find-max`` then keeps raising N
 client's limit from the simulator's (one simulator process is one core at
 most: Python's GIL); the "sim CPU" column is the busiest one's. The
 simulator stands in for a service that runs on other machines; on a small
-machine its threads (a few per session) compete with the client for the same
-cores, and the scheduler shares a core per thread, not per process, so the
-client's one loop thread waits behind them. ``--server-nice N`` runs the
+machine it competes with the client for the same cores. It serves every
+session on one event-loop thread (it used to run a few threads per session,
+and the scheduler, which shares a core per thread, not per process, then
+kept the client's one loop thread waiting behind them). ``--server-nice N`` runs the
 simulator processes at a lower priority to take that out of the client's
 figures (which then starves the simulators instead); the header line says
 when it was used. ``--server light`` replaces the simulators with
@@ -514,7 +515,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     parser.add_argument(
         "--server", choices=("simulator", "light"), default="simulator",
-        help="simulator (default): RealtimeSimulator processes, a few threads per session; light: one-thread "
+        help="simulator (default): RealtimeSimulator processes (one event-loop thread each); light: one-thread "
         "asyncio servers (_light_server.py) that send the same paced GA reply, so that on a small machine the "
         "server's threads do not take the client's cores",
     )

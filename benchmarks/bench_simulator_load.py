@@ -13,7 +13,8 @@ share of one core and per second of reply audio delivered to one session
 (the load-independent figure: on a shared machine compare these, not wall
 time), how fast the slowest and the median session received its reply (1.00x
 is real time), the p99 delay from the simulator handing an audio delta to its
-socket to this client reading it, and the client's own CPU.
+socket to this client reading it, the client's own CPU, and the simulator's
+threads.
 
 Usage::
 
@@ -61,6 +62,15 @@ def _cpu(pids: List[str]) -> List[float]:
     return total
 
 
+def _threads(pids: List[str]) -> int:
+    """Threads of processes, summed (``Threads:`` of /proc/PID/status)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as status:
+            total += next(int(line.split()[1]) for line in status if line.startswith("Threads:"))
+    return total
+
+
 async def _level(url: str, pids: List[str], n: int, warmup: float, seconds: float) -> Dict[str, Any]:
     from websockets.asyncio.client import connect
 
@@ -103,6 +113,7 @@ async def _level(url: str, pids: List[str], n: int, warmup: float, seconds: floa
     cpu0, own0, wall0 = _cpu(pids), time.process_time(), time.monotonic()
     await asyncio.sleep(seconds)
     cpu1, own, wall = _cpu(pids), time.process_time() - own0, time.monotonic() - wall0
+    threads = _threads(pids)
     recording[0] = False
     stop.set()
     await pacing
@@ -122,6 +133,7 @@ async def _level(url: str, pids: List[str], n: int, warmup: float, seconds: floa
         "median_x_realtime": statistics.median(speeds),
         "p99_lag_ms": lags[int(0.99 * (len(lags) - 1))] * 1000 if lags else float("nan"),
         "client_cpu_share": own / wall,
+        "sim_threads": threads,
         "errors": errors[0],
     }
 
@@ -174,14 +186,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"== {where}, N light GA sessions (100 ms chunks in, a paced spoken reply out); "
           f"{args.warmup:g} s warm-up, {args.seconds:g} s measured; CPU: all the simulator processes together")
     print(f"  {'N':>5s} {'sim CPU (user+sys)':>20s} {'per session-s':>13s} {'slowest':>8s} {'median':>7s} "
-          f"{'p99 lag':>9s} {'client':>7s}  real time?")
+          f"{'p99 lag':>9s} {'client':>7s} {'threads':>7s}  real time?")
     for n in args.sessions:
         r = run_level(n, args.seconds, args.warmup, args.workers)
         carried = r["slowest_x_realtime"] >= 0.95 and r["errors"] == 0
         print(f"  {n:5d} {(r['sim_user_share'] + r['sim_system_share']) * 100:5.0f}% "
               f"({r['sim_user_share'] * 100:3.0f}+{r['sim_system_share'] * 100:3.0f}%) "
               f"{r['sim_ms_per_session_second']:9.2f} ms {r['slowest_x_realtime']:7.2f}x {r['median_x_realtime']:6.2f}x "
-              f"{r['p99_lag_ms']:6.1f} ms {r['client_cpu_share'] * 100:6.0f}%  {'yes' if carried else 'NO'}"
+              f"{r['p99_lag_ms']:6.1f} ms {r['client_cpu_share'] * 100:6.0f}% {r['sim_threads']:7d}  "
+              f"{'yes' if carried else 'NO'}"
               + (f"  errors: {r['errors']}" if r["errors"] else ""), flush=True)
     return 0
 

@@ -28,7 +28,9 @@ response (the session merged with ``response.create`` overrides, in the
 simulator's flat internal form: ``modalities``, ``voice``, ``tools``...), and
 returns a :class:`Reply` (``text``, optionally ``tool_name`` /
 ``tool_arguments``, or ``mcp_tool`` / ``mcp_arguments``), a dict with those
-keys, or a plain string. It runs on the session's streaming thread. The
+keys, or a plain string. A custom responder runs on a small pool of threads
+(at most four for all sessions), off the simulator's loop: a slow one delays
+its own response, not the other sessions. The
 default, :func:`default_responder`, greets, answers questions, echoes, calls a
 configured tool the user's words name, and summarises tool output. ::
 
@@ -60,16 +62,23 @@ get HTTP 503); at run time :meth:`RealtimeSimulator.refuse_next_connections`,
 :meth:`RealtimeSimulator.send_malformed_frame` and
 :meth:`RealtimeSimulator.broadcast`.
 
-Threads: ``start()`` runs the accept loop on a ``realtime-sync-sim-server``
-thread; each connection gets a handler thread (reading client events) and a
-``realtime-sync-sim-stream-*`` thread (streaming responses). ``stop()`` closes
-everything and joins them all.
+Threads: ``start()`` runs ONE asyncio event loop on a ``realtime-sync-sim-server``
+thread, and every session lives there: handshakes, client events, paced
+streaming (loop timers, no sleeping thread) and the frames out (queued per
+connection, sent in order by one writer task each), so the thread count does
+not grow with the sessions. A custom responder and the simulated MCP tools
+run on a pool of at most four ``realtime-sync-sim-work`` threads, started on
+first use; a custom ``transcriber`` runs on the loop (keep it quick). The
+REST side has its own HTTP thread. Every public method may be called from any
+thread (a responder's or a client callback's included); ``stop()`` closes
+every session with 1001 and ends every thread.
 
-Inside: :mod:`.server` (the server; :mod:`.handshake` checks handshakes,
-:mod:`.connections` keeps the sessions and their threads) runs one
-:mod:`.session` per connection, composed of an :mod:`.outbox` (every frame
-out, faults), :mod:`.input_audio` (buffer, :mod:`.vad`, transcription) and a
-:mod:`.streaming` response streamer sharing a :mod:`.state`; :mod:`.wire`
+Inside: :mod:`.server` (the server on the :mod:`.runtime`'s loop;
+:mod:`.handshake` checks handshakes, :mod:`.connections` keeps the sessions)
+runs one :mod:`.session` per connection over a :mod:`.channel` (its frames in
+and out), composed of an :mod:`.outbox` (every frame out, faults),
+:mod:`.input_audio` (buffer, :mod:`.vad`, transcription) and a
+:mod:`.streaming` response streamer (paced by :mod:`.pacing`) sharing a :mod:`.state`; :mod:`.wire`
 renders events in the connection's dialect (:mod:`.ga` and :mod:`.ga_items`
 for GA, with :mod:`.config` validating settings and :mod:`.checks` shaping
 the errors), :mod:`.responder` is the stand-in model, :mod:`.mcp` the

@@ -87,7 +87,7 @@ class SimCall:
             return list(self._sessions) if status in _ENDED else []
 
     def attach(self, session: Any) -> None:
-        """A WebSocket session now serves the call (handler thread)."""
+        """A WebSocket session now serves the call (the simulator's loop thread)."""
         with self._cond:
             self._sessions.append(session)
             self._cond.notify_all()
@@ -128,4 +128,4 @@ class SimCall:
     @staticmethod
     def _end(sessions: List[Any]) -> None:
         for session in sessions:
-            threading.Thread(target=session.close, name="realtime-sync-sim-call-end", daemon=True).start()
+            session.close()  # queues the close on the simulator's loop; does not wait

@@ -1,11 +1,12 @@
-"""The connections one simulator holds: handshakes in progress, sessions running, and their threads.
+"""The connections one simulator holds: handshakes in progress, sessions running, refusal faults.
 
 :class:`Connections` is the table :class:`~.server.RealtimeSimulator` keeps,
-under one lock of its own: the connections still in their opening handshake
-(cut when the simulator stops), the sessions running and the handler threads
-that run them (joined when it stops), the refusal faults that answer
+under one lock of its own (a test's thread reads it while the loop thread
+changes it): the connections still in their opening handshake (cut when the
+simulator stops), the sessions running, the refusal faults that answer
 handshakes with HTTP 503, and the counts a test reads back
-(``sessions_started``, ``handshakes_refused``).
+(``sessions_started``, ``handshakes_refused``). It holds no thread: every
+connection is served on the simulator's loop thread.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from typing import Any, List, Optional, Union
+from typing import Any, List, Union
 
+from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
-from websockets.sync.server import ServerConnection
 
-from .handshake import shutdown_socket
 from .replay import ReplaySession
 from .session import SimSession
 
@@ -33,7 +33,7 @@ _CONNECTING = State.CONNECTING
 
 
 class Connections:
-    """The sessions and threads of one simulator, and its refusal faults (thread-safe).
+    """The sessions of one simulator, its handshakes in progress and its refusal faults (thread-safe).
 
     Args:
         refusals: the first this many handshakes get HTTP 503.
@@ -45,8 +45,6 @@ class Connections:
         self._refusals = refusals
         self._reconnect_refusals = reconnect_refusals
         self._sessions: List[Session] = []
-        #: Threads running handshakes and sessions (only live ones are kept).
-        self.handler_threads: List[threading.Thread] = []
         self._opening: "weakref.WeakSet[ServerConnection]" = weakref.WeakSet()
         #: The simulator is stopping: new connections are cut, new sessions not run.
         self.stopping = False
@@ -55,7 +53,7 @@ class Connections:
         #: Handshakes the refusal faults have answered with HTTP 503.
         self.handshakes_refused = 0
 
-    # -- handshakes ---------------------------------------------------------------
+    # -- handshakes (loop thread) ---------------------------------------------------
 
     def connection_class(self) -> "type[ServerConnection]":
         """A ServerConnection class that registers each connection here.
@@ -70,27 +68,32 @@ class Connections:
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, **kwargs)
                 with table._lock:
-                    stopping = table.stopping
                     table._opening.add(self)
-                if stopping:  # accepted while stop() runs: refuse at once
-                    shutdown_socket(self.socket)
+
+            def connection_made(self, transport: Any) -> None:
+                super().connection_made(transport)
+                if table.stopping:  # accepted while stop() runs: refuse at once
+                    transport.abort()
 
         return _SimConnection
 
     def abort_handshakes(self) -> None:
-        """Cut the sockets of connections still in their opening handshake."""
+        """Cut the connections still in their opening handshake (loop thread)."""
         with self._lock:
             opening = list(self._opening)
         for connection in opening:
-            if connection.protocol.state is _CONNECTING:
-                shutdown_socket(connection.socket)
+            transport = getattr(connection, "transport", None)
+            if connection.protocol.state is _CONNECTING and transport is not None:
+                transport.abort()
+
+    def opening(self) -> int:
+        """How many connections the table still holds in their opening handshake or after."""
+        with self._lock:
+            return len(self._opening)
 
     def admit(self) -> bool:
-        """Record the calling handshake thread; False when a refusal fault answers this handshake."""
+        """Count a handshake; False when a refusal fault answers it."""
         with self._lock:
-            # threads of finished handshakes (rejected ones never run a session) are dropped
-            self.handler_threads = [t for t in self.handler_threads if t.is_alive()]
-            self.handler_threads.append(threading.current_thread())
             refuse = self._refusals > 0 or (self.sessions_started > 0 and self._reconnect_refusals > 0)
             if self._refusals > 0:
                 self._refusals -= 1
@@ -107,29 +110,20 @@ class Connections:
 
     # -- sessions -----------------------------------------------------------------
 
-    def add(self, session: Session, thread: threading.Thread) -> bool:
-        """Register a session about to run on ``thread``; False when the simulator is stopping."""
+    def add(self, session: Session) -> bool:
+        """Register a session about to run; False when the simulator is stopping."""
         with self._lock:
             if self.stopping:
                 return False
             self._sessions.append(session)
-            if thread not in self.handler_threads:
-                self.handler_threads.append(thread)
             self.sessions_started += 1
         return True
 
-    def remove(self, session: Session, thread: threading.Thread) -> None:
-        """Forget a session that has ended (its thread is joined by :meth:`join` when stopping)."""
+    def remove(self, session: Session) -> None:
+        """Forget a session that has ended."""
         with self._lock:
             if session in self._sessions:
                 self._sessions.remove(session)
-            if thread in self.handler_threads and not self.stopping:
-                self.handler_threads.remove(thread)
-
-    def add_thread(self, thread: threading.Thread) -> None:
-        """A thread :meth:`join` must wait for (a fault's closer)."""
-        with self._lock:
-            self.handler_threads.append(thread)
 
     def open_sessions(self) -> List[Session]:
         """The sessions whose connection is still open."""
@@ -148,29 +142,7 @@ class Connections:
             self.stopping = True
             return list(self._sessions)
 
-    @staticmethod
-    def close(sessions: List[Session], timeout: Optional[float]) -> None:
-        """Close ``sessions`` in parallel: each close waits for the client's answer to its close frame."""
-        closers = [
-            threading.Thread(target=session.close, name="realtime-sync-sim-close", daemon=True)
-            for session in sessions
-        ]
-        for closer in closers:
-            closer.start()
-        for closer in closers:
-            closer.join(timeout)
-
-    def join(self, sessions: List[Session], timeout: Optional[float]) -> None:
-        """Join every handler thread and the threads of ``sessions``, then forget them all."""
-        with self._lock:
-            handlers = list(self.handler_threads)
-            self.handler_threads.clear()
-        for handler in handlers:
-            if handler is not threading.current_thread():
-                handler.join(timeout)
-                if handler.is_alive():
-                    logger.warning("simulator connection thread %s did not stop", handler.name)
-        for session in sessions:
-            session.join(timeout)
+    def clear(self) -> None:
+        """Forget every session (the simulator has stopped)."""
         with self._lock:
             self._sessions.clear()

@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import socket
+import sys
 from typing import Any, Callable, List, Optional, Tuple
 
 from websockets.datastructures import Headers
@@ -42,7 +43,9 @@ class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]  # gener
     included; the simulator's API key must not reach a log. While the
     simulator stops, the handshakes it cuts short are expected, not errors:
     some websockets versions (15 and older) log each at ERROR, so they are
-    logged at DEBUG instead.
+    logged at DEBUG instead; so are the handshakes the simulator answers with
+    an HTTP error itself (a wrong key, a refusal fault), which websockets 13
+    logs at ERROR with a traceback.
     """
 
     _SECRET_HEADERS = ("authorization", "sec-websocket-protocol")
@@ -52,8 +55,12 @@ class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]  # gener
         self._stopping = stopping
 
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        if level > logging.DEBUG and msg == "opening handshake failed" and self._stopping():
-            level = logging.DEBUG
+        if level > logging.DEBUG and msg == "opening handshake failed":
+            if type(sys.exc_info()[1]).__name__ == "InvalidStatus":  # our own HTTP answer: no traceback
+                level = logging.DEBUG
+                kwargs.pop("exc_info", None)
+            elif self._stopping():
+                level = logging.DEBUG
         if (
             len(args) == 2
             and isinstance(args[0], str)
@@ -76,8 +83,8 @@ def json_error(status: int, message: str, code: Optional[str]) -> Any:
     return _HTTPResponse(status, reason, headers, data)
 
 
-def refuse_beta(connection: Any) -> None:
-    """Answer a beta connection as the live service does now: an ``error``, then close 4000."""
+async def refuse_beta(connection: Any) -> None:
+    """Answer a beta connection as the live service does now: an ``error``, then close 4000 (loop thread)."""
     error = {
         "type": "invalid_request_error",
         "code": "beta_api_shape_disabled",
@@ -86,8 +93,8 @@ def refuse_beta(connection: Any) -> None:
         "event_id": None,
     }
     try:
-        connection.send(json.dumps({"event_id": new_id("event"), "type": "error", "error": error}))
-        connection.close(4000, "beta_api_shape_disabled")
+        await connection.send(json.dumps({"event_id": new_id("event"), "type": "error", "error": error}))
+        await connection.close(4000, "beta_api_shape_disabled")
     except Exception:
         logger.debug("refusing a beta connection failed", exc_info=True)
 

@@ -1,7 +1,7 @@
 """The input audio of one simulated session: buffer, server VAD, commits and transcription.
 
 :class:`InputAudio` is held by the session (:mod:`.session`) and runs on the
-connection's handler thread with the session lock held. It keeps the input
+simulator's loop thread (:mod:`.runtime`) with the session lock held. It keeps the input
 audio buffer, runs the energy VAD (:mod:`.vad`) in ``server_vad`` mode, turns
 committed audio into user items and sends their (simulated) transcription.
 """

@@ -1,19 +1,21 @@
 """The outbox of one simulated session: every server frame leaves through it.
 
 :class:`Outbox` adds each event's ``event_id``, serialises frames on the socket
-(its own lock) and applies the write-side faults of :class:`~.state.SimOptions`
-(delay, drop after N events, a malformed frame, an injected ``error``). Any
-thread may send; a closed session raises :class:`~.state.Closed`.
+(its own lock) into the connection's :class:`~.channel.Channel` and applies the
+write-side faults of :class:`~.state.SimOptions` (delay, drop after N events,
+a malformed frame, an injected ``error``). Any thread may send, and a send
+never blocks: the channel's writer task sends the frames in order on the
+simulator's loop. A closed session raises :class:`~.state.Closed`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 from typing import Any, Callable, Dict, Mapping, Optional
 
+from .channel import Channel
 from .config import new_id
 from .state import Closed, EncodedAudio, SimOptions
 
@@ -49,10 +51,10 @@ def _frame(event: Dict[str, Any]) -> str:
 
 
 class Outbox:
-    """Writes server events to one connection.
+    """Writes server events to one connection, through its :class:`~.channel.Channel` (any thread, never blocks).
 
     Args:
-        connection: a ``websockets.sync.server.ServerConnection``.
+        channel: the connection's channel (its writing queue).
         options: the simulator's options (faults).
         closed: the session's closed flag; once set, nothing more is written.
         name: the session id, for logs.
@@ -60,29 +62,28 @@ class Outbox:
     """
 
     def __init__(
-        self, connection: Any, options: SimOptions, closed: threading.Event, name: str, render: Optional[Render] = None
+        self, channel: Channel, options: SimOptions, closed: threading.Event, name: str, render: Optional[Render] = None
     ) -> None:
         self.render = render
-        self.connection = connection
+        self.channel = channel
         self.options = options
         self.closed = closed
         self.name = name
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # the fault counts, and the order of frames from several threads
         self.sent = 0
         self.dropped = False
 
     def send(self, event: Dict[str, Any], *, raw: bool = False) -> Dict[str, Any]:
-        """Render, add an event_id, apply faults, and write one server event; returns it as sent.
+        """Render, add an event_id, apply faults, and queue one server event; returns it as sent.
 
         An event the session's dialect does not have is not sent (and not
         counted); it is returned as given. ``raw``: send ``event`` as it is
-        (only an ``event_id`` is added).
+        (only an ``event_id`` is added). The frame leaves in order on the
+        loop thread; ``event_delay`` is waited there, before it.
 
         Raises:
             Closed: the connection is closed (or was just dropped by a fault).
         """
-        from websockets.exceptions import ConnectionClosed
-
         if not raw and self.render is not None:
             rendered = self.render(event)
             if rendered is None:
@@ -90,25 +91,20 @@ class Outbox:
             event = rendered
         event = {"event_id": new_id("event"), **event}
         opts = self.options
-        if opts.event_delay > 0 and self.closed.wait(opts.event_delay):
-            raise Closed()
         frame = _frame(event)
         with self.lock:
             if self.closed.is_set():
                 raise Closed()
-            try:
-                if opts.drop_after is not None and self.sent >= opts.drop_after:
-                    self.drop()
-                    raise Closed()
-                self.connection.send(frame)
-                self.sent += 1
-                if opts.malformed_frame_after is not None and self.sent == opts.malformed_frame_after:
-                    self.connection.send(_MALFORMED)
-                if opts.error_after is not None and self.sent == opts.error_after:
-                    error = opts.error or _INJECTED_ERROR
-                    self.connection.send(json.dumps({"event_id": new_id("event"), "type": "error", "error": error}))
-            except (ConnectionClosed, OSError) as exc:
-                raise Closed() from exc
+            if opts.drop_after is not None and self.sent >= opts.drop_after:
+                self.drop()
+                raise Closed()
+            self.channel.write(frame, opts.event_delay)
+            self.sent += 1
+            if opts.malformed_frame_after is not None and self.sent == opts.malformed_frame_after:
+                self.channel.write(_MALFORMED)
+            if opts.error_after is not None and self.sent == opts.error_after:
+                error = opts.error or _INJECTED_ERROR
+                self.channel.write(json.dumps({"event_id": new_id("event"), "type": "error", "error": error}))
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("simulator %s sent %s %s", self.name, event["type"], event["event_id"])
         return event
@@ -119,40 +115,17 @@ class Outbox:
         Raises:
             Closed: the connection is closed.
         """
-        from websockets.exceptions import ConnectionClosed
-
         with self.lock:
             if self.closed.is_set():
                 raise Closed()
-            try:
-                self.connection.send(_MALFORMED)
-            except (ConnectionClosed, OSError) as exc:
-                raise Closed() from exc
+            self.channel.write(_MALFORMED)
 
     def drop(self) -> None:
-        """Fault: end the TCP connection abruptly, without a close frame."""
+        """Fault: end the TCP connection abruptly, without a close frame (after the frames queued before)."""
         self.dropped = True
         self.closed.set()
-        self.cut()
-
-    def cut(self) -> None:
-        """Shut the TCP socket down both ways: blocked reads and writes end at once."""
-        try:
-            self.connection.socket.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def idle(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for a send in progress to finish; False if it is stuck."""
-        if self.lock.acquire(timeout=timeout):
-            self.lock.release()
-            return True
-        return False
+        self.channel.cut()
 
     def close(self, code: int, reason: str) -> None:
-        """Close the connection with a close frame (errors logged, never raised)."""
-        try:
-            self.connection.close(code, reason)
-        except Exception:
-            logger.debug("closing simulator connection %s failed", self.name, exc_info=True)
-
+        """Close the connection with a close frame, after the frames queued before it."""
+        self.channel.close(code, reason)

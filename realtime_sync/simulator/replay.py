@@ -45,14 +45,19 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple
 
 from websockets.frames import EXTERNAL_CLOSE_CODES
 
 from ..errors import ConfigurationError
 from ..recording import Frame, PathLike, Recording, ReplayDivergenceError, elide_audio, read_recording, restore_audio
 from .config import new_id
-from .handshake import shutdown_socket
+from .pacing import Job, Stepper
+
+if TYPE_CHECKING:
+    from .channel import Channel
 
 __all__ = ["Replay", "ReplaySession", "describe_difference"]
 
@@ -172,12 +177,12 @@ class Replay:
         """The recording's dialect, ``"ga"`` or ``"beta"``."""
         return self.recording.protocol
 
-    def session(self, connection: Any, asks_for_beta: bool) -> "ReplaySession":
-        """A session replaying the next recorded connection on ``connection``."""
+    def session(self, channel: "Channel", asks_for_beta: bool) -> "ReplaySession":
+        """A session replaying the next recorded connection on ``channel``."""
         with self._lock:
             index = self._served
             self._served += 1
-        return ReplaySession(self, connection, index, asks_for_beta)
+        return ReplaySession(self, channel, index, asks_for_beta)
 
     def diverged(self, message: str) -> ReplayDivergenceError:
         """Keep and log a divergence; return it."""
@@ -200,16 +205,24 @@ class Replay:
 
 
 class ReplaySession:
-    """One connection served from a recording (the simulator's session for it, on its handler thread)."""
+    """One connection served from a recording (the simulator's session for it, on its loop thread).
 
-    def __init__(self, replay: Replay, connection: Any, index: int, asks_for_beta: bool) -> None:
+    Server frames wait in a queue and leave as a paced job (:mod:`.pacing`);
+    a client frame that comes while they wait is matched once they have left,
+    as the recording has it.
+    """
+
+    def __init__(self, replay: Replay, channel: "Channel", index: int, asks_for_beta: bool) -> None:
         self.replay = replay
-        self.connection = connection
+        self.channel = channel
         self.index = index
         self.protocol = replay.protocol
         self.asks_for_beta = asks_for_beta
         self.closed = threading.Event()
-        self._send_lock = threading.Lock()
+        self._out: Deque[Frame] = deque()  # server frames still to send, in order
+        self._inbox: Deque[Any] = deque()  # client frames that came while server frames were being paced
+        self._check_end = False  # once the frames queued have left: end the connection if the server did
+        self._stepper = Stepper(channel.runtime, self._work_ended)
         self._ids: Dict[str, str] = {}
         self._matched = 0
         self._divergence: Optional[str] = None  # the first divergence: the replay stopped there
@@ -221,37 +234,73 @@ class ReplaySession:
     def __repr__(self) -> str:
         return f"<ReplaySession {self.id} connection {self.index + 1} of {self.replay.recording.path!r}>"
 
-    # -- the handler thread --------------------------------------------------------
+    # -- the loop thread -----------------------------------------------------------
 
-    def run(self) -> None:
+    async def run(self) -> None:
         """Serve the connection until it closes."""
-        from websockets.exceptions import ConnectionClosed
-
         recording = self.replay.recording
-        try:
-            if self.asks_for_beta != (self.protocol == "beta"):
-                asked = "beta (OpenAI-Beta: realtime=v1)" if self.asks_for_beta else "GA (no OpenAI-Beta header)"
-                self._diverge(
-                    f"the recording {recording.path!r} speaks {self.protocol.upper()} but the client asked for "
-                    f"{asked}; connect with protocol={self.protocol!r}",
-                    None,
-                )
-            elif self.index >= len(recording.connections):
-                self._diverge(
-                    f"the recording {recording.path!r} holds {len(recording.connections)} connection(s); "
-                    f"this is connection {self.index + 1}",
-                    None,
-                )
-            else:
-                self._send_frames(self._greetings())
-                self._send_frames(self._until_client_frame())
+        if self.asks_for_beta != (self.protocol == "beta"):
+            asked = "beta (OpenAI-Beta: realtime=v1)" if self.asks_for_beta else "GA (no OpenAI-Beta header)"
+            self._diverge(
+                f"the recording {recording.path!r} speaks {self.protocol.upper()} but the client asked for "
+                f"{asked}; connect with protocol={self.protocol!r}",
+                None,
+            )
+        elif self.index >= len(recording.connections):
+            self._diverge(
+                f"the recording {recording.path!r} holds {len(recording.connections)} connection(s); "
+                f"this is connection {self.index + 1}",
+                None,
+            )
+        else:
+            self._send_frames(self._greetings())
+            self._send_frames(self._until_client_frame())
+            self._check_end = True
+            self._pump()
+        await self.channel.run(self.handle, self._ended)
+
+    def handle(self, message: Any) -> None:
+        """A client frame: matched now, or once the server frames before it have left."""
+        self._inbox.append(message)
+        self._pump()
+
+    def _pump(self) -> None:
+        if not self._stepper.busy and not self.closed.is_set():
+            self._stepper.run(self._work())
+
+    def _work(self) -> Job:
+        """Send the queued server frames (paced), end like the server, match client frames; until idle."""
+        while not self.closed.is_set():
+            if self._out:
+                frame = self._out[0]
+                speed = self.replay.speed
+                if speed is not None and self._clock is not None and frame.time > self._clock:
+                    yield time.monotonic() + (frame.time - self._clock) / speed
+                    if self.closed.is_set():
+                        return  # closed while pacing
+                self._out.popleft()
+                self._clock = frame.time if self._clock is None else max(self._clock, frame.time)
+                event = frame.event
+                if self.replay.recording.audio_elided:
+                    event = restore_audio(event)
+                if self._ids:
+                    event = _rename(event, self._ids)
+                self._send(json.dumps(event, ensure_ascii=False))
+            elif self._check_end:
+                self._check_end = False
                 self._end_like_the_server()
-            while not self.closed.is_set():
-                self._handle(self.connection.recv())
-        except (ConnectionClosed, OSError):
-            pass
-        finally:
-            self.closed.set()
+            elif self._inbox:
+                self._handle(self._inbox.popleft())
+            else:
+                return
+
+    def _work_ended(self, error: Optional[BaseException]) -> None:
+        if error is not None:
+            logger.error("replay: serving connection %d failed", self.index + 1, exc_info=error)
+
+    def _ended(self) -> None:
+        self.closed.set()
+        self._stepper.stop()
 
     def _greetings(self) -> List[Frame]:
         """The server frames sent on connect: those before the first client frame, and the greetings."""
@@ -306,7 +355,7 @@ class ReplaySession:
         self._clock = expected.time if self._clock is None else max(self._clock, expected.time)
         self._learn_ids(expected.event, event)
         self._send_frames(self._until_client_frame())
-        self._end_like_the_server()
+        self._check_end = True
 
     def _end_like_the_server(self) -> None:
         """Once every frame is sent: end the connection as the server did, when the server ended it."""
@@ -319,9 +368,9 @@ class ReplaySession:
         if not isinstance(code, int) or isinstance(code, bool) or code == 1006:
             self.drop()  # lost without a close frame
         elif code in EXTERNAL_CLOSE_CODES or 3000 <= code < 5000:
-            self.connection.close(code, str(reason or ""))
+            self.channel.close(code, str(reason or ""))
         else:
-            self.connection.close(1011, str(reason or ""))
+            self.channel.close(1011, str(reason or ""))
 
     def _learn_ids(self, recorded: Dict[str, Any], got: Dict[str, Any]) -> None:
         """Map the ids the recorded client made to the ones this client made."""
@@ -334,22 +383,13 @@ class ReplaySession:
                 self._ids[old] = new
 
     def _send_frames(self, frames: List[Frame]) -> None:
-        speed = self.replay.speed
-        for frame in frames:
-            if speed is not None and self._clock is not None and frame.time > self._clock:
-                if self.closed.wait((frame.time - self._clock) / speed):
-                    return  # closed while pacing
-            self._clock = frame.time if self._clock is None else max(self._clock, frame.time)
-            event = frame.event
-            if self.replay.recording.audio_elided:
-                event = restore_audio(event)
-            if self._ids:
-                event = _rename(event, self._ids)
-            self._send(json.dumps(event, ensure_ascii=False))
+        """Queue server frames: they leave in order, paced as recorded when ``replay_speed`` is set."""
+        self._out.extend(frames)
 
     def _send(self, text: str) -> None:
-        with self._send_lock:
-            self.connection.send(text)
+        if self.closed.is_set():
+            raise ConnectionError("the replay session is closed")
+        self.channel.write(text)
 
     def _diverge(self, message: str, client_event_id: Optional[str]) -> None:
         """Report a divergence: kept and logged here (the first), an ``error`` event to the client; the replay stops."""
@@ -389,21 +429,15 @@ class ReplaySession:
             raise ConnectionError("the replay session is closed") from exc
 
     def close(self) -> None:
-        """Close the connection (the simulator stops)."""
+        """Close the connection with 1001 (the simulator stops)."""
         self.closed.set()
-        try:
-            self.connection.close(1001, "simulator stopping")
-        except Exception:
-            logger.debug("replay: close failed", exc_info=True)
+        self.channel.close(1001, "simulator stopping")
 
     def expire(self) -> None:
         """End the session now (a normal close)."""
         self.closed.set()
-        self.connection.close(1000, "session expired")
+        self.channel.close(1000, "session expired")
 
     def drop(self) -> None:
         """Fault: cut the connection without a close frame."""
-        shutdown_socket(self.connection.socket)
-
-    def join(self, timeout: Optional[float] = None) -> None:
-        """Nothing to wait for: the session has no thread of its own."""
+        self.channel.cut()

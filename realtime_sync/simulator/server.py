@@ -1,13 +1,17 @@
 """The simulator's server: :class:`RealtimeSimulator` accepts connections and runs sessions.
 
-It owns the ``websockets`` server (a background accept thread), checks each
-handshake (API key, dialect headers) and gives every accepted connection a
-:class:`~.session.SimSession` on the connection's handler thread. The public
-face is :mod:`realtime_sync.simulator`.
+It owns the ``websockets`` asyncio server, on ONE event-loop thread
+(:class:`~.runtime.Runtime`), checks each handshake (API key, dialect headers)
+and gives every accepted connection a :class:`~.channel.Channel` and a
+:class:`~.session.SimSession` (or a replay), all served on that thread: the
+threads of a simulator do not grow with its sessions. The public methods may
+be called from any thread; they hand their work to the loop. The public face
+is :mod:`realtime_sync.simulator`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -16,8 +20,8 @@ import urllib.parse
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 try:
-    from websockets.sync.server import ServerConnection
-    from websockets.sync.server import serve as _serve
+    from websockets.asyncio.server import ServerConnection
+    from websockets.asyncio.server import serve as _serve
     from websockets.typing import Subprotocol
 except ImportError as _exc:  # pragma: no cover - exercised without the extra
     raise ImportError(
@@ -27,12 +31,14 @@ except ImportError as _exc:  # pragma: no cover - exercised without the extra
 
 from ..errors import ConfigurationError
 from .calls import SimCall
+from .channel import Channel
 from .connections import Connections, Session
 from .handshake import RedactingLogger, asks_for_beta, check_credentials, header_values, json_error, offered_keys, refuse_beta
 from .mcp import McpServers
 from .replay import Replay
 from .responder import Responder, Transcriber, default_responder
 from .rest import SimRest, check_rest_options
+from .runtime import Runtime
 from .session import MAX_EVENT_BYTES, SimSession
 from .state import Closed, SimOptions
 from .wire import PROTOCOLS
@@ -47,6 +53,7 @@ logger = logging.getLogger(__name__)
 _MAX_FRAME = 4 * MAX_EVENT_BYTES
 _REALTIME_SUBPROTOCOL = Subprotocol("realtime")
 _CLOSE_TIMEOUT = 1.0  # seconds stop() waits for a client to answer the close frame
+_STUCK_AFTER = 2 * _CLOSE_TIMEOUT  # seconds stop() waits for its sessions to end before it cuts the rest
 
 
 def _expire(session: SimSession) -> None:
@@ -116,7 +123,9 @@ class RealtimeSimulator:
         port: TCP port; 0 picks a free one (read it back from :attr:`port`).
         responder: the simulated model, ``responder(items, session) -> Reply |
             dict | str`` (see :mod:`realtime_sync.simulator.responder`); defaults to
-            :func:`default_responder`. Runs on the session's streaming thread.
+            :func:`default_responder`. A custom one runs on a small pool of
+            threads (at most four for all sessions), so a slow one delays its
+            own response only.
         require_api_key: when set, the handshake needs ``Authorization: Bearer
             <key>`` (or the browser subprotocol ``openai-insecure-api-key.<key>``);
             otherwise HTTP 401 with an OpenAI-style JSON error body.
@@ -130,7 +139,8 @@ class RealtimeSimulator:
             ``beta_api_shape_disabled``, then a close with code 4000.
         mcp_servers: simulated MCP servers for GA sessions,
             ``{server_label: {tool_name: callable(arguments) -> str | JSON-able}}``
-            (see :mod:`realtime_sync.simulator.mcp`).
+            (see :mod:`realtime_sync.simulator.mcp`); the tools run on the
+            responder's pool of threads, off the simulator's loop.
         speed: pacing of streamed output as a multiple of real time (50 means a
             two-second reply streams in 40 ms); ``None`` or 0 sends as fast as
             possible.
@@ -142,6 +152,8 @@ class RealtimeSimulator:
             default: a description like "(inaudible: 1.2 seconds of speech)".
             ``None`` from the callable (or in the sequence) makes that
             transcription fail (``...input_audio_transcription.failed``).
+            A callable runs on the simulator's loop thread, in order with the
+            session's events: keep it quick (a slow one delays every session).
         transcript_before_item: send ``...input_audio_transcription.completed``
             before the item's ``conversation.item.created``, as real servers
             sometimes do in server-VAD mode (default: after).
@@ -256,8 +268,8 @@ class RealtimeSimulator:
             mcp_servers=mcp_servers,
         )
         self._server: Any = None
-        self._thread: Optional[threading.Thread] = None
-        self._lock = threading.Lock()  # guards the server and its thread
+        self._runtime: Optional[Runtime] = None
+        self._lock = threading.Lock()  # guards the server and its loop
         self._port: Optional[int] = None
         # a listening socket to serve on instead of binding host:port (a ``--workers`` worker's shared address)
         self._listen_socket: Optional[socket.socket] = None
@@ -316,7 +328,7 @@ class RealtimeSimulator:
         return self._rest_side().ring(webhook_url, **options)
 
     def start(self) -> RealtimeSimulator:
-        """Bind the socket and start serving on a background thread; returns self.
+        """Bind the socket and start serving on the simulator's loop thread; returns self.
 
         Raises:
             RuntimeError: already started.
@@ -326,57 +338,80 @@ class RealtimeSimulator:
             if self._server is not None:
                 raise RuntimeError("the simulator is already running")
             self._connections.start()
-            where: Dict[str, Any] = (
-                {"sock": self._listen_socket}
-                if self._listen_socket is not None
-                else {"host": self.host, "port": self._requested_port}
-            )
-            server = _serve(
-                self._handle,
-                **where,
-                create_connection=self._connections.connection_class(),
-                process_request=self._process_request,
-                select_subprotocol=self._select_subprotocol,
-                compression=None,
-                max_size=_MAX_FRAME,
-                open_timeout=10,
-                close_timeout=_CLOSE_TIMEOUT,
-                logger=RedactingLogger(logging.getLogger("websockets.server"), lambda: self._connections.stopping),
-            )
-            self._server = server
-            self._port = int(server.socket.getsockname()[1])
-            self._thread = threading.Thread(
-                target=server.serve_forever, name="realtime-sync-sim-server", daemon=True
-            )
-            self._thread.start()
+            runtime = Runtime()
+            runtime.start()
+            try:
+                server = runtime.run_coroutine(self._open(), 30.0)
+            except BaseException:
+                runtime.stop(5.0)
+                raise
+            self._server, self._runtime = server, runtime
+            self._port = int(next(iter(server.sockets)).getsockname()[1])
             if self.rest is not None:
                 self.rest.start()
         logger.info("realtime simulator listening on %s", self.url)
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Close the server and every connection, and join all threads.
+    async def _open(self) -> Any:
+        where: Dict[str, Any] = (
+            {"sock": self._listen_socket}
+            if self._listen_socket is not None
+            else {"host": self.host, "port": self._requested_port}
+        )
+        return await _serve(
+            self._handle,
+            **where,
+            create_connection=self._connections.connection_class(),
+            process_request=self._process_request,
+            select_subprotocol=self._select_subprotocol,
+            compression=None,
+            max_size=_MAX_FRAME,
+            open_timeout=10,
+            close_timeout=_CLOSE_TIMEOUT,
+            logger=RedactingLogger(logging.getLogger("websockets.server"), lambda: self._connections.stopping),
+        )
 
-        Idempotent; safe from any thread except a simulator thread.
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close the server and every connection (close code 1001), and end the simulator's threads.
+
+        Idempotent; safe from any thread except the simulator's own (its loop
+        thread and its pool, where user code runs).
 
         Args:
-            timeout: seconds to wait for each thread (None = forever).
+            timeout: seconds to wait for the sessions to end and for each thread (None = forever).
         """
         with self._lock:
+            runtime = self._runtime
+            if runtime is not None and runtime.on_loop():
+                raise RuntimeError("stop() cannot wait for the simulator on the simulator's own loop thread")
             server, self._server = self._server, None
-            thread, self._thread = self._thread, None
+            self._runtime = None
             sessions = self._connections.begin_stop()
-        if server is None:
+        if server is None or runtime is None:
             return
         if self.rest is not None:
             self.rest.stop(timeout)
-        self._connections.abort_handshakes()
-        self._connections.close(sessions, timeout)  # each close waits up to close_timeout for the client
-        server.shutdown()  # websockets >= 14 also closes connections and waits for handlers
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-        self._connections.join(sessions, timeout)
+        try:
+            runtime.run_coroutine(self._close(server, sessions), None if timeout is None else timeout + _STUCK_AFTER)
+        except TimeoutError:
+            logger.warning("simulator connections did not close in time")
+        runtime.stop(timeout)
+        self._connections.clear()
         logger.info("realtime simulator on port %s stopped", self._port)
+
+    async def _close(self, server: Any, sessions: List[Session]) -> None:
+        """Stop listening, cut unfinished handshakes, close every session (1001), wait for them (loop thread)."""
+        server.close(close_connections=False)
+        self._connections.abort_handshakes()
+        for session in sessions:
+            session.close()  # after the frames already queued
+        try:
+            await asyncio.wait_for(server.wait_closed(), _STUCK_AFTER)
+        except asyncio.TimeoutError:
+            # a client that stopped reading leaves its frames (and the close) stuck in the queue
+            for session in sessions:
+                session.channel.abort()
+            await server.wait_closed()
 
     def __enter__(self) -> RealtimeSimulator:
         return self.start()
@@ -439,15 +474,15 @@ class RealtimeSimulator:
     def expire_sessions(self) -> int:
         """Fault: end every open session now as the live service does at its maximum duration.
 
-        Each gets an ``error`` with code ``session_expired``, then a close (1000)
-        on a thread of its own (the close waits for the client's answer; this
-        call does not). Returns the number of sessions expired.
+        Each gets an ``error`` with code ``session_expired``, then a close (1000),
+        on the simulator's loop (this call does not wait for the close).
+        Returns the number of sessions expired.
         """
         sessions = self._connections.open_sessions()
+        runtime = self._runtime
         for session in sessions:
-            closer = threading.Thread(target=_expire, args=(session,), name="realtime-sync-sim-expire", daemon=True)
-            self._connections.add_thread(closer)  # stop() joins it
-            closer.start()
+            if runtime is not None:
+                runtime.soon(_expire, session)
         return len(sessions)
 
     def send_malformed_frame(self) -> int:
@@ -461,7 +496,7 @@ class RealtimeSimulator:
                 logger.debug("malformed frame to %s failed", session.id, exc_info=True)
         return reached
 
-    # -- websockets callbacks (connection handler threads) ---------------------
+    # -- websockets callbacks (the loop thread) --------------------------------
 
     def _select_subprotocol(
         self, connection: ServerConnection, subprotocols: Sequence[Subprotocol]
@@ -497,8 +532,11 @@ class RealtimeSimulator:
                 )
         return None
 
-    def _handle(self, connection: Any) -> None:
-        thread = threading.current_thread()
+    async def _handle(self, connection: Any) -> None:
+        runtime = self._runtime
+        if runtime is None:  # stop() has begun
+            return
+        channel = Channel(connection, runtime)
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(connection.request.path).query)
         model = (query.get("model") or [None])[0]
         intent = (query.get("intent") or [None])[0]
@@ -507,22 +545,22 @@ class RealtimeSimulator:
         session: Session
         call: Optional[SimCall] = None
         if self.replay is not None:
-            session = self.replay.session(connection, asks_for_beta(headers))
+            session = self.replay.session(channel, asks_for_beta(headers))
         elif protocol == "beta" and self.refuse_beta:
-            refuse_beta(connection)
+            await refuse_beta(connection)
             return
         else:
-            session = SimSession(connection, model, self.options, protocol, intent)
+            session = SimSession(channel, model, self.options, protocol, intent)
             if self.rest is not None:  # a client secret's or an accepted call's configuration
                 call = self.rest.bind(session, connection.request.path, offered_keys(headers))
-        thread.name = f"realtime-sync-sim-conn-{session.id}"
-        if not self._connections.add(session, thread):
+        if not self._connections.add(session):
+            await connection.close(1001, "simulator stopping")
             return
         if call is not None:
             call.attach(session)
         logger.debug("simulator session %s opened (%s, model %s)", session.id, protocol, model)
         try:
-            session.run()
+            await session.run()
         finally:
-            self._connections.remove(session, thread)
+            self._connections.remove(session)
             logger.debug("simulator session %s closed", session.id)

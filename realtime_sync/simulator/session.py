@@ -1,14 +1,16 @@
 """One simulated Realtime session: the protocol state machine of a connection.
 
-:class:`SimSession` reads client events on the connection's handler thread
-(the ``websockets`` server starts one per connection) and acts on them. It is
-composed of small parts that share a :class:`~.state.SessionState`: an
-:class:`~.outbox.Outbox` writes every server frame, :class:`~.input_audio.InputAudio`
-handles the input audio buffer and server VAD, and a
-:class:`~.streaming.ResponseStreamer` streams responses on its own thread, so
-``response.cancel`` and new input are handled while a response streams. The
-state's lock guards the conversation; paced waits sleep on the response's
-cancel event, so a cancel or :meth:`SimSession.close` interrupts them at once.
+:class:`SimSession` acts on the client events of one connection, on the
+simulator's loop thread (:mod:`.runtime`; the connection's
+:class:`~.channel.Channel` reads them and hands each to :meth:`SimSession.handle`,
+plain synchronous code that never waits). It is composed of small parts that
+share a :class:`~.state.SessionState`: an :class:`~.outbox.Outbox` queues every
+server frame, :class:`~.input_audio.InputAudio` handles the input audio buffer
+and server VAD, and a :class:`~.streaming.ResponseStreamer` streams responses
+as paced jobs on loop timers, so ``response.cancel`` and new input are handled
+while a response streams. The state's lock guards the conversation (another
+thread may inject a fault or a REST call's turn); a cancel or
+:meth:`SimSession.close` ends a paced wait at once.
 The session's :class:`~.wire.Wire` reads client events in its dialect (GA or
 beta) and renders every event the parts send.
 """
@@ -24,6 +26,7 @@ from typing import Any, Dict, Optional, Union
 import numpy as np
 
 from .. import audio as _audio
+from .channel import Channel
 from .checks import ClientError, invalid_type, invalid_value, missing
 from .config import new_id
 from .input_audio import InputAudio
@@ -41,7 +44,6 @@ logger = logging.getLogger(__name__)
 _SESSION_LIFETIME = 30 * 60  # seconds: what ``expires_at`` announces when the simulator sets no limit
 #: Largest client frame the simulator acts on (larger ones get an ``error``).
 MAX_EVENT_BYTES = 16 * 1024 * 1024
-_SEND_STUCK_AFTER = 0.5  # seconds close() lets a send in progress finish
 
 def _reject_constant(name: str) -> Any:
     """``json.loads`` hook: NaN and Infinity are not JSON (Python accepts them)."""
@@ -69,7 +71,7 @@ class SimSession:
     """The state and behaviour of one simulated session (one WebSocket connection).
 
     Args:
-        connection: a ``websockets.sync.server.ServerConnection``.
+        channel: the connection's channel (its frames in and out, on the simulator's loop).
         model: the model named in the URL, echoed in the session (None: the dialect's default).
         options: the simulator's options.
         protocol: the session's wire dialect, ``"ga"`` or ``"beta"``.
@@ -79,7 +81,7 @@ class SimSession:
 
     def __init__(
         self,
-        connection: Any,
+        channel: Channel,
         model: Optional[str],
         options: SimOptions,
         protocol: str = "beta",
@@ -96,58 +98,54 @@ class SimSession:
         self.state = SessionState(session, new_id("conv"))
         self.closed = self.state.closed
         self.stopping = False  # close() was called: the connection ends with 1001, whoever closes it first
-        self.outbox = Outbox(connection, options, self.closed, self.id, self.wire.render)
+        self.runtime = channel.runtime
+        self.channel = channel
+        self.outbox = Outbox(channel, options, self.closed, self.id, self.wire.render)
         self._send = self.outbox.send
         self.input = InputAudio(self.state, options, self._send, self._respond_to_turn)
-        self.streamer = ResponseStreamer(self.state, options, self._send, self.id)
+        self.streamer = ResponseStreamer(self.state, options, self._send, self.id, self.runtime, channel.ready)
+        self._expiry: Any = None  # the max_session_seconds timer
 
-    # -- lifecycle (handler thread) -------------------------------------------
+    # -- lifecycle (loop thread) -----------------------------------------------
 
     @property
     def id(self) -> str:
         """The session id (``sess_...``)."""
         return str(self.state.session["id"])
 
-    def run(self) -> None:
-        """Serve the connection until it closes. Runs on the handler thread."""
-        from websockets.exceptions import ConnectionClosed
+    async def run(self) -> None:
+        """Serve the connection until it closes (loop thread)."""
+        with self.state.lock:
+            self._send({"type": "session.created", "session": copy.deepcopy(self.state.session)})
+            self._send(
+                {
+                    "type": "conversation.created",
+                    "conversation": {"id": self.state.conversation_id, "object": "realtime.conversation"},
+                }
+            )
+        limit = self.options.max_session_seconds
+        if limit is not None and self.runtime.loop is not None:
+            self._expiry = self.runtime.loop.call_at(time.monotonic() + limit, self._expire_now)
+        await self.outbox.channel.run(self.handle, self._ended)
 
-        self.streamer.start()
+    def _expire_now(self) -> None:
+        self._expiry = None
         try:
-            with self.state.lock:
-                self._send({"type": "session.created", "session": copy.deepcopy(self.state.session)})
-                self._send(
-                    {
-                        "type": "conversation.created",
-                        "conversation": {"id": self.state.conversation_id, "object": "realtime.conversation"},
-                    }
-                )
-            limit = self.options.max_session_seconds
-            deadline = None if limit is None else time.monotonic() + limit
-            while not self.closed.is_set():
-                timeout = None if deadline is None else deadline - time.monotonic()
-                if timeout is not None and timeout <= 0:
-                    self.expire()
-                    break
-                try:
-                    message = self.outbox.connection.recv(timeout=timeout)
-                except TimeoutError:
-                    continue
-                self.handle(message)
-        except (Closed, ConnectionClosed, OSError):
+            self.expire()
+        except Closed:
             pass
-        except Exception:
-            # websockets 13.0 can fail an assertion when close() races recv(); harmless while closing
-            if not self.closed.is_set():
-                raise
-            logger.debug("simulator %s: error while closing", self.id, exc_info=True)
-        finally:
-            self.closed.set()
-            self.streamer.stop()
-            if self.stopping:
-                # a message that arrived as stop() began ends this loop before stop()'s own close:
-                # close here with 1001 too, or returning would let the server library close with 1000
-                self.outbox.close(1001, "simulator stopping")
+
+    def _ended(self) -> None:
+        """The connection has closed, or the session ended it (loop thread)."""
+        self.closed.set()
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        self.streamer.stop()
+        if self.stopping:
+            # a message that arrived as stop() began ends the session before stop()'s own close:
+            # close with 1001 here too, or the server library would close with 1000
+            self.outbox.close(1001, "simulator stopping")
 
     def expire(self) -> None:
         """End the session as the real server does when it hits its maximum duration (any thread).
@@ -177,16 +175,10 @@ class SimSession:
         self.outbox.close(1000, "session expired")
 
     def close(self) -> None:
-        """Stop streaming and close the connection (any thread)."""
+        """Stop streaming and close the connection with 1001, after the frames already queued (any thread)."""
         self.stopping = True
         self.closed.set()  # from now on the outbox refuses to write
-        active = self.state.active  # no lock: the streamer may hold it while blocked in a send
-        if active is not None:
-            active.cancel_event.set()
-        if not self.outbox.idle(_SEND_STUCK_AFTER):
-            # a client that stopped reading leaves a send blocked on a full socket
-            # buffer (holding the connection's lock): cut the socket to unblock it
-            self.outbox.cut()
+        self.streamer.stop()
         self.outbox.close(1001, "simulator stopping")
 
     def drop(self) -> None:
@@ -204,10 +196,6 @@ class SimSession:
         except Closed:
             raise ConnectionError("the simulator session is closed") from None
 
-    def join(self, timeout: Optional[float] = None) -> None:
-        """Wait for the streaming thread to end (seconds, None = forever)."""
-        self.streamer.join(timeout)
-
     # -- sending ----------------------------------------------------------------
 
     def send_event(self, event: Dict[str, Any]) -> Dict[str, Any]:
@@ -224,10 +212,10 @@ class SimSession:
     def _error(self, exc: ClientError, client_event_id: Optional[str]) -> None:
         self._send({"type": "error", "error": exc.to_error(client_event_id)})
 
-    # -- receiving (handler thread) -------------------------------------------
+    # -- receiving (loop thread) ---------------------------------------------
 
     def handle(self, message: Union[str, bytes]) -> None:
-        """Parse and act on one client frame (handler thread).
+        """Parse and act on one client frame (loop thread; a fault's caller may use another).
 
         Whatever the frame holds, the answer is at most one ``error`` event and
         the session goes on: malformed frames, wrong types and unknown events

@@ -7,7 +7,9 @@ and the response streamer (:mod:`.streaming`). They share one
 conversation takes the lock and sends the events that report the change while
 holding it, so events leave in the order the state changed.
 
-Plain data, no threads of its own.
+Plain data, no threads of its own: the parts run on the simulator's loop thread
+(:mod:`.runtime`), and the lock lets another thread (a test's fault, a REST
+call) change a session safely.
 """
 
 from __future__ import annotations
@@ -60,34 +62,30 @@ class SimOptions:
     mcp_servers: Optional[Mapping[str, Mapping[str, Any]]] = None
 
 
-class CancelFlag(threading.Event):
-    """A response's cancellation flag, with a cheap timed wait for the streamer's pacing.
+class CancelFlag:
+    """A response's cancellation flag (any thread); setting it wakes the response's paced stream at once.
 
-    :meth:`sleep` is one lock acquisition with a timeout, released by
-    :meth:`set`: a paced reply waits ten times a second in every session, and
-    ``Event.wait`` builds a condition and a waiter lock each time.
+    The streamer (:mod:`.streaming`) sets :attr:`on_set` when it takes the
+    response: a stream waiting for its next paced event is stepped again
+    right away, sees the flag and ends the response.
     """
 
+    __slots__ = ("_set", "on_set")
+
     def __init__(self) -> None:
-        super().__init__()
-        self._gate = threading.Lock()
-        self._gate.acquire()  # held until set()
+        self._set = False
+        #: Called (once, on the thread that sets the flag) when the flag is set.
+        self.on_set: Optional[Callable[[], None]] = None
 
     def set(self) -> None:
-        super().set()
-        try:
-            self._gate.release()  # wakes a sleeper at once
-        except RuntimeError:  # released already: set before, or a sleeper holds it for a moment
-            pass
+        if not self._set:
+            self._set = True
+            wake = self.on_set
+            if wake is not None:
+                wake()
 
-    def sleep(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for :meth:`set`; returns the flag."""
-        if self._gate.acquire(True, timeout):
-            try:
-                self._gate.release()  # stays open for whoever waits next
-            except RuntimeError:
-                pass
-        return self.is_set()
+    def is_set(self) -> bool:
+        return self._set
 
 
 @dataclass

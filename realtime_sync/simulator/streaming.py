@@ -1,12 +1,16 @@
 """Response streaming for the simulator: the part of a session that talks.
 
-:class:`ResponseStreamer` is held by the session (:mod:`.session`). Its work
-runs on the session's streaming thread (``realtime-sync-sim-stream-*``): it
-calls the responder and streams each response in the real server's event
-order, taking the session lock for every state change plus the events that
-report it, and checking for cancellation under that lock before every delta,
-so nothing streams after a ``response.cancel`` has been handled. Paced waits
-sleep on the response's cancel event, so cancellation interrupts them at once.
+:class:`ResponseStreamer` is held by the session (:mod:`.session`). It runs on
+the simulator's loop thread (:mod:`.runtime`), with no thread of its own:
+each response is a paced job (:mod:`.pacing`), a generator that streams the
+response in the real server's event order and yields the time its next
+event is due, stepped by a loop timer. It takes the session lock for every
+state change plus the events that report it, and checks for cancellation
+under that lock before every delta, so nothing streams after a
+``response.cancel`` has been handled; a cancel (or a close) ends the wait for
+the next paced event at once. A custom responder, and the simulated MCP
+tools, run on the runtime's pool, off the loop: a slow one delays its own
+response, not the other sessions.
 """
 
 from __future__ import annotations
@@ -16,18 +20,19 @@ import functools
 import json
 import logging
 import math
-import queue
 import re
-import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from collections import deque
+from typing import Any, Callable, Deque, Dict, Generator, List, Optional, Tuple
 
 import numpy as np
 
 from .. import audio as _audio
 from .config import new_id
 from .mcp import approved_requests, call_mcp_tool, mcp_server_tool, needs_approval
-from .responder import CHARS_PER_SECOND, Reply, coerce_reply, synthesize_speech
+from .pacing import Stepper
+from .responder import CHARS_PER_SECOND, Reply, coerce_reply, default_responder, synthesize_speech
+from .runtime import Runtime
 from .state import Closed, EncodedAudio, SendEvent, SessionState, SimOptions, SimResponse
 
 __all__ = ["ResponseStreamer"]
@@ -35,6 +40,9 @@ __all__ = ["ResponseStreamer"]
 logger = logging.getLogger(__name__)
 
 _WORD = re.compile(r"\S+\s*|\s+")
+_UNPACED_TURN = 16  # an unpaced stream gives the loop a turn every this many steps
+#: A part of a response's stream: yields what it waits for (:mod:`.pacing`), returns its result.
+Streaming = Generator[Any, Any, Any]
 
 
 @functools.lru_cache(maxsize=256)
@@ -53,71 +61,83 @@ def _word_audio(word: str, rate: int, voice: str, audio_format: str, chunk: int)
 
 
 class ResponseStreamer:
-    """Streams one session's responses, one at a time, on its own thread.
+    """Streams one session's responses, one at a time, as paced jobs on the simulator's loop.
 
     Args:
         state: the session's shared state (conversation, lock, closed flag).
         options: the simulator's options (responder, pacing, chunk size).
         send: writes one server event (the session's outbox).
-        name: the session id, used in the thread's name.
+        name: the session id, for logs.
+        runtime: the simulator's loop (timers) and pool (user code).
+        ready: the connection's flow control (:meth:`.channel.Channel.ready`): None,
+            or a future to wait for before streaming more.
     """
 
-    def __init__(self, state: SessionState, options: SimOptions, send: SendEvent, name: str) -> None:
+    def __init__(
+        self,
+        state: SessionState,
+        options: SimOptions,
+        send: SendEvent,
+        name: str,
+        runtime: Runtime,
+        ready: Optional[Callable[[], Any]] = None,
+    ) -> None:
         self.state = state
         self.options = options
+        self.name = name
+        self.runtime = runtime
         self._send = send
+        self._ready = ready
         self._requests_left = options.rate_limit_requests
         self._tokens_left = options.rate_limit_tokens
-        self._jobs: queue.Queue[Optional[SimResponse]] = queue.Queue()
-        self.thread = threading.Thread(target=self._stream_loop, name=f"realtime-sync-sim-stream-{name}", daemon=True)
-
-    def start(self) -> None:
-        """Start the streaming thread."""
-        self.thread.start()
+        self._jobs: Deque[SimResponse] = deque()
+        self._stepper = Stepper(runtime, self._ended)
+        self._current: Optional[SimResponse] = None
+        self._stopped = False
+        self._steps = 0
 
     def submit(self, response: SimResponse) -> None:
         """Queue a response; it streams after those queued before it (any thread)."""
-        self._jobs.put(response)
+        response.cancel_event.on_set = self._stepper.interrupt
+        self._jobs.append(response)
+        self.runtime.soon(self._next)
 
     def stop(self) -> None:
-        """Cancel the active response, drop queued ones and end the thread (waits up to 5 s).
+        """Cancel the active response, drop queued ones and end the stream at once (any thread).
 
         The caller has set ``state.closed``.
         """
         with self.state.lock:
             if self.state.active is not None:
                 self.state.active.cancel("client_cancelled")
-            while True:
-                try:
-                    job = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if job is not None:
-                    job.cancel("client_cancelled")
-        self._jobs.put(None)
-        self.join(5.0)
-        if self.thread.is_alive() and self.thread is not threading.current_thread():
-            logger.warning("simulator streaming thread %s did not stop", self.thread.name)
+            while self._jobs:
+                self._jobs.popleft().cancel("client_cancelled")
+        self.runtime.soon(self._stop)
 
-    def join(self, timeout: Optional[float] = None) -> None:
-        """Wait for the streaming thread to end (seconds, None = forever)."""
-        if self.thread.is_alive() and self.thread is not threading.current_thread():
-            self.thread.join(timeout)
+    def _stop(self) -> None:
+        self._stopped = True
+        self._current = None
+        self._stepper.stop()
 
-    def _stream_loop(self) -> None:
-        while True:
-            response = self._jobs.get()
-            if response is None or self.state.closed.is_set():
-                return
-            try:
-                self._stream(response)
-            except Closed:
-                return
-            except Exception:
-                logger.exception("simulator failed while streaming response %s", response.id)
-                with self.state.lock:
-                    if self.state.active is response:
-                        self.state.active = None
+    def _next(self) -> None:
+        """Start the next queued response unless one streams (loop thread)."""
+        if self._stepper.busy or self._stopped:
+            return
+        if self._jobs and not self.state.closed.is_set():
+            self._current = self._jobs.popleft()
+            self._stepper.run(self._stream(self._current))
+
+    def _ended(self, error: Optional[BaseException]) -> None:
+        response, self._current = self._current, None
+        if isinstance(error, Closed):
+            self._stopped = True
+            return
+        if error is not None and response is not None:
+            logger.error("simulator failed while streaming response %s", response.id, exc_info=error)
+            with self.state.lock:
+                if self.state.active is response:
+                    self.state.active = None
+        self._next()
 
     def _response_object(self, response: SimResponse, status: str) -> Dict[str, Any]:
         config = response.config
@@ -137,16 +157,37 @@ class ResponseStreamer:
             "usage": None,
         }
 
-    def _pace(self, response: SimResponse, at_seconds: float) -> bool:
-        """Wait until ``at_seconds`` of output is due; False when cancelled."""
+    def _pace(self, response: SimResponse, at_seconds: float) -> Streaming:
+        """Wait until ``at_seconds`` of output is due, and for room in the connection's queue; False when cancelled.
+
+        Raises:
+            Closed: the session has closed.
+        """
         speed = self.options.speed
+        cancel = response.cancel_event
         if speed:
-            delay = response.started + at_seconds / speed - time.monotonic()
-            if delay > 0:
-                response.cancel_event.sleep(delay)
+            due = response.started + at_seconds / speed
+            if due > time.monotonic() and not cancel.is_set():
+                yield due
+        else:
+            self._steps += 1
+            if self._steps % _UNPACED_TURN == 0:
+                yield None
+        room = self._ready() if self._ready is not None else None
+        while room is not None and not cancel.is_set() and not self.state.closed.is_set():
+            yield room
+            room = self._ready() if self._ready is not None else None
         if self.state.closed.is_set():
             raise Closed()
-        return not response.cancel_event.is_set()
+        return not cancel.is_set()
+
+    def _run_user_code(self, function: Callable[..., Any], *args: Any) -> Streaming:
+        """``function(*args)`` on the runtime's pool (user code), its result; or inline when it is ours."""
+        if function is default_responder:
+            return function(*args)
+        future = self.runtime.offload(function, *args)
+        yield future
+        return future.result()
 
     def _model_input(self, response: SimResponse) -> List[Dict[str, Any]]:
         """The items the responder sees, with simulated transcripts of user audio (lock held)."""
@@ -171,7 +212,7 @@ class ResponseStreamer:
                         part["transcript"] = heard
         return items
 
-    def _stream(self, response: SimResponse) -> None:
+    def _stream(self, response: SimResponse) -> Streaming:
         response.started = time.monotonic()
         with self.state.lock:
             self._send({"type": "response.created", "response": self._response_object(response, "in_progress")})
@@ -180,14 +221,17 @@ class ResponseStreamer:
         for request in approved:  # calls the client approved are made before the model speaks
             if response.cancel_event.is_set():
                 break
-            text_tokens += self._stream_mcp_call(response, request, str(request["arguments"]), str(request["id"]))
+            text_tokens += yield from self._stream_mcp_call(
+                response, request, str(request["arguments"]), str(request["id"])
+            )
         with self.state.lock:
             items = self._model_input(response)
         reply: Optional[Reply] = None
         failure: Optional[Dict[str, Any]] = None
         if not response.cancel_event.is_set():
             try:
-                reply = coerce_reply(self.options.responder(items, copy.deepcopy(response.config)))
+                answer = yield from self._run_user_code(self.options.responder, items, copy.deepcopy(response.config))
+                reply = coerce_reply(answer)
             except Exception:  # user code: the response fails, the session goes on
                 logger.exception("simulator responder raised")
                 failure = {"type": "server_error", "code": "responder_error"}  # the spec has no message here
@@ -195,11 +239,11 @@ class ResponseStreamer:
         if reply is not None:
             text, incomplete = self._apply_token_limit(response, reply)
             if reply.mcp_tool and not response.cancel_event.is_set():
-                text_tokens += self._stream_mcp_reply(response, reply)
+                text_tokens += yield from self._stream_mcp_reply(response, reply)
             if text and not response.cancel_event.is_set():
-                text_tokens, audio_tokens = self._stream_message(response, text)
+                text_tokens, audio_tokens = yield from self._stream_message(response, text)
             if reply.tool_name and not incomplete and not response.cancel_event.is_set():
-                text_tokens += self._stream_function_call(response, reply)
+                text_tokens += yield from self._stream_function_call(response, reply)
         self._finish(response, items, failure, incomplete, text_tokens, audio_tokens)
 
     def _apply_token_limit(self, response: SimResponse, reply: Reply) -> Tuple[str, bool]:
@@ -248,7 +292,7 @@ class ResponseStreamer:
                 previous = self.state.items[position - 1]["id"] if position > 0 else None
                 self._send({"type": "conversation.item.done", "previous_item_id": previous, "item": copy.deepcopy(item)})
 
-    def _stream_mcp_reply(self, response: SimResponse, reply: Reply) -> int:
+    def _stream_mcp_reply(self, response: SimResponse, reply: Reply) -> Streaming:
         """The MCP call a reply asks for: an approval request, or the call itself when none is needed."""
         server = mcp_server_tool(response.config.get("tools") or [], reply.mcp_server)
         name = str(reply.mcp_tool)
@@ -258,7 +302,7 @@ class ResponseStreamer:
         arguments = reply.mcp_arguments_json()
         if not needs_approval(server, name):
             request = {"server_label": server["server_label"], "name": name}
-            return self._stream_mcp_call(response, request, arguments, None)
+            return (yield from self._stream_mcp_call(response, request, arguments, None))
         item: Dict[str, Any] = {
             "id": new_id("mcpr"),
             "type": "mcp_approval_request",
@@ -273,11 +317,11 @@ class ResponseStreamer:
 
     def _stream_arguments(
         self, response: SimResponse, item: Dict[str, Any], arguments: str, event_type: str, where: Dict[str, Any]
-    ) -> None:
+    ) -> Streaming:
         """Stream ``arguments`` into ``item["arguments"]`` as ``event_type`` deltas, paced, until cancelled."""
         step = 12
         for offset in range(0, len(arguments), step):
-            if not self._pace(response, offset / (CHARS_PER_SECOND * 4)):
+            if not (yield from self._pace(response, offset / (CHARS_PER_SECOND * 4))):
                 return
             delta = arguments[offset : offset + step]
             with self.state.lock:
@@ -288,7 +332,7 @@ class ResponseStreamer:
 
     def _stream_mcp_call(
         self, response: SimResponse, request: Dict[str, Any], arguments: str, approval_request_id: Optional[str]
-    ) -> int:
+    ) -> Streaming:
         """Stream one ``mcp_call``: its arguments, then the simulated server's output or error."""
         label, name = str(request["server_label"]), str(request["name"])
         item: Dict[str, Any] = {
@@ -303,12 +347,15 @@ class ResponseStreamer:
         }
         output_index = self._add_output_item(response, item)
         where = {"response_id": response.id, "item_id": item["id"], "output_index": output_index}
-        self._stream_arguments(response, item, arguments, "response.mcp_call_arguments.delta", where)
+        yield from self._stream_arguments(response, item, arguments, "response.mcp_call_arguments.delta", where)
         with self.state.lock:
             self._send({"type": "response.mcp_call_arguments.done", **where, "arguments": item["arguments"]})
             self._send({"type": "response.mcp_call.in_progress", "item_id": item["id"], "output_index": output_index})
         cancelled = response.cancel_event.is_set()
-        output, error = (None, None) if cancelled else call_mcp_tool(self.options.mcp_servers, label, name, arguments)
+        output: Any = None
+        error: Any = None
+        if not cancelled:
+            output, error = yield from self._run_user_code(call_mcp_tool, self.options.mcp_servers, label, name, arguments)
         with self.state.lock:
             item["output"], item["error"] = output, error
             done = "response.mcp_call.failed" if error is not None or cancelled else "response.mcp_call.completed"
@@ -316,7 +363,7 @@ class ResponseStreamer:
             self._done_output_item(response, output_index, item, cancelled)
         return math.ceil(len(item["arguments"]) / 4)
 
-    def _stream_message(self, response: SimResponse, text: str) -> Tuple[int, int]:
+    def _stream_message(self, response: SimResponse, text: str) -> Streaming:
         config = response.config
         with_audio = "audio" in (config.get("modalities") or [])
         item_id = new_id("item")
@@ -345,7 +392,7 @@ class ResponseStreamer:
         sent_samples = 0
         for match in _WORD.finditer(text):
             piece = match.group()
-            if not self._pace(response, match.start() / CHARS_PER_SECOND):
+            if not (yield from self._pace(response, match.start() / CHARS_PER_SECOND)):
                 break
             with self.state.lock:
                 # checked under the lock: nothing streams after a cancel has been handled
@@ -362,7 +409,7 @@ class ResponseStreamer:
                 continue
             # synthesised word by word, so a long reply costs nothing once cancelled
             for piece_samples, encoded in _word_audio(piece, rate, voice, audio_format, chunk):
-                if not self._pace(response, sent_samples / rate):
+                if not (yield from self._pace(response, sent_samples / rate)):
                     break
                 with self.state.lock:
                     if response.cancel_event.is_set():
@@ -386,7 +433,7 @@ class ResponseStreamer:
         audio_tokens = math.ceil(sent_samples * 1000 / rate / 50) if with_audio else 0
         return tokens, audio_tokens
 
-    def _stream_function_call(self, response: SimResponse, reply: Reply) -> int:
+    def _stream_function_call(self, response: SimResponse, reply: Reply) -> Streaming:
         arguments = reply.arguments_json()
         item_id = new_id("item")
         call_id = new_id("call", 16)
@@ -401,7 +448,7 @@ class ResponseStreamer:
         }
         output_index = self._add_output_item(response, item)
         where = {"response_id": response.id, "item_id": item_id, "output_index": output_index, "call_id": call_id}
-        self._stream_arguments(response, item, arguments, "response.function_call_arguments.delta", where)
+        yield from self._stream_arguments(response, item, arguments, "response.function_call_arguments.delta", where)
         cancelled = response.cancel_event.is_set()
         with self.state.lock:
             self._send(

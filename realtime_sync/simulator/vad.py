@@ -12,7 +12,7 @@ linearly onto an RMS level in dBFS (0 dBFS is a full-scale square wave)::
 A frame whose RMS level is at or above that level counts as speech. Ordinary
 speech into a microphone sits around -35 to -15 dBFS, room noise below -55.
 
-Everything here runs on the connection's receive thread; it is pure numpy and
+Everything here runs on the simulator's loop thread (:mod:`.runtime`); it is pure numpy and
 holds no locks.
 """
 

@@ -1,11 +1,9 @@
 """Simulator worker processes behind one port: ``python -m realtime_sync.simulator --workers N``.
 
-One simulator process is one core at most (Python's GIL), and each session
-costs it a handful of threads (the connection's reader and handler, the reply
-streamer); past a couple of hundred real-time sessions the handoffs between
-those threads take more of the core than the sessions' own work. Sessions
-share nothing, so the way past that limit is more processes behind the same
-URL: with ``--workers N`` this process reserves the address and starts N
+One simulator process is one core at most (Python's GIL): it serves every
+session on one event-loop thread, a few hundred real-time sessions (see the
+README's figures). Sessions share nothing, so the way past that limit is
+more processes behind the same URL: with ``--workers N`` this process reserves the address and starts N
 worker processes, each a whole simulator with a listening socket of its own
 on that address (``SO_REUSEPORT``: the kernel spreads new connections over
 them). Linux only (elsewhere ``SO_REUSEPORT`` does not spread connections).
