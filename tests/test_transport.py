@@ -237,14 +237,27 @@ def test_a_frame_trickling_in_does_not_keep_the_connection_alive(options: Dict[s
             api.disconnect()
 
 
-@pytest.mark.parametrize("on_loop", [False, True], ids=["own thread", "shared loop"])
-def test_a_tls_record_trickling_in_a_byte_at_a_time_is_cut_off_by_the_frame_timeout(on_loop: bool) -> None:
+_NO_LOW_WATER = [  # as on platforms where the socket's low-water mark is not used (not Linux)
+    pytest.param(False, False, id="own thread, no low-water mark"),
+    pytest.param(True, False, id="shared loop, no low-water mark"),
+]
+
+
+@pytest.mark.parametrize(
+    "on_loop, low_water",
+    [pytest.param(False, True, id="own thread"), pytest.param(True, True, id="shared loop")] + _NO_LOW_WATER,
+)
+def test_a_tls_record_trickling_in_a_byte_at_a_time_is_cut_off_by_the_frame_timeout(
+    on_loop: bool, low_water: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The bytes of a TLS record still arriving count as the message's first: a read must not wait for the rest."""
     from support_ws import tls_record_trickler
 
     from realtime_sync import ReceiveLoop
+    from realtime_sync._transport import tls
 
     needs_openssl()
+    monkeypatch.setattr(tls, "_LOW_WATER", tls._LOW_WATER and low_water)
     stop = threading.Event()
     with tls_contexts() as (server_tls, client_tls), ReceiveLoop() as loop, tls_record_trickler(server_tls, stop) as url:
         api = RealtimeAPI(url, ssl_context=client_tls, ping_interval=None, frame_timeout=0.6,
@@ -261,6 +274,146 @@ def test_a_tls_record_trickling_in_a_byte_at_a_time_is_cut_off_by_the_frame_time
     assert payload["error"] is True and payload["code"] is None
     assert payload["reason"].startswith("frame timed out"), payload
     assert elapsed < 0.6 + 3.0, elapsed
+
+
+@contextlib.contextmanager
+def _split_record_server(server_tls: Any, stop: threading.Event, trials: int, sent: List[float]) -> Iterator[str]:
+    """A ``wss://`` server that, once open, sends ``trials`` times one TLS record (a ~16 KB event) in two
+    TCP pieces 5 ms apart, 60 ms between two records; ``sent`` gets the time of each second piece."""
+    from support_ws import MemoryTLS, _accept_handshake
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn, contextlib.suppress(OSError, ConnectionError):
+            conn.settimeout(5.0)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            tunnel = MemoryTLS(conn, server_tls)
+            tunnel.handshake()
+            if not _accept_handshake(tunnel):  # type: ignore[arg-type]
+                return
+            tunnel.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
+            for _ in range(trials):
+                record = tunnel.record(server_frame(b'{"type":"delta","delta":"' + b"A" * 16000 + b'"}'))
+                if stop.wait(0.06):
+                    return
+                conn.sendall(record[: len(record) // 2])
+                if stop.wait(0.005):
+                    return
+                sent.append(time.monotonic())
+                conn.sendall(record[len(record) // 2 :])
+            stop.wait(30.0)
+
+    thread = threading.Thread(target=serve, name="fixture-split-record", daemon=True)
+    thread.start()
+    try:
+        yield f"wss://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(10.0)
+
+
+@pytest.mark.parametrize(
+    "on_loop, low_water",
+    [pytest.param(False, True, id="own thread"), pytest.param(True, True, id="shared loop")] + _NO_LOW_WATER,
+)
+def test_a_tls_record_in_two_tcp_pieces_is_delivered_as_its_last_piece_arrives(
+    on_loop: bool, low_water: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record's first TCP segment must not put the read to sleep: the event comes as the rest arrives.
+
+    Without the socket's low-water mark (other platforms) the events still all come, up to a nap late.
+    """
+    from realtime_sync import ReceiveLoop
+    from realtime_sync._transport import tls
+
+    needs_openssl()
+    if low_water and not tls._LOW_WATER:
+        pytest.skip("the socket's low-water mark (SO_RCVLOWAT) is used on Linux only")
+    monkeypatch.setattr(tls, "_LOW_WATER", low_water)
+    trials = 7
+    stop = threading.Event()
+    sent: List[float] = []
+    arrived: List[float] = []
+    done = threading.Event()
+
+    def on_delta(event: Dict[str, Any]) -> None:
+        arrived.append(time.monotonic())
+        if len(arrived) == trials:
+            done.set()
+
+    with tls_contexts() as (server_tls, client_tls), ReceiveLoop() as loop, \
+            _split_record_server(server_tls, stop, trials, sent) as url:
+        api = RealtimeAPI(url, ssl_context=client_tls, ping_interval=None, frame_timeout=5.0,
+                          receive_loop=loop if on_loop else None)
+        api.on("server.delta", on_delta)
+        try:
+            api.connect(timeout=5.0)
+            assert done.wait(20.0), arrived
+        finally:
+            stop.set()
+            api.disconnect()
+    delays = [got - put for got, put in zip(arrived, sent)]
+    if low_water:
+        # best of seven: a 20 ms nap would show in every trial, CPU load only in some
+        assert min(delays) < 0.008, [f"{delay * 1000:.1f} ms" for delay in delays]
+
+
+@pytest.mark.parametrize("on_loop", [False, True], ids=["own thread", "shared loop"])
+def test_a_server_closing_halfway_through_a_tls_record_ends_the_connection_at_once(on_loop: bool) -> None:
+    """Half a record, then the server closes: no deadline is needed to see the end (none is set here)."""
+    from support_ws import MemoryTLS, _accept_handshake
+
+    from realtime_sync import ReceiveLoop
+
+    needs_openssl()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    closed_at: List[float] = []
+
+    def serve(server_tls: Any) -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn, contextlib.suppress(OSError, ConnectionError):
+            conn.settimeout(5.0)
+            tunnel = MemoryTLS(conn, server_tls)
+            tunnel.handshake()
+            if not _accept_handshake(tunnel):  # type: ignore[arg-type]
+                return
+            tunnel.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
+            time.sleep(0.2)
+            record = tunnel.record(server_frame(b'{"type":"x","pad":"' + b"x" * 2000 + b'"}'))
+            conn.sendall(record[: len(record) // 2])
+            time.sleep(0.3)
+            closed_at.append(time.monotonic())
+            conn.shutdown(socket.SHUT_RDWR)
+
+    with tls_contexts() as (server_tls, client_tls), ReceiveLoop() as loop:
+        thread = threading.Thread(target=serve, args=(server_tls,), name="fixture-half-record-close", daemon=True)
+        thread.start()
+        api = RealtimeAPI(f"wss://127.0.0.1:{listener.getsockname()[1]}", ssl_context=client_tls,
+                          ping_interval=None, frame_timeout=None, receive_loop=loop if on_loop else None)
+        closes = EventRecorder().record_on(api, "close")
+        try:
+            api.connect(timeout=5.0)
+            payload = closes.wait("close", 1, timeout=8.0)[0]
+            ended = time.monotonic()
+        finally:
+            api.disconnect()
+            listener.close()
+            thread.join(10.0)
+    assert payload["error"] is True and payload["code"] is None, payload
+    assert ended - closed_at[0] < 2.0, ended - closed_at[0]
 
 
 def test_slow_callbacks_do_not_close_a_healthy_ponging_connection(

@@ -6,6 +6,9 @@ Modules, each importing only the ones listed before it:
   URLs and server ``error`` events.
 * :mod:`.urls`: endpoint rules (OpenAI, Azure, loopback), the URL a
   connection opens and the handshake headers.
+* :mod:`.tls`: reading a TLS socket a whole record at a time (the kernel's
+  bytes peeked at; a record still arriving waited for with the socket's
+  low-water mark on Linux).
 * :mod:`.frames`: a buffered reader of server WebSocket frames (sizes
   checked from the header) and the writer of masked client frames.
 * :mod:`.proxy`: the explicit ``proxy=`` option and the environment's proxy.

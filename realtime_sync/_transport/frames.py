@@ -34,6 +34,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Union
 
+from .tls import tls_receiver
+
 if TYPE_CHECKING:
     import numpy
 else:
@@ -248,10 +250,7 @@ def socket_receiver(
     their count (0 at EOF), or ``None`` when none came in time. On a socket
     :func:`configure` put in blocking mode it is one ``recv`` with the
     kernel's receive timeout; otherwise a poll, then a read. On a TLS socket
-    it reads whole records only (:func:`tls_record_ready`): the first bytes
-    of a record still arriving set ``reader.partial_since`` (and return
-    ``None`` at once, so that the deadline is judged from them), as the first
-    bytes of a message do.
+    it reads whole records only (:func:`.tls.tls_receiver`).
     """
     fill = reader.fill
     if _KERNEL_TIMEOUTS and type(sock) is socket.socket and sock.gettimeout() is None:
@@ -287,67 +286,7 @@ def socket_receiver(
             return fill(sock) if wait(timeout) else None
 
         return receive_polled, close
-    monotonic = time.monotonic
-
-    def receive_tls(timeout: Optional[float]) -> Optional[int]:
-        # A TLS read waits (up to the socket's timeout) for the whole record it has begun: a
-        # server trickling a record in would hold it there, past every deadline. So only a
-        # whole record is read; the bytes of one still arriving are the first of a message
-        # (frame_timeout runs from them), and the wait goes on in short naps.
-        if pending():
-            return fill(sock)
-        deadline = None if timeout is None else monotonic() + timeout
-        while wait(timeout):
-            if tls_record_ready(sock):
-                return fill(sock)
-            if reader.partial_since is None:
-                reader.partial_since = monotonic()
-                return None  # the driver judges its deadlines again, frame_timeout's among them
-            if deadline is None:
-                time.sleep(_RECORD_NAP)
-                continue
-            timeout = deadline - monotonic()
-            if timeout <= 0:
-                return None
-            time.sleep(min(_RECORD_NAP, timeout))
-            timeout = max(0.0, deadline - monotonic())
-        return None
-
-    return receive_tls, close
-
-
-_RECORD_NAP = 0.02  # seconds between two looks at a TLS record still arriving (a connection's own thread)
-
-
-_PEEK = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)
-_APPLICATION_DATA, _ALERT = 23, 21
-
-
-def tls_record_ready(sock: Any) -> bool:
-    """Whether the TLS socket ``sock`` can be read without waiting: a whole record has come.
-
-    A read on a TLS socket waits (for the socket's timeout) until the record
-    it has begun is complete; this peeks at the TCP bytes under the TLS layer
-    instead. Records before the first one with data (a session ticket, a key
-    update) must be complete too: the read goes on past them. True at EOF or
-    on an error (the read reports it).
-    """
-    peek = socket.socket.recv  # the TCP socket's own recv, not the TLS layer's
-    offset = 0
-    try:
-        for _ in range(8):
-            data = peek(sock, offset + 5, _PEEK)
-            if len(data) < offset + 5:
-                return not data
-            end = offset + 5 + int.from_bytes(data[offset + 3 : offset + 5], "big")
-            if data[offset] in (_APPLICATION_DATA, _ALERT):
-                return len(peek(sock, end, _PEEK)) >= end
-            offset = end
-    except BlockingIOError:
-        return False
-    except (OSError, ValueError):
-        return True
-    return True
+    return tls_receiver(sock, reader, wait), close
 
 
 def parse_close(payload: bytes) -> Tuple[Optional[int], Optional[str]]:
@@ -390,6 +329,9 @@ class FrameReader:
         #: bytes read so far
         self.received = 0
         self._last_fill = 0.0  # monotonic time of the latest read that returned bytes
+        #: the socket's low-water mark (SO_RCVLOWAT) set by the TLS receiver for a record still
+        #: arriving, in bytes (0: not set): the socket is reported readable once the record is whole
+        self.low_water = 0
         #: set once the stream broke the rules; parse() returns nothing after it
         self.error: Optional[FrameError] = None
 

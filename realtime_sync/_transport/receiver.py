@@ -97,7 +97,8 @@ class Receiver:
         self.local_close: Optional[Tuple[int, str]] = None
         #: the deadline a shared loop has scheduled for it (the loop's bookkeeping)
         self.scheduled: Optional[float] = None
-        #: readable, yet nothing could be read at once (part of a TLS record): a shared loop waits a little
+        #: readable, yet nothing could be read at once (part of a TLS record) and the socket's low-water
+        #: mark could not be raised to the record's end (not Linux): a shared loop waits a little
         self.starved = False
 
     # -- the loops ----------------------------------------------------------------
@@ -131,7 +132,8 @@ class Receiver:
         except (OSError, ValueError) as exc:
             self._failed(exc)
             return True
-        self.starved = count is None
+        # part of a TLS record and no low-water mark to wake the selector when the rest is in
+        self.starved = count is None and not self.reader.low_water
         return self.step(count)
 
     def on_deadline(self) -> bool:
