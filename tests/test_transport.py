@@ -366,20 +366,18 @@ def test_a_tls_record_in_two_tcp_pieces_is_delivered_as_its_last_piece_arrives(
         assert min(delays) < 0.008, [f"{delay * 1000:.1f} ms" for delay in delays]
 
 
-@pytest.mark.parametrize("on_loop", [False, True], ids=["own thread", "shared loop"])
-def test_a_server_closing_halfway_through_a_tls_record_ends_the_connection_at_once(on_loop: bool) -> None:
-    """Half a record, then the server closes: no deadline is needed to see the end (none is set here)."""
+@contextlib.contextmanager
+def _half_record_server(server_tls: Any, closed_at: Optional[List[float]]) -> Iterator[str]:
+    """A ``wss://`` server that, once open, sends one event, then half a TLS record, then closes 0.3 s
+    later (``closed_at`` gets the time), or with ``closed_at`` ``None`` stalls until the test ends."""
     from support_ws import MemoryTLS, _accept_handshake
 
-    from realtime_sync import ReceiveLoop
-
-    needs_openssl()
+    stop = threading.Event()
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
-    closed_at: List[float] = []
 
-    def serve(server_tls: Any) -> None:
+    def serve() -> None:
         try:
             conn, _ = listener.accept()
         except OSError:
@@ -394,26 +392,67 @@ def test_a_server_closing_halfway_through_a_tls_record_ends_the_connection_at_on
             time.sleep(0.2)
             record = tunnel.record(server_frame(b'{"type":"x","pad":"' + b"x" * 2000 + b'"}'))
             conn.sendall(record[: len(record) // 2])
+            if closed_at is None:
+                stop.wait(10.0)
+                return
             time.sleep(0.3)
             closed_at.append(time.monotonic())
             conn.shutdown(socket.SHUT_RDWR)
 
-    with tls_contexts() as (server_tls, client_tls), ReceiveLoop() as loop:
-        thread = threading.Thread(target=serve, args=(server_tls,), name="fixture-half-record-close", daemon=True)
-        thread.start()
-        api = RealtimeAPI(f"wss://127.0.0.1:{listener.getsockname()[1]}", ssl_context=client_tls,
-                          ping_interval=None, frame_timeout=None, receive_loop=loop if on_loop else None)
-        closes = EventRecorder().record_on(api, "close")
+    thread = threading.Thread(target=serve, name="fixture-half-record", daemon=True)
+    thread.start()
+    try:
+        yield f"wss://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(10.0)
+
+
+@pytest.mark.parametrize("on_loop", [False, True], ids=["own thread", "shared loop"])
+def test_a_server_closing_halfway_through_a_tls_record_ends_the_connection_at_once(on_loop: bool) -> None:
+    """Half a record, then the server closes: no deadline is needed to see the end (none is set here)."""
+    from realtime_sync import ReceiveLoop
+
+    needs_openssl()
+    closed_at: List[float] = []
+    with tls_contexts() as (server_tls, client_tls), ReceiveLoop() as loop, \
+            _half_record_server(server_tls, closed_at) as url:
+        api = RealtimeAPI(url, ssl_context=client_tls, ping_interval=None, frame_timeout=None,
+                          receive_loop=loop if on_loop else None)
+        closes = EventRecorder().record_on(api, "close", "error")
         try:
             api.connect(timeout=5.0)
             payload = closes.wait("close", 1, timeout=8.0)[0]
             ended = time.monotonic()
         finally:
             api.disconnect()
-            listener.close()
-            thread.join(10.0)
     assert payload["error"] is True and payload["code"] is None, payload
     assert ended - closed_at[0] < 2.0, ended - closed_at[0]
+    assert [name for name, _ in closes.events] == ["close"], closes.events
+
+
+@pytest.mark.parametrize("on_loop", [False, True], ids=["own thread", "shared loop"])
+def test_disconnect_while_half_a_tls_record_waits_ends_cleanly(on_loop: bool) -> None:
+    """The close begun here shuts the socket down under the reader: it ends, and reads no raw TLS bytes as frames."""
+    from realtime_sync import ReceiveLoop
+
+    needs_openssl()
+    with tls_contexts() as (server_tls, client_tls), ReceiveLoop() as loop, \
+            _half_record_server(server_tls, None) as url:
+        api = RealtimeAPI(url, ssl_context=client_tls, ping_interval=None, frame_timeout=None,
+                          receive_loop=loop if on_loop else None)
+        closes = EventRecorder().record_on(api, "close", "error")
+        try:
+            api.connect(timeout=5.0)
+            time.sleep(0.5)  # the half record is in; the server answers nothing more
+            started = time.monotonic()
+            api.disconnect()
+            took = time.monotonic() - started
+        finally:
+            api.disconnect()
+    assert took < 3.0, took  # the close grace (1 s), not the 5 s wait for a receive thread that never ends
+    assert [name for name, _ in closes.events] == ["close"], closes.events
 
 
 def test_slow_callbacks_do_not_close_a_healthy_ponging_connection(

@@ -13,6 +13,9 @@ wait (the connection's own thread's poll, or a shared loop's selector) is
 woken once the record is whole or the connection ends, not by each of its
 TCP segments, and the mark goes back to one byte when it wakes. The
 socket's timeout is never changed for this: writes on other threads use it.
+A socket reported readable before its mark was reached has hung up (the
+server closed or reset it, or a close begun here shut it down): its end is
+reported without reading the half record.
 Elsewhere, or when the kernel reports the socket before the mark (short of
 memory), a connection's own thread looks again every 20 ms and a shared
 loop leaves the socket unwatched as long (``Receiver.starved``).
@@ -20,6 +23,7 @@ loop leaves the socket unwatched as long (``Receiver.starved``).
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import sys
@@ -67,7 +71,7 @@ def tls_receiver(sock: Any, reader: Any, wait: Callable[[Optional[float]], bool]
             return fill(sock)
         early = need <= armed  # reported readable before the mark was reached
         if early and _hung_up(sock):
-            return fill(sock)  # the server closed or reset the connection: the read says so at once
+            return _end(sock)  # the record will never be whole
         first = reader.partial_since is None
         if first:
             reader.partial_since = monotonic()
@@ -93,6 +97,18 @@ def _hung_up(sock: Any) -> bool:
     poller = select.poll()
     poller.register(sock, getattr(select, "POLLRDHUP", 0))  # errors and hang-ups are always reported
     return bool(poller.poll(0))
+
+
+def _end(sock: Any) -> int:
+    """The end of a connection hung up halfway through a record: 0 (EOF), or its error raised.
+
+    Not a read: after a ``shutdown()`` (a close begun on another thread) an
+    ``SSLSocket`` reads the raw TCP bytes.
+    """
+    error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if error:
+        raise OSError(error, os.strerror(error))
+    return 0
 
 
 def _record_short(sock: Any) -> int:
