@@ -238,3 +238,35 @@ def test_an_unpaced_stream_to_a_client_that_stopped_reading_waits_for_room(
         assert sim.session_count == 1
     finally:
         ws.close()
+
+
+def test_an_unpaced_replay_to_a_client_that_stopped_reading_waits_for_room(tmp_path: Any) -> None:
+    audio = "A" * 6400  # a 200 ms pcm16 delta's size in base64
+    lines = [
+        {"format": "realtime-sync-recording", "version": 1, "protocol": "ga", "url": "wss://api.openai.com/v1/realtime"},
+        {"t": 0.0, "dir": "open"},
+        {"t": 0.01, "dir": "server", "event": {"type": "session.created", "event_id": "event_1", "session": {}}},
+        {"t": 0.01, "dir": "server", "event": {"type": "conversation.created", "event_id": "event_2", "conversation": {}}},
+        {"t": 0.02, "dir": "client", "event": {"type": "response.create", "event_id": "evt_1"}},
+    ] + [
+        {"t": 0.03, "dir": "server", "event": {"type": "response.output_audio.delta", "event_id": f"d{n}", "delta": audio}}
+        for n in range(3000)
+    ]
+    path = tmp_path / "long.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    with RealtimeSimulator(replay=str(path), http_port=None) as sim:
+        ws = _connect(sim.url)
+        try:
+            ws.send(json.dumps({"type": "response.create", "event_id": "evt_2"}))  # then never read again
+            deadline = time.monotonic() + 10.0
+            while sim.session_count == 1 and time.monotonic() < deadline:
+                (session,) = sim._connections.open_sessions()
+                if session._stepper.busy and session._out and len(session.channel._queue) >= 64:
+                    break  # the replay waits for room, with frames still to send
+                time.sleep(0.01)
+            time.sleep(0.5)
+            (session,) = sim._connections.open_sessions()
+            assert len(session.channel._queue) <= 80  # not the whole recording queued at once
+            assert len(session._out) > 1000
+        finally:
+            ws.close()
