@@ -9,6 +9,7 @@ callback's included.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -270,3 +271,44 @@ def test_an_unpaced_replay_to_a_client_that_stopped_reading_waits_for_room(tmp_p
             assert len(session._out) > 1000
         finally:
             ws.close()
+
+
+def test_a_slow_transcriber_delays_only_its_own_session(make_simulator: Callable[..., RealtimeSimulator]) -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def transcriber(samples: Any, rate: int) -> str:
+        entered.set()
+        release.wait(30.0)  # stuck until the other session has had its reply
+        return "hello there"
+
+    def responder(items: List[Dict[str, Any]], session: Dict[str, Any]) -> Reply:
+        return Reply(text="word " * 4000 if items[-1]["content"][0].get("text") == "long" else "A short answer.")
+
+    sim = make_simulator(transcriber=transcriber, responder=responder, speed=20.0, http_port=None)
+    slow, quick = _connect(sim.url), _connect(sim.url)
+    try:
+        slow.send(json.dumps({"type": "session.update", "session": {
+            "type": "realtime", "output_modalities": ["text"],
+            "audio": {"input": {"turn_detection": None, "transcription": {"model": "whisper-1"}}}}}))
+        _until(slow, "session.updated")
+        _ask(slow, "long")  # a paced reply of about a minute: the loop streams it while the transcriber runs
+        _until(slow, "response.output_text.delta")
+        pcm = bytes(4800 * 2)  # 200 ms of silence at 24 kHz
+        slow.send(json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()}))
+        slow.send(json.dumps({"type": "input_audio_buffer.commit"}))
+        assert entered.wait(10.0)
+        quick.send(json.dumps(_TEXT_ONLY))
+        _ask(quick, "quick")
+        done = _until(quick, "response.done")  # while the other session's transcriber is stuck
+        assert not release.is_set() and done["response"]["status"] == "completed"
+        release.set()
+        seen: List[Dict[str, Any]] = []
+        completed = _until(slow, "conversation.item.input_audio_transcription.completed", seen)
+        assert completed["transcript"] == "hello there"
+        types = [e["type"] for e in seen]
+        assert types.index("input_audio_buffer.committed") < types.index("conversation.item.added")
+    finally:
+        release.set()
+        slow.close()
+        quick.close()
