@@ -7,8 +7,9 @@ Four figures, each a ratio within one run (the machines are noisy):
   (about 1x) when appends are amortized O(delta);
 * memory: the peak while a 60-minute reply streams in, over the samples held
   at the end: tracemalloc's peak (it counts reserved capacity) and the
-  resident-set high-water mark (Linux; the pages actually used). Target: at
-  most 1.15x resident, never 2x;
+  memory really used (Linux: anonymous resident pages plus the audio memory
+  files, sampled after each delta, or the resident-set high-water mark if
+  larger; see ``_memory.py``). Target: at most 1.15x, never 2x;
 * text: 1, 8 and 64 MiB of text, transcript and function-call arguments in
   1 KiB deltas; 8x the text should cost about 8x the time (a copy per delta
   made it ~60x);
@@ -31,6 +32,7 @@ import tracemalloc
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
+from _memory import PeakMemory, status_kib
 
 from realtime_sync import audio
 from realtime_sync.conversation import Conversation
@@ -90,28 +92,6 @@ def run(minutes: float, audio_format: str = "pcm16") -> Dict[str, Any]:
             "samples": samples, "megabytes": item["formatted"]["audio"].nbytes / 1e6}
 
 
-def _resident_kib(field: str) -> Optional[int]:
-    """``VmRSS`` / ``VmHWM`` of this process in KiB (Linux), or ``None``."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_high_water() -> bool:
-    """Reset the resident-set high-water mark (Linux: ``/proc/self/clear_refs``)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def memory(minutes: float = 60, chunk_ms: int = 1000) -> Dict[str, Any]:
     """Stream a ``minutes`` reply in ``chunk_ms`` deltas; peak memory over the samples held."""
     conv = Conversation()
@@ -124,18 +104,19 @@ def memory(minutes: float = 60, chunk_ms: int = 1000) -> Dict[str, Any]:
     payload = audio.encode_audio(audio.float_to_pcm16(0.3 * np.sin(np.arange(size) / 10.0)), "pcm16")
     event = {"event_id": "e3", "type": "response.audio.delta", "delta": payload, **base}
     count = int(minutes * 60 * 1000 // chunk_ms)
-    gc.collect()
-    # Resident set: the pages the reply really uses (one delta payload is reused).
-    rss_before = _resident_kib("VmRSS")
-    has_hwm = _reset_high_water()
+    # The pages the reply really uses (one delta payload is reused): anonymous resident pages plus the
+    # audio memory files, sampled after every delta, or the kernel's VmHWM if larger (_memory.PeakMemory).
+    peak_memory = PeakMemory()
+    peak_memory.start()
     for _ in range(count):
         conv.process_event(event)
+        peak_memory.sample()
     conv.process_event({"event_id": "e4", "type": "response.audio.done", **base})
     item = conv.get_item("msg_m")
     assert item is not None
     held = int(item["formatted"]["audio"].nbytes)
-    hwm = _resident_kib("VmHWM") if has_hwm else None
-    rss_peak = None if hwm is None or rss_before is None else (hwm - rss_before) * 1024 / held
+    peak_memory.stop()
+    rss_peak = peak_memory.peak() / held if status_kib("VmRSS") is not None else None
     conv.clear()
     del item
     gc.collect()
@@ -226,8 +207,9 @@ def main() -> None:
         result = memory(max(args.minutes))
         resident = "n/a" if result["resident_peak"] is None else f"{result['resident_peak']:.2f}x"
         print(f"\nmemory, {result['minutes']:g}-minute reply ({result['megabytes']:.1f} MB of samples held): "
-              f"peak resident {resident} (target <= 1.15x), tracemalloc peak {result['traced_peak']:.2f}x "
-              f"(counts reserved capacity; before: 2.0x resident, a buffer grown by copying plus a final copy)")
+              f"peak held {resident} (target <= 1.15x; before: 2.0x, a buffer grown by copying plus a final "
+              f"copy); tracemalloc peak {result['traced_peak']:.2f}x (the Python heap: from about 44 s the "
+              f"samples live in memory maps, which it does not see)")
     if "text" not in args.skip:
         print("\ntext deltas, 1 KiB each: seconds for 1 / 8 / 64 MiB (target: 8x the text in about 8x the time)")
         for kind, times in text():

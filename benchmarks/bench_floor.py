@@ -28,10 +28,13 @@ handled (connection set-up is not timed). CPU is the client process's time
 (all its threads; the server runs elsewhere) per event; it is the steadier
 figure on a loaded machine, and the table gives both.
 
-Also printed, with their targets: the peak and steady RSS of a fresh process
-that receives a ``--memory-minutes`` (60) reply through RealtimeClient, over
-the raw PCM it holds (``VmHWM``, the kernel's peak RSS, reset just before the stream, for the peak; ``VmRSS`` for the steady
-figure, both minus the RSS just before the stream); the paced latency from
+Also printed, with their targets: the peak and steady memory of a fresh
+process that receives a ``--memory-minutes`` (60) reply through
+RealtimeClient, over the raw PCM it holds (``_memory.PeakMemory``: anonymous
+resident pages plus the conversation's audio memory files, sampled every
+``_SAMPLE_EVERY`` deltas, or the kernel's ``VmHWM`` reset just before the
+stream, whichever is larger; both minus what the process held just before
+the stream; the floor measured the same way); the paced latency from
 the server writing a delta to the ``conversation.updated`` callback (p99
 target well under 2 ms), beside a bare websocket-client loop on the same
 paced stream (what the loaded machine itself adds); the CPU of an idle connected client (about 0); and
@@ -76,6 +79,7 @@ from _ga_stream import (
     session_created,
     start_server_process,
 )
+from _memory import PeakMemory
 
 __all__ = ["main"]
 
@@ -287,71 +291,64 @@ def ratio(results: Dict[str, List[Dict[str, float]]], ours: str, floor: str, key
 # -- memory (in a fresh process) ------------------------------------------------------------
 
 
-def _status_kib(field: str) -> int:
-    """A ``/proc/self/status`` figure in KiB (``VmRSS``: now, ``VmHWM``: the peak)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
-def _reset_peak() -> int:
-    """Reset the kernel's peak RSS of this process (``VmHWM``); return the RSS now (KiB).
-
-    ``ru_maxrss`` cannot be reset and survives ``exec`` (a child started by a
-    big parent inherits the parent's peak), so the peak is read from
-    ``VmHWM``, which writing 5 to ``/proc/self/clear_refs`` resets (Linux 4.0+).
-    """
-    import gc
-
-    gc.collect()
-    with open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")
-    return _status_kib("VmRSS")
+_SAMPLE_EVERY = 20  # audio deltas between two memory samples (each reads /proc: ~0.1 ms)
 
 
 def memory_child(url: str, minutes: float, who: str) -> None:
-    """Receive the reply (in this fresh process) and print RSS figures as JSON."""
-    import gc
+    """Receive the reply (in this fresh process) and print its memory figures as JSON (bytes).
 
+    The peak is :class:`_memory.PeakMemory`'s: anonymous resident pages plus
+    the conversation's audio memory files, sampled every
+    ``_SAMPLE_EVERY`` audio deltas, or the kernel's ``VmHWM``, whichever is
+    larger (``VmHWM`` alone misses the file pages a grown map has not touched).
+    """
+    memory = PeakMemory()
     if who == "client":
         from realtime_sync import RealtimeClient
 
         client = RealtimeClient(url=url, protocol="ga")
         done = threading.Event()
+        deltas = [0]
+
+        def on_delta(event: Dict[str, Any]) -> None:  # after the conversation took the delta in
+            deltas[0] += 1
+            if deltas[0] % _SAMPLE_EVERY == 0:
+                memory.sample()
+
+        client.realtime.on("server.response.output_audio.delta", on_delta)
         client.realtime.on("server.response.done", lambda event: done.set())
         client.connect(timeout=30)
         client.wait_for_session_created(timeout=30)
-        base = _reset_peak()
+        memory.start()
         client.create_response()
         if not done.wait(900):
             raise RuntimeError("no response.done")
         item = client.conversation.get_item(ITEM_ID)
         assert item is not None
         held = int(item["formatted"]["audio"].nbytes)
-        peak = _status_kib("VmHWM")
-        gc.collect()
-        steady = _status_kib("VmRSS")
+        memory.stop()
+        steady = memory.steady()
         client.disconnect()
     else:  # the floor: chunks kept as bytes, as decoded
         ws = websocket.create_connection(url, timeout=60, skip_utf8_validation=True)
         ws.recv()
-        base = _reset_peak()
+        memory.start()
         ws.send(json.dumps({"type": "response.create"}))
         kept: List[bytes] = []
         while True:
             event = json.loads(ws.recv())
             if event["type"] == "response.output_audio.delta":
                 kept.append(base64.b64decode(event["delta"]))
+                if len(kept) % _SAMPLE_EVERY == 0:
+                    memory.sample()
             elif event["type"] == "response.done":
                 break
         held = sum(map(len, kept))
-        peak = _status_kib("VmHWM")
-        gc.collect()
-        steady = _status_kib("VmRSS")
+        memory.stop()
+        steady = memory.steady()
         ws.close()
-    print(json.dumps({"base_kib": base, "steady_kib": steady, "peak_kib": peak, "held": held}))
+    print(json.dumps({"peak": memory.peak(), "sampled": memory.sampled, "high_water": memory.high_water,
+                      "steady": steady, "held": held}))
 
 
 def memory(minutes: float, who: str) -> Dict[str, float]:
@@ -368,10 +365,13 @@ def memory(minutes: float, who: str) -> Dict[str, float]:
         stop()
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     held = figures["held"]
+    high_water = figures["high_water"]
     return {
         "held_mb": held / 1e6,
-        "peak": (figures["peak_kib"] - figures["base_kib"]) * 1024 / held,
-        "steady": (figures["steady_kib"] - figures["base_kib"]) * 1024 / held,
+        "peak": figures["peak"] / held,
+        "sampled": figures["sampled"] / held,
+        "high_water": float("nan") if high_water is None else high_water / held,
+        "steady": figures["steady"] / held,
     }
 
 
@@ -616,8 +616,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         mem = memory(args.memory_minutes, "client")
         floor_mem = memory(args.memory_minutes, "floor")
         print(
-            f"  {'peak RSS over raw PCM held, ' + format(args.memory_minutes, 'g') + '-minute reply (VmHWM)':58s} "
-            f"{mem['peak']:5.2f}x (steady {mem['steady']:.2f}x, {mem['held_mb']:.0f} MB held)"
+            f"  {'peak memory over raw PCM held, ' + format(args.memory_minutes, 'g') + '-minute reply':58s} "
+            f"{mem['peak']:5.2f}x (sampled {mem['sampled']:.2f}x, VmHWM {mem['high_water']:.2f}x; "
+            f"steady {mem['steady']:.2f}x, {mem['held_mb']:.0f} MB held)"
             f"{'':4s} <=1.15x  {_verdict(mem['peak'], 1.15)}"
         )
         print(

@@ -493,7 +493,7 @@ def _row(r: Dict[str, Any]) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sessions", type=int, nargs="+", default=[10, 100], help="the levels N (default 10 100)")
+    parser.add_argument("--sessions", type=int, nargs="+", default=[10, 100, 300], help="the levels N (default 10 100 300)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per level")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
     parser.add_argument("--servers", type=int, default=1, help="simulator processes, sessions spread over them")

@@ -3,38 +3,46 @@
 Concatenating arrays on every ``response.audio.delta`` copies the whole item
 each time, which is quadratic over a long reply. A buffer that grows into a
 new allocation is linear but holds the old and the new copy at once: twice
-the reply each time it grows. ``realloc`` does not avoid it either: numpy
-marks large blocks for transparent huge pages, which splits their mapping, and
-the kernel's ``mremap`` then refuses to move them, so the C library copies.
+the reply each time it grows; and one resized in place (``realloc``,
+``mremap``) must first drop every array over it, so ``formatted["audio"]``
+would be empty for that instant to a thread reading it without the
+conversation's lock.
 
 :class:`AudioBuffer` appends into spare capacity and grows in two regimes:
 
 * below 1 Mi samples (2 MiB, about 44 s at 24 kHz) it is an ordinary numpy
   array that grows fourfold by a copy: cheap, and the transient second copy is
   small;
-* beyond that its samples live in a memory map of their own (anonymous,
-  private) that doubles with ``mremap`` on Linux: the kernel moves the pages,
-  nothing is copied, and the spare part is address space that takes memory
-  only once it is written. Elsewhere (no ``mremap``) it grows by a copy into
-  a new map.
+* beyond that, on Linux, its samples live in an anonymous memory file
+  (``memfd_create``) and the buffer is a shared map of it. It grows by making
+  the file longer and mapping it again, larger: the new map shows the very
+  pages the old one does, so nothing is copied, and the old map stays valid
+  (and shown) until the new one is ready. The spare part is a hole in the
+  file that takes memory only once it is written. Elsewhere (no memory files)
+  it grows by a copy into a new, private anonymous map; so does a buffer
+  begun while many maps of memory files are alive, before Python 3.13 (each
+  holds a file descriptor there: :data:`_MAX_FILE_MAPS`).
 
-When the audio is done the buffer shrinks in place to the samples it holds
-(no copy). So a long reply never needs much more memory than its own samples:
-``benchmarks/bench_conversation.py --memory`` and ``benchmarks/bench_floor.py``
-measure the peak for a 60-minute reply as resident memory. Each append costs
-amortized O(delta).
+Either way the new array is shown only once it holds every sample: a reader
+without the lock sees the old array or the new one, never a shorter one.
+When the audio is done the buffer is shown through a map (or, below the
+first regime's limit, a copy) of exactly its samples, and the memory file's
+descriptor is closed (its maps keep the file). So a long reply never needs
+much more memory than its own samples: ``benchmarks/bench_conversation.py
+--memory`` and ``benchmarks/bench_floor.py`` measure the peak for a
+60-minute reply as resident memory (a memory file's pages count there only
+where a live map has touched them: its allocated blocks, ``fstat``, say what
+it holds). Each append costs amortized O(delta).
 
 After every append ``formatted["audio"]`` is a view of the filled part: a plain
 1-D ``numpy.int16`` array holding exactly the samples received so far (a map's
 arrays have a ``memoryview`` of the map as their base).
 
-Arrays a user holds stay valid. A map cannot be resized while an array over
-it exists, so a resize first drops the conversation's own arrays and, when
-someone else still holds one, grows by a copy into a new map instead (the
-held array keeps the samples it had); a finished buffer that cannot shrink
-keeps its spare address space. While a buffer is resized,
-``formatted["audio"]`` is an empty array for that instant: a thread that reads
-it without the conversation's lock may see it empty once.
+Arrays a user holds stay valid and keep their samples: a map is never
+resized or shortened, only replaced (a forked child shares a memory file's
+pages with its parent: growing the same item's audio in both would mix
+them). A cut (``conversation.item.truncated``) shows the first samples of a
+map, or a copy of an array's, never an empty array in between.
 
 :class:`AudioStore` keeps one buffer per item that is receiving audio, and the
 audio format each item's audio arrived in (for truncation).
@@ -43,7 +51,9 @@ audio format each item's audio arrived in (for truncation).
 from __future__ import annotations
 
 import mmap
+import os
 import sys
+import weakref
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 from . import audio as _audio
@@ -62,18 +72,24 @@ _MIN_AUDIO_CAPACITY = 24_000
 # From this capacity (samples) a buffer's samples live in a memory map of their own.
 _MAPPED_FROM = 1 << 20
 
-# Maps grow in place with mremap (Linux); elsewhere by a copy into a new map.
-_REMAP = sys.platform.startswith("linux")
+# Maps grow without a copy over an anonymous memory file (Linux); elsewhere by a copy into a new map.
+_MEMFD = sys.platform.startswith("linux") and hasattr(os, "memfd_create")
+# Before Python 3.13 every map of a file holds a descriptor of its own (a dup): past this many
+# such maps alive, a new buffer takes a private map grown by copies instead (descriptors are
+# shared with the sockets). From 3.13 on a map holds none (trackfd=False).
+_MAX_FILE_MAPS = 64
+_TRACKFD: Dict[str, bool] = {"trackfd": False} if sys.version_info >= (3, 13) else {}
+_live_maps: "weakref.WeakSet[_Map]" = weakref.WeakSet()
 _MAP_FLAGS: Dict[str, int] = (
     {"flags": mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS} if hasattr(mmap, "MAP_PRIVATE") else {}
-)  # private: a shared anonymous map is a file of fixed size that mremap cannot grow
+)
 
 
 _EMPTY: Optional[np.ndarray] = None
 
 
 def _empty() -> np.ndarray:
-    """What formatted["audio"] holds while its buffer is resized (shared, read-only)."""
+    """An empty int16 array (shared, read-only)."""
     global _EMPTY
     if _EMPTY is None:
         empty = np.zeros(0, dtype=np.int16)
@@ -83,23 +99,47 @@ def _empty() -> np.ndarray:
 
 
 def _new_map(samples: int) -> mmap.mmap:
+    """A private anonymous map of ``samples`` (where there are no memory files)."""
     return mmap.mmap(-1, 2 * max(samples, 1), **_MAP_FLAGS)
 
 
-def _remap(memory: mmap.mmap, samples: int) -> bool:
-    """Resize ``memory`` in place to ``samples``; False when an array over it is still held.
+class _File:
+    """An anonymous memory file holding one buffer's samples; closed once no map of it is left."""
 
-    Also False where maps are not resized (no ``mremap``: CPython's ``resize``
-    raises SystemError on macOS, and Windows cannot resize an anonymous map),
-    or when the kernel refuses: the caller then copies, and loses nothing.
-    """
-    if not _REMAP:
-        return False
-    try:
-        memory.resize(2 * samples)
-    except (BufferError, OSError, SystemError, ValueError):
-        return False
-    return True
+    __slots__ = ("fd", "size")
+
+    def __init__(self) -> None:
+        self.fd = os.memfd_create("realtime-sync-audio", getattr(os, "MFD_CLOEXEC", 0))
+        self.size = 0
+
+    def map(self, samples: int) -> "_Map":
+        """A new shared map of the file's first ``samples`` (the file grows to hold them)."""
+        size = 2 * max(samples, 1)
+        if size > self.size:
+            os.ftruncate(self.fd, size)
+            self.size = size
+        memory = _Map(self.fd, size, **_TRACKFD)
+        memory.file = self
+        if not _TRACKFD:
+            _live_maps.add(memory)
+        return memory
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except OSError:
+            pass
+
+
+class _Map(mmap.mmap):
+    """A shared map of a :class:`_File` (it keeps the file, so a grown map can show the same pages)."""
+
+    file: Optional[_File] = None
 
 
 class AudioBuffer:
@@ -118,7 +158,13 @@ class AudioBuffer:
     def _allocate(self, capacity: int) -> np.ndarray:
         if capacity < _MAPPED_FROM:
             return np.empty(capacity, dtype=np.int16)
-        self.memory = _new_map(capacity)
+        memory: Optional[mmap.mmap] = None
+        if _MEMFD and len(_live_maps) < _MAX_FILE_MAPS:
+            try:
+                memory = _File().map(capacity)
+            except OSError:  # no descriptor left, say: a private map, grown by copies
+                memory = None
+        self.memory = memory if memory is not None else _new_map(capacity)
         return np.frombuffer(self.memory, dtype=np.int16)
 
     def append(self, chunk: np.ndarray, formatted: Dict[str, Any]) -> np.ndarray:
@@ -126,47 +172,45 @@ class AudioBuffer:
         size = self.size
         needed = size + len(chunk)
         if needed > self.data.shape[0]:
-            self._grow(needed, formatted)
+            self._grow(needed)
         self.data[size:needed] = chunk
         self.size = needed
         view = self.view = formatted["audio"] = self.data[:needed]
         return view
 
-    def _grow(self, needed: int, formatted: Dict[str, Any]) -> None:
+    def _grow(self, needed: int) -> None:
+        """A larger array holding the samples so far; the one shown stays as it is until the next is."""
         capacity = self.data.shape[0]
-        if self.memory is not None and _REMAP and self._resize(max(needed, 2 * capacity), formatted):
-            return
+        memory = self.memory
+        if isinstance(memory, _Map) and memory.file is not None:  # the same pages, mapped larger: no copy
+            try:
+                self.memory = memory.file.map(max(needed, 2 * capacity))
+                self.data = np.frombuffer(self.memory, dtype=np.int16)
+                return
+            except OSError:  # the file cannot grow: a copy, as elsewhere
+                pass
         old = self.data
         grown = self._allocate(max(needed, (4 if capacity < _MAPPED_FROM else 2) * capacity))
         grown[: self.size] = old[: self.size]
         self.data = grown
 
     def finish(self, formatted: Dict[str, Any]) -> np.ndarray:
-        """Trim the spare capacity and set ``formatted["audio"]`` to the whole array; return it."""
-        if self.data.shape[0] > self.size:
-            if self.memory is None:
-                self._shrink_array(formatted)
-            elif self.size:
-                self._resize(self.size, formatted)  # a map still viewed elsewhere keeps its spare pages
-        result = self.view = formatted["audio"] = self.data if self.data.shape[0] == self.size else self.data[: self.size]
-        return result
-
-    def _resize(self, capacity: int, formatted: Dict[str, Any]) -> bool:
-        # Drop the arrays this object made over the map, so that it may be resized.
+        """Show exactly the samples (no spare capacity) in ``formatted["audio"]``; return that array."""
+        size = self.size
         memory = self.memory
-        assert memory is not None
-        formatted["audio"] = self.view = self.data = _empty()
-        resized = _remap(memory, capacity)
-        self.data = np.frombuffer(memory, dtype=np.int16)
-        return resized
-
-    def _shrink_array(self, formatted: Dict[str, Any]) -> None:
-        # Drop the views this object made, so that numpy may realloc in place.
-        formatted["audio"] = self.view = _empty()
-        try:
-            self.data.resize(self.size, refcheck=True)
-        except ValueError:  # a view of it is held elsewhere: leave that memory alone
-            self.data = np.array(self.data[: self.size], dtype=np.int16, copy=True)
+        if self.data.shape[0] > size:
+            if memory is None:
+                self.data = self.data[:size].copy()  # small: a copy of its own size (the old stays shown meanwhile)
+            elif isinstance(memory, _Map) and memory.file is not None and size:
+                try:
+                    self.memory = memory.file.map(size)  # the same pages, mapped to their end
+                    self.data = np.frombuffer(self.memory, dtype=np.int16)
+                except OSError:  # it keeps its spare address space (no memory: never written)
+                    pass
+        if isinstance(self.memory, _Map) and self.memory.file is not None:
+            self.memory.file.close()  # no more growth: its maps keep the file
+        result = self.view = formatted["audio"] = self.data if self.data.shape[0] == size else self.data[:size]
+        return result
 
 
 def _map_of(array: np.ndarray) -> Optional[mmap.mmap]:
@@ -179,7 +223,12 @@ def _map_of(array: np.ndarray) -> Optional[mmap.mmap]:
 
 
 def shrink(formatted: Dict[str, Any], end: int) -> None:
-    """Cut ``formatted["audio"]`` to its first ``end`` samples, in place when nobody else holds it."""
+    """Cut ``formatted["audio"]`` to its first ``end`` samples; nothing shorter is ever shown in between.
+
+    A map's samples are shown through a view of its start (no copy; the pages
+    stay until the item's audio goes, as an array a user holds may show them);
+    an array's are copied, once.
+    """
     current = formatted.get("audio")
     if current is None:
         formatted["audio"] = _empty().copy()
@@ -190,27 +239,10 @@ def shrink(formatted: Dict[str, Any], end: int) -> None:
     end = min(max(end, 0), length)
     if end == length and current is formatted["audio"]:
         return  # nothing to cut
-    if current.base is None and current.flags.owndata and current.flags.c_contiguous:
-        formatted["audio"] = _empty()
-        try:
-            current.resize(end, refcheck=True)
-        except ValueError:
-            current = np.array(current[:end], dtype=np.int16, copy=True)
-        formatted["audio"] = current
+    if _map_of(current) is not None and current.flags.c_contiguous:
+        formatted["audio"] = current[:end]
         return
-    memory = _map_of(current)
-    if memory is not None and end and current.flags.c_contiguous and _is_map_start(current, memory):
-        formatted["audio"] = current = _empty()  # drop our arrays over the map
-        if _remap(memory, end):
-            formatted["audio"] = np.frombuffer(memory, dtype=np.int16)
-            return
-        current = np.frombuffer(memory, dtype=np.int16)  # held elsewhere: copy what is kept
     formatted["audio"] = np.array(current[:end], dtype=np.int16, copy=True)
-
-
-def _is_map_start(array: np.ndarray, memory: mmap.mmap) -> bool:
-    whole = np.frombuffer(memory, dtype=np.int16)
-    return bool(array.__array_interface__["data"][0] == whole.__array_interface__["data"][0])
 
 
 class AudioStore:

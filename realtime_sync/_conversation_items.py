@@ -10,20 +10,32 @@ Text, transcript and argument deltas are appended to two places: the content
 part (or ``item["arguments"]``) and ``formatted``. ``s = s + delta`` on a
 string that a dict also holds copies the whole string, so a long reply costs
 quadratic time. CPython appends in place (``realloc``) when the string has one
-reference, the local variable that ``+=`` stores back to. :func:`grow` and
-:func:`grow_pair` therefore take the string out of its dicts (an empty string
-stands in for that instant), append, and put it back. A part and ``formatted``
-share one string object while they hold the same text (one text part, one
-audio part), so one append serves both. If a user keeps a reference to an
-earlier string the next append copies once, which is correct, just not free.
-Other Python implementations get correct, if slower, results.
+reference, the local variable that ``+=`` stores back to; but the dicts that
+show the text must never let go of it for that instant (a reader without the
+conversation's lock would see the text empty). So :class:`Texts` keeps a
+spare for each field it grows: the value before the latest delta, which only
+it holds. The next delta is appended to the spare in place (with the delta it
+missed), and the spare is shown: each key goes from the old value straight to
+the longer one, and the old value becomes the spare. That costs a second copy
+of each growing text; the spares of the fields grown last are kept (a field
+whose spare was dropped, or whose value was replaced, costs one copy). Two
+strings growing in turn defeat the C library's in-place ``realloc`` (each is
+in the other's way, so each append may move the string): that stays cheap up
+to :attr:`Texts.SPARE_UP_TO` characters, far beyond a reply's text (its
+output tokens bound it), and beyond that a text grows alone, in place, as
+before: an empty string stands in for it for that instant. A part
+and ``formatted`` share one string object while they hold the same text (one
+text part, one audio part), so one append serves both. If a user keeps a
+reference to an earlier string the next append copies once, which is correct,
+just not free. Other Python implementations get correct, if slower, results.
+:func:`grow` is the plain in-place append, for values no reader sees.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-from typing import TYPE_CHECKING, Any, Dict, Mapping
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple
 
 from ._conversation_fields import field, text_or_empty
 from .errors import ProtocolError
@@ -37,7 +49,7 @@ __all__ = [
     "TEXT_PART_TYPES",
     "MCP_ITEM_TYPES",
     "grow",
-    "grow_pair",
+    "Texts",
     "grow_input_transcript",
     "add_part",
     "new_item",
@@ -71,19 +83,86 @@ def grow(holder: Dict[str, Any], key: str, delta: str) -> None:
     holder[key] = value
 
 
-def grow_pair(first: Dict[str, Any], first_key: str, second: Dict[str, Any], second_key: str, delta: str) -> None:
-    """Append ``delta`` to ``first[first_key]`` and ``second[second_key]``, sharing one string if they do."""
-    value = first.get(first_key)
-    if value.__class__ is str and second.get(second_key) is value:
-        first[first_key] = ""
-        second[second_key] = ""
-        value += delta  # in place: the local is the only reference
+class _Spare:
+    """One field's spare: the value shown, and the one before it (held only here) with the delta it missed."""
+
+    __slots__ = ("holder", "shown", "spare", "missed")
+
+    def __init__(self, holder: Dict[str, Any]) -> None:
+        self.holder = holder
+        self.shown: Any = None
+        self.spare: Any = None
+        self.missed = ""
+
+
+class Texts:
+    """Grows text fields in linear time without ever showing a shorter value (see the module docs).
+
+    One per conversation, called under its lock.
+    """
+
+    __slots__ = ("_spares",)
+
+    #: the fields whose spares are kept (the ones grown last): a conversation grows a few at a time
+    KEPT = 8
+    #: the longest text grown with a spare (characters); a longer one grows alone, in place (module docs)
+    SPARE_UP_TO = 1 << 20
+
+    def __init__(self) -> None:
+        self._spares: Dict[Tuple[int, str], _Spare] = {}
+
+    def grow(self, holder: Dict[str, Any], key: str, delta: str) -> None:
+        """``holder[key] += delta``, the key never holding less than before."""
+        self.grow_pair(holder, key, None, "", delta)
+
+    def grow_pair(
+        self, first: Dict[str, Any], first_key: str, second: Optional[Dict[str, Any]], second_key: str, delta: str
+    ) -> None:
+        """Append ``delta`` to ``first[first_key]`` and ``second[second_key]``, sharing one string if they do."""
+        current = first.get(first_key)
+        if current.__class__ is not str:
+            current = ""
+        if second is not None and second.get(second_key) is not current:
+            self.grow_pair(first, first_key, None, "", delta)
+            self.grow_pair(second, second_key, None, "", delta)
+            return
+        spares = self._spares
+        slot_key = (id(first), first_key)
+        slot = spares.pop(slot_key, None)
+        if len(current) > self.SPARE_UP_TO:
+            del current, slot
+            _grow_alone(first, first_key, second, second_key, delta)
+            return
+        if slot is not None and slot.holder is first and slot.shown is current:
+            value = slot.spare
+            slot.spare = None  # the local is now its only reference: += extends it in place
+            value += slot.missed + delta
+        else:  # its first delta here, or its value was replaced: one copy
+            value = current + delta
+            slot = _Spare(first)
         first[first_key] = value
+        if second is not None:
+            second[second_key] = value
+        slot.shown, slot.spare, slot.missed = value, current, delta
+        spares[slot_key] = slot  # the latest last
+        if len(spares) > self.KEPT:
+            del spares[next(iter(spares))]
+
+
+def _grow_alone(
+    first: Dict[str, Any], first_key: str, second: Optional[Dict[str, Any]], second_key: str, delta: str
+) -> None:
+    """Append ``delta`` in place: the keys hold ``""`` for that instant (a text beyond ``Texts.SPARE_UP_TO``)."""
+    value = first.get(first_key)
+    if value.__class__ is not str:
+        value = ""
+    first[first_key] = ""
+    if second is not None:
+        second[second_key] = ""
+    value += delta  # in place: the local is the only reference
+    first[first_key] = value
+    if second is not None:
         second[second_key] = value
-        return
-    del value
-    grow(first, first_key, delta)
-    grow(second, second_key, delta)
 
 
 def _set_tool(formatted: Dict[str, Any], fields: Dict[str, Any]) -> None:
@@ -209,7 +288,7 @@ def add_part(event: Mapping[str, Any], item: Item) -> None:
         )
 
 
-def grow_input_transcript(event: Mapping[str, Any], item: Item, delta: str) -> None:
+def grow_input_transcript(texts: Texts, event: Mapping[str, Any], item: Item, delta: str) -> None:
     """Append an input transcription delta to the audio part and ``formatted.transcript``.
 
     ``content_index`` is optional on GA (0 when missing); an item with no
@@ -218,10 +297,10 @@ def grow_input_transcript(event: Mapping[str, Any], item: Item, delta: str) -> N
     formatted = item["formatted"]
     content = item.get("content")
     if event.get("content_index") is None and not (isinstance(content, list) and content):
-        grow(formatted, "transcript", delta)
+        texts.grow(formatted, "transcript", delta)
         return
     located = event if event.get("content_index") is not None else {**event, "content_index": 0}
-    grow_pair(find_part(located, item), "transcript", formatted, "transcript", delta)
+    texts.grow_pair(find_part(located, item), "transcript", formatted, "transcript", delta)
 
 
 def tool_of(event: Mapping[str, Any], item: Item) -> Dict[str, Any]:

@@ -15,7 +15,7 @@ import logging
 from typing import Any, Dict, Mapping, Optional
 
 from ._conversation_fields import field, park
-from ._conversation_items import find_part, grow, grow_input_transcript
+from ._conversation_items import Texts, find_part, grow, grow_input_transcript
 
 __all__ = ["TranscriptQueue"]
 
@@ -32,10 +32,11 @@ class TranscriptQueue:
     any. Not thread-safe on its own: the conversation calls it under its lock.
     """
 
-    __slots__ = ("_queued",)
+    __slots__ = ("_queued", "_texts")
 
-    def __init__(self) -> None:
+    def __init__(self, texts: Texts) -> None:
         self._queued: Dict[str, Dict[str, Any]] = {}
+        self._texts = texts
 
     def clear(self) -> None:
         """Forget everything parked."""
@@ -46,7 +47,7 @@ class TranscriptQueue:
         if item is None:
             grow(park(self._queued, field(event, event, "item_id", str)), "partial", delta)
             return None
-        grow_input_transcript(event, item, delta)
+        grow_input_transcript(self._texts, event, item, delta)
         return {"transcript": delta}
 
     def completed(self, event: Mapping[str, Any], item: Optional[Item]) -> Optional[Dict[str, Any]]:

@@ -56,10 +56,9 @@ user threads call :meth:`~Conversation.get_items` / :meth:`~Conversation.get_ite
 All state changes happen under one lock. A list obtained from ``items`` or
 ``responses`` never changes under the reader's feet (a new one is built, on
 the next read, after a change). The item dicts themselves are updated in
-place as deltas arrive (that is the point of the cache); while a value grows in
-place its key holds an empty value for an instant, so a thread that reads an
-item without the lock while deltas arrive may, rarely, see ``""`` or an empty
-array once.
+place as deltas arrive (that is the point of the cache); a growing value is
+replaced by the longer one only once that is complete, so a thread that reads
+an item without the lock never sees a value shorter than it was.
 """
 
 from __future__ import annotations
@@ -75,9 +74,9 @@ from ._conversation_fields import field as _field
 from ._conversation_fields import milliseconds as _milliseconds
 from ._conversation_fields import samples_at
 from ._conversation_items import (
+    Texts,
     add_part,
     find_part,
-    grow_pair,
     new_item,
     reconcile,
     refresh_text,
@@ -141,7 +140,8 @@ class Conversation:
         self._responses = ResponseBook()
         self._speech = SpeechQueue()
         self._audio = AudioStore()
-        self._transcripts = TranscriptQueue()
+        self._texts = Texts()
+        self._transcripts = TranscriptQueue(self._texts)
         self._queued_input_audio: Optional[np.ndarray] = None
         self._truncated: Set[str] = set()
         self._completions: Set[str] = set()
@@ -511,7 +511,7 @@ class Conversation:
         item = self._event_item(event)
         part = self._part(event, item)
         delta = self._delta(event)
-        grow_pair(part, "text", item["formatted"], "text", delta)
+        self._texts.grow_pair(part, "text", item["formatted"], "text", delta)
         return item, {"text": delta}
 
     def _on_text_done(self, event: Mapping[str, Any]) -> ProcessResult:
@@ -525,7 +525,7 @@ class Conversation:
         item = self._event_item(event)
         part = self._part(event, item)
         delta = self._delta(event)
-        grow_pair(part, "transcript", item["formatted"], "transcript", delta)
+        self._texts.grow_pair(part, "transcript", item["formatted"], "transcript", delta)
         return item, {"transcript": delta}
 
     def _on_transcript_done(self, event: Mapping[str, Any]) -> ProcessResult:
@@ -577,7 +577,7 @@ class Conversation:
         # Function calls and (GA) MCP calls: response.mcp_call_arguments.delta.
         item = self._event_item(event)
         delta = self._delta(event)
-        grow_pair(item, "arguments", tool_of(event, item), "arguments", delta)
+        self._texts.grow_pair(item, "arguments", tool_of(event, item), "arguments", delta)
         return item, {"arguments": delta}
 
     def _on_arguments_done(self, event: Mapping[str, Any]) -> ProcessResult:

@@ -524,6 +524,84 @@ def tls_contexts(*names: str) -> Iterator[Tuple[ssl.SSLContext, ssl.SSLContext]]
         yield server, client
 
 
+class MemoryTLS:
+    """The server side of a TLS connection over memory buffers, so that a test can send part of a record."""
+
+    def __init__(self, conn: socket.socket, server_tls: ssl.SSLContext) -> None:
+        self.conn = conn
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = server_tls.wrap_bio(self.incoming, self.outgoing, server_side=True)
+
+    def _pump(self) -> None:
+        self.conn.sendall(self.outgoing.read())
+        chunk = self.conn.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        self.incoming.write(chunk)
+
+    def handshake(self) -> None:
+        while True:
+            try:
+                self.tls.do_handshake()
+                self.conn.sendall(self.outgoing.read())
+                return
+            except ssl.SSLWantReadError:
+                self._pump()
+
+    def recv(self, size: int) -> bytes:
+        while True:
+            try:
+                return self.tls.read(size)
+            except ssl.SSLWantReadError:
+                self._pump()
+
+    def sendall(self, data: bytes) -> None:
+        self.tls.write(data)
+        self.conn.sendall(self.outgoing.read())
+
+    def record(self, data: bytes) -> bytes:
+        """``data`` encrypted (TLS records), not sent: the caller sends it as it likes."""
+        self.tls.write(data)
+        return self.outgoing.read()
+
+
+@contextlib.contextmanager
+def tls_record_trickler(server_tls: ssl.SSLContext, stop: threading.Event, every: float = 0.05) -> Iterator[str]:
+    """A ``wss://`` server that, once open, sends one event, then a TLS record (a 1000-byte text frame)
+    one byte every ``every`` seconds, until ``stop``. Yields its URL."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn, contextlib.suppress(OSError, ConnectionError, ssl.SSLError):
+            conn.settimeout(5.0)
+            tunnel = MemoryTLS(conn, server_tls)
+            tunnel.handshake()
+            if not _accept_handshake(tunnel):  # type: ignore[arg-type]
+                return
+            tunnel.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
+            record = tunnel.record(server_frame(b'{"type":"x","pad":"' + b"x" * 970 + b'"}'))
+            for index in range(len(record) - 1):  # all but its last byte
+                if stop.wait(every):
+                    return
+                conn.sendall(record[index:index + 1])
+            stop.wait(30.0)
+
+    thread = threading.Thread(target=serve, name="fixture-tls-trickler", daemon=True)
+    thread.start()
+    try:
+        yield f"wss://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(10.0)
+
+
 def closed_port() -> int:
     """A port on 127.0.0.1 with nothing listening (connecting is refused)."""
     probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

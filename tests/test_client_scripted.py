@@ -359,8 +359,8 @@ def test_cancel_and_truncate_caps_at_received_audio(scripted: ScriptedServer, cl
 def test_a_cancel_while_the_reply_audio_is_being_resized_truncates_at_what_was_heard(
     scripted: ScriptedServer, client: RealtimeClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """While the receive thread resizes an item's audio, ``formatted["audio"]`` is empty for an instant:
-    a cancel from another thread must not measure the audio received at that instant (it sent no truncate)."""
+    """While the receive thread grows an item's audio (it was shown empty for that instant), a cancel from
+    another thread must measure all the audio received so far (it once sent no truncate)."""
     from realtime_sync import _conversation_audio
     from realtime_sync import client as client_module
 
@@ -368,12 +368,12 @@ def test_a_cancel_while_the_reply_audio_is_being_resized_truncates_at_what_was_h
     _start_response(scripted, client)
     _assistant_with_audio(scripted, client, 40_000)  # a buffer of 96000 samples, in a map of its own
     resizing, measured = threading.Event(), threading.Event()
-    real_remap, real_truncate_point = _conversation_audio._remap, client_module.truncate_point
+    real_map, real_truncate_point = _conversation_audio._File.map, client_module.truncate_point
 
-    def remap(memory: Any, samples: int) -> bool:  # the receive thread, formatted["audio"] empty
+    def remap(file: Any, samples: int) -> Any:  # the receive thread, growing the buffer (Linux: a memory file)
         resizing.set()
         measured.wait(2.0)
-        return bool(real_remap(memory, samples))
+        return real_map(file, samples)
 
     def truncate_point(*args: Any) -> Any:  # the user's thread, item in hand: measure during the resize
         resizing.wait(2.0)  # (in vain when the cancel holds the conversation: the resize waits for it)
@@ -382,7 +382,7 @@ def test_a_cancel_while_the_reply_audio_is_being_resized_truncates_at_what_was_h
         finally:
             measured.set()
 
-    monkeypatch.setattr(_conversation_audio, "_remap", remap)
+    monkeypatch.setattr(_conversation_audio._File, "map", remap)
     monkeypatch.setattr(client_module, "truncate_point", truncate_point)
     mark = scripted.mark()
     user = threading.Thread(target=client.cancel_response, args=("item_a", 30_000))

@@ -1549,7 +1549,7 @@ def test_a_long_audio_reply_peaks_near_its_own_size() -> None:
 
 
 @pytest.mark.parametrize("finished", [True, False])
-def test_a_long_reply_is_truncated_in_place_and_an_array_a_user_holds_keeps_its_samples(finished: bool) -> None:
+def test_a_long_reply_is_cut_without_a_copy_and_an_array_a_user_holds_keeps_its_samples(finished: bool) -> None:
     conv = Conversation()
     item = assistant(conv)
     samples = tone(3 << 20)  # beyond the size from which a reply's samples live in a memory map of their own
@@ -1561,8 +1561,7 @@ def test_a_long_reply_is_truncated_in_place_and_an_array_a_user_holds_keeps_its_
     conv.process_event(ev("conversation.item.truncated", item_id="msg_007", content_index=0, audio_end_ms=100_000))
     cut = item["formatted"]["audio"]
     assert len(cut) == 2_400_000 and np.array_equal(cut, samples[:2_400_000])
-    owner = cut if cut.base is None else cut.base
-    assert owner.nbytes == cut.nbytes  # nothing kept beyond the cut
+    assert cut.base is not None and not cut.flags.owndata  # the start of the map, not a copy
     held = cut  # a user keeps it: cutting again must not touch it
     conv.process_event(ev("conversation.item.truncated", item_id="msg_007", content_index=0, audio_end_ms=50_000))
     assert len(item["formatted"]["audio"]) == 1_200_000
@@ -1571,7 +1570,7 @@ def test_a_long_reply_is_truncated_in_place_and_an_array_a_user_holds_keeps_its_
 
 
 _RESIDENT_PEAK = """
-import gc, json, sys
+import gc, json, os, sys
 from realtime_sync import Conversation, audio
 import numpy as np
 
@@ -1596,8 +1595,22 @@ start = status("VmRSS")
 for _ in range(int(minutes * 60) - 1):
     conv.process_event(event)
 conv.process_event({"event_id": "e4", "type": "response.audio.done", **base})
-held = conv.get_item("msg_1")["formatted"]["audio"].nbytes
-print(json.dumps({"held": held, "peak": status("VmHWM") - start, "steady": status("VmRSS") - start}))
+final = conv.get_item("msg_1")["formatted"]["audio"]
+held = final.nbytes
+peak = status("VmHWM") - start
+# A memory file's pages count in the resident size only where a live map has touched them: count
+# what the files hold too (allocated blocks), and touch the final array so its pages are mapped.
+blocks = {}
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        if os.readlink(f"/proc/self/fd/{fd}").startswith("/memfd:realtime-sync-audio"):
+            found = os.fstat(int(fd))
+            blocks[found.st_ino] = found.st_blocks * 512  # each map may hold a descriptor of the same file
+    except OSError:
+        pass
+files = sum(blocks.values())
+int(final.astype(np.int64).sum())
+print(json.dumps({"held": held, "peak": peak, "steady": status("VmRSS") - start, "files": files}))
 """
 
 
@@ -1621,6 +1634,63 @@ def test_a_long_audio_reply_never_needs_twice_its_size_in_resident_memory() -> N
     assert figures["held"] == 20 * 60 * 24_000 * 2
     assert figures["peak"] / figures["held"] < 1.3, figures
     assert figures["steady"] / figures["held"] < 1.15, figures
+    assert figures["files"] / figures["held"] < 1.15, figures  # memory files hold the samples once (0 elsewhere)
+
+
+class _Watched(dict):  # type: ignore[type-arg]
+    """A dict that records the length of every value stored under each key."""
+
+    def __init__(self, source: Dict[str, Any]) -> None:
+        super().__init__(source)
+        self.lengths: Dict[str, List[int]] = {}
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.lengths.setdefault(key, []).append(len(value))
+        super().__setitem__(key, value)
+
+
+@pytest.mark.parametrize("mapped_from, memory_files", [(1 << 20, True), (1 << 14, True), (1 << 14, False)],
+                         ids=["arrays", "memory maps", "private maps"])
+def test_growing_audio_and_text_are_never_shown_shorter_than_before(
+    monkeypatch: pytest.MonkeyPatch, mapped_from: int, memory_files: bool
+) -> None:
+    """A reader without the conversation's lock must never see a value shrink (it saw them empty for an instant)."""
+    from realtime_sync import _conversation_audio
+
+    monkeypatch.setattr(_conversation_audio, "_MAPPED_FROM", mapped_from)
+    if not memory_files:  # too many maps of memory files alive (before Python 3.13), or not Linux
+        monkeypatch.setattr(_conversation_audio, "_MAX_FILE_MAPS", 0)
+    conv = Conversation()
+    item = assistant(conv)
+    item["formatted"] = formatted = _Watched(item["formatted"])
+    item["content"][0] = part = _Watched(item["content"][0])
+    chunks = [tone(5000, seed=n) for n in range(80)]  # 400,000 samples: several growths
+    for n, chunk in enumerate(chunks):
+        conv.process_event(audio_delta("msg_007", chunk))
+        conv.process_event(ev("response.audio_transcript.delta", response_id="resp_001", item_id="msg_007",
+                              output_index=0, content_index=0, delta=f"word{n} "))
+    conv.process_event(ev("response.audio.done", response_id="resp_001", item_id="msg_007",
+                          output_index=0, content_index=0))
+    for watched in (formatted, part):
+        for key, lengths in watched.lengths.items():
+            assert lengths == sorted(lengths), (key, lengths)
+    assert np.array_equal(formatted["audio"], np.concatenate(chunks))
+    assert formatted["transcript"] == part["transcript"] == "".join(f"word{n} " for n in range(80))
+
+
+def test_function_call_arguments_are_never_shown_shorter_than_before(conv: Conversation) -> None:
+    item = function_call(conv)
+    item["formatted"]["tool"] = tool = _Watched(item["formatted"]["tool"])
+    item_watch = _Watched(item)
+    conv._item_lookup["fc_001"] = item_watch  # the conversation's own reference: deltas land in the watched dict
+    for n in range(50):
+        conv.process_event(ev("response.function_call_arguments.delta", response_id="resp_002", item_id="fc_001",
+                              output_index=0, call_id="call_001", delta=f'"{n}",'))
+    expected = "".join(f'"{n}",' for n in range(50))
+    assert item_watch["arguments"] == tool["arguments"] == expected
+    for watched in (tool, item_watch):
+        lengths = watched.lengths["arguments"]
+        assert len(lengths) == 50 and lengths == sorted(lengths), lengths
 
 
 def test_audio_a_user_holds_keeps_its_samples_while_the_buffer_grows_in_place() -> None:
@@ -1647,10 +1717,10 @@ class _MapWithoutMremap(mmap.mmap):
 
 @pytest.mark.parametrize("end", ["done", "truncated"])
 def test_a_long_reply_keeps_its_audio_where_maps_cannot_be_resized(monkeypatch: pytest.MonkeyPatch, end: str) -> None:
-    """macOS and Windows have no mremap: growth, the end of the audio and a cut copy instead, losing nothing."""
+    """macOS and Windows have no memory files: growth copies instead, losing nothing; maps are never resized."""
     from realtime_sync import _conversation_audio
 
-    monkeypatch.setattr(_conversation_audio, "_REMAP", False)
+    monkeypatch.setattr(_conversation_audio, "_MEMFD", False)
     monkeypatch.setattr(_conversation_audio, "_new_map",
                         lambda samples: _MapWithoutMremap(-1, 2 * max(samples, 1), **_conversation_audio._MAP_FLAGS))
     conv = Conversation()

@@ -82,46 +82,11 @@ def _half_record_tls_server(server_tls: Any, stop: threading.Event) -> Any:
     import contextlib
     import ssl
 
-    from support_ws import _accept_handshake
+    from support_ws import MemoryTLS, _accept_handshake
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
-
-    class Tunnel:
-        """The server's TLS over memory buffers, so that it can send part of a record."""
-
-        def __init__(self, conn: socket.socket) -> None:
-            self.conn = conn
-            self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-            self.tls = server_tls.wrap_bio(self.incoming, self.outgoing, server_side=True)
-
-        def _pump(self) -> None:
-            self.conn.sendall(self.outgoing.read())
-            chunk = self.conn.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.incoming.write(chunk)
-
-        def handshake(self) -> None:
-            while True:
-                try:
-                    self.tls.do_handshake()
-                    self.conn.sendall(self.outgoing.read())
-                    return
-                except ssl.SSLWantReadError:
-                    self._pump()
-
-        def recv(self, size: int) -> bytes:
-            while True:
-                try:
-                    return self.tls.read(size)
-                except ssl.SSLWantReadError:
-                    self._pump()
-
-        def sendall(self, data: bytes) -> None:
-            self.tls.write(data)
-            self.conn.sendall(self.outgoing.read())
 
     def serve() -> None:
         try:
@@ -130,7 +95,7 @@ def _half_record_tls_server(server_tls: Any, stop: threading.Event) -> Any:
             return
         with conn, contextlib.suppress(OSError, ConnectionError, ssl.SSLError):
             conn.settimeout(5.0)
-            tunnel = Tunnel(conn)
+            tunnel = MemoryTLS(conn, server_tls)
             tunnel.handshake()
             if not _accept_handshake(tunnel):  # type: ignore[arg-type]
                 return

@@ -8,11 +8,13 @@ and proxies. The fixture servers are in ``support_ws.py``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
 import socket
 import struct
+import sys
 import threading
 import time
 import tracemalloc
@@ -235,6 +237,32 @@ def test_a_frame_trickling_in_does_not_keep_the_connection_alive(options: Dict[s
             api.disconnect()
 
 
+@pytest.mark.parametrize("on_loop", [False, True], ids=["own thread", "shared loop"])
+def test_a_tls_record_trickling_in_a_byte_at_a_time_is_cut_off_by_the_frame_timeout(on_loop: bool) -> None:
+    """The bytes of a TLS record still arriving count as the message's first: a read must not wait for the rest."""
+    from support_ws import tls_record_trickler
+
+    from realtime_sync import ReceiveLoop
+
+    needs_openssl()
+    stop = threading.Event()
+    with tls_contexts() as (server_tls, client_tls), ReceiveLoop() as loop, tls_record_trickler(server_tls, stop) as url:
+        api = RealtimeAPI(url, ssl_context=client_tls, ping_interval=None, frame_timeout=0.6,
+                          receive_loop=loop if on_loop else None)
+        closes = EventRecorder().record_on(api, "close")
+        try:
+            api.connect(timeout=5.0)
+            started = time.monotonic()
+            payload = closes.wait("close", 1, timeout=8.0)[0]
+            elapsed = time.monotonic() - started
+        finally:
+            stop.set()
+            api.disconnect()
+    assert payload["error"] is True and payload["code"] is None
+    assert payload["reason"].startswith("frame timed out"), payload
+    assert elapsed < 0.6 + 3.0, elapsed
+
+
 def test_slow_callbacks_do_not_close_a_healthy_ponging_connection(
     server: FixtureServer, make_api: Callable[..., RealtimeAPI]
 ) -> None:
@@ -355,6 +383,135 @@ def test_a_missing_pong_names_the_ping_timeout_in_the_error() -> None:
         payload = closes.wait("close", 1, timeout=5.0)[0]
         api.disconnect()
     assert payload == {"error": True, "code": None, "reason": "ping/pong timed out: no pong within 0.1 s"}
+
+
+def _deaf(stop: threading.Event, received: Optional[List[bytes]] = None) -> Callable[[socket.socket], None]:
+    """A server script: one event, then it reads nothing until ``stop``; then it reads to the end into ``received``."""
+
+    def script(conn: socket.socket) -> None:
+        conn.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
+        stop.wait(30.0)
+        if received is not None:
+            conn.settimeout(10.0)
+            while True:
+                chunk = conn.recv(1 << 20)
+                if not chunk:
+                    return
+                received.append(chunk)
+
+    return script
+
+
+def _fill(sock: socket.socket, until: threading.Event) -> None:
+    """Keep ``sock``'s send buffer full (raw bytes: the deaf server reads none of them) until ``until`` is set."""
+    chunk = b"\0" * 65536
+    while not until.is_set():
+        try:
+            while sock.send(chunk, socket.MSG_DONTWAIT):
+                pass
+        except BlockingIOError:
+            until.wait(0.01)  # full: top it up as soon as the kernel has sent anything on
+        except OSError:
+            return
+
+
+@pytest.mark.skipif(not hasattr(socket, "MSG_DONTWAIT"), reason="fills the socket with MSG_DONTWAIT")
+@pytest.mark.parametrize("on_loop", [False, True], ids=["own thread", "shared loop"])
+def test_a_server_that_stops_reading_is_caught_by_the_ping_timeout(on_loop: bool) -> None:
+    """The ping cannot even be sent (the socket's buffer stays full): it still counts, and its pong never comes."""
+    from realtime_sync import ReceiveLoop
+
+    stop, filled = threading.Event(), threading.Event()
+    with ReceiveLoop() as loop, raw_server(_deaf(stop)) as url:
+        api = RealtimeAPI(url, ping_interval=1.0, ping_timeout=0.5, receive_loop=loop if on_loop else None)
+        closes = EventRecorder().record_on(api, "close")
+        filler = None
+        try:
+            api.connect(timeout=5.0)
+            started = time.monotonic()
+            filler = threading.Thread(target=_fill, args=(api._conn._sock, filled), daemon=True)  # type: ignore[union-attr]
+            filler.start()
+            payload = closes.wait("close", 1, timeout=8.0)[0]  # it never came: the dropped ping did not count
+            elapsed = time.monotonic() - started
+        finally:
+            filled.set()
+            stop.set()
+            if filler is not None:
+                filler.join(5.0)
+            api.disconnect()
+    assert payload["error"] is True and payload["code"] is None
+    assert payload["reason"].startswith("ping/pong timed out: no pong within 0.5 s"), payload
+    assert elapsed < 1.5 + 3.0, elapsed  # ping_interval + ping_timeout, and room for a loaded machine
+
+
+@pytest.mark.parametrize("on_loop", [False, True], ids=["own thread", "shared loop"])
+def test_a_send_that_times_out_halfway_ends_the_connection_and_nothing_follows_it(
+    monkeypatch: pytest.MonkeyPatch, on_loop: bool
+) -> None:
+    from realtime_sync import ReceiveLoop
+    from realtime_sync._transport import config as config_module
+    from realtime_sync.errors import NotConnectedError, RealtimeTimeoutError
+
+    monkeypatch.setattr(config_module, "IO_TIMEOUT", 0.5)
+    stop = threading.Event()
+    received: List[bytes] = []
+    text = "x" * (16 << 20)  # more than the socket buffers on both sides hold: part of it goes out
+    with ReceiveLoop() as loop, raw_server(_deaf(stop, received)) as url:
+        api = RealtimeAPI(url, ping_interval=None, receive_loop=loop if on_loop else None)
+        closes = EventRecorder().record_on(api, "close")
+        try:
+            api.connect(timeout=5.0)
+            with pytest.raises(RealtimeTimeoutError, match="with part of it sent: the connection was closed"):
+                api.send("conversation.item.create", {"item": {"type": "message", "text": text}})
+            payload = closes.wait("close", 1, timeout=5.0)[0]
+            assert not api.is_connected()
+            with pytest.raises(NotConnectedError):
+                api.send("response.create")
+        finally:
+            stop.set()
+            api.disconnect()
+    assert payload["error"] is True and payload["code"] is None
+    assert payload["reason"].startswith("send timed out: 'conversation.item.create' was only partly sent"), payload
+    # what the server got: the first part of that one frame, then the end (no other frame's bytes after it)
+    data = b"".join(received)
+    assert data[:2] == bytes([0x81, 0x80 | 127])
+    declared = struct.unpack("!Q", data[2:10])[0]
+    assert 0 < len(data) - 14 < declared
+
+
+@pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and hasattr(socket, "MSG_DONTWAIT")),
+    reason="what a timed-out send wrote is known on Linux plain sockets (kernel timeouts)",
+)
+def test_a_send_that_times_out_with_nothing_written_leaves_the_connection_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    from realtime_sync._transport import config as config_module
+    from realtime_sync.errors import RealtimeTimeoutError
+
+    monkeypatch.setattr(config_module, "IO_TIMEOUT", 0.5)
+    stop = threading.Event()
+    with raw_server(_deaf(stop)) as url:
+        api = RealtimeAPI(url, ping_interval=None)
+        closes = EventRecorder().record_on(api, "close")
+        try:
+            api.connect(timeout=5.0)
+            sock = api._conn._sock  # type: ignore[union-attr]
+            chunk = b"\0" * 65536  # raw bytes the deaf server never reads, until the socket takes no more
+            quiet, deadline = 0, time.monotonic() + 20.0
+            while quiet < 3 and time.monotonic() < deadline:  # the kernel took nothing three times in a row
+                taken = 0
+                with contextlib.suppress(BlockingIOError):
+                    while True:
+                        taken += sock.send(chunk, socket.MSG_DONTWAIT)
+                quiet = quiet + 1 if taken == 0 else 0
+                time.sleep(0.1)  # what the server's side still had room for moves on meanwhile
+            assert quiet == 3, "the socket kept taking bytes"
+            with pytest.raises(RealtimeTimeoutError, match=r"accepted nothing for 0.5 s$"):
+                api.send("response.create")
+            time.sleep(0.3)
+            assert api.is_connected() and closes.of("close") == []
+        finally:
+            stop.set()
+            api.disconnect()
 
 
 def test_server_pings_are_answered_with_their_payload_and_masked_server_frames_are_read() -> None:

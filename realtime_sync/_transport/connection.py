@@ -25,6 +25,9 @@ Liveness is judged on the socket, never on the callbacks' progress. The
 receive thread sends a ping every ``ping_interval`` seconds; a ping not
 answered within ``ping_timeout`` seconds, or a message whose bytes keep
 trickling in for more than ``frame_timeout`` seconds, ends the connection.
+A ping the socket cannot take (its buffer full: the server stopped reading)
+counts as sent, so that server is caught within ``ping_interval +
+ping_timeout`` too; a send that times out halfway ends the connection.
 A deadline is only judged after everything the socket already holds has been
 read and parsed (pongs are counted as they are parsed, before the messages
 read with them reach a callback), so a callback that runs for seconds delays
@@ -48,7 +51,7 @@ from ..errors import (
 )
 from .config import IO_TIMEOUT, Listeners, Timing
 from .failures import Attempt, close_payload, closed_error, connect_error
-from .frames import OP_CLOSE, OP_TEXT, configure, encode_frame, send_all
+from .frames import OP_CLOSE, OP_PING, OP_TEXT, SendTimeout, configure, encode_frame, send_all
 from .loop import ReceiveLoop
 from .proxy import reveal_options
 from .receiver import Receiver
@@ -145,6 +148,8 @@ class Connection:
         self.cause: Optional[BaseException] = None
         #: what a wait on this connection raises once it has ended
         self.closed_error: Optional[ConnectionClosedError] = None
+        #: why it was ended after a frame went out in part (no frame may follow)
+        self._broken: Optional[str] = None
 
     # -- opening (caller's thread) -----------------------------------------------
 
@@ -195,6 +200,16 @@ class Connection:
     def send(self, payload: bytes, what: str, opcode: int = OP_TEXT) -> None:
         """Write one frame (``what`` names it in errors).
 
+        A send that times out with part of the frame already on the wire ends
+        the connection (its close reason says the send timed out): the rest of
+        that frame can never follow, and the next frame would be read as part
+        of it. One that times out with nothing written leaves the connection
+        open: the stream is intact, so a later send may still go through, and
+        whether the server is alive is for ``ping_timeout`` to judge (a server
+        that stopped reading is caught that way). On a socket with a Python
+        timeout (TLS, platforms other than Linux) what a timed-out ``sendall``
+        wrote is not known, so there every send timeout ends the connection.
+
         Raises:
             NotConnectedError: not open, or the socket failed while writing.
             RealtimeTimeoutError: the socket accepted nothing for its timeout, or
@@ -209,12 +224,16 @@ class Connection:
             raise RealtimeTimeoutError(f"cannot send {what}: another send() has blocked for {io_timeout:g} s")
         try:
             sock = self._sock
-            if sock is None or not self.open or self.closing or self._close_sent:  # nothing after a close frame
-                raise NotConnectedError(f"cannot send {what}: the connection has closed")
+            if sock is None or not self.open or self.closing or self._close_sent or self._broken:
+                raise NotConnectedError(f"cannot send {what}: the connection has closed")  # nothing after a close frame
             send_all(sock, frame)
         except (socket.timeout, TimeoutError) as exc:
+            written = getattr(exc, "written", None)
+            if written != 0:  # part of the frame may be on the wire: nothing can follow it
+                self._break(f"send timed out: {what} was only partly sent in {io_timeout:g} s", exc)
             raise RealtimeTimeoutError(
                 f"cannot send {what}: the server accepted nothing for {io_timeout:g} s"
+                + ("" if written == 0 else ", with part of it sent: the connection was closed")
             ) from exc
         except OSError as exc:
             raise NotConnectedError(f"cannot send {what}: the connection has closed ({type(exc).__name__})") from exc
@@ -227,12 +246,15 @@ class Connection:
         On a shared loop's thread it never waits on a full socket (every
         session on the loop would wait with it): the frame is dropped when the
         socket's buffer is full, and another send holding the socket is waited
-        for only briefly, while the socket takes bytes.
+        for only briefly, while the socket takes bytes. Nor does a ping, on
+        any thread: the receiver counts a ping it could not send as sent (its
+        pong deadline runs) and tries again shortly.
         """
         sock = self._sock
-        if sock is None:
+        if sock is None or self._broken:
             return False
-        now_only = self._loop is not None and self._loop.is_loop_thread()
+        # a ping never waits on a full socket either: the receiver sends it again soon
+        now_only = opcode == OP_PING or (self._loop is not None and self._loop.is_loop_thread())
         if now_only:
             if not self._send_lock.acquire(blocking=False) and not (
                 _writable(sock) and self._send_lock.acquire(timeout=_LOOP_SEND_WAIT)
@@ -247,9 +269,21 @@ class Connection:
             return True
         except OSError as exc:
             logger.debug("could not send a control frame to %s: %r", self.attempt.url, exc)
+            if isinstance(exc, SendTimeout) and exc.written != 0:
+                self._break("send timed out: a control frame was only partly sent", exc)
             return False
         finally:
             self._send_lock.release()
+
+    def _break(self, reason: str, cause: BaseException) -> None:
+        """End the connection after a frame went out in part (under the send lock): no frame may follow."""
+        with self._lock:
+            if self._broken is None:
+                self._broken = reason
+                if self.cause is None:
+                    self.cause = cause
+        logger.info("closing %s: %s", self.attempt.url, reason)
+        self._shutdown()  # the receiver sees the end and reports it with this reason
 
     # -- closing (any thread) --------------------------------------------------------
 
@@ -420,7 +454,9 @@ class Connection:
             was_open = self.open
             self.open = False
             if was_open:
-                if receiver is None:
+                if self._broken is not None:  # ended by a send that timed out halfway
+                    payload = close_payload(None, None, None, False, self._broken)
+                elif receiver is None:
                     payload = close_payload(None, None, None, self.closing, None)
                 else:
                     payload = close_payload(

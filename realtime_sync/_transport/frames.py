@@ -48,6 +48,7 @@ __all__ = [
     "OP_PONG",
     "FrameError",
     "FrameReader",
+    "SendTimeout",
     "encode_frame",
     "mask",
     "parse_close",
@@ -89,6 +90,19 @@ class FrameError(Exception):
         super().__init__(message)
         self.code = code
         self.preview = preview
+
+
+class SendTimeout(socket.timeout):
+    """A write ran out of time (a ``socket.timeout``).
+
+    Attributes:
+        written: how many bytes of the data went out before it did (``None``:
+            not known, as with a socket's own ``sendall``: part may have gone).
+    """
+
+    def __init__(self, written: Optional[int]) -> None:
+        super().__init__("timed out")
+        self.written = written
 
 
 def mask(key: bytes, data: Union[bytes, bytearray, memoryview]) -> bytes:
@@ -181,10 +195,15 @@ def send_all(sock: Any, data: Union[bytes, bytearray, memoryview]) -> None:
     with a Python timeout bounds its ``sendall``.
 
     Raises:
-        OSError, socket.timeout: as ``sendall``.
+        SendTimeout: the write timeout ran out; it says how much was sent
+            (not known on a socket with a Python timeout: TLS, other platforms).
+        OSError: as ``sendall``.
     """
     if not (_KERNEL_TIMEOUTS and type(sock) is socket.socket and sock.gettimeout() is None):
-        sock.sendall(data)
+        try:
+            sock.sendall(data)
+        except socket.timeout as exc:
+            raise SendTimeout(None) from exc
         return
     started = time.monotonic()
     try:
@@ -192,7 +211,7 @@ def send_all(sock: Any, data: Union[bytes, bytearray, memoryview]) -> None:
         if sent < len(data):
             _send_rest(sock, memoryview(data), sent, started)
     except BlockingIOError as exc:  # SO_SNDTIMEO ran out with nothing sent
-        raise socket.timeout("timed out") from exc
+        raise SendTimeout(0) from exc
 
 
 def _send_rest(sock: socket.socket, data: memoryview, sent: int, started: float) -> None:
@@ -209,9 +228,12 @@ def _send_rest(sock: socket.socket, data: memoryview, sent: int, started: float)
         while sent < len(data):
             left = deadline - time.monotonic()
             if left <= 0:
-                raise socket.timeout("timed out")
+                raise SendTimeout(sent)
             sock.setsockopt(level, option, _timeval(left))
-            sent += sock.send(data[sent:])
+            try:
+                sent += sock.send(data[sent:])
+            except BlockingIOError as exc:  # nothing more in time
+                raise SendTimeout(sent) from exc
     finally:
         sock.setsockopt(level, option, raw)
 
@@ -225,7 +247,11 @@ def socket_receiver(
     0: not at all) for bytes, reads them into ``reader`` once and returns
     their count (0 at EOF), or ``None`` when none came in time. On a socket
     :func:`configure` put in blocking mode it is one ``recv`` with the
-    kernel's receive timeout; otherwise a poll, then a read.
+    kernel's receive timeout; otherwise a poll, then a read. On a TLS socket
+    it reads whole records only (:func:`tls_record_ready`): the first bytes
+    of a record still arriving set ``reader.partial_since`` (and return
+    ``None`` at once, so that the deadline is judged from them), as the first
+    bytes of a message do.
     """
     fill = reader.fill
     if _KERNEL_TIMEOUTS and type(sock) is socket.socket and sock.gettimeout() is None:
@@ -255,17 +281,42 @@ def socket_receiver(
         return receive, lambda: None
     wait, close = readable_waiter(sock)
     pending = getattr(sock, "pending", None)  # TLS records already decrypted
+    if pending is None:
 
-    def receive_polled(timeout: Optional[float]) -> Optional[int]:
-        if pending is not None and pending():
+        def receive_polled(timeout: Optional[float]) -> Optional[int]:
+            return fill(sock) if wait(timeout) else None
+
+        return receive_polled, close
+    monotonic = time.monotonic
+
+    def receive_tls(timeout: Optional[float]) -> Optional[int]:
+        # A TLS read waits (up to the socket's timeout) for the whole record it has begun: a
+        # server trickling a record in would hold it there, past every deadline. So only a
+        # whole record is read; the bytes of one still arriving are the first of a message
+        # (frame_timeout runs from them), and the wait goes on in short naps.
+        if pending():
             return fill(sock)
-        if wait(timeout):
-            if pending is not None and timeout is not None and timeout <= 0 and not tls_record_ready(sock):
-                return None  # part of a TLS record: reading would wait for the rest
-            return fill(sock)
+        deadline = None if timeout is None else monotonic() + timeout
+        while wait(timeout):
+            if tls_record_ready(sock):
+                return fill(sock)
+            if reader.partial_since is None:
+                reader.partial_since = monotonic()
+                return None  # the driver judges its deadlines again, frame_timeout's among them
+            if deadline is None:
+                time.sleep(_RECORD_NAP)
+                continue
+            timeout = deadline - monotonic()
+            if timeout <= 0:
+                return None
+            time.sleep(min(_RECORD_NAP, timeout))
+            timeout = max(0.0, deadline - monotonic())
         return None
 
-    return receive_polled, close
+    return receive_tls, close
+
+
+_RECORD_NAP = 0.02  # seconds between two looks at a TLS record still arriving (a connection's own thread)
 
 
 _PEEK = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)

@@ -41,6 +41,7 @@ _DRAIN_LIMIT = 8 * 1024 * 1024  # bytes read before judging an overdue deadline
 MAX_WAIT = 3600.0
 #: The end reason of a closing handshake the server did not answer in time.
 CLOSE_TIMEOUT = "the server did not answer the close frame"
+_PING_RETRY = 0.05  # seconds between two attempts at a ping the full socket did not take
 
 
 class Link(Protocol):
@@ -82,6 +83,8 @@ class Receiver:
         self._frame_timeout = timing.frame_timeout
         self._next_ping = time.monotonic() + self._ping_interval if self._ping_interval else None
         self._ping_sent: Optional[float] = None
+        #: when to try again to send the ping counted as sent (the socket did not take it)
+        self._ping_retry: Optional[float] = None
         self._pongs = 0
         self._deadline: Optional[float] = None
         #: why it ended without a close frame (``None``: a close frame, or not ended)
@@ -146,6 +149,9 @@ class Receiver:
     def next_deadline(self) -> Optional[float]:
         """The nearest deadline: a ping to send, a pong, an unfinished message, the close (monotonic time)."""
         deadline = self._next_ping if self._ping_sent is None else self._ping_sent + self._ping_timeout
+        retry = self._ping_retry
+        if retry is not None and deadline is not None and retry < deadline:
+            deadline = retry
         frame_timeout = self._frame_timeout
         if frame_timeout:
             since = self.reader.partial_since
@@ -172,7 +178,7 @@ class Receiver:
             frames = self._parse() if count else []
             if reader.pongs != self._pongs:
                 self._pongs = reader.pongs
-                self._ping_sent = None
+                self._ping_sent = self._ping_retry = None
             deadline = self._deadline
             if deadline is not None:
                 now = time.monotonic()
@@ -203,7 +209,7 @@ class Receiver:
                 frames.extend(self._parse())
             if self.reader.pongs != self._pongs:
                 self._pongs = self.reader.pongs
-                self._ping_sent = None
+                self._ping_sent = self._ping_retry = None
             overdue = self._overdue(now)
             if overdue is not None:
                 self.end_reason = overdue
@@ -212,15 +218,27 @@ class Receiver:
                 return True
         next_ping = self._next_ping
         if next_ping is not None and self._ping_sent is None and now >= next_ping:
-            if self._link.send_control(OP_PING, b"", 1.0) and self._ping_timeout:
+            sent = self._link.send_control(OP_PING, b"", 1.0)
+            if self._ping_timeout:
+                # A ping the socket did not take (its buffer is full: the server stopped reading) counts
+                # as sent, so that ping_timeout still ends a connection the server no longer reads;
+                # it is tried again until it goes out or the pong deadline passes.
                 self._ping_sent = now
+                self._ping_retry = None if sent else now + _PING_RETRY
             self._next_ping = now + self._ping_interval
+        elif self._ping_retry is not None and now >= self._ping_retry:
+            self._ping_retry = None if self._link.send_control(OP_PING, b"", 1.0) else now + _PING_RETRY
         return False
 
     def _overdue(self, now: float) -> Optional[str]:
         """Why the connection must end now, or ``None``."""
         ping_sent, ping_timeout, frame_timeout = self._ping_sent, self._ping_timeout, self._frame_timeout
         if ping_sent is not None and ping_timeout and now - ping_sent >= ping_timeout:
+            if self._ping_retry is not None:
+                return (
+                    f"ping/pong timed out: no pong within {ping_timeout:g} s (the ping could not even be "
+                    "sent: the server has stopped reading)"
+                )
             return f"ping/pong timed out: no pong within {ping_timeout:g} s"
         since = self.reader.partial_since
         if frame_timeout and since is not None and now - since >= frame_timeout:
