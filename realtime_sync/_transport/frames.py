@@ -293,24 +293,21 @@ def socket_receiver(
         # A TLS read waits (up to the socket's timeout) for the whole record it has begun: a
         # server trickling a record in would hold it there, past every deadline. So only a
         # whole record is read; the bytes of one still arriving are the first of a message
-        # (frame_timeout runs from them), and the wait goes on in short naps.
+        # (frame_timeout runs from them), and the wait goes on in short naps, each followed by
+        # a return to the driver: it judges its deadlines again, a close begun since among them
+        # (a record may never be completed: its peer may even have closed the connection).
         if pending():
             return fill(sock)
-        deadline = None if timeout is None else monotonic() + timeout
-        while wait(timeout):
-            if tls_record_ready(sock):
-                return fill(sock)
-            if reader.partial_since is None:
-                reader.partial_since = monotonic()
-                return None  # the driver judges its deadlines again, frame_timeout's among them
-            if deadline is None:
-                time.sleep(_RECORD_NAP)
-                continue
-            timeout = deadline - monotonic()
-            if timeout <= 0:
-                return None
-            time.sleep(min(_RECORD_NAP, timeout))
-            timeout = max(0.0, deadline - monotonic())
+        if not wait(timeout):
+            return None
+        if tls_record_ready(sock):
+            return fill(sock)
+        if reader.partial_since is None:
+            reader.partial_since = monotonic()
+            return None  # the driver judges its deadlines again, frame_timeout's among them
+        nap = _RECORD_NAP if timeout is None else min(_RECORD_NAP, timeout)
+        if nap > 0:
+            time.sleep(nap)
         return None
 
     return receive_tls, close
