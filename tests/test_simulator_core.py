@@ -312,3 +312,27 @@ def test_a_slow_transcriber_delays_only_its_own_session(make_simulator: Callable
         release.set()
         slow.close()
         quick.close()
+
+
+def test_a_responder_that_raises_system_exit_fails_its_response_only(
+    make_simulator: Callable[..., RealtimeSimulator],
+) -> None:
+    def responder(items: List[Dict[str, Any]], session: Dict[str, Any]) -> Reply:
+        if items[-1]["content"][0]["text"] == "exit":
+            raise SystemExit(3)  # user code gone wrong: on a thread of its own it only ended that thread
+        return Reply(text="Still here.")
+
+    sim = make_simulator(responder=responder, speed=None, http_port=None)
+    first, second = _connect(sim.url), _connect(sim.url)
+    try:
+        for ws in (first, second):
+            ws.send(json.dumps(_TEXT_ONLY))
+        _ask(first, "exit")
+        assert _until(first, "response.done")["response"]["status"] == "failed"
+        _ask(second, "hello")
+        assert _until(second, "response.done")["response"]["status"] == "completed"
+        _ask(first, "hello")  # the failing session goes on too
+        assert _until(first, "response.done")["response"]["status"] == "completed"
+    finally:
+        first.close()
+        second.close()

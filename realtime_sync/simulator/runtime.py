@@ -166,8 +166,12 @@ class Runtime:
             function, args, future = job
             try:
                 outcome: Tuple[bool, Any] = (True, function(*args))
-            except BaseException as exc:  # handed to the loop
+            except Exception as exc:  # handed to the loop
                 outcome = (False, exc)
+            except BaseException as exc:  # SystemExit, say: re-raised on the loop it would end the loop's thread
+                failure = RuntimeError(f"user code raised {exc!r}")
+                failure.__cause__ = exc
+                outcome = (False, failure)
             self._settle(future, outcome)
 
     def _settle(self, future: "asyncio.Future[Any]", outcome: Tuple[bool, Any]) -> None:
