@@ -39,9 +39,10 @@ After every append ``formatted["audio"]`` is a view of the filled part: a plain
 arrays have a ``memoryview`` of the map as their base).
 
 Arrays a user holds stay valid and keep their samples: a map is never
-resized or shortened, only replaced (a forked child shares a memory file's
-pages with its parent: growing the same item's audio in both would mix
-them). A cut (``conversation.item.truncated``) shows the first samples of a
+resized or shortened, only replaced. A forked child (``os.fork()``, a
+``multiprocessing`` worker) gets its own copy of every memory file's map at
+fork time (:func:`_watch_forks`): what it writes or appends, the parent
+never sees, and the other way round. A cut (``conversation.item.truncated``) shows the first samples of a
 map, or a copy of an array's, never an empty array in between.
 
 :class:`AudioStore` keeps one buffer per item that is receiving audio, and the
@@ -80,6 +81,8 @@ _MEMFD = sys.platform.startswith("linux") and hasattr(os, "memfd_create")
 _MAX_FILE_MAPS = 64
 _TRACKFD: Dict[str, bool] = {"trackfd": False} if sys.version_info >= (3, 13) else {}
 _live_maps: "weakref.WeakSet[_Map]" = weakref.WeakSet()
+# Every map of a memory file alive (a forked child makes its own copies of them: _privatise_maps).
+_file_maps: "weakref.WeakSet[_Map]" = weakref.WeakSet()
 _MAP_FLAGS: Dict[str, int] = (
     {"flags": mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS} if hasattr(mmap, "MAP_PRIVATE") else {}
 )
@@ -122,6 +125,8 @@ class _File:
         memory.file = self
         if not _TRACKFD:
             _live_maps.add(memory)
+        _file_maps.add(memory)
+        _watch_forks()
         return memory
 
     def close(self) -> None:
@@ -140,6 +145,65 @@ class _Map(mmap.mmap):
     """A shared map of a :class:`_File` (it keeps the file, so a grown map can show the same pages)."""
 
     file: Optional[_File] = None
+
+
+_libc: Any = None  # the C library (ctypes), once a memory file is mapped: what a forked child needs
+
+
+def _watch_forks() -> None:
+    """Have a forked child make its own copy of every map of a memory file (the first map made calls this).
+
+    A shared map stays shared across ``os.fork()``: a child's in-place write
+    to an item's audio (a ``multiprocessing`` worker's, say), or its growth,
+    would land in the parent's samples, and the parent's in the child's. In
+    the child, each such map is replaced, at the same address (the arrays
+    over it stay valid), by a private copy (``mremap``), and grows by copies
+    from then on. ``subprocess`` (fork and exec) does not run this.
+    """
+    global _libc
+    if _libc is not None:
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mmap.restype = ctypes.c_void_p
+        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+        libc.mremap.restype = ctypes.c_void_p
+        libc.mremap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p]
+        libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    except (ImportError, OSError, AttributeError):  # no ctypes: children keep sharing (documented)
+        _libc = False
+        return
+    _libc = libc
+    os.register_at_fork(after_in_child=_privatise_maps)
+
+
+def _privatise_maps() -> None:
+    """In a forked child: every map of a memory file becomes a private copy at the same address."""
+    import ctypes
+
+    libc = _libc
+    failed = (1 << (8 * ctypes.sizeof(ctypes.c_void_p))) - 1  # MAP_FAILED, (void *) -1
+    for memory in list(_file_maps):
+        if memory.closed:
+            continue
+        length = -len(memory) // mmap.PAGESIZE * -mmap.PAGESIZE
+        anchor = ctypes.c_char.from_buffer(memory)
+        address = ctypes.addressof(anchor)
+        del anchor
+        copy = libc.mmap(None, length, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+        if copy is None or copy == failed:
+            continue  # no memory for a copy: this map stays shared
+        ctypes.memmove(copy, address, len(memory))
+        if libc.mremap(copy, length, length, _MREMAP_MAYMOVE | _MREMAP_FIXED, address) in (None, failed):
+            libc.munmap(copy, length)
+            continue
+        memory.file = None  # grows by copies from now on
+        _file_maps.discard(memory)
+
+
+_MREMAP_MAYMOVE, _MREMAP_FIXED = 1, 2  # Linux's <sys/mman.h>
 
 
 class AudioBuffer:

@@ -1998,3 +1998,46 @@ def test_deeply_nested_values_are_a_protocol_error(conv: Conversation, event_typ
     with pytest.raises(ProtocolError, match="nested too deeply"):
         conv.process_event(ev(event_type, **fields[event_type]))
     assert conv.get_item("msg_deep") is None and conv.get_response("resp_deep") is None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.parametrize("finished", [False, True], ids=["receiving", "finished"])
+def test_a_forked_child_changes_only_its_own_copy_of_the_audio(monkeypatch: pytest.MonkeyPatch, finished: bool) -> None:
+    """After os.fork() (a multiprocessing worker, say) parent and child each have their own audio: what one
+    writes in place, or appends, the other never sees (memory files are shared between processes)."""
+    from realtime_sync import _conversation_audio
+
+    monkeypatch.setattr(_conversation_audio, "_MAPPED_FROM", 1 << 14)  # in a map from 16 Ki samples
+    conv = Conversation()
+    assistant(conv)
+    chunks = [tone(5000, seed=n) for n in range(20)]
+    for chunk in chunks:
+        conv.process_event(audio_delta("msg_007", chunk))
+    if finished:
+        conv.process_event(ev("response.audio.done", response_id="resp_001", item_id="msg_007",
+                              output_index=0, content_index=0))
+    shown = conv.get_item("msg_007")["formatted"]["audio"]
+    assert _conversation_audio._map_of(shown) is not None
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: write in place, grow, check its own view, report, leave at once
+        code = b"0"
+        try:
+            shown[:] = 7
+            if not finished:
+                conv.process_event(audio_delta("msg_007", tone(200_000, seed=99)))  # a growth
+            mine = conv.get_item("msg_007")["formatted"]["audio"]
+            code = b"1" if int(mine[0]) == 7 and int(mine[99_999]) == 7 else b"2"
+        finally:
+            os.write(write, code)
+            os._exit(0)
+    os.close(write)
+    try:
+        assert os.read(read, 1) == b"1"
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)
+    tail = [tone(300_000, seed=5)] if not finished else []
+    for chunk in tail:  # the parent grows it too, after the child did
+        conv.process_event(audio_delta("msg_007", chunk))
+    assert np.array_equal(conv.get_item("msg_007")["formatted"]["audio"], np.concatenate(chunks + tail))

@@ -730,3 +730,25 @@ def test_a_stuck_disk_never_blocks_the_thread_that_records_and_nothing_is_lost(t
     assert set(stuck.writer_threads) == {"realtime-sync-recorder"}
     recording = read_recording(path)
     assert len(recording.frames()) == 500
+
+
+def test_a_ctrl_c_as_the_replay_banner_is_printed_still_stops_and_reports(tmp_path: Path) -> None:
+    import argparse
+    import io
+    import threading as _threading
+
+    from realtime_sync.cli.replay import run_replay
+
+    class InterruptedOut(io.StringIO):
+        def write(self, text: str) -> int:
+            raise KeyboardInterrupt  # Ctrl-C lands while the banner is written (before the wait for it)
+
+    path = write_recording(tmp_path / "hand.jsonl", hand_written_ga_stream())
+    args = argparse.Namespace(print=False, host="127.0.0.1", port=0, file=str(path), lenient=False, speed=None)
+    err = io.StringIO()
+    try:
+        code = run_replay(args, out=InterruptedOut(), err=err)
+    except KeyboardInterrupt:
+        pytest.fail("the Ctrl-C escaped run_replay (its exit code would be 130, the divergences unreported)")
+    assert code == 0  # no divergence: stopped cleanly
+    assert not [t for t in _threading.enumerate() if t.name.startswith("realtime-sync-sim")]

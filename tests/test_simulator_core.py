@@ -9,6 +9,7 @@ callback's included.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -238,3 +239,100 @@ def test_an_unpaced_stream_to_a_client_that_stopped_reading_waits_for_room(
         assert sim.session_count == 1
     finally:
         ws.close()
+
+
+def test_an_unpaced_replay_to_a_client_that_stopped_reading_waits_for_room(tmp_path: Any) -> None:
+    audio = "A" * 6400  # a 200 ms pcm16 delta's size in base64
+    lines = [
+        {"format": "realtime-sync-recording", "version": 1, "protocol": "ga", "url": "wss://api.openai.com/v1/realtime"},
+        {"t": 0.0, "dir": "open"},
+        {"t": 0.01, "dir": "server", "event": {"type": "session.created", "event_id": "event_1", "session": {}}},
+        {"t": 0.01, "dir": "server", "event": {"type": "conversation.created", "event_id": "event_2", "conversation": {}}},
+        {"t": 0.02, "dir": "client", "event": {"type": "response.create", "event_id": "evt_1"}},
+    ] + [
+        {"t": 0.03, "dir": "server", "event": {"type": "response.output_audio.delta", "event_id": f"d{n}", "delta": audio}}
+        for n in range(3000)
+    ]
+    path = tmp_path / "long.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    with RealtimeSimulator(replay=str(path), http_port=None) as sim:
+        ws = _connect(sim.url)
+        try:
+            ws.send(json.dumps({"type": "response.create", "event_id": "evt_2"}))  # then never read again
+            deadline = time.monotonic() + 10.0
+            while sim.session_count == 1 and time.monotonic() < deadline:
+                (session,) = sim._connections.open_sessions()
+                if session._stepper.busy and session._out and len(session.channel._queue) >= 64:
+                    break  # the replay waits for room, with frames still to send
+                time.sleep(0.01)
+            time.sleep(0.5)
+            (session,) = sim._connections.open_sessions()
+            assert len(session.channel._queue) <= 80  # not the whole recording queued at once
+            assert len(session._out) > 1000
+        finally:
+            ws.close()
+
+
+def test_a_slow_transcriber_delays_only_its_own_session(make_simulator: Callable[..., RealtimeSimulator]) -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def transcriber(samples: Any, rate: int) -> str:
+        entered.set()
+        release.wait(30.0)  # stuck until the other session has had its reply
+        return "hello there"
+
+    def responder(items: List[Dict[str, Any]], session: Dict[str, Any]) -> Reply:
+        return Reply(text="word " * 4000 if items[-1]["content"][0].get("text") == "long" else "A short answer.")
+
+    sim = make_simulator(transcriber=transcriber, responder=responder, speed=20.0, http_port=None)
+    slow, quick = _connect(sim.url), _connect(sim.url)
+    try:
+        slow.send(json.dumps({"type": "session.update", "session": {
+            "type": "realtime", "output_modalities": ["text"],
+            "audio": {"input": {"turn_detection": None, "transcription": {"model": "whisper-1"}}}}}))
+        _until(slow, "session.updated")
+        _ask(slow, "long")  # a paced reply of about a minute: the loop streams it while the transcriber runs
+        _until(slow, "response.output_text.delta")
+        pcm = bytes(4800 * 2)  # 200 ms of silence at 24 kHz
+        slow.send(json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()}))
+        slow.send(json.dumps({"type": "input_audio_buffer.commit"}))
+        assert entered.wait(10.0)
+        quick.send(json.dumps(_TEXT_ONLY))
+        _ask(quick, "quick")
+        done = _until(quick, "response.done")  # while the other session's transcriber is stuck
+        assert not release.is_set() and done["response"]["status"] == "completed"
+        release.set()
+        seen: List[Dict[str, Any]] = []
+        completed = _until(slow, "conversation.item.input_audio_transcription.completed", seen)
+        assert completed["transcript"] == "hello there"
+        types = [e["type"] for e in seen]
+        assert types.index("input_audio_buffer.committed") < types.index("conversation.item.added")
+    finally:
+        release.set()
+        slow.close()
+        quick.close()
+
+
+def test_a_responder_that_raises_system_exit_fails_its_response_only(
+    make_simulator: Callable[..., RealtimeSimulator],
+) -> None:
+    def responder(items: List[Dict[str, Any]], session: Dict[str, Any]) -> Reply:
+        if items[-1]["content"][0]["text"] == "exit":
+            raise SystemExit(3)  # user code gone wrong: on a thread of its own it only ended that thread
+        return Reply(text="Still here.")
+
+    sim = make_simulator(responder=responder, speed=None, http_port=None)
+    first, second = _connect(sim.url), _connect(sim.url)
+    try:
+        for ws in (first, second):
+            ws.send(json.dumps(_TEXT_ONLY))
+        _ask(first, "exit")
+        assert _until(first, "response.done")["response"]["status"] == "failed"
+        _ask(second, "hello")
+        assert _until(second, "response.done")["response"]["status"] == "completed"
+        _ask(first, "hello")  # the failing session goes on too
+        assert _until(first, "response.done")["response"]["status"] == "completed"
+    finally:
+        first.close()
+        second.close()

@@ -455,6 +455,32 @@ def test_disconnect_while_half_a_tls_record_waits_ends_cleanly(on_loop: bool) ->
     assert [name for name, _ in closes.events] == ["close"], closes.events
 
 
+def test_disconnect_ends_a_connection_halfway_through_a_tls_record_with_no_deadline_set() -> None:
+    """No ping, no frame_timeout: a read waiting for the rest of a TLS record must still see the close begun."""
+    from support_ws import tls_record_trickler
+
+    needs_openssl()
+    stop = threading.Event()
+    with tls_contexts() as (server_tls, client_tls), tls_record_trickler(server_tls, stop) as url:
+        api = RealtimeAPI(url, ssl_context=client_tls, ping_interval=None, frame_timeout=None)
+        closes = EventRecorder().record_on(api, "close")
+        try:
+            api.connect(timeout=5.0)
+            conn = api._conn
+            assert conn is not None and conn._receiver is not None
+            deadline = time.monotonic() + 5.0
+            while conn._receiver.reader.partial_since is None and time.monotonic() < deadline:
+                time.sleep(0.01)  # part of the record has come
+            assert conn._receiver.reader.partial_since is not None
+            api.disconnect(timeout=5.0)
+            conn.thread.join(5.0)
+            assert not conn.thread.is_alive()  # the receive thread saw the close deadline and ended
+            assert len(closes.wait("close", 1, timeout=5.0)) == 1
+        finally:
+            stop.set()
+            api.disconnect()
+
+
 def test_slow_callbacks_do_not_close_a_healthy_ponging_connection(
     server: FixtureServer, make_api: Callable[..., RealtimeAPI]
 ) -> None:

@@ -78,14 +78,14 @@ def run_replay(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     recording = simulator.replay.recording
     simulator.start()
     try:
-        frames = len(recording.frames())
-        print(
-            "Replaying %s (%s, %d connection(s), %d events) at %s -- connect with protocol=%r; Ctrl-C stops."
-            % (args.file, recording.protocol.upper(), len(recording.connections), frames, simulator.url, recording.protocol),
-            file=out,
-            flush=True,
-        )
-        try:
+        try:  # a Ctrl-C from the banner on (a client may connect as soon as it is out) stops the replay
+            frames = len(recording.frames())
+            print(
+                "Replaying %s (%s, %d connection(s), %d events) at %s -- connect with protocol=%r; Ctrl-C stops."
+                % (args.file, recording.protocol.upper(), len(recording.connections), frames, simulator.url, recording.protocol),
+                file=out,
+                flush=True,
+            )
             threading.Event().wait()
         except KeyboardInterrupt:
             pass

@@ -68,7 +68,9 @@ streaming (loop timers, no sleeping thread) and the frames out (queued per
 connection, sent in order by one writer task each), so the thread count does
 not grow with the sessions. A custom responder and the simulated MCP tools
 run on a pool of at most four ``realtime-sync-sim-work`` threads, started on
-first use; a custom ``transcriber`` runs on the loop (keep it quick). The
+first use; with a custom ``transcriber`` a session's client events are
+handled there too, one at a time (a slow transcription holds up its own
+session, not the others). The
 REST side has its own HTTP thread. Every public method may be called from any
 thread (a responder's or a client callback's included); ``stop()`` closes
 every session with 1001 and ends every thread.

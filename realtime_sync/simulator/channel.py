@@ -18,7 +18,7 @@ import asyncio
 import logging
 import socket
 from collections import deque
-from typing import Any, Callable, Deque, Optional, Tuple, Union
+from typing import Any, Awaitable, Callable, Deque, Optional, Tuple, Union
 
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
@@ -56,6 +56,7 @@ class Channel:
         self._ended = False  # a close or a cut is queued: nothing more is written
         self._finishing = False  # the session has ended: the writer ends once the queue is empty
         self._idle = False  # the writer waits for the queue: a frame on the loop thread may go straight out
+        self._pending: Optional["asyncio.Future[Any]"] = None  # a client frame handled off the loop, awaited
         self.request = connection.request
         # the sans-I/O protocol and its writer, when this websockets version has them (13 and later do)
         self._protocol = getattr(connection, "protocol", None)
@@ -144,6 +145,9 @@ class Channel:
         self._ended = True
         self._queue.clear()
         self._give_room()
+        pending = self._pending
+        if pending is not None and not pending.done():
+            pending.set_exception(Closed())  # the reader stops waiting for user code still running
         transport = self.connection.transport
         if transport is not None:
             transport.abort()
@@ -189,17 +193,27 @@ class Channel:
             await asyncio.sleep(0.01)
             waited += 0.01
 
-    async def run(self, handle: Callable[[Union[str, bytes]], None], ended: Callable[[], None]) -> None:
+    async def run(
+        self, handle: Callable[[Union[str, bytes]], Optional[Awaitable[Any]]], ended: Callable[[], None]
+    ) -> None:
         """Serve the connection: each client frame to ``handle``; ``ended`` once it has closed (loop thread).
 
-        ``handle`` may raise to end the session (``Closed``); the frames queued
+        ``handle`` may return a future of the loop (the frame is handled off
+        the loop): the next frame is read once it is done. ``handle`` (or that
+        future) may raise to end the session (``Closed``); the frames queued
         until then are still sent (a close queued by ``ended`` last), then the
         writer ends.
         """
         writer = asyncio.ensure_future(self._write_all())
         try:
             async for message in self.connection:
-                handle(message)
+                pending = handle(message)
+                if pending is not None:
+                    self._pending = asyncio.ensure_future(pending)
+                    try:
+                        await self._pending
+                    finally:
+                        self._pending = None
         except (Closed, ConnectionClosed, OSError):
             pass
         except Exception:  # a bug: the connection ends

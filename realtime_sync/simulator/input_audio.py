@@ -1,7 +1,8 @@
 """The input audio of one simulated session: buffer, server VAD, commits and transcription.
 
 :class:`InputAudio` is held by the session (:mod:`.session`) and runs on the
-simulator's loop thread (:mod:`.runtime`) with the session lock held. It keeps the input
+simulator's loop thread (:mod:`.runtime`; with a custom transcriber, on its
+pool) with the session lock held. It keeps the input
 audio buffer, runs the energy VAD (:mod:`.vad`) in ``server_vad`` mode, turns
 committed audio into user items and sends their (simulated) transcription.
 """
@@ -251,7 +252,7 @@ class InputAudio:
     def _commit(self, samples: np.ndarray, item_id: str) -> None:
         """Turn committed audio into a user item (lock held)."""
         rate = _audio.sample_rate(self.state.session["input_audio_format"])
-        transcript = self.transcribe(samples, rate)
+        transcript = self._transcribe_unlocked(samples, rate)
         self.state.heard[item_id] = transcript or ""
         previous = self.state.last_item_id()
         self._send({"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item_id})
@@ -278,6 +279,25 @@ class InputAudio:
             part["transcript"] = transcript
         for event in transcription_events(self.state.session, item_id, transcript, seconds):
             self._send(event)
+
+    def _transcribe_unlocked(self, samples: np.ndarray, rate: int) -> Optional[str]:
+        """:meth:`transcribe`, letting the session lock go while a custom transcriber runs (lock held).
+
+        It is user code and may be slow: it runs on the runtime's pool (see
+        :class:`~.session.SimSession`), and the loop, streaming this session's
+        response meanwhile, must not wait for the lock. Nothing read before
+        it is the conversation's (the audio is taken, the item not yet made);
+        a client event of this session waits for it (they are handled one at
+        a time). Held more than once, the lock stays held.
+        """
+        if not callable(self.options.transcriber):
+            return self.transcribe(samples, rate)
+        lock = self.state.lock
+        lock.release()
+        try:
+            return self.transcribe(samples, rate)
+        finally:
+            lock.acquire()
 
     def transcribe(self, samples: np.ndarray, rate: int) -> Optional[str]:
         """The simulated transcript of committed audio; None means transcription fails."""

@@ -59,6 +59,8 @@ from .pacing import Job, Stepper
 if TYPE_CHECKING:
     from .channel import Channel
 
+_UNPACED_TURN = 16  # frames sent between two turns given to the loop's other work
+
 __all__ = ["Replay", "ReplaySession", "describe_difference"]
 
 logger = logging.getLogger(__name__)
@@ -227,6 +229,7 @@ class ReplaySession:
         self._matched = 0
         self._divergence: Optional[str] = None  # the first divergence: the replay stopped there
         self._clock: Optional[float] = None  # the recorded time reached (pacing)
+        self._sent = 0  # server frames sent
         self.id = new_id("sess")
         connections = replay.recording.connections
         self._frames: List[Frame] = list(connections[index]) if index < len(connections) else []
@@ -286,6 +289,14 @@ class ReplaySession:
                 if self._ids:
                     event = _rename(event, self._ids)
                 self._send(json.dumps(event, ensure_ascii=False))
+                # a long unpaced stretch lets the other sessions in, and waits while the client reads slowly
+                self._sent += 1
+                if self._sent % _UNPACED_TURN == 0:
+                    yield None
+                room = self.channel.ready()
+                while room is not None and not self.closed.is_set():
+                    yield room
+                    room = self.channel.ready()
             elif self._check_end:
                 self._check_end = False
                 self._end_like_the_server()

@@ -4,7 +4,7 @@ A :class:`Runtime` owns an asyncio event loop running on ONE thread
 (``realtime-sync-sim-server``): every session's socket I/O, handshake,
 client-event handling, paced streaming and timers run there, so a simulator
 costs the same few threads whatever the number of sessions. Nothing may sleep
-or block on that thread; code that might (a user's responder or MCP tool) is
+or block on that thread; code that might (a user's responder, MCP tool or transcriber) is
 handed to :meth:`Runtime.offload`, a pool of at most :data:`POOL_SIZE`
 threads (``realtime-sync-sim-work``, started on first use), whose result comes
 back to the loop as an asyncio future.
@@ -166,8 +166,12 @@ class Runtime:
             function, args, future = job
             try:
                 outcome: Tuple[bool, Any] = (True, function(*args))
-            except BaseException as exc:  # handed to the loop
+            except Exception as exc:  # handed to the loop
                 outcome = (False, exc)
+            except BaseException as exc:  # SystemExit, say: re-raised on the loop it would end the loop's thread
+                failure = RuntimeError(f"user code raised {exc!r}")
+                failure.__cause__ = exc
+                outcome = (False, failure)
             self._settle(future, outcome)
 
     def _settle(self, future: "asyncio.Future[Any]", outcome: Tuple[bool, Any]) -> None:

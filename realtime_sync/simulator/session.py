@@ -3,7 +3,8 @@
 :class:`SimSession` acts on the client events of one connection, on the
 simulator's loop thread (:mod:`.runtime`; the connection's
 :class:`~.channel.Channel` reads them and hands each to :meth:`SimSession.handle`,
-plain synchronous code that never waits). It is composed of small parts that
+plain synchronous code that never waits; with a custom transcriber, which
+may be slow, on the runtime's pool instead, one event at a time). It is composed of small parts that
 share a :class:`~.state.SessionState`: an :class:`~.outbox.Outbox` queues every
 server frame, :class:`~.input_audio.InputAudio` handles the input audio buffer
 and server VAD, and a :class:`~.streaming.ResponseStreamer` streams responses
@@ -17,6 +18,7 @@ beta) and renders every event the parts send.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import logging
@@ -126,7 +128,20 @@ class SimSession:
         limit = self.options.max_session_seconds
         if limit is not None and self.runtime.loop is not None:
             self._expiry = self.runtime.loop.call_at(time.monotonic() + limit, self._expire_now)
-        await self.outbox.channel.run(self.handle, self._ended)
+        await self.outbox.channel.run(self._receive, self._ended)
+
+    def _receive(self, message: Union[str, bytes]) -> Optional["asyncio.Future[None]"]:
+        """A client frame from the channel (loop thread): handled here, or on the runtime's pool.
+
+        A custom transcriber is user code that may be slow: with one, the
+        session's client events are handled on the pool, one at a time (the
+        channel reads the next once this one is done), so a slow
+        transcription holds up this session only, not the loop.
+        """
+        if callable(self.options.transcriber):
+            return self.runtime.offload(self.handle, message)
+        self.handle(message)
+        return None
 
     def _expire_now(self) -> None:
         self._expiry = None
