@@ -186,12 +186,20 @@ class Channel:
                 self._idle = False
 
     async def _flush(self, limit: float = 1.0) -> None:
-        """Wait (a little) for the transport to hand its buffered bytes to the kernel."""
+        """Wait (up to ``limit`` seconds) for the transport to hand every buffered byte to the kernel.
+
+        Woken by the transport's flow control, not by looking again: with both
+        write-buffer limits at 0 the connection is paused while anything is
+        buffered and resumed (its ``drain()`` returns) once nothing is.
+        """
         transport = self.connection.transport
-        waited = 0.0
-        while transport is not None and transport.get_write_buffer_size() and waited < limit:
-            await asyncio.sleep(0.01)
-            waited += 0.01
+        if transport is None or transport.is_closing() or not transport.get_write_buffer_size():
+            return
+        transport.set_write_buffer_limits(high=0, low=0)  # the connection is cut next: its limits no longer matter
+        try:
+            await asyncio.wait_for(self.connection.drain(), limit)
+        except (asyncio.TimeoutError, ConnectionError, OSError):
+            pass  # cut anyway: the peer took nothing in time, or the connection has gone
 
     async def run(
         self, handle: Callable[[Union[str, bytes]], Optional[Awaitable[Any]]], ended: Callable[[], None]

@@ -54,8 +54,12 @@ class Runtime:
 
     # -- the loop thread -------------------------------------------------------------
 
-    def start(self) -> asyncio.AbstractEventLoop:
-        """Make the loop and start its thread; returns the loop."""
+    def start(self, timeout: float = 30.0) -> asyncio.AbstractEventLoop:
+        """Make the loop and start its thread; returns the loop.
+
+        Raises:
+            TimeoutError: the thread did not start its loop within ``timeout`` seconds (it is stopped).
+        """
         loop = asyncio.new_event_loop()
         started = threading.Event()
 
@@ -76,7 +80,9 @@ class Runtime:
         self.loop = loop
         self._thread = threading.Thread(target=run, name=self.name, daemon=True)
         self._thread.start()
-        started.wait()
+        if not started.wait(timeout):
+            self.stop(1.0)
+            raise TimeoutError(f"the simulator's loop thread did not start within {timeout:g} s")
         return loop
 
     def on_loop(self) -> bool:
