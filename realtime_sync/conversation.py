@@ -58,7 +58,8 @@ All state changes happen under one lock. A list obtained from ``items`` or
 the next read, after a change). The item dicts themselves are updated in
 place as deltas arrive (that is the point of the cache); a growing value is
 replaced by the longer one only once that is complete, so a thread that reads
-an item without the lock never sees a value shorter than it was.
+an item without the lock never sees a value shorter than it was (but for a
+text past a million characters, see ``_conversation_items``).
 """
 
 from __future__ import annotations
@@ -198,6 +199,7 @@ class Conversation:
             self._speech.clear()
             self._audio.clear()
             self._transcripts.clear()
+            self._texts = Texts()  # the spares of the fields grown last go with their items
             self._queued_input_audio = None
             self._truncated = set()
             self._completions = set()
