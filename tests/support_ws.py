@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -27,12 +28,18 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+# The sync server pings only from websockets 15 (no ``ping_interval`` before): the tests' own pings decide.
+_NO_KEEPALIVE: Dict[str, Any] = (
+    {"ping_interval": None} if "ping_interval" in inspect.signature(serve).parameters else {}
+)
+
 __all__ = [
     "FixtureServer",
     "Handshake",
     "silent_listener",
     "mute_server",
     "raw_server",
+    "tls_raw_server",
     "read_client_frame",
     "server_frame",
     "TunnelProxy",
@@ -103,8 +110,8 @@ class FixtureServer:
             process_request=self._process_request,
             compression=None,
             max_size=None,
-            ping_interval=None,
             ssl=self.ssl_context,
+            **_NO_KEEPALIVE,
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="fixture-ws-server", daemon=True
@@ -349,12 +356,12 @@ def read_client_frame(conn: socket.socket) -> Tuple[int, bytes]:
 
 
 @contextlib.contextmanager
-def raw_server(script: Callable[[socket.socket], None]) -> Iterator[str]:
-    """A server that completes one WebSocket handshake, then hands the socket to ``script``.
+def _one_connection(
+    handle: Callable[[socket.socket], None], scheme: str, name: str, stop: Optional[threading.Event] = None
+) -> Iterator[str]:
+    """Accept one TCP connection on 127.0.0.1 and give it to ``handle`` on a thread; yields the URL.
 
-    ``script(conn)`` runs on the server's thread and writes whatever bytes the
-    test needs (trickled frames, huge headers, a reset). The socket is closed
-    when it returns. Yields the ``ws://`` URL.
+    On exit ``stop`` (if any) is set, the listener closed and the thread joined.
     """
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
@@ -366,17 +373,59 @@ def raw_server(script: Callable[[socket.socket], None]) -> Iterator[str]:
         except OSError:
             return
         with conn:
-            if _accept_handshake(conn):
-                with contextlib.suppress(OSError):
-                    script(conn)
+            handle(conn)
 
-    thread = threading.Thread(target=serve, name="fixture-raw-server", daemon=True)
+    thread = threading.Thread(target=serve, name=name, daemon=True)
     thread.start()
     try:
-        yield f"ws://127.0.0.1:{listener.getsockname()[1]}"
+        yield f"{scheme}://127.0.0.1:{listener.getsockname()[1]}"
     finally:
+        if stop is not None:
+            stop.set()
         listener.close()
         thread.join(10.0)
+
+
+def raw_server(script: Callable[[socket.socket], None]) -> "contextlib.AbstractContextManager[str]":
+    """A server that completes one WebSocket handshake, then hands the socket to ``script``.
+
+    ``script(conn)`` runs on the server's thread and writes whatever bytes the
+    test needs (trickled frames, huge headers, a reset). The socket is closed
+    when it returns. A context manager yielding the ``ws://`` URL.
+    """
+
+    def handle(conn: socket.socket) -> None:
+        if _accept_handshake(conn):
+            with contextlib.suppress(OSError):
+                script(conn)
+
+    return _one_connection(handle, "ws", "fixture-raw-server")
+
+
+def tls_raw_server(
+    server_tls: ssl.SSLContext,
+    script: Callable[["MemoryTLS", socket.socket], None],
+    stop: Optional[threading.Event] = None,
+    name: str = "fixture-tls-raw-server",
+) -> "contextlib.AbstractContextManager[str]":
+    """:func:`raw_server` over TLS that the test writes record by record.
+
+    After the TLS and WebSocket handshakes, ``script(tunnel, conn)`` runs on
+    the server's thread: ``tunnel`` (a :class:`MemoryTLS`) encrypts, ``conn``
+    is the TCP socket under it, so a test can send part of a record. The
+    socket has a 5 s timeout. On exit ``stop`` (if any) is set first, so a
+    script waiting on it ends. A context manager yielding the ``wss://`` URL.
+    """
+
+    def handle(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError, ConnectionError, ssl.SSLError):
+            conn.settimeout(5.0)
+            tunnel = MemoryTLS(conn, server_tls)
+            tunnel.handshake()
+            if _accept_handshake(tunnel):  # type: ignore[arg-type]
+                script(tunnel, conn)
+
+    return _one_connection(handle, "wss", name, stop)
 
 
 def _accept_handshake(conn: socket.socket) -> bool:
@@ -565,41 +614,22 @@ class MemoryTLS:
         return self.outgoing.read()
 
 
-@contextlib.contextmanager
-def tls_record_trickler(server_tls: ssl.SSLContext, stop: threading.Event, every: float = 0.05) -> Iterator[str]:
+def tls_record_trickler(
+    server_tls: ssl.SSLContext, stop: threading.Event, every: float = 0.05
+) -> "contextlib.AbstractContextManager[str]":
     """A ``wss://`` server that, once open, sends one event, then a TLS record (a 1000-byte text frame)
-    one byte every ``every`` seconds, until ``stop``. Yields its URL."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
+    one byte every ``every`` seconds, until ``stop``. A context manager yielding its URL."""
 
-    def serve() -> None:
-        try:
-            conn, _ = listener.accept()
-        except OSError:
-            return
-        with conn, contextlib.suppress(OSError, ConnectionError, ssl.SSLError):
-            conn.settimeout(5.0)
-            tunnel = MemoryTLS(conn, server_tls)
-            tunnel.handshake()
-            if not _accept_handshake(tunnel):  # type: ignore[arg-type]
+    def script(tunnel: MemoryTLS, conn: socket.socket) -> None:
+        tunnel.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
+        record = tunnel.record(server_frame(b'{"type":"x","pad":"' + b"x" * 970 + b'"}'))
+        for index in range(len(record) - 1):  # all but its last byte
+            if stop.wait(every):
                 return
-            tunnel.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
-            record = tunnel.record(server_frame(b'{"type":"x","pad":"' + b"x" * 970 + b'"}'))
-            for index in range(len(record) - 1):  # all but its last byte
-                if stop.wait(every):
-                    return
-                conn.sendall(record[index:index + 1])
-            stop.wait(30.0)
+            conn.sendall(record[index:index + 1])
+        stop.wait(30.0)
 
-    thread = threading.Thread(target=serve, name="fixture-tls-trickler", daemon=True)
-    thread.start()
-    try:
-        yield f"wss://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        listener.close()
-        thread.join(10.0)
+    return tls_raw_server(server_tls, script, stop, "fixture-tls-trickler")
 
 
 def closed_port() -> int:

@@ -78,37 +78,17 @@ def test_a_server_that_stops_reading_never_blocks_the_loop_thread_on_a_send() ->
 
 
 def _half_record_tls_server(server_tls: Any, stop: threading.Event) -> Any:
-    """A wss:// server that, once open, sends half of one TLS record and stalls: ``(url, thread)``."""
-    import contextlib
-    import ssl
+    """A wss:// server that, once open, sends half of one TLS record and stalls (a context manager: its URL)."""
+    from support_ws import tls_raw_server
 
-    from support_ws import MemoryTLS, _accept_handshake
+    def script(tunnel: Any, conn: socket.socket) -> None:
+        tunnel.sendall(server_frame(b'{"type":"session.created"}'))
+        time.sleep(0.3)
+        record = tunnel.record(server_frame(b'{"type":"rate_limits.updated","rate_limits":[]}'))
+        conn.sendall(record[: len(record) // 2])  # half a record, then nothing
+        stop.wait(10)
 
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-
-    def serve() -> None:
-        try:
-            conn, _ = listener.accept()
-        except OSError:
-            return
-        with conn, contextlib.suppress(OSError, ConnectionError, ssl.SSLError):
-            conn.settimeout(5.0)
-            tunnel = MemoryTLS(conn, server_tls)
-            tunnel.handshake()
-            if not _accept_handshake(tunnel):  # type: ignore[arg-type]
-                return
-            tunnel.sendall(server_frame(b'{"type":"session.created"}'))
-            time.sleep(0.3)
-            tunnel.tls.write(server_frame(b'{"type":"rate_limits.updated","rate_limits":[]}'))
-            record = tunnel.outgoing.read()
-            conn.sendall(record[: len(record) // 2])  # half a record, then nothing
-            stop.wait(10)
-
-    thread = threading.Thread(target=serve, name="fixture-half-record", daemon=True)
-    thread.start()
-    return f"wss://127.0.0.1:{listener.getsockname()[1]}", thread, listener
+    return tls_raw_server(server_tls, script, stop, "fixture-half-record")
 
 
 def test_half_a_tls_record_does_not_block_the_loop_thread() -> None:
@@ -121,8 +101,8 @@ def test_half_a_tls_record_does_not_block_the_loop_thread() -> None:
     if shutil.which("openssl") is None:
         pytest.skip("needs the openssl command to make a test certificate")
     stop = threading.Event()
-    with tls_contexts() as (server_tls, client_tls), ReceiveLoop() as loop, raw_server(_chatter(stop)) as chatty_url:
-        url, thread, listener = _half_record_tls_server(server_tls, stop)
+    with tls_contexts() as (server_tls, client_tls), ReceiveLoop() as loop, raw_server(_chatter(stop)) as chatty_url, \
+            _half_record_tls_server(server_tls, stop) as url:
         arrivals: List[float] = []
         bystander = RealtimeAPI(chatty_url, ping_interval=None, receive_loop=loop)
         bystander.on("server.*", lambda event: arrivals.append(time.monotonic()))
@@ -144,8 +124,6 @@ def test_half_a_tls_record_does_not_block_the_loop_thread() -> None:
             stop.set()
             stalled.disconnect()
             bystander.disconnect()
-            listener.close()
-            thread.join(10)
 
 
 def test_a_forked_child_reads_its_own_connections_on_a_loop_the_parent_was_running(simulator: Any) -> None:

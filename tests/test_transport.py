@@ -276,48 +276,26 @@ def test_a_tls_record_trickling_in_a_byte_at_a_time_is_cut_off_by_the_frame_time
     assert elapsed < 0.6 + 3.0, elapsed
 
 
-@contextlib.contextmanager
-def _split_record_server(server_tls: Any, stop: threading.Event, trials: int, sent: List[float]) -> Iterator[str]:
+def _split_record_server(server_tls: Any, stop: threading.Event, trials: int, sent: List[float]) -> Any:
     """A ``wss://`` server that, once open, sends ``trials`` times one TLS record (a ~16 KB event) in two
     TCP pieces 5 ms apart, 60 ms between two records; ``sent`` gets the time of each second piece."""
-    from support_ws import MemoryTLS, _accept_handshake
+    from support_ws import tls_raw_server
 
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-
-    def serve() -> None:
-        try:
-            conn, _ = listener.accept()
-        except OSError:
-            return
-        with conn, contextlib.suppress(OSError, ConnectionError):
-            conn.settimeout(5.0)
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            tunnel = MemoryTLS(conn, server_tls)
-            tunnel.handshake()
-            if not _accept_handshake(tunnel):  # type: ignore[arg-type]
+    def script(tunnel: Any, conn: socket.socket) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        tunnel.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
+        for _ in range(trials):
+            record = tunnel.record(server_frame(b'{"type":"delta","delta":"' + b"A" * 16000 + b'"}'))
+            if stop.wait(0.06):
                 return
-            tunnel.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
-            for _ in range(trials):
-                record = tunnel.record(server_frame(b'{"type":"delta","delta":"' + b"A" * 16000 + b'"}'))
-                if stop.wait(0.06):
-                    return
-                conn.sendall(record[: len(record) // 2])
-                if stop.wait(0.005):
-                    return
-                sent.append(time.monotonic())
-                conn.sendall(record[len(record) // 2 :])
-            stop.wait(30.0)
+            conn.sendall(record[: len(record) // 2])
+            if stop.wait(0.005):
+                return
+            sent.append(time.monotonic())
+            conn.sendall(record[len(record) // 2 :])
+        stop.wait(30.0)
 
-    thread = threading.Thread(target=serve, name="fixture-split-record", daemon=True)
-    thread.start()
-    try:
-        yield f"wss://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        listener.close()
-        thread.join(10.0)
+    return tls_raw_server(server_tls, script, stop, "fixture-split-record")
 
 
 @pytest.mark.parametrize(
@@ -366,47 +344,26 @@ def test_a_tls_record_in_two_tcp_pieces_is_delivered_as_its_last_piece_arrives(
         assert min(delays) < 0.008, [f"{delay * 1000:.1f} ms" for delay in delays]
 
 
-@contextlib.contextmanager
-def _half_record_server(server_tls: Any, closed_at: Optional[List[float]]) -> Iterator[str]:
+def _half_record_server(server_tls: Any, closed_at: Optional[List[float]]) -> Any:
     """A ``wss://`` server that, once open, sends one event, then half a TLS record, then closes 0.3 s
     later (``closed_at`` gets the time), or with ``closed_at`` ``None`` stalls until the test ends."""
-    from support_ws import MemoryTLS, _accept_handshake
+    from support_ws import tls_raw_server
 
     stop = threading.Event()
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
 
-    def serve() -> None:
-        try:
-            conn, _ = listener.accept()
-        except OSError:
+    def script(tunnel: Any, conn: socket.socket) -> None:
+        tunnel.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
+        time.sleep(0.2)
+        record = tunnel.record(server_frame(b'{"type":"x","pad":"' + b"x" * 2000 + b'"}'))
+        conn.sendall(record[: len(record) // 2])
+        if closed_at is None:
+            stop.wait(10.0)
             return
-        with conn, contextlib.suppress(OSError, ConnectionError):
-            conn.settimeout(5.0)
-            tunnel = MemoryTLS(conn, server_tls)
-            tunnel.handshake()
-            if not _accept_handshake(tunnel):  # type: ignore[arg-type]
-                return
-            tunnel.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
-            time.sleep(0.2)
-            record = tunnel.record(server_frame(b'{"type":"x","pad":"' + b"x" * 2000 + b'"}'))
-            conn.sendall(record[: len(record) // 2])
-            if closed_at is None:
-                stop.wait(10.0)
-                return
-            time.sleep(0.3)
-            closed_at.append(time.monotonic())
-            conn.shutdown(socket.SHUT_RDWR)
+        time.sleep(0.3)
+        closed_at.append(time.monotonic())
+        conn.shutdown(socket.SHUT_RDWR)
 
-    thread = threading.Thread(target=serve, name="fixture-half-record", daemon=True)
-    thread.start()
-    try:
-        yield f"wss://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        listener.close()
-        thread.join(10.0)
+    return tls_raw_server(server_tls, script, stop, "fixture-half-record")
 
 
 @pytest.mark.parametrize("on_loop", [False, True], ids=["own thread", "shared loop"])
