@@ -49,8 +49,11 @@ PYTEST_ARGS ?= -n auto
 test: $(VENV)/.test-installed audio-extra
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# bench_sessions runs twice: a receive thread per session, then one ReceiveLoop up to the largest N carried.
 bench: $(VENV)/.test-installed
-	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; \
+	  case $$script in *bench_sessions.py) echo "== $$script --shared-loop --find-max"; \
+	    $(PY) $$script --shared-loop --find-max || exit 1;; esac; done
 
 # Lint settings live here (the project keeps no extra config files): pyflakes,
 # pycodestyle, bugbear and import order; B010 is off because setattr() is how
