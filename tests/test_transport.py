@@ -438,6 +438,101 @@ def test_disconnect_ends_a_connection_halfway_through_a_tls_record_with_no_deadl
             api.disconnect()
 
 
+def _post_handshake_server(server_tls: Any, stop: threading.Event, ticks: bool) -> Any:
+    """A ``wss://`` server that, once open, sends one event, then a TLS 1.3 post-handshake message on
+    its own (a request for the client's certificate: a whole record holding no data), then nothing for
+    2.5 s, then the event ``late``; with ``ticks``, instead an event ``tick`` every 0.1 s (no such
+    message), each carrying the time it was sent."""
+    import ssl
+
+    from support_ws import tls_raw_server
+
+    def script(tunnel: Any, conn: socket.socket) -> None:
+        tunnel.sendall(server_frame(b'{"type":"session.created","event_id":"event_1"}'))
+        if ticks:
+            for _ in range(30):
+                if stop.wait(0.1):
+                    return
+                tunnel.sendall(server_frame(json.dumps({"type": "tick", "sent": time.monotonic()}).encode()))
+            stop.wait(10.0)
+            return
+        time.sleep(0.2)
+        tunnel.tls.verify_client_post_handshake()
+        with contextlib.suppress(ssl.SSLWantReadError):
+            tunnel.tls.do_handshake()  # sends the request now, alone
+        conn.sendall(tunnel.outgoing.read())
+        if stop.wait(2.5):
+            return
+        tunnel.sendall(server_frame(b'{"type":"late","event_id":"event_2"}'))
+        stop.wait(10.0)
+
+    return tls_raw_server(server_tls, script, stop, "fixture-post-handshake")
+
+
+@contextlib.contextmanager
+def _post_handshake_contexts() -> Iterator[Any]:
+    import ssl
+
+    needs_openssl()
+    if not getattr(ssl, "HAS_TLSv1_3", False):
+        pytest.skip("TLS 1.3 is needed for a post-handshake message")
+    with tls_contexts() as (server_tls, client_tls):
+        server_tls.verify_mode = ssl.CERT_OPTIONAL
+        server_tls.post_handshake_auth = True
+        client_tls.post_handshake_auth = True  # a user's context may allow it; the server then may ask at any time
+        yield server_tls, client_tls
+
+
+@pytest.mark.parametrize("on_loop", [False, True], ids=["own thread", "shared loop"])
+def test_a_tls_record_holding_no_data_does_not_block_the_read(on_loop: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole TLS 1.3 record with no application data in it (a key update, a late session ticket, a
+    certificate request) alone: the read must not wait inside the TLS layer for the next record (it did,
+    for the socket's whole timeout, then ended the connection: 'timed out')."""
+    from realtime_sync import ReceiveLoop
+    from realtime_sync._transport import config
+
+    monkeypatch.setattr(config, "IO_TIMEOUT", 1.0)  # the socket's timeout with no ping (30 s)
+    stop = threading.Event()
+    with _post_handshake_contexts() as (server_tls, client_tls), ReceiveLoop() as loop, \
+            _post_handshake_server(server_tls, stop, ticks=False) as url:
+        api = RealtimeAPI(url, ssl_context=client_tls, ping_interval=None, frame_timeout=None,
+                          receive_loop=loop if on_loop else None)
+        events = EventRecorder().record_on(api, "server.late", "close")
+        try:
+            api.connect(timeout=5.0)
+            events.wait("server.late", 1, timeout=8.0)
+        finally:
+            stop.set()
+            api.disconnect()
+    assert [name for name, _ in events.events][:1] == ["server.late"], events.events
+
+
+def test_a_tls_record_holding_no_data_does_not_stall_a_shared_loop() -> None:
+    """The other connections of a ReceiveLoop go on while one of them gets a record holding no data."""
+    from realtime_sync import ReceiveLoop
+
+    stop = threading.Event()
+    delays: List[float] = []
+    with _post_handshake_contexts() as (server_tls, client_tls), ReceiveLoop() as loop, \
+            _post_handshake_server(server_tls, stop, ticks=False) as quiet_url, \
+            _post_handshake_server(server_tls, stop, ticks=True) as ticking_url:
+        quiet = RealtimeAPI(quiet_url, ssl_context=client_tls, ping_interval=None, frame_timeout=None, receive_loop=loop)
+        ticking = RealtimeAPI(ticking_url, ssl_context=client_tls, ping_interval=None, frame_timeout=None,
+                              receive_loop=loop)
+        ticking.on("server.tick", lambda event: delays.append(time.monotonic() - event["sent"]))
+        late = EventRecorder().record_on(quiet, "server.late")
+        try:
+            quiet.connect(timeout=5.0)
+            ticking.connect(timeout=5.0)
+            late.wait("server.late", 1, timeout=8.0)
+        finally:
+            stop.set()
+            quiet.disconnect()
+            ticking.disconnect()
+    assert len(delays) >= 10, delays
+    assert sorted(delays)[len(delays) // 2] < 0.5, [f"{delay:.2f}" for delay in delays]  # median: load spares it
+
+
 def test_slow_callbacks_do_not_close_a_healthy_ponging_connection(
     server: FixtureServer, make_api: Callable[..., RealtimeAPI]
 ) -> None:

@@ -131,6 +131,7 @@ class Connection:
         self._proxy = dict(proxy or {})
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
+        self.send_lock = self._send_lock  # every write holds it (the TLS reader too, briefly: see tls.py)
         self._ws: Optional[websocket.WebSocket] = None
         self._sock: Any = None
         self._loop = receive_loop

@@ -241,7 +241,7 @@ def _send_rest(sock: socket.socket, data: memoryview, sent: int, started: float)
 
 
 def socket_receiver(
-    sock: Any, reader: "FrameReader"
+    sock: Any, reader: "FrameReader", send_lock: Any = None
 ) -> Tuple[Callable[[Optional[float]], Optional[int]], Callable[[], None]]:
     """``(receive, close)`` for the receive loop.
 
@@ -250,7 +250,8 @@ def socket_receiver(
     their count (0 at EOF), or ``None`` when none came in time. On a socket
     :func:`configure` put in blocking mode it is one ``recv`` with the
     kernel's receive timeout; otherwise a poll, then a read. On a TLS socket
-    it reads whole records only (:func:`.tls.tls_receiver`).
+    it reads whole records only (:func:`.tls.tls_receiver`; ``send_lock`` is
+    the connection's, which every write holds).
     """
     fill = reader.fill
     if _KERNEL_TIMEOUTS and type(sock) is socket.socket and sock.gettimeout() is None:
@@ -286,7 +287,7 @@ def socket_receiver(
             return fill(sock) if wait(timeout) else None
 
         return receive_polled, close
-    return tls_receiver(sock, reader, wait), close
+    return tls_receiver(sock, reader, wait, send_lock), close
 
 
 def parse_close(payload: bytes) -> Tuple[Optional[int], Optional[str]]:

@@ -49,6 +49,8 @@ class Link(Protocol):
 
     closing: bool
     close_deadline: Optional[float]
+    #: the lock every write to the socket holds (a ``threading.Lock``)
+    send_lock: Any
 
     def send_control(self, opcode: int, payload: bytes, wait: float) -> bool: ...
 
@@ -75,7 +77,7 @@ class Receiver:
         self._url = url
         self.reader = reader = FrameReader(timing.max_frame_size)
         self._parse = reader.parse
-        self.receive, self._close_waiter = socket_receiver(sock, reader)
+        self.receive, self._close_waiter = socket_receiver(sock, reader, link.send_lock)
         self._deliver = self._deliverer()
         self._pending = getattr(sock, "pending", None)  # TLS records already decrypted
         self._ping_interval = timing.ping_interval

@@ -19,6 +19,16 @@ reported without reading the half record.
 Elsewhere, or when the kernel reports the socket before the mark (short of
 memory), a connection's own thread looks again every 20 ms and a shared
 loop leaves the socket unwatched as long (``Receiver.starved``).
+
+A whole record may hold no data (TLS 1.3: a key update, a session ticket,
+a certificate request; its type is encrypted): a read of it alone would
+wait inside the TLS layer for the next record, up to the socket's timeout.
+So a whole record with nothing after it in the kernel is read with the
+socket's timeout at 0, under the connection's send lock (the writers read
+that timeout as they start). Otherwise (a writer holds the lock, or more
+bytes follow: a read at 0 could take part of a next record out of the
+kernel, where no peek sees it) it is read as it is: a record holding no
+data then waits for the next one, already arriving.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ import select
 import socket
 import sys
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 __all__ = ["tls_receiver", "tls_record_ready"]
 
@@ -39,7 +49,9 @@ _PEEK = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)
 _APPLICATION_DATA, _ALERT = 23, 21
 
 
-def tls_receiver(sock: Any, reader: Any, wait: Callable[[Optional[float]], bool]) -> Callable[[Optional[float]], Optional[int]]:
+def tls_receiver(
+    sock: Any, reader: Any, wait: Callable[[Optional[float]], bool], send_lock: Any = None
+) -> Callable[[Optional[float]], Optional[int]]:
     """``receive(timeout)`` for the TLS socket ``sock`` (see :func:`.frames.socket_receiver`).
 
     ``reader`` is its :class:`~.frames.FrameReader` (``fill``, ``partial_since``,
@@ -47,9 +59,14 @@ def tls_receiver(sock: Any, reader: Any, wait: Callable[[Optional[float]], bool]
     A record still arriving returns ``None`` at once: the first time it sets
     ``reader.partial_since``, so that the caller judges its deadlines from it;
     on Linux it sets ``reader.low_water`` (the mark raised), so that the next
-    wait is for the whole record.
+    wait is for the whole record. ``send_lock`` (the connection's, if given)
+    is taken, without waiting, to read a whole record without waiting for the
+    next (see the module docstring); a record that held no data returns ``None``.
     """
+    import ssl  # loaded already: sock is an SSLSocket
+
     fill: Callable[[Any], int] = reader.fill
+    no_data = (ssl.SSLWantReadError, ssl.SSLWantWriteError)
     pending = sock.pending  # TLS records already decrypted
     monotonic = time.monotonic
     setsockopt = sock.setsockopt
@@ -66,9 +83,9 @@ def tls_receiver(sock: Any, reader: Any, wait: Callable[[Optional[float]], bool]
         if armed:
             setsockopt(level, option, 1)
             reader.low_water = 0
-        need = _record_short(sock)
+        need, alone = _record_state(sock)
         if not need:
-            return fill(sock)
+            return read_whole() if alone else fill(sock)
         early = need <= armed  # reported readable before the mark was reached
         if early and _hung_up(sock):
             return _end(sock)  # the record will never be whole
@@ -88,6 +105,21 @@ def tls_receiver(sock: Any, reader: Any, wait: Callable[[Optional[float]], bool]
         if not first and (timeout is None or timeout > 0):
             time.sleep(_RECORD_NAP if timeout is None else min(_RECORD_NAP, timeout))
         return None
+
+    def read_whole() -> Optional[int]:
+        if send_lock is None or not send_lock.acquire(blocking=False):
+            return fill(sock)
+        try:
+            timeout = sock.gettimeout()
+            sock.settimeout(0.0)
+            try:
+                return fill(sock)
+            except no_data:  # the record held none (or its answer found the socket full: sent with the next)
+                return None
+            finally:
+                sock.settimeout(timeout)
+        finally:
+            send_lock.release()
 
     return receive_tls
 
@@ -120,22 +152,29 @@ def _record_short(sock: Any) -> int:
     must be complete too: the read goes on past them. 0 at EOF or on an
     error (the read reports it).
     """
+    return _record_state(sock)[0]
+
+
+def _record_state(sock: Any) -> Tuple[int, bool]:
+    """``(need, alone)``: :func:`_record_short`'s figure, and whether the kernel holds nothing past
+    that whole record (a read that finds no data in it then consumes no part of a next record)."""
     peek = socket.socket.recv  # the TCP socket's own recv, not the TLS layer's
     offset = 0
     try:
         for _ in range(8):
             data = peek(sock, offset + 5, _PEEK)
             if len(data) < offset + 5:
-                return offset + 5 if data else 0
+                return (offset + 5 if data else 0), False
             end = offset + 5 + int.from_bytes(data[offset + 3 : offset + 5], "big")
             if data[offset] in (_APPLICATION_DATA, _ALERT):
-                return 0 if len(peek(sock, end, _PEEK)) >= end else end
+                held = len(peek(sock, end + 1, _PEEK))
+                return (0 if held >= end else end), held == end
             offset = end
     except BlockingIOError:
-        return offset + 5
+        return offset + 5, False
     except (OSError, ValueError):
-        return 0
-    return 0
+        return 0, False
+    return 0, False
 
 
 def tls_record_ready(sock: Any) -> bool:
