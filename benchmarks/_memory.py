@@ -17,7 +17,7 @@ out pages that hold samples.
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional
+from typing import Dict, Optional, Set
 
 __all__ = ["PeakMemory", "audio_file_bytes", "status_kib"]
 
@@ -36,21 +36,61 @@ def status_kib(field: str) -> Optional[int]:
     return None
 
 
+# inode -> a descriptor of our own of each audio memory file seen: from Python 3.13 the library closes
+# its descriptor once an item's audio is done, and its maps hold none (trackfd=False), so a file no
+# descriptor of its own shows any more is still found (by its maps) and measured (by this descriptor)
+_kept: Dict[int, int] = {}
+
+
 def audio_file_bytes() -> int:
-    """Bytes allocated to the conversation's audio memory files (each file once, however many maps hold it)."""
+    """Bytes allocated to the conversation's audio memory files (each file once, however many maps hold it).
+
+    A file counts while a descriptor of the process or a map shows it (the
+    files seen are kept open here, so that one whose last descriptor has
+    closed can still be measured; each is let go once no map shows it).
+    """
     blocks: Dict[int, int] = {}
+    ours = set(_kept.values())
     try:
         names = os.listdir("/proc/self/fd")
     except OSError:
         return 0
     for name in names:
         try:
-            if os.readlink(f"/proc/self/fd/{name}").startswith(_AUDIO_FILE):
-                found = os.fstat(int(name))
-                blocks[found.st_ino] = found.st_blocks * 512
+            fd = int(name)
+            if fd in ours or not os.readlink(f"/proc/self/fd/{name}").startswith(_AUDIO_FILE):
+                continue
+            found = os.fstat(fd)
+            blocks[found.st_ino] = found.st_blocks * 512
+            if found.st_ino not in _kept:
+                _kept[found.st_ino] = os.dup(fd)
         except (OSError, ValueError):
             pass  # a descriptor closed meanwhile
+    if any(inode not in blocks for inode in _kept):
+        mapped = _mapped_audio_files()
+        for inode, fd in list(_kept.items()):
+            if inode in blocks:
+                continue
+            if inode in mapped:
+                blocks[inode] = os.fstat(fd).st_blocks * 512
+            else:  # no descriptor, no map: the library has let it go
+                os.close(fd)
+                del _kept[inode]
     return sum(blocks.values())
+
+
+def _mapped_audio_files() -> Set[int]:
+    """The inodes of the audio memory files mapped in this process (``/proc/self/maps``)."""
+    inodes: Set[int] = set()
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                fields = line.split(None, 5)
+                if len(fields) == 6 and fields[5].startswith(_AUDIO_FILE):
+                    inodes.add(int(fields[4]))
+    except OSError:
+        pass
+    return inodes
 
 
 class PeakMemory:
