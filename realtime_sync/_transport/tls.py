@@ -28,7 +28,9 @@ socket's timeout at 0, under the connection's send lock (the writers read
 that timeout as they start). Otherwise (a writer holds the lock, or more
 bytes follow: a read at 0 could take part of a next record out of the
 kernel, where no peek sees it) it is read as it is: a record holding no
-data then waits for the next one, already arriving.
+data then waits for the next one, already arriving. A read at 0 that found
+no data may have taken the start of a record that came meanwhile out of
+the kernel: until data comes out, what comes is read as it comes, unpeeked.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def tls_receiver(
     level = socket.SOL_SOCKET
     option = getattr(socket, "SO_RCVLOWAT", 0)
     low_water = [_LOW_WATER]  # whether the mark can be raised (cleared when the socket refuses it)
+    desynced = [False]  # a read at 0 found no data: the TLS layer may hold the start of a record
 
     def receive_tls(timeout: Optional[float]) -> Optional[int]:
         if pending():
@@ -83,6 +86,8 @@ def tls_receiver(
         if armed:
             setsockopt(level, option, 1)
             reader.low_water = 0
+        if desynced[0]:
+            return read_whole()  # the TLS layer may hold part of a record: the kernel's bytes do not start one
         need, alone = _record_state(sock)
         if not need:
             return read_whole() if alone else fill(sock)
@@ -108,18 +113,24 @@ def tls_receiver(
 
     def read_whole() -> Optional[int]:
         if send_lock is None or not send_lock.acquire(blocking=False):
-            return fill(sock)
-        try:
-            timeout = sock.gettimeout()
-            sock.settimeout(0.0)
+            count = fill(sock)
+        else:
             try:
-                return fill(sock)
-            except no_data:  # the record held none (or its answer found the socket full: sent with the next)
-                return None
+                timeout = sock.gettimeout()
+                sock.settimeout(0.0)
+                try:
+                    count = fill(sock)
+                except no_data:  # the record held none (or its answer found the socket full: sent with the next)
+                    # Bytes that came meanwhile may have been taken in part, as the start of a next record:
+                    # until data comes out, read what comes as it comes (no peeking, no low-water mark).
+                    desynced[0] = True
+                    return None
+                finally:
+                    sock.settimeout(timeout)
             finally:
-                sock.settimeout(timeout)
-        finally:
-            send_lock.release()
+                send_lock.release()
+        desynced[0] = False
+        return count
 
     return receive_tls
 
