@@ -10,13 +10,14 @@ import contextlib
 import os
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Sequence
 
-__all__ = ["ROOT", "SAMPLES", "clean_env", "run_python", "xvfb_display", "NoDisplay"]
+__all__ = ["ROOT", "SAMPLES", "clean_env", "run_python", "signal_and_wait", "xvfb_display", "NoDisplay"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -27,8 +28,46 @@ def clean_env(**extra: str) -> Dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "REALTIME_SYNC_URL")}
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
+    env["PYTHONFAULTHANDLER"] = "1"  # a child that hangs can be made to print every thread's stack (SIGABRT)
     env.update(extra)
     return env
+
+
+def _signal_masks(pid: int) -> str:
+    """The signals ``pid`` blocks and ignores (``/proc/PID/status``, Linux), for a failure message."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return ", ".join(line.strip() for line in status if line.startswith(("SigBlk", "SigIgn")))
+    except OSError:
+        return "signal masks unknown"
+
+
+def signal_and_wait(process: "subprocess.Popen[Any]", signum: int, timeout: float = 30.0) -> int:
+    """Send ``signum`` to ``process`` and return its exit code once it has ended.
+
+    A child that does not end within ``timeout`` seconds fails the test with
+    what it was doing: its signal masks, then every thread's stack (it is sent
+    SIGABRT, which ``PYTHONFAULTHANDLER``, set by :func:`clean_env`, turns
+    into a dump on its standard error) -- instead of a bare ``TimeoutExpired``.
+    """
+    import pytest
+
+    process.send_signal(signum)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        masks = _signal_masks(process.pid)
+        process.send_signal(signal.SIGABRT)
+        try:
+            _, stderr = process.communicate(timeout=10)
+        except (subprocess.TimeoutExpired, ValueError):  # no pipe, or it stays stuck
+            stderr = "(no stack: standard error is not a pipe, or the child did not dump it)"
+        if isinstance(stderr, bytes):
+            stderr = stderr.decode("utf-8", "replace")
+        pytest.fail(
+            f"{process.args!r} did not end within {timeout:g} s of signal {signum} ({masks}); its stacks:\n"
+            f"{(stderr or '')[-6000:]}"
+        )
 
 
 def run_python(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from support_docs import ROOT, clean_env, end_process, run_python
+from support_docs import ROOT, clean_env, end_process, run_python, signal_and_wait
 
 pytest.importorskip("websockets", reason="the simulator needs the server extra (websockets)")
 
@@ -153,8 +153,7 @@ def test_simulate_serves_until_interrupted(stop_signal: int) -> None:
             client.update_session(modalities=["text"])
             reply = client.ask("Hello!", timeout=30)
             assert reply["formatted"]["text"].startswith("Hello!")
-        process.send_signal(stop_signal)
-        assert process.wait(timeout=30) == (130 if stop_signal == signal.SIGINT else 0)  # Ctrl-C is 130, as documented
+        assert signal_and_wait(process, stop_signal) == (130 if stop_signal == signal.SIGINT else 0)  # Ctrl-C: 130
         assert "Traceback" not in process.stderr.read()
     finally:
         end_process(process)
@@ -339,8 +338,7 @@ def test_ctrl_c_in_chat_exits_130_cleanly(simulator) -> None:
     )
     try:
         assert process.stdout.readline().startswith("Connected to ")
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 130
+        assert signal_and_wait(process, signal.SIGINT) == 130
         assert "Traceback" not in process.stderr.read()
     finally:
         end_process(process)

@@ -11,7 +11,7 @@ import wave
 from pathlib import Path
 
 import pytest
-from support_docs import SAMPLES, NoDisplay, clean_env, end_process, run_python, xvfb_display
+from support_docs import SAMPLES, NoDisplay, clean_env, end_process, run_python, signal_and_wait, xvfb_display
 
 pytest.importorskip("websockets", reason="the simulator needs the server extra (websockets)")
 
@@ -154,8 +154,7 @@ def test_desktop_app_exits_quietly_on_ctrl_c(tmp_path: Path) -> None:
             try:
                 assert process.stdout is not None and process.stderr is not None
                 assert process.stdout.readline().startswith("desktop_app: window open")
-                process.send_signal(signal.SIGINT)
-                assert process.wait(timeout=30) == 130
+                assert signal_and_wait(process, signal.SIGINT) == 130
                 stderr = process.stderr.read()
                 assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
             finally:

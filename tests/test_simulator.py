@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -1166,7 +1165,9 @@ def test_standalone_busy_port_is_one_usage_line(simulator: RealtimeSimulator, ca
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT/SIGTERM delivery differs on Windows")
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_command_line_runs_until_ctrl_c(stop_signal: int) -> None:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    from support_docs import clean_env, signal_and_wait
+
+    env = clean_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "realtime_sync.simulator", "--port", "0", "--speed", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
@@ -1178,8 +1179,7 @@ def test_command_line_runs_until_ctrl_c(stop_signal: int) -> None:
         url = line.split("listening on ")[1].split()[0]
         conn = Conn(url)
         conn.close()
-        proc.send_signal(stop_signal)
-        assert proc.wait(timeout=30) == (130 if stop_signal == signal.SIGINT else 0)
+        assert signal_and_wait(proc, stop_signal) == (130 if stop_signal == signal.SIGINT else 0)
         assert proc.stdout.read().strip() == "stopping..."
     finally:
         if proc.poll() is None:
