@@ -46,6 +46,20 @@ import pytest
 from support_client import EventRecorder
 
 
+def pytest_configure(config: Any) -> None:
+    """Let SIGINT reach the programs the Ctrl-C tests start.
+
+    A run started with SIGINT ignored (under ``nohup``, or as a background job
+    of a script: the shell ignores it there) passes that on to every child,
+    and a Python child then never sees its Ctrl-C. A handler is not passed on
+    (exec resets it), so with one here the children start as from a terminal.
+    """
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.fixture
 def make_simulator() -> Iterator[Callable[..., Any]]:
     """Factory fixture: ``make_simulator(**options)`` returns a started RealtimeSimulator."""
