@@ -2001,6 +2001,9 @@ def test_deeply_nested_values_are_a_protocol_error(conv: Conversation, event_typ
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+# Python 3.12+ warns of any fork in a process with threads (the test runner's); the child here touches only
+# this test's own conversation, whose lock no other thread takes, then leaves with os._exit.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 @pytest.mark.parametrize("finished", [False, True], ids=["receiving", "finished"])
 def test_a_forked_child_changes_only_its_own_copy_of_the_audio(monkeypatch: pytest.MonkeyPatch, finished: bool) -> None:
     """After os.fork() (a multiprocessing worker, say) parent and child each have their own audio: what one
