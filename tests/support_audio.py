@@ -200,6 +200,8 @@ class FakeSoundCard:
         self._playback_held = False
         self._playback_closes = 0  # times the device's writer closed the playback FIFO (EOF)
         self._threads: List[threading.Thread] = []
+        # Once the device has opened a FIFO, the card keeps its own end open too (see _keep_open).
+        self._keepers: Dict[Path, int] = {}
 
     # -- control (test side) --------------------------------------------
 
@@ -224,6 +226,10 @@ class FakeSoundCard:
                 pass
         for thread in self._threads:
             thread.join(2.0)
+        with self._cond:
+            keepers, self._keepers = self._keepers, {}
+        for fd in keepers.values():
+            os.close(fd)
 
     def freeze_capture(self) -> None:
         """Stop the capture clock with the FIFO still open: reads block, as on a dead device."""
@@ -234,7 +240,10 @@ class FakeSoundCard:
         """Close the playback FIFO for good: the device's writes fail from now on."""
         with self._cond:
             self._playback_unplugged = True
+            kept = self._keepers.pop(self.playback_fifo, None)
             self._cond.notify_all()
+        if kept is not None:
+            os.close(kept)  # the card's own reader would keep the device's writes from failing
 
     def hold_playback(self) -> None:
         """Stop consuming playback audio (the FIFO stays open): the device's buffer fills and writes block."""
@@ -342,6 +351,29 @@ class FakeSoundCard:
         except OSError:
             return None
 
+    def _keep_open(self, path: Path, flags: int) -> None:
+        """Hold one more end of a device FIFO open, for the card's life, once the device has the other.
+
+        PortAudio opens and closes the device while probing it (``is_format_supported``) without
+        letting go of the interpreter lock, and opening a FIFO waits for its other end: if the feeder
+        or drain thread had just closed its end after a probe, the next probe's open would wait for
+        a thread that needs that lock to open it again. A second end the card keeps (a writer for
+        capture, a reader for playback) answers every later open at once; end-of-file and broken
+        pipes still come as before (the kept capture end reads nothing, the kept playback end
+        writes nothing).
+        """
+        if path in self._keepers or (path == self.playback_fifo and self._playback_unplugged):
+            return
+        try:
+            fd = os.open(path, flags | os.O_NONBLOCK)  # the device holds its end now: this does not fail
+        except OSError:
+            return  # it has closed again already: kept at the next opening
+        with self._cond:
+            if self._stopping or (path == self.playback_fifo and self._playback_unplugged):
+                os.close(fd)
+            else:
+                self._keepers[path] = fd
+
     @staticmethod
     def _shrink(fd: int) -> bool:
         """Make the FIFO's buffer one page, so the card's clock is tight; False if it cannot be yet.
@@ -360,6 +392,7 @@ class FakeSoundCard:
             fd = self._open_fifo(self.capture_fifo, os.O_WRONLY)
             if fd is None:
                 return
+            self._keep_open(self.capture_fifo, os.O_WRONLY)
             self._shrink(fd)  # nothing written yet: it cannot fail for want of room
             opened = next_time = time.monotonic()
             try:
@@ -390,6 +423,7 @@ class FakeSoundCard:
             fd = self._open_fifo(self.playback_fifo, os.O_RDONLY)
             if fd is None:
                 return
+            self._keep_open(self.playback_fifo, os.O_RDONLY)
             # The device starts writing (PortAudio's prefill) as soon as it opens, and Linux will not
             # shrink a pipe holding more than the new size: take what is there, then shrink it.
             while not self._shrink(fd):
