@@ -52,6 +52,7 @@ __all__ = [
     "FrameReader",
     "SendTimeout",
     "encode_frame",
+    "frame_header",
     "mask",
     "parse_close",
     "readable_waiter",
@@ -134,6 +135,19 @@ def _mask_in_place(key: bytes, buffer: bytearray, start: int, length: int) -> No
         buffer[start + index] ^= key[index & 3]
 
 
+_MEDIUM_HEADER = struct.Struct("!BBH")
+_LARGE_HEADER = struct.Struct("!BBQ")
+
+
+def frame_header(opcode: int, length: int) -> bytes:
+    """The header of a final, masked client frame of ``length`` payload bytes (its mask key follows it)."""
+    if length < 126:
+        return bytes((0x80 | opcode, 0x80 | length))
+    if length < 65536:
+        return _MEDIUM_HEADER.pack(0x80 | opcode, 0x80 | 126, length)
+    return _LARGE_HEADER.pack(0x80 | opcode, 0x80 | 127, length)
+
+
 def encode_frame(opcode: int, payload: Union[bytes, bytearray]) -> Union[bytes, bytearray]:
     """One final client frame: masked with a fresh random key, as RFC 6455 requires.
 
@@ -141,12 +155,7 @@ def encode_frame(opcode: int, payload: Union[bytes, bytearray]) -> Union[bytes, 
     there in place (no intermediate copies: an audio append is kilobytes).
     """
     length = len(payload)
-    if length < 126:
-        header = bytes((0x80 | opcode, 0x80 | length))
-    elif length < 65536:
-        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, length)
-    else:
-        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, length)
+    header = frame_header(opcode, length)
     key = os.urandom(4)
     if length < 512:
         return header + key + mask(key, payload)

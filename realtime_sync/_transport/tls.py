@@ -154,21 +154,17 @@ def _end(sock: Any) -> int:
     return 0
 
 
-def _record_short(sock: Any) -> int:
-    """0 when the TLS socket ``sock`` can be read without waiting, else how many bytes its kernel
-    buffer must hold first (from its start: the records before the first one with data, its header,
-    its body).
-
-    Records before the first one with data (a session ticket, a key update)
-    must be complete too: the read goes on past them. 0 at EOF or on an
-    error (the read reports it).
-    """
-    return _record_state(sock)[0]
-
-
 def _record_state(sock: Any) -> Tuple[int, bool]:
-    """``(need, alone)``: :func:`_record_short`'s figure, and whether the kernel holds nothing past
-    that whole record (a read that finds no data in it then consumes no part of a next record)."""
+    """``(need, alone)`` for the TLS socket ``sock``, from peeking at its kernel buffer.
+
+    ``need`` is 0 when it can be read without waiting, else how many bytes the
+    buffer must hold first (from its start: the records before the first one
+    with data, its header, its body). Records before the first one with data
+    (a session ticket, a key update) must be complete too: the read goes on
+    past them. 0 at EOF or on an error (the read reports it). ``alone``: the
+    kernel holds nothing past that whole record (a read that finds no data in
+    it then consumes no part of a next record).
+    """
     peek = socket.socket.recv  # the TCP socket's own recv, not the TLS layer's
     offset = 0
     try:
@@ -190,4 +186,4 @@ def _record_state(sock: Any) -> Tuple[int, bool]:
 
 def tls_record_ready(sock: Any) -> bool:
     """Whether the TLS socket ``sock`` can be read without waiting: a whole record has come (peeked at)."""
-    return not _record_short(sock)
+    return not _record_state(sock)[0]

@@ -22,7 +22,6 @@ frame before it asks for the next.
 from __future__ import annotations
 
 import os
-import struct
 from typing import TYPE_CHECKING, Any, Tuple
 
 if TYPE_CHECKING:
@@ -30,13 +29,13 @@ if TYPE_CHECKING:
 else:
     from .._lazy import numpy  # imported by the first frame written
 
+from .frames import OP_TEXT, frame_header
+
 __all__ = ["FrameWriter"]
 
 _KEYS_PER_DRAW = 256
 # A buffer this large or smaller is kept for the next frame; a larger frame gets one of its own.
 _KEPT_BYTES = 256 * 1024
-_MEDIUM = struct.Struct("!BBH")
-_LARGE = struct.Struct("!BBQ")
 
 
 class FrameWriter:
@@ -51,12 +50,7 @@ class FrameWriter:
     def text(self, payload: bytes) -> memoryview:
         """The masked text frame of ``payload`` (a view of the buffer, valid until the next call)."""
         length = len(payload)
-        if length < 126:
-            header = bytes((0x81, 0x80 | length))
-        elif length < 65536:
-            header = _MEDIUM.pack(0x81, 0x80 | 126, length)
-        else:
-            header = _LARGE.pack(0x81, 0x80 | 127, length)
+        header = frame_header(OP_TEXT, length)
         begin = len(header) + 4  # the payload, after the header and the key
         start = -begin % 4  # where the frame starts, so that the payload starts on a word
         begin += start
